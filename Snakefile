@@ -1,0 +1,22 @@
+# lifedl: download -> qc -> train{arch} -> embed{arch} -> cluster{arch} -> evaluate{arch} -> figures -> report
+# Configuration: config/config.yaml (schema: workflow/schemas/config.schema.yaml).
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/download.smk"
+include: "workflow/rules/qc.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/embed.smk"
+include: "workflow/rules/cluster.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        "results/report.html",
+        expand("results/{dataset}/metrics.tsv", dataset=DATASETS),
+    default_target: True

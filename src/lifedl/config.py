@@ -1,0 +1,70 @@
+"""Loading and validating config/config.yaml and config/datasets.tsv against their JSON schemas.
+
+Both schemas forbid unknown keys, so a typo fails at once with a message that names
+the file and the key instead of being silently ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from lifedl.errors import LifedlError
+
+PLAIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+
+
+def _validate(data, schema_path: Path, what: str, fix: str):
+    from snakemake.exceptions import WorkflowError
+    from snakemake.utils import validate
+
+    try:
+        validate(data, str(schema_path), set_default=True)
+    except WorkflowError as error:
+        detail = str(error).strip().splitlines()
+        raise LifedlError(f"{what} is invalid: {' '.join(line.strip() for line in detail[:6])}. {fix}") from None
+
+
+def validate_config(config: dict, schema_path: str | Path, source: str = "config/config.yaml") -> dict:
+    _validate(
+        config,
+        Path(schema_path),
+        f"{source} (with any --config/--configfile overrides)",
+        f"Compare it with the keys and types in {Path(schema_path).name}.",
+    )
+    return config
+
+
+def load_datasets_sheet(path: str | Path, schema_path: str | Path) -> pd.DataFrame:
+    path = Path(path)
+    if not path.is_file():
+        raise LifedlError(f"datasets sheet {path} does not exist; set 'datasets_sheet' in config/config.yaml.")
+    sheet = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment="#")
+    if sheet.empty:
+        raise LifedlError(f"{path}: the datasets sheet has no rows; add one (see README, 'Adding a dataset').")
+    _validate(sheet, Path(schema_path), f"{path}", "Each row needs id and source; see README 'Adding a dataset'.")
+    duplicated = sorted(set(sheet["id"][sheet["id"].duplicated()]))
+    if duplicated:
+        raise LifedlError(f"{path}: dataset id(s) {duplicated} appear more than once; ids must be unique.")
+    return sheet.set_index("id", drop=False)
+
+
+def selected_datasets(config: dict, sheet: pd.DataFrame, sheet_path: str) -> list[str]:
+    """The ids from config 'datasets', or, when that is empty, the sheet rows with default_run=yes."""
+    chosen = list(config.get("datasets") or sheet.index[sheet["default_run"] == "yes"])
+    unknown = [d for d in chosen if d not in sheet.index]
+    if unknown:
+        raise LifedlError(
+            f"config 'datasets' names {unknown}, not in {sheet_path} (known: {sorted(sheet.index)}). "
+            "Add a row to the sheet or fix the id."
+        )
+    if not chosen:
+        raise LifedlError(f"no dataset to run: config 'datasets' is empty and no row of {sheet_path} has default_run=yes.")
+    return chosen
+
+
+def read_yaml(path: str | Path) -> dict:
+    return yaml.safe_load(Path(path).read_text()) or {}

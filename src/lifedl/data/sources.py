@@ -1,0 +1,222 @@
+"""Where a data set comes from: ``builtin:``, ``url:`` or ``simulated:`` (column ``source`` of datasets.tsv).
+
+Every source ends the same way: an AnnData with integer CSR counts in
+``layers['counts']`` (and in ``X``), checked by :func:`check_counts`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tarfile
+from pathlib import Path
+from urllib.parse import urlparse
+
+import anndata as ad
+import numpy as np
+import scipy.sparse as sp
+
+from lifedl.data.simulate import SimulationParams, simulate_counts
+from lifedl.errors import LifedlError
+
+BUILTIN_DATASETS = ("pbmc68k_reduced",)
+URL_FORMATS = ("h5ad", "10x_h5", "10x_mtx_tar")
+URL_SCHEMES = ("http", "https", "ftp")
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetSpec:
+    """One row of config/datasets.tsv."""
+
+    id: str
+    source: str
+    checksum: str = ""  # "sha256:<hex>" (preferred) or "md5:<hex>", pooch's known_hash format
+    format: str = ""
+    labels: str = ""
+    batch: str = ""
+    sheet: str = "config/datasets.tsv"  # where the row came from, for error messages
+
+    @property
+    def kind(self) -> str:
+        return self.source.split(":", 1)[0]
+
+    @property
+    def argument(self) -> str:
+        return self.source.split(":", 1)[1] if ":" in self.source else ""
+
+
+def load_source(spec: DatasetSpec, cache_dir: str | Path) -> ad.AnnData:
+    """Read the data set that ``spec`` names into AnnData with counts in ``layers['counts']``."""
+    readers = {"builtin": _load_builtin, "url": _load_url, "simulated": _load_simulated}
+    if spec.kind not in readers:
+        raise LifedlError(
+            f"{spec.sheet}: dataset '{spec.id}' has source '{spec.source}'; the source must start with "
+            "'builtin:', 'url:' or 'simulated:'."
+        )
+    adata = readers[spec.kind](spec, Path(cache_dir))
+    check_counts(adata.layers["counts"], f"dataset '{spec.id}' ({spec.source})")
+    for role in ("labels", "batch"):
+        column = getattr(spec, role)
+        if column and column not in adata.obs:
+            raise LifedlError(
+                f"{spec.sheet}: dataset '{spec.id}' names obs column '{column}' as its {role}, but the data "
+                f"has only {sorted(adata.obs.columns)}. Fix the '{role}' column of that row (or leave it empty)."
+            )
+    adata.uns["lifedl_dataset"] = {k: v for k, v in dataclasses.asdict(spec).items() if k != "sheet"}
+    return adata
+
+
+def check_counts(counts, what: str) -> None:
+    """Counts for a count likelihood must be finite, non-negative integers."""
+    values = counts.data if sp.issparse(counts) else np.asarray(counts)
+    if not np.all(np.isfinite(values)):
+        raise LifedlError(f"{what}: the count matrix holds NaN or inf values; supply raw UMI counts.")
+    if values.size and values.min() < 0:
+        raise LifedlError(f"{what}: the count matrix holds negative values; supply raw UMI counts.")
+    if not np.array_equal(values, np.round(values)):
+        raise LifedlError(
+            f"{what}: the count matrix holds non-integer values (normalised data?); a count likelihood "
+            "needs raw integer UMI counts: point the dataset at the raw counts."
+        )
+
+
+def _as_counts_anndata(adata: ad.AnnData, counts) -> ad.AnnData:
+    counts = sp.csr_matrix(counts)
+    counts.sort_indices()
+    adata.X = counts.copy()
+    adata.layers["counts"] = counts
+    return adata
+
+
+def recover_counts_from_lognormalised(log_normalised, total_counts: np.ndarray, target_sum: float = 1e4):
+    """Undo ``log1p(normalize_total(target_sum))``: rint(expm1(x) * total_counts / target_sum)."""
+    scaled = sp.csr_matrix(log_normalised, dtype=np.float64, copy=True)
+    scaled.data = np.rint(np.expm1(scaled.data) * np.repeat(total_counts, np.diff(scaled.indptr)) / target_sum)
+    scaled.eliminate_zeros()
+    return scaled.astype(np.int32)
+
+
+def _load_builtin(spec: DatasetSpec, cache_dir: Path) -> ad.AnnData:
+    if spec.argument != "pbmc68k_reduced":
+        raise LifedlError(
+            f"{spec.sheet}: dataset '{spec.id}' asks for builtin '{spec.argument}'; available: {BUILTIN_DATASETS}."
+        )
+    import scanpy as sc
+
+    bundled = sc.datasets.pbmc68k_reduced()
+    # raw.X holds log1p(counts / n_counts * 1e4) over 765 genes; n_counts is each cell's total UMIs.
+    counts = recover_counts_from_lognormalised(bundled.raw.X, bundled.obs["n_counts"].to_numpy())
+    adata = ad.AnnData(obs=bundled.obs[["bulk_labels", "n_counts"]].copy(), var=bundled.raw.var[[]].copy())
+    return _as_counts_anndata(adata, counts)
+
+
+def _load_simulated(spec: DatasetSpec, cache_dir: Path) -> ad.AnnData:
+    fields = {f.name: f.type for f in dataclasses.fields(SimulationParams)}
+    values = {}
+    for item in filter(None, spec.argument.split(",")):
+        key, _, value = item.partition("=")
+        key = key.strip()
+        if key not in fields:
+            raise LifedlError(
+                f"{spec.sheet}: dataset '{spec.id}' has unknown simulation parameter '{key}'; "
+                f"allowed: {', '.join(fields)} (e.g. simulated:n_cells=2000,n_types=5)."
+            )
+        try:
+            values[key] = (int if fields[key] in (int, "int") else float)(value)
+        except ValueError:
+            raise LifedlError(f"{spec.sheet}: dataset '{spec.id}': simulation parameter {key}={value!r} is not a number.")
+    try:
+        return simulate_counts(SimulationParams(**values))
+    except ValueError as error:
+        raise LifedlError(f"{spec.sheet}: dataset '{spec.id}': {error}") from error
+
+
+def _load_url(spec: DatasetSpec, cache_dir: Path) -> ad.AnnData:
+    path = fetch_url(spec.argument, spec.checksum, cache_dir, what=f"{spec.sheet}: dataset '{spec.id}'")
+    file_format = spec.format or _guess_format(path.name)
+    if file_format not in URL_FORMATS:
+        raise LifedlError(
+            f"{spec.sheet}: dataset '{spec.id}': cannot tell the format of '{path.name}'; set the 'format' "
+            f"column to one of {URL_FORMATS}."
+        )
+    try:
+        adata = _read_file(path, file_format, cache_dir)
+    except (OSError, ValueError, KeyError, tarfile.TarError) as error:
+        raise LifedlError(
+            f"{spec.sheet}: dataset '{spec.id}': could not read {path} as {file_format} ({error}). "
+            "Check the 'format' column; delete the cached file to download it again."
+        ) from error
+    counts = adata.layers["counts"] if "counts" in adata.layers else adata.X
+    return _as_counts_anndata(adata, counts)
+
+
+CHECKSUM_LENGTHS = {"sha256": 64, "md5": 32}
+
+
+def parse_checksum(checksum: str, what: str) -> str:
+    """Normalise to pooch's ``alg:hex``; a bare 64-digit hex string is taken as sha256."""
+    checksum = checksum.strip().lower()
+    algorithm, _, digest = checksum.rpartition(":")
+    algorithm = algorithm or "sha256"
+    if CHECKSUM_LENGTHS.get(algorithm) != len(digest) or any(c not in "0123456789abcdef" for c in digest):
+        raise LifedlError(
+            f"{what}: a url: source needs the file's checksum in the 'checksum' column as 'sha256:<64 hex>' "
+            f"(or 'md5:<32 hex>' where only md5 is published); got '{checksum}'. Compute it with "
+            "`sha256sum FILE` on a trusted copy."
+        )
+    return f"{algorithm}:{digest}"
+
+
+def fetch_url(url: str, checksum: str, cache_dir: Path, what: str) -> Path:
+    """Download ``url`` into ``cache_dir`` with pooch, verified against ``checksum``.
+
+    pooch writes to a temporary file and moves it into the cache only when the
+    checksum matches, so a failed download leaves no file behind.
+    """
+    import pooch
+    import requests
+
+    scheme = urlparse(url).scheme
+    if scheme not in URL_SCHEMES:
+        raise LifedlError(f"{what}: URL '{url}' has scheme '{scheme}'; use one of {URL_SCHEMES}.")
+    known_hash = parse_checksum(checksum, what)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    fname = Path(urlparse(url).path).name or "download"
+    downloader = pooch.HTTPDownloader(progressbar=False, timeout=60) if scheme.startswith("http") else None
+    try:
+        return Path(pooch.retrieve(url, known_hash=known_hash, fname=fname, path=cache_dir, downloader=downloader))
+    except ValueError as error:  # pooch's checksum mismatch
+        raise LifedlError(
+            f"{what}: the file at {url} does not match the checksum in the sheet ({error}). The download "
+            "was discarded. If the provider changed the file, verify it and update the 'checksum' column."
+        ) from error
+    except (requests.RequestException, OSError) as error:
+        raise LifedlError(f"{what}: could not download {url} ({error}). Check the URL and the network.") from error
+
+
+def _guess_format(name: str) -> str:
+    if name.endswith(".h5ad"):
+        return "h5ad"
+    if name.endswith(".h5"):
+        return "10x_h5"
+    if name.endswith((".tar.gz", ".tgz", ".tar")):
+        return "10x_mtx_tar"
+    return ""
+
+
+def _read_file(path: Path, file_format: str, cache_dir: Path) -> ad.AnnData:
+    import scanpy as sc
+
+    if file_format == "h5ad":
+        return ad.read_h5ad(path)
+    if file_format == "10x_h5":
+        adata = sc.read_10x_h5(path)
+    else:
+        extract_dir = cache_dir / (path.name + ".extracted")
+        with tarfile.open(path) as tar:
+            tar.extractall(extract_dir, filter="data")
+        matrix_dirs = sorted({p.parent for p in extract_dir.rglob("matrix.mtx*")})
+        if not matrix_dirs:
+            raise ValueError("no matrix.mtx(.gz) inside the archive")
+        adata = sc.read_10x_mtx(matrix_dirs[0], var_names="gene_symbols")
+    adata.var_names_make_unique()  # 10x symbols repeat (e.g. TBCE); scanpy's usual fix
+    return adata

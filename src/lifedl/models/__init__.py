@@ -1,0 +1,81 @@
+"""Architecture registry: config selects models by these names.
+
+Adding an architecture means one module (with ``train(adata, params, context)`` and
+``from_checkpoint(checkpoint)``) and one entry here with its default hyper-parameters.
+Entries import their module only when used, so reading the registry (Snakemake does
+it when parsing the workflow) costs nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from collections.abc import Mapping
+from typing import Any
+
+from lifedl.errors import LifedlError
+
+
+@dataclasses.dataclass(frozen=True)
+class Architecture:
+    name: str
+    module: str
+    summary: str
+    defaults: Mapping[str, Any]
+
+    def resolve_params(self, overrides: Mapping[str, Any] | None, where: str = "config") -> dict[str, Any]:
+        """Defaults updated by ``overrides``; an unknown name is an error, not silently ignored."""
+        overrides = dict(overrides or {})
+        unknown = sorted(set(overrides) - set(self.defaults))
+        if unknown:
+            raise LifedlError(
+                f"{where}: unknown hyper-parameter(s) {unknown} for architecture '{self.name}'; "
+                f"known: {sorted(self.defaults)}."
+            )
+        return {**self.defaults, **overrides}
+
+    def train(self, adata, params: dict, context):
+        return importlib.import_module(self.module).train(adata, params, context)
+
+    def from_checkpoint(self, checkpoint: dict):
+        return importlib.import_module(self.module).from_checkpoint(checkpoint)
+
+
+_NEURAL_TRAINING = {
+    "learning_rate": 1e-3,
+    "weight_decay": 1e-6,
+    "batch_size": 128,
+    "max_epochs": 400,
+    "patience": 30,  # epochs without a better validation loss before stopping
+    "val_fraction": 0.1,
+    "kl_warmup_epochs": 0,
+}
+
+ARCHITECTURES: dict[str, Architecture] = {
+    architecture.name: architecture
+    for architecture in (
+        Architecture(
+            "pca",
+            "lifedl.models.pca",
+            "PCA of log-normalised, scaled expression (scanpy recipe); the baseline",
+            {"n_components": 50, "target_sum": 1e4, "max_value": 10.0},
+        ),
+        Architecture(
+            "vae",
+            "lifedl.models.vae",
+            "VAE with a negative-binomial likelihood on counts, library-size scaled (scVI/scVAE)",
+            {"n_latent": 10, "n_hidden": 128, "n_layers": 1, "dropout": 0.1, **_NEURAL_TRAINING},
+        ),
+    )
+}
+
+
+def get_architecture(name: str) -> Architecture:
+    if name not in ARCHITECTURES:
+        raise LifedlError(
+            f"unknown architecture '{name}'; config/config.yaml 'architectures' may list: {sorted(ARCHITECTURES)}."
+        )
+    return ARCHITECTURES[name]
+
+
+__all__ = ["ARCHITECTURES", "Architecture", "get_architecture"]

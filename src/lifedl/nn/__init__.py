@@ -1,0 +1,1 @@
+"""Shared network parts: layers and likelihoods."""

@@ -1,0 +1,43 @@
+"""Fully connected building blocks shared by the encoder-decoder models."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def mlp(n_in: int, n_hidden: int, n_layers: int, dropout: float) -> nn.Sequential:
+    """``n_layers`` blocks of Linear -> LayerNorm -> ReLU -> Dropout (scVI's FCLayers, LayerNorm variant)."""
+    layers: list[nn.Module] = []
+    for i in range(n_layers):
+        layers += [nn.Linear(n_in if i == 0 else n_hidden, n_hidden), nn.LayerNorm(n_hidden), nn.ReLU()]
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+    return nn.Sequential(*layers)
+
+
+class GaussianEncoder(nn.Module):
+    """x -> (mean, log-variance) of a diagonal Gaussian q(z | x)."""
+
+    def __init__(self, n_in: int, n_latent: int, n_hidden: int, n_layers: int, dropout: float):
+        super().__init__()
+        self.body = mlp(n_in, n_hidden, n_layers, dropout)
+        self.mean = nn.Linear(n_hidden, n_latent)
+        self.log_var = nn.Linear(n_hidden, n_latent)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        hidden = self.body(x)
+        # Clamping keeps exp(log_var) finite in the first steps of training.
+        return self.mean(hidden), self.log_var(hidden).clamp(-15.0, 15.0)
+
+
+class ProportionDecoder(nn.Module):
+    """z -> expected fraction of a cell's counts per gene (softmax), scaled later by library size."""
+
+    def __init__(self, n_latent: int, n_out: int, n_hidden: int, n_layers: int, dropout: float):
+        super().__init__()
+        self.body = mlp(n_latent, n_hidden, n_layers, dropout)
+        self.logits = nn.Linear(n_hidden, n_out)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.logits(self.body(z)), dim=-1)

@@ -1,0 +1,1 @@
+"""Figures: QC, embeddings coloured by label and cluster, training curves."""

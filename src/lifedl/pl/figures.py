@@ -1,0 +1,95 @@
+"""Figures written by the qc and figures rules (matplotlib, Agg backend)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import anndata as ad
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+
+def qc_metrics_figure(adata: ad.AnnData, thresholds: Mapping[str, float]) -> plt.Figure:
+    """Distributions of genes per cell, counts per cell and mito %, with the QC thresholds."""
+    panels = [
+        ("n_genes_by_counts", "genes per cell", thresholds.get("min_genes")),
+        ("total_counts", "UMIs per cell", thresholds.get("min_counts")),
+        ("pct_counts_mt", "% mitochondrial UMIs", thresholds.get("max_pct_mito")),
+    ]
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
+    for ax, (column, title, threshold) in zip(axes, panels):
+        values = adata.obs[column].to_numpy()
+        ax.violinplot(values, showmedians=True)
+        ax.scatter(np.random.default_rng(0).normal(1, 0.04, len(values)), values, s=2, alpha=0.3, color="k")
+        if threshold:
+            ax.axhline(threshold, color="tab:red", ls="--", lw=1, label=f"threshold {threshold:g}")
+            ax.legend(loc="upper right", fontsize=8)
+        ax.set_title(title)
+        ax.set_xticks([])
+    fig.suptitle(f"QC before filtering ({adata.n_obs} cells)")
+    fig.tight_layout()
+    return fig
+
+
+def hvg_figure(adata: ad.AnnData) -> plt.Figure:
+    """Mean vs variance of counts per gene, highly variable genes highlighted (seurat_v3 selection)."""
+    var = adata.var
+    fig, ax = plt.subplots(figsize=(5, 4))
+    hvg = var["highly_variable"].to_numpy()
+    ax.scatter(var["means"][~hvg], var["variances"][~hvg], s=3, c="lightgrey", label="other")
+    ax.scatter(var["means"][hvg], var["variances"][hvg], s=3, c="tab:blue", label=f"highly variable ({hvg.sum()})")
+    ax.set(xscale="log", yscale="log", xlabel="mean count", ylabel="variance", title="Highly variable genes")
+    ax.legend(fontsize=8, markerscale=3)
+    fig.tight_layout()
+    return fig
+
+
+def _scatter_categories(ax, coordinates: np.ndarray, categories: pd.Series, title: str) -> None:
+    categories = categories.astype("category")
+    colours = plt.get_cmap("tab20")
+    for i, name in enumerate(categories.cat.categories):
+        mask = (categories == name).to_numpy()
+        ax.scatter(coordinates[mask, 0], coordinates[mask, 1], s=3, color=colours(i % 20), label=str(name))
+    ax.set_title(title, fontsize=10)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if len(categories.cat.categories) <= 20:
+        ax.legend(fontsize=6, markerscale=2, loc="center left", bbox_to_anchor=(1, 0.5), frameon=False)
+
+
+def umap_grid(panels: Mapping[str, ad.AnnData], colour_keys: Mapping[str, list[tuple[str, str]]]) -> plt.Figure:
+    """One row per architecture: its UMAP coloured by each (obs column, title) in ``colour_keys[arch]``."""
+    n_cols = max(len(keys) for keys in colour_keys.values())
+    fig, axes = plt.subplots(len(panels), n_cols, figsize=(5.2 * n_cols, 4 * len(panels)), squeeze=False)
+    for row, (arch, adata) in enumerate(panels.items()):
+        for col in range(n_cols):
+            ax = axes[row, col]
+            if col >= len(colour_keys[arch]):
+                ax.axis("off")
+                continue
+            column, title = colour_keys[arch][col]
+            _scatter_categories(ax, adata.obsm[f"X_umap_{arch}"], adata.obs[column], f"{arch.upper()}: {title}")
+    fig.tight_layout()
+    return fig
+
+
+def training_curves(histories: Mapping[str, pd.DataFrame]) -> plt.Figure:
+    """Per architecture, train/val curves of each loss part logged per epoch (columns: key, step, value)."""
+    n = max(1, len(histories))
+    fig, axes = plt.subplots(1, n, figsize=(5 * n, 3.6), squeeze=False)
+    for ax, (arch, history) in zip(axes[0], histories.items()):
+        for key, frame in history.groupby("key"):
+            ax.plot(frame["step"] + 1, frame["value"], label=key, ls="-" if key.startswith("train/") else "--")
+        ax.set(title=arch, xlabel="epoch", ylabel="per-cell loss")
+        ax.legend(fontsize=7)
+    if not histories:
+        axes[0, 0].text(0.5, 0.5, "no architecture with per-epoch training", ha="center", va="center")
+        axes[0, 0].axis("off")
+    fig.tight_layout()
+    return fig
+
+

@@ -1,0 +1,77 @@
+"""``results/report.html``: one self-contained page (figures inlined), a section per dataset."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from lifedl.io import atomic_path
+
+METRIC_COLUMNS = [
+    "arch", "ari", "nmi", "ari_best", "nmi_best", "resolution_best", "label_silhouette", "n_clusters", "n_dims",
+]
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1200px; color: #222; }
+table { border-collapse: collapse; margin: 0.5rem 0 1.5rem; font-size: 0.9rem; }
+th, td { border: 1px solid #ccc; padding: 0.3rem 0.6rem; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+img { max-width: 100%; border: 1px solid #eee; margin: 0.3rem 0; }
+code { background: #f4f4f4; padding: 0 0.2rem; }
+.muted { color: #666; font-size: 0.9rem; }
+"""
+
+
+def _image(path: str | Path, alt: str) -> str:
+    data = base64.b64encode(Path(path).read_bytes()).decode()
+    return f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}"><figcaption class="muted">{html.escape(alt)}</figcaption></figure>'
+
+
+def metrics_table(metric_files: Sequence[str | Path]) -> pd.DataFrame:
+    """All architectures' metrics side by side, PCA (the baseline) first."""
+    table = pd.concat([pd.read_csv(path, sep="\t") for path in metric_files], ignore_index=True)
+    table["order"] = (table["arch"] != "pca").astype(int)
+    return table.sort_values(["order", "arch"]).drop(columns="order").reset_index(drop=True)
+
+
+def _table_html(table: pd.DataFrame) -> str:
+    columns = [c for c in METRIC_COLUMNS if c in table.columns]
+    return table[columns].to_html(index=False, float_format=lambda v: f"{v:.3f}", na_rep="–", border=0)
+
+
+def write_report(datasets: Mapping[str, Mapping[str, object]], tracking_uri: str, output: str | Path) -> None:
+    """``datasets[id]`` holds: metrics (tsv paths), run_jsons (paths), figures (list of (path, caption)), qc (dict)."""
+    sections = []
+    for dataset, parts in datasets.items():
+        table = metrics_table(parts["metrics"])
+        runs = []
+        for path in parts["run_jsons"]:
+            run = json.loads(Path(path).read_text())
+            runs.append(
+                f"<li><code>{html.escape(run['arch'])}</code>: MLflow run <code>{html.escape(run['mlflow_run_id'])}</code>"
+                f" (experiment <code>{html.escape(run['mlflow_experiment'])}</code>, seed {run['seed']})</li>"
+            )
+        qc = parts.get("qc", {})
+        qc_line = (
+            f"QC kept {qc.get('n_cells_after')} of {qc.get('n_cells_before')} cells and "
+            f"{qc.get('n_genes_after')} of {qc.get('n_genes_before')} genes." if qc else ""
+        )
+        figures = "\n".join(_image(path, caption) for path, caption in parts["figures"])
+        sections.append(
+            f"<h2>{html.escape(dataset)}</h2><p class='muted'>{html.escape(qc_line)}</p>"
+            "<h3>Metrics</h3><p class='muted'>Leiden clusters against the dataset's labels: ARI/NMI at the default "
+            "resolution and the best over the configured resolutions; label silhouette in the embedding.</p>"
+            f"{_table_html(table)}<h3>MLflow runs</h3><ul>{''.join(runs)}</ul><h3>Figures</h3>{figures}"
+        )
+    page = (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>lifedl report</title><style>{STYLE}</style></head>"
+        f"<body><h1>lifedl report</h1><p class='muted'>MLflow tracking store: <code>{html.escape(tracking_uri)}</code>. "
+        "Open it with <code>make mlflow-ui</code> to compare runs.</p>"
+        f"{''.join(sections)}</body></html>"
+    )
+    with atomic_path(output) as tmp:
+        tmp.write_text(page)

@@ -1,0 +1,222 @@
+"""One function per workflow rule. Each reads its inputs, calls the library and writes its
+outputs atomically; ``workflow/scripts/*.py`` only unpack the Snakemake object and call these.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import socket
+import subprocess
+from collections.abc import Mapping, Sequence
+from importlib import metadata
+from pathlib import Path
+
+import anndata as ad
+import pandas as pd
+
+from lifedl.io import save_figure, write_h5ad, write_json, write_tsv
+
+VERSIONED_PACKAGES = ("lifedl", "torch", "lightning", "scanpy", "anndata", "mlflow", "numpy", "scikit-learn", "snakemake")
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for package in VERSIONED_PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    return versions
+
+
+def git_commit(directory: str | os.PathLike = ".") -> str:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=directory, capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def download(row: Mapping[str, str], sheet: str, cache_dir: str, output: str) -> None:
+    from lifedl.data import DatasetSpec, load_source
+
+    fields = {k: str(v) for k, v in row.items() if k in DatasetSpec.__dataclass_fields__}
+    adata = load_source(DatasetSpec(**fields, sheet=sheet), cache_dir)
+    print(f"{row['id']}: {adata.n_obs} cells x {adata.n_vars} genes", flush=True)
+    write_h5ad(adata, output)
+
+
+def qc(raw: str, output: str, metrics_figure: str, hvg_figure_path: str, params: Mapping[str, float]) -> None:
+    from lifedl.pl.figures import hvg_figure, qc_metrics_figure
+    from lifedl.pp import QCParams, run_qc
+    from lifedl.pp.qc import annotate_qc_metrics
+
+    adata = ad.read_h5ad(raw)
+    qc_params = QCParams(**params)
+    annotate_qc_metrics(adata)
+    save_figure(qc_metrics_figure(adata, qc_params.__dict__), metrics_figure)
+    filtered = run_qc(adata, qc_params, source=raw)
+    save_figure(hvg_figure(filtered), hvg_figure_path)
+    write_h5ad(filtered, output)
+
+
+def train(
+    qc_h5ad: str,
+    checkpoint: str,
+    run_json: str,
+    arch: str,
+    dataset: str,
+    hyper_parameters: Mapping[str, object] | None,
+    seed: int,
+    tracking_uri: str,
+    threads: int = 1,
+    accelerator: str = "auto",
+    tags: Mapping[str, str] | None = None,
+) -> None:
+    import torch
+
+    from lifedl.models import get_architecture
+    from lifedl.models.base import save_checkpoint
+    from lifedl.train.context import TrainingContext
+    from lifedl.train.fit import EpochMetricsLogger
+    from lifedl.train.tracking import tracked_run
+
+    torch.set_num_threads(max(1, threads))
+    architecture = get_architecture(arch)
+    params = architecture.resolve_params(hyper_parameters, where=f"config/config.yaml params.{arch}")
+    adata = ad.read_h5ad(qc_h5ad)
+    run_tags = {
+        "dataset": dataset,
+        "arch": arch,
+        "seed": str(seed),
+        "git_commit": git_commit(Path(__file__).parent),
+        "host": socket.gethostname(),
+        "slurm_job_id": os.environ.get("SLURM_JOB_ID", ""),
+    }
+    run_tags.update(tags or {})
+    with tracked_run(tracking_uri, experiment=dataset, run_name=arch, tags=run_tags) as run:
+        run.log_params({**params, "seed": seed, "n_cells": adata.n_obs, "n_genes": adata.n_vars})
+        context = TrainingContext(
+            seed=seed,
+            work_dir=Path(checkpoint).parent / "checkpoints",
+            callbacks=[EpochMetricsLogger(run)],
+            accelerator=accelerator,
+        )
+        model = architecture.train(adata, params, context)
+        run.log_metrics({f"final/{k}": v for k, v in model.final_metrics.items()})
+        save_checkpoint(model, checkpoint)
+        run.log_artifact(checkpoint, "checkpoints")
+        write_json(
+            {
+                "arch": arch,
+                "dataset": dataset,
+                "seed": seed,
+                "params": params,
+                "mlflow_run_id": run.run_id,
+                "mlflow_experiment": dataset,
+                "mlflow_tracking_uri": tracking_uri,
+                "final_metrics": model.final_metrics,
+                "versions": package_versions(),
+                "git_commit": run_tags["git_commit"],
+            },
+            run_json,
+        )
+
+
+def embed(qc_h5ad: str, checkpoint: str, output: str, arch: str, n_neighbors: int, seed: int) -> None:
+    from lifedl.models.base import load_model
+    from lifedl.tl.cluster import neighbors_and_umap
+
+    adata = ad.read_h5ad(qc_h5ad)
+    adata.obsm[f"X_{arch}"] = load_model(checkpoint).embed(adata)
+    neighbors_and_umap(adata, arch, n_neighbors, seed)
+    write_h5ad(adata, output)
+
+
+def cluster(embedding: str, output: str, arch: str, resolutions: Sequence[float], seed: int) -> None:
+    from lifedl.tl.cluster import leiden
+
+    adata = ad.read_h5ad(embedding)
+    leiden(adata, arch, list(resolutions), seed)
+    write_h5ad(adata, output)
+
+
+def evaluate(
+    clustered: str,
+    run_json: str,
+    output: str,
+    arch: str,
+    dataset: str,
+    labels: str,
+    resolutions: Sequence[float],
+    default_resolution: float,
+    seed: int,
+) -> None:
+    from lifedl.tl.cluster import leiden_key
+    from lifedl.tl.metrics import evaluate_clustering
+    from lifedl.train.tracking import open_run
+
+    adata = ad.read_h5ad(clustered)
+    embedding = adata.obsm[f"X_{arch}"]
+    clusterings = {res: adata.obs[leiden_key(arch, res)] for res in resolutions}
+    label_values = adata.obs[labels] if labels else None
+    row = evaluate_clustering(embedding, clusterings, label_values, default_resolution, seed)
+    row = {"dataset": dataset, "arch": arch, "n_cells": adata.n_obs, "n_dims": embedding.shape[1], **row}
+    write_tsv(pd.DataFrame([row]), output)
+    run = json.loads(Path(run_json).read_text())
+    metrics = {f"eval/{k}": v for k, v in row.items() if isinstance(v, (int, float))}
+    open_run(run["mlflow_tracking_uri"], run["mlflow_run_id"]).log_metrics(metrics)
+
+
+def figures(
+    clustered: Mapping[str, str],
+    run_jsons: Mapping[str, str],
+    labels: str,
+    default_resolution: float,
+    umap_output: str,
+    curves_output: str,
+) -> None:
+    from mlflow.tracking import MlflowClient
+
+    from lifedl.pl.figures import training_curves, umap_grid
+    from lifedl.tl.cluster import leiden_key
+
+    panels = {arch: ad.read_h5ad(path) for arch, path in clustered.items()}
+    colour_keys = {
+        arch: ([(labels, f"label ({labels})")] if labels else [])
+        + [(leiden_key(arch, default_resolution), f"Leiden {default_resolution:g}")]
+        for arch in panels
+    }
+    save_figure(umap_grid(panels, colour_keys), umap_output)
+
+    histories = {}
+    for arch, path in run_jsons.items():
+        run = json.loads(Path(path).read_text())
+        client = MlflowClient(run["mlflow_tracking_uri"])
+        keys = [k for k in client.get_run(run["mlflow_run_id"]).data.metrics if k.startswith(("train/", "val/"))]
+        rows = [
+            {"key": key, "step": m.step, "value": m.value}
+            for key in keys
+            for m in client.get_metric_history(run["mlflow_run_id"], key)
+        ]
+        if rows:
+            histories[arch] = pd.DataFrame(rows).sort_values(["key", "step"])
+    save_figure(training_curves(histories), curves_output)
+
+
+def report(datasets: Mapping[str, Mapping[str, object]], tracking_uri: str, output: str) -> None:
+    from lifedl.report import write_report
+
+    for parts in datasets.values():
+        parts["qc"] = ad.read_h5ad(parts.pop("qc_h5ad"), backed="r").uns.get("qc", {})
+    write_report(datasets, tracking_uri, output)
+
+
+def collect_metrics(metric_files: Sequence[str], output: str) -> None:
+    """The fan-in table: one row per architecture, PCA first."""
+    from lifedl.report import metrics_table
+
+    write_tsv(metrics_table(metric_files), output)

@@ -1,0 +1,1 @@
+"""Neighbours, UMAP, Leiden clustering and the metrics every architecture is scored with."""

@@ -1,0 +1,29 @@
+"""Neighbour graph, UMAP and Leiden clustering on an embedding in ``obsm['X_{arch}']``."""
+
+from __future__ import annotations
+
+import anndata as ad
+import scanpy as sc
+
+
+def leiden_key(arch: str, resolution: float) -> str:
+    return f"leiden_{arch}_{resolution:g}"
+
+
+def neighbors_and_umap(adata: ad.AnnData, arch: str, n_neighbors: int, seed: int) -> None:
+    sc.pp.neighbors(adata, n_neighbors=n_neighbors, use_rep=f"X_{arch}", random_state=seed)
+    sc.tl.umap(adata, random_state=seed)
+    adata.obsm[f"X_umap_{arch}"] = adata.obsm["X_umap"]
+
+
+def leiden(adata: ad.AnnData, arch: str, resolutions: list[float], seed: int) -> list[str]:
+    """Leiden at each resolution (igraph's implementation, scanpy's future default)."""
+    keys = []
+    for resolution in resolutions:
+        key = leiden_key(arch, resolution)
+        sc.tl.leiden(
+            adata, resolution=resolution, key_added=key, flavor="igraph", n_iterations=2, directed=False,
+            random_state=seed,
+        )
+        keys.append(key)
+    return keys

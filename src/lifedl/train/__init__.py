@@ -1,0 +1,1 @@
+"""Training loop (Lightning), data feeding and MLflow tracking."""

@@ -1,0 +1,44 @@
+"""Minibatches cut from a sparse count matrix and densified one batch at a time.
+
+The whole matrix is never densified: a batch of row indices is sliced from the
+CSR matrix and turned into a dense float tensor (the data path scvi-tools users
+find slow is per-cell __getitem__ plus collation; here one slice makes a batch).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
+
+
+class CSRBatches(Dataset):
+    """Dataset indexed by a list of rows; returns the dense counts of those rows."""
+
+    def __init__(self, counts: sp.csr_matrix):
+        self.counts = sp.csr_matrix(counts, dtype=np.float32)
+
+    def __len__(self) -> int:
+        return self.counts.shape[0]
+
+    def __getitem__(self, rows) -> torch.Tensor:
+        return torch.from_numpy(self.counts[np.sort(np.asarray(rows))].toarray())
+
+
+def batch_loader(counts: sp.csr_matrix, batch_size: int, shuffle: bool, seed: int = 0) -> DataLoader:
+    dataset = CSRBatches(counts)
+    if shuffle:
+        generator = torch.Generator().manual_seed(seed)
+        sampler = RandomSampler(dataset, generator=generator)
+    else:
+        sampler = SequentialSampler(dataset)
+    # batch_size=None: the BatchSampler already yields whole batches of indices.
+    return DataLoader(dataset, sampler=BatchSampler(sampler, batch_size, drop_last=False), batch_size=None)
+
+
+def split_cells(n_cells: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded train/validation split of cell indices (validation gets at least one cell)."""
+    order = np.random.default_rng(seed).permutation(n_cells)
+    n_val = max(1, int(round(val_fraction * n_cells))) if n_cells > 1 else 0
+    return np.sort(order[n_val:]), np.sort(order[:n_val])

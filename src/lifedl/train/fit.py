@@ -1,0 +1,122 @@
+"""The one Lightning training loop every neural architecture uses.
+
+A network only has to provide ``loss(batch, kl_weight) -> dict`` of named parts with
+a ``"loss"`` entry; each part is logged per epoch as ``train/<part>`` and ``val/<part>``.
+Training stops early on the validation loss and the best weights are restored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections.abc import Callable
+
+import lightning as L
+import numpy as np
+import scipy.sparse as sp
+import torch
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+
+from lifedl.train.context import TrainingContext
+from lifedl.train.data import batch_loader, split_cells
+from lifedl.train.tracking import RunRecorder
+
+
+class LitModel(L.LightningModule):
+    def __init__(self, network: torch.nn.Module, learning_rate: float, weight_decay: float, kl_warmup_epochs: int):
+        super().__init__()
+        self.network = network
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.kl_warmup_epochs = kl_warmup_epochs
+
+    def _kl_weight(self) -> float:
+        if self.kl_warmup_epochs <= 0:
+            return 1.0
+        return min(1.0, (self.current_epoch + 1) / self.kl_warmup_epochs)
+
+    def _step(self, batch: torch.Tensor, prefix: str, kl_weight: float) -> torch.Tensor:
+        parts = self.network.loss(batch, kl_weight=kl_weight)
+        for name, value in parts.items():
+            self.log(f"{prefix}/{name}", value, on_step=False, on_epoch=True, batch_size=batch.shape[0])
+        return parts["loss"]
+
+    def training_step(self, batch, batch_idx):
+        return self._step(batch, "train", self._kl_weight())
+
+    def validation_step(self, batch, batch_idx):
+        # Validation always uses the full KL so that early stopping compares like with like.
+        self._step(batch, "val", 1.0)
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.network.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
+
+
+class EpochMetricsLogger(L.Callback):
+    """Logs every epoch's train/* and val/* metrics to MLflow (step = epoch) and prints progress."""
+
+    def __init__(self, recorder: RunRecorder, print_every: int = 10):
+        self.recorder, self.print_every = recorder, print_every
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # Lightning runs validation before this hook, so both train/* and val/* are here.
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith(("train/", "val/"))}
+        epoch = trainer.current_epoch
+        self.recorder.log_metrics(metrics, step=epoch)
+        if epoch % self.print_every == 0 or trainer.should_stop:
+            shown = ", ".join(f"{k} {v:.2f}" for k, v in sorted(metrics.items()) if k.endswith("/loss"))
+            print(f"epoch {epoch + 1}/{trainer.max_epochs}: {shown}", file=sys.stderr, flush=True)
+
+
+@dataclasses.dataclass
+class FitResult:
+    metrics: dict[str, float]
+    train_index: np.ndarray
+    val_index: np.ndarray
+    best_checkpoint: str
+
+
+def fit_module(
+    network: torch.nn.Module, counts: sp.csr_matrix, params: dict, context: TrainingContext, monitor: str = "val/loss"
+) -> FitResult:
+    L.seed_everything(context.seed, workers=True, verbose=False)
+    train_index, val_index = split_cells(counts.shape[0], params["val_fraction"], context.seed)
+    lit = LitModel(network, params["learning_rate"], params["weight_decay"], params["kl_warmup_epochs"])
+    best = ModelCheckpoint(
+        dirpath=context.work_dir, filename="best", monitor=monitor, mode="min", save_last=True, enable_version_counter=False
+    )
+    trainer = L.Trainer(
+        max_epochs=params["max_epochs"],
+        accelerator=context.accelerator,
+        devices=1,
+        callbacks=[EarlyStopping(monitor=monitor, mode="min", patience=params["patience"]), best, *context.callbacks],
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        deterministic=True,
+        default_root_dir=context.work_dir,
+        num_sanity_val_steps=0,
+    )
+    batch_size = params["batch_size"]
+    trainer.fit(
+        lit,
+        train_dataloaders=batch_loader(counts[train_index], batch_size, shuffle=True, seed=context.seed),
+        val_dataloaders=batch_loader(counts[val_index], batch_size, shuffle=False),
+    )
+    state = torch.load(best.best_model_path, map_location="cpu", weights_only=False)["state_dict"]
+    lit.load_state_dict(state)
+    network.cpu().eval()
+    metrics = {
+        "best_val_loss": float(best.best_model_score),
+        "epochs_trained": float(trainer.current_epoch),
+        "n_train_cells": float(len(train_index)),
+        "n_val_cells": float(len(val_index)),
+    }
+    return FitResult(metrics, train_index, val_index, best.best_model_path)
+
+
+@torch.no_grad()
+def predict_batches(function: Callable[[torch.Tensor], torch.Tensor], counts: sp.csr_matrix, batch_size: int = 1024):
+    """Apply ``function`` to dense batches of ``counts`` rows, in order; return a numpy array."""
+    outputs = [function(batch).cpu() for batch in batch_loader(counts, batch_size, shuffle=False)]
+    return torch.cat(outputs).numpy()

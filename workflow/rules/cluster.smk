@@ -1,0 +1,18 @@
+rule cluster:
+    input:
+        "results/{dataset}/embeddings/{arch}.h5ad",
+    output:
+        "results/{dataset}/clusters/{arch}.h5ad",
+    params:
+        resolutions=config["clustering"]["resolutions"],
+        seed=config["seed"],
+    log:
+        "results/{dataset}/logs/cluster_{arch}.log",
+    benchmark:
+        "results/{dataset}/benchmarks/cluster_{arch}.tsv"
+    threads: rule_resources("cluster")["threads"]
+    resources:
+        mem_mb=rule_resources("cluster")["mem_mb"],
+        runtime=rule_resources("cluster")["runtime"],
+    script:
+        "../scripts/cluster.py"

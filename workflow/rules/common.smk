@@ -1,0 +1,31 @@
+# Validated config, the datasets sheet, and helpers shared by the rules.
+from lifedl.config import load_datasets_sheet, selected_datasets, validate_config
+from lifedl.models import get_architecture
+from lifedl.train.tracking import resolve_tracking_uri
+
+validate_config(config, f"{workflow.basedir}/workflow/schemas/config.schema.yaml")
+SHEET_PATH = config["datasets_sheet"]
+SHEET = load_datasets_sheet(SHEET_PATH, f"{workflow.basedir}/workflow/schemas/datasets.schema.yaml")
+DATASETS = selected_datasets(config, SHEET, SHEET_PATH)
+# PCA is the baseline: always run, always first.
+ARCHS = ["pca"] + [arch for arch in config["architectures"] if arch != "pca"]
+for _arch in ARCHS:
+    get_architecture(_arch).resolve_params(config["params"].get(_arch), where=f"config 'params.{_arch}'")
+TRACKING_URI = resolve_tracking_uri(config["mlflow"]["tracking_uri"], "results")
+
+
+wildcard_constraints:
+    dataset="[A-Za-z0-9][A-Za-z0-9_-]*",
+    arch="|".join(ARCHS),
+
+
+def rule_resources(rule_name):
+    """threads and resources of a rule from config 'resources' (falling back to 'default')."""
+    merged = {"threads": 1, "mem_mb": 4000, "runtime": 30}
+    merged.update(config["resources"].get("default", {}))
+    merged.update(config["resources"].get(rule_name, {}))
+    return merged
+
+
+def dataset_field(field):
+    return lambda wildcards: SHEET.loc[wildcards.dataset, field]

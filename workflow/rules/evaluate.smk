@@ -1,0 +1,33 @@
+rule evaluate:
+    input:
+        clustered="results/{dataset}/clusters/{arch}.h5ad",
+        run_json="results/{dataset}/models/{arch}/run.json",
+    output:
+        "results/{dataset}/metrics/{arch}.tsv",
+    params:
+        labels=dataset_field("labels"),
+        resolutions=config["clustering"]["resolutions"],
+        default_resolution=config["clustering"]["default_resolution"],
+        seed=config["seed"],
+    log:
+        "results/{dataset}/logs/evaluate_{arch}.log",
+    benchmark:
+        "results/{dataset}/benchmarks/evaluate_{arch}.tsv"
+    threads: rule_resources("evaluate")["threads"]
+    resources:
+        mem_mb=rule_resources("evaluate")["mem_mb"],
+        runtime=rule_resources("evaluate")["runtime"],
+    script:
+        "../scripts/evaluate.py"
+
+
+rule collect_metrics:
+    input:
+        expand("results/{{dataset}}/metrics/{arch}.tsv", arch=ARCHS),
+    output:
+        report("results/{dataset}/metrics.tsv", caption="../report/metrics.rst", category="{dataset}"),
+    log:
+        "results/{dataset}/logs/collect_metrics.log",
+    localrule: True
+    script:
+        "../scripts/collect_metrics.py"

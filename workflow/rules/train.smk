@@ -1,0 +1,22 @@
+rule train:
+    input:
+        "results/{dataset}/qc.h5ad",
+    output:
+        checkpoint="results/{dataset}/models/{arch}/model.ckpt",
+        run_json="results/{dataset}/models/{arch}/run.json",
+    params:
+        hyper_parameters=lambda wildcards: config["params"].get(wildcards.arch, {}),
+        seed=config["seed"],
+        tracking_uri=TRACKING_URI,
+        accelerator=config["training"]["accelerator"],
+    log:
+        "results/{dataset}/logs/train_{arch}.log",
+    benchmark:
+        "results/{dataset}/benchmarks/train_{arch}.tsv"
+    threads: rule_resources("train")["threads"]
+    resources:
+        mem_mb=rule_resources("train")["mem_mb"],
+        runtime=rule_resources("train")["runtime"],
+        gpu=rule_resources("train").get("gpu", 0),
+    script:
+        "../scripts/train.py"

@@ -1,0 +1,15 @@
+from lifedl import steps
+from lifedl.logs import logged
+
+with logged(snakemake.log[0]):  # noqa: F821 - injected by Snakemake
+    steps.evaluate(
+        clustered=snakemake.input.clustered,
+        run_json=snakemake.input.run_json,
+        output=snakemake.output[0],
+        arch=snakemake.wildcards.arch,
+        dataset=snakemake.wildcards.dataset,
+        labels=snakemake.params.labels,
+        resolutions=snakemake.params.resolutions,
+        default_resolution=snakemake.params.default_resolution,
+        seed=snakemake.params.seed,
+    )

@@ -1,0 +1,13 @@
+from lifedl import steps
+from lifedl.logs import logged
+
+with logged(snakemake.log[0]):  # noqa: F821 - injected by Snakemake
+    archs = snakemake.params.archs
+    steps.figures(
+        clustered=dict(zip(archs, snakemake.input.clustered)),
+        run_jsons=dict(zip(archs, snakemake.input.run_jsons)),
+        labels=snakemake.params.labels,
+        default_resolution=snakemake.params.default_resolution,
+        umap_output=snakemake.output.umap,
+        curves_output=snakemake.output.curves,
+    )

@@ -1,0 +1,11 @@
+from lifedl import steps
+from lifedl.logs import logged
+
+with logged(snakemake.log[0]):  # noqa: F821 - injected by Snakemake
+    steps.qc(
+        snakemake.input[0],
+        snakemake.output.h5ad,
+        snakemake.output.metrics_figure,
+        snakemake.output.hvg_figure,
+        snakemake.params.qc,
+    )

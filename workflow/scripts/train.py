@@ -1,0 +1,17 @@
+from lifedl import steps
+from lifedl.logs import logged
+
+with logged(snakemake.log[0]):  # noqa: F821 - injected by Snakemake
+    steps.train(
+        qc_h5ad=snakemake.input[0],
+        checkpoint=snakemake.output.checkpoint,
+        run_json=snakemake.output.run_json,
+        arch=snakemake.wildcards.arch,
+        dataset=snakemake.wildcards.dataset,
+        hyper_parameters=snakemake.params.hyper_parameters,
+        seed=snakemake.params.seed,
+        tracking_uri=snakemake.params.tracking_uri,
+        threads=snakemake.threads,
+        accelerator=snakemake.params.accelerator,
+        tags={"snakemake_rule": snakemake.rule},
+    )
