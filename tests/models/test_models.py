@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+import torch
+
+from lifedl.data import SimulationParams, simulate_counts
+from lifedl.models import ARCHITECTURES, get_architecture
+from lifedl.models.base import load_model, save_checkpoint
+from lifedl.models.vae import NBVAE
+from lifedl.train.context import TrainingContext
+from lifedl.train.data import batch_loader
+from lifedl.errors import LifedlError
+
+
+def test_vae_loss_falls_on_simulated_counts(small_counts):
+    """A few hundred Adam steps on NB counts: the negative ELBO must fall well below its start."""
+    torch.manual_seed(0)
+    network = NBVAE(small_counts.n_vars, n_latent=5, n_hidden=64)
+    optimiser = torch.optim.Adam(network.parameters(), lr=3e-3)
+    loader = batch_loader(small_counts.layers["counts"], batch_size=64, shuffle=True, seed=0)
+    epoch_losses = []
+    for _ in range(15):
+        total = 0.0
+        for batch in loader:
+            parts = network.loss(batch)
+            optimiser.zero_grad()
+            parts["loss"].backward()
+            optimiser.step()
+            total += parts["loss"].item() * len(batch)
+        epoch_losses.append(total / small_counts.n_obs)
+    assert set(parts) == {"loss", "reconstruction", "kl"}
+    assert epoch_losses[-1] < 0.8 * epoch_losses[0]
+    assert epoch_losses[-1] < min(epoch_losses[:3])
+
+
+@pytest.mark.parametrize("arch", ["pca", "vae"])
+def test_checkpoint_round_trip_embeds_new_cells_identically(arch, small_counts, tmp_path):
+    architecture = get_architecture(arch)
+    params = architecture.resolve_params({"max_epochs": 5, "patience": 5} if arch == "vae" else {"n_components": 8})
+    model = architecture.train(small_counts, params, TrainingContext(seed=0, work_dir=tmp_path / "work"))
+    save_checkpoint(model, tmp_path / "model.ckpt")
+    loaded = load_model(tmp_path / "model.ckpt")
+    # New cells from the same generative process, genes given in a shuffled order.
+    new = simulate_counts(SimulationParams(n_cells=120, n_genes=300, n_types=4, seed=3, mean_library_size=1500))
+    new = new[:, np.random.default_rng(0).permutation(new.n_vars)].copy()
+    expected, actual = model.embed(new), loaded.embed(new)
+    assert expected.shape == (120, 8 if arch == "pca" else params["n_latent"])
+    np.testing.assert_array_equal(actual, expected)
+    assert np.isfinite(actual).all() and actual.std() > 0
+
+
+def test_vae_training_reports_named_parts_and_heldout_likelihood(small_counts, tmp_path):
+    params = get_architecture("vae").resolve_params({"max_epochs": 4, "patience": 4})
+    model = get_architecture("vae").train(small_counts, params, TrainingContext(seed=0, work_dir=tmp_path))
+    metrics = model.final_metrics
+    assert metrics["n_val_cells"] == 40 and metrics["n_train_cells"] == 360
+    # a log-likelihood of counts is negative and of the order of (genes x log count) per cell
+    assert -5000 < metrics["heldout_reconstruction_loglik_per_cell"] < 0
+
+
+def test_embedding_cells_without_the_model_genes_is_a_clear_error(small_counts, tmp_path):
+    model = get_architecture("pca").train(small_counts, get_architecture("pca").resolve_params({"n_components": 4}), TrainingContext())
+    with pytest.raises(LifedlError, match="lack 10 of the model's 300 genes"):
+        model.embed(small_counts[:, 10:].copy())
+
+
+def test_registry_entries_import_and_have_defaults():
+    for name, architecture in ARCHITECTURES.items():
+        assert architecture.name == name and architecture.defaults

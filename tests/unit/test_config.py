@@ -1,0 +1,76 @@
+import copy
+
+import pandas as pd
+import pytest
+
+from lifedl.config import load_datasets_sheet, read_yaml, selected_datasets, validate_config
+from lifedl.errors import LifedlError
+from lifedl.models import get_architecture
+
+
+@pytest.fixture
+def schemas(repo):
+    return repo / "workflow/schemas/config.schema.yaml", repo / "workflow/schemas/datasets.schema.yaml"
+
+
+@pytest.fixture
+def default_config(repo):
+    return read_yaml(repo / "config/config.yaml")
+
+
+def test_default_config_and_sheet_are_valid(repo, schemas, default_config):
+    config = validate_config(copy.deepcopy(default_config), schemas[0])
+    assert config["architectures"][0] == "pca"
+    sheet = load_datasets_sheet(repo / "config/datasets.tsv", schemas[1])
+    assert selected_datasets(config, sheet, "config/datasets.tsv") == ["pbmc68k_reduced"]
+    # the real public data sets are listed but not in the default run
+    assert {"pbmc3k", "zheng68k"} <= set(sheet.index[sheet["default_run"] == "no"])
+    assert sheet.loc["pbmc3k", "checksum"].startswith("sha256:")
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda c: c.update(epochs=3), "'epochs' was unexpected"),
+        (lambda c: c["qc"].update(min_gene=3), "'min_gene' was unexpected"),
+        (lambda c: c.update(seed="zero"), "'zero' is not of type 'integer'"),
+        (lambda c: c.update(architectures=["../vae"]), "does not match"),
+    ],
+)
+def test_schema_rejects_bad_config_with_a_clear_message(schemas, default_config, change, message):
+    config = copy.deepcopy(default_config)
+    change(config)
+    with pytest.raises(LifedlError, match="config/config.yaml") as error:
+        validate_config(config, schemas[0])
+    assert message in str(error.value)
+
+
+def _write_sheet(path, rows, columns=("id", "source", "labels")):
+    pd.DataFrame(rows, columns=list(columns)).to_csv(path, sep="\t", index=False)
+    return path
+
+
+def test_sheet_rejects_unknown_column_duplicate_ids_and_bad_ids(tmp_path, schemas):
+    bad_column = _write_sheet(tmp_path / "a.tsv", [["x", "builtin:pbmc68k_reduced", "y"]], ("id", "source", "lables"))
+    with pytest.raises(LifedlError, match=r"a\.tsv.*'lables' was unexpected"):
+        load_datasets_sheet(bad_column, schemas[1])
+    duplicated = _write_sheet(tmp_path / "b.tsv", [["x", "simulated:", ""], ["x", "simulated:", ""]])
+    with pytest.raises(LifedlError, match=r"\['x'\] appear more than once"):
+        load_datasets_sheet(duplicated, schemas[1])
+    bad_id = _write_sheet(tmp_path / "c.tsv", [["../x", "simulated:", ""]])
+    with pytest.raises(LifedlError, match="does not match"):
+        load_datasets_sheet(bad_id, schemas[1])
+    empty = tmp_path / "d.tsv"
+    empty.write_text("id\tsource\n")
+    with pytest.raises(LifedlError, match="no rows"):
+        load_datasets_sheet(empty, schemas[1])
+
+
+def test_unknown_dataset_architecture_and_hyper_parameter(tmp_path, schemas):
+    sheet = load_datasets_sheet(_write_sheet(tmp_path / "s.tsv", [["sim", "simulated:", ""]]), schemas[1])
+    with pytest.raises(LifedlError, match=r"\['pbmc'\], not in s.tsv"):
+        selected_datasets({"datasets": ["pbmc"]}, sheet, "s.tsv")
+    with pytest.raises(LifedlError, match="unknown architecture 'transformer'"):
+        get_architecture("transformer")
+    with pytest.raises(LifedlError, match=r"unknown hyper-parameter\(s\) \['n_latnet'\]"):
+        get_architecture("vae").resolve_params({"n_latnet": 3})

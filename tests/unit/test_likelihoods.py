@@ -1,0 +1,44 @@
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+
+from lifedl.nn.likelihoods import nb_log_likelihood, nb_log_likelihood_per_cell
+
+
+@pytest.fixture
+def nb_case():
+    generator = torch.Generator().manual_seed(0)
+    mu = torch.rand(6, 40, generator=generator, dtype=torch.float64) * 20 + 0.01
+    theta = torch.rand(40, generator=generator, dtype=torch.float64) * 5 + 0.1
+    p = (theta / (theta + mu)).numpy()
+    x = torch.from_numpy(stats.nbinom.rvs(theta.expand_as(mu).numpy(), p, random_state=1).astype(np.float64))
+    return x, mu, theta
+
+
+def test_nb_log_likelihood_matches_scipy(nb_case):
+    x, mu, theta = nb_case
+    expected = stats.nbinom.logpmf(x.numpy(), n=theta.expand_as(mu).numpy(), p=(theta / (theta + mu)).numpy())
+    np.testing.assert_allclose(nb_log_likelihood(x, mu, theta).numpy(), expected, rtol=1e-6, atol=1e-6)
+
+
+def test_sparse_per_cell_version_equals_dense_sum_and_gradient(nb_case):
+    x, mu, theta = nb_case
+    assert (x == 0).any(), "the case must contain zeros to exercise the sparse path"
+    mu_a, theta_a = mu.clone().requires_grad_(), theta.clone().requires_grad_()
+    mu_b, theta_b = mu.clone().requires_grad_(), theta.clone().requires_grad_()
+    dense = nb_log_likelihood(x, mu_a, theta_a).sum(-1)
+    sparse = nb_log_likelihood_per_cell(x, mu_b, theta_b)
+    torch.testing.assert_close(sparse, dense)
+    dense.sum().backward()
+    sparse.sum().backward()
+    torch.testing.assert_close(mu_b.grad, mu_a.grad)
+    torch.testing.assert_close(theta_b.grad, theta_a.grad)
+
+
+def test_all_zero_cell_is_handled():
+    x = torch.zeros(2, 5)
+    mu = torch.full((2, 5), 2.0)
+    theta = torch.full((5,), 3.0)
+    expected = torch.from_numpy(stats.nbinom.logpmf(0, 3.0, 3.0 / 5.0) * np.ones(2) * 5).float()
+    torch.testing.assert_close(nb_log_likelihood_per_cell(x, mu, theta), expected)

@@ -1,0 +1,44 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from lifedl.data import SimulationParams, simulate_counts
+from lifedl.errors import LifedlError
+from lifedl.pp import QCParams, run_qc
+from lifedl.tl.metrics import evaluate_clustering, label_silhouette
+
+
+def test_evaluate_picks_best_resolution_and_scores_perfect_and_random_clusterings():
+    rng = np.random.default_rng(0)
+    labels = pd.Series(np.repeat(["a", "b", "c"], 100))
+    embedding = np.concatenate([rng.normal(c * 10, 1, (100, 2)) for c in range(3)])
+    clusterings = {0.5: labels.copy(), 1.0: pd.Series(rng.integers(0, 3, 300)).astype(str)}
+    row = evaluate_clustering(embedding, clusterings, labels, default_resolution=1.0)
+    assert row["ari_best"] == pytest.approx(1.0) and row["nmi_best"] == pytest.approx(1.0)
+    assert row["resolution_best"] == 0.5
+    assert abs(row["ari"]) < 0.05  # random clusters at the default resolution
+    assert row["label_silhouette"] > 0.8
+    assert label_silhouette(rng.normal(size=(300, 2)), labels) < 0.05
+
+
+def test_without_labels_only_cluster_counts_are_reported():
+    row = evaluate_clustering(np.zeros((4, 2)), {1.0: pd.Series(list("aabb"))}, None, 1.0)
+    assert row == {"resolution": 1.0, "n_clusters": 2.0}
+
+
+def test_qc_filters_selects_hvgs_and_keeps_counts():
+    adata = simulate_counts(SimulationParams(n_cells=300, n_genes=500, n_types=3, seed=2))
+    filtered = run_qc(adata, QCParams(min_genes=10, n_top_genes=200, max_pct_mito=100))
+    assert filtered.n_vars == 200 and filtered.var["highly_variable"].all()
+    assert filtered.layers["counts"].dtype.kind in "iu" or np.array_equal(
+        filtered.layers["counts"].data, np.round(filtered.layers["counts"].data)
+    )
+    expected_x = np.log1p(filtered.layers["counts"][0].toarray() / filtered.layers["counts"][0].sum() * 1e4)
+    np.testing.assert_allclose(filtered.X[0].toarray(), expected_x, rtol=1e-5)
+    assert filtered.uns["qc"]["n_cells_after"] == filtered.n_obs
+
+
+def test_qc_that_removes_every_cell_says_which_threshold_to_lower():
+    adata = simulate_counts(SimulationParams(n_cells=50, n_genes=40, seed=2))
+    with pytest.raises(LifedlError, match=r"no cells pass QC.*min_genes=1000.*config/config.yaml"):
+        run_qc(adata, QCParams(min_genes=1000))

@@ -1,0 +1,103 @@
+"""The workflow through Snakemake itself: a dry run of the default config and one real tiny run."""
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import anndata as ad
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+
+def snakemake(repo, workdir, *args, env=None):
+    command = [*SNAKEMAKE, "--snakefile", str(repo / "Snakefile"), "--directory", str(workdir), "--cores", "2", *args]
+    return subprocess.run(command, capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=900)
+
+
+def test_dry_run_of_the_default_config_plans_every_rule(repo):
+    result = snakemake(repo, repo, "-n", "--forceall", "--quiet", "rules")
+    assert result.returncode == 0, result.stderr
+    planned = result.stdout + result.stderr
+    for rule in ("download", "qc", "train", "embed", "cluster", "evaluate", "figures", "report"):
+        assert rule in planned
+
+
+def test_unknown_config_key_stops_snakemake_with_the_key_named(repo, tmp_path):
+    result = snakemake(repo, repo, "-n", "--config", "epochs=3")
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "'epochs' was unexpected" in output and "config/config.yaml" in output
+
+
+@pytest.fixture(scope="module")
+def tiny_run(repo, tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("tiny")
+    config = (repo / "tests/workflow/data/config.tiny.yaml").read_text()
+    config = config.replace("DATASETS_SHEET", str(repo / "tests/workflow/data/datasets.tiny.tsv"))
+    (workdir / "config.tiny.yaml").write_text(config)
+    (workdir / "config").mkdir()
+    (workdir / "config/config.yaml").write_text((repo / "config/config.yaml").read_text())
+    env = {"MLFLOW_TRACKING_URI": ""}  # the default local store under results/
+    result = snakemake(repo, workdir, "--configfile", str(workdir / "config.tiny.yaml"), env=env)
+    assert result.returncode == 0, result.stderr[-4000:]
+    report = snakemake(repo, workdir, "--configfile", str(workdir / "config.tiny.yaml"), "--report", "results/report.zip", env=env)
+    assert report.returncode == 0, report.stderr[-4000:]
+    return workdir
+
+
+def test_tiny_run_writes_every_output(tiny_run):
+    results = tiny_run / "results"
+    tiny = results / "tiny"
+    raw = ad.read_h5ad(tiny / "raw.h5ad")
+    assert raw.shape == (300, 200) and raw.layers["counts"].format == "csr"
+    qc = ad.read_h5ad(tiny / "qc.h5ad")
+    assert qc.n_vars == 150 and "counts" in qc.layers
+    for arch, dims in (("pca", 10), ("vae", 4)):
+        assert (tiny / f"models/{arch}/model.ckpt").stat().st_size > 0
+        run = json.loads((tiny / f"models/{arch}/run.json").read_text())
+        assert run["seed"] == 0 and run["versions"]["torch"].startswith("2.13.0")
+        embedding = ad.read_h5ad(tiny / f"embeddings/{arch}.h5ad")
+        assert embedding.obsm[f"X_{arch}"].shape == (qc.n_obs, dims)
+        assert "X_umap" in embedding.obsm and "counts" in embedding.layers  # nothing earlier was dropped
+        clustered = ad.read_h5ad(tiny / f"clusters/{arch}.h5ad")
+        assert {f"leiden_{arch}_0.5", f"leiden_{arch}_1"} <= set(clustered.obs.columns)
+        metrics = pd.read_csv(tiny / f"metrics/{arch}.tsv", sep="\t")
+        assert metrics.loc[0, "arch"] == arch and 0 <= metrics.loc[0, "nmi"] <= 1
+    table = pd.read_csv(tiny / "metrics.tsv", sep="\t")
+    assert list(table["arch"]) == ["pca", "vae"]
+    # 3 well-separated simulated types: PCA must find them
+    assert table.loc[0, "ari_best"] > 0.8
+    for figure in ("umap", "training_curves", "qc_metrics", "qc_hvg"):
+        assert (tiny / f"figures/{figure}.png").read_bytes()[:4] == b"\x89PNG"
+    page = (results / "report.html").read_text()
+    assert "<h2>tiny</h2>" in page and page.count("data:image/png;base64,") == 4
+    assert run["mlflow_run_id"] in page
+    with zipfile.ZipFile(results / "report.zip") as archive:
+        assert any(name.endswith("umap.png") for name in archive.namelist())
+    assert not list(results.rglob(".*.tmp*")), "temporary files left behind"
+
+
+def test_tiny_run_is_tracked_in_mlflow(tiny_run):
+    client = MlflowClient(f"sqlite:///{tiny_run / 'results/mlflow.db'}")
+    experiment = client.get_experiment_by_name("tiny")
+    runs = {r.info.run_name: r for r in client.search_runs([experiment.experiment_id])}
+    assert set(runs) == {"pca", "vae"}
+    for arch, run in runs.items():
+        assert run.info.status == "FINISHED"
+        assert run.data.tags["dataset"] == "tiny" and run.data.tags["arch"] == arch
+        assert "eval/ari" in run.data.metrics and "eval/nmi" in run.data.metrics
+        assert [a.path for a in client.list_artifacts(run.info.run_id, "checkpoints")] == ["checkpoints/model.ckpt"]
+        assert Path(run.info.artifact_uri.removeprefix("file://")).is_relative_to(tiny_run / "results")
+    vae = runs["vae"]
+    assert vae.data.params["n_latent"] == "4"
+    history = client.get_metric_history(vae.info.run_id, "train/reconstruction")
+    assert [m.step for m in history] == list(range(len(history))) and len(history) >= 10
+    val_loss = [m.value for m in sorted(client.get_metric_history(vae.info.run_id, "val/loss"), key=lambda m: m.step)]
+    assert min(val_loss) < 0.9 * val_loss[0]  # training did something
+    assert {"val/kl", "val/reconstruction", "final/heldout_reconstruction_loglik_per_cell"} <= set(vae.data.metrics)
