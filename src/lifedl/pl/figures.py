@@ -78,18 +78,29 @@ def umap_grid(panels: Mapping[str, ad.AnnData], colour_keys: Mapping[str, list[t
 
 
 def training_curves(histories: Mapping[str, pd.DataFrame]) -> plt.Figure:
-    """Per architecture, train/val curves of each loss part logged per epoch (columns: key, step, value)."""
-    n = max(1, len(histories))
-    fig, axes = plt.subplots(1, n, figsize=(5 * n, 3.6), squeeze=False)
-    for ax, (arch, history) in zip(axes[0], histories.items()):
-        for key, frame in history.groupby("key"):
-            ax.plot(frame["step"] + 1, frame["value"], label=key, ls="-" if key.startswith("train/") else "--")
-        ax.set(title=arch, xlabel="epoch", ylabel="per-cell loss")
-        ax.legend(fontsize=7)
+    """One row per architecture, one panel per named loss part (train solid, validation dashed).
+
+    ``histories[arch]`` has columns key ("train/kl", "val/loss", ...), step (epoch) and value.
+    """
     if not histories:
-        axes[0, 0].text(0.5, 0.5, "no architecture with per-epoch training", ha="center", va="center")
-        axes[0, 0].axis("off")
+        fig, ax = plt.subplots(figsize=(5, 1.5))
+        ax.text(0.5, 0.5, "no architecture with per-epoch training", ha="center", va="center")
+        ax.axis("off")
+        return fig
+    parts = {arch: sorted({key.split("/", 1)[1] for key in h["key"]}, key=lambda p: (p != "loss", p)) for arch, h in histories.items()}
+    n_cols = max(len(p) for p in parts.values())
+    fig, axes = plt.subplots(len(histories), n_cols, figsize=(4.2 * n_cols, 3.2 * len(histories)), squeeze=False)
+    for row, (arch, history) in enumerate(histories.items()):
+        for col in range(n_cols):
+            ax = axes[row, col]
+            if col >= len(parts[arch]):
+                ax.axis("off")
+                continue
+            part = parts[arch][col]
+            for split, style in (("train", "-"), ("val", "--")):
+                frame = history[history["key"] == f"{split}/{part}"]
+                ax.plot(frame["step"] + 1, frame["value"], style, label=split)
+            ax.set(title=f"{arch}: {part}", xlabel="epoch", ylabel="per cell")
+            ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
-
-
