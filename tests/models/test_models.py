@@ -66,3 +66,23 @@ def test_embedding_cells_without_the_model_genes_is_a_clear_error(small_counts, 
 def test_registry_entries_import_and_have_defaults():
     for name, architecture in ARCHITECTURES.items():
         assert architecture.name == name and architecture.defaults
+
+
+FAST_PARAMS = {"pca": {"n_components": 6}, "vae": {"max_epochs": 4, "patience": 4, "n_hidden": 32}}
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_same_seed_gives_identical_embeddings_and_another_seed_differs(arch, small_counts, tmp_path):
+    architecture = get_architecture(arch)
+    params = architecture.resolve_params(FAST_PARAMS[arch])
+
+    def embedding(seed, name):
+        torch.manual_seed(12345 + len(name))  # disturb the global generator between runs
+        np.random.seed(len(name))
+        model = architecture.train(small_counts, params, TrainingContext(seed=seed, work_dir=tmp_path / name))
+        return model.embed(small_counts)
+
+    first, second = embedding(0, "a"), embedding(0, "bb")
+    assert np.abs(first - second).max() == 0
+    if arch != "pca":  # PCA has no randomness to change: the full SVD is exact
+        assert np.abs(first - embedding(1, "ccc")).max() > 1e-3

@@ -35,6 +35,10 @@ class Architecture:
         return {**self.defaults, **overrides}
 
     def train(self, adata, params: dict, context):
+        """Seed every generator first (weights are initialised before any training loop starts)."""
+        from lifedl.train.context import seed_everything
+
+        seed_everything(context.seed)
         return importlib.import_module(self.module).train(adata, params, context)
 
     def from_checkpoint(self, checkpoint: dict):

@@ -14,3 +14,12 @@ class TrainingContext:
     work_dir: Path = Path(".")  # for intermediate checkpoints (best/last)
     callbacks: list = dataclasses.field(default_factory=list)  # Lightning callbacks, e.g. MLflow epoch logging
     accelerator: str = "auto"
+
+
+def seed_everything(seed: int) -> None:
+    """Python, NumPy and torch generators, and deterministic torch kernels."""
+    import lightning as L
+    import torch
+
+    L.seed_everything(seed, workers=True, verbose=False)
+    torch.use_deterministic_algorithms(True, warn_only=True)

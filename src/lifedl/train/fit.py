@@ -79,7 +79,6 @@ class FitResult:
 def fit_module(
     network: torch.nn.Module, counts: sp.csr_matrix, params: dict, context: TrainingContext, monitor: str = "val/loss"
 ) -> FitResult:
-    L.seed_everything(context.seed, workers=True, verbose=False)
     train_index, val_index = split_cells(counts.shape[0], params["val_fraction"], context.seed)
     lit = LitModel(network, params["learning_rate"], params["weight_decay"], params["kl_warmup_epochs"])
     best = ModelCheckpoint(
