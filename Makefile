@@ -34,7 +34,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -ra $(PYTEST_ARGS)
 
 mlflow-ui: $(STAMP)
-	$(BIN)/mlflow ui --backend-store-uri sqlite:///results/mlflow.db --host 127.0.0.1 --port 5000
+	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(BIN)/mlflow ui --backend-store-uri sqlite:///results/mlflow.db --host 127.0.0.1 --port 5000 --workers 1
 
 clean:
 	rm -rf results .snakemake

@@ -40,7 +40,11 @@ def metrics_table(metric_files: Sequence[str | Path]) -> pd.DataFrame:
 
 def _table_html(table: pd.DataFrame) -> str:
     columns = [c for c in METRIC_COLUMNS if c in table.columns]
-    return table[columns].to_html(index=False, float_format=lambda v: f"{v:.3f}", na_rep="–", border=0)
+    table = table[columns].copy()
+    for column in ("n_clusters", "n_dims", "resolution_best"):
+        if column in table:
+            table[column] = table[column].map(lambda v: f"{v:g}")
+    return table.to_html(index=False, float_format=lambda v: f"{v:.3f}", na_rep="–", border=0)
 
 
 def write_report(datasets: Mapping[str, Mapping[str, object]], tracking_uri: str, output: str | Path) -> None:
