@@ -66,5 +66,13 @@ def selected_datasets(config: dict, sheet: pd.DataFrame, sheet_path: str) -> lis
     return chosen
 
 
+def config_sha256(config: dict) -> str:
+    """A digest of the effective configuration (after defaults and overrides), for provenance."""
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def read_yaml(path: str | Path) -> dict:
     return yaml.safe_load(Path(path).read_text()) or {}

@@ -6,6 +6,8 @@ A killed or failed job therefore never leaves a half-written file that looks fin
 from __future__ import annotations
 
 import contextlib
+import errno
+import hashlib
 import json
 import os
 import tempfile
@@ -14,20 +16,37 @@ from typing import Iterator
 
 import anndata as ad
 
+from lifedl.errors import LifedlError
+
+WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR}
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; move it onto ``path`` only on success."""
+    """Yield a temporary path beside ``path``; move it onto ``path`` only on success.
+
+    A failed write (disk full, read-only or missing directory) becomes a LifedlError
+    naming the file, and the partial temporary file is removed.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
+        os.close(fd)
+        tmp = Path(name)
         yield tmp
         os.replace(tmp, path)
+    except OSError as error:
+        if error.errno not in WRITE_ERRNOS:
+            raise
+        raise LifedlError(
+            f"cannot write {path}: {error.strerror or error}. Free disk space on that file system or make the "
+            "results directory writable, then rerun (nothing half-written was kept)."
+        ) from error
     finally:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
 
 
 def write_h5ad(adata: ad.AnnData, path: str | os.PathLike) -> None:
@@ -43,6 +62,14 @@ def write_json(obj: dict, path: str | os.PathLike) -> None:
 def write_tsv(frame, path: str | os.PathLike) -> None:
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, sep="\t", index=False)
+
+
+def file_sha256(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(chunk_size), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def save_figure(fig, path: str | os.PathLike, dpi: int = 110) -> None:

@@ -4,6 +4,7 @@ outputs atomically; ``workflow/scripts/*.py`` only unpack the Snakemake object a
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -16,7 +17,7 @@ from pathlib import Path
 import anndata as ad
 import pandas as pd
 
-from lifedl.io import save_figure, write_h5ad, write_json, write_tsv
+from lifedl.io import file_sha256, save_figure, write_h5ad, write_json, write_tsv
 
 VERSIONED_PACKAGES = ("lifedl", "torch", "lightning", "scanpy", "anndata", "mlflow", "numpy", "scikit-learn", "snakemake")
 
@@ -74,8 +75,16 @@ def train(
     tracking_uri: str,
     threads: int = 1,
     accelerator: str = "auto",
+    config_sha256: str = "",
     tags: Mapping[str, str] | None = None,
 ) -> None:
+    """Train one architecture on one dataset, tracked as one MLflow run.
+
+    Intermediate checkpoints go to ``models/{arch}/checkpoints/<fingerprint>/``, the
+    fingerprint covering input file, hyper-parameters and seed: a job killed mid-training
+    resumes from its ``last.ckpt`` and continues its MLflow run, while a changed input or
+    config starts afresh.
+    """
     import torch
 
     from lifedl.models import get_architecture
@@ -87,23 +96,37 @@ def train(
     torch.set_num_threads(max(1, threads))
     architecture = get_architecture(arch)
     params = architecture.resolve_params(hyper_parameters, where=f"config/config.yaml params.{arch}")
+    inputs = {Path(qc_h5ad).name: file_sha256(qc_h5ad)}
+    fingerprint = hashlib.sha256(json.dumps([arch, params, seed, inputs], sort_keys=True).encode()).hexdigest()
+    work_dir = Path(checkpoint).parent / "checkpoints" / fingerprint[:16]
+    work_dir.mkdir(parents=True, exist_ok=True)
+    run_id_file = work_dir / "mlflow_run_id"
     adata = ad.read_h5ad(qc_h5ad)
+    provenance = {
+        "seed": seed,
+        "git_commit": git_commit(Path(__file__).parent),
+        "config_sha256": config_sha256,
+        "input_sha256": inputs,
+        "versions": package_versions(),
+    }
     run_tags = {
         "dataset": dataset,
         "arch": arch,
         "seed": str(seed),
-        "git_commit": git_commit(Path(__file__).parent),
+        "git_commit": provenance["git_commit"],
+        "config_sha256": config_sha256,
         "host": socket.gethostname(),
         "slurm_job_id": os.environ.get("SLURM_JOB_ID", ""),
+        **(tags or {}),
     }
-    run_tags.update(tags or {})
-    with tracked_run(tracking_uri, experiment=dataset, run_name=arch, tags=run_tags) as run:
+    previous_run = run_id_file.read_text().strip() if run_id_file.is_file() else None
+    with tracked_run(tracking_uri, dataset, arch, run_tags, continue_run_id=previous_run) as run:
+        run_id_file.write_text(run.run_id)
         run.log_params({**params, "seed": seed, "n_cells": adata.n_obs, "n_genes": adata.n_vars})
+        run.log_params({f"input_sha256/{name}": digest for name, digest in inputs.items()})
+        run.log_params({f"version/{name}": version for name, version in provenance["versions"].items()})
         context = TrainingContext(
-            seed=seed,
-            work_dir=Path(checkpoint).parent / "checkpoints",
-            callbacks=[EpochMetricsLogger(run)],
-            accelerator=accelerator,
+            seed=seed, work_dir=work_dir, callbacks=[EpochMetricsLogger(run)], accelerator=accelerator
         )
         model = architecture.train(adata, params, context)
         run.log_metrics({f"final/{k}": v for k, v in model.final_metrics.items()})
@@ -113,14 +136,12 @@ def train(
             {
                 "arch": arch,
                 "dataset": dataset,
-                "seed": seed,
                 "params": params,
                 "mlflow_run_id": run.run_id,
                 "mlflow_experiment": dataset,
                 "mlflow_tracking_uri": tracking_uri,
                 "final_metrics": model.final_metrics,
-                "versions": package_versions(),
-                "git_commit": run_tags["git_commit"],
+                **provenance,
             },
             run_json,
         )

@@ -1,23 +1,15 @@
 """The workflow through Snakemake itself: a dry run of the default config and one real tiny run."""
 
 import json
-import os
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import anndata as ad
 import pandas as pd
 import pytest
+from helpers import make_tiny_workdir
+from helpers import run_snakemake as snakemake
 from mlflow.tracking import MlflowClient
-
-SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-
-
-def snakemake(repo, workdir, *args, env=None):
-    command = [*SNAKEMAKE, "--snakefile", str(repo / "Snakefile"), "--directory", str(workdir), "--cores", "2", *args]
-    return subprocess.run(command, capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=900)
 
 
 def test_dry_run_of_the_default_config_plans_every_rule(repo):
@@ -38,15 +30,10 @@ def test_unknown_config_key_stops_snakemake_with_the_key_named(repo, tmp_path):
 @pytest.fixture(scope="module")
 def tiny_run(repo, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("tiny")
-    config = (repo / "tests/workflow/data/config.tiny.yaml").read_text()
-    config = config.replace("DATASETS_SHEET", str(repo / "tests/workflow/data/datasets.tiny.tsv"))
-    (workdir / "config.tiny.yaml").write_text(config)
-    (workdir / "config").mkdir()
-    (workdir / "config/config.yaml").write_text((repo / "config/config.yaml").read_text())
-    env = {"MLFLOW_TRACKING_URI": ""}  # the default local store under results/
-    result = snakemake(repo, workdir, "--configfile", str(workdir / "config.tiny.yaml"), env=env)
+    config = str(make_tiny_workdir(repo, workdir))
+    result = snakemake(repo, workdir, "--configfile", config)
     assert result.returncode == 0, result.stderr[-4000:]
-    report = snakemake(repo, workdir, "--configfile", str(workdir / "config.tiny.yaml"), "--report", "results/report.zip", env=env)
+    report = snakemake(repo, workdir, "--configfile", config, "--report", "results/report.zip")
     assert report.returncode == 0, report.stderr[-4000:]
     return workdir
 

@@ -1,4 +1,5 @@
 from lifedl import steps
+from lifedl.config import config_sha256
 from lifedl.logs import logged
 
 with logged(snakemake.log[0]):  # noqa: F821 - injected by Snakemake
@@ -13,5 +14,6 @@ with logged(snakemake.log[0]):  # noqa: F821 - injected by Snakemake
         tracking_uri=snakemake.params.tracking_uri,
         threads=snakemake.threads,
         accelerator=snakemake.params.accelerator,
+        config_sha256=config_sha256(snakemake.config),  # not a param: a clustering change must not retrain
         tags={"snakemake_rule": snakemake.rule},
     )

@@ -32,6 +32,16 @@ class Architecture:
                 f"{where}: unknown hyper-parameter(s) {unknown} for architecture '{self.name}'; "
                 f"known: {sorted(self.defaults)}."
             )
+        for name, value in overrides.items():
+            expected = type(self.defaults[name])
+            # an int is a valid float; a bool is not a valid int or float
+            valid = isinstance(value, expected) and not (isinstance(value, bool) and expected is not bool)
+            valid = valid or (expected is float and isinstance(value, int) and not isinstance(value, bool))
+            if not valid:
+                raise LifedlError(
+                    f"{where}: hyper-parameter '{name}' of '{self.name}' must be a {expected.__name__} "
+                    f"(default {self.defaults[name]!r}), got {value!r}."
+                )
         return {**self.defaults, **overrides}
 
     def train(self, adata, params: dict, context):

@@ -55,8 +55,9 @@ def log_normalise(counts: sp.csr_matrix, target_sum: float = 1e4) -> sp.csr_matr
 
 
 def save_checkpoint(model: TrainedModel, path: str | os.PathLike) -> None:
-    with atomic_path(path) as tmp:
-        torch.save({"lifedl_arch": model.arch, **model.checkpoint()}, tmp)
+    # Through a Python file object, so a full disk raises OSError (ENOSPC), which atomic_path reports.
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        torch.save({"lifedl_arch": model.arch, **model.checkpoint()}, handle)
 
 
 def load_model(path: str | os.PathLike) -> TrainedModel:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 import torch
-from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
+from torch.utils.data import BatchSampler, DataLoader, Dataset, Sampler, SequentialSampler
 
 
 class CSRBatches(Dataset):
@@ -26,15 +26,37 @@ class CSRBatches(Dataset):
         return torch.from_numpy(self.counts[np.sort(np.asarray(rows))].toarray())
 
 
+class EpochShuffledBatches(Sampler):
+    """Batches of shuffled row indices whose order depends only on (seed, epoch).
+
+    Lightning calls ``set_epoch`` before each epoch, so a run resumed from a
+    checkpoint at epoch k sees exactly the batches an uninterrupted run sees.
+    """
+
+    def __init__(self, n_rows: int, batch_size: int, seed: int):
+        self.n_rows, self.batch_size, self.seed, self.epoch = n_rows, batch_size, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        order = np.random.default_rng((self.seed, self.epoch)).permutation(self.n_rows)
+        for start in range(0, self.n_rows, self.batch_size):
+            yield order[start : start + self.batch_size]
+
+    def __len__(self) -> int:
+        return -(-self.n_rows // self.batch_size)
+
+
 def batch_loader(counts: sp.csr_matrix, batch_size: int, shuffle: bool, seed: int = 0) -> DataLoader:
     dataset = CSRBatches(counts)
     if shuffle:
-        generator = torch.Generator().manual_seed(seed)
-        sampler = RandomSampler(dataset, generator=generator)
+        sampler = EpochShuffledBatches(len(dataset), batch_size, seed)
     else:
-        sampler = SequentialSampler(dataset)
-    # batch_size=None: the BatchSampler already yields whole batches of indices.
-    return DataLoader(dataset, sampler=BatchSampler(sampler, batch_size, drop_last=False), batch_size=None)
+        sampler = BatchSampler(SequentialSampler(dataset), batch_size, drop_last=False)
+    # batch_size=None: the sampler already yields whole batches of indices. The loader's own generator keeps
+    # iterator creation from drawing on the global RNG (which the training noise uses).
+    return DataLoader(dataset, sampler=sampler, batch_size=None, generator=torch.Generator().manual_seed(seed))
 
 
 def split_cells(n_cells: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from pathlib import Path
 from collections.abc import Callable
 
 import lightning as L
@@ -23,9 +24,12 @@ from lifedl.train.tracking import RunRecorder
 
 
 class LitModel(L.LightningModule):
-    def __init__(self, network: torch.nn.Module, learning_rate: float, weight_decay: float, kl_warmup_epochs: int):
+    def __init__(
+        self, network: torch.nn.Module, learning_rate: float, weight_decay: float, kl_warmup_epochs: int, seed: int
+    ):
         super().__init__()
         self.network = network
+        self.seed = seed
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.kl_warmup_epochs = kl_warmup_epochs
@@ -40,6 +44,10 @@ class LitModel(L.LightningModule):
         for name, value in parts.items():
             self.log(f"{prefix}/{name}", value, on_step=False, on_epoch=True, batch_size=batch.shape[0])
         return parts["loss"]
+
+    def on_train_epoch_start(self) -> None:
+        # Noise (dropout, reparameterisation) depends only on (seed, epoch): a resumed run replays it exactly.
+        torch.manual_seed(self.seed * 100_003 + self.current_epoch)
 
     def training_step(self, batch, batch_idx):
         return self._step(batch, "train", self._kl_weight())
@@ -80,9 +88,22 @@ def fit_module(
     network: torch.nn.Module, counts: sp.csr_matrix, params: dict, context: TrainingContext, monitor: str = "val/loss"
 ) -> FitResult:
     train_index, val_index = split_cells(counts.shape[0], params["val_fraction"], context.seed)
-    lit = LitModel(network, params["learning_rate"], params["weight_decay"], params["kl_warmup_epochs"])
+    lit = LitModel(network, params["learning_rate"], params["weight_decay"], params["kl_warmup_epochs"], context.seed)
+    last = Path(context.work_dir) / "last.ckpt"
+    resume_from = str(last) if last.is_file() else None
+    if resume_from:
+        epoch = torch.load(last, map_location="cpu", weights_only=False)["epoch"]
+        print(f"resuming from {last} (epoch {epoch + 1} done)", file=sys.stderr, flush=True)
+    # best.ckpt and last.ckpt (written every epoch) live in the run's own work_dir. Saving at the end of the
+    # training epoch (after validation) marks the epoch complete, so a resumed run starts the next one cleanly.
     best = ModelCheckpoint(
-        dirpath=context.work_dir, filename="best", monitor=monitor, mode="min", save_last=True, enable_version_counter=False
+        dirpath=context.work_dir,
+        filename="best",
+        monitor=monitor,
+        mode="min",
+        save_last=True,
+        enable_version_counter=False,
+        save_on_train_epoch_end=True,
     )
     trainer = L.Trainer(
         max_epochs=params["max_epochs"],
@@ -95,12 +116,14 @@ def fit_module(
         deterministic=True,
         default_root_dir=context.work_dir,
         num_sanity_val_steps=0,
+        use_distributed_sampler=False,  # keep our epoch-seeded sampler
     )
     batch_size = params["batch_size"]
     trainer.fit(
         lit,
         train_dataloaders=batch_loader(counts[train_index], batch_size, shuffle=True, seed=context.seed),
         val_dataloaders=batch_loader(counts[val_index], batch_size, shuffle=False),
+        ckpt_path=resume_from,
     )
     state = torch.load(best.best_model_path, map_location="cpu", weights_only=False)["state_dict"]
     lit.load_state_dict(state)

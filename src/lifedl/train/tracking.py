@@ -9,8 +9,11 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+
+from lifedl.errors import LifedlError
 
 
 MLFLOW_PARAM_LIMIT = 6000  # characters MLflow stores per param value
@@ -46,9 +49,26 @@ def _store_lock(tracking_uri: str) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+def check_server(tracking_uri: str, timeout_s: float = 5.0) -> None:
+    """Fail in seconds, not after MLflow's minutes of retries, when a tracking server does not answer."""
+    if not tracking_uri.startswith(("http://", "https://")):
+        return
+    import requests
+
+    try:
+        requests.get(tracking_uri.rstrip("/") + "/health", timeout=timeout_s).raise_for_status()
+    except requests.RequestException as error:
+        raise LifedlError(
+            f"MLflow tracking server {tracking_uri} does not answer ({type(error).__name__}). Start it, fix "
+            "mlflow.tracking_uri in config/config.yaml (or MLFLOW_TRACKING_URI), or set both to empty to use "
+            "the local store sqlite:///results/mlflow.db."
+        ) from None
+
+
 def get_client(tracking_uri: str):
     from mlflow.tracking import MlflowClient
 
+    check_server(tracking_uri)
     with _store_lock(tracking_uri):
         client = MlflowClient(tracking_uri)
         client.search_experiments(max_results=1)  # creates and migrates a new store under the lock
@@ -74,8 +94,10 @@ class RunRecorder:
         self.client, self.run_id = client, run_id
 
     def log_params(self, params: Mapping[str, object]) -> None:
+        logged = self.client.get_run(self.run_id).data.params  # a continued run has them already
         for key, value in params.items():
-            self.client.log_param(self.run_id, key, str(value)[:MLFLOW_PARAM_LIMIT])
+            if key not in logged:
+                self.client.log_param(self.run_id, key, str(value)[:MLFLOW_PARAM_LIMIT])
 
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         for key, value in metrics.items():
@@ -90,18 +112,43 @@ class RunRecorder:
             self.client.set_tag(self.run_id, key, str(value))
 
 
-@contextlib.contextmanager
-def tracked_run(tracking_uri: str, experiment: str, run_name: str, tags: Mapping[str, str]) -> Iterator[RunRecorder]:
-    """A new MLflow run, marked FINISHED on success and FAILED on any error (also KeyboardInterrupt)."""
-    client = get_client(tracking_uri)
-    run = client.create_run(experiment_id(client, experiment, tracking_uri), run_name=run_name, tags=dict(tags))
-    recorder = RunRecorder(client, run.info.run_id)
+def _unfinished_run_id(client, run_id: str | None) -> str | None:
+    """``run_id`` if that run exists and did not finish (a killed job's run, to be continued)."""
+    if not run_id:
+        return None
+    from mlflow.exceptions import MlflowException
+
     try:
-        yield recorder
+        run = client.get_run(run_id)
+    except MlflowException:
+        return None
+    return run_id if run.info.status != "FINISHED" and run.info.lifecycle_stage == "active" else None
+
+
+@contextlib.contextmanager
+def tracked_run(
+    tracking_uri: str, experiment: str, run_name: str, tags: Mapping[str, str], continue_run_id: str | None = None
+) -> Iterator[RunRecorder]:
+    """An MLflow run, marked FINISHED on success and FAILED on any error (also KeyboardInterrupt).
+
+    ``continue_run_id`` names the run of an interrupted job: if it exists and did not finish,
+    it is reopened, so a resumed training keeps one run with one metric history.
+    """
+    client = get_client(tracking_uri)
+    run_id = _unfinished_run_id(client, continue_run_id)
+    if run_id:
+        client.update_run(run_id, status="RUNNING")
+        print(f"continuing MLflow run {run_id}", file=sys.stderr, flush=True)
+    else:
+        run_id = client.create_run(
+            experiment_id(client, experiment, tracking_uri), run_name=run_name, tags=dict(tags)
+        ).info.run_id
+    try:
+        yield RunRecorder(client, run_id)
     except BaseException:
-        client.set_terminated(run.info.run_id, "FAILED")
+        client.set_terminated(run_id, "FAILED")
         raise
-    client.set_terminated(run.info.run_id, "FINISHED")
+    client.set_terminated(run_id, "FINISHED")
 
 
 def open_run(tracking_uri: str, run_id: str) -> RunRecorder:
