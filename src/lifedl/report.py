@@ -47,18 +47,27 @@ def _table_html(table: pd.DataFrame) -> str:
     return table.to_html(index=False, float_format=lambda v: f"{v:.3f}", na_rep="–", border=0)
 
 
+RUN_HEADERS = ["arch", "MLflow run", "seed", "git commit", "config sha256", "input sha256", "versions"]
+
+
+def _run_row(run: Mapping[str, object]) -> str:
+    """One training run: its MLflow id and what is needed to reproduce it."""
+    inputs = ", ".join(f"{name} {digest[:12]}" for name, digest in run.get("input_sha256", {}).items())
+    versions = run.get("versions", {})
+    shown = ", ".join(f"{k} {versions[k]}" for k in ("torch", "lightning", "scanpy", "mlflow") if k in versions)
+    cells = [
+        run["arch"], run["mlflow_run_id"], run["seed"], str(run.get("git_commit", ""))[:12],
+        str(run.get("config_sha256", ""))[:12], inputs, shown,
+    ]
+    return "<tr>" + "".join(f"<td><code>{html.escape(str(cell))}</code></td>" for cell in cells) + "</tr>"
+
+
 def write_report(datasets: Mapping[str, Mapping[str, object]], tracking_uri: str, output: str | Path) -> None:
     """``datasets[id]`` holds: metrics (tsv paths), run_jsons (paths), figures (list of (path, caption)), qc (dict)."""
     sections = []
     for dataset, parts in datasets.items():
         table = metrics_table(parts["metrics"])
-        runs = []
-        for path in parts["run_jsons"]:
-            run = json.loads(Path(path).read_text())
-            runs.append(
-                f"<li><code>{html.escape(run['arch'])}</code>: MLflow run <code>{html.escape(run['mlflow_run_id'])}</code>"
-                f" (experiment <code>{html.escape(run['mlflow_experiment'])}</code>, seed {run['seed']})</li>"
-            )
+        runs = [_run_row(json.loads(Path(path).read_text())) for path in parts["run_jsons"]]
         qc = parts.get("qc", {})
         qc_line = (
             f"QC kept {qc.get('n_cells_after')} of {qc.get('n_cells_before')} cells and "
@@ -69,7 +78,8 @@ def write_report(datasets: Mapping[str, Mapping[str, object]], tracking_uri: str
             f"<h2>{html.escape(dataset)}</h2><p class='muted'>{html.escape(qc_line)}</p>"
             "<h3>Metrics</h3><p class='muted'>Leiden clusters against the dataset's labels: ARI/NMI at the default "
             "resolution and the best over the configured resolutions; label silhouette in the embedding.</p>"
-            f"{_table_html(table)}<h3>MLflow runs</h3><ul>{''.join(runs)}</ul><h3>Figures</h3>{figures}"
+            f"{_table_html(table)}<h3>Runs and provenance</h3><table><tr>{''.join(f'<th>{h}</th>' for h in RUN_HEADERS)}</tr>"
+            f"{''.join(runs)}</table><h3>Figures</h3>{figures}"
         )
     page = (
         f"<!doctype html><html><head><meta charset='utf-8'><title>lifedl report</title><style>{STYLE}</style></head>"

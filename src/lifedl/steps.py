@@ -100,7 +100,7 @@ def train(
     fingerprint = hashlib.sha256(json.dumps([arch, params, seed, inputs], sort_keys=True).encode()).hexdigest()
     work_dir = Path(checkpoint).parent / "checkpoints" / fingerprint[:16]
     work_dir.mkdir(parents=True, exist_ok=True)
-    run_id_file = work_dir / "mlflow_run_id"
+    run_id_file = work_dir.with_name(f"{work_dir.name}.mlflow_run_id")
     adata = ad.read_h5ad(qc_h5ad)
     provenance = {
         "seed": seed,
@@ -126,7 +126,7 @@ def train(
         run.log_params({f"input_sha256/{name}": digest for name, digest in inputs.items()})
         run.log_params({f"version/{name}": version for name, version in provenance["versions"].items()})
         context = TrainingContext(
-            seed=seed, work_dir=work_dir, callbacks=[EpochMetricsLogger(run)], accelerator=accelerator
+            seed=seed, work_dir=work_dir, callbacks=[EpochMetricsLogger(run)], accelerator=accelerator, source=qc_h5ad
         )
         model = architecture.train(adata, params, context)
         run.log_metrics({f"final/{k}": v for k, v in model.final_metrics.items()})

@@ -20,7 +20,7 @@ from lifedl.errors import LifedlError
 
 BUILTIN_DATASETS = ("pbmc68k_reduced",)
 URL_FORMATS = ("h5ad", "10x_h5", "10x_mtx_tar")
-URL_SCHEMES = ("http", "https", "ftp")
+URL_SCHEMES = ("http", "https", "file")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,7 +53,15 @@ def load_source(spec: DatasetSpec, cache_dir: str | Path) -> ad.AnnData:
             "'builtin:', 'url:' or 'simulated:'."
         )
     adata = readers[spec.kind](spec, Path(cache_dir))
-    check_counts(adata.layers["counts"], f"dataset '{spec.id}' ({spec.source})")
+    what = f"{spec.sheet}: dataset '{spec.id}' ({spec.source})"
+    check_counts(adata.layers["counts"], what)
+    for axis, names in (("gene", adata.var_names), ("cell", adata.obs_names)):
+        duplicated = names[names.duplicated()].unique()
+        if len(duplicated):
+            raise LifedlError(
+                f"{what}: {len(duplicated)} duplicate {axis} names (e.g. {list(duplicated[:3])}). Make them unique "
+                f"before use (anndata's {'var' if axis == 'gene' else 'obs'}_names_make_unique())."
+            )
     for role in ("labels", "batch"):
         column = getattr(spec, role)
         if column and column not in adata.obs:
@@ -181,16 +189,41 @@ def fetch_url(url: str, checksum: str, cache_dir: Path, what: str) -> Path:
     known_hash = parse_checksum(checksum, what)
     cache_dir.mkdir(parents=True, exist_ok=True)
     fname = Path(urlparse(url).path).name or "download"
+    if scheme == "file":
+        return _copy_local_file(Path(urlparse(url).path), cache_dir / fname, known_hash, what)
     downloader = pooch.HTTPDownloader(progressbar=False, timeout=60) if scheme.startswith("http") else None
     try:
         return Path(pooch.retrieve(url, known_hash=known_hash, fname=fname, path=cache_dir, downloader=downloader))
     except ValueError as error:  # pooch's checksum mismatch
         raise LifedlError(
             f"{what}: the file at {url} does not match the checksum in the sheet ({error}). The download "
-            "was discarded. If the provider changed the file, verify it and update the 'checksum' column."
+            "was discarded. A truncated transfer or an HTML error/login page served instead of the data gives "
+            "this too; if the provider changed the file, verify it and update the 'checksum' column."
         ) from error
     except (requests.RequestException, OSError) as error:
         raise LifedlError(f"{what}: could not download {url} ({error}). Check the URL and the network.") from error
+
+
+def _copy_local_file(source: Path, target: Path, known_hash: str, what: str) -> Path:
+    """file:// sources: verified like downloads, then copied into the cache atomically."""
+    import shutil
+
+    import pooch
+
+    from lifedl.io import atomic_path
+
+    if not source.is_file():
+        raise LifedlError(f"{what}: {source} does not exist; fix the file:// path in the 'source' column.")
+    algorithm, digest = known_hash.split(":")
+    actual = pooch.file_hash(str(source), alg=algorithm)
+    if actual != digest:
+        raise LifedlError(
+            f"{what}: {source} has {algorithm} {actual}, not {digest} as in the 'checksum' column. Verify the file "
+            "and fix the column."
+        )
+    with atomic_path(target) as tmp:
+        shutil.copyfile(source, tmp)
+    return target
 
 
 def _guess_format(name: str) -> str:

@@ -78,7 +78,7 @@ def _network(n_genes: int, params: dict) -> NBVAE:
 
 def train(adata: ad.AnnData, params: dict, context: TrainingContext) -> VAEModel:
     counts = counts_matrix(adata)
-    check_counts(counts, "qc.h5ad layers['counts'] (NB likelihood)")
+    check_counts(counts, f"{context.source} layers['counts'] (negative-binomial likelihood)")
     network = _network(adata.n_vars, params)
     result = fit_module(network, counts, params, context, monitor="val/loss")
     val_counts = counts[result.val_index]

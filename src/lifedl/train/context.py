@@ -14,6 +14,7 @@ class TrainingContext:
     work_dir: Path = Path(".")  # for intermediate checkpoints (best/last)
     callbacks: list = dataclasses.field(default_factory=list)  # Lightning callbacks, e.g. MLflow epoch logging
     accelerator: str = "auto"
+    source: str = "qc.h5ad"  # the input file, named in error messages
 
 
 def seed_everything(seed: int) -> None:

@@ -18,6 +18,7 @@ import scipy.sparse as sp
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
+from lifedl.errors import LifedlError
 from lifedl.train.context import TrainingContext
 from lifedl.train.data import batch_loader, split_cells
 from lifedl.train.tracking import RunRecorder
@@ -88,6 +89,12 @@ def fit_module(
     network: torch.nn.Module, counts: sp.csr_matrix, params: dict, context: TrainingContext, monitor: str = "val/loss"
 ) -> FitResult:
     train_index, val_index = split_cells(counts.shape[0], params["val_fraction"], context.seed)
+    if len(train_index) < params["batch_size"] or len(val_index) == 0:
+        raise LifedlError(
+            f"{context.source}: {counts.shape[0]} cells leave {len(train_index)} for training, fewer than one batch "
+            f"(batch_size={params['batch_size']}). Lower batch_size under 'params:' in config/config.yaml, or use "
+            "a data set with more cells."
+        )
     lit = LitModel(network, params["learning_rate"], params["weight_decay"], params["kl_warmup_epochs"], context.seed)
     last = Path(context.work_dir) / "last.ckpt"
     resume_from = str(last) if last.is_file() else None

@@ -1,0 +1,339 @@
+"""The catalogue of bad inputs. Each case runs the real entry point (Snakemake, or the library
+call a rule makes) and checks: it fails, the message names the file or config field and the
+fix, no output of that step is left behind, and a training run that had started is FAILED."""
+
+import errno
+import hashlib
+import http.server
+import os
+import socket
+import subprocess
+import threading
+import time
+
+import anndata as ad
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from helpers import run_snakemake
+from mlflow.tracking import MlflowClient
+
+from lifedl import steps
+from lifedl.data import SimulationParams, simulate_counts
+from lifedl.errors import LifedlError
+
+# ----------------------------------------------------------------- config and sheet (Snakemake)
+
+SHEET_HEADER = "id\tsource\tlabels\n"
+
+
+@pytest.mark.parametrize(
+    "extra_config, sheet, expected",
+    [
+        ("epochs: 3\n", None, ["config/config.yaml", "'epochs' was unexpected"]),
+        ("seed: zero\n", None, ["config/config.yaml", "'zero' is not of type 'integer'"]),
+        ("architectures: [pca, transformer]\n", None, ["unknown architecture 'transformer'", "may list"]),
+        ("architectures: [pca, ../vae]\n", None, ["config/config.yaml", "does not match"]),
+        ("datasets: [nope]\n", None, ["['nope'], not in", "Add a row to the sheet"]),
+        ("params: {vae: {n_latnet: 3}}\n", None, ["params.vae", "unknown hyper-parameter(s) ['n_latnet']"]),
+        ("params: {vae: {n_latent: ten}}\n", None, ["params.vae", "'n_latent' of 'vae' must be a int"]),
+        ("datasets: []\n", "", ["sheet.tsv", "has no rows"]),
+        ("datasets: []\n", "a\tsimulated:\t\na\tsimulated:\t\n", ["sheet.tsv", "['a'] appear more than once"]),
+        ("datasets: []\n", "../evil\tsimulated:\t\n", ["sheet.tsv", "does not match"]),
+    ],
+    ids=[
+        "unknown-key", "wrong-type", "unknown-arch", "arch-not-plain", "unknown-dataset", "unknown-hyperparameter",
+        "hyperparameter-type", "empty-sheet", "duplicate-ids", "dataset-id-not-plain",
+    ],
+)
+def test_bad_config_stops_before_anything_runs(repo, tiny_workdir, extra_config, sheet, expected):
+    workdir = tiny_workdir.parent
+    if sheet is not None:
+        (workdir / "sheet.tsv").write_text(SHEET_HEADER + sheet)
+        extra_config += f"datasets_sheet: {workdir / 'sheet.tsv'}\n"
+    (workdir / "bad.yaml").write_text(extra_config)
+    result = run_snakemake(repo, workdir, "-n", "--configfile", str(tiny_workdir), str(workdir / "bad.yaml"))
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    for text in expected:
+        assert text in output, output[-2000:]
+    assert not (workdir / "results").exists()
+
+
+# ----------------------------------------------------------------- download (steps.download)
+
+
+@pytest.fixture
+def server(tmp_path):
+    """An HTTP server on 127.0.0.1 serving tmp_path/www; stops when the test ends."""
+    root = tmp_path / "www"
+    root.mkdir()
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(root), **kwargs)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield root, f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def _sha256(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _cells(n_cells=60, n_genes=40, seed=0):
+    return simulate_counts(SimulationParams(n_cells=n_cells, n_genes=n_genes, n_types=2, seed=seed))
+
+
+def _download(tmp_path, source, checksum="", file_format="", labels="", batch=""):
+    row = {"id": "bad", "source": source, "checksum": checksum, "format": file_format, "labels": labels, "batch": batch}
+    output = tmp_path / "results/bad/raw.h5ad"
+    with pytest.raises(LifedlError) as error:
+        steps.download(row, "my/datasets.tsv", str(tmp_path / "cache"), str(output))
+    assert not output.exists()
+    leftovers = [p for p in (tmp_path / "results").rglob("*") if p.is_file()] if (tmp_path / "results").exists() else []
+    assert leftovers == []
+    return str(error.value)
+
+
+def _assert_names_dataset(message):
+    assert "my/datasets.tsv" in message and "'bad'" in message
+
+
+def test_wrong_sha256(server, tmp_path):
+    root, base = server
+    _cells().write_h5ad(root / "x.h5ad")
+    message = _download(tmp_path, f"url:{base}/x.h5ad", "sha256:" + "1" * 64)
+    _assert_names_dataset(message)
+    assert "does not match the checksum" in message and "update the 'checksum' column" in message
+    assert not list((tmp_path / "cache").glob("x.h5ad*"))
+
+
+def test_truncated_download(server, tmp_path):
+    root, base = server
+    _cells().write_h5ad(root / "full.h5ad")
+    digest = _sha256(root / "full.h5ad")
+    (root / "x.h5ad").write_bytes((root / "full.h5ad").read_bytes()[:2000])
+    message = _download(tmp_path, f"url:{base}/x.h5ad", digest)
+    assert "does not match the checksum" in message and "truncated transfer" in message
+
+
+def test_html_error_page_instead_of_data(server, tmp_path):
+    root, base = server
+    _cells().write_h5ad(root / "real.h5ad")
+    (root / "x.h5ad").write_text("<html><body>Please log in</body></html>")
+    message = _download(tmp_path, f"url:{base}/x.h5ad", _sha256(root / "real.h5ad"))
+    assert "HTML error/login page" in message
+
+
+def test_unsupported_url_scheme(tmp_path):
+    message = _download(tmp_path, "url:s3://bucket/x.h5ad", "0" * 64)
+    _assert_names_dataset(message)
+    assert "scheme 's3'" in message and "http" in message
+
+
+def test_unreachable_host_fails_fast(tmp_path):
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = time.monotonic()
+    message = _download(tmp_path, f"url:http://127.0.0.1:{port}/x.h5ad", "0" * 64)
+    assert time.monotonic() - started < 15
+    assert "could not download" in message and "Check the URL" in message
+
+
+def test_file_url_works_and_missing_file_is_named(tmp_path):
+    cells = tmp_path / "cells.h5ad"
+    _cells().write_h5ad(cells)
+    output = tmp_path / "ok/raw.h5ad"
+    row = {"id": "ok", "source": f"url:file://{cells}", "checksum": _sha256(cells)}
+    steps.download(row, "my/datasets.tsv", str(tmp_path / "cache"), str(output))
+    assert ad.read_h5ad(output).shape == (60, 40)
+    message = _download(tmp_path, f"url:file://{tmp_path}/missing.h5ad", "0" * 64)
+    assert "missing.h5ad does not exist" in message
+
+
+# ----------------------------------------------------------------- data (steps.download / steps.qc)
+
+
+def _served_h5ad(root, adata, name="x.h5ad"):
+    adata.write_h5ad(root / name)
+    return _sha256(root / name)
+
+
+def test_corrupt_h5ad(server, tmp_path):
+    root, base = server
+    (root / "x.h5ad").write_bytes(os.urandom(4096))
+    message = _download(tmp_path, f"url:{base}/x.h5ad", _sha256(root / "x.h5ad"))
+    _assert_names_dataset(message)
+    assert "could not read" in message and "as h5ad" in message and "Check the 'format' column" in message
+
+
+def test_truncated_10x_h5(server, tmp_path):
+    root, base = server
+    _cells().write_h5ad(root / "full.h5")
+    (root / "x.h5").write_bytes((root / "full.h5").read_bytes()[:3000])
+    message = _download(tmp_path, f"url:{base}/x.h5", _sha256(root / "x.h5"), file_format="10x_h5")
+    assert "could not read" in message and "as 10x_h5" in message
+
+
+@pytest.mark.parametrize(
+    "value, expected", [(-3.0, "negative values"), (2.5, "non-integer values"), (np.nan, "NaN or inf"), (np.inf, "NaN or inf")]
+)
+def test_bad_count_values(server, tmp_path, value, expected):
+    root, base = server
+    adata = _cells()
+    counts = adata.X.toarray().astype(np.float32)
+    counts[0, 0] = value
+    adata = ad.AnnData(X=sp.csr_matrix(counts), obs=adata.obs, var=adata.var)
+    message = _download(tmp_path, f"url:{base}/x.h5ad", _served_h5ad(root, adata))
+    _assert_names_dataset(message)
+    assert expected in message and "raw" in message
+
+
+@pytest.mark.parametrize("axis", ["gene", "cell"])
+def test_duplicate_names(server, tmp_path, axis):
+    root, base = server
+    adata = _cells()
+    names = list(adata.var_names if axis == "gene" else adata.obs_names)
+    names[1] = names[0]
+    if axis == "gene":
+        adata.var_names = names
+    else:
+        adata.obs_names = names
+    message = _download(tmp_path, f"url:{base}/x.h5ad", _served_h5ad(root, adata))
+    assert f"duplicate {axis} names" in message and "make_unique" in message
+
+
+@pytest.mark.parametrize("role", ["labels", "batch"])
+def test_missing_labels_or_batch_column(server, tmp_path, role):
+    root, base = server
+    digest = _served_h5ad(root, _cells())
+    message = _download(tmp_path, f"url:{base}/x.h5ad", digest, **{role: "celltype"})
+    _assert_names_dataset(message)
+    assert f"names obs column 'celltype' as its {role}" in message and f"Fix the '{role}' column" in message
+
+
+QC = {"min_genes": 10, "min_counts": 0, "max_pct_mito": 100, "min_cells": 1, "n_top_genes": 20, "target_sum": 1e4}
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [({"min_genes": 10_000}, ["no cells pass QC", "min_genes=10000", "qc:"]), ({"min_cells": 10_000}, ["no genes", "qc.min_cells"])],
+    ids=["no-cells", "no-genes"],
+)
+def test_nothing_left_after_qc(tmp_path, change, expected):
+    raw = tmp_path / "results/bad/raw.h5ad"
+    raw.parent.mkdir(parents=True)
+    _cells().write_h5ad(raw)
+    outputs = [tmp_path / "results/bad/qc.h5ad", tmp_path / "a.png", tmp_path / "b.png"]
+    with pytest.raises(LifedlError) as error:
+        steps.qc(str(raw), *map(str, outputs), {**QC, **change})
+    assert str(raw) in str(error.value)
+    for text in expected:
+        assert text in str(error.value)
+    assert not outputs[0].exists() and not outputs[2].exists()
+
+
+# ----------------------------------------------------------------- training runs (steps.train)
+
+
+def _qc_file(tmp_path, adata):
+    path = tmp_path / "results/bad/qc.h5ad"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    adata.write_h5ad(path)
+    return path
+
+
+def _train(tmp_path, qc_file, params=None, tracking_uri=None):
+    model_dir = tmp_path / "results/bad/models/vae"
+    tracking_uri = tracking_uri or f"sqlite:///{tmp_path / 'results/mlflow.db'}"
+    with pytest.raises(LifedlError) as error:
+        steps.train(
+            str(qc_file), str(model_dir / "model.ckpt"), str(model_dir / "run.json"), "vae", "bad",
+            {"max_epochs": 2, "n_hidden": 16, **(params or {})}, 0, tracking_uri,
+        )
+    assert not (model_dir / "model.ckpt").exists() and not (model_dir / "run.json").exists()
+    assert not list(model_dir.glob(".*.tmp*"))
+    return str(error.value), tracking_uri
+
+
+def _single_run_status(tracking_uri):
+    client = MlflowClient(tracking_uri)
+    runs = client.search_runs([client.get_experiment_by_name("bad").experiment_id])
+    assert len(runs) == 1
+    return runs[0].info.status
+
+
+def test_non_integer_counts_for_a_count_likelihood_fail_the_run(tmp_path):
+    adata = _cells(200)
+    adata.layers["counts"] = adata.layers["counts"].astype(np.float32) * 0.5
+    qc_file = _qc_file(tmp_path, adata)
+    message, uri = _train(tmp_path, qc_file)
+    assert str(qc_file) in message and "non-integer" in message and "negative-binomial" in message
+    assert _single_run_status(uri) == "FAILED"
+
+
+def test_fewer_cells_than_one_batch(tmp_path):
+    qc_file = _qc_file(tmp_path, _cells(60))
+    message, uri = _train(tmp_path, qc_file, {"batch_size": 128})
+    assert str(qc_file) in message and "fewer than one batch" in message and "Lower batch_size" in message
+    assert _single_run_status(uri) == "FAILED"
+
+
+def test_out_of_disk_on_checkpoint_write(tmp_path, monkeypatch):
+    qc_file = _qc_file(tmp_path, _cells(200))
+    real_save = torch.save
+
+    def save_then_disk_full(obj, handle, *args, **kwargs):
+        if getattr(handle, "name", "").endswith(".ckpt.tmp.ckpt") or ".model.ckpt." in getattr(handle, "name", ""):
+            handle.write(b"partial")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_save(obj, handle, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", save_then_disk_full)
+    message, uri = _train(tmp_path, qc_file)
+    assert "model.ckpt" in message and "No space left on device" in message and "Free disk space" in message
+    assert _single_run_status(uri) == "FAILED"
+
+
+def test_unreachable_mlflow_server_fails_fast(tmp_path):
+    qc_file = _qc_file(tmp_path, _cells(200))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = time.monotonic()
+    message, _ = _train(tmp_path, qc_file, tracking_uri=f"http://127.0.0.1:{port}")
+    assert time.monotonic() - started < 30
+    assert f"http://127.0.0.1:{port} does not answer" in message and "mlflow.tracking_uri" in message
+
+
+@pytest.fixture
+def read_only_results(tmp_path):
+    """A results directory on a read-only file system (a real EROFS, which root cannot bypass)."""
+    results = tmp_path / "results"
+    results.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(results)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a read-only file system here: {mounted.stderr.decode().strip()}")
+    yield results
+    subprocess.run(["umount", str(results)], check=True)
+
+
+def test_results_directory_not_writable(tmp_path, read_only_results):
+    cells = tmp_path / "cells.h5ad"
+    _cells().write_h5ad(cells)
+    output = read_only_results / "x/raw.h5ad"
+    row = {"id": "x", "source": f"url:file://{cells}", "checksum": _sha256(cells)}
+    with pytest.raises(LifedlError) as error:
+        steps.download(row, "sheet.tsv", str(tmp_path / "cache"), str(output))
+    assert f"cannot write {output}" in str(error.value) and "Read-only file system" in str(error.value)
+    assert "make the results directory writable" in str(error.value)
+    assert not list(read_only_results.rglob("*"))
