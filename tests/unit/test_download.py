@@ -1,34 +1,11 @@
 """url: sources against a real HTTP server on 127.0.0.1 serving files this test writes."""
 
 import hashlib
-import http.server
-import threading
 
 import pytest
 
 from lifedl.data import DatasetSpec, SimulationParams, load_source, simulate_counts
 from lifedl.errors import LifedlError
-
-
-@pytest.fixture
-def served(tmp_path):
-    """Serve tmp_path/www over HTTP on 127.0.0.1 (random port); stops when the test ends."""
-    root = tmp_path / "www"
-    root.mkdir()
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, directory=str(root), **kwargs)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield root, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
 
 
 def _h5ad(root):
@@ -38,8 +15,8 @@ def _h5ad(root):
     return path, hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_good_checksum_downloads_and_reads_counts(served, tmp_path):
-    root, base = served
+def test_good_checksum_downloads_and_reads_counts(http_server, tmp_path):
+    root, base = http_server
     path, digest = _h5ad(root)
     cache = tmp_path / "cache"
     spec = DatasetSpec("cells", f"url:{base}/cells.h5ad", checksum=f"sha256:{digest}", labels="cell_type")
@@ -49,8 +26,8 @@ def test_good_checksum_downloads_and_reads_counts(served, tmp_path):
     assert adata.layers["counts"].sum() > 0
 
 
-def test_wrong_checksum_fails_clearly_and_leaves_no_file(served, tmp_path):
-    root, base = served
+def test_wrong_checksum_fails_clearly_and_leaves_no_file(http_server, tmp_path):
+    root, base = http_server
     _h5ad(root)
     cache = tmp_path / "cache"
     spec = DatasetSpec("cells", f"url:{base}/cells.h5ad", checksum="sha256:" + "0" * 64, sheet="my/datasets.tsv")
@@ -69,8 +46,8 @@ def test_missing_checksum_and_bad_scheme_are_rejected_before_downloading(tmp_pat
         load_source(DatasetSpec("x", "url:gopher://127.0.0.1/x.h5ad", checksum="0" * 64), tmp_path)
 
 
-def test_missing_label_column_names_the_sheet_and_column(served, tmp_path):
-    root, base = served
+def test_missing_label_column_names_the_sheet_and_column(http_server, tmp_path):
+    root, base = http_server
     _, digest = _h5ad(root)
     spec = DatasetSpec("cells", f"url:{base}/cells.h5ad", checksum=digest, labels="celltype")
     with pytest.raises(LifedlError, match="names obs column 'celltype' as its labels"):

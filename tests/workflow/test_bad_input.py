@@ -4,11 +4,9 @@ fix, no output of that step is left behind, and a training run that had started 
 
 import errno
 import hashlib
-import http.server
 import os
 import socket
 import subprocess
-import threading
 import time
 
 import anndata as ad
@@ -64,26 +62,6 @@ def test_bad_config_stops_before_anything_runs(repo, tiny_workdir, extra_config,
 # ----------------------------------------------------------------- download (steps.download)
 
 
-@pytest.fixture
-def server(tmp_path):
-    """An HTTP server on 127.0.0.1 serving tmp_path/www; stops when the test ends."""
-    root = tmp_path / "www"
-    root.mkdir()
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, directory=str(root), **kwargs)
-
-        def log_message(self, *args):
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield root, f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
-
-
 def _sha256(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -107,8 +85,8 @@ def _assert_names_dataset(message):
     assert "my/datasets.tsv" in message and "'bad'" in message
 
 
-def test_wrong_sha256(server, tmp_path):
-    root, base = server
+def test_wrong_sha256(http_server, tmp_path):
+    root, base = http_server
     _cells().write_h5ad(root / "x.h5ad")
     message = _download(tmp_path, f"url:{base}/x.h5ad", "sha256:" + "1" * 64)
     _assert_names_dataset(message)
@@ -116,8 +94,8 @@ def test_wrong_sha256(server, tmp_path):
     assert not list((tmp_path / "cache").glob("x.h5ad*"))
 
 
-def test_truncated_download(server, tmp_path):
-    root, base = server
+def test_truncated_download(http_server, tmp_path):
+    root, base = http_server
     _cells().write_h5ad(root / "full.h5ad")
     digest = _sha256(root / "full.h5ad")
     (root / "x.h5ad").write_bytes((root / "full.h5ad").read_bytes()[:2000])
@@ -125,8 +103,8 @@ def test_truncated_download(server, tmp_path):
     assert "does not match the checksum" in message and "truncated transfer" in message
 
 
-def test_html_error_page_instead_of_data(server, tmp_path):
-    root, base = server
+def test_html_error_page_instead_of_data(http_server, tmp_path):
+    root, base = http_server
     _cells().write_h5ad(root / "real.h5ad")
     (root / "x.h5ad").write_text("<html><body>Please log in</body></html>")
     message = _download(tmp_path, f"url:{base}/x.h5ad", _sha256(root / "real.h5ad"))
@@ -168,16 +146,16 @@ def _served_h5ad(root, adata, name="x.h5ad"):
     return _sha256(root / name)
 
 
-def test_corrupt_h5ad(server, tmp_path):
-    root, base = server
+def test_corrupt_h5ad(http_server, tmp_path):
+    root, base = http_server
     (root / "x.h5ad").write_bytes(os.urandom(4096))
     message = _download(tmp_path, f"url:{base}/x.h5ad", _sha256(root / "x.h5ad"))
     _assert_names_dataset(message)
     assert "could not read" in message and "as h5ad" in message and "Check the 'format' column" in message
 
 
-def test_truncated_10x_h5(server, tmp_path):
-    root, base = server
+def test_truncated_10x_h5(http_server, tmp_path):
+    root, base = http_server
     _cells().write_h5ad(root / "full.h5")
     (root / "x.h5").write_bytes((root / "full.h5").read_bytes()[:3000])
     message = _download(tmp_path, f"url:{base}/x.h5", _sha256(root / "x.h5"), file_format="10x_h5")
@@ -187,8 +165,8 @@ def test_truncated_10x_h5(server, tmp_path):
 @pytest.mark.parametrize(
     "value, expected", [(-3.0, "negative values"), (2.5, "non-integer values"), (np.nan, "NaN or inf"), (np.inf, "NaN or inf")]
 )
-def test_bad_count_values(server, tmp_path, value, expected):
-    root, base = server
+def test_bad_count_values(http_server, tmp_path, value, expected):
+    root, base = http_server
     adata = _cells()
     counts = adata.X.toarray().astype(np.float32)
     counts[0, 0] = value
@@ -199,8 +177,8 @@ def test_bad_count_values(server, tmp_path, value, expected):
 
 
 @pytest.mark.parametrize("axis", ["gene", "cell"])
-def test_duplicate_names(server, tmp_path, axis):
-    root, base = server
+def test_duplicate_names(http_server, tmp_path, axis):
+    root, base = http_server
     adata = _cells()
     names = list(adata.var_names if axis == "gene" else adata.obs_names)
     names[1] = names[0]
@@ -213,8 +191,8 @@ def test_duplicate_names(server, tmp_path, axis):
 
 
 @pytest.mark.parametrize("role", ["labels", "batch"])
-def test_missing_labels_or_batch_column(server, tmp_path, role):
-    root, base = server
+def test_missing_labels_or_batch_column(http_server, tmp_path, role):
+    root, base = http_server
     digest = _served_h5ad(root, _cells())
     message = _download(tmp_path, f"url:{base}/x.h5ad", digest, **{role: "celltype"})
     _assert_names_dataset(message)
