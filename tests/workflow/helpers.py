@@ -8,13 +8,15 @@ from pathlib import Path
 DATA = Path(__file__).parent / "data"
 
 
-def run_snakemake(repo: Path, workdir: Path, *args: str, env=None, timeout=900, **popen):
+def run_snakemake(repo: Path, workdir: Path, *args: str, env=None, timeout=900, cwd=None, **popen):
     command = [sys.executable, "-m", "snakemake", "--snakefile", str(repo / "Snakefile"), "--directory", str(workdir)]
     command += ["--cores", "2", *args]
     environment = {**os.environ, "MLFLOW_TRACKING_URI": "", **(env or {})}  # the default local store
     if popen:
-        return subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **popen)
-    return subprocess.run(command, capture_output=True, text=True, env=environment, timeout=timeout)
+        return subprocess.Popen(
+            command, env=environment, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **popen
+        )
+    return subprocess.run(command, capture_output=True, text=True, env=environment, timeout=timeout, cwd=cwd)
 
 
 def make_tiny_workdir(repo: Path, workdir: Path) -> Path:

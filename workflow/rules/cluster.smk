@@ -12,7 +12,7 @@ rule cluster:
         "results/{dataset}/benchmarks/cluster_{arch}.tsv"
     threads: rule_resources("cluster")["threads"]
     resources:
-        mem_mb=rule_resources("cluster")["mem_mb"],
+        mem_mb=mem_mb("cluster"),
         runtime=rule_resources("cluster")["runtime"],
     script:
         "../scripts/cluster.py"

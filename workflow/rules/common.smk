@@ -1,4 +1,8 @@
 # Validated config, the datasets sheet, and helpers shared by the rules.
+import os
+
+# Jobs import lifedl from this checkout, also inside per-stage conda envs (--sdm conda) and on cluster nodes.
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [f"{workflow.basedir}/src", os.environ.get("PYTHONPATH")]))
 from lifedl.config import load_datasets_sheet, selected_datasets, validate_config
 from lifedl.models import get_architecture
 from lifedl.train.tracking import resolve_tracking_uri
@@ -25,6 +29,12 @@ def rule_resources(rule_name):
     merged.update(config["resources"].get("default", {}))
     merged.update(config["resources"].get(rule_name, {}))
     return merged
+
+
+def mem_mb(rule_name):
+    """Memory request that grows with each retry (attempt 1, 2, ...), for jobs killed for memory."""
+    base = rule_resources(rule_name)["mem_mb"]
+    return lambda wildcards, attempt: base * attempt
 
 
 def dataset_field(field):

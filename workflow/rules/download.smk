@@ -11,7 +11,7 @@ rule download:
         "results/{dataset}/benchmarks/download.tsv"
     threads: rule_resources("download")["threads"]
     resources:
-        mem_mb=rule_resources("download")["mem_mb"],
+        mem_mb=mem_mb("download"),
         runtime=rule_resources("download")["runtime"],
     script:
         "../scripts/download.py"

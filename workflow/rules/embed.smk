@@ -13,7 +13,7 @@ rule embed:
         "results/{dataset}/benchmarks/embed_{arch}.tsv"
     threads: rule_resources("embed")["threads"]
     resources:
-        mem_mb=rule_resources("embed")["mem_mb"],
+        mem_mb=mem_mb("embed"),
         runtime=rule_resources("embed")["runtime"],
     script:
         "../scripts/embed.py"

@@ -15,7 +15,7 @@ rule evaluate:
         "results/{dataset}/benchmarks/evaluate_{arch}.tsv"
     threads: rule_resources("evaluate")["threads"]
     resources:
-        mem_mb=rule_resources("evaluate")["mem_mb"],
+        mem_mb=mem_mb("evaluate"),
         runtime=rule_resources("evaluate")["runtime"],
     script:
         "../scripts/evaluate.py"

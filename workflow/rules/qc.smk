@@ -23,7 +23,7 @@ rule qc:
         "results/{dataset}/benchmarks/qc.tsv"
     threads: rule_resources("qc")["threads"]
     resources:
-        mem_mb=rule_resources("qc")["mem_mb"],
+        mem_mb=mem_mb("qc"),
         runtime=rule_resources("qc")["runtime"],
     script:
         "../scripts/qc.py"

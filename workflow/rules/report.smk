@@ -23,7 +23,7 @@ rule figures:
         "results/{dataset}/logs/figures.log",
     threads: rule_resources("figures")["threads"]
     resources:
-        mem_mb=rule_resources("figures")["mem_mb"],
+        mem_mb=mem_mb("figures"),
         runtime=rule_resources("figures")["runtime"],
     script:
         "../scripts/figures.py"

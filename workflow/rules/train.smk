@@ -15,7 +15,7 @@ rule train:
         "results/{dataset}/benchmarks/train_{arch}.tsv"
     threads: rule_resources("train")["threads"]
     resources:
-        mem_mb=rule_resources("train")["mem_mb"],
+        mem_mb=mem_mb("train"),
         runtime=rule_resources("train")["runtime"],
         gpu=rule_resources("train").get("gpu", 0),
     script:
