@@ -91,7 +91,7 @@ def train(
     from lifedl.models.base import save_checkpoint
     from lifedl.train.context import TrainingContext
     from lifedl.train.fit import EpochMetricsLogger
-    from lifedl.train.tracking import tracked_run
+    from lifedl.train.tracking import register_checkpoint, registered_model_name, tracked_run
 
     torch.set_num_threads(max(1, threads))
     architecture = get_architecture(arch)
@@ -132,6 +132,8 @@ def train(
         run.log_metrics({f"final/{k}": v for k, v in model.final_metrics.items()})
         save_checkpoint(model, checkpoint)
         run.log_artifact(checkpoint, "checkpoints")
+        model_name = registered_model_name(dataset, arch)
+        model_version = register_checkpoint(run, model_name)
         write_json(
             {
                 "arch": arch,
@@ -140,6 +142,8 @@ def train(
                 "mlflow_run_id": run.run_id,
                 "mlflow_experiment": dataset,
                 "mlflow_tracking_uri": tracking_uri,
+                "registered_model": model_name,
+                "registered_version": model_version,
                 "final_metrics": model.final_metrics,
                 **provenance,
             },

@@ -153,3 +153,39 @@ def tracked_run(
 
 def open_run(tracking_uri: str, run_id: str) -> RunRecorder:
     return RunRecorder(get_client(tracking_uri), run_id)
+
+
+def registered_model_name(dataset: str, arch: str) -> str:
+    return f"lifedl-{dataset}-{arch}"
+
+
+def register_checkpoint(recorder: RunRecorder, name: str) -> str:
+    """A new version of registered model ``name`` pointing at this run's ``checkpoints/`` artifacts.
+
+    (``mlflow.register_model`` on a raw checkpoint fails in MLflow 3 and leaves an empty model behind;
+    creating the version from the artifact directory works: shared/notes/mlflow.md.)
+    """
+    from mlflow.exceptions import MlflowException
+
+    client = recorder.client
+    try:
+        client.create_registered_model(name, description="lifedl checkpoint; load with lifedl.train.tracking.load_registered_model")
+    except MlflowException as error:
+        if error.error_code != "RESOURCE_ALREADY_EXISTS":  # another job registered it first
+            raise
+    source = f"{client.get_run(recorder.run_id).info.artifact_uri}/checkpoints"
+    return client.create_model_version(name, source=source, run_id=recorder.run_id).version
+
+
+def load_registered_model(tracking_uri: str, name: str, version: str | int):
+    """Load a registered lifedl model by name and version (from a local store or a server)."""
+    import tempfile
+
+    import mlflow.artifacts
+
+    from lifedl.models.base import load_model
+
+    source = get_client(tracking_uri).get_model_version(name, str(version)).source
+    with tempfile.TemporaryDirectory() as directory:
+        local = mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=directory, tracking_uri=tracking_uri)
+        return load_model(Path(local) / "model.ckpt")

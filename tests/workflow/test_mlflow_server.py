@@ -1,0 +1,135 @@
+"""Training against a real `mlflow server` on 127.0.0.1: runs, per-epoch metrics, registered
+models loaded back by name and version, and the runs in the dashboard rendered by Chromium."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import requests
+from mlflow.tracking import MlflowClient
+
+from lifedl import steps
+from lifedl.data import SimulationParams, simulate_counts
+from lifedl.models.base import load_model
+from lifedl.pp import QCParams, run_qc
+from lifedl.train.tracking import load_registered_model
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("mlflow-server")
+    port = _free_port()
+    mlflow = Path(sys.executable).parent / "mlflow"
+    command = [
+        str(mlflow), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+        "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}", "--artifacts-destination", str(root / "artifacts"),
+    ]
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    server = subprocess.Popen(command, env=env, stdout=open(root / "server.log", "w"), stderr=subprocess.STDOUT, start_new_session=True)
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(240):
+            try:
+                if requests.get(f"{uri}/health", timeout=1).ok:
+                    break
+            except requests.RequestException:
+                pass
+            assert server.poll() is None, (root / "server.log").read_text()[-2000:]
+            time.sleep(0.25)
+        else:
+            pytest.fail("mlflow server did not answer /health in 60 s")
+        yield uri
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def trained(mlflow_server, tmp_path_factory):
+    """pca and vae trained against the server (the train rule's library call), vae twice."""
+    directory = tmp_path_factory.mktemp("runs")
+    adata = simulate_counts(SimulationParams(n_cells=300, n_genes=200, n_types=3, seed=5))
+    qc_file = directory / "qc.h5ad"
+    run_qc(adata, QCParams(min_genes=10, min_cells=1, n_top_genes=150, max_pct_mito=100)).write_h5ad(qc_file)
+    params = {"pca": {"n_components": 8}, "vae": {"max_epochs": 12, "patience": 12, "n_hidden": 32, "n_latent": 4}}
+    runs = {}
+    for name, arch, seed in (("pca", "pca", 0), ("vae", "vae", 0), ("vae_again", "vae", 1)):
+        model_dir = directory / name
+        steps.train(str(qc_file), str(model_dir / "model.ckpt"), str(model_dir / "run.json"), arch, "server_test",
+                    params[arch], seed, mlflow_server, tags={"snakemake_rule": "train"})
+        runs[name] = json.loads((model_dir / "run.json").read_text()) | {"dir": model_dir}
+    return qc_file, runs
+
+
+def test_runs_metrics_and_tags_are_on_the_server(mlflow_server, trained):
+    _, runs = trained
+    client = MlflowClient(mlflow_server)
+    experiment = client.get_experiment_by_name("server_test")
+    on_server = {r.info.run_id: r for r in client.search_runs([experiment.experiment_id])}
+    assert set(on_server) == {run["mlflow_run_id"] for run in runs.values()}
+    for run in runs.values():
+        record = on_server[run["mlflow_run_id"]]
+        assert record.info.status == "FINISHED"
+        assert {"dataset", "arch", "git_commit", "host", "snakemake_rule", "config_sha256"} <= set(record.data.tags)
+        assert record.data.params["seed"] == str(run["seed"])
+        artifacts = [a.path for a in client.list_artifacts(run["mlflow_run_id"], "checkpoints")]
+        assert artifacts == ["checkpoints/model.ckpt"]
+    history = client.get_metric_history(runs["vae"]["mlflow_run_id"], "val/reconstruction")
+    assert sorted(m.step for m in history) == list(range(12))
+
+
+def test_each_run_registers_a_new_version_that_loads_back_by_name(mlflow_server, trained):
+    qc_file, runs = trained
+    client = MlflowClient(mlflow_server)
+    assert runs["vae"]["registered_model"] == "lifedl-server_test-vae"
+    versions = sorted(int(v.version) for v in client.search_model_versions("name='lifedl-server_test-vae'"))
+    assert versions == [1, 2]
+    assert (runs["vae"]["registered_version"], runs["vae_again"]["registered_version"]) == ("1", "2")
+    import anndata as ad
+
+    cells = ad.read_h5ad(qc_file)
+    for name in ("pca", "vae_again"):
+        run = runs[name]
+        registered = load_registered_model(mlflow_server, run["registered_model"], run["registered_version"])
+        from_file = load_model(run["dir"] / "model.ckpt")
+        assert np.abs(registered.embed(cells) - from_file.embed(cells)).max() == 0
+
+
+def test_dashboard_lists_the_runs_in_a_browser(repo, mlflow_server, trained):
+    installed = subprocess.run(["bash", str(repo / "scripts/install-chromium.sh")], capture_output=True, text=True, timeout=900)
+    if installed.returncode == 2:
+        pytest.skip(f"chromium cannot be installed here: {installed.stderr.strip()}")
+    assert installed.returncode == 0, installed.stderr
+    _, runs = trained
+    experiment_id = MlflowClient(mlflow_server).get_experiment_by_name("server_test").experiment_id
+    page = f"{mlflow_server}/#/experiments/{experiment_id}/runs?workflowType=machine_learning"
+    artifacts = repo / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    browser = [
+        "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--virtual-time-budget=8000", "--window-size=1400,900",
+    ]
+    profile = artifacts / "chromium-profile"
+    dom = subprocess.run([*browser, f"--user-data-dir={profile}", "--dump-dom", page], capture_output=True, text=True, timeout=120).stdout
+    shot = artifacts / "mlflow-runs.png"
+    subprocess.run([*browser, f"--user-data-dir={profile}", f"--screenshot={shot}", page], capture_output=True, timeout=120)
+    assert shot.stat().st_size > 10_000
+    assert "server_test" in dom
+    for name in ("pca", "vae"):  # run names are rendered as links in the runs table
+        assert f">{name}<" in dom, dom[:2000]
