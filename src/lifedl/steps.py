@@ -74,7 +74,7 @@ def train(
     seed: int,
     tracking_uri: str,
     threads: int = 1,
-    accelerator: str = "auto",
+    training: Mapping[str, object] | None = None,
     config_sha256: str = "",
     tags: Mapping[str, str] | None = None,
 ) -> None:
@@ -126,7 +126,7 @@ def train(
         run.log_params({f"input_sha256/{name}": digest for name, digest in inputs.items()})
         run.log_params({f"version/{name}": version for name, version in provenance["versions"].items()})
         context = TrainingContext(
-            seed=seed, work_dir=work_dir, callbacks=[EpochMetricsLogger(run)], accelerator=accelerator, source=qc_h5ad
+            seed=seed, work_dir=work_dir, callbacks=[EpochMetricsLogger(run)], source=qc_h5ad, **(training or {})
         )
         model = architecture.train(adata, params, context)
         run.log_metrics({f"final/{k}": v for k, v in model.final_metrics.items()})

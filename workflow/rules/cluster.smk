@@ -1,4 +1,6 @@
 rule cluster:
+    conda:
+        "../../envs/data.yaml"
     input:
         "results/{dataset}/embeddings/{arch}.h5ad",
     output:

@@ -1,4 +1,6 @@
 rule download:
+    conda:
+        "../../envs/data.yaml"
     output:
         "results/{dataset}/raw.h5ad",
     params:

@@ -1,4 +1,6 @@
 rule embed:
+    conda:
+        "../../envs/train.yaml"
     input:
         h5ad="results/{dataset}/qc.h5ad",
         checkpoint="results/{dataset}/models/{arch}/model.ckpt",

@@ -1,4 +1,6 @@
 rule evaluate:
+    conda:
+        "../../envs/train.yaml"
     input:
         clustered="results/{dataset}/clusters/{arch}.h5ad",
         run_json="results/{dataset}/models/{arch}/run.json",
@@ -22,6 +24,8 @@ rule evaluate:
 
 
 rule collect_metrics:
+    conda:
+        "../../envs/report.yaml"
     input:
         expand("results/{{dataset}}/metrics/{arch}.tsv", arch=ARCHS),
     output:

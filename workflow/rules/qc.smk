@@ -1,4 +1,6 @@
 rule qc:
+    conda:
+        "../../envs/data.yaml"
     input:
         "results/{dataset}/raw.h5ad",
     output:

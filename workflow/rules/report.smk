@@ -1,4 +1,6 @@
 rule figures:
+    conda:
+        "../../envs/report.yaml"
     input:
         clustered=expand("results/{{dataset}}/clusters/{arch}.h5ad", arch=ARCHS),
         run_jsons=expand("results/{{dataset}}/models/{arch}/run.json", arch=ARCHS),
@@ -30,6 +32,8 @@ rule figures:
 
 
 rule report:
+    conda:
+        "../../envs/report.yaml"
     input:
         metrics=expand("results/{dataset}/metrics/{arch}.tsv", dataset=DATASETS, arch=ARCHS),
         run_jsons=expand("results/{dataset}/models/{arch}/run.json", dataset=DATASETS, arch=ARCHS),

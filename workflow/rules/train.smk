@@ -1,4 +1,6 @@
 rule train:
+    conda:
+        "../../envs/train.yaml"
     input:
         "results/{dataset}/qc.h5ad",
     output:
@@ -8,7 +10,7 @@ rule train:
         hyper_parameters=lambda wildcards: config["params"].get(wildcards.arch, {}),
         seed=config["seed"],
         tracking_uri=TRACKING_URI,
-        accelerator=config["training"]["accelerator"],
+        training=config["training"],
     log:
         "results/{dataset}/logs/train_{arch}.log",
     benchmark:

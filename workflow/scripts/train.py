@@ -13,7 +13,7 @@ with logged(snakemake.log[0]):  # noqa: F821 - injected by Snakemake
         seed=snakemake.params.seed,
         tracking_uri=snakemake.params.tracking_uri,
         threads=snakemake.threads,
-        accelerator=snakemake.params.accelerator,
+        training=snakemake.params.training,
         config_sha256=config_sha256(snakemake.config),  # not a param: a clustering change must not retrain
         tags={"snakemake_rule": snakemake.rule},
     )

@@ -37,8 +37,11 @@ class NBVAE(nn.Module):
         mean, log_var = self.encode(counts)
         z = mean + torch.randn_like(mean) * torch.exp(0.5 * log_var) if self.training else mean
         library_size = counts.sum(dim=-1, keepdim=True)
-        mu = self.decoder(z) * library_size
-        reconstruction = -nb_log_likelihood_per_cell(counts, mu, torch.exp(self.log_theta)).mean()
+        mu = self.decoder(z).float() * library_size
+        # lgamma/log of counts lose too much in bf16: the likelihood is always evaluated in float32.
+        with torch.autocast(device_type=counts.device.type, enabled=False):
+            reconstruction = -nb_log_likelihood_per_cell(counts.float(), mu, torch.exp(self.log_theta.float())).mean()
+        mean, log_var = mean.float(), log_var.float()
         kl = (0.5 * (mean.pow(2) + log_var.exp() - 1.0 - log_var)).sum(dim=-1).mean()
         return {"loss": reconstruction + kl_weight * kl, "reconstruction": reconstruction, "kl": kl}
 

@@ -13,7 +13,10 @@ class TrainingContext:
     seed: int = 0
     work_dir: Path = Path(".")  # for intermediate checkpoints (best/last)
     callbacks: list = dataclasses.field(default_factory=list)  # Lightning callbacks, e.g. MLflow epoch logging
-    accelerator: str = "auto"
+    accelerator: str = "auto"  # "auto" picks a GPU when there is one
+    devices: int = 1
+    precision: str = "auto"  # "auto": bf16-mixed on a GPU, 32-true on CPU
+    num_workers: int = 0  # DataLoader workers (host data only)
     source: str = "qc.h5ad"  # the input file, named in error messages
 
 
@@ -24,3 +27,17 @@ def seed_everything(seed: int) -> None:
 
     L.seed_everything(seed, workers=True, verbose=False)
     torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def resolve_accelerator(accelerator: str) -> str:
+    import torch
+
+    if accelerator == "auto":
+        return "gpu" if torch.cuda.is_available() else "cpu"
+    return "gpu" if accelerator == "cuda" else accelerator
+
+
+def resolve_precision(precision: str, accelerator: str) -> str:
+    if precision != "auto":
+        return precision
+    return "bf16-mixed" if resolve_accelerator(accelerator) == "gpu" else "32-true"

@@ -13,6 +13,22 @@ import torch
 from torch.utils.data import BatchSampler, DataLoader, Dataset, Sampler, SequentialSampler
 
 
+DEVICE_RESIDENT_MAX_BYTES = 2 << 30  # dense float32 copies up to 2 GiB live on the GPU
+
+
+class DeviceBatches(Dataset):
+    """The whole matrix, dense, on the GPU: a batch is one index operation there, with no host-device copy."""
+
+    def __init__(self, counts: sp.csr_matrix, device: torch.device):
+        self.counts = torch.from_numpy(sp.csr_matrix(counts, dtype=np.float32).toarray()).to(device)
+
+    def __len__(self) -> int:
+        return self.counts.shape[0]
+
+    def __getitem__(self, rows) -> torch.Tensor:
+        return self.counts[torch.as_tensor(np.sort(np.asarray(rows)), device=self.counts.device)]
+
+
 class CSRBatches(Dataset):
     """Dataset indexed by a list of rows; returns the dense counts of those rows."""
 
@@ -48,15 +64,29 @@ class EpochShuffledBatches(Sampler):
         return -(-self.n_rows // self.batch_size)
 
 
-def batch_loader(counts: sp.csr_matrix, batch_size: int, shuffle: bool, seed: int = 0) -> DataLoader:
-    dataset = CSRBatches(counts)
+def batch_loader(
+    counts: sp.csr_matrix, batch_size: int, shuffle: bool, seed: int = 0, device: str = "cpu", num_workers: int = 0
+) -> DataLoader:
+    """Minibatches of ``counts`` rows; on a GPU, small data sets are moved there once and batched there."""
+    on_gpu = device.startswith("cuda")
+    resident = on_gpu and counts.shape[0] * counts.shape[1] * 4 <= DEVICE_RESIDENT_MAX_BYTES
+    dataset = DeviceBatches(counts, torch.device(device)) if resident else CSRBatches(counts)
+    workers = 0 if resident else num_workers
     if shuffle:
         sampler = EpochShuffledBatches(len(dataset), batch_size, seed)
     else:
         sampler = BatchSampler(SequentialSampler(dataset), batch_size, drop_last=False)
     # batch_size=None: the sampler already yields whole batches of indices. The loader's own generator keeps
     # iterator creation from drawing on the global RNG (which the training noise uses).
-    return DataLoader(dataset, sampler=sampler, batch_size=None, generator=torch.Generator().manual_seed(seed))
+    return DataLoader(
+        dataset,
+        sampler=sampler,
+        batch_size=None,
+        generator=torch.Generator().manual_seed(seed),
+        num_workers=workers,
+        pin_memory=on_gpu and not resident,
+        persistent_workers=workers > 0,
+    )
 
 
 def split_cells(n_cells: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -19,7 +19,7 @@ import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
 from lifedl.errors import LifedlError
-from lifedl.train.context import TrainingContext
+from lifedl.train.context import TrainingContext, resolve_accelerator, resolve_precision
 from lifedl.train.data import batch_loader, split_cells
 from lifedl.train.tracking import RunRecorder
 
@@ -112,10 +112,12 @@ def fit_module(
         enable_version_counter=False,
         save_on_train_epoch_end=True,
     )
+    accelerator = resolve_accelerator(context.accelerator)
     trainer = L.Trainer(
         max_epochs=params["max_epochs"],
-        accelerator=context.accelerator,
-        devices=1,
+        accelerator=accelerator,
+        devices=context.devices,
+        precision=resolve_precision(context.precision, accelerator),
         callbacks=[EarlyStopping(monitor=monitor, mode="min", patience=params["patience"]), best, *context.callbacks],
         logger=False,
         enable_progress_bar=False,
@@ -126,10 +128,12 @@ def fit_module(
         use_distributed_sampler=False,  # keep our epoch-seeded sampler
     )
     batch_size = params["batch_size"]
+    device = "cuda" if accelerator == "gpu" else "cpu"
+    loaders = {"device": device, "num_workers": context.num_workers, "seed": context.seed}
     trainer.fit(
         lit,
-        train_dataloaders=batch_loader(counts[train_index], batch_size, shuffle=True, seed=context.seed),
-        val_dataloaders=batch_loader(counts[val_index], batch_size, shuffle=False),
+        train_dataloaders=batch_loader(counts[train_index], batch_size, shuffle=True, **loaders),
+        val_dataloaders=batch_loader(counts[val_index], batch_size, shuffle=False, **loaders),
         ckpt_path=resume_from,
     )
     state = torch.load(best.best_model_path, map_location="cpu", weights_only=False)["state_dict"]

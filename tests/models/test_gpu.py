@@ -1,0 +1,38 @@
+"""Training on CUDA (skipped without a GPU): the loss falls and the checkpoint loads on CPU."""
+
+import numpy as np
+import pytest
+import torch
+
+from lifedl.models import get_architecture
+from lifedl.models.base import load_model, save_checkpoint
+from lifedl.train.context import TrainingContext
+
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine"),
+]
+
+
+class ValidationLosses:
+    def __init__(self):
+        import lightning as L
+
+        class Recorder(L.Callback):
+            def on_train_epoch_end(inner, trainer, module):
+                self.values.append(float(trainer.callback_metrics["val/loss"]))
+
+        self.values, self.callback = [], Recorder()
+
+
+def test_vae_trains_on_cuda_with_mixed_precision_and_loads_on_cpu(small_counts, tmp_path):
+    losses = ValidationLosses()
+    architecture = get_architecture("vae")
+    params = architecture.resolve_params({"max_epochs": 20, "patience": 20})
+    context = TrainingContext(seed=0, work_dir=tmp_path, accelerator="gpu", precision="auto", callbacks=[losses.callback])
+    model = architecture.train(small_counts, params, context)
+    assert losses.values[-1] < 0.9 * losses.values[0]
+    save_checkpoint(model, tmp_path / "model.ckpt")
+    loaded = load_model(tmp_path / "model.ckpt")
+    assert next(loaded.network.parameters()).device.type == "cpu"
+    np.testing.assert_allclose(loaded.embed(small_counts), model.embed(small_counts))
