@@ -236,7 +236,9 @@ def report(datasets: Mapping[str, Mapping[str, object]], tracking_uri: str, outp
     from lifedl.report import write_report
 
     for parts in datasets.values():
-        parts["qc"] = ad.read_h5ad(parts.pop("qc_h5ad"), backed="r").uns.get("qc", {})
+        qc_h5ad = ad.read_h5ad(parts.pop("qc_h5ad"), backed="r")  # only uns is needed
+        parts["qc"] = dict(qc_h5ad.uns.get("qc", {}))
+        qc_h5ad.file.close()
     write_report(datasets, tracking_uri, output)
 
 

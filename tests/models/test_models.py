@@ -3,12 +3,12 @@ import pytest
 import torch
 
 from lifedl.data import SimulationParams, simulate_counts
+from lifedl.errors import LifedlError
 from lifedl.models import ARCHITECTURES, get_architecture
 from lifedl.models.base import load_model, save_checkpoint
 from lifedl.models.vae import NBVAE
 from lifedl.train.context import TrainingContext
 from lifedl.train.data import batch_loader
-from lifedl.errors import LifedlError
 
 
 def test_vae_loss_falls_on_simulated_counts(small_counts):

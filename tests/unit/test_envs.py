@@ -50,4 +50,4 @@ def test_every_rule_names_an_existing_env(repo):
         text = rule_file.read_text()
         for env in re.findall(r'conda:\n\s+"\.\./\.\./envs/(\w+)\.yaml"', text):
             assert (repo / "envs" / f"{env}.yaml").is_file()
-        assert text.count("conda:") == len(re.findall(r"^rule ", text, flags=re.M)), rule_file.name
+        assert text.count("conda:") == len(re.findall(r"^rule ", text, flags=re.MULTILINE)), rule_file.name

@@ -40,7 +40,8 @@ def mlflow_server(tmp_path_factory):
         "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}", "--artifacts-destination", str(root / "artifacts"),
     ]
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    server = subprocess.Popen(command, env=env, stdout=open(root / "server.log", "w"), stderr=subprocess.STDOUT, start_new_session=True)
+    log = open(root / "server.log", "w")  # noqa: SIM115 - open for the server's whole life
+    server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     uri = f"http://127.0.0.1:{port}"
     try:
         for _ in range(240):
@@ -57,6 +58,7 @@ def mlflow_server(tmp_path_factory):
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+        log.close()
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +117,6 @@ def test_dashboard_lists_the_runs_in_a_browser(repo, mlflow_server, trained):
     if installed.returncode == 2:
         pytest.skip(f"chromium cannot be installed here: {installed.stderr.strip()}")
     assert installed.returncode == 0, installed.stderr
-    _, runs = trained
     experiment_id = MlflowClient(mlflow_server).get_experiment_by_name("server_test").experiment_id
     page = f"{mlflow_server}/#/experiments/{experiment_id}/runs?workflowType=machine_learning"
     artifacts = repo / "test-artifacts"

@@ -1,5 +1,5 @@
 from lifedl import steps
 from lifedl.logs import logged
 
-with logged(snakemake.log[0]):  # noqa: F821 - injected by Snakemake
+with logged(snakemake.log[0]):
     steps.collect_metrics(list(snakemake.input), snakemake.output[0])

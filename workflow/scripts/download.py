@@ -1,5 +1,5 @@
 from lifedl import steps
 from lifedl.logs import logged
 
-with logged(snakemake.log[0]):  # noqa: F821 - injected by Snakemake
+with logged(snakemake.log[0]):
     steps.download(snakemake.params.row, snakemake.params.sheet, snakemake.params.cache_dir, snakemake.output[0])

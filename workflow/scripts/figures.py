@@ -1,7 +1,7 @@
 from lifedl import steps
 from lifedl.logs import logged
 
-with logged(snakemake.log[0]):  # noqa: F821 - injected by Snakemake
+with logged(snakemake.log[0]):
     archs = snakemake.params.archs
     steps.figures(
         clustered=dict(zip(archs, snakemake.input.clustered)),

@@ -2,7 +2,7 @@ from lifedl import steps
 from lifedl.config import config_sha256
 from lifedl.logs import logged
 
-with logged(snakemake.log[0]):  # noqa: F821 - injected by Snakemake
+with logged(snakemake.log[0]):
     steps.train(
         qc_h5ad=snakemake.input[0],
         checkpoint=snakemake.output.checkpoint,

@@ -153,7 +153,7 @@ def _load_url(spec: DatasetSpec, cache_dir: Path) -> ad.AnnData:
             f"{spec.sheet}: dataset '{spec.id}': could not read {path} as {file_format} ({error}). "
             "Check the 'format' column; delete the cached file to download it again."
         ) from error
-    counts = adata.layers["counts"] if "counts" in adata.layers else adata.X
+    counts = adata.layers.get("counts", adata.X)
     return _as_counts_anndata(adata, counts)
 
 

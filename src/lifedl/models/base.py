@@ -67,7 +67,7 @@ def load_model(path: str | os.PathLike) -> TrainedModel:
     path = Path(path)
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as error:  # noqa: BLE001 - torch raises many types for a bad file
+    except Exception as error:
         raise LifedlError(f"{path}: not a readable checkpoint ({error}); rerun the train rule for it.") from error
     if not isinstance(checkpoint, dict) or "lifedl_arch" not in checkpoint:
         raise LifedlError(f"{path}: not a lifedl checkpoint (no 'lifedl_arch' entry).")

@@ -14,9 +14,9 @@ from torch import nn
 
 from lifedl.data.sources import check_counts
 from lifedl.models.base import counts_matrix
-from lifedl.train.context import TrainingContext
 from lifedl.nn.layers import GaussianEncoder, ProportionDecoder
 from lifedl.nn.likelihoods import nb_log_likelihood_per_cell
+from lifedl.train.context import TrainingContext
 from lifedl.train.fit import fit_module, predict_batches
 
 NETWORK_PARAMS = ("n_latent", "n_hidden", "n_layers", "dropout")

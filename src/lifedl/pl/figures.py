@@ -8,9 +8,9 @@ import anndata as ad
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
 
 def qc_metrics_figure(adata: ad.AnnData, thresholds: Mapping[str, float]) -> plt.Figure:

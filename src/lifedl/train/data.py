@@ -7,11 +7,12 @@ find slow is per-cell __getitem__ plus collation; here one slice makes a batch).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import scipy.sparse as sp
 import torch
 from torch.utils.data import BatchSampler, DataLoader, Dataset, Sampler, SequentialSampler
-
 
 DEVICE_RESIDENT_MAX_BYTES = 2 << 30  # dense float32 copies up to 2 GiB live on the GPU
 
@@ -61,7 +62,7 @@ class EpochShuffledBatches(Sampler):
             yield order[start : start + self.batch_size]
 
     def __len__(self) -> int:
-        return -(-self.n_rows // self.batch_size)
+        return math.ceil(self.n_rows / self.batch_size)
 
 
 def batch_loader(
@@ -92,5 +93,5 @@ def batch_loader(
 def split_cells(n_cells: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Seeded train/validation split of cell indices (validation gets at least one cell)."""
     order = np.random.default_rng(seed).permutation(n_cells)
-    n_val = max(1, int(round(val_fraction * n_cells))) if n_cells > 1 else 0
+    n_val = max(1, round(val_fraction * n_cells)) if n_cells > 1 else 0
     return np.sort(order[n_val:]), np.sort(order[:n_val])

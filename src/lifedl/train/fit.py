@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 
 import lightning as L
 import numpy as np
@@ -80,9 +80,7 @@ class EpochMetricsLogger(L.Callback):
 @dataclasses.dataclass
 class FitResult:
     metrics: dict[str, float]
-    train_index: np.ndarray
-    val_index: np.ndarray
-    best_checkpoint: str
+    val_index: np.ndarray  # the held-out cells, for held-out measures
 
 
 def fit_module(
@@ -99,8 +97,7 @@ def fit_module(
     last = Path(context.work_dir) / "last.ckpt"
     resume_from = str(last) if last.is_file() else None
     if resume_from:
-        epoch = torch.load(last, map_location="cpu", weights_only=False)["epoch"]
-        print(f"resuming from {last} (epoch {epoch + 1} done)", file=sys.stderr, flush=True)
+        print(f"resuming from {last}", file=sys.stderr, flush=True)
     # best.ckpt and last.ckpt (written every epoch) live in the run's own work_dir. Saving at the end of the
     # training epoch (after validation) marks the epoch complete, so a resumed run starts the next one cleanly.
     best = ModelCheckpoint(
@@ -145,7 +142,7 @@ def fit_module(
         "n_train_cells": float(len(train_index)),
         "n_val_cells": float(len(val_index)),
     }
-    return FitResult(metrics, train_index, val_index, best.best_model_path)
+    return FitResult(metrics, val_index)
 
 
 @torch.no_grad()

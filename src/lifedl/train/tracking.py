@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import math
 import os
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from lifedl.errors import LifedlError
-
 
 MLFLOW_PARAM_LIMIT = 6000  # characters MLflow stores per param value
 
@@ -101,7 +101,7 @@ class RunRecorder:
 
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         for key, value in metrics.items():
-            if value == value:  # MLflow rejects NaN in some stores; a missing metric says the same
+            if not math.isnan(value):  # MLflow rejects NaN in some stores; a missing metric says the same
                 self.client.log_metric(self.run_id, key, float(value), step=step or 0)
 
     def log_artifact(self, path: str | os.PathLike, artifact_path: str | None = None) -> None:
