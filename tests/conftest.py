@@ -17,6 +17,17 @@ def repo() -> Path:
     return REPO
 
 
+# Per architecture: settings that train in seconds on small_counts.
+FAST_PARAMS = {
+    "pca": {"n_components": 8},
+    "vae": {"max_epochs": 6, "patience": 6, "n_hidden": 32, "n_latent": 4},
+    "ldvae": {"max_epochs": 6, "patience": 6, "n_hidden": 32, "n_latent": 4},
+    "vega": {"max_epochs": 6, "patience": 6, "n_hidden": 32, "min_genes": 3},
+    "ae": {"max_epochs": 6, "patience": 6, "n_hidden": 32, "n_latent": 4},
+    "dae": {"max_epochs": 6, "patience": 6, "n_hidden": 32, "n_latent": 4},
+}
+
+
 @pytest.fixture
 def small_counts():
     """400 cells x 300 genes, 4 cell types: enough for a model to learn something in seconds."""

@@ -1,12 +1,13 @@
 import numpy as np
 import pytest
 import torch
+from conftest import FAST_PARAMS
 
 from lifedl.data import SimulationParams, simulate_counts
 from lifedl.errors import LifedlError
 from lifedl.models import ARCHITECTURES, get_architecture
 from lifedl.models.base import load_model, save_checkpoint
-from lifedl.models.vae import NBVAE
+from lifedl.models.vae import VAE
 from lifedl.train.context import TrainingContext
 from lifedl.train.data import batch_loader
 
@@ -14,14 +15,14 @@ from lifedl.train.data import batch_loader
 def test_vae_loss_falls_on_simulated_counts(small_counts):
     """A few hundred Adam steps on NB counts: the negative ELBO must fall well below its start."""
     torch.manual_seed(0)
-    network = NBVAE(small_counts.n_vars, n_latent=5, n_hidden=64)
+    network = VAE(small_counts.n_vars, n_latent=5, n_hidden=64)
     optimiser = torch.optim.Adam(network.parameters(), lr=3e-3)
     loader = batch_loader(small_counts.layers["counts"], batch_size=64, shuffle=True, seed=0)
     epoch_losses = []
     for _ in range(15):
         total = 0.0
-        for batch in loader:
-            parts = network.loss(batch)
+        for batch, batch_index in loader:
+            parts = network.loss(batch, batch_index)
             optimiser.zero_grad()
             parts["loss"].backward()
             optimiser.step()
@@ -32,10 +33,10 @@ def test_vae_loss_falls_on_simulated_counts(small_counts):
     assert epoch_losses[-1] < min(epoch_losses[:3])
 
 
-@pytest.mark.parametrize("arch", ["pca", "vae"])
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
 def test_checkpoint_round_trip_embeds_new_cells_identically(arch, small_counts, tmp_path):
     architecture = get_architecture(arch)
-    params = architecture.resolve_params({"max_epochs": 5, "patience": 5} if arch == "vae" else {"n_components": 8})
+    params = architecture.resolve_params(FAST_PARAMS[arch])
     model = architecture.train(small_counts, params, TrainingContext(seed=0, work_dir=tmp_path / "work"))
     save_checkpoint(model, tmp_path / "model.ckpt")
     loaded = load_model(tmp_path / "model.ckpt")
@@ -43,7 +44,8 @@ def test_checkpoint_round_trip_embeds_new_cells_identically(arch, small_counts, 
     new = simulate_counts(SimulationParams(n_cells=120, n_genes=300, n_types=4, seed=3, mean_library_size=1500))
     new = new[:, np.random.default_rng(0).permutation(new.n_vars)].copy()
     expected, actual = model.embed(new), loaded.embed(new)
-    assert expected.shape == (120, 8 if arch == "pca" else params["n_latent"])
+    n_dims = {"pca": 8, "vega": len(small_counts.uns["gene_programs"])}.get(arch, params.get("n_latent"))
+    assert expected.shape == (120, n_dims)
     np.testing.assert_array_equal(actual, expected)
     assert np.isfinite(actual).all() and actual.std() > 0
 
@@ -66,9 +68,6 @@ def test_embedding_cells_without_the_model_genes_is_a_clear_error(small_counts, 
 def test_registry_entries_import_and_have_defaults():
     for name, architecture in ARCHITECTURES.items():
         assert architecture.name == name and architecture.defaults
-
-
-FAST_PARAMS = {"pca": {"n_components": 6}, "vae": {"max_epochs": 4, "patience": 4, "n_hidden": 32}}
 
 
 @pytest.mark.parametrize("arch", sorted(ARCHITECTURES))

@@ -42,3 +42,26 @@ def test_all_zero_cell_is_handled():
     theta = torch.full((5,), 3.0)
     expected = torch.from_numpy(stats.nbinom.logpmf(0, 3.0, 3.0 / 5.0) * np.ones(2) * 5).float()
     torch.testing.assert_close(nb_log_likelihood_per_cell(x, mu, theta), expected)
+
+
+def test_poisson_gaussian_and_zinb_match_scipy(nb_case):
+    from lifedl.nn.likelihoods import (
+        gaussian_log_likelihood_per_cell,
+        poisson_log_likelihood_per_cell,
+        zinb_log_likelihood_per_cell,
+    )
+
+    x, mu, theta = nb_case
+    expected = stats.poisson.logpmf(x.numpy(), mu.numpy()).sum(-1)
+    np.testing.assert_allclose(poisson_log_likelihood_per_cell(x, mu).numpy(), expected, rtol=1e-6)
+
+    log_var = torch.linspace(-1, 1, x.shape[1], dtype=torch.float64)
+    expected = stats.norm.logpdf(x.numpy(), mu.numpy(), np.exp(0.5 * log_var.numpy())).sum(-1)
+    np.testing.assert_allclose(gaussian_log_likelihood_per_cell(x, mu, log_var).numpy(), expected, rtol=1e-6)
+
+    # ZINB: mixture of a point mass at zero (probability pi) and the NB.
+    zero_logits = torch.linspace(-2, 2, x.shape[1], dtype=torch.float64).expand_as(x)
+    pi = torch.sigmoid(zero_logits).numpy()
+    nb = stats.nbinom.pmf(x.numpy(), n=theta.expand_as(mu).numpy(), p=(theta / (theta + mu)).numpy())
+    expected = np.log(np.where(x.numpy() == 0, pi + (1 - pi) * nb, (1 - pi) * nb)).sum(-1)
+    np.testing.assert_allclose(zinb_log_likelihood_per_cell(x, mu, theta, zero_logits).numpy(), expected, rtol=1e-6)

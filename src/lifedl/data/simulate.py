@@ -79,4 +79,9 @@ def simulate_counts(params: SimulationParams, chunk_size: int = 20_000) -> ad.An
     adata = ad.AnnData(X=counts.copy(), obs=obs, var=pd.DataFrame(index=gene_names))
     adata.layers["counts"] = counts
     adata.uns["simulation"] = {k: v for k, v in params.__dict__.items()}
+    # Ground-truth gene programs (each type's up-regulated genes), e.g. for VEGA.
+    adata.uns["gene_programs"] = {
+        f"type_{t}_up": np.array([gene_names[g] for g in np.flatnonzero(type_effect[t] > 0)], dtype=object)
+        for t in range(params.n_types)
+    }
     return adata

@@ -1,6 +1,6 @@
 """Architecture registry: config selects models by these names.
 
-Adding an architecture means one module (with ``train(adata, params, context)`` and
+Adding an architecture means one module (with ``train(adata, params, context, arch)`` and
 ``from_checkpoint(checkpoint)``) and one entry here with its default hyper-parameters.
 Entries import their module only when used, so reading the registry (Snakemake does
 it when parsing the workflow) costs nothing.
@@ -49,7 +49,7 @@ class Architecture:
         from lifedl.train.context import seed_everything
 
         seed_everything(context.seed)
-        return importlib.import_module(self.module).train(adata, params, context)
+        return importlib.import_module(self.module).train(adata, params, context, self.name)
 
     def from_checkpoint(self, checkpoint: dict):
         return importlib.import_module(self.module).from_checkpoint(checkpoint)
@@ -65,6 +65,10 @@ _NEURAL_TRAINING = {
     "kl_warmup_epochs": 0,
 }
 
+# held-out denoising measure: fraction of non-zero entries of held-out cells hidden from the model
+_AE_NETWORK = {"n_hidden": 128, "n_layers": 1, "dropout": 0.1, "heldout_mask_fraction": 0.1}
+_VAE_NETWORK = {"n_hidden": 128, "n_layers": 1, "dropout": 0.1, "likelihood": "nb"}
+
 ARCHITECTURES: dict[str, Architecture] = {
     architecture.name: architecture
     for architecture in (
@@ -75,10 +79,35 @@ ARCHITECTURES: dict[str, Architecture] = {
             {"n_components": 50, "target_sum": 1e4, "max_value": 10.0},
         ),
         Architecture(
+            "ae",
+            "lifedl.models.autoencoder",
+            "deterministic autoencoder on log-normalised expression (MSE): the seeds' AE vs PCA",
+            {"n_latent": 10, **_AE_NETWORK, **_NEURAL_TRAINING},
+        ),
+        Architecture(
+            "dae",
+            "lifedl.models.autoencoder",
+            "denoising autoencoder: non-zero counts dropped at rate `corruption`, trained to give back clean values",
+            {"n_latent": 10, "corruption": 0.2, **_AE_NETWORK, **_NEURAL_TRAINING},
+        ),
+        Architecture(
             "vae",
             "lifedl.models.vae",
-            "VAE with a negative-binomial likelihood on counts, library-size scaled (scVI/scVAE)",
-            {"n_latent": 10, "n_hidden": 128, "n_layers": 1, "dropout": 0.1, **_NEURAL_TRAINING},
+            "VAE on counts, library-size scaled, likelihood nb/zinb/poisson/gaussian (scVI, scVAE)",
+            {"n_latent": 10, **_VAE_NETWORK, **_NEURAL_TRAINING},
+        ),
+        Architecture(
+            "ldvae",
+            "lifedl.models.vae",
+            "linearly decoded VAE: gene logits = W z + b, W = loadings (Svensson et al. 2020)",
+            {"n_latent": 10, **_VAE_NETWORK, **_NEURAL_TRAINING},
+        ),
+        Architecture(
+            "vega",
+            "lifedl.models.vae",
+            "VAE with a gene-program-masked linear decoder: one latent dimension per program (Seninge et al. 2021)",
+            # gmt "": the programs stored with the data set (datasets.tsv 'programs'), else PBMC marker programs.
+            {"gmt": "", "min_genes": 3, **_VAE_NETWORK, **_NEURAL_TRAINING},
         ),
     )
 }

@@ -48,7 +48,7 @@ class PCAModel:
         }
 
 
-def train(adata: ad.AnnData, params: dict, context: TrainingContext) -> PCAModel:
+def train(adata: ad.AnnData, params: dict, context: TrainingContext, arch: str = "pca") -> PCAModel:
     expression = log_normalise(counts_matrix(adata), params["target_sum"]).toarray()
     mean = expression.mean(axis=0)
     std = expression.std(axis=0, ddof=1)

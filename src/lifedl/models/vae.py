@@ -1,8 +1,15 @@
-"""Count VAE with a negative-binomial likelihood (scVI / scVAE).
+"""The VAE family on counts: scVI/scVAE's VAE, LDVAE and VEGA, with any of four likelihoods.
 
-The encoder sees log1p(counts); the decoder gives each gene's share of the cell's
-counts, scaled by the observed library size, as the NB mean; each gene has its own
-learned inverse dispersion theta.
+- ``vae``: MLP decoder (scVI; scVAE's likelihood comparison).
+- ``ldvae``: linear decoder (Svensson et al. 2020): gene logits = W z + b, so W (genes x
+  latent) are interpretable loadings.
+- ``vega``: masked linear decoder (Seninge et al. 2021): latent dimension p reaches only
+  the genes of gene program p, so each dimension is that program's activity.
+
+Count likelihoods (nb, zinb, poisson) decode each gene's share of the cell's counts
+(softmax of the logits) times the observed library size; ``gaussian`` decodes
+log-normalised expression directly. Where the data set has a batch column, encoder
+and decoder are conditioned on the one-hot batch, as in scVI.
 """
 
 from __future__ import annotations
@@ -12,87 +19,233 @@ import numpy as np
 import torch
 from torch import nn
 
+from lifedl.data.programs import DEFAULT_GMT, program_mask, read_gmt
 from lifedl.data.sources import check_counts
+from lifedl.errors import LifedlError
 from lifedl.models.base import counts_matrix
-from lifedl.nn.layers import GaussianEncoder, ProportionDecoder
-from lifedl.nn.likelihoods import nb_log_likelihood_per_cell
+from lifedl.nn.layers import GaussianEncoder, MaskedLinear, mlp
+from lifedl.nn.likelihoods import (
+    gaussian_log_likelihood_per_cell,
+    nb_log_likelihood_per_cell,
+    poisson_log_likelihood_per_cell,
+    zinb_log_likelihood_per_cell,
+)
 from lifedl.train.context import TrainingContext
 from lifedl.train.fit import fit_module, predict_batches
 
-NETWORK_PARAMS = ("n_latent", "n_hidden", "n_layers", "dropout")
+LIKELIHOODS = ("nb", "zinb", "poisson", "gaussian")
+DECODERS = {"vae": "mlp", "ldvae": "linear", "vega": "masked"}
+TARGET_SUM = 1e4
 
 
-class NBVAE(nn.Module):
-    def __init__(self, n_genes: int, n_latent: int = 10, n_hidden: int = 128, n_layers: int = 1, dropout: float = 0.1):
+def log_normalise_tensor(counts: torch.Tensor) -> torch.Tensor:
+    library_size = counts.sum(dim=-1, keepdim=True).clamp(min=1.0)
+    return torch.log1p(counts / library_size * TARGET_SUM)
+
+
+class VAE(nn.Module):
+    def __init__(
+        self,
+        n_genes: int,
+        n_latent: int = 10,
+        n_hidden: int = 128,
+        n_layers: int = 1,
+        dropout: float = 0.1,
+        likelihood: str = "nb",
+        decoder: str = "mlp",
+        n_batches: int = 0,
+        mask: torch.Tensor | None = None,
+    ):
         super().__init__()
-        self.encoder = GaussianEncoder(n_genes, n_latent, n_hidden, n_layers, dropout)
-        self.decoder = ProportionDecoder(n_latent, n_genes, n_hidden, n_layers, dropout)
-        self.log_theta = nn.Parameter(torch.zeros(n_genes))
+        if likelihood not in LIKELIHOODS:
+            raise LifedlError(f"likelihood '{likelihood}' is not one of {LIKELIHOODS} (config params.<arch>.likelihood).")
+        self.likelihood, self.decoder_kind, self.n_batches = likelihood, decoder, n_batches
+        self.encoder = GaussianEncoder(n_genes + n_batches, n_latent, n_hidden, n_layers, dropout)
+        if decoder == "mlp":
+            self.decoder_body = mlp(n_latent + n_batches, n_hidden, n_layers, dropout)
+            self.decoder_out = nn.Linear(n_hidden, n_genes)
+            head_in = n_hidden
+        else:
+            self.decoder_body = nn.Identity()
+            self.decoder_out = nn.Linear(n_latent, n_genes) if decoder == "linear" else MaskedLinear(mask)
+            # The batch enters a linear decoder as an additive per-gene offset, keeping W interpretable.
+            self.batch_offset = nn.Linear(n_batches, n_genes, bias=False) if n_batches else None
+            head_in = n_latent
+        self.zero_logits = nn.Linear(head_in, n_genes) if likelihood == "zinb" else None
+        # Per-gene inverse dispersion (nb, zinb) or log-variance (gaussian).
+        self.gene_parameter = nn.Parameter(torch.zeros(n_genes))
 
-    def encode(self, counts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.encoder(torch.log1p(counts))
+    def _one_hot(self, batch_index: torch.Tensor) -> torch.Tensor:
+        return nn.functional.one_hot(batch_index, self.n_batches).float()
 
-    def loss(self, counts: torch.Tensor, kl_weight: float = 1.0) -> dict[str, torch.Tensor]:
-        """Negative ELBO per cell (averaged over the batch), split into named parts."""
-        mean, log_var = self.encode(counts)
-        z = mean + torch.randn_like(mean) * torch.exp(0.5 * log_var) if self.training else mean
-        library_size = counts.sum(dim=-1, keepdim=True)
-        mu = self.decoder(z).float() * library_size
-        # lgamma/log of counts lose too much in bf16: the likelihood is always evaluated in float32.
+    def _input(self, counts: torch.Tensor) -> torch.Tensor:
+        return log_normalise_tensor(counts) if self.likelihood == "gaussian" else torch.log1p(counts)
+
+    def encode(self, counts: torch.Tensor, batch_index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self._input(counts)
+        if self.n_batches:
+            x = torch.cat([x, self._one_hot(batch_index)], dim=-1)
+        return self.encoder(x)
+
+    def decode(self, z: torch.Tensor, batch_index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Gene logits (softmax -> share of counts; or the gaussian mean) and, for zinb, zero logits."""
+        if self.decoder_kind == "mlp":
+            hidden = self.decoder_body(torch.cat([z, self._one_hot(batch_index)], -1) if self.n_batches else z)
+            logits = self.decoder_out(hidden)
+        else:
+            hidden = z
+            logits = self.decoder_out(z)
+            if self.batch_offset is not None:
+                logits = logits + self.batch_offset(self._one_hot(batch_index))
+        zero_logits = self.zero_logits(hidden) if self.zero_logits is not None else None
+        return logits, zero_logits
+
+    def log_likelihood(self, counts: torch.Tensor, z: torch.Tensor, batch_index: torch.Tensor) -> torch.Tensor:
+        """log p(x | z) per cell, in float32 (lgamma and log lose too much in bf16)."""
+        logits, zero_logits = self.decode(z, batch_index)
         with torch.autocast(device_type=counts.device.type, enabled=False):
-            reconstruction = -nb_log_likelihood_per_cell(counts.float(), mu, torch.exp(self.log_theta.float())).mean()
+            counts, logits = counts.float(), logits.float()
+            if self.likelihood == "gaussian":
+                return gaussian_log_likelihood_per_cell(log_normalise_tensor(counts), logits, self.gene_parameter)
+            mu = torch.softmax(logits, dim=-1) * counts.sum(dim=-1, keepdim=True)
+            if self.likelihood == "poisson":
+                return poisson_log_likelihood_per_cell(counts, mu)
+            theta = torch.exp(self.gene_parameter.float())
+            if self.likelihood == "zinb":
+                return zinb_log_likelihood_per_cell(counts, mu, theta, zero_logits.float())
+            return nb_log_likelihood_per_cell(counts, mu, theta)
+
+    def loss(self, counts: torch.Tensor, batch_index: torch.Tensor, kl_weight: float = 1.0) -> dict[str, torch.Tensor]:
+        """Negative ELBO per cell (averaged over the batch), split into named parts."""
+        mean, log_var = self.encode(counts, batch_index)
+        z = mean + torch.randn_like(mean) * torch.exp(0.5 * log_var) if self.training else mean
+        reconstruction = -self.log_likelihood(counts, z, batch_index).mean()
         mean, log_var = mean.float(), log_var.float()
         kl = (0.5 * (mean.pow(2) + log_var.exp() - 1.0 - log_var)).sum(dim=-1).mean()
         return {"loss": reconstruction + kl_weight * kl, "reconstruction": reconstruction, "kl": kl}
 
     @torch.no_grad()
-    def heldout_log_likelihood(self, counts: torch.Tensor) -> torch.Tensor:
-        """Reconstruction log-likelihood per cell at the posterior mean."""
-        mean, _ = self.encode(counts)
-        mu = self.decoder(mean) * counts.sum(dim=-1, keepdim=True)
-        return nb_log_likelihood_per_cell(counts, mu, torch.exp(self.log_theta))
+    def heldout_scores(self, counts: torch.Tensor, batch_index: torch.Tensor) -> torch.Tensor:
+        """Per cell: reconstruction log-likelihood at the posterior mean, and the ELBO with it."""
+        mean, log_var = self.encode(counts, batch_index)
+        log_likelihood = self.log_likelihood(counts, mean, batch_index)
+        kl = (0.5 * (mean.pow(2) + log_var.exp() - 1.0 - log_var)).sum(dim=-1)
+        return torch.stack([log_likelihood, log_likelihood - kl], dim=-1)
+
+    def loadings(self) -> torch.Tensor:
+        """Genes x latent weights of a linear or masked decoder."""
+        if self.decoder_kind == "mlp":
+            raise LifedlError("an MLP decoder has no loadings; use ldvae or vega")
+        out = self.decoder_out
+        return (out.effective_weight() if isinstance(out, MaskedLinear) else out.weight).detach()
 
 
 class VAEModel:
-    arch = "vae"
-
-    def __init__(self, network: NBVAE, gene_names: list[str], params: dict, final_metrics: dict | None = None):
-        self.network = network.eval()
-        self.gene_names = list(gene_names)
-        self.params = dict(params)
+    def __init__(self, arch, network, gene_names, params, batch_key="", batch_categories=(), programs=(), final_metrics=None):
+        self.arch, self.network = arch, network.eval()
+        self.gene_names, self.params = list(gene_names), dict(params)
+        self.batch_key, self.batch_categories = batch_key, list(batch_categories)
+        self.programs = list(programs)
         self.final_metrics = dict(final_metrics or {})
+
+    def batch_codes(self, adata: ad.AnnData) -> np.ndarray | None:
+        if not self.batch_categories:
+            return None
+        if self.batch_key not in adata.obs:
+            raise LifedlError(f"the model is conditioned on batch column '{self.batch_key}', which the cells lack.")
+        values = adata.obs[self.batch_key].astype(str)
+        unknown = sorted(set(values) - set(self.batch_categories))
+        if unknown:
+            raise LifedlError(f"batches {unknown[:5]} were not seen in training (known: {self.batch_categories}).")
+        return values.map({b: i for i, b in enumerate(self.batch_categories)}).to_numpy()
 
     def embed(self, adata: ad.AnnData) -> np.ndarray:
         counts = counts_matrix(adata, self.gene_names)
-        return predict_batches(lambda batch: self.network.encode(batch)[0], counts)
+        return predict_batches(lambda x, b: self.network.encode(x, b)[0], counts, self.batch_codes(adata))
+
+    def annotate(self, adata: ad.AnnData) -> None:
+        """What the model adds to an embedding's AnnData besides obsm['X_{arch}']."""
+        if self.network.decoder_kind != "mlp":
+            adata.varm[f"loadings_{self.arch}"] = self.network.loadings().numpy()
+        if self.programs:
+            adata.uns[f"{self.arch}_programs"] = np.array(self.programs, dtype=object)
+
+    def decode_expression(self, z: np.ndarray, batch_code: int = 0) -> np.ndarray:
+        """Expected log-normalised expression (log1p of counts per 1e4) at latent points ``z``."""
+        with torch.no_grad():
+            z = torch.as_tensor(z, dtype=torch.float32)
+            logits, _ = self.network.decode(z, torch.full((len(z),), batch_code, dtype=torch.long))
+            if self.network.likelihood == "gaussian":
+                return logits.numpy()
+            return torch.log1p(torch.softmax(logits, -1) * TARGET_SUM).numpy()
 
     def checkpoint(self) -> dict:
         return {
+            "arch": self.arch,
             "params": self.params,
             "gene_names": self.gene_names,
+            "batch_key": self.batch_key,
+            "batch_categories": self.batch_categories,
+            "programs": self.programs,
+            "mask": None if self.network.decoder_kind != "masked" else self.network.decoder_out.mask.numpy(),
             "state_dict": self.network.state_dict(),
             "final_metrics": self.final_metrics,
         }
 
 
-def _network(n_genes: int, params: dict) -> NBVAE:
-    return NBVAE(n_genes, **{k: params[k] for k in NETWORK_PARAMS})
+def _network(n_genes: int, params: dict, decoder: str, n_batches: int, mask: np.ndarray | None) -> VAE:
+    network_params = {k: params[k] for k in ("n_hidden", "n_layers", "dropout", "likelihood")}
+    network_params["n_latent"] = params["n_latent"] if mask is None else mask.shape[1]
+    return VAE(n_genes, decoder=decoder, n_batches=n_batches, mask=None if mask is None else torch.as_tensor(mask), **network_params)
 
 
-def train(adata: ad.AnnData, params: dict, context: TrainingContext) -> VAEModel:
+def _programs(adata: ad.AnnData, params: dict, source: str) -> tuple[list[str], np.ndarray]:
+    """VEGA's programs: those the download rule stored with the data, else params.gmt (default: PBMC markers)."""
+    stored = adata.uns.get("gene_programs")
+    if stored is not None and not params["gmt"]:
+        programs = {name: list(genes) for name, genes in stored.items()}
+    else:
+        programs = read_gmt(params["gmt"] or DEFAULT_GMT)
+    return program_mask(programs, list(adata.var_names), params["min_genes"], source)
+
+
+def train(adata: ad.AnnData, params: dict, context: TrainingContext, arch: str = "vae") -> VAEModel:
+    decoder = DECODERS[arch]
     counts = counts_matrix(adata)
-    check_counts(counts, f"{context.source} layers['counts'] (negative-binomial likelihood)")
-    network = _network(adata.n_vars, params)
-    result = fit_module(network, counts, params, context, monitor="val/loss")
-    val_counts = counts[result.val_index]
-    network.eval()
-    log_likelihood = predict_batches(lambda batch: network.heldout_log_likelihood(batch)[:, None], val_counts)
-    metrics = {**result.metrics, "heldout_reconstruction_loglik_per_cell": float(log_likelihood.mean())}
-    return VAEModel(network, list(adata.var_names), params, metrics)
+    if params["likelihood"] != "gaussian":
+        check_counts(counts, f"{context.source} layers['counts'] ({params['likelihood']} likelihood)")
+    batch_categories: list[str] = []
+    batch_codes = None
+    if context.batch_key:
+        values = adata.obs[context.batch_key].astype(str)
+        batch_categories = sorted(values.unique())
+        if len(batch_categories) > 1:
+            batch_codes = values.map({b: i for i, b in enumerate(batch_categories)}).to_numpy()
+        else:
+            batch_categories = []
+    programs, mask = _programs(adata, params, context.source) if decoder == "masked" else ([], None)
+    network = _network(adata.n_vars, params, decoder, len(batch_categories), mask)
+    result = fit_module(network, counts, params, context, batch_codes)
+    val_codes = None if batch_codes is None else batch_codes[result.val_index]
+    scores = predict_batches(network.heldout_scores, counts[result.val_index], val_codes)
+    metrics = {
+        **result.metrics,
+        "heldout_reconstruction_loglik_per_cell": float(scores[:, 0].mean()),
+        "heldout_elbo_per_cell": float(scores[:, 1].mean()),
+    }
+    model = VAEModel(arch, network, adata.var_names, params, context.batch_key if batch_categories else "",
+                     batch_categories, programs, metrics)
+    return model
 
 
 def from_checkpoint(checkpoint: dict) -> VAEModel:
-    network = _network(len(checkpoint["gene_names"]), checkpoint["params"])
+    arch = checkpoint["arch"]
+    network = _network(
+        len(checkpoint["gene_names"]), checkpoint["params"], DECODERS[arch], len(checkpoint["batch_categories"]),
+        checkpoint["mask"],
+    )
     network.load_state_dict(checkpoint["state_dict"])
-    return VAEModel(network, checkpoint["gene_names"], checkpoint["params"], checkpoint["final_metrics"])
-
+    return VAEModel(
+        arch, network, checkpoint["gene_names"], checkpoint["params"], checkpoint["batch_key"],
+        checkpoint["batch_categories"], checkpoint["programs"], checkpoint["final_metrics"],
+    )

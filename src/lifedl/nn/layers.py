@@ -41,3 +41,18 @@ class ProportionDecoder(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return torch.softmax(self.logits(self.body(z)), dim=-1)
+
+
+class MaskedLinear(nn.Linear):
+    """A linear layer whose weight is multiplied by a fixed 0/1 mask (out x in): VEGA's decoder,
+    where gene g can only be reached from program p if g belongs to p."""
+
+    def __init__(self, mask: torch.Tensor):
+        super().__init__(mask.shape[1], mask.shape[0])
+        self.register_buffer("mask", mask.float())
+
+    def effective_weight(self) -> torch.Tensor:
+        return self.weight * self.mask
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.linear(x, self.effective_weight(), self.bias)

@@ -6,6 +6,8 @@ The negative binomial is parameterised by its mean ``mu`` and inverse dispersion
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 _EPS = 1e-8
@@ -44,3 +46,34 @@ def nb_log_likelihood_per_cell(x: torch.Tensor, mu: torch.Tensor, theta: torch.T
         sparse_part = torch.lgamma(x_nz + theta_nz) - torch.lgamma(theta_nz) - torch.lgamma(x_nz + 1)
         per_cell = per_cell.index_add(0, rows, sparse_part)
     return per_cell
+
+
+def zinb_log_likelihood_per_cell(
+    x: torch.Tensor, mu: torch.Tensor, theta: torch.Tensor, zero_logits: torch.Tensor
+) -> torch.Tensor:
+    """Per-cell log ZINB(x | mu, theta, pi) with pi = sigmoid(zero_logits), the structural-zero probability.
+
+    x == 0: log(pi + (1 - pi) * NB(0)); x > 0: log(1 - pi) + log NB(x).
+    """
+    theta = theta.expand_as(x)
+    log_nb_zero = theta * (torch.log(theta + _EPS) - torch.log(theta + mu + _EPS))
+    log_pi = torch.nn.functional.logsigmoid(zero_logits)
+    log_one_minus_pi = torch.nn.functional.logsigmoid(-zero_logits)
+    zero_case = torch.logaddexp(log_pi, log_one_minus_pi + log_nb_zero)
+    nonzero_case = log_one_minus_pi + nb_log_likelihood(x, mu, theta)
+    return torch.where(x > 0, nonzero_case, zero_case).sum(dim=-1)
+
+
+def poisson_log_likelihood_per_cell(x: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:
+    """Per-cell log Poisson(x | mu); lgamma(x + 1) only where x > 0 (it is zero elsewhere)."""
+    per_cell = (x * torch.log(mu + _EPS) - mu).sum(dim=-1)
+    rows, cols = torch.nonzero(x, as_tuple=True)
+    if rows.numel():
+        per_cell = per_cell.index_add(0, rows, -torch.lgamma(x[rows, cols] + 1))
+    return per_cell
+
+
+def gaussian_log_likelihood_per_cell(x: torch.Tensor, mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
+    """Per-cell log N(x | mean, exp(log_var)), for log-normalised expression."""
+    log_var = log_var.expand_as(x)
+    return (-0.5 * (math.log(2 * math.pi) + log_var + (x - mean) ** 2 / torch.exp(log_var))).sum(dim=-1)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, silhouette_score
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, silhouette_samples, silhouette_score
+from sklearn.model_selection import StratifiedKFold, cross_val_score
+from sklearn.neighbors import KNeighborsClassifier
 
 SILHOUETTE_MAX_CELLS = 20_000  # silhouette is O(n^2); score a seeded sample above this
 
@@ -22,6 +24,30 @@ def label_silhouette(embedding: np.ndarray, labels: pd.Series, seed: int = 0) ->
         return float("nan")
     sample_size = SILHOUETTE_MAX_CELLS if len(labels) > SILHOUETTE_MAX_CELLS else None
     return float(silhouette_score(embedding, np.asarray(labels), sample_size=sample_size, random_state=seed))
+
+
+def knn_label_accuracy(embedding: np.ndarray, labels: pd.Series, k: int = 15, seed: int = 0) -> float:
+    """5-fold cross-validated accuracy of a k-nearest-neighbour classifier of the labels in the embedding."""
+    labels = np.asarray(labels).astype(str)
+    folds = min(5, int(pd.Series(labels).value_counts().min()))
+    if folds < 2:
+        return float("nan")
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    return float(cross_val_score(KNeighborsClassifier(n_neighbors=k), embedding, labels, cv=splitter).mean())
+
+
+def batch_asw(embedding: np.ndarray, batches: pd.Series, labels: pd.Series | None = None) -> float:
+    """Batch mixing as scib's batch ASW: per cell 1 - |silhouette of its batch|, within each label, averaged
+    over labels (1 = batches fully mixed, 0 = separated)."""
+    batches = np.asarray(batches).astype(str)
+    groups = np.asarray(labels).astype(str) if labels is not None else np.zeros(len(batches), dtype=str)
+    per_group = []
+    for group in np.unique(groups):
+        members = groups == group
+        if len(np.unique(batches[members])) < 2 or members.sum() < 3:
+            continue
+        per_group.append(np.mean(1 - np.abs(silhouette_samples(embedding[members], batches[members]))))
+    return float(np.mean(per_group)) if per_group else float("nan")
 
 
 def evaluate_clustering(

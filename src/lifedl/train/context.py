@@ -18,6 +18,7 @@ class TrainingContext:
     precision: str = "auto"  # "auto": bf16-mixed on a GPU, 32-true on CPU
     num_workers: int = 0  # DataLoader workers (host data only)
     source: str = "qc.h5ad"  # the input file, named in error messages
+    batch_key: str = ""  # obs column of the experimental batch (datasets.tsv 'batch'); "" = none
 
 
 def seed_everything(seed: int) -> None:

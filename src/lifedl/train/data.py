@@ -20,27 +20,31 @@ DEVICE_RESIDENT_MAX_BYTES = 2 << 30  # dense float32 copies up to 2 GiB live on 
 class DeviceBatches(Dataset):
     """The whole matrix, dense, on the GPU: a batch is one index operation there, with no host-device copy."""
 
-    def __init__(self, counts: sp.csr_matrix, device: torch.device):
+    def __init__(self, counts: sp.csr_matrix, batch_codes: np.ndarray, device: torch.device):
         self.counts = torch.from_numpy(sp.csr_matrix(counts, dtype=np.float32).toarray()).to(device)
+        self.batch_codes = torch.as_tensor(batch_codes, dtype=torch.long, device=device)
 
     def __len__(self) -> int:
         return self.counts.shape[0]
 
-    def __getitem__(self, rows) -> torch.Tensor:
-        return self.counts[torch.as_tensor(np.sort(np.asarray(rows)), device=self.counts.device)]
+    def __getitem__(self, rows) -> tuple[torch.Tensor, torch.Tensor]:
+        rows = torch.as_tensor(np.sort(np.asarray(rows)), device=self.counts.device)
+        return self.counts[rows], self.batch_codes[rows]
 
 
 class CSRBatches(Dataset):
-    """Dataset indexed by a list of rows; returns the dense counts of those rows."""
+    """Dataset indexed by a list of rows; returns (dense counts, batch codes) of those rows."""
 
-    def __init__(self, counts: sp.csr_matrix):
+    def __init__(self, counts: sp.csr_matrix, batch_codes: np.ndarray):
         self.counts = sp.csr_matrix(counts, dtype=np.float32)
+        self.batch_codes = torch.as_tensor(batch_codes, dtype=torch.long)
 
     def __len__(self) -> int:
         return self.counts.shape[0]
 
-    def __getitem__(self, rows) -> torch.Tensor:
-        return torch.from_numpy(self.counts[np.sort(np.asarray(rows))].toarray())
+    def __getitem__(self, rows) -> tuple[torch.Tensor, torch.Tensor]:
+        rows = np.sort(np.asarray(rows))
+        return torch.from_numpy(self.counts[rows].toarray()), self.batch_codes[rows]
 
 
 class EpochShuffledBatches(Sampler):
@@ -66,12 +70,22 @@ class EpochShuffledBatches(Sampler):
 
 
 def batch_loader(
-    counts: sp.csr_matrix, batch_size: int, shuffle: bool, seed: int = 0, device: str = "cpu", num_workers: int = 0
+    counts: sp.csr_matrix,
+    batch_size: int,
+    shuffle: bool,
+    seed: int = 0,
+    device: str = "cpu",
+    num_workers: int = 0,
+    batch_codes: np.ndarray | None = None,
 ) -> DataLoader:
-    """Minibatches of ``counts`` rows; on a GPU, small data sets are moved there once and batched there."""
+    """Minibatches of (counts rows, batch codes); on a GPU, small data sets are moved there once and batched there.
+
+    ``batch_codes`` is each cell's experimental batch as 0..n-1 (all 0 when there is none).
+    """
+    codes = np.zeros(counts.shape[0], dtype=np.int64) if batch_codes is None else np.asarray(batch_codes)
     on_gpu = device.startswith("cuda")
     resident = on_gpu and counts.shape[0] * counts.shape[1] * 4 <= DEVICE_RESIDENT_MAX_BYTES
-    dataset = DeviceBatches(counts, torch.device(device)) if resident else CSRBatches(counts)
+    dataset = DeviceBatches(counts, codes, torch.device(device)) if resident else CSRBatches(counts, codes)
     workers = 0 if resident else num_workers
     if shuffle:
         sampler = EpochShuffledBatches(len(dataset), batch_size, seed)

@@ -1,7 +1,7 @@
 """The one Lightning training loop every neural architecture uses.
 
-A network only has to provide ``loss(batch, kl_weight) -> dict`` of named parts with
-a ``"loss"`` entry; each part is logged per epoch as ``train/<part>`` and ``val/<part>``.
+A network only has to provide ``loss(counts, batch_index, kl_weight) -> dict`` of named
+parts with a ``"loss"`` entry (``batch_index``: each cell's experimental batch, 0..n-1); each part is logged per epoch as ``train/<part>`` and ``val/<part>``.
 Training stops early on the validation loss and the best weights are restored.
 """
 
@@ -40,10 +40,11 @@ class LitModel(L.LightningModule):
             return 1.0
         return min(1.0, (self.current_epoch + 1) / self.kl_warmup_epochs)
 
-    def _step(self, batch: torch.Tensor, prefix: str, kl_weight: float) -> torch.Tensor:
-        parts = self.network.loss(batch, kl_weight=kl_weight)
+    def _step(self, batch: tuple[torch.Tensor, torch.Tensor], prefix: str, kl_weight: float) -> torch.Tensor:
+        counts, batch_index = batch
+        parts = self.network.loss(counts, batch_index, kl_weight=kl_weight)
         for name, value in parts.items():
-            self.log(f"{prefix}/{name}", value, on_step=False, on_epoch=True, batch_size=batch.shape[0])
+            self.log(f"{prefix}/{name}", value, on_step=False, on_epoch=True, batch_size=counts.shape[0])
         return parts["loss"]
 
     def on_train_epoch_start(self) -> None:
@@ -84,7 +85,12 @@ class FitResult:
 
 
 def fit_module(
-    network: torch.nn.Module, counts: sp.csr_matrix, params: dict, context: TrainingContext, monitor: str = "val/loss"
+    network: torch.nn.Module,
+    counts: sp.csr_matrix,
+    params: dict,
+    context: TrainingContext,
+    batch_codes: np.ndarray | None = None,
+    monitor: str = "val/loss",
 ) -> FitResult:
     train_index, val_index = split_cells(counts.shape[0], params["val_fraction"], context.seed)
     if len(train_index) < params["batch_size"] or len(val_index) == 0:
@@ -127,10 +133,13 @@ def fit_module(
     batch_size = params["batch_size"]
     device = "cuda" if accelerator == "gpu" else "cpu"
     loaders = {"device": device, "num_workers": context.num_workers, "seed": context.seed}
+    codes = np.zeros(counts.shape[0], dtype=np.int64) if batch_codes is None else np.asarray(batch_codes)
     trainer.fit(
         lit,
-        train_dataloaders=batch_loader(counts[train_index], batch_size, shuffle=True, **loaders),
-        val_dataloaders=batch_loader(counts[val_index], batch_size, shuffle=False, **loaders),
+        train_dataloaders=batch_loader(
+            counts[train_index], batch_size, shuffle=True, batch_codes=codes[train_index], **loaders
+        ),
+        val_dataloaders=batch_loader(counts[val_index], batch_size, shuffle=False, batch_codes=codes[val_index], **loaders),
         ckpt_path=resume_from,
     )
     state = torch.load(best.best_model_path, map_location="cpu", weights_only=False)["state_dict"]
@@ -146,7 +155,12 @@ def fit_module(
 
 
 @torch.no_grad()
-def predict_batches(function: Callable[[torch.Tensor], torch.Tensor], counts: sp.csr_matrix, batch_size: int = 1024):
-    """Apply ``function`` to dense batches of ``counts`` rows, in order; return a numpy array."""
-    outputs = [function(batch).cpu() for batch in batch_loader(counts, batch_size, shuffle=False)]
-    return torch.cat(outputs).numpy()
+def predict_batches(
+    function: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    counts: sp.csr_matrix,
+    batch_codes: np.ndarray | None = None,
+    batch_size: int = 1024,
+) -> np.ndarray:
+    """Apply ``function(counts, batch_index)`` to dense batches of rows, in order; return a numpy array."""
+    loader = batch_loader(counts, batch_size, shuffle=False, batch_codes=batch_codes)
+    return torch.cat([function(x, b).cpu() for x, b in loader]).numpy()

@@ -1,0 +1,114 @@
+"""What each architecture promises beyond the shared contract."""
+
+import numpy as np
+import pytest
+import torch
+from conftest import FAST_PARAMS
+
+from lifedl.data import SimulationParams, simulate_counts
+from lifedl.models import get_architecture
+from lifedl.tl.metrics import batch_asw
+from lifedl.train.context import TrainingContext
+
+NEURAL = ["ae", "dae", "vae", "ldvae", "vega"]
+
+
+class ValidationLosses:
+    """A Lightning callback that records val/loss per epoch."""
+
+    def __init__(self):
+        import lightning as L
+
+        values = self.values = []
+
+        class Recorder(L.Callback):
+            def on_train_epoch_end(self, trainer, module):
+                values.append(float(trainer.callback_metrics["val/loss"]))
+
+        self.callback = Recorder()
+
+
+def _train(arch, adata, tmp_path, batch_key="", callbacks=(), **overrides):
+    architecture = get_architecture(arch)
+    params = architecture.resolve_params({**FAST_PARAMS[arch], **overrides})
+    context = TrainingContext(seed=0, work_dir=tmp_path / arch, batch_key=batch_key, callbacks=list(callbacks))
+    return architecture.train(adata, params, context)
+
+
+@pytest.mark.parametrize("arch", NEURAL)
+def test_validation_loss_falls_on_simulated_counts(arch, small_counts, tmp_path):
+    losses = ValidationLosses()
+    _train(arch, small_counts, tmp_path, callbacks=[losses.callback], max_epochs=15, patience=15, learning_rate=3e-3)
+    assert len(losses.values) == 15
+    assert min(losses.values[-3:]) < 0.95 * losses.values[0]  # the first value is after one epoch already
+
+
+@pytest.mark.parametrize("likelihood", ["nb", "zinb", "poisson", "gaussian"])
+def test_every_likelihood_trains_and_reports_heldout_scores(likelihood, small_counts, tmp_path):
+    model = _train("vae", small_counts, tmp_path, likelihood=likelihood)
+    metrics = model.final_metrics
+    assert np.isfinite(metrics["heldout_reconstruction_loglik_per_cell"])
+    assert metrics["heldout_elbo_per_cell"] < metrics["heldout_reconstruction_loglik_per_cell"]  # ELBO = LL - KL
+
+
+def test_ldvae_decoder_is_linear_in_the_latent_space(small_counts, tmp_path):
+    model = _train("ldvae", small_counts, tmp_path)
+    network = model.network
+    z = torch.randn(7, network.decoder_out.in_features)
+    logits, _ = network.decode(z, torch.zeros(7, dtype=torch.long))
+    loadings = network.loadings()
+    assert loadings.shape == (small_counts.n_vars, 4)
+    torch.testing.assert_close(logits, z @ loadings.T + network.decoder_out.bias)
+    # so the embedding AnnData carries the loadings
+    annotated = small_counts.copy()
+    model.annotate(annotated)
+    np.testing.assert_array_equal(annotated.varm["loadings_ldvae"], loadings.numpy())
+
+
+def test_vega_mask_gives_no_weight_outside_a_program(small_counts, tmp_path):
+    model = _train("vega", small_counts, tmp_path)
+    network, programs = model.network, model.programs
+    assert programs == sorted(small_counts.uns["gene_programs"])[: len(programs)] or set(programs) <= set(
+        small_counts.uns["gene_programs"]
+    )
+    weights = network.loadings().numpy()  # genes x programs
+    members = {name: set(small_counts.uns["gene_programs"][name]) for name in programs}
+    genes = list(small_counts.var_names)
+    for p, name in enumerate(programs):
+        outside = [i for i, g in enumerate(genes) if g not in members[name]]
+        inside = [i for i, g in enumerate(genes) if g in members[name]]
+        assert np.all(weights[outside, p] == 0) and np.any(weights[inside, p] != 0)
+    # Moving one program's activity changes only the logits of its member genes.
+    z = torch.zeros(1, len(programs))
+    shifted = z.clone()
+    shifted[0, 0] = 3.0
+    batch = torch.zeros(1, dtype=torch.long)
+    change = (network.decode(shifted, batch)[0] - network.decode(z, batch)[0]).abs()[0].detach().numpy()
+    outside0 = [i for i, g in enumerate(genes) if g not in members[programs[0]]]
+    assert np.all(change[outside0] == 0) and change.max() > 0
+
+
+def test_batch_conditioned_vae_mixes_batches_better(tmp_path):
+    adata = simulate_counts(
+        SimulationParams(n_cells=1200, n_genes=300, n_types=3, n_batches=2, batch_effect_sd=0.8, seed=4)
+    )
+    settings = {"max_epochs": 40, "patience": 40, "n_hidden": 64, "n_latent": 6}
+    plain = _train("vae", adata, tmp_path / "plain", **settings).embed(adata)
+    conditioned_model = _train("vae", adata, tmp_path / "conditioned", batch_key="batch", **settings)
+    assert conditioned_model.batch_categories == ["batch_0", "batch_1"]
+    conditioned = conditioned_model.embed(adata)
+    labels, batches = adata.obs["cell_type"], adata.obs["batch"]
+    assert batch_asw(conditioned, batches, labels) > batch_asw(plain, batches, labels) + 0.02
+
+
+def test_dae_writes_denoised_expression_and_recovers_hidden_entries(small_counts, tmp_path):
+    model = _train("dae", small_counts, tmp_path, max_epochs=60, patience=60, learning_rate=3e-3)
+    metrics = model.final_metrics
+    assert metrics["denoise_hidden_entries"] > 100
+    # Better than leaving the hidden entries at their corrupted value. (Whether it beats the per-gene mean
+    # depends on how much of the data is cell-type structure; it is reported, not assumed.)
+    assert metrics["denoise_mse_hidden_entries"] < 0.5 * metrics["denoise_mse_zero_baseline"]
+    assert np.isfinite(metrics["denoise_mse_gene_mean_baseline"])
+    annotated = small_counts.copy()
+    model.annotate(annotated)
+    assert annotated.layers["denoised_dae"].shape == small_counts.shape
