@@ -46,6 +46,9 @@ def load_datasets_sheet(path: str | Path, schema_path: str | Path) -> pd.DataFra
     if sheet.empty:
         raise LifedlError(f"{path}: the datasets sheet has no rows; add one (see README, 'Adding a dataset').")
     _validate(sheet, Path(schema_path), f"{path}", "Each row needs id and source; see README 'Adding a dataset'.")
+    for column in read_yaml(schema_path)["properties"]:  # optional columns left out mean empty
+        if column not in sheet:
+            sheet[column] = ""
     duplicated = sorted(set(sheet["id"][sheet["id"].duplicated()]))
     if duplicated:
         raise LifedlError(f"{path}: dataset id(s) {duplicated} appear more than once; ids must be unique.")

@@ -13,7 +13,8 @@ import pandas as pd
 from lifedl.io import atomic_path
 
 METRIC_COLUMNS = [
-    "arch", "ari", "nmi", "ari_best", "nmi_best", "resolution_best", "label_silhouette", "n_clusters", "n_dims",
+    "arch", "ari", "nmi", "ari_best", "nmi_best", "resolution_best", "label_silhouette", "knn_accuracy", "batch_asw",
+    "n_clusters", "n_dims",
 ]
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1200px; color: #222; }
@@ -63,7 +64,8 @@ def _run_row(run: Mapping[str, object]) -> str:
 
 
 def write_report(datasets: Mapping[str, Mapping[str, object]], tracking_uri: str, output: str | Path) -> None:
-    """``datasets[id]`` holds: metrics (tsv paths), run_jsons (paths), figures (list of (path, caption)), qc (dict)."""
+    """``datasets[id]`` holds: metrics (tsv paths), run_jsons (paths), figures (list of (path, caption)),
+    tables (list of (title, tsv path)) and qc (dict)."""
     sections = []
     for dataset, parts in datasets.items():
         table = metrics_table(parts["metrics"])
@@ -74,11 +76,16 @@ def write_report(datasets: Mapping[str, Mapping[str, object]], tracking_uri: str
             f"{qc.get('n_genes_after')} of {qc.get('n_genes_before')} genes." if qc else ""
         )
         figures = "\n".join(_image(path, caption) for path, caption in parts["figures"])
+        tables = "".join(
+            f"<h3>{html.escape(title)}</h3>"
+            + pd.read_csv(path, sep="\t").to_html(index=False, float_format=lambda v: f"{v:.2f}", border=0)
+            for title, path in parts.get("tables", [])
+        )
         sections.append(
             f"<h2>{html.escape(dataset)}</h2><p class='muted'>{html.escape(qc_line)}</p>"
             "<h3>Metrics</h3><p class='muted'>Leiden clusters against the dataset's labels: ARI/NMI at the default "
             "resolution and the best over the configured resolutions; label silhouette in the embedding.</p>"
-            f"{_table_html(table)}<h3>Runs and provenance</h3><table><tr>{''.join(f'<th>{h}</th>' for h in RUN_HEADERS)}</tr>"
+            f"{_table_html(table)}{tables}<h3>Runs and provenance</h3><table><tr>{''.join(f'<th>{h}</th>' for h in RUN_HEADERS)}</tr>"
             f"{''.join(runs)}</table><h3>Figures</h3>{figures}"
         )
     page = (

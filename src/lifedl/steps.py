@@ -77,6 +77,9 @@ def train(
     training: Mapping[str, object] | None = None,
     config_sha256: str = "",
     tags: Mapping[str, str] | None = None,
+    batch_key: str = "",
+    run_name: str | None = None,
+    register: bool = True,
 ) -> None:
     """Train one architecture on one dataset, tracked as one MLflow run.
 
@@ -97,7 +100,7 @@ def train(
     architecture = get_architecture(arch)
     params = architecture.resolve_params(hyper_parameters, where=f"config/config.yaml params.{arch}")
     inputs = {Path(qc_h5ad).name: file_sha256(qc_h5ad)}
-    fingerprint = hashlib.sha256(json.dumps([arch, params, seed, inputs], sort_keys=True).encode()).hexdigest()
+    fingerprint = hashlib.sha256(json.dumps([arch, params, seed, inputs, batch_key], sort_keys=True).encode()).hexdigest()
     work_dir = Path(checkpoint).parent / "checkpoints" / fingerprint[:16]
     work_dir.mkdir(parents=True, exist_ok=True)
     run_id_file = work_dir.with_name(f"{work_dir.name}.mlflow_run_id")
@@ -120,20 +123,25 @@ def train(
         **(tags or {}),
     }
     previous_run = run_id_file.read_text().strip() if run_id_file.is_file() else None
-    with tracked_run(tracking_uri, dataset, arch, run_tags, continue_run_id=previous_run) as run:
+    with tracked_run(tracking_uri, dataset, run_name or arch, run_tags, continue_run_id=previous_run) as run:
         run_id_file.write_text(run.run_id)
         run.log_params({**params, "seed": seed, "n_cells": adata.n_obs, "n_genes": adata.n_vars})
         run.log_params({f"input_sha256/{name}": digest for name, digest in inputs.items()})
         run.log_params({f"version/{name}": version for name, version in provenance["versions"].items()})
         context = TrainingContext(
-            seed=seed, work_dir=work_dir, callbacks=[EpochMetricsLogger(run)], source=qc_h5ad, **(training or {})
+            seed=seed,
+            work_dir=work_dir,
+            callbacks=[EpochMetricsLogger(run)],
+            source=qc_h5ad,
+            batch_key=batch_key,
+            **(training or {}),
         )
         model = architecture.train(adata, params, context)
         run.log_metrics({f"final/{k}": v for k, v in model.final_metrics.items()})
         save_checkpoint(model, checkpoint)
         run.log_artifact(checkpoint, "checkpoints")
-        model_name = registered_model_name(dataset, arch)
-        model_version = register_checkpoint(run, model_name)
+        model_name = registered_model_name(dataset, arch) if register else ""
+        model_version = register_checkpoint(run, model_name) if register else ""
         write_json(
             {
                 "arch": arch,
@@ -156,7 +164,10 @@ def embed(qc_h5ad: str, checkpoint: str, output: str, arch: str, n_neighbors: in
     from lifedl.tl.cluster import neighbors_and_umap
 
     adata = ad.read_h5ad(qc_h5ad)
-    adata.obsm[f"X_{arch}"] = load_model(checkpoint).embed(adata)
+    model = load_model(checkpoint)
+    adata.obsm[f"X_{arch}"] = model.embed(adata)
+    if hasattr(model, "annotate"):  # loadings, program names, denoised expression
+        model.annotate(adata)
     neighbors_and_umap(adata, arch, n_neighbors, seed)
     write_h5ad(adata, output)
 
@@ -179,9 +190,10 @@ def evaluate(
     resolutions: Sequence[float],
     default_resolution: float,
     seed: int,
+    batch: str = "",
 ) -> None:
     from lifedl.tl.cluster import leiden_key
-    from lifedl.tl.metrics import evaluate_clustering
+    from lifedl.tl.metrics import batch_asw, evaluate_clustering, knn_label_accuracy
     from lifedl.train.tracking import open_run
 
     adata = ad.read_h5ad(clustered)
@@ -189,6 +201,10 @@ def evaluate(
     clusterings = {res: adata.obs[leiden_key(arch, res)] for res in resolutions}
     label_values = adata.obs[labels] if labels else None
     row = evaluate_clustering(embedding, clusterings, label_values, default_resolution, seed)
+    if label_values is not None:
+        row["knn_accuracy"] = knn_label_accuracy(embedding, label_values, seed=seed)
+    if batch:
+        row["batch_asw"] = batch_asw(embedding, adata.obs[batch], label_values)
     row = {"dataset": dataset, "arch": arch, "n_cells": adata.n_obs, "n_dims": embedding.shape[1], **row}
     write_tsv(pd.DataFrame([row]), output)
     run = json.loads(Path(run_json).read_text())
@@ -247,3 +263,56 @@ def collect_metrics(metric_files: Sequence[str], output: str) -> None:
     from lifedl.report import metrics_table
 
     write_tsv(metrics_table(metric_files), output)
+
+
+def likelihood_comparison(
+    qc_h5ad: str,
+    output: str,
+    work_dir: str,
+    dataset: str,
+    vae_params: Mapping[str, object] | None,
+    max_epochs: int,
+    seed: int,
+    tracking_uri: str,
+    threads: int = 1,
+    training: Mapping[str, object] | None = None,
+    batch_key: str = "",
+) -> None:
+    """scVAE's comparison: the same VAE with each likelihood, same cells, same split; held-out scores per cell.
+
+    Each is an MLflow run named ``vae_<likelihood>`` (not registered as a model)."""
+    from lifedl.models.vae import LIKELIHOODS
+
+    rows = []
+    for likelihood in LIKELIHOODS:
+        run_dir = Path(work_dir) / likelihood
+        params = {**(vae_params or {}), "likelihood": likelihood, "max_epochs": max_epochs}
+        train(
+            qc_h5ad, str(run_dir / "model.ckpt"), str(run_dir / "run.json"), "vae", dataset, params, seed,
+            tracking_uri, threads, training, batch_key=batch_key, run_name=f"vae_{likelihood}", register=False,
+        )
+        run = json.loads((run_dir / "run.json").read_text())
+        rows.append({"likelihood": likelihood, **run["final_metrics"], "mlflow_run_id": run["mlflow_run_id"]})
+    columns = ["likelihood", "heldout_reconstruction_loglik_per_cell", "heldout_elbo_per_cell", "epochs_trained",
+               "n_val_cells", "mlflow_run_id"]
+    write_tsv(pd.DataFrame(rows)[columns], output)
+
+
+def paper_figure(kind: str, inputs: Mapping[str, str], output: str, labels: str, seed: int) -> None:
+    """The figures of the seeds and the models' papers (one rule each; see workflow/rules/report.smk)."""
+    from lifedl.pl import papers
+
+    if kind == "seed004_panel":
+        panels = {arch: ad.read_h5ad(path) for arch, path in inputs.items()}
+        figure = papers.seed004_panel(panels, labels, seed)
+    elif kind == "ldvae_loadings":
+        figure = papers.loadings_figure(ad.read_h5ad(inputs["embedding"]), "ldvae")
+    elif kind == "vega_programs":
+        figure = papers.program_heatmap(ad.read_h5ad(inputs["embedding"]), labels)
+    elif kind == "vae_interpolation":
+        from lifedl.models.base import load_model
+
+        figure = papers.latent_interpolation(load_model(inputs["checkpoint"]), ad.read_h5ad(inputs["clustered"]), labels)
+    else:
+        raise ValueError(f"unknown figure kind {kind!r}")
+    save_figure(figure, output)

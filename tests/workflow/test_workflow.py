@@ -27,13 +27,28 @@ def test_unknown_config_key_stops_snakemake_with_the_key_named(repo, tmp_path):
     assert "'epochs' was unexpected" in output and "config/config.yaml" in output
 
 
+ALL_ARCHITECTURES = """
+architectures: [pca, ae, dae, vae, ldvae, vega]
+likelihood_comparison: {enabled: true, max_epochs: 5}
+params:
+  pca: {n_components: 10}
+  vae: {max_epochs: 30, patience: 10, n_hidden: 32, n_latent: 4}
+  ae: {max_epochs: 20, patience: 10, n_hidden: 32, n_latent: 4}
+  dae: {max_epochs: 20, patience: 10, n_hidden: 32, n_latent: 4}
+  ldvae: {max_epochs: 20, patience: 10, n_hidden: 32, n_latent: 4}
+  vega: {max_epochs: 20, patience: 10, n_hidden: 32}
+"""
+ARCHS = ["pca", "ae", "dae", "ldvae", "vae", "vega"]  # PCA first, then by name
+
+
 @pytest.fixture(scope="module")
 def tiny_run(repo, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("tiny")
-    config = str(make_tiny_workdir(repo, workdir))
-    result = snakemake(repo, workdir, "--configfile", config)
+    (workdir / "all.yaml").write_text(ALL_ARCHITECTURES)
+    configs = [str(make_tiny_workdir(repo, workdir)), str(workdir / "all.yaml")]
+    result = snakemake(repo, workdir, "--configfile", *configs)
     assert result.returncode == 0, result.stderr[-4000:]
-    report = snakemake(repo, workdir, "--configfile", config, "--report", "results/report.zip")
+    report = snakemake(repo, workdir, "--report", "results/report.zip", "--configfile", *configs)
     assert report.returncode == 0, report.stderr[-4000:]
     return workdir
 
@@ -45,7 +60,7 @@ def test_tiny_run_writes_every_output(tiny_run):
     assert raw.shape == (300, 200) and raw.layers["counts"].format == "csr"
     qc = ad.read_h5ad(tiny / "qc.h5ad")
     assert qc.n_vars == 150 and "counts" in qc.layers
-    for arch, dims in (("pca", 10), ("vae", 4)):
+    for arch, dims in (("pca", 10), ("ae", 4), ("dae", 4), ("vae", 4), ("ldvae", 4), ("vega", 3)):
         assert (tiny / f"models/{arch}/model.ckpt").stat().st_size > 0
         run = json.loads((tiny / f"models/{arch}/run.json").read_text())
         assert run["seed"] == 0 and run["versions"]["torch"].startswith("2.13.0")
@@ -56,14 +71,26 @@ def test_tiny_run_writes_every_output(tiny_run):
         assert {f"leiden_{arch}_0.5", f"leiden_{arch}_1"} <= set(clustered.obs.columns)
         metrics = pd.read_csv(tiny / f"metrics/{arch}.tsv", sep="\t")
         assert metrics.loc[0, "arch"] == arch and 0 <= metrics.loc[0, "nmi"] <= 1
+    embeddings = {arch: ad.read_h5ad(tiny / f"embeddings/{arch}.h5ad") for arch in ("dae", "ldvae", "vega")}
+    assert embeddings["dae"].layers["denoised_dae"].shape == (qc.n_obs, qc.n_vars)
+    assert embeddings["ldvae"].varm["loadings_ldvae"].shape == (qc.n_vars, 4)
+    assert len(embeddings["vega"].uns["vega_programs"]) == 3  # the simulation's three type programs
     table = pd.read_csv(tiny / "metrics.tsv", sep="\t")
-    assert list(table["arch"]) == ["pca", "vae"]
+    assert list(table["arch"]) == ARCHS
+    assert table["knn_accuracy"].between(0, 1).all()
+    likelihoods = pd.read_csv(tiny / "likelihoods.tsv", sep="\t")
+    assert list(likelihoods["likelihood"]) == ["nb", "zinb", "poisson", "gaussian"]
+    assert likelihoods["heldout_reconstruction_loglik_per_cell"].notna().all()
+    assert (likelihoods["n_val_cells"] == likelihoods["n_val_cells"][0]).all()  # the same held-out cells
     # 3 well-separated simulated types: PCA must find them
     assert table.loc[0, "ari_best"] > 0.8
-    for figure in ("umap", "training_curves", "qc_metrics", "qc_hvg"):
+    figures = ["umap", "training_curves", "qc_metrics", "qc_hvg"]
+    figures += ["seed004_panel", "ldvae_loadings", "vega_programs", "vae_interpolation"]
+    for figure in figures:
         assert (tiny / f"figures/{figure}.png").read_bytes()[:4] == b"\x89PNG"
     page = (results / "report.html").read_text()
-    assert "<h2>tiny</h2>" in page and page.count("data:image/png;base64,") == 4
+    assert "<h2>tiny</h2>" in page and page.count("data:image/png;base64,") == len(figures)
+    assert "Held-out log-likelihood per likelihood" in page
     assert run["mlflow_run_id"] in page
     with zipfile.ZipFile(results / "report.zip") as archive:
         assert any(name.endswith("umap.png") for name in archive.namelist())
@@ -74,8 +101,9 @@ def test_tiny_run_is_tracked_in_mlflow(tiny_run):
     client = MlflowClient(f"sqlite:///{tiny_run / 'results/mlflow.db'}")
     experiment = client.get_experiment_by_name("tiny")
     runs = {r.info.run_name: r for r in client.search_runs([experiment.experiment_id])}
-    assert set(runs) == {"pca", "vae"}
-    for arch, run in runs.items():
+    assert set(runs) == set(ARCHS) | {"vae_nb", "vae_zinb", "vae_poisson", "vae_gaussian"}
+    for arch in ARCHS:
+        run = runs[arch]
         assert run.info.status == "FINISHED"
         assert run.data.tags["dataset"] == "tiny" and run.data.tags["arch"] == arch
         assert "eval/ari" in run.data.metrics and "eval/nmi" in run.data.metrics

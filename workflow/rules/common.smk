@@ -39,3 +39,21 @@ def mem_mb(rule_name):
 
 def dataset_field(field):
     return lambda wildcards: SHEET.loc[wildcards.dataset, field]
+
+
+def paper_figures(dataset):
+    """The paper figures that apply to a dataset, given the configured architectures and its labels."""
+    has_labels = bool(SHEET.loc[dataset, "labels"])
+    wanted = {
+        "seed004_panel": {"pca", "ae", "vae"} <= set(ARCHS) and has_labels,
+        "ldvae_loadings": "ldvae" in ARCHS,
+        "vega_programs": "vega" in ARCHS and has_labels,
+        "vae_interpolation": "vae" in ARCHS and has_labels,
+    }
+    return [f"results/{dataset}/figures/{name}.png" for name, keep in wanted.items() if keep]
+
+
+def likelihood_tables():
+    if "vae" not in ARCHS or not config["likelihood_comparison"]["enabled"]:
+        return []
+    return expand("results/{dataset}/likelihoods.tsv", dataset=DATASETS)

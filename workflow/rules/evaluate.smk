@@ -8,6 +8,7 @@ rule evaluate:
         "results/{dataset}/metrics/{arch}.tsv",
     params:
         labels=dataset_field("labels"),
+        batch=dataset_field("batch"),
         resolutions=config["clustering"]["resolutions"],
         default_resolution=config["clustering"]["default_resolution"],
         seed=config["seed"],

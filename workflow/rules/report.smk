@@ -43,6 +43,8 @@ rule report:
             dataset=DATASETS,
             name=["umap", "training_curves", "qc_metrics", "qc_hvg"],
         ),
+        paper_figures=[path for dataset in DATASETS for path in paper_figures(dataset)],
+        likelihood_tables=likelihood_tables(),
     output:
         "results/report.html",
     params:
@@ -54,3 +56,117 @@ rule report:
     localrule: True
     script:
         "../scripts/report.py"
+
+
+rule likelihoods:
+    conda:
+        "../../envs/train.yaml"
+    input:
+        "results/{dataset}/qc.h5ad",
+    output:
+        report("results/{dataset}/likelihoods.tsv", caption="../report/likelihoods.rst", category="{dataset}"),
+    params:
+        vae_params=lambda wildcards: config["params"].get("vae", {}),
+        max_epochs=config["likelihood_comparison"]["max_epochs"],
+        seed=config["seed"],
+        tracking_uri=TRACKING_URI,
+        training=config["training"],
+        batch=dataset_field("batch"),
+    log:
+        "results/{dataset}/logs/likelihoods.log",
+    benchmark:
+        "results/{dataset}/benchmarks/likelihoods.tsv"
+    threads: rule_resources("train")["threads"]
+    resources:
+        mem_mb=mem_mb("train"),
+        runtime=rule_resources("train")["runtime"],
+        gpu=rule_resources("train").get("gpu", 0),
+    script:
+        "../scripts/likelihoods.py"
+
+
+rule figure_seed004_panel:
+    conda:
+        "../../envs/report.yaml"
+    input:
+        pca="results/{dataset}/clusters/pca.h5ad",
+        ae="results/{dataset}/clusters/ae.h5ad",
+        vae="results/{dataset}/clusters/vae.h5ad",
+    output:
+        report("results/{dataset}/figures/seed004_panel.png", caption="../report/seed004_panel.rst", category="{dataset}", subcategory="Embeddings"),
+    params:
+        kind="seed004_panel",
+        labels=dataset_field("labels"),
+        seed=config["seed"],
+    log:
+        "results/{dataset}/logs/figure_seed004_panel.log",
+    threads: rule_resources("figures")["threads"]
+    resources:
+        mem_mb=mem_mb("figures"),
+        runtime=rule_resources("figures")["runtime"],
+    script:
+        "../scripts/paper_figure.py"
+
+
+rule figure_ldvae_loadings:
+    conda:
+        "../../envs/report.yaml"
+    input:
+        embedding="results/{dataset}/embeddings/ldvae.h5ad",
+    output:
+        report("results/{dataset}/figures/ldvae_loadings.png", caption="../report/ldvae_loadings.rst", category="{dataset}", subcategory="Models"),
+    params:
+        kind="ldvae_loadings",
+        labels=dataset_field("labels"),
+        seed=config["seed"],
+    log:
+        "results/{dataset}/logs/figure_ldvae_loadings.log",
+    threads: rule_resources("figures")["threads"]
+    resources:
+        mem_mb=mem_mb("figures"),
+        runtime=rule_resources("figures")["runtime"],
+    script:
+        "../scripts/paper_figure.py"
+
+
+rule figure_vega_programs:
+    conda:
+        "../../envs/report.yaml"
+    input:
+        embedding="results/{dataset}/embeddings/vega.h5ad",
+    output:
+        report("results/{dataset}/figures/vega_programs.png", caption="../report/vega_programs.rst", category="{dataset}", subcategory="Models"),
+    params:
+        kind="vega_programs",
+        labels=dataset_field("labels"),
+        seed=config["seed"],
+    log:
+        "results/{dataset}/logs/figure_vega_programs.log",
+    threads: rule_resources("figures")["threads"]
+    resources:
+        mem_mb=mem_mb("figures"),
+        runtime=rule_resources("figures")["runtime"],
+    script:
+        "../scripts/paper_figure.py"
+
+
+rule figure_vae_interpolation:
+    conda:
+        "../../envs/report.yaml"
+    input:
+        checkpoint="results/{dataset}/models/vae/model.ckpt",
+        clustered="results/{dataset}/clusters/vae.h5ad",
+    output:
+        report("results/{dataset}/figures/vae_interpolation.png", caption="../report/vae_interpolation.rst", category="{dataset}", subcategory="Models"),
+    params:
+        kind="vae_interpolation",
+        labels=dataset_field("labels"),
+        seed=config["seed"],
+    log:
+        "results/{dataset}/logs/figure_vae_interpolation.log",
+    threads: rule_resources("figures")["threads"]
+    resources:
+        mem_mb=mem_mb("figures"),
+        runtime=rule_resources("figures")["runtime"],
+    script:
+        "../scripts/paper_figure.py"

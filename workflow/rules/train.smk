@@ -11,6 +11,7 @@ rule train:
         seed=config["seed"],
         tracking_uri=TRACKING_URI,
         training=config["training"],
+        batch=dataset_field("batch"),
     log:
         "results/{dataset}/logs/train_{arch}.log",
     benchmark:

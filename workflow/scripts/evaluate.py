@@ -12,4 +12,5 @@ with logged(snakemake.log[0]):
         resolutions=snakemake.params.resolutions,
         default_resolution=snakemake.params.default_resolution,
         seed=snakemake.params.seed,
+        batch=snakemake.params.batch,
     )

@@ -33,6 +33,8 @@ class DatasetSpec:
     format: str = ""
     labels: str = ""
     batch: str = ""
+    programs: str = ""  # gene programs (GMT) for VEGA: a path, or url:... with programs_checksum
+    programs_checksum: str = ""
     sheet: str = "config/datasets.tsv"  # where the row came from, for error messages
 
     @property
@@ -69,8 +71,25 @@ def load_source(spec: DatasetSpec, cache_dir: str | Path) -> ad.AnnData:
                 f"{spec.sheet}: dataset '{spec.id}' names obs column '{column}' as its {role}, but the data "
                 f"has only {sorted(adata.obs.columns)}. Fix the '{role}' column of that row (or leave it empty)."
             )
+    if spec.programs:
+        adata.uns["gene_programs"] = {
+            name: np.array(genes, dtype=object) for name, genes in _load_programs(spec, cache_dir).items()
+        }
     adata.uns["lifedl_dataset"] = {k: v for k, v in dataclasses.asdict(spec).items() if k != "sheet"}
     return adata
+
+
+def _load_programs(spec: DatasetSpec, cache_dir: Path) -> dict[str, list[str]]:
+    from lifedl.data.programs import read_gmt
+
+    what = f"{spec.sheet}: dataset '{spec.id}' programs"
+    if spec.programs.startswith("url:"):
+        path = fetch_url(spec.programs.removeprefix("url:"), spec.programs_checksum, Path(cache_dir), what)
+    else:
+        path = Path(spec.programs)
+        if not path.is_file():
+            raise LifedlError(f"{what}: GMT file {path} does not exist; fix the 'programs' column.")
+    return read_gmt(path)
 
 
 def check_counts(counts, what: str) -> None:

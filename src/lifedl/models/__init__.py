@@ -59,8 +59,8 @@ _NEURAL_TRAINING = {
     "learning_rate": 1e-3,
     "weight_decay": 1e-6,
     "batch_size": 128,
-    "max_epochs": 400,
-    "patience": 30,  # epochs without a better validation loss before stopping
+    "max_epochs": 300,
+    "patience": 15,  # epochs without a better validation loss before stopping
     "val_fraction": 0.1,
     "kl_warmup_epochs": 0,
 }

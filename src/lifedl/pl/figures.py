@@ -48,7 +48,7 @@ def hvg_figure(adata: ad.AnnData) -> plt.Figure:
     return fig
 
 
-def _scatter_categories(ax, coordinates: np.ndarray, categories: pd.Series, title: str) -> None:
+def scatter_categories(ax, coordinates: np.ndarray, categories: pd.Series, title: str, legend: bool = True) -> None:
     categories = categories.astype("category")
     colours = plt.get_cmap("tab20")
     for i, name in enumerate(categories.cat.categories):
@@ -57,7 +57,7 @@ def _scatter_categories(ax, coordinates: np.ndarray, categories: pd.Series, titl
     ax.set_title(title, fontsize=10)
     ax.set_xticks([])
     ax.set_yticks([])
-    if len(categories.cat.categories) <= 20:
+    if legend and len(categories.cat.categories) <= 20:
         ax.legend(fontsize=6, markerscale=2, loc="center left", bbox_to_anchor=(1, 0.5), frameon=False)
 
 
@@ -72,7 +72,7 @@ def umap_grid(panels: Mapping[str, ad.AnnData], colour_keys: Mapping[str, list[t
                 ax.axis("off")
                 continue
             column, title = colour_keys[arch][col]
-            _scatter_categories(ax, adata.obsm[f"X_umap_{arch}"], adata.obs[column], f"{arch.upper()}: {title}")
+            scatter_categories(ax, adata.obsm[f"X_umap_{arch}"], adata.obs[column], f"{arch.upper()}: {title}")
     fig.tight_layout()
     return fig
 

@@ -11,6 +11,7 @@ import fcntl
 import math
 import os
 import sys
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -100,9 +101,17 @@ class RunRecorder:
                 self.client.log_param(self.run_id, key, str(value)[:MLFLOW_PARAM_LIMIT])
 
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
-        for key, value in metrics.items():
-            if not math.isnan(value):  # MLflow rejects NaN in some stores; a missing metric says the same
-                self.client.log_metric(self.run_id, key, float(value), step=step or 0)
+        """All in one request (one database transaction per epoch, not one per metric)."""
+        from mlflow.entities import Metric
+
+        timestamp = int(time.time() * 1000)
+        batch = [
+            Metric(key, float(value), timestamp, step or 0)
+            for key, value in metrics.items()
+            if not math.isnan(value)  # MLflow rejects NaN in some stores; a missing metric says the same
+        ]
+        if batch:
+            self.client.log_batch(self.run_id, metrics=batch)
 
     def log_artifact(self, path: str | os.PathLike, artifact_path: str | None = None) -> None:
         self.client.log_artifact(self.run_id, str(path), artifact_path)

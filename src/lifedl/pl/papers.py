@@ -1,0 +1,102 @@
+"""Figures from the seeds and the models' papers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import anndata as ad
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from sklearn.decomposition import PCA
+from sklearn.manifold import TSNE
+
+from lifedl.pl.figures import scatter_categories
+
+
+def _two_dims(embedding: np.ndarray, seed: int) -> np.ndarray:
+    """A latent space shown in 2-D: itself if 2-D, else its first two principal components."""
+    return embedding if embedding.shape[1] == 2 else PCA(2, random_state=seed).fit_transform(embedding)
+
+
+def seed004_panel(panels: Mapping[str, ad.AnnData], labels: str, seed: int) -> plt.Figure:
+    """Seed 004's comparison on the same cells: PCA, AE, VAE, tSNE on PCA, tSNE on AE, UMAP on PCA."""
+    pca, ae, vae = (panels[a] for a in ("pca", "ae", "vae"))
+    tsne = {name: TSNE(2, random_state=seed, init="pca").fit_transform(x) for name, x in (("pca", pca.obsm["X_pca"]), ("ae", ae.obsm["X_ae"]))}
+    views = [
+        ("PCA (PC1, PC2)", pca.obsm["X_pca"][:, :2]),
+        ("AE (latent, 2 PCs)", _two_dims(ae.obsm["X_ae"], seed)),
+        ("VAE (latent means, 2 PCs)", _two_dims(vae.obsm["X_vae"], seed)),
+        ("tSNE on PCA", tsne["pca"]),
+        ("tSNE on AE", tsne["ae"]),
+        ("UMAP on PCA", pca.obsm["X_umap"]),
+    ]
+    fig, axes = plt.subplots(2, 3, figsize=(15, 9.5))
+    for ax, (title, coordinates) in zip(axes.ravel(), views):
+        scatter_categories(ax, coordinates, pca.obs[labels], title, legend=ax is axes[0, 2])
+    fig.suptitle(f"The same {pca.n_obs} cells, coloured by {labels}")
+    fig.tight_layout()
+    return fig
+
+
+def loadings_figure(embedding: ad.AnnData, arch: str, n_genes: int = 6) -> plt.Figure:
+    """LDVAE: the genes with the largest loadings (either sign) on each latent factor."""
+    loadings = embedding.varm[f"loadings_{arch}"]
+    n_factors = loadings.shape[1]
+    n_cols = min(5, n_factors)
+    n_rows = -(-n_factors // n_cols)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(3.2 * n_cols, 2.6 * n_rows), squeeze=False)
+    genes = np.asarray(embedding.var_names)
+    for factor, ax in enumerate(axes.ravel()):
+        if factor >= n_factors:
+            ax.axis("off")
+            continue
+        top = np.argsort(-np.abs(loadings[:, factor]))[:n_genes][::-1]
+        values = loadings[top, factor]
+        ax.barh(genes[top], values, color=np.where(values > 0, "tab:red", "tab:blue"))
+        ax.set_title(f"factor {factor + 1}", fontsize=9)
+        ax.tick_params(labelsize=7)
+    fig.suptitle(f"{arch.upper()}: top-loading genes per latent factor (linear decoder weights)")
+    fig.tight_layout()
+    return fig
+
+
+def program_heatmap(embedding: ad.AnnData, labels: str) -> plt.Figure:
+    """VEGA: mean program activity per cell type, standardised per program."""
+    programs = list(embedding.uns["vega_programs"])
+    activity = pd.DataFrame(embedding.obsm["X_vega"], columns=programs, index=embedding.obs_names)
+    means = activity.groupby(embedding.obs[labels].to_numpy()).mean().T
+    standardised = means.sub(means.mean(axis=1), axis=0).div(means.std(axis=1).replace(0, 1), axis=0)
+    fig, ax = plt.subplots(figsize=(1 + 0.6 * means.shape[1], 1 + 0.4 * means.shape[0]))
+    image = ax.imshow(standardised.to_numpy(), cmap="RdBu_r", vmin=-2, vmax=2, aspect="auto")
+    ax.set_xticks(range(means.shape[1]), means.columns, rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(range(means.shape[0]), means.index, fontsize=8)
+    fig.colorbar(image, ax=ax, label="mean activity (z across cell types)")
+    ax.set_title("VEGA: gene-program activity per cell type")
+    fig.tight_layout()
+    return fig
+
+
+def latent_interpolation(model, clustered: ad.AnnData, labels: str, steps: int = 25, n_markers: int = 4) -> plt.Figure:
+    """Seed 000: walk the VAE latent space from one cell type's centroid to another's and decode."""
+    counts = clustered.obs[labels].value_counts()
+    start, end = counts.index[:2]
+    latent = clustered.obsm[f"X_{model.arch}"]
+    members = clustered.obs[labels].to_numpy()
+    a, b = latent[members == start].mean(0), latent[members == end].mean(0)
+    t = np.linspace(0, 1, steps)
+    expression = model.decode_expression((1 - t)[:, None] * a + t[:, None] * b)
+    difference = expression[-1] - expression[0]
+    markers = np.r_[np.argsort(difference)[:n_markers], np.argsort(-difference)[:n_markers]]
+    genes = np.asarray(model.gene_names)
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for gene in markers:
+        ax.plot(t, expression[:, gene], label=genes[gene], ls="-" if difference[gene] > 0 else "--")
+    ax.set(xlabel=f"latent path: {start} (0) → {end} (1)", ylabel="decoded log1p(counts per 10k)")
+    ax.set_title(f"{model.arch.upper()} latent interpolation between cell-type centroids")
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,17 @@
+from lifedl import steps
+from lifedl.logs import logged
+
+with logged(snakemake.log[0]):
+    steps.likelihood_comparison(
+        qc_h5ad=snakemake.input[0],
+        output=snakemake.output[0],
+        work_dir=f"results/{snakemake.wildcards.dataset}/likelihoods",
+        dataset=snakemake.wildcards.dataset,
+        vae_params=snakemake.params.vae_params,
+        max_epochs=snakemake.params.max_epochs,
+        seed=snakemake.params.seed,
+        tracking_uri=snakemake.params.tracking_uri,
+        threads=snakemake.threads,
+        training=snakemake.params.training,
+        batch_key=snakemake.params.batch,
+    )
