@@ -52,3 +52,18 @@ def http_server(tmp_path):
     yield root, f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
+
+
+class ValidationLosses:
+    """A Lightning callback (``.callback``) that records val/loss per epoch in ``.values``."""
+
+    def __init__(self):
+        import lightning as L
+
+        values = self.values = []
+
+        class Recorder(L.Callback):
+            def on_train_epoch_end(self, trainer, module):
+                values.append(float(trainer.callback_metrics["val/loss"]))
+
+        self.callback = Recorder()

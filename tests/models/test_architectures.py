@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from conftest import FAST_PARAMS
+from conftest import FAST_PARAMS, ValidationLosses
 
 from lifedl.data import SimulationParams, simulate_counts
 from lifedl.models import get_architecture
@@ -11,21 +11,6 @@ from lifedl.tl.metrics import batch_asw
 from lifedl.train.context import TrainingContext
 
 NEURAL = ["ae", "dae", "vae", "ldvae", "vega"]
-
-
-class ValidationLosses:
-    """A Lightning callback that records val/loss per epoch."""
-
-    def __init__(self):
-        import lightning as L
-
-        values = self.values = []
-
-        class Recorder(L.Callback):
-            def on_train_epoch_end(self, trainer, module):
-                values.append(float(trainer.callback_metrics["val/loss"]))
-
-        self.callback = Recorder()
 
 
 def _train(arch, adata, tmp_path, batch_key="", callbacks=(), **overrides):

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from conftest import ValidationLosses
 
 from lifedl.models import get_architecture
 from lifedl.models.base import load_model, save_checkpoint
@@ -12,17 +13,6 @@ pytestmark = [
     pytest.mark.gpu,
     pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine"),
 ]
-
-
-class ValidationLosses:
-    def __init__(self):
-        import lightning as L
-
-        class Recorder(L.Callback):
-            def on_train_epoch_end(inner, trainer, module):
-                self.values.append(float(trainer.callback_metrics["val/loss"]))
-
-        self.values, self.callback = [], Recorder()
 
 
 def test_vae_trains_on_cuda_with_mixed_precision_and_loads_on_cpu(small_counts, tmp_path):
