@@ -17,17 +17,6 @@ def repo() -> Path:
     return REPO
 
 
-# Per architecture: settings that train in seconds on small_counts.
-FAST_PARAMS = {
-    "pca": {"n_components": 8},
-    "vae": {"max_epochs": 6, "patience": 6, "n_hidden": 32, "n_latent": 4},
-    "ldvae": {"max_epochs": 6, "patience": 6, "n_hidden": 32, "n_latent": 4},
-    "vega": {"max_epochs": 6, "patience": 6, "n_hidden": 32, "min_genes": 3},
-    "ae": {"max_epochs": 6, "patience": 6, "n_hidden": 32, "n_latent": 4},
-    "dae": {"max_epochs": 6, "patience": 6, "n_hidden": 32, "n_latent": 4},
-}
-
-
 @pytest.fixture
 def small_counts():
     """400 cells x 300 genes, 4 cell types: enough for a model to learn something in seconds."""
@@ -52,18 +41,3 @@ def http_server(tmp_path):
     yield root, f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
-
-
-class ValidationLosses:
-    """A Lightning callback (``.callback``) that records val/loss per epoch in ``.values``."""
-
-    def __init__(self):
-        import lightning as L
-
-        values = self.values = []
-
-        class Recorder(L.Callback):
-            def on_train_epoch_end(self, trainer, module):
-                values.append(float(trainer.callback_metrics["val/loss"]))
-
-        self.callback = Recorder()

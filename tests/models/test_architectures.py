@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from conftest import FAST_PARAMS, ValidationLosses
+from fast_training import FAST_PARAMS, ValidationLosses
 
 from lifedl.data import SimulationParams, simulate_counts
 from lifedl.models import get_architecture

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from conftest import ValidationLosses
+from fast_training import ValidationLosses
 
 from lifedl.models import get_architecture
 from lifedl.models.base import load_model, save_checkpoint

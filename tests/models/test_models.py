@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 import torch
-from conftest import FAST_PARAMS
+from fast_training import FAST_PARAMS
 
 from lifedl.data import SimulationParams, simulate_counts
 from lifedl.errors import LifedlError

@@ -5,13 +5,12 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
+from fast_training import FAST_PARAMS
 
 from lifedl import steps
 from lifedl.data import SimulationParams, simulate_counts
 from lifedl.models import ARCHITECTURES
 from lifedl.pp import QCParams, run_qc
-
-FAST = {"pca": {"n_components": 10}, "vae": {"max_epochs": 15, "patience": 15, "n_hidden": 32, "n_latent": 4}}
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +25,7 @@ def _pipeline(qc_file, directory, arch, seed):
     models = directory / "models" / arch
     embedding, clustered, metrics = directory / "embedding.h5ad", directory / "clustered.h5ad", directory / "metrics.tsv"
     uri = f"sqlite:///{directory / 'mlflow.db'}"
-    steps.train(str(qc_file), str(models / "model.ckpt"), str(models / "run.json"), arch, "repro", FAST[arch], seed, uri)
+    steps.train(str(qc_file), str(models / "model.ckpt"), str(models / "run.json"), arch, "repro", FAST_PARAMS[arch], seed, uri)
     steps.embed(str(qc_file), str(models / "model.ckpt"), str(embedding), arch, n_neighbors=15, seed=seed)
     steps.cluster(str(embedding), str(clustered), arch, [0.5, 1.0], seed)
     steps.evaluate(str(clustered), str(models / "run.json"), str(metrics), arch, "repro", "cell_type", [0.5, 1.0], 1.0, seed)

@@ -34,6 +34,7 @@ from lifedl.train.context import TrainingContext
 from lifedl.train.fit import fit_module, predict_batches
 
 LIKELIHOODS = ("nb", "zinb", "poisson", "gaussian")
+LIKELIHOOD_NAMES = {"nb": "negative-binomial", "zinb": "zero-inflated negative-binomial", "poisson": "Poisson"}
 DECODERS = {"vae": "mlp", "ldvae": "linear", "vega": "masked"}
 TARGET_SUM = 1e4
 
@@ -213,7 +214,7 @@ def train(adata: ad.AnnData, params: dict, context: TrainingContext, arch: str =
     decoder = DECODERS[arch]
     counts = counts_matrix(adata)
     if params["likelihood"] != "gaussian":
-        check_counts(counts, f"{context.source} layers['counts'] ({params['likelihood']} likelihood)")
+        check_counts(counts, f"{context.source} layers['counts'] ({LIKELIHOOD_NAMES[params['likelihood']]} likelihood)")
     batch_categories: list[str] = []
     batch_codes = None
     if context.batch_key:

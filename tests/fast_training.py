@@ -1,0 +1,26 @@
+"""Settings and a recorder shared by tests that train models (imported as `fast_training`)."""
+
+# Per architecture: settings that train in seconds on small_counts.
+FAST_PARAMS = {
+    "pca": {"n_components": 8},
+    "vae": {"max_epochs": 6, "patience": 6, "n_hidden": 32, "n_latent": 4},
+    "ldvae": {"max_epochs": 6, "patience": 6, "n_hidden": 32, "n_latent": 4},
+    "vega": {"max_epochs": 6, "patience": 6, "n_hidden": 32, "min_genes": 3},
+    "ae": {"max_epochs": 6, "patience": 6, "n_hidden": 32, "n_latent": 4},
+    "dae": {"max_epochs": 6, "patience": 6, "n_hidden": 32, "n_latent": 4},
+}
+
+
+class ValidationLosses:
+    """A Lightning callback (``.callback``) that records val/loss per epoch in ``.values``."""
+
+    def __init__(self):
+        import lightning as L
+
+        values = self.values = []
+
+        class Recorder(L.Callback):
+            def on_train_epoch_end(self, trainer, module):
+                values.append(float(trainer.callback_metrics["val/loss"]))
+
+        self.callback = Recorder()
