@@ -44,6 +44,11 @@ def log_normalise_tensor(counts: torch.Tensor) -> torch.Tensor:
     return torch.log1p(counts / library_size * TARGET_SUM)
 
 
+def kl_to_standard_normal(mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
+    """Per cell KL(N(mean, exp(log_var)) || N(0, I))."""
+    return (0.5 * (mean.pow(2) + log_var.exp() - 1.0 - log_var)).sum(dim=-1)
+
+
 class VAE(nn.Module):
     def __init__(
         self,
@@ -121,8 +126,7 @@ class VAE(nn.Module):
         mean, log_var = self.encode(counts, batch_index)
         z = mean + torch.randn_like(mean) * torch.exp(0.5 * log_var) if self.training else mean
         reconstruction = -self.log_likelihood(counts, z, batch_index).mean()
-        mean, log_var = mean.float(), log_var.float()
-        kl = (0.5 * (mean.pow(2) + log_var.exp() - 1.0 - log_var)).sum(dim=-1).mean()
+        kl = kl_to_standard_normal(mean.float(), log_var.float()).mean()
         return {"loss": reconstruction + kl_weight * kl, "reconstruction": reconstruction, "kl": kl}
 
     @torch.no_grad()
@@ -130,8 +134,7 @@ class VAE(nn.Module):
         """Per cell: reconstruction log-likelihood at the posterior mean, and the ELBO with it."""
         mean, log_var = self.encode(counts, batch_index)
         log_likelihood = self.log_likelihood(counts, mean, batch_index)
-        kl = (0.5 * (mean.pow(2) + log_var.exp() - 1.0 - log_var)).sum(dim=-1)
-        return torch.stack([log_likelihood, log_likelihood - kl], dim=-1)
+        return torch.stack([log_likelihood, log_likelihood - kl_to_standard_normal(mean, log_var)], dim=-1)
 
     def loadings(self) -> torch.Tensor:
         """Genes x latent weights of a linear or masked decoder."""
