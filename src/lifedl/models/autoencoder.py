@@ -19,7 +19,7 @@ from lifedl.models.base import counts_matrix
 from lifedl.models.vae import log_normalise_tensor
 from lifedl.nn.layers import mlp
 from lifedl.train.context import TrainingContext
-from lifedl.train.fit import fit_module, predict_batches
+from lifedl.train.data import predict_batches
 
 
 class Autoencoder(nn.Module):
@@ -97,6 +97,8 @@ def _network(n_genes: int, params: dict, arch: str) -> Autoencoder:
 
 
 def train(adata: ad.AnnData, params: dict, context: TrainingContext, arch: str = "ae") -> AutoencoderModel:
+    from lifedl.train.fit import fit_module  # Lightning (8 s to import) only where training happens
+
     counts = counts_matrix(adata)
     network = _network(adata.n_vars, params, arch)
     result = fit_module(network, counts, params, context)

@@ -31,7 +31,7 @@ from lifedl.nn.likelihoods import (
     zinb_log_likelihood_per_cell,
 )
 from lifedl.train.context import TrainingContext
-from lifedl.train.fit import fit_module, predict_batches
+from lifedl.train.data import predict_batches
 
 LIKELIHOODS = ("nb", "zinb", "poisson", "gaussian")
 LIKELIHOOD_NAMES = {"nb": "negative-binomial", "zinb": "zero-inflated negative-binomial", "poisson": "Poisson"}
@@ -214,6 +214,8 @@ def _programs(adata: ad.AnnData, params: dict, source: str) -> tuple[list[str], 
 
 
 def train(adata: ad.AnnData, params: dict, context: TrainingContext, arch: str = "vae") -> VAEModel:
+    from lifedl.train.fit import fit_module  # Lightning (8 s to import) only where training happens
+
     decoder = DECODERS[arch]
     counts = counts_matrix(adata)
     if params["likelihood"] != "gaussian":

@@ -10,7 +10,31 @@ def leiden_key(arch: str, resolution: float) -> str:
     return f"leiden_{arch}_{resolution:g}"
 
 
+def cache_numba_compilation() -> None:
+    """Cache the numba functions that pynndescent and umap compile when imported.
+
+    pynndescent compiles about a hundred functions with explicit signatures at import time and
+    does not cache them: 12 s in every process that builds a neighbour graph or a UMAP. With
+    ``cache=True`` numba stores the machine code beside the package (or in the user cache
+    directory where that is read-only) and later imports load it in under a second.
+    Must run before umap or pynndescent is first imported.
+    """
+    import numba
+
+    if getattr(numba.njit, "lifedl_caches", False):
+        return
+    compile_uncached = numba.njit
+
+    def njit(*args, **kwargs):
+        kwargs.setdefault("cache", True)
+        return compile_uncached(*args, **kwargs)
+
+    njit.lifedl_caches = True
+    numba.njit = njit
+
+
 def neighbors_and_umap(adata: ad.AnnData, arch: str, n_neighbors: int, seed: int) -> None:
+    cache_numba_compilation()
     sc.pp.neighbors(adata, n_neighbors=n_neighbors, use_rep=f"X_{arch}", random_state=seed)
     sc.tl.umap(adata, random_state=seed)
     adata.obsm[f"X_umap_{arch}"] = adata.obsm["X_umap"]

@@ -8,6 +8,7 @@ find slow is per-cell __getitem__ plus collation; here one slice makes a batch).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import scipy.sparse as sp
@@ -109,3 +110,15 @@ def split_cells(n_cells: int, val_fraction: float, seed: int) -> tuple[np.ndarra
     order = np.random.default_rng(seed).permutation(n_cells)
     n_val = max(1, round(val_fraction * n_cells)) if n_cells > 1 else 0
     return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+@torch.no_grad()
+def predict_batches(
+    function: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    counts: sp.csr_matrix,
+    batch_codes: np.ndarray | None = None,
+    batch_size: int = 1024,
+) -> np.ndarray:
+    """Apply ``function(counts, batch_index)`` to dense batches of rows, in order; return a numpy array."""
+    loader = batch_loader(counts, batch_size, shuffle=False, batch_codes=batch_codes)
+    return torch.cat([function(x, b).cpu() for x, b in loader]).numpy()

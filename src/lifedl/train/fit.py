@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import lightning as L
@@ -34,6 +33,7 @@ class LitModel(L.LightningModule):
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.kl_warmup_epochs = kl_warmup_epochs
+        self._epoch_sums: dict[str, dict] = {}
 
     def _kl_weight(self) -> float:
         if self.kl_warmup_epochs <= 0:
@@ -43,13 +43,27 @@ class LitModel(L.LightningModule):
     def _step(self, batch: tuple[torch.Tensor, torch.Tensor], prefix: str, kl_weight: float) -> torch.Tensor:
         counts, batch_index = batch
         parts = self.network.loss(counts, batch_index, kl_weight=kl_weight)
+        # Summed here and logged once per epoch: a self.log call per step and part costs more than a
+        # small network's whole step on a CPU.
+        sums = self._epoch_sums.setdefault(prefix, {})
         for name, value in parts.items():
-            self.log(f"{prefix}/{name}", value, on_step=False, on_epoch=True, batch_size=counts.shape[0])
+            sums[name] = sums.get(name, 0.0) + value.detach() * counts.shape[0]
+        sums[""] = sums.get("", 0) + counts.shape[0]
         return parts["loss"]
 
     def on_train_epoch_start(self) -> None:
         # Noise (dropout, reparameterisation) depends only on (seed, epoch): a resumed run replays it exactly.
         torch.manual_seed(self.seed * 100_003 + self.current_epoch)
+        self._epoch_sums = {}
+
+    def on_validation_epoch_end(self) -> None:
+        # Validation runs at the end of each training epoch, so both sets of sums are complete here.
+        means = {}
+        for prefix, sums in self._epoch_sums.items():
+            n_cells = sums.pop("")
+            means.update({f"{prefix}/{name}": float(total) / n_cells for name, total in sums.items()})
+        self._epoch_sums = {}
+        self.log_dict(means)
 
     def training_step(self, batch, batch_idx):
         return self._step(batch, "train", self._kl_weight())
@@ -152,15 +166,3 @@ def fit_module(
         "n_val_cells": float(len(val_index)),
     }
     return FitResult(metrics, val_index)
-
-
-@torch.no_grad()
-def predict_batches(
-    function: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-    counts: sp.csr_matrix,
-    batch_codes: np.ndarray | None = None,
-    batch_size: int = 1024,
-) -> np.ndarray:
-    """Apply ``function(counts, batch_index)`` to dense batches of rows, in order; return a numpy array."""
-    loader = batch_loader(counts, batch_size, shuffle=False, batch_codes=batch_codes)
-    return torch.cat([function(x, b).cpu() for x, b in loader]).numpy()
