@@ -22,6 +22,11 @@ class Architecture:
     module: str
     summary: str
     defaults: Mapping[str, Any]
+    # What the workflow does after training: "representation" (embed -> cluster -> evaluate),
+    # "generator" (generate cells -> realism measures), "perturbation" (predict a response -> R^2).
+    kind: str = "representation"
+    # datasets.tsv columns that must be filled for a data set to run this architecture
+    needs: tuple[str, ...] = ()
 
     def resolve_params(self, overrides: Mapping[str, Any] | None, where: str = "config") -> dict[str, Any]:
         """Defaults updated by ``overrides``; an unknown name is an error, not silently ignored."""
