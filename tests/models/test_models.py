@@ -5,7 +5,7 @@ from fast_training import FAST_PARAMS
 
 from lifedl.data import SimulationParams, simulate_counts
 from lifedl.errors import LifedlError
-from lifedl.models import ARCHITECTURES, get_architecture
+from lifedl.models import ARCHITECTURES, architectures_of_kind, get_architecture
 from lifedl.models.base import load_model, save_checkpoint
 from lifedl.models.vae import VAE
 from lifedl.train.context import TrainingContext
@@ -33,7 +33,7 @@ def test_vae_loss_falls_on_simulated_counts(small_counts):
     assert epoch_losses[-1] < min(epoch_losses[:3])
 
 
-@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+@pytest.mark.parametrize("arch", architectures_of_kind("representation"))
 def test_checkpoint_round_trip_embeds_new_cells_identically(arch, small_counts, tmp_path):
     architecture = get_architecture(arch)
     params = architecture.resolve_params(FAST_PARAMS[arch])
@@ -70,7 +70,7 @@ def test_registry_entries_import_and_have_defaults():
         assert architecture.name == name and architecture.defaults
 
 
-@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+@pytest.mark.parametrize("arch", architectures_of_kind("representation"))
 def test_same_seed_gives_identical_embeddings_and_another_seed_differs(arch, small_counts, tmp_path):
     architecture = get_architecture(arch)
     params = architecture.resolve_params(FAST_PARAMS[arch])

@@ -126,4 +126,8 @@ def get_architecture(name: str) -> Architecture:
     return ARCHITECTURES[name]
 
 
-__all__ = ["ARCHITECTURES", "Architecture", "get_architecture"]
+def architectures_of_kind(kind: str) -> list[str]:
+    return sorted(name for name, architecture in ARCHITECTURES.items() if architecture.kind == kind)
+
+
+__all__ = ["ARCHITECTURES", "Architecture", "architectures_of_kind", "get_architecture"]
