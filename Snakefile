@@ -1,4 +1,5 @@
 # lifedl: download -> qc -> train{arch} -> embed{arch} -> cluster{arch} -> evaluate{arch} -> figures -> report
+# (generators: train -> generate; perturbation models: train -> perturbation)
 # Configuration: config/config.yaml (schema: workflow/schemas/config.schema.yaml).
 
 
@@ -12,6 +13,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/embed.smk"
 include: "workflow/rules/cluster.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/generative.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -69,6 +69,33 @@ def selected_datasets(config: dict, sheet: pd.DataFrame, sheet_path: str) -> lis
     return chosen
 
 
+def dataset_architectures(config_architectures: list[str], row: pd.Series, sheet_path: str) -> list[str]:
+    """The architectures run on one data set, PCA (the baseline) first.
+
+    Config 'architectures' is the master list. A data set runs those of them that its sheet row can
+    feed (every column in the architecture's ``needs`` filled, e.g. scgen needs a condition) and, when
+    its 'architectures' column is filled, only those named there.
+    """
+    from lifedl.models import get_architecture
+
+    listed = [name.strip() for name in row.get("architectures", "").split(",") if name.strip()]
+    for name in listed:
+        get_architecture(name)  # an unknown name is an error, with the known ones
+        missing = [column for column in get_architecture(name).needs if not row.get(column, "")]
+        if missing:
+            raise LifedlError(
+                f"{sheet_path}: dataset '{row['id']}' lists architecture '{name}', which needs the column(s) "
+                f"{missing} filled; fill them or remove '{name}' from its 'architectures'."
+            )
+    chosen = [
+        name
+        for name in ["pca", *config_architectures]
+        if (not listed or name in listed or name == "pca")
+        and all(row.get(column, "") for column in get_architecture(name).needs)
+    ]
+    return list(dict.fromkeys(chosen))
+
+
 def config_sha256(config: dict) -> str:
     """A digest of the effective configuration (after defaults and overrides), for provenance."""
     import hashlib

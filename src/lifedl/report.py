@@ -14,7 +14,7 @@ from lifedl.io import atomic_path
 
 METRIC_COLUMNS = [
     "arch", "ari", "nmi", "ari_best", "nmi_best", "resolution_best", "label_silhouette", "knn_accuracy", "batch_asw",
-    "n_clusters", "n_dims",
+    "component_ari", "component_nmi", "heldout_loglik_per_cell", "n_clusters", "n_dims",
 ]
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1200px; color: #222; }
@@ -78,7 +78,7 @@ def write_report(datasets: Mapping[str, Mapping[str, object]], tracking_uri: str
         figures = "\n".join(_image(path, caption) for path, caption in parts["figures"])
         tables = "".join(
             f"<h3>{html.escape(title)}</h3>"
-            + pd.read_csv(path, sep="\t").to_html(index=False, float_format=lambda v: f"{v:.2f}", border=0)
+            + pd.read_csv(path, sep="\t").to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0)
             for title, path in parts.get("tables", [])
         )
         sections.append(

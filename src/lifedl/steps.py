@@ -80,6 +80,10 @@ def train(
     batch_key: str = "",
     run_name: str | None = None,
     register: bool = True,
+    labels_key: str = "",
+    condition_key: str = "",
+    control_value: str = "",
+    heldout_type: str = "",
 ) -> None:
     """Train one architecture on one dataset, tracked as one MLflow run.
 
@@ -100,7 +104,8 @@ def train(
     architecture = get_architecture(arch)
     params = architecture.resolve_params(hyper_parameters, where=f"config/config.yaml params.{arch}")
     inputs = {Path(qc_h5ad).name: file_sha256(qc_h5ad)}
-    fingerprint = hashlib.sha256(json.dumps([arch, params, seed, inputs, batch_key], sort_keys=True).encode()).hexdigest()
+    dataset_fields = [batch_key, labels_key, condition_key, control_value, heldout_type]
+    fingerprint = hashlib.sha256(json.dumps([arch, params, seed, inputs, dataset_fields], sort_keys=True).encode()).hexdigest()
     work_dir = Path(checkpoint).parent / "checkpoints" / fingerprint[:16]
     work_dir.mkdir(parents=True, exist_ok=True)
     run_id_file = work_dir.with_name(f"{work_dir.name}.mlflow_run_id")
@@ -134,6 +139,10 @@ def train(
             callbacks=[EpochMetricsLogger(run)],
             source=qc_h5ad,
             batch_key=batch_key,
+            labels_key=labels_key,
+            condition_key=condition_key,
+            control_value=control_value,
+            heldout_type=heldout_type,
             **(training or {}),
         )
         model = architecture.train(adata, params, context)
@@ -192,6 +201,8 @@ def evaluate(
     seed: int,
     batch: str = "",
 ) -> None:
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
     from lifedl.tl.cluster import leiden_key
     from lifedl.tl.metrics import batch_asw, evaluate_clustering, knn_label_accuracy
     from lifedl.train.tracking import open_run
@@ -205,9 +216,17 @@ def evaluate(
         row["knn_accuracy"] = knn_label_accuracy(embedding, label_values, seed=seed)
     if batch:
         row["batch_asw"] = batch_asw(embedding, adata.obs[batch], label_values)
+    component = f"{arch}_component"  # a mixture model's own clustering (DGD), scored like Leiden's
+    if component in adata.obs and label_values is not None:
+        row["component_ari"] = adjusted_rand_score(label_values, adata.obs[component])
+        row["component_nmi"] = normalized_mutual_info_score(label_values, adata.obs[component])
+    run = json.loads(Path(run_json).read_text())
+    # the same held-out measure for every count model (VAE family, DGD), so they stand side by side
+    heldout = run["final_metrics"].get("heldout_reconstruction_loglik_per_cell")
+    if heldout is not None:
+        row["heldout_loglik_per_cell"] = heldout
     row = {"dataset": dataset, "arch": arch, "n_cells": adata.n_obs, "n_dims": embedding.shape[1], **row}
     write_tsv(pd.DataFrame([row]), output)
-    run = json.loads(Path(run_json).read_text())
     metrics = {f"eval/{k}": v for k, v in row.items() if isinstance(v, (int, float))}
     open_run(run["mlflow_tracking_uri"], run["mlflow_run_id"]).log_metrics(metrics)
 
@@ -313,6 +332,96 @@ def paper_figure(kind: str, inputs: Mapping[str, str], output: str, labels: str,
         from lifedl.models.base import load_model
 
         figure = papers.latent_interpolation(load_model(inputs["checkpoint"]), ad.read_h5ad(inputs["clustered"]), labels)
+    elif kind == "dgd_latent":
+        from lifedl.pl.dgd import dgd_latent_figure
+
+        figure = dgd_latent_figure(ad.read_h5ad(inputs["clustered"]), labels)
+    elif kind == "dgd_subclusters":
+        from lifedl.pl.dgd import dgd_subcluster_figure
+
+        figure = dgd_subcluster_figure(ad.read_h5ad(inputs["clustered"]), seed)
+    elif kind == "generation":
+        import numpy as np
+
+        from lifedl.models.base import counts_matrix, load_model
+        from lifedl.pl.dgd import generation_figure
+
+        real = ad.read_h5ad(inputs["qc_h5ad"])
+        library_sizes = np.asarray(counts_matrix(real).sum(axis=1)).ravel()  # the real cells' depths
+        samples = {arch: load_model(inputs[arch]).sample(real.n_obs, library_sizes, seed) for arch in ("dgd", "vae")}
+        figure = generation_figure(real, samples)
     else:
         raise ValueError(f"unknown figure kind {kind!r}")
     save_figure(figure, output)
+
+
+def _log_table_to_run(run_json: str, table: pd.DataFrame, key_column: str) -> None:
+    """Each numeric cell of a measures table as eval/<row>/<column> in the model's MLflow run."""
+    from lifedl.train.tracking import open_run
+
+    run = json.loads(Path(run_json).read_text())
+    metrics = {
+        f"eval/{row[key_column]}/{column}": float(value)
+        for _, row in table.iterrows()
+        for column, value in row.items()
+        if column != key_column and isinstance(value, (int, float)) and not isinstance(value, bool)
+    }
+    open_run(run["mlflow_tracking_uri"], run["mlflow_run_id"]).log_metrics(metrics)
+
+
+def generate(
+    qc_h5ad: str,
+    checkpoint: str,
+    run_json: str,
+    generated_output: str,
+    metrics_output: str,
+    umap_output: str,
+    means_output: str,
+    labels: str,
+    seed: int,
+) -> None:
+    """As many generated cells as real ones; realism measures beside the real-vs-real floor; figures."""
+    from lifedl.models.base import load_model
+    from lifedl.pl.scgan import gene_means_figure, realism_umap_figure
+    from lifedl.tl.realism import realism_table
+
+    real = ad.read_h5ad(qc_h5ad)
+    model = load_model(checkpoint)
+    conditional = model.params.get("conditional", False) and labels
+    generated = model.generate(real.n_obs, seed, cell_types=real.obs[labels].to_numpy() if conditional else None)
+    real_scaled = model.prepare(real)
+    table = realism_table(real_scaled, generated, seed)
+    write_h5ad(generated, generated_output)
+    write_tsv(table, metrics_output)
+    save_figure(realism_umap_figure(real_scaled, generated, seed), umap_output)
+    save_figure(gene_means_figure(real_scaled, generated), means_output)
+    _log_table_to_run(run_json, table, table.columns[0])
+
+
+def perturbation(
+    qc_h5ad: str,
+    checkpoint: str,
+    run_json: str,
+    predicted_output: str,
+    metrics_output: str,
+    figure_output: str,
+    labels: str,
+    condition: str,
+    control: str,
+    heldout: str,
+    seed: int,
+) -> None:
+    """The held-out type's predicted stimulated cells, R^2 against the real ones beside two baselines."""
+    from lifedl.models.base import load_model
+    from lifedl.pl.scgen import response_scatter_figure
+    from lifedl.tl.perturbation import response_table
+
+    adata = ad.read_h5ad(qc_h5ad)
+    model = load_model(checkpoint)
+    predicted = model.predict(adata)
+    table = response_table(adata, predicted, labels, condition, control, heldout)
+    write_h5ad(predicted, predicted_output)
+    write_tsv(table, metrics_output)
+    save_figure(response_scatter_figure(adata, predicted, labels, condition, control, heldout), figure_output)
+    _log_table_to_run(run_json, table, table.columns[0])
+

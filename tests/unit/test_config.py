@@ -74,3 +74,30 @@ def test_unknown_dataset_architecture_and_hyper_parameter(tmp_path, schemas):
         get_architecture("transformer")
     with pytest.raises(LifedlError, match=r"unknown hyper-parameter\(s\) \['n_latnet'\]"):
         get_architecture("vae").resolve_params({"n_latnet": 3})
+
+
+def test_dataset_architectures_follow_config_sheet_list_and_needs(monkeypatch):
+    from lifedl.config import dataset_architectures
+    from lifedl.models import ARCHITECTURES, Architecture
+
+    monkeypatch.setitem(
+        ARCHITECTURES, "needy", Architecture("needy", "lifedl.models.vae", "needs a condition", {}, needs=("condition",))
+    )
+    row = pd.Series({"id": "d", "condition": "", "architectures": ""})
+    # no list in the sheet: config's architectures that the row can feed, PCA first
+    assert dataset_architectures(["vae", "needy", "ae"], row, "sheet.tsv") == ["pca", "vae", "ae"]
+    with_condition = row.copy()
+    with_condition["condition"] = "stim"
+    assert dataset_architectures(["vae", "needy"], with_condition, "sheet.tsv") == ["pca", "vae", "needy"]
+    # a list in the sheet restricts config's list (PCA always stays)
+    listed = with_condition.copy()
+    listed["architectures"] = "needy, vae"
+    assert dataset_architectures(["ae", "vae", "needy"], listed, "sheet.tsv") == ["pca", "vae", "needy"]
+    # a listed architecture whose needs are not met, or an unknown one, is an error naming the fix
+    bad = row.copy()
+    bad["architectures"] = "needy"
+    with pytest.raises(LifedlError, match=r"sheet.tsv: dataset 'd' lists architecture 'needy', which needs .*condition"):
+        dataset_architectures(["needy"], bad, "sheet.tsv")
+    bad["architectures"] = "vea"
+    with pytest.raises(LifedlError, match="unknown architecture 'vea'"):
+        dataset_architectures(["vae"], bad, "sheet.tsv")

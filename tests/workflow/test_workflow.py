@@ -29,7 +29,7 @@ def test_unknown_config_key_stops_snakemake_with_the_key_named(repo, tmp_path):
 
 ALL_ARCHITECTURES = """
 architectures: [pca, ae, dae, vae, ldvae, vega]
-likelihood_comparison: {enabled: true, max_epochs: 5}
+likelihood_comparison: {enabled: true, max_epochs: 5, datasets: []}
 params:
   pca: {n_components: 10}
   vae: {max_epochs: 30, patience: 10, n_hidden: 32, n_latent: 4}

@@ -1,4 +1,6 @@
 rule cluster:
+    wildcard_constraints:
+        arch=arch_pattern("representation"),
     conda:
         "../../envs/data.yaml"
     input:

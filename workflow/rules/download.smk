@@ -4,7 +4,8 @@ rule download:
     output:
         "results/{dataset}/raw.h5ad",
     params:
-        row=lambda wildcards: SHEET.loc[wildcards.dataset].to_dict(),
+        # only the fields that shape raw.h5ad: editing a description or an architecture list re-downloads nothing
+        row=lambda wildcards: {field: SHEET.loc[wildcards.dataset, field] for field in DOWNLOAD_FIELDS},
         sheet=SHEET_PATH,
         cache_dir=config["cache_dir"],
     log:

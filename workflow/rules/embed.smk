@@ -1,4 +1,6 @@
 rule embed:
+    wildcard_constraints:
+        arch=arch_pattern("representation"),
     conda:
         "../../envs/train.yaml"
     input:

@@ -1,4 +1,6 @@
 rule evaluate:
+    wildcard_constraints:
+        arch=arch_pattern("representation"),
     conda:
         "../../envs/train.yaml"
     input:
@@ -28,7 +30,9 @@ rule collect_metrics:
     conda:
         "../../envs/report.yaml"
     input:
-        expand("results/{{dataset}}/metrics/{arch}.tsv", arch=ARCHS),
+        lambda wildcards: expand(
+            "results/{dataset}/metrics/{arch}.tsv", dataset=wildcards.dataset, arch=archs_of(wildcards.dataset, "representation")
+        ),
     output:
         report("results/{dataset}/metrics.tsv", caption="../report/metrics.rst", category="{dataset}"),
     log:

@@ -2,8 +2,12 @@ rule figures:
     conda:
         "../../envs/report.yaml"
     input:
-        clustered=expand("results/{{dataset}}/clusters/{arch}.h5ad", arch=ARCHS),
-        run_jsons=expand("results/{{dataset}}/models/{arch}/run.json", arch=ARCHS),
+        clustered=lambda wildcards: expand(
+            "results/{dataset}/clusters/{arch}.h5ad", dataset=wildcards.dataset, arch=archs_of(wildcards.dataset, "representation")
+        ),
+        run_jsons=lambda wildcards: expand(
+            "results/{dataset}/models/{arch}/run.json", dataset=wildcards.dataset, arch=archs_of(wildcards.dataset)
+        ),
     output:
         umap=report(
             "results/{dataset}/figures/umap.png",
@@ -18,7 +22,8 @@ rule figures:
             subcategory="Training",
         ),
     params:
-        archs=ARCHS,
+        archs=lambda wildcards: archs_of(wildcards.dataset, "representation"),
+        trained=lambda wildcards: archs_of(wildcards.dataset),
         labels=dataset_field("labels"),
         default_resolution=config["clustering"]["default_resolution"],
     log:
@@ -35,21 +40,11 @@ rule report:
     conda:
         "../../envs/report.yaml"
     input:
-        metrics=expand("results/{dataset}/metrics/{arch}.tsv", dataset=DATASETS, arch=ARCHS),
-        run_jsons=expand("results/{dataset}/models/{arch}/run.json", dataset=DATASETS, arch=ARCHS),
-        qc=expand("results/{dataset}/qc.h5ad", dataset=DATASETS),
-        figures=expand(
-            "results/{dataset}/figures/{name}.png",
-            dataset=DATASETS,
-            name=["umap", "training_curves", "qc_metrics", "qc_hvg"],
-        ),
-        paper_figures=[path for dataset in DATASETS for path in paper_figures(dataset)],
-        likelihood_tables=likelihood_tables(),
+        report_inputs(report_plan()),
     output:
         "results/report.html",
     params:
-        datasets=DATASETS,
-        archs=ARCHS,
+        plan=report_plan(),
         tracking_uri=TRACKING_URI,
     log:
         "results/logs/report.log",
@@ -164,6 +159,52 @@ rule figure_vae_interpolation:
         seed=config["seed"],
     log:
         "results/{dataset}/logs/figure_vae_interpolation.log",
+    threads: rule_resources("figures")["threads"]
+    resources:
+        mem_mb=mem_mb("figures"),
+        runtime=rule_resources("figures")["runtime"],
+    script:
+        "../scripts/paper_figure.py"
+
+
+rule figure_dgd:
+    conda:
+        "../../envs/report.yaml"
+    input:
+        clustered="results/{dataset}/clusters/dgd.h5ad",
+    output:
+        report("results/{dataset}/figures/{kind}.png", caption="../report/dgd.rst", category="{dataset}", subcategory="Models"),
+    wildcard_constraints:
+        kind="dgd_latent|dgd_subclusters",
+    params:
+        kind=lambda wildcards: wildcards.kind,
+        labels=dataset_field("labels"),
+        seed=config["seed"],
+    log:
+        "results/{dataset}/logs/figure_{kind}.log",
+    threads: rule_resources("figures")["threads"]
+    resources:
+        mem_mb=mem_mb("figures"),
+        runtime=rule_resources("figures")["runtime"],
+    script:
+        "../scripts/paper_figure.py"
+
+
+rule figure_generation:
+    conda:
+        "../../envs/report.yaml"
+    input:
+        qc_h5ad="results/{dataset}/qc.h5ad",
+        dgd="results/{dataset}/models/dgd/model.ckpt",
+        vae="results/{dataset}/models/vae/model.ckpt",
+    output:
+        report("results/{dataset}/figures/generation.png", caption="../report/generation.rst", category="{dataset}", subcategory="Models"),
+    params:
+        kind="generation",
+        labels=dataset_field("labels"),
+        seed=config["seed"],
+    log:
+        "results/{dataset}/logs/figure_generation.log",
     threads: rule_resources("figures")["threads"]
     resources:
         mem_mb=mem_mb("figures"),

@@ -2,10 +2,9 @@ from lifedl import steps
 from lifedl.logs import logged
 
 with logged(snakemake.log[0]):
-    archs = snakemake.params.archs
     steps.figures(
-        clustered=dict(zip(archs, snakemake.input.clustered)),
-        run_jsons=dict(zip(archs, snakemake.input.run_jsons)),
+        clustered=dict(zip(snakemake.params.archs, snakemake.input.clustered)),
+        run_jsons=dict(zip(snakemake.params.trained, snakemake.input.run_jsons)),
         labels=snakemake.params.labels,
         default_resolution=snakemake.params.default_resolution,
         umap_output=snakemake.output.umap,

@@ -33,6 +33,7 @@ class DatasetSpec:
     format: str = ""
     labels: str = ""
     batch: str = ""
+    condition: str = ""  # obs column of control / stimulated, for perturbation models
     programs: str = ""  # gene programs (GMT) for VEGA: a path, or url:... with programs_checksum
     programs_checksum: str = ""
     sheet: str = "config/datasets.tsv"  # where the row came from, for error messages
@@ -64,7 +65,7 @@ def load_source(spec: DatasetSpec, cache_dir: str | Path) -> ad.AnnData:
                 f"{what}: {len(duplicated)} duplicate {axis} names (e.g. {list(duplicated[:3])}). Make them unique "
                 f"before use (anndata's {'var' if axis == 'gene' else 'obs'}_names_make_unique())."
             )
-    for role in ("labels", "batch"):
+    for role in ("labels", "batch", "condition"):
         column = getattr(spec, role)
         if column and column not in adata.obs:
             raise LifedlError(

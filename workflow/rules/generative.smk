@@ -1,0 +1,62 @@
+# Generators (scgan) and perturbation models (scgen) are measured as their papers measure them,
+# beside a baseline computed the same way in the same job (lifedl.steps.generate / .perturbation).
+
+
+rule generate:
+    wildcard_constraints:
+        arch=arch_pattern("generator"),
+    conda:
+        "../../envs/train.yaml"
+    input:
+        qc_h5ad="results/{dataset}/qc.h5ad",
+        checkpoint="results/{dataset}/models/{arch}/model.ckpt",
+        run_json="results/{dataset}/models/{arch}/run.json",
+    output:
+        generated="results/{dataset}/generated/{arch}.h5ad",
+        metrics="results/{dataset}/metrics/{arch}.tsv",
+        umap=report("results/{dataset}/figures/{arch}_realism_umap.png", caption="../report/generator.rst", category="{dataset}", subcategory="Generative models"),
+        means=report("results/{dataset}/figures/{arch}_gene_means.png", caption="../report/generator.rst", category="{dataset}", subcategory="Generative models"),
+    params:
+        labels=dataset_field("labels"),
+        seed=config["seed"],
+    log:
+        "results/{dataset}/logs/generate_{arch}.log",
+    benchmark:
+        "results/{dataset}/benchmarks/generate_{arch}.tsv"
+    threads: rule_resources("evaluate")["threads"]
+    resources:
+        mem_mb=mem_mb("evaluate"),
+        runtime=rule_resources("evaluate")["runtime"],
+    script:
+        "../scripts/generate.py"
+
+
+rule perturbation:
+    wildcard_constraints:
+        arch=arch_pattern("perturbation"),
+    conda:
+        "../../envs/train.yaml"
+    input:
+        qc_h5ad="results/{dataset}/qc.h5ad",
+        checkpoint="results/{dataset}/models/{arch}/model.ckpt",
+        run_json="results/{dataset}/models/{arch}/run.json",
+    output:
+        predicted="results/{dataset}/predictions/{arch}.h5ad",
+        metrics="results/{dataset}/metrics/{arch}.tsv",
+        figure=report("results/{dataset}/figures/{arch}_response.png", caption="../report/perturbation.rst", category="{dataset}", subcategory="Perturbation"),
+    params:
+        labels=dataset_field("labels"),
+        condition=dataset_field("condition"),
+        control=dataset_field("control"),
+        heldout=dataset_field("heldout"),
+        seed=config["seed"],
+    log:
+        "results/{dataset}/logs/perturbation_{arch}.log",
+    benchmark:
+        "results/{dataset}/benchmarks/perturbation_{arch}.tsv"
+    threads: rule_resources("evaluate")["threads"]
+    resources:
+        mem_mb=mem_mb("evaluate"),
+        runtime=rule_resources("evaluate")["runtime"],
+    script:
+        "../scripts/perturbation.py"
