@@ -1,5 +1,7 @@
 # lifedl: `make run` runs the whole workflow on the embedded default data; `make test` runs the tests.
 # Both create .venv with the pinned versions of requirements.lock on first use.
+# `make bench` runs benchmarks/ (see benchmarks/README.md) in .venv-bench: requirements.lock plus the bench
+# extra pinned in requirements-bench.lock (scvi-tools), kept apart so the workflow's environment stays the lock.
 
 PYTHON ?= python3
 VENV := .venv
@@ -7,8 +9,15 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= 2
 SNAKEMAKE_ARGS ?=
+BENCH_VENV := .venv-bench
+BENCH_BIN := $(BENCH_VENV)/bin
+BENCH_STAMP := $(BENCH_VENV)/.installed
+# Extra arguments per benchmark, e.g. SAME_MODEL_ARGS="--epochs 50" SCALING_ARGS="--sizes 10000 100000"
+WORKFLOW_RULES_ARGS ?=
+SAME_MODEL_ARGS ?=
+SCALING_ARGS ?=
 
-.PHONY: run test dry-run report mlflow-ui lint clean venv
+.PHONY: run test dry-run report mlflow-ui lint clean venv bench bench-venv
 
 venv: $(STAMP)
 
@@ -35,6 +44,23 @@ test: $(STAMP)
 
 mlflow-ui: $(STAMP)
 	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(BIN)/mlflow ui --backend-store-uri sqlite:///results/mlflow.db --host 127.0.0.1 --port 5000 --workers 1
+
+$(BENCH_STAMP): requirements.lock requirements-bench.lock pyproject.toml
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	# torch first, pinned, as for .venv: nothing in the bench extra may pull a CUDA build.
+	$(BENCH_BIN)/python -m pip install --quiet "torch==2.13.0"
+	$(BENCH_BIN)/python -m pip install --quiet -r requirements.lock -r requirements-bench.lock
+	$(BENCH_BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(BENCH_STAMP)
+
+bench-venv: $(BENCH_STAMP)
+
+# Writes results/benchmarks/*.tsv and *.png. Cheapest first; the rule table reads the files of a finished `make run`.
+bench: $(BENCH_STAMP)
+	$(BENCH_BIN)/python benchmarks/workflow_rules.py $(WORKFLOW_RULES_ARGS)
+	$(BENCH_BIN)/python benchmarks/same_model.py $(SAME_MODEL_ARGS)
+	$(BENCH_BIN)/python benchmarks/scaling.py $(SCALING_ARGS)
 
 clean:
 	rm -rf results .snakemake

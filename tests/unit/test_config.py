@@ -22,7 +22,7 @@ def test_default_config_and_sheet_are_valid(repo, schemas, default_config):
     config = validate_config(copy.deepcopy(default_config), schemas[0])
     assert config["architectures"][0] == "pca"
     sheet = load_datasets_sheet(repo / "config/datasets.tsv", schemas[1])
-    assert selected_datasets(config, sheet, "config/datasets.tsv") == ["pbmc68k_reduced", "sim_batches"]
+    assert selected_datasets(config, sheet, "config/datasets.tsv") == ["pbmc68k_reduced", "sim_batches", "sim_perturbation"]
     # the real public data sets are listed but not in the default run
     assert {"pbmc3k", "zheng68k"} <= set(sheet.index[sheet["default_run"] == "no"])
     assert sheet.loc["pbmc3k", "checksum"].startswith("sha256:")

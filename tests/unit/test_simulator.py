@@ -44,3 +44,84 @@ def test_simulated_source_parses_parameters_and_rejects_unknown_ones(tmp_path):
     assert adata.shape == (120, 60)
     with pytest.raises(LifedlError, match="unknown simulation parameter 'n_cellz'"):
         load_source(DatasetSpec("sim", "simulated:n_cellz=10"), tmp_path)
+
+
+def _counts_digest(adata) -> str:
+    import hashlib
+
+    counts, digest = adata.layers["counts"], hashlib.sha256()
+    for array in (counts.indptr, counts.indices, counts.data):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    for column in ("cell_type", "batch"):
+        digest.update(",".join(adata.obs[column].astype(str)).encode())
+    return digest.hexdigest()
+
+
+@pytest.mark.parametrize(
+    "params, expected",
+    [
+        # digests taken with the simulator as it was before the perturbation fields existed
+        (
+            SimulationParams(n_cells=300, n_genes=120, n_types=3, n_batches=2, seed=7),
+            "8a37fb465f5f14df9966b1f8c8abda50b77b248784b82342c50a5c7ceb3d938d",
+        ),
+        (  # the sheet's sim_batches
+            SimulationParams(n_cells=1500, n_genes=600, n_types=6, n_batches=2, seed=1),
+            "15fb87815dcdadba07d0236a600ac7bb1c7dd8d5beb11381448fddccb1d6bead",
+        ),
+    ],
+)
+def test_simulations_without_perturbation_are_what_they_were(params, expected):
+    adata = simulate_counts(params)
+    assert _counts_digest(adata) == expected
+    assert list(adata.obs.columns) == ["cell_type", "batch"] and adata.var.shape[1] == 0 and not adata.varm
+
+
+def _log_means(adata, mask):
+    counts = adata.layers["counts"][mask].toarray()
+    return np.log1p(counts / counts.sum(axis=1, keepdims=True) * 1e4).mean(axis=0)
+
+
+def test_perturbation_response_has_a_shared_and_a_type_specific_part():
+    params = SimulationParams(
+        n_cells=3000, n_genes=300, n_types=3, n_conditions=2, response_fraction=0.2, type_specific_fraction=0.3, seed=0
+    )
+    adata = simulate_counts(params)
+    types, condition = adata.obs["cell_type"].to_numpy(), adata.obs["condition"].to_numpy()
+    assert set(condition) == {"control", "stimulated"}
+    fold_changes = adata.var["stimulation_log_fold_change"].to_numpy()
+    silenced = adata.varm["silenced"]  # genes x types
+    responding = fold_changes != 0
+    assert responding.sum() == 60 and np.all(silenced.sum(axis=0) == 18) and not silenced[~responding].any()
+    shifts = np.stack(
+        [
+            _log_means(adata, (types == t) & (condition == "stimulated"))
+            - _log_means(adata, (types == t) & (condition == "control"))
+            for t in ("type_0", "type_1", "type_2")
+        ],
+        axis=1,
+    )
+    for t in range(3):
+        expressed = responding & ~silenced[:, t]
+        # shared: the responding genes a type expresses move with the shared fold changes, in every type
+        assert np.mean(np.sign(shifts[expressed, t]) == np.sign(fold_changes[expressed])) > 0.95
+        assert np.abs(shifts[expressed, t]).mean() > 5 * np.abs(shifts[~responding, t]).mean()
+        # type-specific: the genes this type silences barely move in it, but do in the types that express them
+        own = silenced[:, t] & ~silenced.all(axis=1)
+        elsewhere = np.array([np.abs(shifts[g, ~silenced[g]]).mean() for g in np.flatnonzero(own)])
+        assert np.abs(shifts[own, t]).mean() < 0.25 * elsewhere.mean()
+    # so neither "no change" nor "the other types' average response" is the response of type_0
+    average_of_others = shifts[:, 1:].mean(axis=1)
+    assert np.abs(average_of_others - shifts[:, 0])[silenced[:, 0]].mean() > 0.2
+
+
+def test_perturbation_is_seeded_and_parsed_from_the_sheet(tmp_path):
+    source = (
+        "simulated:n_cells=200,n_genes=80,n_types=2,n_conditions=2,response_fraction=0.25,type_specific_fraction=0.5,"
+        "seed=4"
+    )
+    a, b = load_source(DatasetSpec("sim", source), tmp_path), load_source(DatasetSpec("sim", source), tmp_path)
+    assert (a.layers["counts"] != b.layers["counts"]).nnz == 0
+    assert set(a.obs["condition"]) == {"control", "stimulated"} and a.varm["silenced"].sum() == 2 * 10
+    with pytest.raises(LifedlError, match="n_conditions must be 1 .* or 2"):
+        load_source(DatasetSpec("sim", "simulated:n_cells=50,n_genes=40,n_conditions=3"), tmp_path)

@@ -1,9 +1,17 @@
-"""A seeded negative-binomial count simulator with cell types, batches and library-size variation.
+"""A seeded negative-binomial count simulator with cell types, batches, library-size variation
+and, optionally, a perturbation.
 
 Counts are drawn as a Gamma-Poisson mixture (the negative binomial) around
-    mu[cell, gene] = library_size[cell] * softmax(base + type_effect + batch_effect)[gene],
+    mu[cell, gene] = library_size[cell] * softmax(base + type_effect + batch_effect + response)[gene],
 which is the generative model that the NB VAE assumes, so a simulated data set has a
-known truth (cell types, batches) to score embeddings against.
+known truth (cell types, batches, the response to a stimulus) to score models against.
+
+With ``n_conditions=2`` every cell is a control or a stimulated cell (obs 'condition'). The
+stimulus multiplies the expected counts of some genes by fold changes shared by all types;
+each type silences some of those genes, which then barely move in it on the log-normalised
+scale: the type-specific part of the observed response. So a held-out type's response is
+neither "no change" nor the other types' average response, but follows from its control
+cells and the shared response: scGen's task.
 """
 
 from __future__ import annotations
@@ -14,6 +22,9 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+
+# How far a cell type turns down the responding genes it silences: e^-4, about 2% of the expression elsewhere.
+SILENCING_LOG_FOLD_CHANGE = 4.0
 
 
 @dataclass(frozen=True)
@@ -30,6 +41,11 @@ class SimulationParams:
     dispersion_theta: float = 4.0  # NB inverse dispersion (smaller = noisier)
     n_mito_genes: int = 13
     seed: int = 0
+    # Perturbation. The defaults (one condition) simulate exactly what they did before these fields existed.
+    n_conditions: int = 1  # 1: no perturbation; 2: obs 'condition' is 'control' or 'stimulated' (half each)
+    response_fraction: float = 0.1  # share of genes whose counts the stimulus changes (same fold change in every type)
+    response_log_fold_change: float = 1.5  # mean |log fold change| of a responding gene
+    type_specific_fraction: float = 0.3  # share of the responding genes each type silences (barely responds with)
 
 
 def simulate_counts(params: SimulationParams, chunk_size: int = 20_000) -> ad.AnnData:
@@ -39,6 +55,13 @@ def simulate_counts(params: SimulationParams, chunk_size: int = 20_000) -> ad.An
     """
     if params.n_cells < 1 or params.n_genes < 1 or params.n_types < 1 or params.n_batches < 1:
         raise ValueError(f"simulation needs at least one cell, gene, type and batch, got {params}")
+    if params.n_conditions not in (1, 2):
+        raise ValueError(
+            f"n_conditions must be 1 (no perturbation) or 2 (control and stimulated), got {params.n_conditions}"
+        )
+    for name in ("response_fraction", "type_specific_fraction"):
+        if not 0.0 <= getattr(params, name) <= 1.0:
+            raise ValueError(f"{name} must lie between 0 and 1, got {getattr(params, name)}")
     rng = np.random.default_rng(params.seed)
     base = rng.normal(0.0, 1.5, params.n_genes)
     type_effect = np.zeros((params.n_types, params.n_genes))
@@ -53,11 +76,17 @@ def simulate_counts(params: SimulationParams, chunk_size: int = 20_000) -> ad.An
     cell_type = rng.integers(params.n_types, size=params.n_cells)
     batch = rng.integers(params.n_batches, size=params.n_cells)
     library_size = np.exp(rng.normal(np.log(params.mean_library_size), params.library_size_sd, params.n_cells))
+    perturbed = params.n_conditions == 2
+    if perturbed:
+        stimulated, response, silencing = _perturbation(params)
 
     chunks = []
     for start in range(0, params.n_cells, chunk_size):
         stop = min(start + chunk_size, params.n_cells)
         logits = base + type_effect[cell_type[start:stop]] + batch_effect[batch[start:stop]]
+        if perturbed:
+            types = cell_type[start:stop]
+            logits = logits + silencing[types] + response[types] * stimulated[start:stop, None]
         proportions = np.exp(logits - logits.max(axis=1, keepdims=True))
         proportions /= proportions.sum(axis=1, keepdims=True)
         mu = library_size[start:stop, None] * proportions
@@ -76,8 +105,14 @@ def simulate_counts(params: SimulationParams, chunk_size: int = 20_000) -> ad.An
         },
         index=[f"cell{i:07d}" for i in range(params.n_cells)],
     )
+    if perturbed:
+        obs["condition"] = pd.Categorical(np.where(stimulated, "stimulated", "control"), ["control", "stimulated"])
     adata = ad.AnnData(X=counts.copy(), obs=obs, var=pd.DataFrame(index=gene_names))
     adata.layers["counts"] = counts
+    if perturbed:
+        # The truth a perturbation model is scored against; varm follows the genes that QC keeps.
+        adata.var["stimulation_log_fold_change"] = response[0]  # the same in every type
+        adata.varm["silenced"] = silencing.T < 0  # genes x types (column t: type_t)
     adata.uns["simulation"] = {k: v for k, v in params.__dict__.items()}
     # Ground-truth gene programs (each type's up-regulated genes), e.g. for VEGA.
     adata.uns["gene_programs"] = {
@@ -85,3 +120,29 @@ def simulate_counts(params: SimulationParams, chunk_size: int = 20_000) -> ad.An
         for t in range(params.n_types)
     }
     return adata
+
+
+def _perturbation(params: SimulationParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which cells are stimulated; log fold changes of the stimulus and of each type's silencing (types x genes).
+
+    The stimulus multiplies the expected counts of ``response_fraction`` of the genes by fold changes
+    shared by all types. Each type silences ``type_specific_fraction`` of those genes (their expression
+    falls to e^-4 of the rest, in control and stimulated cells alike), so on the log-normalised scale
+    they barely move in that type: the type-specific part of the observed response. It can be read off a
+    type's control cells, but not off the other types' average response. Drawn from a generator of its
+    own, so the draws of the base simulation (and so a simulation without perturbation) stay as they were.
+    """
+    rng = np.random.default_rng([params.seed, 1])
+    n_responding = max(1, round(params.response_fraction * params.n_genes))
+    responding = rng.choice(params.n_genes, n_responding, replace=False)
+    fold_changes = rng.choice([-1.0, 1.0], n_responding) * rng.normal(
+        params.response_log_fold_change, 0.3, n_responding
+    )
+    n_silenced = round(params.type_specific_fraction * n_responding)
+    response = np.zeros((params.n_types, params.n_genes))
+    silencing = np.zeros((params.n_types, params.n_genes))
+    response[:, responding] = fold_changes
+    for t in range(params.n_types):
+        silencing[t, rng.choice(responding, n_silenced, replace=False)] = -SILENCING_LOG_FOLD_CHANGE
+    stimulated = rng.random(params.n_cells) < 0.5
+    return stimulated, response, silencing

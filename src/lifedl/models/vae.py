@@ -49,6 +49,29 @@ def kl_to_standard_normal(mean: torch.Tensor, log_var: torch.Tensor) -> torch.Te
     return (0.5 * (mean.pow(2) + log_var.exp() - 1.0 - log_var)).sum(dim=-1)
 
 
+def sample_library_sizes(n_cells: int, library_sizes) -> np.ndarray:
+    """One library size per generated cell, from one number or one per cell; bad values are an error."""
+    sizes = np.asarray(library_sizes, dtype=np.float64)
+    if n_cells < 1 or sizes.ndim > 1 or (sizes.ndim == 1 and len(sizes) != n_cells):
+        raise LifedlError(f"sample needs n_cells >= 1 and one library size or one per cell, got n_cells={n_cells} "
+                          f"and library_sizes of shape {sizes.shape}.")
+    if not np.all(np.isfinite(sizes)) or np.any(sizes <= 0):
+        raise LifedlError("library_sizes must be positive, finite UMI totals (e.g. the real cells' total counts).")
+    return np.broadcast_to(sizes, (n_cells,)).copy()
+
+
+def draw_counts(
+    mu: np.ndarray, theta: np.ndarray | None, rng: np.random.Generator, zero_probability: np.ndarray | None = None
+) -> np.ndarray:
+    """Integer counts drawn from NB(mu, theta) as a Gamma-Poisson mixture (Poisson(mu) where ``theta`` is
+    None), with structural zeros at ``zero_probability`` (zinb): what a count decoder generates."""
+    rate = mu if theta is None else rng.gamma(theta, mu / theta)
+    counts = rng.poisson(rate).astype(np.int64)
+    if zero_probability is not None:
+        counts[rng.random(counts.shape) < zero_probability] = 0
+    return counts
+
+
 class VAE(nn.Module):
     def __init__(
         self,
@@ -182,6 +205,22 @@ class VAEModel:
             if self.network.likelihood == "gaussian":
                 return logits.numpy()
             return torch.log1p(torch.softmax(logits, -1) * TARGET_SUM).numpy()
+
+    def sample(self, n_cells: int, library_sizes, seed: int = 0) -> np.ndarray:
+        """Integer counts of ``n_cells`` generated cells: z ~ N(0, I), decoded (in the first batch where the
+        model is batch-conditioned), drawn from the count likelihood at ``library_sizes`` (one or one per cell)."""
+        if self.network.likelihood == "gaussian":
+            raise LifedlError(f"'{self.arch}' was trained with the gaussian likelihood on log-normalised expression; "
+                              "generating counts needs a count likelihood (nb, zinb or poisson).")
+        sizes = sample_library_sizes(n_cells, library_sizes)
+        generator = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            z = torch.randn(n_cells, self.network.encoder.mean.out_features, generator=generator)
+            logits, zero_logits = self.network.decode(z, torch.zeros(n_cells, dtype=torch.long))
+            mu = (torch.softmax(logits.float(), -1) * torch.as_tensor(sizes, dtype=torch.float32)[:, None]).numpy()
+            theta = None if self.network.likelihood == "poisson" else torch.exp(self.network.gene_parameter).numpy()
+            zero_probability = None if zero_logits is None else torch.sigmoid(zero_logits.float()).numpy()
+        return draw_counts(mu, theta, np.random.default_rng(seed), zero_probability)
 
     def checkpoint(self) -> dict:
         return {

@@ -198,10 +198,12 @@ def run_lightning(
         print(f"resuming from {last}", file=sys.stderr, flush=True)
     # last.ckpt lives in the run's own work_dir. Saving at the end of the training epoch (after validation)
     # marks the epoch complete, so a resumed run starts the next one cleanly.
+    # (Not save_last: Lightning writes "last" only in an epoch where it also saved a top-k checkpoint.)
     last_checkpoint = ModelCheckpoint(
         dirpath=context.work_dir,
-        save_top_k=0,
-        save_last=True,
+        filename="last",
+        monitor=None,
+        save_top_k=1,
         every_n_epochs=CHECKPOINT_EVERY_N_EPOCHS,
         enable_version_counter=False,
         save_on_train_epoch_end=True,

@@ -1,0 +1,82 @@
+"""The benchmark helpers that need no scvi-tools: the rule-table collector, per-stage RSS accounting and the
+scaling stage runner, on tiny inputs."""
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))  # the benchmark scripts import their helpers as `common`
+
+import common
+import scaling
+import workflow_rules
+
+SNAKEMAKE_COLUMNS = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+
+
+def write_benchmark(path: Path, rows: list[tuple[float, float]]) -> None:
+    """A Snakemake benchmark file with one (seconds, max_rss MB) row per repeat."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [f"{s}\t0:00:00\t{rss}\t1\t1\t1\t0\t0\t50\t{s / 2}\n" for s, rss in rows]
+    path.write_text(SNAKEMAKE_COLUMNS + "".join(lines))
+
+
+def test_rule_table_sums_jobs_per_rule_and_dataset(tmp_path, repo):
+    results = tmp_path / "results"
+    write_benchmark(results / "d1" / "benchmarks" / "train_vae.tsv", [(10.0, 500.0)])
+    write_benchmark(results / "d1" / "benchmarks" / "train_pca.tsv", [(2.0, 300.0), (4.0, 320.0)])  # 2 repeats
+    write_benchmark(results / "d1" / "benchmarks" / "qc.tsv", [(1.5, 200.0)])
+    write_benchmark(results / "d2" / "benchmarks" / "train_vae.tsv", [(7.0, 100.0)])
+    write_benchmark(results / "d2" / "benchmarks" / "mystery.tsv", [(1.0, 10.0)])
+
+    jobs = workflow_rules.collect_jobs(results, repo / "workflow" / "rules")
+    table = workflow_rules.per_rule(jobs).set_index(["dataset", "rule"])
+
+    assert table.loc[("d1", "train"), "jobs"] == 2
+    assert table.loc[("d1", "train"), "total_seconds"] == pytest.approx(13.0)  # 10 + mean(2, 4)
+    assert table.loc[("d1", "train"), "max_rss_mb"] == pytest.approx(500.0)
+    assert table.loc[("d1", "qc"), "total_seconds"] == pytest.approx(1.5)
+    assert table.loc[("d2", "train"), "total_seconds"] == pytest.approx(7.0)
+    assert table.loc[("d1", "train"), "share_of_dataset"] == pytest.approx(13.0 / 14.5)
+    assert set(jobs.loc[jobs["rule"] == "train", "arch"]) == {"vae", "pca"}
+    unknown = jobs[~jobs["known_rule"].astype(bool)]
+    assert list(unknown["rule"]) == ["mystery"]
+
+
+def test_nested_stage_gets_its_own_time_and_peak_rss():
+    recorder = common.StageRecorder(n_cells=1)
+    with recorder.stage("outer"):
+        time.sleep(0.05)
+        with recorder.stage("inner"):
+            block = np.ones(300 * 2**20 // 8)  # 300 MiB, touched, freed before the stage ends
+            del block
+            time.sleep(0.3)
+    outer, inner = recorder.rows
+    assert [outer["stage"], inner["stage"]] == ["outer", "inner"]
+    assert 0.05 <= outer["seconds"] < 0.3  # the inner stage's time is not the outer's
+    assert inner["seconds"] >= 0.3
+    if recorder.peaks_are_per_stage:
+        assert inner["peak_rss_gib"] - outer["peak_rss_gib"] > 0.2
+
+
+def test_scaling_runner_gives_one_row_per_stage(tmp_path):
+    rows = scaling.run_pipeline(500, 400, epochs=1, work_dir=tmp_path, knn="sklearn")
+    table = pd.DataFrame(rows)
+    assert list(table["stage"]) == ["simulate", *scaling.PIPELINE_STAGES]
+    assert (table["seconds"] > 0).all()
+    assert (table["peak_rss_gib"] > 0).all()
+    assert table.loc[table["stage"] == "simulate", "zero_fraction"].item() > 0.5
+    train = table[table["stage"] == "vae_train"].iloc[0]
+    assert train["epochs"] == 1 and train["train_cells_per_s"] > 0
+    assert table.loc[table["stage"] == "leiden", "n_clusters"].item() >= 1
+
+    summary = scaling.summarise(rows + [{**row, "n_cells": 1000, "seconds": 2 * row["seconds"]} for row in rows])
+    exponents = summary.drop_duplicates("stage").set_index("stage")["scaling_exponent"]
+    assert exponents["qc"] == pytest.approx(1.0)  # twice the time for twice the cells: slope 1
+    pipeline = summary[summary["stage"] == "pipeline"].set_index("n_cells")["seconds"]
+    assert pipeline[500] == pytest.approx(table[table["stage"].isin(scaling.PIPELINE_STAGES)]["seconds"].sum())
