@@ -16,7 +16,9 @@ def test_dry_run_of_the_default_config_plans_every_rule(repo):
     result = snakemake(repo, repo, "-n", "--forceall", "--quiet", "rules")
     assert result.returncode == 0, result.stderr
     planned = result.stdout + result.stderr
-    for rule in ("download", "qc", "train", "embed", "cluster", "evaluate", "figures", "report"):
+    rules = ("download", "qc", "train", "embed", "cluster", "evaluate", "figures", "report", "likelihoods")
+    rules += ("generate", "perturbation", "figure_dgd", "figure_generation", "figure_seed004_panel")
+    for rule in rules:
         assert rule in planned
 
 
@@ -28,9 +30,13 @@ def test_unknown_config_key_stops_snakemake_with_the_key_named(repo, tmp_path):
 
 
 ALL_ARCHITECTURES = """
-architectures: [pca, ae, dae, vae, ldvae, vega]
+datasets: [tiny, tiny_stim]
+architectures: [pca, ae, dae, vae, ldvae, vega, dgd, scgan, scgen]
 likelihood_comparison: {enabled: true, max_epochs: 5, datasets: []}
 params:
+  dgd: {max_epochs: 10, patience: 10, n_hidden: 32, n_layers: 2, n_latent: 4, n_components: 4, embed_steps: 20}
+  scgan: {max_epochs: 4, n_latent: 16, generator_layers: [32, 64], critic_layers: [64, 32], batch_size: 64}
+  scgen: {max_epochs: 10, patience: 10, n_hidden: 32, n_latent: 4}
   pca: {n_components: 10}
   vae: {max_epochs: 30, patience: 10, n_hidden: 32, n_latent: 4}
   ae: {max_epochs: 20, patience: 10, n_hidden: 32, n_latent: 4}
@@ -38,7 +44,7 @@ params:
   ldvae: {max_epochs: 20, patience: 10, n_hidden: 32, n_latent: 4}
   vega: {max_epochs: 20, patience: 10, n_hidden: 32}
 """
-ARCHS = ["pca", "ae", "dae", "ldvae", "vae", "vega"]  # PCA first, then by name
+ARCHS = ["pca", "ae", "dae", "dgd", "ldvae", "vae", "vega"]  # representations: PCA first, then by name
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +66,7 @@ def test_tiny_run_writes_every_output(tiny_run):
     assert raw.shape == (300, 200) and raw.layers["counts"].format == "csr"
     qc = ad.read_h5ad(tiny / "qc.h5ad")
     assert qc.n_vars == 150 and "counts" in qc.layers
-    for arch, dims in (("pca", 10), ("ae", 4), ("dae", 4), ("vae", 4), ("ldvae", 4), ("vega", 3)):
+    for arch, dims in (("pca", 10), ("ae", 4), ("dae", 4), ("vae", 4), ("ldvae", 4), ("vega", 3), ("dgd", 4)):
         assert (tiny / f"models/{arch}/model.ckpt").stat().st_size > 0
         run = json.loads((tiny / f"models/{arch}/run.json").read_text())
         assert run["seed"] == 0 and run["versions"]["torch"].startswith("2.13.0")
@@ -84,12 +90,34 @@ def test_tiny_run_writes_every_output(tiny_run):
     assert (likelihoods["n_val_cells"] == likelihoods["n_val_cells"][0]).all()  # the same held-out cells
     # 3 well-separated simulated types: PCA must find them
     assert table.loc[0, "ari_best"] > 0.8
+    components = ad.read_h5ad(tiny / "clusters/dgd.h5ad").obs["dgd_component"]
+    assert components.notna().all() and components.nunique() >= 1
+    assert {"component_ari", "heldout_loglik_per_cell"} <= set(table.columns)
+    # the generator: as many cells as real ones, realism beside the real-vs-real floor
+    generated = ad.read_h5ad(tiny / "generated/scgan.h5ad")
+    assert generated.shape == (qc.n_obs, qc.n_vars)
+    realism = pd.read_csv(tiny / "metrics/scgan.tsv", sep="\t").set_index("comparison")
+    assert list(realism.index) == ["scgan", "real_vs_real"] and realism["auroc"].between(0, 1).all()
+    # the perturbation model, on its own data set (scgen only, beside PCA)
+    stim = results / "tiny_stim"
+    response = pd.read_csv(stim / "metrics/scgen.tsv", sep="\t").set_index("method")
+    assert list(response.index) == ["scgen", "no_change", "average_response"]
+    assert response["r2_all_genes"].between(0, 1).all()
+    predicted = ad.read_h5ad(stim / "predictions/scgen.h5ad")
+    assert (predicted.obs["cell_type"] == "type_0").all()
+    assert list(pd.read_csv(stim / "metrics.tsv", sep="\t")["arch"]) == ["pca"]
     figures = ["umap", "training_curves", "qc_metrics", "qc_hvg"]
     figures += ["seed004_panel", "ldvae_loadings", "vega_programs", "vae_interpolation"]
+    figures += ["dgd_latent", "dgd_subclusters", "generation", "scgan_realism_umap", "scgan_gene_means"]
     for figure in figures:
         assert (tiny / f"figures/{figure}.png").read_bytes()[:4] == b"\x89PNG"
+    stim_figures = ["umap", "training_curves", "qc_metrics", "qc_hvg", "scgen_response"]
+    for figure in stim_figures:
+        assert (stim / f"figures/{figure}.png").read_bytes()[:4] == b"\x89PNG"
     page = (results / "report.html").read_text()
-    assert "<h2>tiny</h2>" in page and page.count("data:image/png;base64,") == len(figures)
+    assert "<h2>tiny</h2>" in page and "<h2>tiny_stim</h2>" in page
+    assert page.count("data:image/png;base64,") == len(figures) + len(stim_figures)
+    assert "realism of generated cells" in page and "predicted response of the held-out cell type" in page
     assert "Held-out log-likelihood per likelihood" in page
     assert run["mlflow_run_id"] in page
     with zipfile.ZipFile(results / "report.zip") as archive:
@@ -101,7 +129,8 @@ def test_tiny_run_is_tracked_in_mlflow(tiny_run):
     client = MlflowClient(f"sqlite:///{tiny_run / 'results/mlflow.db'}")
     experiment = client.get_experiment_by_name("tiny")
     runs = {r.info.run_name: r for r in client.search_runs([experiment.experiment_id])}
-    assert set(runs) == set(ARCHS) | {"vae_nb", "vae_zinb", "vae_poisson", "vae_gaussian"}
+    assert set(runs) == set(ARCHS) | {"scgan", "vae_nb", "vae_zinb", "vae_poisson", "vae_gaussian"}
+    assert "eval/scgan/auroc" in runs["scgan"].data.metrics and "train/gradient_penalty" in runs["scgan"].data.metrics
     for arch in ARCHS:
         run = runs[arch]
         assert run.info.status == "FINISHED"
