@@ -414,14 +414,15 @@ def perturbation(
     """The held-out type's predicted stimulated cells, R^2 against the real ones beside two baselines."""
     from lifedl.models.base import load_model
     from lifedl.pl.scgen import response_scatter_figure
-    from lifedl.tl.perturbation import response_table
+    from lifedl.tl.perturbation import r2_table, response_means
 
     adata = ad.read_h5ad(qc_h5ad)
     model = load_model(checkpoint)
     predicted = model.predict(adata)
-    table = response_table(adata, predicted, labels, condition, control, heldout)
+    means = response_means(adata, predicted, labels, condition, control, heldout)
+    table = r2_table(means)
     write_h5ad(predicted, predicted_output)
     write_tsv(table, metrics_output)
-    save_figure(response_scatter_figure(adata, predicted, labels, condition, control, heldout), figure_output)
+    save_figure(response_scatter_figure(means, heldout), figure_output)
     _log_table_to_run(run_json, table, table.columns[0])
 

@@ -11,7 +11,7 @@ from lifedl.errors import LifedlError
 from lifedl.models import get_architecture
 from lifedl.models.base import load_model, log_normalise, save_checkpoint
 from lifedl.models.scgen import PREDICTED, balanced_delta
-from lifedl.tl.perturbation import response_table
+from lifedl.tl.perturbation import r2_table, response_means
 from lifedl.train.context import TrainingContext
 
 # config/datasets.tsv's sim_perturbation
@@ -19,7 +19,7 @@ SIM_PERTURBATION = SimulationParams(
     n_cells=2000, n_genes=600, n_types=5, n_conditions=2, response_fraction=0.2, type_specific_fraction=0.3, seed=2
 )
 KEYS = {"labels_key": "cell_type", "condition_key": "condition", "control_value": "control", "heldout_type": "type_0"}
-COLUMNS = ("cell_type", "condition", "control", "type_0")  # the same, as response_table's arguments
+COLUMNS = ("cell_type", "condition", "control", "type_0")  # the same, as response_means' arguments
 
 
 def _train(adata, work_dir, **overrides):
@@ -97,7 +97,7 @@ def test_scgen_beats_no_change_and_average_response(perturbed, trained):
     heldout_control = (perturbed.obs["cell_type"] == "type_0") & (perturbed.obs["condition"] == "control")
     assert list(predicted.obs_names) == list(perturbed.obs_names[heldout_control.to_numpy()])
     assert set(predicted.obs["condition"]) == {PREDICTED} and predicted.shape == (heldout_control.sum(), 600)
-    table = response_table(perturbed, predicted, *COLUMNS).set_index("method")
+    table = r2_table(response_means(perturbed, predicted, *COLUMNS)).set_index("method")
     assert list(table.index) == ["scgen", "no_change", "average_response"] and set(table["n_top_genes"]) == {100}
     for column in ("r2_all_genes", "r2_top_genes"):
         assert table.loc["scgen", column] > table.loc["no_change", column], table
@@ -109,7 +109,7 @@ def test_response_table_scores_a_perfect_prediction_one(perturbed):
         ((perturbed.obs["cell_type"] == "type_0") & (perturbed.obs["condition"] == "stimulated")).to_numpy()
     ].copy()
     heldout_stimulated.X = log_normalise(heldout_stimulated.layers["counts"].astype(np.float32))
-    table = response_table(perturbed, heldout_stimulated, *COLUMNS, n_top_genes=50).set_index("method")
+    table = r2_table(response_means(perturbed, heldout_stimulated, *COLUMNS, n_top_genes=50)).set_index("method")
     assert table.loc["scgen", "r2_all_genes"] == pytest.approx(1.0) and table.loc[
         "scgen", "r2_top_genes"
     ] == pytest.approx(1.0)
@@ -125,7 +125,7 @@ def test_checkpoint_round_trip_predicts_identically_and_figure(perturbed, traine
     assert loaded.settings == trained.settings and loaded.params == trained.params
     np.testing.assert_array_equal(loaded.embed(perturbed[:50]), trained.embed(perturbed[:50]))
     np.testing.assert_array_equal(loaded.predict(perturbed).X, trained.predict(perturbed).X)
-    figure = response_scatter_figure(perturbed, loaded.predict(perturbed), *COLUMNS)
+    figure = response_scatter_figure(response_means(perturbed, loaded.predict(perturbed), *COLUMNS), "type_0")
     titles = [ax.get_title() for ax in figure.axes]
     assert len(titles) == 3 and all("R²" in title for title in titles)
 

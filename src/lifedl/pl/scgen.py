@@ -2,35 +2,24 @@
 
 from __future__ import annotations
 
-import anndata as ad
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from lifedl.tl.perturbation import r2_table, response_means
+from lifedl.tl.perturbation import ResponseMeans, r2_table
 
 METHOD_TITLES = {"no_change": "no change (control cells)", "average_response": "control + other types' response"}
 N_LABELLED_GENES = 5
 
 
-def response_scatter_figure(
-    adata: ad.AnnData,
-    predicted: ad.AnnData,
-    labels_key: str,
-    condition_key: str,
-    control_value: str,
-    heldout_type: str,
-    n_top_genes: int = 100,
-    method: str = "scgen",
-) -> plt.Figure:
+def response_scatter_figure(means: ResponseMeans, heldout_type: str) -> plt.Figure:
     """One panel per method (the model's prediction, then the two baselines): per-gene mean log-normalised
     expression, predicted (y) vs the held-out type's real stimulated cells (x); the top response genes in
-    colour, the largest responses named, R^2 over all genes and over the top genes in the title."""
-    means = response_means(
-        adata, predicted, labels_key, condition_key, control_value, heldout_type, n_top_genes, method
-    )
+    colour, the largest responses named, R^2 over all genes and over the top genes in the title.
+
+    ``means``: :func:`lifedl.tl.perturbation.response_means`, the numbers behind the R^2 table too."""
     top = np.zeros(len(means.real), dtype=bool)
     top[means.top_genes] = True
     fig, axes = plt.subplots(1, len(means.predictions), figsize=(4.3 * len(means.predictions), 4.3), squeeze=False)

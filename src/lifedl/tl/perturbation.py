@@ -106,7 +106,8 @@ def response_means(
     n_top_genes: int = 100,
     method: str = "scgen",
 ) -> ResponseMeans:
-    """The numbers behind :func:`response_table` and the response scatter figure.
+    """Per-gene means of the real and predicted responses: the numbers behind :func:`r2_table` and the
+    response scatter figure (``predicted`` holds log-normalised expression in ``X``, e.g. ``ScGenModel.predict``).
 
     Top response genes: largest |mean stimulated - mean control| of the held-out type's real
     cells, on log-normalised expression (up and down alike; the paper took scanpy's top-ranked
@@ -142,28 +143,9 @@ def squared_pearson(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.corrcoef(x, y)[0, 1] ** 2)
 
 
-def response_table(
-    adata: ad.AnnData,
-    predicted: ad.AnnData,
-    labels_key: str,
-    condition_key: str,
-    control_value: str,
-    heldout_type: str,
-    n_top_genes: int = 100,
-    method: str = "scgen",
-) -> pd.DataFrame:
-    """R^2 (squared Pearson, scGen's figure 2) of per-gene means, prediction vs the held-out type's real
-    stimulated cells, over all genes and the top response genes; one row per method and baseline.
-
-    ``predicted`` holds predicted log-normalised expression in ``X`` (e.g. ``ScGenModel.predict``).
-    """
-    means = response_means(
-        adata, predicted, labels_key, condition_key, control_value, heldout_type, n_top_genes, method
-    )
-    return r2_table(means)
-
-
 def r2_table(means: ResponseMeans) -> pd.DataFrame:
+    """R^2 (squared Pearson, scGen's figure 2) of per-gene means, prediction vs the held-out type's real
+    stimulated cells, over all genes and the top response genes; one row per method and baseline."""
     rows = [
         {
             "method": name,
