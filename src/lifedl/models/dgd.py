@@ -46,7 +46,7 @@ from lifedl.models.vae import draw_counts, sample_library_sizes
 from lifedl.nn.likelihoods import nb_log_likelihood_per_cell
 from lifedl.nn.mixture import GaussianMixturePrior
 from lifedl.train.context import TrainingContext
-from lifedl.train.data import batch_loader, split_cells
+from lifedl.train.data import batch_loader
 
 # Adam's (beta1, beta2) in the authors' code: a representation gets one step per epoch, so long
 # gradient averages would mostly remember stale decoders.
@@ -299,17 +299,11 @@ def _network(n_genes: int, params: dict) -> DGD:
 
 
 def train(adata: ad.AnnData, params: dict, context: TrainingContext, arch: str = "dgd") -> DGDModel:
-    from lifedl.train.fit import loader_settings, run_lightning  # Lightning only where training happens
+    from lifedl.train.fit import loader_settings, run_lightning, training_split  # Lightning only where training happens
 
     counts = counts_matrix(adata)
     check_counts(counts, f"{context.source} layers['counts'] (negative-binomial likelihood)")
-    train_index, val_index = split_cells(counts.shape[0], params["val_fraction"], context.seed)
-    if len(train_index) < params["batch_size"] or len(val_index) == 0:
-        raise LifedlError(
-            f"{context.source}: {counts.shape[0]} cells leave {len(train_index)} for training and {len(val_index)} "
-            f"held out; the DGD needs at least one batch (batch_size={params['batch_size']}) and one held-out cell. "
-            "Lower batch_size or raise val_fraction under 'params: dgd:' in config/config.yaml."
-        )
+    train_index, val_index = training_split(counts.shape[0], params, context)
     network = _network(adata.n_vars, params)
     module = _training_class()(network, len(train_index), len(val_index), params, context.seed)
     loaders = loader_settings(context)

@@ -133,6 +133,18 @@ class FitResult:
     val_index: np.ndarray  # the held-out cells, for held-out measures
 
 
+def training_split(n_cells: int, params: dict, context: TrainingContext) -> tuple[np.ndarray, np.ndarray]:
+    """The seeded train/validation split, with at least one batch to train on and one cell held out."""
+    train_index, val_index = split_cells(n_cells, params["val_fraction"], context.seed)
+    if len(train_index) < params["batch_size"] or len(val_index) == 0:
+        raise LifedlError(
+            f"{context.source}: {n_cells} cells leave {len(train_index)} for training (fewer than one batch, "
+            f"batch_size={params['batch_size']}) or none held out ({len(val_index)}). Lower batch_size or raise "
+            "val_fraction under 'params:' in config/config.yaml, or use a data set with more cells."
+        )
+    return train_index, val_index
+
+
 def fit_module(
     network: torch.nn.Module,
     counts: sp.csr_matrix,
@@ -140,13 +152,7 @@ def fit_module(
     context: TrainingContext,
     batch_codes: np.ndarray | None = None,
 ) -> FitResult:
-    train_index, val_index = split_cells(counts.shape[0], params["val_fraction"], context.seed)
-    if len(train_index) < params["batch_size"] or len(val_index) == 0:
-        raise LifedlError(
-            f"{context.source}: {counts.shape[0]} cells leave {len(train_index)} for training, fewer than one batch "
-            f"(batch_size={params['batch_size']}). Lower batch_size under 'params:' in config/config.yaml, or use "
-            "a data set with more cells."
-        )
+    train_index, val_index = training_split(counts.shape[0], params, context)
     lit = LitModel(network, params["learning_rate"], params["weight_decay"], params["kl_warmup_epochs"], context.seed)
     codes = np.zeros(counts.shape[0], dtype=np.int64) if batch_codes is None else np.asarray(batch_codes)
     loaders = loader_settings(context)
