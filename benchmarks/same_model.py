@@ -197,6 +197,22 @@ def prepare_datasets(names, sim_cells: int, n_genes: int, seed: int, directory: 
     return prepared
 
 
+def merge_runs(previous: pd.DataFrame | None, new: pd.DataFrame) -> pd.DataFrame:
+    """The new rows plus the rows of an earlier table for other (dataset, tool) pairs: data sets can be run
+    apart (e.g. with different --epochs) and still end up in one table and figure."""
+    if previous is None or previous.empty:
+        return new.reset_index(drop=True)
+    done = set(zip(new["dataset"], new["tool"]))
+    kept = previous[[pair not in done for pair in zip(previous["dataset"], previous["tool"])]]
+    return pd.concat([kept, new], ignore_index=True).sort_values(["dataset", "tool"], ignore_index=True)
+
+
+def speedups(table: pd.DataFrame) -> pd.Series:
+    """lifedl's training cells/s over scvi-tools' per data set (where both ran)."""
+    rate = table.pivot(index="dataset", columns="tool", values="cells_per_s")
+    return (rate["lifedl"] / rate["scvi"]).dropna() if {"lifedl", "scvi"} <= set(rate.columns) else pd.Series()
+
+
 def comparison_figure(table: pd.DataFrame):
     import matplotlib
 
@@ -234,6 +250,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--accelerator", default="cpu")
     parser.add_argument("--quick", action="store_true", help="smoke run: 1,000 simulated cells, 2 epochs")
     parser.add_argument("--out-dir", help="default results/benchmarks (--quick: results/benchmarks/quick)")
+    parser.add_argument(
+        "--replace",
+        action="store_true",
+        help="start a new same_model.tsv (default: keep an existing table's rows for the pairs not run now)",
+    )
     parser.add_argument("--child", choices=TOOLS, help=argparse.SUPPRESS)
     parser.add_argument("--h5ad", help=argparse.SUPPRESS)
     parser.add_argument("--labels", help=argparse.SUPPRESS)
@@ -313,8 +334,10 @@ def main(argv=None) -> int:
                     flush=True,
                 )
     if rows:
-        table = pd.DataFrame(rows)
-        write_tsv(table.round(4), out_dir / "same_model.tsv")
+        table_path = out_dir / "same_model.tsv"
+        previous = pd.read_csv(table_path, sep="\t") if table_path.exists() and not args.replace else None
+        table = merge_runs(previous, pd.DataFrame(rows))
+        write_tsv(table.round(4), table_path)
         save_figure(comparison_figure(table), out_dir / "same_model.png")
         columns = [
             "dataset",
@@ -333,6 +356,8 @@ def main(argv=None) -> int:
         ]
         with pd.option_context("display.width", 200, "display.max_columns", 20):
             print(table[columns].round(3).to_string(index=False))
+        for dataset, ratio in speedups(table).items():
+            print(f"{dataset}: lifedl trains {ratio:.2f}x the cells/s of scvi-tools")
         print(f"wrote {out_dir / 'same_model.tsv'} and {out_dir / 'same_model.png'}")
     if failed:
         print(f"FAILED: {failed}", file=sys.stderr)

@@ -83,6 +83,8 @@ def run_pipeline(
         with recorder.stage("hvg"):
             return select_hvgs(*args, **kwargs)
 
+    # The qc rule reads raw.h5ad without X (lifedl.io.read_h5ad_counts: X is a copy of the counts there).
+    del raw.X
     with recorder.stage("qc"), mock.patch.object(sc.pp, "highly_variable_genes", timed_hvg):
         # The raw object stays alive during QC, as in the qc rule (lifedl.steps.qc keeps it while run_qc runs),
         # and is dropped after it, as the later rules never load it.

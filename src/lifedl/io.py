@@ -49,6 +49,25 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             tmp.unlink(missing_ok=True)
 
 
+def read_h5ad_counts(path: str | os.PathLike) -> ad.AnnData:
+    """A raw.h5ad without its X: obs, var, obsm, uns and ``layers['counts']`` only.
+
+    In raw.h5ad X is a second copy of the counts, and QC rebuilds X from the counts anyway; not reading it
+    halves the memory QC starts from (2 GiB of 4 at 1.3M cells x 2,000 genes).
+    """
+    import h5py
+    from anndata.io import read_elem
+
+    with h5py.File(path, "r") as file:
+        if "layers/counts" not in file:
+            raise LifedlError(
+                f"{path} has no layers['counts']: raw.h5ad must hold the integer counts there "
+                "(lifedl.data.load_source writes them); rerun the download rule for this data set."
+            )
+        parts = {key: read_elem(file[key]) for key in ("obs", "var", "obsm", "uns") if key in file}
+        return ad.AnnData(layers={"counts": read_elem(file["layers/counts"])}, **parts)
+
+
 def write_h5ad(adata: ad.AnnData, path: str | os.PathLike) -> None:
     with atomic_path(path) as tmp:
         adata.write_h5ad(tmp, compression="lzf")

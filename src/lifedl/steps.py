@@ -17,7 +17,7 @@ from pathlib import Path
 import anndata as ad
 import pandas as pd
 
-from lifedl.io import file_sha256, save_figure, write_h5ad, write_json, write_tsv
+from lifedl.io import file_sha256, read_h5ad_counts, save_figure, write_h5ad, write_json, write_tsv
 
 VERSIONED_PACKAGES = ("lifedl", "torch", "lightning", "scanpy", "anndata", "mlflow", "numpy", "scikit-learn", "snakemake")
 
@@ -53,13 +53,11 @@ def download(row: Mapping[str, str], sheet: str, cache_dir: str, output: str) ->
 def qc(raw: str, output: str, metrics_figure: str, hvg_figure_path: str, params: Mapping[str, float]) -> None:
     from lifedl.pl.figures import hvg_figure, qc_metrics_figure
     from lifedl.pp import QCParams, run_qc
-    from lifedl.pp.qc import annotate_qc_metrics
 
-    adata = ad.read_h5ad(raw)
+    adata = read_h5ad_counts(raw)
     qc_params = QCParams(**params)
-    annotate_qc_metrics(adata)
+    filtered = run_qc(adata, qc_params, source=raw)  # also annotates adata's obs with the QC metrics
     save_figure(qc_metrics_figure(adata, qc_params.__dict__), metrics_figure)
-    filtered = run_qc(adata, qc_params, source=raw)
     save_figure(hvg_figure(filtered), hvg_figure_path)
     write_h5ad(filtered, output)
 

@@ -80,3 +80,16 @@ def test_scaling_runner_gives_one_row_per_stage(tmp_path):
     assert exponents["qc"] == pytest.approx(1.0)  # twice the time for twice the cells: slope 1
     pipeline = summary[summary["stage"] == "pipeline"].set_index("n_cells")["seconds"]
     assert pipeline[500] == pytest.approx(table[table["stage"].isin(scaling.PIPELINE_STAGES)]["seconds"].sum())
+
+
+def test_same_model_rerun_replaces_only_its_own_rows():
+    import same_model
+
+    previous = pd.DataFrame(
+        {"dataset": ["sim", "sim", "pbmc", "pbmc"], "tool": ["lifedl", "scvi"] * 2, "cells_per_s": [1.0, 2.0, 3.0, 4.0]}
+    )
+    new = pd.DataFrame({"dataset": ["pbmc"], "tool": ["lifedl"], "cells_per_s": [30.0]})
+    merged = same_model.merge_runs(previous, new).set_index(["dataset", "tool"])["cells_per_s"]
+    assert merged.to_dict() == {("pbmc", "lifedl"): 30.0, ("pbmc", "scvi"): 4.0, ("sim", "lifedl"): 1.0, ("sim", "scvi"): 2.0}
+    assert same_model.merge_runs(None, new).equals(new)
+    assert same_model.speedups(previous).to_dict() == {"pbmc": 0.75, "sim": 0.5}

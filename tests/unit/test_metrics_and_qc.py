@@ -42,3 +42,40 @@ def test_qc_that_removes_every_cell_says_which_threshold_to_lower():
     adata = simulate_counts(SimulationParams(n_cells=50, n_genes=40, seed=2))
     with pytest.raises(LifedlError, match=r"no cells pass QC.*min_genes=1000.*config/config.yaml"):
         run_qc(adata, QCParams(min_genes=1000))
+
+
+def test_qc_without_copies_keeps_exactly_what_anndata_subsetting_keeps(tmp_path):
+    import anndata as ad
+    import scanpy as sc
+
+    from lifedl.io import read_h5ad_counts, write_h5ad
+    from lifedl.pp.qc import annotate_qc_metrics
+
+    adata = simulate_counts(SimulationParams(n_cells=400, n_genes=300, n_types=3, seed=4))
+    adata.layers["counts"][:5] = 0  # five empty cells and, below, a gene seen in fewer than min_cells cells
+    adata.layers["counts"][:, 7] = 0
+    adata.layers["counts"][10, 7] = 3
+    adata.layers["counts"].eliminate_zeros()
+    adata.obsm["X_given"] = np.arange(2 * adata.n_obs, dtype=float).reshape(-1, 2)
+    write_h5ad(adata, tmp_path / "raw.h5ad")
+    params = QCParams(min_genes=20, min_cells=3, n_top_genes=100, max_pct_mito=100)
+
+    lean = read_h5ad_counts(tmp_path / "raw.h5ad")
+    assert "X" not in lean.layers and lean.X is None and lean.obsm["X_given"].shape == (400, 2)
+    filtered = run_qc(lean, params)
+    assert "n_genes_by_counts" in lean.obs  # the metrics for the QC figure land on the input
+
+    # The same selection made the plain way: AnnData subsetting and copies.
+    expected = ad.read_h5ad(tmp_path / "raw.h5ad")
+    annotate_qc_metrics(expected)
+    expected = expected[expected.obs["n_genes_by_counts"] >= params.min_genes].copy()
+    expected = expected[:, np.asarray((expected.layers["counts"] > 0).sum(axis=0)).ravel() >= params.min_cells].copy()
+    sc.pp.highly_variable_genes(expected, flavor="seurat_v3", n_top_genes=params.n_top_genes, layer="counts")
+    expected = expected[:, expected.var["highly_variable"].to_numpy()]
+
+    assert filtered.uns["qc"]["n_cells_after"] == 395 and adata.var_names[7] not in filtered.var_names
+    assert list(filtered.obs_names) == list(expected.obs_names)
+    assert list(filtered.var_names) == list(expected.var_names)
+    assert (filtered.layers["counts"] != expected.layers["counts"]).nnz == 0
+    np.testing.assert_array_equal(filtered.obsm["X_given"], expected.obsm["X_given"])
+    assert list(filtered.obs["cell_type"].cat.categories) == list(expected.obs["cell_type"].cat.categories)

@@ -7,6 +7,7 @@ import dataclasses
 import anndata as ad
 import numpy as np
 import scanpy as sc
+import scipy.sparse as sp
 
 from lifedl.errors import LifedlError
 
@@ -31,47 +32,87 @@ def run_qc(adata: ad.AnnData, params: QCParams, source: str = "raw.h5ad") -> ad.
 
     The returned object holds only the selected genes (the models train on them);
     ``layers['counts']`` keeps their raw counts, ``obs``/``var`` the QC metrics and
-    ``uns['qc']`` the thresholds and the numbers of cells and genes kept.
+    ``uns['qc']`` the thresholds and the numbers of cells and genes kept. ``adata``'s
+    ``obs``/``var`` get the QC metrics too (for the QC figure); its ``X`` and other layers
+    are not read: X is rebuilt from the counts.
+
+    Memory: cells and genes are chosen from the counts without copying them, and the
+    counts are copied once per selection that drops something (at 1.3M cells x 2,000
+    genes one copy is 2 GiB), rather than once per step with X and every layer. Where QC
+    drops nothing, the returned counts are ``adata``'s own matrix, not a copy.
     """
     annotate_qc_metrics(adata)
     n_cells_in, n_genes_in = adata.shape
+    counts = sp.csr_matrix(adata.layers["counts"])  # no copy when already CSR
     keep_cells = (
         (adata.obs["n_genes_by_counts"] >= params.min_genes)
         & (adata.obs["total_counts"] >= params.min_counts)
         & (adata.obs["pct_counts_mt"] <= params.max_pct_mito)
     ).to_numpy()
-    adata = adata[keep_cells].copy()
-    if adata.n_obs == 0:
+    if not keep_cells.any():
         raise LifedlError(
             f"{source}: no cells pass QC (min_genes={params.min_genes}, min_counts={params.min_counts}, "
             f"max_pct_mito={params.max_pct_mito}) out of {n_cells_in}. Lower the thresholds under 'qc:' in "
             "config/config.yaml."
         )
-    cells_per_gene = np.asarray((adata.layers["counts"] > 0).sum(axis=0)).ravel()
-    adata = adata[:, cells_per_gene >= params.min_cells].copy()
-    if adata.n_vars == 0:
+    keep_genes = cells_detecting_each_gene(counts, keep_cells) >= params.min_cells
+    if not keep_genes.any():
         raise LifedlError(
             f"{source}: no genes are expressed in at least min_cells={params.min_cells} cells after cell QC. "
             "Lower qc.min_cells in config/config.yaml."
         )
+    obs = adata.obs[keep_cells].copy()
+    for column in obs.select_dtypes("category"):  # as AnnData's own subsetting does
+        obs[column] = obs[column].cat.remove_unused_categories()
+    filtered = ad.AnnData(
+        obs=obs,
+        var=adata.var[keep_genes].copy(),
+        obsm={key: value[keep_cells] for key, value in adata.obsm.items()},
+        uns=dict(adata.uns),
+        layers={"counts": select(counts, keep_cells, keep_genes)},
+    )
+    del counts
 
-    n_top_genes = min(params.n_top_genes, adata.n_vars)
-    sc.pp.highly_variable_genes(adata, flavor="seurat_v3", n_top_genes=n_top_genes, layer="counts")
-    adata = adata[:, adata.var["highly_variable"].to_numpy()].copy()
+    n_top_genes = min(params.n_top_genes, filtered.n_vars)
+    sc.pp.highly_variable_genes(filtered, flavor="seurat_v3", n_top_genes=n_top_genes, layer="counts")
+    highly_variable = filtered.var["highly_variable"].to_numpy()
+    if not highly_variable.all():
+        filtered = ad.AnnData(
+            obs=filtered.obs,
+            var=filtered.var[highly_variable].copy(),
+            obsm=dict(filtered.obsm),
+            uns=filtered.uns,
+            layers={"counts": filtered.layers["counts"][:, highly_variable]},
+        )
 
-    adata.X = adata.layers["counts"].astype(np.float32)
-    sc.pp.normalize_total(adata, target_sum=params.target_sum)
-    sc.pp.log1p(adata)
-    adata.uns["qc"] = {
+    filtered.X = filtered.layers["counts"].astype(np.float32)
+    sc.pp.normalize_total(filtered, target_sum=params.target_sum)
+    sc.pp.log1p(filtered)
+    filtered.uns["qc"] = {
         **dataclasses.asdict(params),
         "n_cells_before": n_cells_in,
         "n_genes_before": n_genes_in,
-        "n_cells_after": adata.n_obs,
-        "n_genes_after": adata.n_vars,
+        "n_cells_after": filtered.n_obs,
+        "n_genes_after": filtered.n_vars,
     }
     print(
-        f"QC: kept {adata.n_obs}/{n_cells_in} cells and {adata.n_vars}/{n_genes_in} genes "
+        f"QC: kept {filtered.n_obs}/{n_cells_in} cells and {filtered.n_vars}/{n_genes_in} genes "
         f"({n_top_genes} highly variable requested)",
         flush=True,
     )
-    return adata
+    return filtered
+
+
+def cells_detecting_each_gene(counts: sp.csr_matrix, rows: np.ndarray) -> np.ndarray:
+    """Per gene, how many of the chosen rows have a non-zero count, without copying those rows."""
+    stored = np.repeat(rows, np.diff(counts.indptr)) & (counts.data != 0)
+    return np.bincount(counts.indices[stored], minlength=counts.shape[1])
+
+
+def select(matrix: sp.csr_matrix, rows: np.ndarray, columns: np.ndarray) -> sp.csr_matrix:
+    """matrix[rows][:, columns], skipping a selection that keeps everything (each one copies the matrix)."""
+    if not rows.all():
+        matrix = matrix[rows]
+    if not columns.all():
+        matrix = matrix[:, columns]
+    return matrix
