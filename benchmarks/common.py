@@ -254,3 +254,51 @@ def output_dir(requested: str | None, quick: bool) -> Path:
     if requested:
         return Path(requested)
     return RESULTS_DIR / "quick" if quick else RESULTS_DIR
+
+
+PHASES = ("fetch", "forward", "backward", "optimizer", "validation")
+
+
+def step_phases():
+    """A Lightning callback splitting the training loop's wall time into phases, from the hooks Lightning
+    calls in every tool alike: fetch (end of one step to the start of the next: the data loader making a
+    batch), forward (training_step with the loss), backward, optimizer (the step and what the tool does
+    after it) and validation (whole validation epochs). ``seconds`` gives each phase's total."""
+    import lightning as L
+
+    class StepPhases(L.Callback):
+        def __init__(self):
+            self.seconds = dict.fromkeys(PHASES, 0.0)
+            self.steps = 0
+            self._mark = None
+
+        def _close(self, phase: str) -> None:
+            now = time.perf_counter()
+            if self._mark is not None:
+                self.seconds[phase] += now - self._mark
+            self._mark = now
+
+        def on_train_epoch_start(self, trainer, pl_module):
+            self._mark = time.perf_counter()
+
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+            self._close("fetch")
+
+        def on_before_backward(self, trainer, pl_module, loss):
+            self._close("forward")
+
+        def on_after_backward(self, trainer, pl_module):
+            self._close("backward")
+
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            self._close("optimizer")
+            self.steps += 1
+
+        def on_validation_epoch_start(self, trainer, pl_module):
+            self._mark = time.perf_counter()
+
+        def on_validation_epoch_end(self, trainer, pl_module):
+            self._close("validation")
+            self._mark = None
+
+    return StepPhases()

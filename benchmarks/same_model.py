@@ -39,6 +39,7 @@ from pathlib import Path
 import pandas as pd
 from common import (
     GIB,
+    PHASES,
     TENX_LABELS,
     check_machine_idle,
     describe_counts,
@@ -49,6 +50,7 @@ from common import (
     scvi_like_vae_params,
     set_torch_threads,
     simulate_tenx_like,
+    step_phases,
     training_timer,
     workflow_settings,
 )
@@ -63,15 +65,14 @@ def scvi_default_epochs(n_cells: int) -> int:
     return max(1, min(400, round(20_000 / n_cells * 400)))
 
 
-def train_lifedl(adata, labels: str, epochs: int, val_fraction: float, seed: int, accelerator: str, work_dir: Path):
+def train_lifedl(adata, labels, epochs, val_fraction, seed, accelerator, work_dir: Path, callbacks: list):
     from lifedl.models import get_architecture
     from lifedl.train.context import TrainingContext
 
-    timer = training_timer()
     context = TrainingContext(
         seed=seed,
         work_dir=work_dir,
-        callbacks=[timer],
+        callbacks=callbacks,
         accelerator=accelerator,
         source="benchmark h5ad",
         labels_key=labels,
@@ -87,19 +88,17 @@ def train_lifedl(adata, labels: str, epochs: int, val_fraction: float, seed: int
     return {
         "version": metadata.version("lifedl"),
         "n_train_cells": int(model.final_metrics["n_train_cells"]),
-        "timer": timer,
         "fit_seconds": fit_seconds,
         "embed_seconds": embed_seconds,
         "embedding": embedding,
     }
 
 
-def train_scvi(adata, labels: str, epochs: int, val_fraction: float, seed: int, accelerator: str, work_dir: Path):
+def train_scvi(adata, labels, epochs, val_fraction, seed, accelerator, work_dir: Path, callbacks: list):
     import scvi
 
     scvi.settings.seed = seed
     scvi.settings.logging_dir = str(work_dir)
-    timer = training_timer()
     started = time.perf_counter()
     scvi.model.SCVI.setup_anndata(adata, layer="counts")
     model = scvi.model.SCVI(
@@ -113,7 +112,7 @@ def train_scvi(adata, labels: str, epochs: int, val_fraction: float, seed: int, 
         accelerator=accelerator,
         devices=1,
         enable_progress_bar=False,
-        callbacks=[timer],
+        callbacks=callbacks,
         plan_kwargs={"lr": 1e-3, "weight_decay": 1e-6, "n_epochs_kl_warmup": 400},
     )
     fit_seconds = time.perf_counter() - started
@@ -123,7 +122,6 @@ def train_scvi(adata, labels: str, epochs: int, val_fraction: float, seed: int, 
     return {
         "version": scvi.__version__,
         "n_train_cells": len(model.train_indices),
-        "timer": timer,
         "fit_seconds": fit_seconds,
         "embed_seconds": embed_seconds,
         "embedding": embedding,
@@ -146,10 +144,12 @@ def run_one(
     set_torch_threads(threads)
     settings = workflow_settings()
     adata = ad.read_h5ad(h5ad)
+    timer, phases = training_timer(), step_phases()
     with tempfile.TemporaryDirectory(prefix=f"lifedl-bench-{tool}-") as work_dir:
-        result = TRAINERS[tool](adata, labels, epochs, val_fraction, settings["seed"], accelerator, Path(work_dir))
+        result = TRAINERS[tool](
+            adata, labels, epochs, val_fraction, settings["seed"], accelerator, Path(work_dir), [timer, phases]
+        )
     peak_rss = peak_rss_bytes() / GIB  # a fresh process: its peak from start, over imports, data, training, embedding
-    timer = result["timer"]
     adata.obsm["X_bench"] = result["embedding"]
     started = time.perf_counter()  # cluster_seconds: also pynndescent's one-off compilation above 4,096 cells
     neighbors(adata, "X_bench", settings["n_neighbors"], settings["seed"])
@@ -168,6 +168,9 @@ def run_one(
         "threads": torch.get_num_threads(),
         "train_seconds": timer.seconds,
         "cells_per_s": result["n_train_cells"] * timer.epochs / timer.seconds,
+        "steps": phases.steps,
+        "ms_per_step": timer.seconds / max(phases.steps, 1) * 1000,
+        **{f"{phase}_seconds": seconds for phase, seconds in phases.seconds.items()},
         "fit_seconds": result["fit_seconds"],
         "setup_and_after_seconds": result["fit_seconds"] - timer.seconds,
         "embed_seconds": result["embed_seconds"],
@@ -213,6 +216,16 @@ def speedups(table: pd.DataFrame) -> pd.Series:
     return (rate["lifedl"] / rate["scvi"]).dropna() if {"lifedl", "scvi"} <= set(rate.columns) else pd.Series()
 
 
+def phase_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Where each run's training loop went: milliseconds per training step in each phase (see step_phases);
+    'other' is the rest of the loop (epoch starts and ends, Lightning's own bookkeeping)."""
+    steps = table["steps"].clip(lower=1)
+    phases = pd.DataFrame({phase: table[f"{phase}_seconds"] / steps * 1000 for phase in PHASES})
+    phases["other"] = table["ms_per_step"] - phases.sum(axis=1)
+    phases.index = table["dataset"] + " / " + table["tool"]
+    return phases
+
+
 def comparison_figure(table: pd.DataFrame):
     import matplotlib
 
@@ -226,10 +239,13 @@ def comparison_figure(table: pd.DataFrame):
         ("ari", "ARI (Leiden, default resolution)"),
         ("nmi", "NMI (Leiden, default resolution)"),
     ]
-    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 4))
+    fig, axes = plt.subplots(1, len(panels) + 1, figsize=(4 * (len(panels) + 1), 4))
     for axis, (column, title) in zip(axes, panels):
         table.pivot(index="dataset", columns="tool", values=column).plot.bar(ax=axis, rot=0, legend=axis is axes[0])
         axis.set(title=title, xlabel="")
+    phase_table(table).plot.barh(stacked=True, ax=axes[-1])
+    axes[-1].set(title="training step (ms), by phase", xlabel="ms per step")
+    axes[-1].legend(fontsize=7)
     fig.tight_layout()
     return fig
 
@@ -356,6 +372,7 @@ def main(argv=None) -> int:
         ]
         with pd.option_context("display.width", 200, "display.max_columns", 20):
             print(table[columns].round(3).to_string(index=False))
+            print(f"ms per training step, by phase:\n{phase_table(table).round(2).to_string()}")
         for dataset, ratio in speedups(table).items():
             print(f"{dataset}: lifedl trains {ratio:.2f}x the cells/s of scvi-tools")
         print(f"wrote {out_dir / 'same_model.tsv'} and {out_dir / 'same_model.png'}")

@@ -1,6 +1,7 @@
 """Time and memory of `make run` per rule (issue part 3), from the files Snakemake already writes.
 
 Every rule of the workflow has a ``benchmark:`` directive writing results/{dataset}/benchmarks/*.tsv
+(the report, over all data sets: results/logs/benchmarks/report.tsv)
 (wall seconds ``s``, ``max_rss`` in MB, ``cpu_time``, ...; one row per repeat). This collects them
 into results/benchmarks/workflow_jobs.tsv (one row per job) and results/benchmarks/workflow_rules.tsv
 (per dataset and rule: jobs, summed and largest wall time, largest max_rss, summed CPU time) and plots
@@ -69,7 +70,9 @@ def collect_jobs(results_dir: Path, rules_dir: Path) -> pd.DataFrame:
         table = pd.read_csv(path, sep="\t")
         measures = {c: pd.to_numeric(table[c], errors="coerce").mean() for c in MEASURES if c in table.columns}
         identity = identify(path.relative_to(results_dir).as_posix(), patterns)
-        identity.setdefault("dataset", path.parent.parent.name)
+        # A rule over all data sets (the report) writes below results/logs/: it belongs to no data set.
+        workflow_wide = identity["known_rule"] and not identity.get("dataset") and path.parent.parent.name == "logs"
+        identity.setdefault("dataset", "(all data sets)" if workflow_wide else path.parent.parent.name)
         rows.append({**identity, "job": path.stem, "repeats": len(table), **measures, "file": str(path)})
     columns = ["dataset", "rule", "arch", "job", "repeats", *MEASURES, "known_rule", "file"]
     jobs = pd.DataFrame(rows, columns=columns)

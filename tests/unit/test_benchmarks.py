@@ -33,6 +33,8 @@ def test_rule_table_sums_jobs_per_rule_and_dataset(tmp_path, repo):
     write_benchmark(results / "d1" / "benchmarks" / "qc.tsv", [(1.5, 200.0)])
     write_benchmark(results / "d2" / "benchmarks" / "train_vae.tsv", [(7.0, 100.0)])
     write_benchmark(results / "d2" / "benchmarks" / "mystery.tsv", [(1.0, 10.0)])
+    write_benchmark(results / "d2" / "benchmarks" / "figure_dgd_latent.tsv", [(3.0, 10.0)])
+    write_benchmark(results / "logs" / "benchmarks" / "report.tsv", [(2.5, 10.0)])
 
     jobs = workflow_rules.collect_jobs(results, repo / "workflow" / "rules")
     table = workflow_rules.per_rule(jobs).set_index(["dataset", "rule"])
@@ -44,6 +46,8 @@ def test_rule_table_sums_jobs_per_rule_and_dataset(tmp_path, repo):
     assert table.loc[("d2", "train"), "total_seconds"] == pytest.approx(7.0)
     assert table.loc[("d1", "train"), "share_of_dataset"] == pytest.approx(13.0 / 14.5)
     assert set(jobs.loc[jobs["rule"] == "train", "arch"]) == {"vae", "pca"}
+    assert table.loc[("d2", "figure_dgd"), "total_seconds"] == pytest.approx(3.0)
+    assert table.loc[("(all data sets)", "report"), "jobs"] == 1
     unknown = jobs[~jobs["known_rule"].astype(bool)]
     assert list(unknown["rule"]) == ["mystery"]
 
@@ -93,3 +97,21 @@ def test_same_model_rerun_replaces_only_its_own_rows():
     assert merged.to_dict() == {("pbmc", "lifedl"): 30.0, ("pbmc", "scvi"): 4.0, ("sim", "lifedl"): 1.0, ("sim", "scvi"): 2.0}
     assert same_model.merge_runs(None, new).equals(new)
     assert same_model.speedups(previous).to_dict() == {"pbmc": 0.75, "sim": 0.5}
+
+
+def test_step_phases_split_the_timed_training_loop(tmp_path):
+    import same_model
+
+    from lifedl.data import SimulationParams, simulate_counts
+
+    adata = simulate_counts(SimulationParams(n_cells=300, n_genes=100, n_types=2, seed=1))
+    timer, phases = common.training_timer(), common.step_phases()
+    result = same_model.train_lifedl(adata, "cell_type", 2, 0.1, 0, "cpu", tmp_path, [timer, phases])
+    assert result["n_train_cells"] == 270
+    assert phases.steps == 2 * 3  # 270 cells in batches of 128, two epochs
+    assert all(seconds > 0 for seconds in phases.seconds.values()), phases.seconds
+    assert sum(phases.seconds.values()) <= timer.seconds  # the phases lie inside the timed loop
+    row = {"dataset": "d", "tool": "lifedl", "steps": phases.steps, "ms_per_step": timer.seconds / phases.steps * 1000}
+    row.update({f"{phase}_seconds": seconds for phase, seconds in phases.seconds.items()})
+    split = same_model.phase_table(pd.DataFrame([row])).iloc[0]
+    assert split.sum() == pytest.approx(row["ms_per_step"]) and split["other"] >= 0

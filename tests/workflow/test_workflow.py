@@ -125,6 +125,23 @@ def test_tiny_run_writes_every_output(tiny_run):
     assert not list(results.rglob(".*.tmp*")), "temporary files left behind"
 
 
+def test_tiny_run_times_every_rule(repo, tiny_run):
+    """Every rule has a `benchmark:` file, so benchmarks/workflow_rules.py can give make run's time per rule."""
+    import sys
+
+    sys.path.insert(0, str(repo / "benchmarks"))
+    import workflow_rules
+
+    rules = set(workflow_rules.RULE.findall("".join(f.read_text() for f in (repo / "workflow/rules").glob("*.smk"))))
+    timed = {rule for rule, _, _ in workflow_rules.rule_benchmark_patterns(repo / "workflow/rules")}
+    assert rules == timed, f"rules without a benchmark: directive: {rules - timed}"
+    jobs = workflow_rules.collect_jobs(tiny_run / "results", repo / "workflow/rules")
+    assert jobs["known_rule"].all() and (jobs["seconds"] > 0).all()
+    ran = set(zip(jobs["dataset"], jobs["rule"]))
+    assert ("(all data sets)", "report") in ran and ("tiny", "figure_dgd") in ran and ("tiny_stim", "perturbation") in ran
+    assert {rule for _, rule in ran} == rules  # the tiny run runs every rule once or more
+
+
 def test_tiny_run_is_tracked_in_mlflow(tiny_run):
     client = MlflowClient(f"sqlite:///{tiny_run / 'results/mlflow.db'}")
     experiment = client.get_experiment_by_name("tiny")

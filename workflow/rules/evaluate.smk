@@ -37,6 +37,8 @@ rule collect_metrics:
         report("results/{dataset}/metrics.tsv", caption="../report/metrics.rst", category="{dataset}"),
     log:
         "results/{dataset}/logs/collect_metrics.log",
+    benchmark:
+        "results/{dataset}/benchmarks/collect_metrics.tsv",
     localrule: True
     script:
         "../scripts/collect_metrics.py"

@@ -28,6 +28,8 @@ rule figures:
         default_resolution=config["clustering"]["default_resolution"],
     log:
         "results/{dataset}/logs/figures.log",
+    benchmark:
+        "results/{dataset}/benchmarks/figures.tsv",
     threads: rule_resources("figures")["threads"]
     resources:
         mem_mb=mem_mb("figures"),
@@ -48,6 +50,8 @@ rule report:
         tracking_uri=TRACKING_URI,
     log:
         "results/logs/report.log",
+    benchmark:
+        "results/logs/benchmarks/report.tsv",
     localrule: True
     script:
         "../scripts/report.py"
@@ -95,6 +99,8 @@ rule figure_seed004_panel:
         seed=config["seed"],
     log:
         "results/{dataset}/logs/figure_seed004_panel.log",
+    benchmark:
+        "results/{dataset}/benchmarks/figure_seed004_panel.tsv",
     threads: rule_resources("figures")["threads"]
     resources:
         mem_mb=mem_mb("figures"),
@@ -116,6 +122,8 @@ rule figure_ldvae_loadings:
         seed=config["seed"],
     log:
         "results/{dataset}/logs/figure_ldvae_loadings.log",
+    benchmark:
+        "results/{dataset}/benchmarks/figure_ldvae_loadings.tsv",
     threads: rule_resources("figures")["threads"]
     resources:
         mem_mb=mem_mb("figures"),
@@ -137,6 +145,8 @@ rule figure_vega_programs:
         seed=config["seed"],
     log:
         "results/{dataset}/logs/figure_vega_programs.log",
+    benchmark:
+        "results/{dataset}/benchmarks/figure_vega_programs.tsv",
     threads: rule_resources("figures")["threads"]
     resources:
         mem_mb=mem_mb("figures"),
@@ -159,6 +169,8 @@ rule figure_vae_interpolation:
         seed=config["seed"],
     log:
         "results/{dataset}/logs/figure_vae_interpolation.log",
+    benchmark:
+        "results/{dataset}/benchmarks/figure_vae_interpolation.tsv",
     threads: rule_resources("figures")["threads"]
     resources:
         mem_mb=mem_mb("figures"),
@@ -182,6 +194,8 @@ rule figure_dgd:
         seed=config["seed"],
     log:
         "results/{dataset}/logs/figure_{kind}.log",
+    benchmark:
+        "results/{dataset}/benchmarks/figure_{kind}.tsv",
     threads: rule_resources("figures")["threads"]
     resources:
         mem_mb=mem_mb("figures"),
@@ -205,6 +219,8 @@ rule figure_generation:
         seed=config["seed"],
     log:
         "results/{dataset}/logs/figure_generation.log",
+    benchmark:
+        "results/{dataset}/benchmarks/figure_generation.tsv",
     threads: rule_resources("figures")["threads"]
     resources:
         mem_mb=mem_mb("figures"),
