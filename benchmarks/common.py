@@ -89,18 +89,34 @@ def child_environment(threads: int) -> dict[str, str]:
     return {**os.environ, **{name: str(threads) for name in THREAD_VARIABLES}, "PYTHONUNBUFFERED": "1"}
 
 
+def cpu_busy_fraction(seconds: float = 2.0) -> float:
+    """The share of all cores' time spent busy (not idle, not waiting on I/O) over the next ``seconds``, from
+    /proc/stat. This process only sleeps meanwhile, so it is other processes' load, measured now; the load
+    average would still carry the benchmark that ran in the minute before."""
+
+    def snapshot() -> tuple[int, int]:
+        with open("/proc/stat") as stat:
+            ticks = [int(value) for value in stat.readline().split()[1:]]
+        return ticks[3] + ticks[4], sum(ticks)  # idle + iowait, all
+
+    idle_before, total_before = snapshot()
+    time.sleep(seconds)
+    idle_after, total_after = snapshot()
+    return 1.0 - (idle_after - idle_before) / max(total_after - total_before, 1)
+
+
 def check_machine_idle(threads: int) -> float:
-    """Warn when other processes keep the cores busy, and return the 1-minute load average to record beside the
-    results: on this 2-core machine, training with 2 torch threads while another process held a core ran 7-10x
+    """Warn when other processes keep the cores busy, and return the busy share to record beside the results:
+    on this 2-core machine, training with 2 torch threads while another process held a core ran 7-10x
     slower than with 1 thread (OpenMP threads wait on the descheduled one), so such timings are not comparable."""
-    load = os.getloadavg()[0]
-    if load > 0.5:
+    busy = cpu_busy_fraction()
+    if busy > 0.2:
         print(
-            f"WARNING: load average {load:.1f} before starting: other processes are using the CPU, so wall times "
+            f"WARNING: the CPU was {busy:.0%} busy before starting: other processes are using it, so wall times "
             f"(with {threads} threads on {os.cpu_count()} cores) will be inflated and noisy. Benchmark an idle machine.",
             flush=True,
         )
-    return load
+    return busy
 
 
 def set_torch_threads(threads: int) -> None:

@@ -300,13 +300,13 @@ def main(argv=None) -> int:
 
     settings = workflow_settings()
     out_dir = output_dir(args.out_dir, args.quick)
-    load = check_machine_idle(args.threads)
     rows, failed = [], []
     with tempfile.TemporaryDirectory(prefix="lifedl-same-model-") as tmp:
         for data in prepare_datasets(args.datasets, args.sim_cells, args.n_genes, settings["seed"], Path(tmp)):
             epochs = args.epochs or scvi_default_epochs(data["n_cells"])
             for tool in args.tools:
                 print(f"=== {tool} on {data['dataset']}: {epochs} epochs, {args.threads} threads ===", flush=True)
+                busy = check_machine_idle(args.threads)
                 result = Path(tmp) / f"{data['dataset']}_{tool}.json"
                 command = [
                     sys.executable,
@@ -341,7 +341,7 @@ def main(argv=None) -> int:
                         **row,
                         "process_peak_rss_gib": process_peak,
                         **summary,
-                        "load_at_start": load,
+                        "cpu_busy_before": busy,
                     }
                 )
                 print(

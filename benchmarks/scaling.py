@@ -222,7 +222,6 @@ def main(argv=None) -> int:
         f"knn {args.knn}; each size in a fresh process",
         flush=True,
     )
-    load = check_machine_idle(args.threads)
     rows, failed = [], []
     with tempfile.TemporaryDirectory(prefix="lifedl-scaling-") as tmp:
         for n_cells in args.sizes:
@@ -246,6 +245,7 @@ def main(argv=None) -> int:
                 args.accelerator,
             ]
             print(f"=== {n_cells} cells ===", flush=True)
+            busy = check_machine_idle(args.threads)
             # (run_child's wait4 peak is not used here: resetting VmHWM per stage resets the counter wait4 reads)
             code, _ = run_child(command, args.threads)
             if code != 0:
@@ -253,7 +253,7 @@ def main(argv=None) -> int:
                 failed.append(n_cells)
                 continue
             for row in json.loads(result.read_text()):
-                rows.append({**row, "threads": args.threads, "load_at_start": load})
+                rows.append({**row, "threads": args.threads, "cpu_busy_before": busy})
     if not rows:
         print("no size finished", file=sys.stderr)
         return 1

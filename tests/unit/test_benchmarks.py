@@ -1,6 +1,7 @@
 """The benchmark helpers that need no scvi-tools: the rule-table collector, per-stage RSS accounting and the
 scaling stage runner, on tiny inputs."""
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -115,3 +116,22 @@ def test_step_phases_split_the_timed_training_loop(tmp_path):
     row.update({f"{phase}_seconds": seconds for phase, seconds in phases.seconds.items()})
     split = same_model.phase_table(pd.DataFrame([row])).iloc[0]
     assert split.sum() == pytest.approx(row["ms_per_step"]) and split["other"] >= 0
+
+
+def test_cpu_busy_fraction_sees_a_busy_core():
+    import threading
+
+    stop = threading.Event()
+
+    def spin():
+        while not stop.is_set():
+            pass
+
+    spinner = threading.Thread(target=spin)
+    spinner.start()
+    try:
+        busy = common.cpu_busy_fraction(1.0)
+    finally:
+        stop.set()
+        spinner.join()
+    assert 0.6 / os.cpu_count() < busy <= 1.0  # one core of all spins (more if something else runs)
