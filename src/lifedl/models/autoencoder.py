@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from lifedl.models.base import counts_matrix
+from lifedl.models.base import counts_matrix, network_checkpoint
 from lifedl.models.vae import log_normalise_tensor
 from lifedl.nn.layers import mlp
 from lifedl.train.context import TrainingContext
@@ -82,13 +82,7 @@ class AutoencoderModel:
             adata.layers["denoised_dae"] = predict_batches(self.network.reconstruct, counts_matrix(adata, self.gene_names))
 
     def checkpoint(self) -> dict:
-        return {
-            "arch": self.arch,
-            "params": self.params,
-            "gene_names": self.gene_names,
-            "state_dict": self.network.state_dict(),
-            "final_metrics": self.final_metrics,
-        }
+        return network_checkpoint(self, self.network)
 
 
 def _network(n_genes: int, params: dict, arch: str) -> Autoencoder:

@@ -23,6 +23,7 @@ from lifedl.io import atomic_path
 class TrainedModel(Protocol):
     arch: str
     gene_names: list[str]
+    params: dict[str, Any]
     final_metrics: dict[str, float]
 
     def embed(self, adata: ad.AnnData) -> np.ndarray: ...
@@ -52,6 +53,18 @@ def log_normalise(counts: sp.csr_matrix, target_sum: float = 1e4) -> sp.csr_matr
     normalised = sp.diags(scale.astype(np.float32)) @ counts
     normalised.data = np.log1p(normalised.data)
     return sp.csr_matrix(normalised)
+
+
+def network_checkpoint(model: TrainedModel, network: torch.nn.Module, **extra: Any) -> dict[str, Any]:
+    """The checkpoint fields every trained network shares, plus the model's own ``extra`` ones."""
+    return {
+        "arch": model.arch,
+        "params": model.params,
+        "gene_names": model.gene_names,
+        **extra,
+        "state_dict": network.state_dict(),
+        "final_metrics": model.final_metrics,
+    }
 
 
 def save_checkpoint(model: TrainedModel, path: str | os.PathLike) -> None:

@@ -41,7 +41,7 @@ from torch import nn
 
 from lifedl.data.sources import check_counts
 from lifedl.errors import LifedlError
-from lifedl.models.base import counts_matrix
+from lifedl.models.base import counts_matrix, network_checkpoint
 from lifedl.models.vae import draw_counts, sample_library_sizes
 from lifedl.nn.likelihoods import nb_log_likelihood_per_cell
 from lifedl.nn.mixture import GaussianMixturePrior
@@ -279,13 +279,7 @@ class DGDModel:
         return draw_counts(mu.numpy(), theta.numpy(), np.random.default_rng(seed))
 
     def checkpoint(self) -> dict:
-        return {
-            "arch": self.arch,
-            "params": self.params,
-            "gene_names": self.gene_names,
-            "state_dict": self.network.state_dict(),
-            "final_metrics": self.final_metrics,
-        }
+        return network_checkpoint(self, self.network)
 
 
 def _network(n_genes: int, params: dict) -> DGD:

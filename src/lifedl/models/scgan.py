@@ -42,7 +42,7 @@ import torch
 from torch import nn
 
 from lifedl.errors import LifedlError
-from lifedl.models.base import counts_matrix
+from lifedl.models.base import counts_matrix, network_checkpoint
 from lifedl.train.context import TrainingContext
 
 GENERATE_BATCH = 4096  # cells per generator pass in generate()
@@ -388,16 +388,13 @@ class ScGANModel:
 
     def checkpoint(self) -> dict:
         # The generator alone: it is what generates cells. Resuming training uses the run's last.ckpt instead.
-        return {
-            "arch": self.arch,
-            "params": self.params,
-            "gene_names": self.gene_names,
-            "cell_types": self.cell_types,
-            "cell_type_fractions": self.cell_type_fractions,
-            "labels_key": self.labels_key,
-            "state_dict": self.generator.state_dict(),
-            "final_metrics": self.final_metrics,
-        }
+        return network_checkpoint(
+            self,
+            self.generator,
+            cell_types=self.cell_types,
+            cell_type_fractions=self.cell_type_fractions,
+            labels_key=self.labels_key,
+        )
 
 
 def _cell_type_codes(adata: ad.AnnData, context: TrainingContext) -> tuple[list[str], np.ndarray]:

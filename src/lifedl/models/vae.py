@@ -22,7 +22,7 @@ from torch import nn
 from lifedl.data.programs import DEFAULT_GMT, program_mask, read_gmt
 from lifedl.data.sources import check_counts
 from lifedl.errors import LifedlError
-from lifedl.models.base import counts_matrix
+from lifedl.models.base import counts_matrix, network_checkpoint
 from lifedl.nn.layers import GaussianEncoder, MaskedLinear, mlp
 from lifedl.nn.likelihoods import (
     gaussian_log_likelihood_per_cell,
@@ -223,17 +223,14 @@ class VAEModel:
         return draw_counts(mu, theta, np.random.default_rng(seed), zero_probability)
 
     def checkpoint(self) -> dict:
-        return {
-            "arch": self.arch,
-            "params": self.params,
-            "gene_names": self.gene_names,
-            "batch_key": self.batch_key,
-            "batch_categories": self.batch_categories,
-            "programs": self.programs,
-            "mask": None if self.network.decoder_kind != "masked" else self.network.decoder_out.mask.numpy(),
-            "state_dict": self.network.state_dict(),
-            "final_metrics": self.final_metrics,
-        }
+        return network_checkpoint(
+            self,
+            self.network,
+            batch_key=self.batch_key,
+            batch_categories=self.batch_categories,
+            programs=self.programs,
+            mask=None if self.network.decoder_kind != "masked" else self.network.decoder_out.mask.numpy(),
+        )
 
 
 def _network(n_genes: int, params: dict, decoder: str, n_batches: int, mask: np.ndarray | None) -> VAE:
