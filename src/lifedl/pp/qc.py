@@ -61,29 +61,15 @@ def run_qc(adata: ad.AnnData, params: QCParams, source: str = "raw.h5ad") -> ad.
             f"{source}: no genes are expressed in at least min_cells={params.min_cells} cells after cell QC. "
             "Lower qc.min_cells in config/config.yaml."
         )
-    obs = adata.obs[keep_cells].copy()
-    for column in obs.select_dtypes("category"):  # as AnnData's own subsetting does
-        obs[column] = obs[column].cat.remove_unused_categories()
-    filtered = ad.AnnData(
-        obs=obs,
-        var=adata.var[keep_genes].copy(),
-        obsm={key: value[keep_cells] for key, value in adata.obsm.items()},
-        uns=dict(adata.uns),
-        layers={"counts": select(counts, keep_cells, keep_genes)},
-    )
+    filtered = subset_counts(adata, counts, keep_cells, keep_genes)
     del counts
 
     n_top_genes = min(params.n_top_genes, filtered.n_vars)
     sc.pp.highly_variable_genes(filtered, flavor="seurat_v3", n_top_genes=n_top_genes, layer="counts")
     highly_variable = filtered.var["highly_variable"].to_numpy()
     if not highly_variable.all():
-        filtered = ad.AnnData(
-            obs=filtered.obs,
-            var=filtered.var[highly_variable].copy(),
-            obsm=dict(filtered.obsm),
-            uns=filtered.uns,
-            layers={"counts": filtered.layers["counts"][:, highly_variable]},
-        )
+        all_cells = np.ones(filtered.n_obs, dtype=bool)
+        filtered = subset_counts(filtered, filtered.layers["counts"], all_cells, highly_variable)
 
     filtered.X = filtered.layers["counts"].astype(np.float32)
     sc.pp.normalize_total(filtered, target_sum=params.target_sum)
@@ -107,6 +93,21 @@ def cells_detecting_each_gene(counts: sp.csr_matrix, rows: np.ndarray) -> np.nda
     """Per gene, how many of the chosen rows have a non-zero count, without copying those rows."""
     stored = np.repeat(rows, np.diff(counts.indptr)) & (counts.data != 0)
     return np.bincount(counts.indices[stored], minlength=counts.shape[1])
+
+
+def subset_counts(adata: ad.AnnData, counts: sp.csr_matrix, cells: np.ndarray, genes: np.ndarray) -> ad.AnnData:
+    """``adata[cells, genes]`` with only obs, var, obsm, uns and ``layers['counts']`` (from ``counts``), copying
+    the counts once: AnnData's own ``[...].copy()`` would also copy X and every other layer."""
+    obs = adata.obs[cells].copy()
+    for column in obs.select_dtypes("category"):  # as AnnData's own subsetting does
+        obs[column] = obs[column].cat.remove_unused_categories()
+    return ad.AnnData(
+        obs=obs,
+        var=adata.var[genes].copy(),
+        obsm={key: value[cells] for key, value in adata.obsm.items()},
+        uns=dict(adata.uns),
+        layers={"counts": select(counts, cells, genes)},
+    )
 
 
 def select(matrix: sp.csr_matrix, rows: np.ndarray, columns: np.ndarray) -> sp.csr_matrix:
