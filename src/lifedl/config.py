@@ -70,18 +70,25 @@ def selected_datasets(config: dict, sheet: pd.DataFrame, sheet_path: str) -> lis
 
 
 def dataset_architectures(config_architectures: list[str], row: pd.Series, sheet_path: str) -> list[str]:
-    """The architectures run on one data set, PCA (the baseline) first.
+    """The architectures run on one data set, each family's baseline first (PCA for cells, k-mers for sequences).
 
-    Config 'architectures' is the master list. A data set runs those of them that its sheet row can
-    feed (every column in the architecture's ``needs`` filled, e.g. scgen needs a condition) and, when
-    its 'architectures' column is filled, only those named there.
+    Config 'architectures' is the master list. A data set runs those of them that read its data kind
+    (column 'kind', empty = cells) and that its sheet row can feed (every role in the architecture's
+    ``needs`` filled, e.g. scgen needs a condition) and, when its 'architectures' column is filled, only
+    those named there. Each chosen architecture brings its baseline.
     """
     from lifedl.models import get_architecture
 
+    kind = row.get("kind", "") or "cells"
     listed = [name.strip() for name in row.get("architectures", "").split(",") if name.strip()]
     for name in listed:
-        get_architecture(name)  # an unknown name is an error, with the known ones
-        missing = [column for column in get_architecture(name).needs if not row.get(column, "")]
+        architecture = get_architecture(name)  # an unknown name is an error, with the known ones
+        if architecture.data_kind != kind:
+            raise LifedlError(
+                f"{sheet_path}: dataset '{row['id']}' (kind '{kind}') lists architecture '{name}', which reads "
+                f"'{architecture.data_kind}' data; remove it from the row's 'architectures'."
+            )
+        missing = [column for column in architecture.needs if not row.get(column, "")]
         if missing:
             raise LifedlError(
                 f"{sheet_path}: dataset '{row['id']}' lists architecture '{name}', which needs the column(s) "
@@ -89,11 +96,13 @@ def dataset_architectures(config_architectures: list[str], row: pd.Series, sheet
             )
     chosen = [
         name
-        for name in ["pca", *config_architectures]
-        if (not listed or name in listed or name == "pca")
+        for name in config_architectures
+        if get_architecture(name).data_kind == kind
+        and (not listed or name in listed)
         and all(row.get(column, "") for column in get_architecture(name).needs)
     ]
-    return list(dict.fromkeys(chosen))
+    baselines = [get_architecture(name).baseline for name in chosen if get_architecture(name).baseline]
+    return list(dict.fromkeys([*baselines, *chosen]))
 
 
 def config_sha256(config: dict) -> str:

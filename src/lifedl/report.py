@@ -15,6 +15,7 @@ from lifedl.io import atomic_path
 METRIC_COLUMNS = [
     "arch", "ari", "nmi", "ari_best", "nmi_best", "resolution_best", "label_silhouette", "knn_accuracy", "batch_asw",
     "component_ari", "component_nmi", "heldout_loglik_per_cell", "n_clusters", "n_dims",
+    "auroc", "auprc", "accuracy", "n_test",
 ]
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1200px; color: #222; }
@@ -33,16 +34,18 @@ def _image(path: str | Path, alt: str) -> str:
 
 
 def metrics_table(metric_files: Sequence[str | Path]) -> pd.DataFrame:
-    """All architectures' metrics side by side, PCA (the baseline) first."""
+    """All architectures' metrics side by side, the baselines (PCA, k-mers) first."""
+    from lifedl.models import get_architecture
+
     table = pd.concat([pd.read_csv(path, sep="\t") for path in metric_files], ignore_index=True)
-    table["order"] = (table["arch"] != "pca").astype(int)
+    table["order"] = [int(bool(get_architecture(arch).baseline)) for arch in table["arch"]]
     return table.sort_values(["order", "arch"]).drop(columns="order").reset_index(drop=True)
 
 
 def _table_html(table: pd.DataFrame) -> str:
     columns = [c for c in METRIC_COLUMNS if c in table.columns]
     table = table[columns].copy()
-    for column in ("n_clusters", "n_dims", "resolution_best"):
+    for column in ("n_clusters", "n_dims", "resolution_best", "n_test"):
         if column in table:
             table[column] = table[column].map(lambda v: f"{v:g}")
     return table.to_html(index=False, float_format=lambda v: f"{v:.3f}", na_rep="–", border=0)
@@ -71,7 +74,7 @@ def write_report(datasets: Mapping[str, Mapping[str, object]], tracking_uri: str
         table = metrics_table(parts["metrics"])
         runs = [_run_row(json.loads(Path(path).read_text())) for path in parts["run_jsons"]]
         qc = parts.get("qc", {})
-        qc_line = (
+        qc_line = qc.get("summary") or (
             f"QC kept {qc.get('n_cells_after')} of {qc.get('n_cells_before')} cells and "
             f"{qc.get('n_genes_after')} of {qc.get('n_genes_before')} genes." if qc else ""
         )
@@ -83,8 +86,9 @@ def write_report(datasets: Mapping[str, Mapping[str, object]], tracking_uri: str
         )
         sections.append(
             f"<h2>{html.escape(dataset)}</h2><p class='muted'>{html.escape(qc_line)}</p>"
-            "<h3>Metrics</h3><p class='muted'>Leiden clusters against the dataset's labels: ARI/NMI at the default "
-            "resolution and the best over the configured resolutions; label silhouette in the embedding.</p>"
+            "<h3>Metrics</h3><p class='muted'>Baseline first. Cells: Leiden clusters against the dataset's labels, "
+            "ARI/NMI at the default resolution and the best over the configured resolutions; label silhouette in "
+            "the embedding. Sequences: auROC/auPRC/accuracy on held-out test sequences.</p>"
             f"{_table_html(table)}{tables}<h3>Runs and provenance</h3><table><tr>{''.join(f'<th>{h}</th>' for h in RUN_HEADERS)}</tr>"
             f"{''.join(runs)}</table><h3>Figures</h3>{figures}"
         )

@@ -41,16 +41,36 @@ def git_commit(directory: str | os.PathLike = ".") -> str:
         return "unknown"
 
 
+def read_with_spec(path: str):
+    """An AnnData file and the dataset spec stored in it (``lifedl.data.spec``), errors naming the file."""
+    from lifedl.data.spec import DatasetSpec
+
+    adata = ad.read_h5ad(path)
+    return adata, DatasetSpec.from_adata(adata, file=path, dataset=Path(path).parent.name)
+
+
 def download(row: Mapping[str, str], sheet: str, cache_dir: str, output: str) -> None:
     from lifedl.data import DatasetSpec, load_source
 
-    fields = {k: str(v) for k, v in row.items() if k in DatasetSpec.__dataclass_fields__}
-    adata = load_source(DatasetSpec(**fields, sheet=sheet), cache_dir)
-    print(f"{row['id']}: {adata.n_obs} cells x {adata.n_vars} genes", flush=True)
+    adata = load_source(DatasetSpec.from_row(row, sheet), cache_dir)
+    print(f"{row['id']}: {adata.n_obs} rows x {adata.n_vars} features ({adata.uns['lifedl_dataset']['kind']})", flush=True)
     write_h5ad(adata, output)
 
 
-def qc(raw: str, output: str, metrics_figure: str, hvg_figure_path: str, params: Mapping[str, float]) -> None:
+def qc(raw: str, output: str, metrics_figure: str, features_figure: str, params: Mapping[str, float]) -> None:
+    """QC by data kind: cells get cell/gene filters and HVG selection; sequences their checks and composition."""
+    from lifedl.data.spec import DatasetSpec
+
+    if DatasetSpec.from_file(raw).kind == "sequences":
+        from lifedl.pl.figures import sequence_composition_figures
+        from lifedl.pp.sequences import sequence_qc
+
+        adata, spec = read_with_spec(raw)
+        sequence_qc(adata, spec)
+        for figure, path in zip(sequence_composition_figures(adata, spec.labels), (metrics_figure, features_figure)):
+            save_figure(figure, path)
+        write_h5ad(adata, output)
+        return
     from lifedl.pl.figures import hvg_figure, qc_metrics_figure
     from lifedl.pp import QCParams, run_qc
 
@@ -58,7 +78,7 @@ def qc(raw: str, output: str, metrics_figure: str, hvg_figure_path: str, params:
     qc_params = QCParams(**params)
     filtered = run_qc(adata, qc_params, source=raw)  # also annotates adata's obs with the QC metrics
     save_figure(qc_metrics_figure(adata, qc_params.__dict__), metrics_figure)
-    save_figure(hvg_figure(filtered), hvg_figure_path)
+    save_figure(hvg_figure(filtered), features_figure)
     write_h5ad(filtered, output)
 
 
@@ -75,13 +95,8 @@ def train(
     training: Mapping[str, object] | None = None,
     config_sha256: str = "",
     tags: Mapping[str, str] | None = None,
-    batch_key: str = "",
     run_name: str | None = None,
     register: bool = True,
-    labels_key: str = "",
-    condition_key: str = "",
-    control_value: str = "",
-    heldout_type: str = "",
 ) -> None:
     """Train one architecture on one dataset, tracked as one MLflow run.
 
@@ -96,18 +111,19 @@ def train(
     from lifedl.models.base import save_checkpoint
     from lifedl.train.context import TrainingContext
     from lifedl.train.fit import EpochMetricsLogger
+    from lifedl.train.plans import fit_architecture
     from lifedl.train.tracking import register_checkpoint, registered_model_name, tracked_run
 
     torch.set_num_threads(max(1, threads))
     architecture = get_architecture(arch)
     params = architecture.resolve_params(hyper_parameters, where=f"config/config.yaml params.{arch}")
     inputs = {Path(qc_h5ad).name: file_sha256(qc_h5ad)}
-    dataset_fields = [batch_key, labels_key, condition_key, control_value, heldout_type]
-    fingerprint = hashlib.sha256(json.dumps([arch, params, seed, inputs, dataset_fields], sort_keys=True).encode()).hexdigest()
+    # The data set's roles travel inside qc.h5ad, so its checksum covers them.
+    fingerprint = hashlib.sha256(json.dumps([arch, params, seed, inputs], sort_keys=True).encode()).hexdigest()
     work_dir = Path(checkpoint).parent / "checkpoints" / fingerprint[:16]
     work_dir.mkdir(parents=True, exist_ok=True)
     run_id_file = work_dir.with_name(f"{work_dir.name}.mlflow_run_id")
-    adata = ad.read_h5ad(qc_h5ad)
+    adata, spec = read_with_spec(qc_h5ad)
     provenance = {
         "seed": seed,
         "git_commit": git_commit(Path(__file__).parent),
@@ -136,14 +152,9 @@ def train(
             work_dir=work_dir,
             callbacks=[EpochMetricsLogger(run)],
             source=qc_h5ad,
-            batch_key=batch_key,
-            labels_key=labels_key,
-            condition_key=condition_key,
-            control_value=control_value,
-            heldout_type=heldout_type,
             **(training or {}),
         )
-        model = architecture.train(adata, params, context)
+        model = fit_architecture(adata, arch, params, context, spec)
         run.log_metrics({f"final/{k}": v for k, v in model.final_metrics.items()})
         save_checkpoint(model, checkpoint)
         run.log_artifact(checkpoint, "checkpoints")
@@ -193,19 +204,17 @@ def evaluate(
     output: str,
     arch: str,
     dataset: str,
-    labels: str,
     resolutions: Sequence[float],
     default_resolution: float,
     seed: int,
-    batch: str = "",
 ) -> None:
     from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
     from lifedl.tl.cluster import leiden_key
     from lifedl.tl.metrics import batch_asw, evaluate_clustering, knn_label_accuracy
-    from lifedl.train.tracking import open_run
 
-    adata = ad.read_h5ad(clustered)
+    adata, spec = read_with_spec(clustered)
+    labels, batch = spec.labels, spec.batch
     embedding = adata.obsm[f"X_{arch}"]
     clusterings = {res: adata.obs[leiden_key(arch, res)] for res in resolutions}
     label_values = adata.obs[labels] if labels else None
@@ -218,60 +227,87 @@ def evaluate(
     if component in adata.obs and label_values is not None:
         row["component_ari"] = adjusted_rand_score(label_values, adata.obs[component])
         row["component_nmi"] = normalized_mutual_info_score(label_values, adata.obs[component])
-    run = json.loads(Path(run_json).read_text())
+    run = read_json(run_json)
     # the same held-out measure for every count model (VAE family, DGD), so they stand side by side
     heldout = run["final_metrics"].get("heldout_reconstruction_loglik_per_cell")
     if heldout is not None:
         row["heldout_loglik_per_cell"] = heldout
     row = {"dataset": dataset, "arch": arch, "n_cells": adata.n_obs, "n_dims": embedding.shape[1], **row}
+    _write_metrics_row(row, run, output)
+
+
+def _write_metrics_row(row: dict, run: Mapping[str, object], output: str) -> None:
+    """One architecture's row of the data set's metrics table, also logged to its MLflow run as eval/*."""
+    from lifedl.train.tracking import open_run
+
     write_tsv(pd.DataFrame([row]), output)
     metrics = {f"eval/{k}": v for k, v in row.items() if isinstance(v, (int, float))}
     open_run(run["mlflow_tracking_uri"], run["mlflow_run_id"]).log_metrics(metrics)
 
 
-def figures(
-    clustered: Mapping[str, str],
-    run_jsons: Mapping[str, str],
-    labels: str,
-    default_resolution: float,
-    umap_output: str,
-    curves_output: str,
-) -> None:
-    from mlflow.tracking import MlflowClient
+def classify(qc_h5ad: str, checkpoint: str, run_json: str, output: str, predictions: str, arch: str, dataset: str) -> None:
+    """A classifier's class probabilities for the held-out test rows (``split`` role: 'test'; every row
+    where the data set has no split), and auROC/auPRC/accuracy on them."""
+    from lifedl.models.base import load_model
+    from lifedl.tl.classification import classification_metrics
 
-    from lifedl.pl.figures import training_curves, umap_grid
-    from lifedl.tl.cluster import leiden_key
+    adata, spec = read_with_spec(qc_h5ad)
+    test = adata[test_rows(adata, spec)]
+    model = load_model(checkpoint)
+    probabilities = model.predict_proba(test)
+    truth = test.obs[spec.labels].astype(str).to_numpy()
+    table = pd.DataFrame(probabilities, columns=[f"p_{c}" for c in model.classes], index=test.obs_names)
+    table.insert(0, "label", truth)
+    write_tsv(table.reset_index(names="id"), predictions)
+    row = {"dataset": dataset, "arch": arch, **classification_metrics(truth, probabilities, model.classes)}
+    print(f"{arch}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items() if isinstance(v, float)), flush=True)
+    _write_metrics_row(row, read_json(run_json), output)
 
-    panels = {arch: ad.read_h5ad(path) for arch, path in clustered.items()}
-    colour_keys = {
-        arch: ([(labels, f"label ({labels})")] if labels else [])
-        + [(leiden_key(arch, default_resolution), f"Leiden {default_resolution:g}")]
-        for arch in panels
-    }
-    save_figure(umap_grid(panels, colour_keys), umap_output)
 
-    histories = {}
-    for arch, path in run_jsons.items():
-        run = json.loads(Path(path).read_text())
-        client = MlflowClient(run["mlflow_tracking_uri"])
-        keys = [k for k in client.get_run(run["mlflow_run_id"]).data.metrics if k.startswith(("train/", "val/"))]
-        rows = [
-            {"key": key, "step": m.step, "value": m.value}
-            for key in keys
-            for m in client.get_metric_history(run["mlflow_run_id"], key)
-        ]
-        if rows:
-            histories[arch] = pd.DataFrame(rows).sort_values(["key", "step"])
-    save_figure(training_curves(histories), curves_output)
+def test_rows(adata: ad.AnnData, spec):
+    """Rows no model or its tuning trained on: obs[split] == 'test' (the models drop them before splitting)."""
+    from lifedl.errors import LifedlError
+
+    if not spec.split:
+        raise LifedlError(f"{spec.where}: a classifier is scored on held-out rows; name the obs column whose value "
+                          "'test' marks them in the data set's 'split' column of the datasets sheet.")
+    is_test = (adata.obs[spec.split].astype(str) == "test").to_numpy()
+    if not is_test.any():
+        raise LifedlError(f"{spec.where}: no row has obs['{spec.split}'] == 'test'; mark held-out rows 'test'.")
+    return is_test
+
+
+def figure(name: str, inputs: Mapping[str, str], output: str, options: Mapping[str, object]) -> None:
+    """One figure of ``lifedl.figures.FIGURES``: its inputs loaded by suffix, drawn, written atomically."""
+    from lifedl.figures import FIGURES
+
+    loaded: dict[str, object] = {}
+    spec = None
+    for role, path in inputs.items():
+        if path.endswith(".h5ad"):
+            loaded[role], spec = read_with_spec(path)
+        elif path.endswith(".ckpt"):
+            from lifedl.models.base import load_model
+
+            loaded[role] = load_model(path)
+        else:
+            loaded[role] = read_json(path)
+    if spec is None:  # figures of run records only: the spec of the data set they were trained on
+        spec = read_with_spec(str(Path(output).parents[1] / "qc.h5ad"))[1]
+    save_figure(FIGURES[name].draw(loaded, spec, options), output)
+
+
+def read_json(path: str) -> dict:
+    return json.loads(Path(path).read_text())
 
 
 def report(datasets: Mapping[str, Mapping[str, object]], tracking_uri: str, output: str) -> None:
     from lifedl.report import write_report
 
+    from lifedl.data.spec import read_uns
+
     for parts in datasets.values():
-        qc_h5ad = ad.read_h5ad(parts.pop("qc_h5ad"), backed="r")  # only uns is needed
-        parts["qc"] = dict(qc_h5ad.uns.get("qc", {}))
-        qc_h5ad.file.close()
+        parts["qc"] = dict(read_uns(parts.pop("qc_h5ad")).get("qc", {}))
     write_report(datasets, tracking_uri, output)
 
 
@@ -293,7 +329,6 @@ def likelihood_comparison(
     tracking_uri: str,
     threads: int = 1,
     training: Mapping[str, object] | None = None,
-    batch_key: str = "",
 ) -> None:
     """scVAE's comparison: the same VAE with each likelihood, same cells, same split; held-out scores per cell.
 
@@ -306,58 +341,20 @@ def likelihood_comparison(
         params = {**(vae_params or {}), "likelihood": likelihood, "max_epochs": max_epochs}
         train(
             qc_h5ad, str(run_dir / "model.ckpt"), str(run_dir / "run.json"), "vae", dataset, params, seed,
-            tracking_uri, threads, training, batch_key=batch_key, run_name=f"vae_{likelihood}", register=False,
+            tracking_uri, threads, training, run_name=f"vae_{likelihood}", register=False,
         )
-        run = json.loads((run_dir / "run.json").read_text())
+        run = read_json(run_dir / "run.json")
         rows.append({"likelihood": likelihood, **run["final_metrics"], "mlflow_run_id": run["mlflow_run_id"]})
     columns = ["likelihood", "heldout_reconstruction_loglik_per_cell", "heldout_elbo_per_cell", "epochs_trained",
                "n_val_cells", "mlflow_run_id"]
     write_tsv(pd.DataFrame(rows)[columns], output)
 
 
-def paper_figure(kind: str, inputs: Mapping[str, str], output: str, labels: str, seed: int) -> None:
-    """The figures of the seeds and the models' papers (one rule each; see workflow/rules/report.smk)."""
-    from lifedl.pl import papers
-
-    if kind == "seed004_panel":
-        panels = {arch: ad.read_h5ad(path) for arch, path in inputs.items()}
-        figure = papers.seed004_panel(panels, labels, seed)
-    elif kind == "ldvae_loadings":
-        figure = papers.loadings_figure(ad.read_h5ad(inputs["embedding"]), "ldvae")
-    elif kind == "vega_programs":
-        figure = papers.program_heatmap(ad.read_h5ad(inputs["embedding"]), labels)
-    elif kind == "vae_interpolation":
-        from lifedl.models.base import load_model
-
-        figure = papers.latent_interpolation(load_model(inputs["checkpoint"]), ad.read_h5ad(inputs["clustered"]), labels)
-    elif kind == "dgd_latent":
-        from lifedl.pl.dgd import dgd_latent_figure
-
-        figure = dgd_latent_figure(ad.read_h5ad(inputs["clustered"]), labels)
-    elif kind == "dgd_subclusters":
-        from lifedl.pl.dgd import dgd_subcluster_figure
-
-        figure = dgd_subcluster_figure(ad.read_h5ad(inputs["clustered"]), seed)
-    elif kind == "generation":
-        import numpy as np
-
-        from lifedl.models.base import counts_matrix, load_model
-        from lifedl.pl.dgd import generation_figure
-
-        real = ad.read_h5ad(inputs["qc_h5ad"])
-        library_sizes = np.asarray(counts_matrix(real).sum(axis=1)).ravel()  # the real cells' depths
-        samples = {arch: load_model(inputs[arch]).sample(real.n_obs, library_sizes, seed) for arch in ("dgd", "vae")}
-        figure = generation_figure(real, samples)
-    else:
-        raise ValueError(f"unknown figure kind {kind!r}")
-    save_figure(figure, output)
-
-
 def _log_table_to_run(run_json: str, table: pd.DataFrame, key_column: str) -> None:
     """Each numeric cell of a measures table as eval/<row>/<column> in the model's MLflow run."""
     from lifedl.train.tracking import open_run
 
-    run = json.loads(Path(run_json).read_text())
+    run = read_json(run_json)
     metrics = {
         f"eval/{row[key_column]}/{column}": float(value)
         for _, row in table.iterrows()
@@ -375,7 +372,6 @@ def generate(
     metrics_output: str,
     umap_output: str,
     means_output: str,
-    labels: str,
     seed: int,
 ) -> None:
     """As many generated cells as real ones; realism measures beside the real-vs-real floor; figures."""
@@ -383,7 +379,8 @@ def generate(
     from lifedl.pl.scgan import gene_means_figure, realism_umap_figure
     from lifedl.tl.realism import realism_table
 
-    real = ad.read_h5ad(qc_h5ad)
+    real, spec = read_with_spec(qc_h5ad)
+    labels = spec.labels
     model = load_model(checkpoint)
     conditional = model.params.get("conditional", False) and labels
     generated = model.generate(real.n_obs, seed, cell_types=real.obs[labels].to_numpy() if conditional else None)
@@ -403,10 +400,6 @@ def perturbation(
     predicted_output: str,
     metrics_output: str,
     figure_output: str,
-    labels: str,
-    condition: str,
-    control: str,
-    heldout: str,
     seed: int,
 ) -> None:
     """The held-out type's predicted stimulated cells, R^2 against the real ones beside two baselines."""
@@ -414,13 +407,13 @@ def perturbation(
     from lifedl.pl.scgen import response_scatter_figure
     from lifedl.tl.perturbation import r2_table, response_means
 
-    adata = ad.read_h5ad(qc_h5ad)
+    adata, spec = read_with_spec(qc_h5ad)
     model = load_model(checkpoint)
     predicted = model.predict(adata)
-    means = response_means(adata, predicted, labels, condition, control, heldout)
+    means = response_means(adata, predicted, spec.labels, spec.condition, spec.control, spec.heldout)
     table = r2_table(means)
     write_h5ad(predicted, predicted_output)
     write_tsv(table, metrics_output)
-    save_figure(response_scatter_figure(means, heldout), figure_output)
+    save_figure(response_scatter_figure(means, spec.heldout), figure_output)
     _log_table_to_run(run_json, table, table.columns[0])
 

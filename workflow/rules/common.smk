@@ -1,9 +1,11 @@
 # Validated config, the datasets sheet, and helpers shared by the rules.
 import os
+from pathlib import Path
 
 # Jobs import lifedl from this checkout, also inside per-stage conda envs (--sdm conda) and on cluster nodes.
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [f"{workflow.basedir}/src", os.environ.get("PYTHONPATH")]))
 from lifedl.config import dataset_architectures, load_datasets_sheet, selected_datasets, validate_config
+from lifedl.figures import FIGURES, figures_for
 from lifedl.models import get_architecture
 from lifedl.train.tracking import resolve_tracking_uri
 
@@ -11,29 +13,30 @@ validate_config(config, f"{workflow.basedir}/workflow/schemas/config.schema.yaml
 SHEET_PATH = config["datasets_sheet"]
 SHEET = load_datasets_sheet(SHEET_PATH, f"{workflow.basedir}/workflow/schemas/datasets.schema.yaml")
 DATASETS = selected_datasets(config, SHEET, SHEET_PATH)
-# PCA is the baseline: always run, always first.
-ARCHS = ["pca"] + [arch for arch in config["architectures"] if arch != "pca"]
+# Per data set: config's architectures that read its kind and that its sheet row can feed (and lists, if it
+# lists any), each family's baseline (PCA, k-mers) first.
+DATASET_ARCHS = {dataset: dataset_architectures(config["architectures"], SHEET.loc[dataset], SHEET_PATH) for dataset in DATASETS}
+ARCHS = list(dict.fromkeys(arch for archs in DATASET_ARCHS.values() for arch in archs))
 for _arch in ARCHS:
     get_architecture(_arch).resolve_params(config["params"].get(_arch), where=f"config 'params.{_arch}'")
 TRACKING_URI = resolve_tracking_uri(config["mlflow"]["tracking_uri"], "results")
-# Per data set: config's architectures that its sheet row can feed (and lists, if it lists any).
-DATASET_ARCHS = {dataset: dataset_architectures(ARCHS, SHEET.loc[dataset], SHEET_PATH) for dataset in DATASETS}
 
 
-def archs_of(dataset, kind=None):
-    """Architectures run on a data set; kind: representation, generator or perturbation (see lifedl.models)."""
-    return [arch for arch in DATASET_ARCHS[dataset] if kind is None or get_architecture(arch).kind == kind]
+def archs_of(dataset, task=None):
+    """Architectures run on a data set; task: representation, generator, perturbation or classifier."""
+    return [arch for arch in DATASET_ARCHS[dataset] if task is None or get_architecture(arch).task == task]
 
 
-def arch_pattern(kind):
-    """Wildcard pattern of the configured architectures of one kind (never empty, so always a valid regex)."""
-    names = [arch for arch in ARCHS if get_architecture(arch).kind == kind]
+def arch_pattern(task):
+    """Wildcard pattern of the architectures of one task (never empty, so always a valid regex)."""
+    names = [arch for arch in ARCHS if get_architecture(arch).task == task]
     return "|".join(names) if names else "(?!)"
 
 
 wildcard_constraints:
     dataset="[A-Za-z0-9][A-Za-z0-9_-]*",
-    arch="|".join(ARCHS),
+    arch="|".join(ARCHS) or "(?!)",
+    figure="|".join(FIGURES),
 
 
 def rule_resources(rule_name):
@@ -50,52 +53,37 @@ def mem_mb(rule_name):
     return lambda wildcards, attempt: base * attempt
 
 
-DOWNLOAD_FIELDS = ["id", "source", "checksum", "format", "labels", "batch", "condition", "programs", "programs_checksum"]
+# Only the fields that shape raw.h5ad (the spec stored in it): editing a description or an architecture list
+# re-downloads nothing.
+DOWNLOAD_FIELDS = [
+    "id", "source", "kind", "checksum", "format", "labels", "batch", "condition", "control", "heldout", "split",
+    "programs", "programs_checksum",
+]
 
 
-def dataset_field(field):
-    return lambda wildcards: SHEET.loc[wildcards.dataset, field]
+def dataset_figures(dataset):
+    """Names of the figures (lifedl.figures) a data set gets, from its architectures and labels."""
+    archs = {task: archs_of(dataset, task) for task in ("representation", "generator", "perturbation", "classifier")}
+    archs["all"] = archs_of(dataset)
+    named = [figure for arch in archs["all"] for figure in get_architecture(arch).figures]
+    return figures_for(archs, named, bool(SHEET.loc[dataset, "labels"]))
 
 
-FIGURE_CAPTIONS = {
-    "umap": "UMAP of each embedding, coloured by label and by Leiden cluster",
-    "training_curves": "Per-epoch training and validation loss parts (from MLflow)",
-    "qc_metrics": "QC metrics before filtering, with thresholds",
-    "qc_hvg": "Highly variable genes (seurat_v3 on counts)",
-    "seed004_panel": "Seed 004: PCA, AE, VAE, tSNE on PCA, tSNE on AE, UMAP on PCA - the same cells by label",
-    "ldvae_loadings": "LDVAE: top-loading genes per latent factor",
-    "vega_programs": "VEGA: mean gene-program activity per cell type",
-    "vae_interpolation": "VAE latent interpolation between two cell types' centroids, decoded",
-    "dgd_latent": "DGD: latent space by mixture component and by cell type (seed 000's PBMC figure)",
-    "dgd_subclusters": "DGD: sub-clustering of the largest mixture component, with its marker genes",
-    "generation": "Cells generated from the latent spaces of DGD and the VAE, next to real cells",
-    "realism_umap": "{arch}: UMAP of real and generated cells together",
-    "gene_means": "{arch}: per-gene means and variances, real vs generated",
-    "response": "{arch}: predicted vs real mean expression of the held-out type's stimulated cells",
-}
+def figure_inputs(wildcards):
+    archs = {task: archs_of(wildcards.dataset, task) for task in ("representation", "generator", "perturbation", "classifier")}
+    archs["all"] = archs_of(wildcards.dataset)
+    paths = FIGURES[wildcards.figure].inputs(archs)
+    return {role: f"results/{wildcards.dataset}/{path}" for role, path in paths.items()}
 
 
-def paper_figures(dataset):
-    """The paper figures that apply to a dataset, given its architectures and its labels."""
-    archs = set(archs_of(dataset))
-    has_labels = bool(SHEET.loc[dataset, "labels"])
-    wanted = {
-        "seed004_panel": {"pca", "ae", "vae"} <= archs and has_labels,
-        "ldvae_loadings": "ldvae" in archs,
-        "vega_programs": "vega" in archs and has_labels,
-        "vae_interpolation": "vae" in archs and has_labels,
-        "dgd_latent": "dgd" in archs and has_labels,
-        "dgd_subclusters": "dgd" in archs,
-        "generation": {"dgd", "vae"} <= archs,
-    }
-    return [f"results/{dataset}/figures/{name}.png" for name, keep in wanted.items() if keep]
+def caption(name):
+    """A figure's or table's caption: the text of workflow/report/<name>.rst."""
+    return (Path(workflow.basedir) / "workflow" / "report" / f"{name}.rst").read_text().strip()
 
 
-def model_figures(dataset):
-    """Figures written by the generator and perturbation rules, named {arch}_{figure}."""
-    names = [f"{arch}_{figure}" for arch in archs_of(dataset, "generator") for figure in ("realism_umap", "gene_means")]
-    names += [f"{arch}_response" for arch in archs_of(dataset, "perturbation")]
-    return [f"results/{dataset}/figures/{name}.png" for name in names]
+# Figures written by the task rules (generate, perturbation), named {arch}_{figure}, with their caption files.
+TASK_FIGURES = {"generator": ("realism_umap", "gene_means"), "perturbation": ("response",)}
+TASK_CAPTIONS = {"generator": "generator", "perturbation": "perturbation"}
 
 
 def likelihood_datasets():
@@ -109,29 +97,22 @@ def report_plan():
     """Per data set, the files the report shows: metrics tables, run records, figures with captions, tables."""
     plan = {}
     for dataset in DATASETS:
-        figures = [f"results/{dataset}/figures/{name}.png" for name in ("umap", "training_curves", "qc_metrics", "qc_hvg")]
-        figures += paper_figures(dataset) + model_figures(dataset)
-        captions = []
-        for path in figures:
-            name = path.rsplit("/", 1)[1].removesuffix(".png")
-            arch, _, figure = name.partition("_")
-            caption = FIGURE_CAPTIONS.get(name) or FIGURE_CAPTIONS[figure].format(arch=arch)
-            captions.append((path, caption))
-        tables = [
-            (f"{arch}: realism of generated cells, beside two halves of the real cells (the floor)", f"results/{dataset}/metrics/{arch}.tsv")
-            for arch in archs_of(dataset, "generator")
-        ]
-        tables += [
-            (f"{arch}: predicted response of the held-out cell type, beside two baselines", f"results/{dataset}/metrics/{arch}.tsv")
-            for arch in archs_of(dataset, "perturbation")
-        ]
+        figures = [(f"results/{dataset}/figures/{name}.png", caption(name)) for name in ("qc_metrics", "qc_features")]
+        figures += [(f"results/{dataset}/figures/{name}.png", caption(name)) for name in dataset_figures(dataset)]
+        tables = []
+        for task, names in TASK_FIGURES.items():
+            for arch in archs_of(dataset, task):
+                text = caption(TASK_CAPTIONS[task]).replace("{{ snakemake.wildcards.arch }}", arch)
+                figures += [(f"results/{dataset}/figures/{arch}_{name}.png", text) for name in names]
+                tables.append((f"{arch}: {text.split('.')[0]}", f"results/{dataset}/metrics/{arch}.tsv"))
         if dataset in likelihood_datasets():
-            tables.append(("Held-out log-likelihood per likelihood (same VAE, same validation cells)", f"results/{dataset}/likelihoods.tsv"))
+            tables.append((caption("likelihoods").split(".")[0], f"results/{dataset}/likelihoods.tsv"))
+        scored = archs_of(dataset, "representation") + archs_of(dataset, "classifier")
         plan[dataset] = {
-            "metrics": [f"results/{dataset}/metrics/{arch}.tsv" for arch in archs_of(dataset, "representation")],
+            "metrics": [f"results/{dataset}/metrics/{arch}.tsv" for arch in scored],
             "run_jsons": [f"results/{dataset}/models/{arch}/run.json" for arch in archs_of(dataset)],
             "qc_h5ad": f"results/{dataset}/qc.h5ad",
-            "figures": captions,
+            "figures": figures,
             "tables": tables,
         }
     return plan

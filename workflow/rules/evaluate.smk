@@ -9,8 +9,6 @@ rule evaluate:
     output:
         "results/{dataset}/metrics/{arch}.tsv",
     params:
-        labels=dataset_field("labels"),
-        batch=dataset_field("batch"),
         resolutions=config["clustering"]["resolutions"],
         default_resolution=config["clustering"]["default_resolution"],
         seed=config["seed"],
@@ -26,12 +24,38 @@ rule evaluate:
         "../scripts/evaluate.py"
 
 
+rule classify:
+    wildcard_constraints:
+        arch=arch_pattern("classifier"),
+    conda:
+        "../../envs/train.yaml"
+    input:
+        qc_h5ad="results/{dataset}/qc.h5ad",
+        checkpoint="results/{dataset}/models/{arch}/model.ckpt",
+        run_json="results/{dataset}/models/{arch}/run.json",
+    output:
+        metrics="results/{dataset}/metrics/{arch}.tsv",
+        predictions="results/{dataset}/predictions/{arch}.tsv",
+    log:
+        "results/{dataset}/logs/classify_{arch}.log",
+    benchmark:
+        "results/{dataset}/benchmarks/classify_{arch}.tsv"
+    threads: rule_resources("evaluate")["threads"]
+    resources:
+        mem_mb=mem_mb("evaluate"),
+        runtime=rule_resources("evaluate")["runtime"],
+    script:
+        "../scripts/classify.py"
+
+
 rule collect_metrics:
     conda:
         "../../envs/report.yaml"
     input:
         lambda wildcards: expand(
-            "results/{dataset}/metrics/{arch}.tsv", dataset=wildcards.dataset, arch=archs_of(wildcards.dataset, "representation")
+            "results/{dataset}/metrics/{arch}.tsv",
+            dataset=wildcards.dataset,
+            arch=archs_of(wildcards.dataset, "representation") + archs_of(wildcards.dataset, "classifier"),
         ),
     output:
         report("results/{dataset}/metrics.tsv", caption="../report/metrics.rst", category="{dataset}"),

@@ -17,7 +17,6 @@ rule generate:
         umap=report("results/{dataset}/figures/{arch}_realism_umap.png", caption="../report/generator.rst", category="{dataset}", subcategory="Generative models"),
         means=report("results/{dataset}/figures/{arch}_gene_means.png", caption="../report/generator.rst", category="{dataset}", subcategory="Generative models"),
     params:
-        labels=dataset_field("labels"),
         seed=config["seed"],
     log:
         "results/{dataset}/logs/generate_{arch}.log",
@@ -45,10 +44,6 @@ rule perturbation:
         metrics="results/{dataset}/metrics/{arch}.tsv",
         figure=report("results/{dataset}/figures/{arch}_response.png", caption="../report/perturbation.rst", category="{dataset}", subcategory="Perturbation"),
     params:
-        labels=dataset_field("labels"),
-        condition=dataset_field("condition"),
-        control=dataset_field("control"),
-        heldout=dataset_field("heldout"),
         seed=config["seed"],
     log:
         "results/{dataset}/logs/perturbation_{arch}.log",

@@ -7,13 +7,13 @@ rule qc:
         h5ad="results/{dataset}/qc.h5ad",
         metrics_figure=report(
             "results/{dataset}/figures/qc_metrics.png",
-            caption="../report/qc.rst",
+            caption="../report/qc_metrics.rst",
             category="{dataset}",
             subcategory="QC",
         ),
-        hvg_figure=report(
-            "results/{dataset}/figures/qc_hvg.png",
-            caption="../report/hvg.rst",
+        features_figure=report(
+            "results/{dataset}/figures/qc_features.png",
+            caption="../report/qc_features.rst",
             category="{dataset}",
             subcategory="QC",
         ),

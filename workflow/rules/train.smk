@@ -11,11 +11,6 @@ rule train:
         seed=config["seed"],
         tracking_uri=TRACKING_URI,
         training=config["training"],
-        batch=dataset_field("batch"),
-        labels=dataset_field("labels"),
-        condition=dataset_field("condition"),
-        control=dataset_field("control"),
-        heldout=dataset_field("heldout"),
     log:
         "results/{dataset}/logs/train_{arch}.log",
     benchmark:

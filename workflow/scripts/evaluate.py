@@ -8,9 +8,7 @@ with logged(snakemake.log[0]):
         output=snakemake.output[0],
         arch=snakemake.wildcards.arch,
         dataset=snakemake.wildcards.dataset,
-        labels=snakemake.params.labels,
         resolutions=snakemake.params.resolutions,
         default_resolution=snakemake.params.default_resolution,
         seed=snakemake.params.seed,
-        batch=snakemake.params.batch,
     )

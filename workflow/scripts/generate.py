@@ -10,6 +10,5 @@ with logged(snakemake.log[0]):
         metrics_output=snakemake.output.metrics,
         umap_output=snakemake.output.umap,
         means_output=snakemake.output.means,
-        labels=snakemake.params.labels,
         seed=snakemake.params.seed,
     )

@@ -13,5 +13,4 @@ with logged(snakemake.log[0]):
         tracking_uri=snakemake.params.tracking_uri,
         threads=snakemake.threads,
         training=snakemake.params.training,
-        batch_key=snakemake.params.batch,
     )

@@ -9,9 +9,5 @@ with logged(snakemake.log[0]):
         predicted_output=snakemake.output.predicted,
         metrics_output=snakemake.output.metrics,
         figure_output=snakemake.output.figure,
-        labels=snakemake.params.labels,
-        condition=snakemake.params.condition,
-        control=snakemake.params.control,
-        heldout=snakemake.params.heldout,
         seed=snakemake.params.seed,
     )

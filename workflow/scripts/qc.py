@@ -6,6 +6,6 @@ with logged(snakemake.log[0]):
         snakemake.input[0],
         snakemake.output.h5ad,
         snakemake.output.metrics_figure,
-        snakemake.output.hvg_figure,
+        snakemake.output.features_figure,
         snakemake.params.qc,
     )

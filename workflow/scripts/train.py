@@ -16,9 +16,4 @@ with logged(snakemake.log[0]):
         training=snakemake.params.training,
         config_sha256=config_sha256(snakemake.config),  # not a param: a clustering change must not retrain
         tags={"snakemake_rule": snakemake.rule},
-        batch_key=snakemake.params.batch,
-        labels_key=snakemake.params.labels,
-        condition_key=snakemake.params.condition,
-        control_value=snakemake.params.control,
-        heldout_type=snakemake.params.heldout,
     )

@@ -1,6 +1,7 @@
 """Data sources (builtin, url, simulated), readers and checksums."""
 
 from lifedl.data.simulate import SimulationParams, simulate_counts
-from lifedl.data.sources import DatasetSpec, check_counts, load_source
+from lifedl.data.sources import load_source
+from lifedl.data.spec import DatasetSpec
 
-__all__ = ["DatasetSpec", "SimulationParams", "check_counts", "load_source", "simulate_counts"]
+__all__ = ["DatasetSpec", "SimulationParams", "load_source", "simulate_counts"]

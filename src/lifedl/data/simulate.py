@@ -23,6 +23,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from lifedl.nn.sampling import draw_counts
+
 # How far a cell type turns down the responding genes it silences: e^-4, about 2% of the expression elsewhere.
 SILENCING_LOG_FOLD_CHANGE = 4.0
 
@@ -90,8 +92,7 @@ def simulate_counts(params: SimulationParams, chunk_size: int = 20_000) -> ad.An
         proportions = np.exp(logits - logits.max(axis=1, keepdims=True))
         proportions /= proportions.sum(axis=1, keepdims=True)
         mu = library_size[start:stop, None] * proportions
-        rate = rng.gamma(params.dispersion_theta, mu / params.dispersion_theta)
-        chunks.append(sp.csr_matrix(rng.poisson(rate).astype(np.int32)))
+        chunks.append(sp.csr_matrix(draw_counts(mu, params.dispersion_theta, rng).astype(np.int32)))
     counts = sp.vstack(chunks, format="csr")
 
     n_mito = min(params.n_mito_genes, params.n_genes)

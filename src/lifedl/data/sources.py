@@ -1,7 +1,9 @@
 """Where a data set comes from: ``builtin:``, ``url:`` or ``simulated:`` (column ``source`` of datasets.tsv).
 
-Every source ends the same way: an AnnData with integer CSR counts in
-``layers['counts']`` (and in ``X``), checked by :func:`check_counts`.
+Every source ends in an AnnData checked for its data kind (column ``kind``): ``cells`` hold
+integer CSR counts in ``layers['counts']`` (and in ``X``), checked by
+:func:`lifedl.pp.counts.check_counts`; ``sequences`` hold DNA as integer codes in ``X``
+(``lifedl.data.sequences``). The dataset spec (its roles) is stored in ``uns['lifedl_dataset']``.
 """
 
 from __future__ import annotations
@@ -16,48 +18,36 @@ import numpy as np
 import scipy.sparse as sp
 
 from lifedl.data.simulate import SimulationParams, simulate_counts
+from lifedl.data.spec import UNS_KEY, DatasetSpec
 from lifedl.errors import LifedlError
+from lifedl.pp.counts import check_counts
 
 BUILTIN_DATASETS = ("pbmc68k_reduced",)
 URL_FORMATS = ("h5ad", "10x_h5", "10x_mtx_tar")
 URL_SCHEMES = ("http", "https", "file")
 
 
-@dataclasses.dataclass(frozen=True)
-class DatasetSpec:
-    """One row of config/datasets.tsv."""
-
-    id: str
-    source: str
-    checksum: str = ""  # "sha256:<hex>" (preferred) or "md5:<hex>", pooch's known_hash format
-    format: str = ""
-    labels: str = ""
-    batch: str = ""
-    condition: str = ""  # obs column of control / stimulated, for perturbation models
-    programs: str = ""  # gene programs (GMT) for VEGA: a path, or url:... with programs_checksum
-    programs_checksum: str = ""
-    sheet: str = "config/datasets.tsv"  # where the row came from, for error messages
-
-    @property
-    def kind(self) -> str:
-        return self.source.split(":", 1)[0]
-
-    @property
-    def argument(self) -> str:
-        return self.source.split(":", 1)[1] if ":" in self.source else ""
-
-
 def load_source(spec: DatasetSpec, cache_dir: str | Path) -> ad.AnnData:
-    """Read the data set that ``spec`` names into AnnData with counts in ``layers['counts']``."""
+    """Read the data set that ``spec`` names into AnnData, checked for its kind, with the spec in ``uns``."""
     readers = {"builtin": _load_builtin, "url": _load_url, "simulated": _load_simulated}
-    if spec.kind not in readers:
+    if spec.source_kind not in readers:
         raise LifedlError(
             f"{spec.sheet}: dataset '{spec.id}' has source '{spec.source}'; the source must start with "
             "'builtin:', 'url:' or 'simulated:'."
         )
-    adata = readers[spec.kind](spec, Path(cache_dir))
+    if spec.kind == "sequences" and spec.source_kind != "simulated":
+        raise LifedlError(
+            f"{spec.sheet}: dataset '{spec.id}' of kind 'sequences' has source '{spec.source}'; sequences come "
+            "from 'simulated:' sources so far."
+        )
+    adata = readers[spec.source_kind](spec, Path(cache_dir))
     what = f"{spec.sheet}: dataset '{spec.id}' ({spec.source})"
-    check_counts(adata.layers["counts"], what)
+    if spec.kind == "cells":
+        check_counts(adata.layers["counts"], what)
+    else:
+        from lifedl.data.sequences import check_sequences
+
+        check_sequences(adata, what)
     for axis, names in (("gene", adata.var_names), ("cell", adata.obs_names)):
         duplicated = names[names.duplicated()].unique()
         if len(duplicated):
@@ -65,7 +55,7 @@ def load_source(spec: DatasetSpec, cache_dir: str | Path) -> ad.AnnData:
                 f"{what}: {len(duplicated)} duplicate {axis} names (e.g. {list(duplicated[:3])}). Make them unique "
                 f"before use (anndata's {'var' if axis == 'gene' else 'obs'}_names_make_unique())."
             )
-    for role in ("labels", "batch", "condition"):
+    for role in ("labels", "batch", "condition", "split"):  # the roles that name obs columns (see ROLES)
         column = getattr(spec, role)
         if column and column not in adata.obs:
             raise LifedlError(
@@ -76,7 +66,7 @@ def load_source(spec: DatasetSpec, cache_dir: str | Path) -> ad.AnnData:
         adata.uns["gene_programs"] = {
             name: np.array(genes, dtype=object) for name, genes in _load_programs(spec, cache_dir).items()
         }
-    adata.uns["lifedl_dataset"] = {k: v for k, v in dataclasses.asdict(spec).items() if k != "sheet"}
+    adata.uns[UNS_KEY] = spec.to_uns()
     return adata
 
 
@@ -91,20 +81,6 @@ def _load_programs(spec: DatasetSpec, cache_dir: Path) -> dict[str, list[str]]:
         if not path.is_file():
             raise LifedlError(f"{what}: GMT file {path} does not exist; fix the 'programs' column.")
     return read_gmt(path)
-
-
-def check_counts(counts, what: str) -> None:
-    """Counts for a count likelihood must be finite, non-negative integers."""
-    values = counts.data if sp.issparse(counts) else np.asarray(counts)
-    if not np.all(np.isfinite(values)):
-        raise LifedlError(f"{what}: the count matrix holds NaN or inf values; supply raw UMI counts.")
-    if values.size and values.min() < 0:
-        raise LifedlError(f"{what}: the count matrix holds negative values; supply raw UMI counts.")
-    if not np.array_equal(values, np.round(values)):
-        raise LifedlError(
-            f"{what}: the count matrix holds non-integer values (normalised data?); a count likelihood "
-            "needs raw integer UMI counts: point the dataset at the raw counts."
-        )
 
 
 def _as_counts_anndata(adata: ad.AnnData, counts) -> ad.AnnData:
@@ -138,7 +114,16 @@ def _load_builtin(spec: DatasetSpec, cache_dir: Path) -> ad.AnnData:
 
 
 def _load_simulated(spec: DatasetSpec, cache_dir: Path) -> ad.AnnData:
-    fields = {f.name: f.type for f in dataclasses.fields(SimulationParams)}
+    if spec.kind == "sequences":
+        from lifedl.data.sequences import SequenceSimulationParams, simulate_sequences
+
+        return _simulate(spec, SequenceSimulationParams, simulate_sequences)
+    return _simulate(spec, SimulationParams, simulate_counts)
+
+
+def _simulate(spec: DatasetSpec, params_class, simulate) -> ad.AnnData:
+    """Parse ``simulated:key=value,...`` into ``params_class`` and run ``simulate``."""
+    fields = {f.name: f.type for f in dataclasses.fields(params_class)}
     values = {}
     for item in filter(None, spec.argument.split(",")):
         key, _, value = item.partition("=")
@@ -149,11 +134,11 @@ def _load_simulated(spec: DatasetSpec, cache_dir: Path) -> ad.AnnData:
                 f"allowed: {', '.join(fields)} (e.g. simulated:n_cells=2000,n_types=5)."
             )
         try:
-            values[key] = (int if fields[key] in (int, "int") else float)(value)
+            values[key] = {"int": int, "str": str}.get(getattr(fields[key], "__name__", fields[key]), float)(value)
         except ValueError:
             raise LifedlError(f"{spec.sheet}: dataset '{spec.id}': simulation parameter {key}={value!r} is not a number.")
     try:
-        return simulate_counts(SimulationParams(**values))
+        return simulate(params_class(**values))
     except ValueError as error:
         raise LifedlError(f"{spec.sheet}: dataset '{spec.id}': {error}") from error
 

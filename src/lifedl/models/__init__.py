@@ -1,9 +1,11 @@
-"""Architecture registry: config selects models by these names.
+"""Architecture registry: config selects models by these names, and the workflow reads it.
 
-Adding an architecture means one module (with ``train(adata, params, context, arch)`` and
-``from_checkpoint(checkpoint)``) and one entry here with its default hyper-parameters.
-Entries import their module only when used, so reading the registry (Snakemake does
-it when parsing the workflow) costs nothing.
+Adding an architecture means one module (``setup(adata, params, spec, seed)`` and
+``from_checkpoint(checkpoint)``, see ``lifedl.models.base``) and one entry here: its default
+hyper-parameters, the data kind it reads, its task (which rules follow training), the training
+plan that trains it, the baseline it is compared with and its figures (``lifedl.figures``).
+Entries import their module only when used, so reading the registry (Snakemake does it when
+parsing the workflow) costs nothing.
 """
 
 from __future__ import annotations
@@ -15,6 +17,13 @@ from typing import Any
 
 from lifedl.errors import LifedlError
 
+# What the workflow does after training, per task:
+# representation: embed -> cluster -> evaluate; generator: generate cells -> realism measures;
+# perturbation: predict a response -> R^2; classifier: predict held-out rows -> auROC/auPRC.
+TASKS = ("representation", "generator", "perturbation", "classifier")
+# Training plans (lifedl.train.plans): generic (one optimiser, early stopping on val/loss), dgd, gan, none (no loop).
+PLANS = ("generic", "dgd", "gan", "none")
+
 
 @dataclasses.dataclass(frozen=True)
 class Architecture:
@@ -22,10 +31,12 @@ class Architecture:
     module: str
     summary: str
     defaults: Mapping[str, Any]
-    # What the workflow does after training: "representation" (embed -> cluster -> evaluate),
-    # "generator" (generate cells -> realism measures), "perturbation" (predict a response -> R^2).
-    kind: str = "representation"
-    # datasets.tsv columns that must be filled for a data set to run this architecture
+    data_kind: str = "cells"  # lifedl.data.spec.DATA_KINDS
+    task: str = "representation"
+    plan: str = "generic"
+    baseline: str = "pca"  # the simple model it is compared with, on the same data and measures ("" = it is one)
+    figures: tuple[str, ...] = ()  # names in lifedl.figures.FIGURES
+    # dataset roles (datasets.tsv columns) that must be filled for a data set to run this architecture
     needs: tuple[str, ...] = ()
 
     def resolve_params(self, overrides: Mapping[str, Any] | None, where: str = "config") -> dict[str, Any]:
@@ -49,12 +60,9 @@ class Architecture:
                 )
         return {**self.defaults, **overrides}
 
-    def train(self, adata, params: dict, context):
-        """Seed every generator first (weights are initialised before any training loop starts)."""
-        from lifedl.train.context import seed_everything
-
-        seed_everything(context.seed)
-        return importlib.import_module(self.module).train(adata, params, context, self.name)
+    def setup(self, adata, params: dict, spec, seed: int):
+        """The network, its fields' arrays and how to finish it (``lifedl.models.base.Setup``)."""
+        return importlib.import_module(self.module).setup(adata, params, spec, seed, self.name)
 
     def from_checkpoint(self, checkpoint: dict):
         return importlib.import_module(self.module).from_checkpoint(checkpoint)
@@ -82,12 +90,15 @@ ARCHITECTURES: dict[str, Architecture] = {
             "lifedl.models.pca",
             "PCA of log-normalised, scaled expression (scanpy recipe); the baseline",
             {"n_components": 50, "target_sum": 1e4, "max_value": 10.0},
+            plan="none",
+            baseline="",
         ),
         Architecture(
             "ae",
             "lifedl.models.autoencoder",
             "deterministic autoencoder on log-normalised expression (MSE): the seeds' AE vs PCA",
             {"n_latent": 10, **_AE_NETWORK, **_NEURAL_TRAINING},
+            figures=("seed004_panel",),
         ),
         Architecture(
             "dae",
@@ -100,12 +111,14 @@ ARCHITECTURES: dict[str, Architecture] = {
             "lifedl.models.vae",
             "VAE on counts, library-size scaled, likelihood nb/zinb/poisson/gaussian (scVI, scVAE)",
             {"n_latent": 10, **_VAE_NETWORK, **_NEURAL_TRAINING},
+            figures=("vae_interpolation",),
         ),
         Architecture(
             "ldvae",
             "lifedl.models.vae",
             "linearly decoded VAE: gene logits = W z + b, W = loadings (Svensson et al. 2020)",
             {"n_latent": 10, **_VAE_NETWORK, **_NEURAL_TRAINING},
+            figures=("ldvae_loadings",),
         ),
         Architecture(
             "vega",
@@ -113,6 +126,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             "VAE with a gene-program-masked linear decoder: one latent dimension per program (Seninge et al. 2021)",
             # gmt "": the programs stored with the data set (datasets.tsv 'programs'), else PBMC marker programs.
             {"gmt": "", "min_genes": 3, **_VAE_NETWORK, **_NEURAL_TRAINING},
+            figures=("vega_programs",),
         ),
         Architecture(
             "dgd",
@@ -130,6 +144,8 @@ ARCHITECTURES: dict[str, Architecture] = {
                 "weight_decay": 1e-4, "batch_size": 128, "max_epochs": 200, "patience": 20, "val_fraction": 0.1,
                 "embed_steps": 50, "embed_step_size": 0.2,
             },
+            plan="dgd",
+            figures=("dgd_latent", "dgd_subclusters", "generation"),
         ),
         Architecture(
             "scgan",
@@ -144,7 +160,8 @@ ARCHITECTURES: dict[str, Architecture] = {
                 "learning_rate": 1e-3, "learning_rate_final": 1e-4, "beta1": 0.0, "beta2": 0.9, "amsgrad": True,
                 "batch_size": 128, "max_epochs": 80,
             },
-            kind="generator",
+            task="generator",
+            plan="gan",
         ),
         Architecture(
             "scgen",
@@ -160,8 +177,34 @@ ARCHITECTURES: dict[str, Architecture] = {
                 "learning_rate": 1e-3, "weight_decay": 1e-6, "batch_size": 128, "max_epochs": 100, "patience": 25,
                 "val_fraction": 0.1, "kl_warmup_epochs": 0,
             },
-            kind="perturbation",
+            task="perturbation",
             needs=("labels", "condition", "control", "heldout"),
+        ),
+        Architecture(
+            "kmer",
+            "lifedl.models.kmer",
+            "logistic regression on k-mer frequencies, k chosen on a validation split; the sequence baseline",
+            {"k_values": [1, 2, 3, 4, 5, 6], "C": 1.0, "val_fraction": 0.2},
+            data_kind="sequences",
+            task="classifier",
+            plan="none",
+            baseline="",
+            needs=("labels",),
+        ),
+        Architecture(
+            "cnn",
+            "lifedl.models.cnn",
+            "1-D CNN on one-hot DNA: convolution, ReLU, global max pooling, dense (DeepBind)",
+            {
+                "n_filters": 32, "filter_width": 15, "n_hidden": 32, "dropout": 0.1,
+                "learning_rate": 1e-3, "weight_decay": 1e-6, "batch_size": 64, "max_epochs": 30, "patience": 5,
+                "val_fraction": 0.1, "kl_warmup_epochs": 0,
+            },
+            data_kind="sequences",
+            task="classifier",
+            baseline="kmer",
+            figures=("cnn_motif",),
+            needs=("labels",),
         ),
     )
 }
@@ -175,8 +218,12 @@ def get_architecture(name: str) -> Architecture:
     return ARCHITECTURES[name]
 
 
-def architectures_of_kind(kind: str) -> list[str]:
-    return sorted(name for name, architecture in ARCHITECTURES.items() if architecture.kind == kind)
+def architectures_of_task(task: str, data_kind: str | None = None) -> list[str]:
+    return sorted(
+        name
+        for name, architecture in ARCHITECTURES.items()
+        if architecture.task == task and data_kind in (None, architecture.data_kind)
+    )
 
 
-__all__ = ["ARCHITECTURES", "Architecture", "architectures_of_kind", "get_architecture"]
+__all__ = ["ARCHITECTURES", "PLANS", "TASKS", "Architecture", "architectures_of_task", "get_architecture"]

@@ -15,11 +15,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from lifedl.models.base import counts_matrix, network_checkpoint
-from lifedl.models.vae import log_normalise_tensor
-from lifedl.nn.layers import mlp
-from lifedl.train.context import TrainingContext
-from lifedl.train.data import predict_batches
+from lifedl.data.batches import predict_batches
+from lifedl.models.base import FitResult, Setup, network_checkpoint
+from lifedl.nn.layers import log_normalise_tensor, mlp
+from lifedl.pp.counts import counts_matrix
 
 
 class Autoencoder(nn.Module):
@@ -33,17 +32,18 @@ class Autoencoder(nn.Module):
         """Drop each non-zero count with probability ``corruption`` (zeros stay zero)."""
         return counts * (torch.rand_like(counts) >= self.corruption)
 
-    def encode(self, counts: torch.Tensor, batch_index: torch.Tensor | None = None) -> torch.Tensor:
+    def encode(self, counts: torch.Tensor) -> torch.Tensor:
         return self.encoder(log_normalise_tensor(counts))
 
-    def reconstruct(self, counts: torch.Tensor, batch_index: torch.Tensor | None = None) -> torch.Tensor:
+    def reconstruct(self, counts: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.encode(counts))
 
-    def loss(self, counts: torch.Tensor, batch_index: torch.Tensor, kl_weight: float = 1.0) -> dict[str, torch.Tensor]:
+    def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Squared error per cell of the log-normalised ``counts`` field (from a corrupted copy for the DAE)."""
+        counts = batch["counts"]
         clean = log_normalise_tensor(counts)
         noisy = self.corrupt(counts) if self.training and self.corruption > 0 else counts
-        error = ((self.reconstruct(noisy) - clean) ** 2).sum(dim=-1).mean()
-        return {"loss": error, "reconstruction": error}
+        return {"reconstruction": ((self.reconstruct(noisy) - clean) ** 2).sum(dim=-1).mean()}
 
 
 def denoising_scores(network: Autoencoder, counts, train_index, val_index, fraction: float, seed: int) -> dict:
@@ -74,12 +74,15 @@ class AutoencoderModel:
         self.gene_names, self.params = list(gene_names), dict(params)
         self.final_metrics = dict(final_metrics or {})
 
+    def _apply(self, function, adata: ad.AnnData) -> np.ndarray:
+        return predict_batches(lambda batch: function(batch["counts"]), {"counts": counts_matrix(adata, self.gene_names)})
+
     def embed(self, adata: ad.AnnData) -> np.ndarray:
-        return predict_batches(self.network.encode, counts_matrix(adata, self.gene_names))
+        return self._apply(self.network.encode, adata)
 
     def annotate(self, adata: ad.AnnData) -> None:
         if self.arch == "dae":  # the denoised log-normalised expression
-            adata.layers["denoised_dae"] = predict_batches(self.network.reconstruct, counts_matrix(adata, self.gene_names))
+            adata.layers["denoised_dae"] = self._apply(self.network.reconstruct, adata)
 
     def checkpoint(self) -> dict:
         return network_checkpoint(self, self.network)
@@ -90,15 +93,16 @@ def _network(n_genes: int, params: dict, arch: str) -> Autoencoder:
     return Autoencoder(n_genes, params["n_latent"], params["n_hidden"], params["n_layers"], params["dropout"], corruption)
 
 
-def train(adata: ad.AnnData, params: dict, context: TrainingContext, arch: str = "ae") -> AutoencoderModel:
-    from lifedl.train.fit import fit_module  # Lightning (8 s to import) only where training happens
-
+def setup(adata: ad.AnnData, params: dict, spec, seed: int, arch: str = "ae") -> Setup:
     counts = counts_matrix(adata)
     network = _network(adata.n_vars, params, arch)
-    result = fit_module(network, counts, params, context)
-    train_index = np.setdiff1d(np.arange(counts.shape[0]), result.val_index)
-    scores = denoising_scores(network, counts, train_index, result.val_index, params["heldout_mask_fraction"], context.seed)
-    return AutoencoderModel(arch, network, adata.var_names, params, {**result.metrics, **scores})
+
+    def finish(result: FitResult) -> AutoencoderModel:
+        fraction = params["heldout_mask_fraction"]
+        scores = denoising_scores(network, counts, result.train_index, result.val_index, fraction, seed)
+        return AutoencoderModel(arch, network, adata.var_names, params, {**result.metrics, **scores})
+
+    return Setup(network, {"counts": counts}, finish)
 
 
 def from_checkpoint(checkpoint: dict) -> AutoencoderModel:

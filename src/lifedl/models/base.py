@@ -1,19 +1,28 @@
-"""What a trained model provides, the helpers models share, and the checkpoint format.
+"""What every architecture module provides, and the checkpoint format.
 
-A trained model embeds cells (``embed``) and turns itself into a checkpoint dict
-(``checkpoint``); ``load_model`` reads a checkpoint file back through the registry,
-so a checkpoint alone is enough to embed new cells.
+An architecture module (one per family, registered in ``lifedl.models.ARCHITECTURES``) has
+
+- ``setup(adata, params, spec, seed) -> Setup``: the network to train, the per-row arrays of the
+  fields its ``loss(batch)`` reads (the minibatch keys), and ``finish``, which turns the trained
+  network into a :class:`TrainedModel` (held-out measures included). The training plan named in
+  the registry (``lifedl.train.plans``) trains it; models never import the training loop.
+- ``from_checkpoint(checkpoint) -> TrainedModel``.
+
+A trained model embeds or predicts (``embed``, ``predict_proba``, ``generate``, ``predict``, by
+task) and turns itself into a checkpoint dict (``checkpoint``); ``load_model`` reads a checkpoint
+file back through the registry, so a checkpoint alone is enough to use the model on new data.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
 import anndata as ad
 import numpy as np
-import scipy.sparse as sp
 import torch
 
 from lifedl.errors import LifedlError
@@ -22,40 +31,52 @@ from lifedl.io import atomic_path
 
 class TrainedModel(Protocol):
     arch: str
-    gene_names: list[str]
     params: dict[str, Any]
     final_metrics: dict[str, float]
-
-    def embed(self, adata: ad.AnnData) -> np.ndarray: ...
 
     def checkpoint(self) -> dict[str, Any]: ...
 
 
-def counts_matrix(adata: ad.AnnData, gene_names: list[str] | None = None) -> sp.csr_matrix:
-    """``layers['counts']`` as float32 CSR, with genes in the order a trained model expects."""
-    if "counts" not in adata.layers:
-        raise LifedlError("the AnnData has no layers['counts']; run it through the download and qc rules first.")
-    if gene_names is not None and list(adata.var_names) != list(gene_names):
-        missing = [g for g in gene_names if g not in adata.var_names]
-        if missing:
-            raise LifedlError(
-                f"the cells to embed lack {len(missing)} of the model's {len(gene_names)} genes "
-                f"(e.g. {missing[:5]}); embed cells measured on the same genes."
-            )
-        adata = adata[:, gene_names]
-    return sp.csr_matrix(adata.layers["counts"], dtype=np.float32)
+class Representation(TrainedModel, Protocol):
+    gene_names: list[str]
+
+    def embed(self, adata: ad.AnnData) -> np.ndarray: ...
 
 
-def log_normalise(counts: sp.csr_matrix, target_sum: float = 1e4) -> sp.csr_matrix:
-    """log1p(counts / library size * target_sum), as scanpy's normalize_total + log1p."""
-    library_size = np.asarray(counts.sum(axis=1)).ravel()
-    scale = np.divide(target_sum, library_size, out=np.zeros_like(library_size), where=library_size > 0)
-    normalised = sp.diags(scale.astype(np.float32)) @ counts
-    normalised.data = np.log1p(normalised.data)
-    return sp.csr_matrix(normalised)
+@dataclasses.dataclass
+class FitResult:
+    """What a training plan hands back to ``Setup.finish``."""
+
+    metrics: dict[str, float]
+    train_index: np.ndarray  # rows the network was trained on
+    val_index: np.ndarray  # rows held out for early stopping and held-out measures
 
 
-def network_checkpoint(model: TrainedModel, network: torch.nn.Module, **extra: Any) -> dict[str, Any]:
+@dataclasses.dataclass
+class Setup:
+    """A network ready to train on the declared fields, and how to turn the result into a model.
+
+    ``arrays`` maps each field the network's ``loss(batch)`` reads to one array with a row per cell
+    or sequence (see ``lifedl.data.batches``); ``network`` is None for models without a training
+    loop (plan ``none``), whose ``finish`` receives None.
+    """
+
+    network: torch.nn.Module | None
+    arrays: Mapping[str, Any]
+    finish: Callable[[FitResult | None], TrainedModel]
+
+
+def category_codes(values, categories: list[str], what: str) -> np.ndarray:
+    """Integer codes of ``values`` in ``categories`` (a trained model's classes or batches); unknown ones are an error."""
+    values = np.asarray(values).astype(str)
+    unknown = sorted(set(values) - set(categories))
+    if unknown:
+        raise LifedlError(f"{what} {unknown[:5]} were not seen in training (known: {categories}).")
+    index = {name: code for code, name in enumerate(categories)}
+    return np.array([index[v] for v in values], dtype=np.int64)
+
+
+def network_checkpoint(model, network: torch.nn.Module, **extra: Any) -> dict[str, Any]:
     """The checkpoint fields every trained network shares, plus the model's own ``extra`` ones."""
     return {
         "arch": model.arch,
@@ -74,7 +95,7 @@ def save_checkpoint(model: TrainedModel, path: str | os.PathLike) -> None:
 
 
 def load_model(path: str | os.PathLike) -> TrainedModel:
-    """Load any lifedl checkpoint back into a model that can embed new cells."""
+    """Load any lifedl checkpoint back into a model that can embed or predict new data."""
     from lifedl.models import get_architecture
 
     path = Path(path)

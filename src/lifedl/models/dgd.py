@@ -29,7 +29,6 @@ count instead.) An experimental batch column, where the data set has one, is not
 
 from __future__ import annotations
 
-import functools
 import math
 
 import anndata as ad
@@ -39,14 +38,12 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
-from lifedl.data.sources import check_counts
 from lifedl.errors import LifedlError
-from lifedl.models.base import counts_matrix, network_checkpoint
-from lifedl.models.vae import draw_counts, sample_library_sizes
+from lifedl.models.base import FitResult, Setup, network_checkpoint
 from lifedl.nn.likelihoods import nb_log_likelihood_per_cell
 from lifedl.nn.mixture import GaussianMixturePrior
-from lifedl.train.context import TrainingContext
-from lifedl.train.data import batch_loader
+from lifedl.nn.sampling import draw_counts, sample_library_sizes
+from lifedl.pp.counts import check_counts, counts_matrix
 
 # Adam's (beta1, beta2) in the authors' code: a representation gets one step per epoch, so long
 # gradient averages would mostly remember stale decoders.
@@ -106,92 +103,6 @@ class DGD(nn.Module):
             if n_cells is not None:
                 prior = prior - self.mixture.hyperprior_log_prob() / n_cells
         return {"reconstruction": reconstruction, "prior": prior}
-
-
-def _record(sums: dict, parts: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Add per-cell parts to an epoch's sums (LitModel's format); return the summed loss to differentiate."""
-    loss = parts["reconstruction"] + parts["prior"]
-    for name, value in {"loss": loss, **parts}.items():
-        sums[name] = sums.get(name, 0.0) + value.detach().sum()
-    sums[""] = sums.get("", 0) + loss.shape[0]
-    return loss.sum()
-
-
-@functools.cache
-def _training_class():
-    """The LightningModule, built on first use: importing Lightning takes seconds, embedding needs none of it."""
-    from lifedl.train.fit import LitModel
-
-    class DGDTraining(LitModel):
-        """LitModel's epoch means, logging, best weights and per-epoch seeding, with the DGD's three optimisers.
-
-        Lightning checkpoints the representations (module parameters) and all three optimisers'
-        states; LitModel adds the best network weights, so a resumed run continues exactly.
-        """
-
-        def __init__(self, network: DGD, n_train: int, n_val: int, params: dict, seed: int):
-            super().__init__(network, params["learning_rate"], params["weight_decay"], 0, seed)
-            self.automatic_optimization = False
-            self.params = dict(params)
-            self.n_train = n_train
-            # Zeros, as in the authors' code: the decoder, not the start, tells the cells apart.
-            self.train_representations = nn.Parameter(torch.zeros(n_train, network.n_latent))
-            self.val_representations = nn.Parameter(torch.zeros(n_val, network.n_latent))
-
-        def configure_optimizers(self):
-            network = torch.optim.Adam(
-                [
-                    # Weight decay on the decoder only: the mixture and the representations have their priors.
-                    {"params": self.network.decoder_parameters(), "weight_decay": self.weight_decay},
-                    {"params": self.network.mixture.parameters(), "lr": self.params["mixture_learning_rate"]},
-                ],
-                lr=self.learning_rate,
-                betas=ADAM_BETAS,
-            )
-            rate = self.params["representation_learning_rate"]
-            train = torch.optim.Adam([self.train_representations], lr=rate, betas=ADAM_BETAS)
-            val = torch.optim.Adam([self.val_representations], lr=rate, betas=ADAM_BETAS)
-            return [network, train, val]
-
-        def on_train_epoch_start(self) -> None:
-            super().on_train_epoch_start()
-            self.train_representations.grad = None
-
-        def training_step(self, batch, batch_idx):
-            counts, rows = batch
-            network_optimiser, representation_optimiser, _ = self.optimizers()
-            parts = self.network.loss_per_cell(counts, self.train_representations[rows], self.n_train)
-            total = _record(self._epoch_sums.setdefault("train", {}), parts)
-            network_optimiser.zero_grad()  # the representations' gradients keep accumulating over the epoch
-            self.manual_backward(total)
-            network_optimiser.step()
-            if batch_idx == self.trainer.num_training_batches - 1:
-                representation_optimiser.step()
-                representation_optimiser.zero_grad()
-
-        def validation_step(self, batch, batch_idx):
-            # Lightning validates in inference mode; the held-out representations need gradients. Cloning
-            # makes ordinary tensors of the batch, which autograd may save.
-            with torch.inference_mode(False), torch.enable_grad():
-                counts, rows = batch[0].clone(), batch[1].clone()
-                z = self.val_representations[rows]
-                parts = self.network.loss_per_cell(counts, z, self.n_train)
-                total = _record(self._epoch_sums.setdefault("val", {}), parts)
-                # Gradients for the held-out representations only: the decoder and mixture get none.
-                (gradient,) = torch.autograd.grad(total, [z])
-                if self.val_representations.grad is None:
-                    self.val_representations.grad = torch.zeros_like(self.val_representations)
-                self.val_representations.grad.index_add_(0, rows, gradient.to(self.val_representations.dtype))
-
-        def on_validation_epoch_end(self) -> None:
-            with torch.inference_mode(False):  # optimiser state must be ordinary tensors, stepped every epoch
-                validation_optimiser = self.optimizers()[2].optimizer
-                if self.val_representations.grad is not None:
-                    validation_optimiser.step()
-                validation_optimiser.zero_grad()
-            super().on_validation_epoch_end()
-
-    return DGDTraining
 
 
 class DGDModel:
@@ -292,44 +203,31 @@ def _network(n_genes: int, params: dict) -> DGD:
     )
 
 
-def train(adata: ad.AnnData, params: dict, context: TrainingContext, arch: str = "dgd") -> DGDModel:
-    from lifedl.train.fit import loader_settings, run_lightning, training_split  # Lightning only where training happens
-
+def setup(adata: ad.AnnData, params: dict, spec, seed: int, arch: str = "dgd") -> Setup:
+    """The decoder and mixture; the representations are the training plan's (``lifedl.train.plans``)."""
     counts = counts_matrix(adata)
-    check_counts(counts, f"{context.source} layers['counts'] (negative-binomial likelihood)")
-    train_index, val_index = training_split(counts.shape[0], params, context)
+    check_counts(counts, f"{spec.where} layers['counts'] (negative-binomial likelihood)")
     network = _network(adata.n_vars, params)
-    module = _training_class()(network, len(train_index), len(val_index), params, context.seed)
-    loaders = loader_settings(context)
-    # The "batch codes" a loader returns are here each cell's row, which picks its representation.
-    train_loader = batch_loader(
-        counts[train_index], params["batch_size"], shuffle=True, batch_codes=np.arange(len(train_index)), **loaders
-    )
-    val_loader = batch_loader(
-        counts[val_index], params["batch_size"], shuffle=False, batch_codes=np.arange(len(val_index)), **loaders
-    )
-    trainer = run_lightning(module, params["max_epochs"], context, train_loader, val_loader, params["patience"])
-    network.load_state_dict(module.best_state)
-    network.cpu()
-    model = DGDModel(arch, network, adata.var_names, params)
-    # Held-out measures at the representations any new cell would get (embed), with the VAE's definition.
-    val_counts = counts[val_index]
-    z_val, _ = model.fit_representations(val_counts)
-    with torch.no_grad():
-        z_val_tensor = torch.from_numpy(z_val)
-        log_likelihood = network.log_likelihood(torch.from_numpy(val_counts.toarray()), z_val_tensor)
-        log_density = network.mixture.log_prob(z_val_tensor)
-    model.final_metrics = {
-        "best_val_loss": module.best_val_loss,
-        "epochs_trained": float(trainer.current_epoch),
-        "n_train_cells": float(len(train_index)),
-        "n_val_cells": float(len(val_index)),
-        "heldout_reconstruction_loglik_per_cell": float(log_likelihood.mean()),
-        "gmm_log_density_per_cell": float(log_density.mean()),
-    }
-    if not all(math.isfinite(value) for value in model.final_metrics.values()):
-        raise LifedlError(f"{context.source}: DGD training diverged ({model.final_metrics}); lower the learning rates.")
-    return model
+
+    def finish(result: FitResult) -> DGDModel:
+        model = DGDModel(arch, network, adata.var_names, params)
+        # Held-out measures at the representations any new cell would get (embed), with the VAE's definition.
+        val_counts = counts[result.val_index]
+        z_val, _ = model.fit_representations(val_counts)
+        with torch.no_grad():
+            z_val_tensor = torch.from_numpy(z_val)
+            log_likelihood = network.log_likelihood(torch.from_numpy(val_counts.toarray()), z_val_tensor)
+            log_density = network.mixture.log_prob(z_val_tensor)
+        model.final_metrics = {
+            **result.metrics,
+            "heldout_reconstruction_loglik_per_cell": float(log_likelihood.mean()),
+            "gmm_log_density_per_cell": float(log_density.mean()),
+        }
+        if not all(math.isfinite(value) for value in model.final_metrics.values()):
+            raise LifedlError(f"{spec.where}: DGD training diverged ({model.final_metrics}); lower the learning rates.")
+        return model
+
+    return Setup(network, {"counts": counts}, finish)
 
 
 def from_checkpoint(checkpoint: dict) -> DGDModel:

@@ -11,8 +11,8 @@ import anndata as ad
 import numpy as np
 from sklearn.decomposition import PCA
 
-from lifedl.models.base import counts_matrix, log_normalise
-from lifedl.train.context import TrainingContext
+from lifedl.models.base import Setup
+from lifedl.pp.counts import counts_matrix, log_normalise
 
 
 class PCAModel:
@@ -48,16 +48,21 @@ class PCAModel:
         }
 
 
-def train(adata: ad.AnnData, params: dict, context: TrainingContext, arch: str = "pca") -> PCAModel:
+def fit(adata: ad.AnnData, params: dict, seed: int) -> PCAModel:
     expression = log_normalise(counts_matrix(adata), params["target_sum"]).toarray()
     mean = expression.mean(axis=0)
     std = expression.std(axis=0, ddof=1)
     std[std == 0] = 1.0
     scaled = np.minimum((expression - mean) / std, params["max_value"])
     n_components = min(params["n_components"], min(scaled.shape) - 1)
-    pca = PCA(n_components=n_components, svd_solver="full", random_state=context.seed).fit(scaled)
+    pca = PCA(n_components=n_components, svd_solver="full", random_state=seed).fit(scaled)
     print(f"PCA: {n_components} components explain {pca.explained_variance_ratio_.sum():.1%} of the variance", flush=True)
     return PCAModel(adata.var_names, params, mean, std, pca.components_, pca.mean_, pca.explained_variance_ratio_)
+
+
+def setup(adata: ad.AnnData, params: dict, spec, seed: int, arch: str = "pca") -> Setup:
+    """No training loop (plan 'none'): ``finish`` fits the PCA."""
+    return Setup(None, {}, lambda result: fit(adata, params, seed))
 
 
 def from_checkpoint(checkpoint: dict) -> PCAModel:

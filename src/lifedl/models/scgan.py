@@ -20,7 +20,7 @@ updates (one per minibatch of real cells) per generator update; Adam with AMSGra
 betas (0, 0.9) by default (WGAN-GP's; scGAN's code used 0.5, 0.9), the learning rate decaying
 exponentially to ``learning_rate_final`` over the run (the paper's schedule, set per epoch here).
 
-cscGAN (``conditional: true``): conditioned on the cell type (``context.labels_key``) as the
+cscGAN (``conditional: true``): conditioned on the cell type (the data set's ``labels`` column) as the
 paper's code does by default: conditional batch norm in the generator (per-type scale and offset
 after each normalisation) and a projection critic (Miyato & Koyama 2018: f(x, y) = w.h(x) + b +
 e_y.h(x)).
@@ -37,22 +37,14 @@ from collections.abc import Sequence
 import anndata as ad
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 import torch
 from torch import nn
 
 from lifedl.errors import LifedlError
-from lifedl.models.base import counts_matrix, network_checkpoint
-from lifedl.train.context import TrainingContext
+from lifedl.models.base import FitResult, Setup, network_checkpoint
+from lifedl.pp.counts import counts_matrix, library_size_normalise
 
 GENERATE_BATCH = 4096  # cells per generator pass in generate()
-
-
-def library_size_normalise(counts: sp.csr_matrix, library_size: float) -> sp.csr_matrix:
-    """Each cell's counts scaled to sum to ``library_size`` (no log): the scale scGAN learns on."""
-    totals = np.asarray(counts.sum(axis=1)).ravel()
-    scale = np.divide(library_size, totals, out=np.zeros_like(totals, dtype=np.float64), where=totals > 0)
-    return sp.csr_matrix(sp.diags(scale.astype(np.float32)) @ sp.csr_matrix(counts, dtype=np.float32))
 
 
 class LibrarySizeNormalisation(nn.Module):
@@ -156,6 +148,13 @@ class ScGAN(nn.Module):
     def _labels(self, labels: torch.Tensor | None) -> torch.Tensor | None:
         return labels if self.n_classes else None
 
+    @staticmethod
+    def batch_labels(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The minibatch's cell-type codes (field ``label``); all 0 for an unconditional GAN, whose generated
+        cells still follow a minibatch's size."""
+        real = batch["expression"]
+        return batch["label"] if "label" in batch else torch.zeros(len(real), dtype=torch.long, device=real.device)
+
     def fake_labels(self, real_labels: torch.Tensor, n_fake: int) -> torch.Tensor:
         """Types for ``n_fake`` generated cells: the real minibatch's own types first (so the penalty pairs
         cells of one type), then types resampled from that minibatch."""
@@ -216,92 +215,6 @@ def check_params(params: dict) -> None:
     for name in ("beta1", "beta2"):
         if not 0 <= params[name] < 1:
             fail(name, "in [0, 1)")
-
-
-def lightning_module(network: ScGAN, params: dict, seed: int):
-    """The LightningModule, built here so that Lightning (8 s to import) loads only where training happens."""
-    import lightning as L
-
-    class LitScGAN(L.LightningModule):
-        """Manual optimisation: one critic update per minibatch of real cells, one generator update after every
-        ``critic_steps`` critic updates (counted across epochs and kept in the checkpoint)."""
-
-        def __init__(self):
-            super().__init__()
-            self.automatic_optimization = False
-            self.network, self.params, self.seed = network, params, seed
-            self.critic_updates = 0
-            self.generator_updates = 0
-            self._sums: dict[str, tuple[torch.Tensor | float, int]] = {}
-            self.last_epoch_means: dict[str, float] = {}
-
-        def learning_rate(self, epoch: int) -> float:
-            # The paper's exponential decay from learning_rate to learning_rate_final, as a function of the epoch
-            # alone so that a resumed run sets the same rate.
-            start, final = self.params["learning_rate"], self.params["learning_rate_final"]
-            return start * (final / start) ** (epoch / max(1, self.params["max_epochs"] - 1))
-
-        def on_train_epoch_start(self) -> None:
-            # Noise, epsilons and resampled types depend only on (seed, epoch): a resumed run replays them exactly.
-            torch.manual_seed(self.seed * 100_003 + self.current_epoch)
-            self._sums = {}
-            for optimizer in self.optimizers():
-                for group in optimizer.param_groups:
-                    group["lr"] = self.learning_rate(self.current_epoch)
-
-        def _add(self, parts: dict[str, torch.Tensor]) -> None:
-            # Summed here and logged once per epoch: a self.log call per step costs more than it is worth on a CPU.
-            for name, value in parts.items():
-                total, count = self._sums.get(name, (0.0, 0))
-                self._sums[name] = (total + value.detach(), count + 1)
-
-        def training_step(self, batch, batch_idx):
-            real, labels = batch
-            critic_optimizer, generator_optimizer = self.optimizers()
-            parts = self.network.critic_loss(real, labels, self.params["batch_size"])
-            critic_optimizer.zero_grad(set_to_none=True)
-            self.manual_backward(parts["loss"])
-            critic_optimizer.step()
-            self.critic_updates += 1
-            self._add(parts)
-            if self.critic_updates % self.params["critic_steps"] == 0:
-                # The critic's parameters are frozen meanwhile, so no time goes into gradients nobody uses.
-                with self.toggled_optimizer(generator_optimizer):
-                    generator_parts = self.network.generator_loss(labels, self.params["batch_size"])
-                    generator_optimizer.zero_grad(set_to_none=True)
-                    self.manual_backward(generator_parts["generator"])
-                    generator_optimizer.step()
-                self.generator_updates += 1
-                self._add(generator_parts)
-            if batch_idx == self.trainer.num_training_batches - 1:
-                # Logged on the epoch's last step with on_epoch=True: Lightning publishes it in callback_metrics
-                # before the callbacks' on_train_epoch_end, where EpochMetricsLogger sends it to MLflow.
-                means = {f"train/{name}": float(total) / count for name, (total, count) in self._sums.items()}
-                self.last_epoch_means = means
-                self.log_dict(means, on_step=False, on_epoch=True, batch_size=1)
-
-        def configure_optimizers(self):
-            def adam(module: nn.Module) -> torch.optim.Adam:
-                return torch.optim.Adam(
-                    module.parameters(),
-                    lr=self.params["learning_rate"],
-                    betas=(self.params["beta1"], self.params["beta2"]),
-                    amsgrad=self.params["amsgrad"],
-                )
-
-            return adam(self.network.critic), adam(self.network.generator)
-
-        def on_save_checkpoint(self, checkpoint: dict) -> None:
-            checkpoint["lifedl_scgan"] = {
-                "critic_updates": self.critic_updates,
-                "generator_updates": self.generator_updates,
-            }
-
-        def on_load_checkpoint(self, checkpoint: dict) -> None:
-            self.critic_updates = checkpoint["lifedl_scgan"]["critic_updates"]
-            self.generator_updates = checkpoint["lifedl_scgan"]["generator_updates"]
-
-    return LitScGAN()
 
 
 class ScGANModel:
@@ -397,21 +310,21 @@ class ScGANModel:
         )
 
 
-def _cell_type_codes(adata: ad.AnnData, context: TrainingContext) -> tuple[list[str], np.ndarray]:
-    if not context.labels_key:
+def _cell_type_codes(adata: ad.AnnData, spec) -> tuple[list[str], np.ndarray]:
+    if not spec.labels:
         raise LifedlError(
-            f"{context.source}: params.scgan.conditional is true but the data set names no cell-type column; fill "
+            f"{spec.where}: params.scgan.conditional is true but the data set names no cell-type column; fill "
             "its 'labels' column in config/datasets.tsv, or set conditional: false."
         )
-    if context.labels_key not in adata.obs:
+    if spec.labels not in adata.obs:
         raise LifedlError(
-            f"{context.source}: cell-type column '{context.labels_key}' (datasets.tsv 'labels') is not in obs; "
+            f"{spec.where}: cell-type column '{spec.labels}' (datasets.tsv 'labels') is not in obs; "
             f"columns there: {sorted(adata.obs.columns)[:20]}."
         )
-    values = adata.obs[context.labels_key]
+    values = adata.obs[spec.labels]
     if values.isna().any():
         raise LifedlError(
-            f"{context.source}: {int(values.isna().sum())} cells have no '{context.labels_key}'; a conditional "
+            f"{spec.where}: {int(values.isna().sum())} cells have no '{spec.labels}'; a conditional "
             "scgan needs a type for every cell: drop or label them, or set conditional: false."
         )
     values = values.astype(str)
@@ -419,34 +332,25 @@ def _cell_type_codes(adata: ad.AnnData, context: TrainingContext) -> tuple[list[
     return cell_types, values.map({name: code for code, name in enumerate(cell_types)}).to_numpy().astype(np.int64)
 
 
-def train(adata: ad.AnnData, params: dict, context: TrainingContext, arch: str = "scgan") -> ScGANModel:
-    from lifedl.train.data import batch_loader
-    from lifedl.train.fit import loader_settings, run_lightning
-
+def setup(adata: ad.AnnData, params: dict, spec, seed: int, arch: str = "scgan") -> Setup:
+    """Fields: ``expression`` (library-size-normalised cells) and, for cscGAN, ``label`` (cell-type codes)."""
     check_params(params)
     if adata.n_obs < 2:
-        raise LifedlError(f"{context.source}: {adata.n_obs} cell(s); scgan needs at least two cells to train.")
-    expression = library_size_normalise(counts_matrix(adata), params["library_size"])
+        raise LifedlError(f"{spec.where}: {adata.n_obs} cell(s); scgan needs at least two cells to train.")
+    arrays: dict[str, object] = {"expression": library_size_normalise(counts_matrix(adata), params["library_size"])}
     cell_types: list[str] = []
-    codes = np.zeros(adata.n_obs, dtype=np.int64)
     if params["conditional"]:
-        cell_types, codes = _cell_type_codes(adata, context)
+        cell_types, arrays["label"] = _cell_type_codes(adata, spec)
     network = ScGAN(adata.n_vars, params, len(cell_types))
-    lit = lightning_module(network, params, context.seed)
-    # The cell-type codes ride in the loader's batch-code slot.
-    loader = batch_loader(expression, params["batch_size"], shuffle=True, batch_codes=codes, **loader_settings(context))
-    trainer = run_lightning(lit, params["max_epochs"], context, train_loader=loader)
-    network.cpu().eval()
-    metrics = {
-        "epochs_trained": float(trainer.current_epoch),
-        "n_train_cells": float(adata.n_obs),
-        "critic_updates": float(lit.critic_updates),
-        "generator_updates": float(lit.generator_updates),
-        **{f"last_epoch_{key.split('/', 1)[1]}": value for key, value in lit.last_epoch_means.items()},
-    }
-    fractions = np.bincount(codes, minlength=len(cell_types)) / len(codes) if cell_types else []
-    labels_key = context.labels_key if context.labels_key in adata.obs else ""
-    return ScGANModel(arch, network.generator, adata.var_names, params, cell_types, fractions, labels_key, metrics)
+
+    def finish(result: FitResult) -> ScGANModel:
+        codes = arrays.get("label")
+        fractions = np.bincount(codes, minlength=len(cell_types)) / len(codes) if cell_types else []
+        labels_key = spec.labels if spec.labels in adata.obs else ""
+        return ScGANModel(arch, network.generator, adata.var_names, params, cell_types, fractions, labels_key,
+                          result.metrics)
+
+    return Setup(network, arrays, finish)
 
 
 def from_checkpoint(checkpoint: dict) -> ScGANModel:

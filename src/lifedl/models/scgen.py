@@ -34,10 +34,11 @@ import torch
 
 from lifedl.errors import LifedlError
 from lifedl.models import vae
-from lifedl.models.base import counts_matrix
-from lifedl.models.vae import TARGET_SUM
+from lifedl.models.base import FitResult, Setup
+from lifedl.nn.layers import TARGET_SUM
+from lifedl.nn.sampling import draw_counts
+from lifedl.pp.counts import counts_matrix, library_sizes
 from lifedl.tl.perturbation import stimulated_value
-from lifedl.train.context import TrainingContext
 
 PREDICTED = "predicted"  # obs condition value of predicted cells
 LIKELIHOODS = ("gaussian", "nb")
@@ -63,15 +64,11 @@ class PerturbationSettings:
         return (adata.obs[self.labels_key].astype(str) == self.heldout_type).to_numpy()
 
 
-def settings_from_context(adata: ad.AnnData, context: TrainingContext) -> PerturbationSettings:
-    keys = (context.labels_key, context.condition_key, context.control_value, context.heldout_type)
-    return PerturbationSettings(
-        context.labels_key,
-        context.condition_key,
-        context.control_value,
-        stimulated_value(adata.obs, *keys, source=context.source),
-        context.heldout_type,
-    )
+def settings_from_spec(adata: ad.AnnData, spec) -> PerturbationSettings:
+    """Which cells are which, from the data set's roles (checked against the data)."""
+    keys = (spec.labels, spec.condition, spec.control, spec.heldout)
+    stimulated = stimulated_value(adata.obs, *keys, source=spec.where)
+    return PerturbationSettings(spec.labels, spec.condition, spec.control, stimulated, spec.heldout)
 
 
 def balanced_delta(
@@ -141,7 +138,7 @@ class ScGenModel:
                 f"'{settings.condition_key}' == '{settings.control_value}') to predict the response of."
             )
         shifted = self.embed(control) + self.delta
-        library_size = np.asarray(counts_matrix(control, self.gene_names).sum(axis=1)).ravel()
+        library_size = library_sizes(counts_matrix(control, self.gene_names))
         obs = control.obs.copy()
         obs[settings.condition_key] = pd.Categorical([PREDICTED] * control.n_obs)
         predicted = ad.AnnData(
@@ -170,7 +167,7 @@ class ScGenModel:
             with torch.no_grad():
                 logits, _ = network.decode(z_chunk, torch.zeros(len(z_chunk), dtype=torch.long))
             mu = torch.softmax(logits.double(), dim=-1).numpy() * library
-            draws = rng.poisson(rng.gamma(theta, mu / theta, size=(NB_DRAWS_PER_CELL, *mu.shape)))
+            draws = draw_counts(np.broadcast_to(mu, (NB_DRAWS_PER_CELL, *mu.shape)), theta, rng)
             chunks.append(np.log1p(draws / np.maximum(library, 1.0) * TARGET_SUM).mean(axis=0))
         return np.concatenate(chunks).astype(np.float32)
 
@@ -186,32 +183,37 @@ class ScGenModel:
         }
 
 
-def train(adata: ad.AnnData, params: dict, context: TrainingContext, arch: str = "scgen") -> ScGenModel:
+def setup(adata: ad.AnnData, params: dict, spec, seed: int, arch: str = "scgen") -> Setup:
     if params["likelihood"] not in LIKELIHOODS:
         raise LifedlError(
             f"scgen's likelihood must be one of {LIKELIHOODS}, got '{params['likelihood']}' (config params.scgen)."
         )
-    settings = settings_from_context(adata, context)
+    settings = settings_from_spec(adata, spec)
     is_control, is_heldout = settings.is_control(adata), settings.is_heldout(adata)
     # The held-out type's stimulated cells go first, before the train/validation split and everything else.
     training_cells = adata[~(is_heldout & ~is_control)].copy()
     # The published scGen has no batch covariate: delta is one vector for all cells.
-    vae_model = vae.train(training_cells, params, dataclasses.replace(context, batch_key=""), "vae")
-    others = ~settings.is_heldout(training_cells)
-    delta, estimated_on = balanced_delta(
-        vae_model.embed(training_cells[others]),
-        training_cells.obs[settings.labels_key].to_numpy()[others],
-        settings.is_control(training_cells)[others],
-        context.seed,
-    )
-    metrics = {
-        **vae_model.final_metrics,
-        "delta_norm": float(np.linalg.norm(delta)),
-        "delta_cells_per_group": float(estimated_on["cells_per_group"]),
-        "n_delta_types": float(len(estimated_on["types"])),
-        "n_heldout_control_cells": float(np.sum(is_heldout & is_control)),
-    }
-    return ScGenModel(arch, vae_model, delta, settings, estimated_on["types"], context.seed, metrics)
+    vae_setup = vae.setup(training_cells, params, dataclasses.replace(spec, batch=""), seed, "vae")
+
+    def finish(result: FitResult) -> ScGenModel:
+        vae_model = vae_setup.finish(result)
+        others = ~settings.is_heldout(training_cells)
+        delta, estimated_on = balanced_delta(
+            vae_model.embed(training_cells[others]),
+            training_cells.obs[settings.labels_key].to_numpy()[others],
+            settings.is_control(training_cells)[others],
+            seed,
+        )
+        metrics = {
+            **vae_model.final_metrics,
+            "delta_norm": float(np.linalg.norm(delta)),
+            "delta_cells_per_group": float(estimated_on["cells_per_group"]),
+            "n_delta_types": float(len(estimated_on["types"])),
+            "n_heldout_control_cells": float(np.sum(is_heldout & is_control)),
+        }
+        return ScGenModel(arch, vae_model, delta, settings, estimated_on["types"], seed, metrics)
+
+    return Setup(vae_setup.network, vae_setup.arrays, finish)
 
 
 def from_checkpoint(checkpoint: dict) -> ScGenModel:

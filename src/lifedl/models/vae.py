@@ -19,57 +19,24 @@ import numpy as np
 import torch
 from torch import nn
 
+from lifedl.data.batches import predict_batches, take_rows
 from lifedl.data.programs import DEFAULT_GMT, program_mask, read_gmt
-from lifedl.data.sources import check_counts
 from lifedl.errors import LifedlError
-from lifedl.models.base import counts_matrix, network_checkpoint
-from lifedl.nn.layers import GaussianEncoder, MaskedLinear, mlp
+from lifedl.models.base import FitResult, Setup, category_codes, network_checkpoint
+from lifedl.nn.layers import TARGET_SUM, GaussianEncoder, MaskedLinear, log_normalise_tensor, mlp
 from lifedl.nn.likelihoods import (
     gaussian_log_likelihood_per_cell,
+    kl_to_standard_normal,
     nb_log_likelihood_per_cell,
     poisson_log_likelihood_per_cell,
     zinb_log_likelihood_per_cell,
 )
-from lifedl.train.context import TrainingContext
-from lifedl.train.data import predict_batches
+from lifedl.nn.sampling import draw_counts, sample_library_sizes
+from lifedl.pp.counts import check_counts, counts_matrix
 
 LIKELIHOODS = ("nb", "zinb", "poisson", "gaussian")
 LIKELIHOOD_NAMES = {"nb": "negative-binomial", "zinb": "zero-inflated negative-binomial", "poisson": "Poisson"}
 DECODERS = {"vae": "mlp", "ldvae": "linear", "vega": "masked"}
-TARGET_SUM = 1e4
-
-
-def log_normalise_tensor(counts: torch.Tensor) -> torch.Tensor:
-    library_size = counts.sum(dim=-1, keepdim=True).clamp(min=1.0)
-    return torch.log1p(counts / library_size * TARGET_SUM)
-
-
-def kl_to_standard_normal(mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
-    """Per cell KL(N(mean, exp(log_var)) || N(0, I))."""
-    return (0.5 * (mean.pow(2) + log_var.exp() - 1.0 - log_var)).sum(dim=-1)
-
-
-def sample_library_sizes(n_cells: int, library_sizes) -> np.ndarray:
-    """One library size per generated cell, from one number or one per cell; bad values are an error."""
-    sizes = np.asarray(library_sizes, dtype=np.float64)
-    if n_cells < 1 or sizes.ndim > 1 or (sizes.ndim == 1 and len(sizes) != n_cells):
-        raise LifedlError(f"sample needs n_cells >= 1 and one library size or one per cell, got n_cells={n_cells} "
-                          f"and library_sizes of shape {sizes.shape}.")
-    if not np.all(np.isfinite(sizes)) or np.any(sizes <= 0):
-        raise LifedlError("library_sizes must be positive, finite UMI totals (e.g. the real cells' total counts).")
-    return np.broadcast_to(sizes, (n_cells,)).copy()
-
-
-def draw_counts(
-    mu: np.ndarray, theta: np.ndarray | None, rng: np.random.Generator, zero_probability: np.ndarray | None = None
-) -> np.ndarray:
-    """Integer counts drawn from NB(mu, theta) as a Gamma-Poisson mixture (Poisson(mu) where ``theta`` is
-    None), with structural zeros at ``zero_probability`` (zinb): what a count decoder generates."""
-    rate = mu if theta is None else rng.gamma(theta, mu / theta)
-    counts = rng.poisson(rate).astype(np.int64)
-    if zero_probability is not None:
-        counts[rng.random(counts.shape) < zero_probability] = 0
-    return counts
 
 
 class VAE(nn.Module):
@@ -104,19 +71,21 @@ class VAE(nn.Module):
         # Per-gene inverse dispersion (nb, zinb) or log-variance (gaussian).
         self.gene_parameter = nn.Parameter(torch.zeros(n_genes))
 
-    def _one_hot(self, batch_index: torch.Tensor) -> torch.Tensor:
+    def _one_hot(self, batch_index: torch.Tensor | None) -> torch.Tensor:
         return nn.functional.one_hot(batch_index, self.n_batches).float()
 
     def _input(self, counts: torch.Tensor) -> torch.Tensor:
         return log_normalise_tensor(counts) if self.likelihood == "gaussian" else torch.log1p(counts)
 
-    def encode(self, counts: torch.Tensor, batch_index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def encode(self, counts: torch.Tensor, batch_index: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         x = self._input(counts)
         if self.n_batches:
             x = torch.cat([x, self._one_hot(batch_index)], dim=-1)
         return self.encoder(x)
 
-    def decode(self, z: torch.Tensor, batch_index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def decode(
+        self, z: torch.Tensor, batch_index: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Gene logits (softmax -> share of counts; or the gaussian mean) and, for zinb, zero logits."""
         if self.decoder_kind == "mlp":
             hidden = self.decoder_body(torch.cat([z, self._one_hot(batch_index)], -1) if self.n_batches else z)
@@ -129,7 +98,7 @@ class VAE(nn.Module):
         zero_logits = self.zero_logits(hidden) if self.zero_logits is not None else None
         return logits, zero_logits
 
-    def log_likelihood(self, counts: torch.Tensor, z: torch.Tensor, batch_index: torch.Tensor) -> torch.Tensor:
+    def log_likelihood(self, counts: torch.Tensor, z: torch.Tensor, batch_index: torch.Tensor | None) -> torch.Tensor:
         """log p(x | z) per cell, in float32 (lgamma and log lose too much in bf16)."""
         logits, zero_logits = self.decode(z, batch_index)
         with torch.autocast(device_type=counts.device.type, enabled=False):
@@ -144,17 +113,21 @@ class VAE(nn.Module):
                 return zinb_log_likelihood_per_cell(counts, mu, theta, zero_logits.float())
             return nb_log_likelihood_per_cell(counts, mu, theta)
 
-    def loss(self, counts: torch.Tensor, batch_index: torch.Tensor, kl_weight: float = 1.0) -> dict[str, torch.Tensor]:
-        """Negative ELBO per cell (averaged over the batch), split into named parts."""
+    def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Negative ELBO per cell (averaged over the batch) in named parts: reconstruction and kl.
+
+        Fields: ``counts``, and ``batch`` (each cell's experimental batch) where the model is batch-conditioned."""
+        counts, batch_index = batch["counts"], batch.get("batch")
         mean, log_var = self.encode(counts, batch_index)
         z = mean + torch.randn_like(mean) * torch.exp(0.5 * log_var) if self.training else mean
         reconstruction = -self.log_likelihood(counts, z, batch_index).mean()
         kl = kl_to_standard_normal(mean.float(), log_var.float()).mean()
-        return {"loss": reconstruction + kl_weight * kl, "reconstruction": reconstruction, "kl": kl}
+        return {"reconstruction": reconstruction, "kl": kl}
 
     @torch.no_grad()
-    def heldout_scores(self, counts: torch.Tensor, batch_index: torch.Tensor) -> torch.Tensor:
+    def heldout_scores(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Per cell: reconstruction log-likelihood at the posterior mean, and the ELBO with it."""
+        counts, batch_index = batch["counts"], batch.get("batch")
         mean, log_var = self.encode(counts, batch_index)
         log_likelihood = self.log_likelihood(counts, mean, batch_index)
         return torch.stack([log_likelihood, log_likelihood - kl_to_standard_normal(mean, log_var)], dim=-1)
@@ -175,20 +148,18 @@ class VAEModel:
         self.programs = list(programs)
         self.final_metrics = dict(final_metrics or {})
 
-    def batch_codes(self, adata: ad.AnnData) -> np.ndarray | None:
-        if not self.batch_categories:
-            return None
-        if self.batch_key not in adata.obs:
-            raise LifedlError(f"the model is conditioned on batch column '{self.batch_key}', which the cells lack.")
-        values = adata.obs[self.batch_key].astype(str)
-        unknown = sorted(set(values) - set(self.batch_categories))
-        if unknown:
-            raise LifedlError(f"batches {unknown[:5]} were not seen in training (known: {self.batch_categories}).")
-        return values.map({b: i for i, b in enumerate(self.batch_categories)}).to_numpy()
+    def fields(self, adata: ad.AnnData) -> dict[str, object]:
+        """The network's fields of any cells measured on the model's genes: counts, and batch if conditioned."""
+        arrays: dict[str, object] = {"counts": counts_matrix(adata, self.gene_names)}
+        if self.batch_categories:
+            if self.batch_key not in adata.obs:
+                raise LifedlError(f"the model is conditioned on batch column '{self.batch_key}', which the cells lack.")
+            arrays["batch"] = category_codes(adata.obs[self.batch_key], self.batch_categories, "batches")
+        return arrays
 
     def embed(self, adata: ad.AnnData) -> np.ndarray:
-        counts = counts_matrix(adata, self.gene_names)
-        return predict_batches(lambda x, b: self.network.encode(x, b)[0], counts, self.batch_codes(adata))
+        return predict_batches(lambda batch: self.network.encode(batch["counts"], batch.get("batch"))[0],
+                               self.fields(adata))
 
     def annotate(self, adata: ad.AnnData) -> None:
         """What the model adds to an embedding's AnnData besides obsm['X_{arch}']."""
@@ -249,35 +220,37 @@ def _programs(adata: ad.AnnData, params: dict, source: str) -> tuple[list[str], 
     return program_mask(programs, list(adata.var_names), params["min_genes"], source)
 
 
-def train(adata: ad.AnnData, params: dict, context: TrainingContext, arch: str = "vae") -> VAEModel:
-    from lifedl.train.fit import fit_module  # Lightning (8 s to import) only where training happens
+def batch_categories(adata: ad.AnnData, batch_key: str) -> list[str]:
+    """The experimental batches to condition on: none without a batch column or with a single batch."""
+    if not batch_key:
+        return []
+    categories = sorted(adata.obs[batch_key].astype(str).unique())
+    return categories if len(categories) > 1 else []
 
+
+def setup(adata: ad.AnnData, params: dict, spec, seed: int, arch: str = "vae") -> Setup:
     decoder = DECODERS[arch]
     counts = counts_matrix(adata)
     if params["likelihood"] != "gaussian":
-        check_counts(counts, f"{context.source} layers['counts'] ({LIKELIHOOD_NAMES[params['likelihood']]} likelihood)")
-    batch_categories: list[str] = []
-    batch_codes = None
-    if context.batch_key:
-        values = adata.obs[context.batch_key].astype(str)
-        batch_categories = sorted(values.unique())
-        if len(batch_categories) > 1:
-            batch_codes = values.map({b: i for i, b in enumerate(batch_categories)}).to_numpy()
-        else:
-            batch_categories = []
-    programs, mask = _programs(adata, params, context.source) if decoder == "masked" else ([], None)
-    network = _network(adata.n_vars, params, decoder, len(batch_categories), mask)
-    result = fit_module(network, counts, params, context, batch_codes)
-    val_codes = None if batch_codes is None else batch_codes[result.val_index]
-    scores = predict_batches(network.heldout_scores, counts[result.val_index], val_codes)
-    metrics = {
-        **result.metrics,
-        "heldout_reconstruction_loglik_per_cell": float(scores[:, 0].mean()),
-        "heldout_elbo_per_cell": float(scores[:, 1].mean()),
-    }
-    model = VAEModel(arch, network, adata.var_names, params, context.batch_key if batch_categories else "",
-                     batch_categories, programs, metrics)
-    return model
+        check_counts(counts, f"{spec.where} layers['counts'] ({LIKELIHOOD_NAMES[params['likelihood']]} likelihood)")
+    categories = batch_categories(adata, spec.batch)
+    arrays: dict[str, object] = {"counts": counts}
+    if categories:
+        arrays["batch"] = category_codes(adata.obs[spec.batch], categories, "batches")
+    programs, mask = _programs(adata, params, spec.where) if decoder == "masked" else ([], None)
+    network = _network(adata.n_vars, params, decoder, len(categories), mask)
+
+    def finish(result: FitResult) -> VAEModel:
+        scores = predict_batches(network.heldout_scores, take_rows(arrays, result.val_index))
+        metrics = {
+            **result.metrics,
+            "heldout_reconstruction_loglik_per_cell": float(scores[:, 0].mean()),
+            "heldout_elbo_per_cell": float(scores[:, 1].mean()),
+        }
+        batch_key = spec.batch if categories else ""
+        return VAEModel(arch, network, adata.var_names, params, batch_key, categories, programs, metrics)
+
+    return Setup(network, arrays, finish)
 
 
 def from_checkpoint(checkpoint: dict) -> VAEModel:

@@ -5,6 +5,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+TARGET_SUM = 1e4  # counts per cell after library-size normalisation (as lifedl.pp.counts)
+
+
+def log_normalise_tensor(counts: torch.Tensor) -> torch.Tensor:
+    """log1p(counts / library size * 1e4) per row, on a dense tensor of counts."""
+    library_size = counts.sum(dim=-1, keepdim=True).clamp(min=1.0)
+    return torch.log1p(counts / library_size * TARGET_SUM)
+
 
 def mlp(n_in: int, n_hidden: int, n_layers: int, dropout: float) -> nn.Sequential:
     """``n_layers`` blocks of Linear -> LayerNorm -> ReLU -> Dropout (scVI's FCLayers, LayerNorm variant)."""
@@ -29,18 +37,6 @@ class GaussianEncoder(nn.Module):
         hidden = self.body(x)
         # Clamping keeps exp(log_var) finite in the first steps of training.
         return self.mean(hidden), self.log_var(hidden).clamp(-15.0, 15.0)
-
-
-class ProportionDecoder(nn.Module):
-    """z -> expected fraction of a cell's counts per gene (softmax), scaled later by library size."""
-
-    def __init__(self, n_latent: int, n_out: int, n_hidden: int, n_layers: int, dropout: float):
-        super().__init__()
-        self.body = mlp(n_latent, n_hidden, n_layers, dropout)
-        self.logits = nn.Linear(n_hidden, n_out)
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self.logits(self.body(z)), dim=-1)
 
 
 class MaskedLinear(nn.Linear):

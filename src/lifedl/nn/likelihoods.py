@@ -77,3 +77,8 @@ def gaussian_log_likelihood_per_cell(x: torch.Tensor, mean: torch.Tensor, log_va
     """Per-cell log N(x | mean, exp(log_var)), for log-normalised expression."""
     log_var = log_var.expand_as(x)
     return (-0.5 * (math.log(2 * math.pi) + log_var + (x - mean) ** 2 / torch.exp(log_var))).sum(dim=-1)
+
+
+def kl_to_standard_normal(mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
+    """Per cell KL(N(mean, exp(log_var)) || N(0, I))."""
+    return (0.5 * (mean.pow(2) + log_var.exp() - 1.0 - log_var)).sum(dim=-1)

@@ -22,7 +22,7 @@ import scipy.sparse as sp
 from sklearn.decomposition import PCA
 
 from lifedl.errors import LifedlError
-from lifedl.models.base import counts_matrix, log_normalise
+from lifedl.pp.counts import counts_matrix, log_normalise
 from lifedl.pl.figures import scatter_categories
 from lifedl.pl.papers import _two_dims
 

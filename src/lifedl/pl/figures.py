@@ -104,3 +104,29 @@ def training_curves(histories: Mapping[str, pd.DataFrame]) -> plt.Figure:
             ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def sequence_composition_figures(adata: ad.AnnData, labels: str) -> tuple[plt.Figure, plt.Figure]:
+    """Sequences' QC: GC content per class (a composition difference a model could use instead of motifs), and
+    the nucleotide frequency at each position per class."""
+    from lifedl.data.sequences import ALPHABET, gc_content
+
+    codes = np.asarray(adata.X).astype(np.int64)
+    classes = adata.obs[labels].astype(str).to_numpy() if labels else np.full(adata.n_obs, "all")
+    names = sorted(set(classes))
+    gc = gc_content(codes)
+    composition, ax = plt.subplots(figsize=(5, 3.4))
+    for name in names:
+        ax.hist(gc[classes == name], bins=30, alpha=0.5, label=f"{name} (mean {gc[classes == name].mean():.3f})")
+    ax.set(xlabel="GC content", ylabel="sequences", title="GC content per class")
+    ax.legend(fontsize=8)
+    composition.tight_layout()
+    positions, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 3.2), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        members = codes[classes == name]
+        for code, letter in enumerate(ALPHABET):
+            ax.plot(np.arange(1, codes.shape[1] + 1), (members == code).mean(axis=0), label=letter, lw=1)
+        ax.set(xlabel="position", ylabel="frequency", title=f"{name}: nucleotide frequency per position")
+        ax.legend(fontsize=7, ncol=4)
+    positions.tight_layout()
+    return composition, positions

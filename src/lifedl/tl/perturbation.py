@@ -4,7 +4,7 @@ A model's prediction for the held-out cell type's stimulated cells is compared w
 ones, next to two baselines that need no model: ``no_change`` (the held-out type's control
 cells as they are) and ``average_response`` (its control cells plus the other types' average
 stimulated-minus-control shift). Everything is on log-normalised expression computed from
-``layers['counts']`` with :func:`lifedl.models.base.log_normalise`, the scale scGen predicts on.
+``layers['counts']`` with :func:`lifedl.pp.counts.log_normalise`, the scale scGen predicts on.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from lifedl.errors import LifedlError
-from lifedl.models.base import counts_matrix, log_normalise
+from lifedl.pp.counts import counts_matrix, log_normalise
 
 SHEET = "config/datasets.tsv"
 BASELINES = ("no_change", "average_response")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 @dataclasses.dataclass
 class TrainingContext:
-    """Everything a training run needs besides data and hyper-parameters."""
+    """Everything a training run needs besides data, its roles (the dataset spec) and hyper-parameters."""
 
     seed: int = 0
     work_dir: Path = Path(".")  # for intermediate checkpoints (best/last)
@@ -18,11 +18,6 @@ class TrainingContext:
     precision: str = "auto"  # "auto": bf16-mixed on a GPU, 32-true on CPU
     num_workers: int = 0  # DataLoader workers (host data only)
     source: str = "qc.h5ad"  # the input file, named in error messages
-    batch_key: str = ""  # obs column of the experimental batch (datasets.tsv 'batch'); "" = none
-    labels_key: str = ""  # obs column of cell types (datasets.tsv 'labels'); "" = none
-    condition_key: str = ""  # obs column of the condition (datasets.tsv 'condition'), for perturbation models
-    control_value: str = ""  # its value for control cells (datasets.tsv 'control')
-    heldout_type: str = ""  # cell type whose stimulated cells a perturbation model must not see (datasets.tsv 'heldout')
 
 
 def seed_everything(seed: int) -> None:

@@ -1,7 +1,9 @@
-"""The one Lightning training loop every neural architecture uses.
+"""The Lightning loop every neural architecture's training plan runs (``lifedl.train.plans``).
 
-A network only has to provide ``loss(counts, batch_index, kl_weight) -> dict`` of named
-parts with a ``"loss"`` entry (``batch_index``: each cell's experimental batch, 0..n-1); each part is logged per epoch as ``train/<part>`` and ``val/<part>``.
+With the generic plan a network only has to provide ``loss(batch) -> dict`` of named parts,
+``batch`` being a dict minibatch of its declared fields (``lifedl.data.batches``); the loss is
+their sum, with the KL warm-up weight on a part named ``kl``. Each part and the loss are logged
+per epoch as ``train/<part>`` and ``val/<part>``, under the same names for every model.
 Training stops early on the validation loss and the best weights are restored.
 
 Every ``CHECKPOINT_EVERY_N_EPOCHS`` epochs ``last.ckpt`` (weights, optimiser, early-stopping state
@@ -12,19 +14,17 @@ Writing both every epoch cost about a third of a small model's training time on 
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from pathlib import Path
 
 import lightning as L
 import numpy as np
-import scipy.sparse as sp
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
 from lifedl.errors import LifedlError
 from lifedl.train.context import TrainingContext, resolve_accelerator, resolve_precision
-from lifedl.train.data import batch_loader, split_cells
+from lifedl.data.batches import split_rows
 from lifedl.train.tracking import RunRecorder
 
 CHECKPOINT_EVERY_N_EPOCHS = 10
@@ -49,15 +49,16 @@ class LitModel(L.LightningModule):
             return 1.0
         return min(1.0, (self.current_epoch + 1) / self.kl_warmup_epochs)
 
-    def _step(self, batch: tuple[torch.Tensor, torch.Tensor], prefix: str, kl_weight: float) -> torch.Tensor:
-        counts, batch_index = batch
-        parts = self.network.loss(counts, batch_index, kl_weight=kl_weight)
+    def _step(self, batch: dict[str, torch.Tensor], prefix: str, kl_weight: float) -> torch.Tensor:
+        parts = self.network.loss(batch)
+        parts = {"loss": sum(value * (kl_weight if name == "kl" else 1.0) for name, value in parts.items()), **parts}
+        n = len(next(iter(batch.values())))
         # Summed here and logged once per epoch: a self.log call per step and part costs more than a
         # small network's whole step on a CPU.
         sums = self._epoch_sums.setdefault(prefix, {})
         for name, value in parts.items():
-            sums[name] = sums.get(name, 0.0) + value.detach() * counts.shape[0]
-        sums[""] = sums.get("", 0) + counts.shape[0]
+            sums[name] = sums.get(name, 0.0) + value.detach() * n
+        sums[""] = sums.get("", 0) + n
         return parts["loss"]
 
     def on_train_epoch_start(self) -> None:
@@ -127,15 +128,9 @@ class EpochMetricsLogger(L.Callback):
         self.flush()
 
 
-@dataclasses.dataclass
-class FitResult:
-    metrics: dict[str, float]
-    val_index: np.ndarray  # the held-out cells, for held-out measures
-
-
 def training_split(n_cells: int, params: dict, context: TrainingContext) -> tuple[np.ndarray, np.ndarray]:
     """The seeded train/validation split, with at least one batch to train on and one cell held out."""
-    train_index, val_index = split_cells(n_cells, params["val_fraction"], context.seed)
+    train_index, val_index = split_rows(n_cells, params["val_fraction"], context.seed)
     if len(train_index) < params["batch_size"] or len(val_index) == 0:
         raise LifedlError(
             f"{context.source}: {n_cells} cells leave {len(train_index)} for training (fewer than one batch, "
@@ -145,38 +140,14 @@ def training_split(n_cells: int, params: dict, context: TrainingContext) -> tupl
     return train_index, val_index
 
 
-def fit_module(
-    network: torch.nn.Module,
-    counts: sp.csr_matrix,
-    params: dict,
-    context: TrainingContext,
-    batch_codes: np.ndarray | None = None,
-) -> FitResult:
-    train_index, val_index = training_split(counts.shape[0], params, context)
-    lit = LitModel(network, params["learning_rate"], params["weight_decay"], params["kl_warmup_epochs"], context.seed)
-    codes = np.zeros(counts.shape[0], dtype=np.int64) if batch_codes is None else np.asarray(batch_codes)
-    loaders = loader_settings(context)
-    trainer = run_lightning(
-        lit,
-        params["max_epochs"],
-        context,
-        train_loader=batch_loader(
-            counts[train_index], params["batch_size"], shuffle=True, batch_codes=codes[train_index], **loaders
-        ),
-        val_loader=batch_loader(
-            counts[val_index], params["batch_size"], shuffle=False, batch_codes=codes[val_index], **loaders
-        ),
-        patience=params["patience"],
-    )
-    network.load_state_dict(lit.best_state)
-    network.cpu().eval()
-    metrics = {
-        "best_val_loss": lit.best_val_loss,
+def split_metrics(best_val_loss: float, trainer: L.Trainer, train_index, val_index) -> dict[str, float]:
+    """What every plan with early stopping reports."""
+    return {
+        "best_val_loss": best_val_loss,
         "epochs_trained": float(trainer.current_epoch),
         "n_train_cells": float(len(train_index)),
         "n_val_cells": float(len(val_index)),
     }
-    return FitResult(metrics, val_index)
 
 
 def loader_settings(context: TrainingContext) -> dict:

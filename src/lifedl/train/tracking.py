@@ -198,3 +198,15 @@ def load_registered_model(tracking_uri: str, name: str, version: str | int):
     with tempfile.TemporaryDirectory() as directory:
         local = mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=directory, tracking_uri=tracking_uri)
         return load_model(Path(local) / "model.ckpt")
+
+
+def metric_histories(run: Mapping[str, object]):
+    """The per-epoch train/* and val/* metrics of a run record (``run.json``), as a frame of key, step, value."""
+    import pandas as pd
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(str(run["mlflow_tracking_uri"]))
+    run_id = str(run["mlflow_run_id"])
+    keys = [k for k in client.get_run(run_id).data.metrics if k.startswith(("train/", "val/"))]
+    rows = [{"key": key, "step": m.step, "value": m.value} for key in keys for m in client.get_metric_history(run_id, key)]
+    return pd.DataFrame(rows, columns=["key", "step", "value"]).sort_values(["key", "step"])

@@ -1,0 +1,156 @@
+"""The one data path: per-row arrays (a data set's declared fields) into dict minibatches.
+
+A model declares the fields its loss reads (``counts``, ``batch``, ``label``, ``sequence``,
+``row``, ...) and hands this module one array per field, each with one row per cell or
+sequence: a scipy CSR matrix (sliced per batch and densified one batch at a time, never
+whole), or a numpy array (integers become ``long`` tensors, floats ``float32``). A minibatch
+is a dict with exactly those keys.
+
+The whole matrix is never densified on the host: a batch of row indices is sliced from
+the CSR matrix (the data path scvi-tools users find slow is per-cell __getitem__ plus
+collation; here one slice makes a batch). On a GPU, data sets up to 2 GiB dense are moved
+there once and batched there.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch.utils.data import BatchSampler, DataLoader, Dataset, Sampler, SequentialSampler
+
+DEVICE_RESIDENT_MAX_BYTES = 2 << 30  # dense copies up to 2 GiB live on the GPU
+
+Arrays = Mapping[str, object]  # field name -> per-row array (CSR matrix or numpy array)
+
+
+def n_rows(arrays: Arrays) -> int:
+    lengths = {name: array.shape[0] for name, array in arrays.items()}
+    if len(set(lengths.values())) != 1:
+        raise ValueError(f"every field needs one row per cell or sequence, got {lengths}")
+    return next(iter(lengths.values()))
+
+
+def take_rows(arrays: Arrays, rows: np.ndarray) -> dict[str, object]:
+    """The same rows of every field (e.g. a training or validation split)."""
+    return {name: array[rows] for name, array in arrays.items()}
+
+
+def _host_tensor(array) -> torch.Tensor:
+    array = np.asarray(array)
+    return torch.from_numpy(array.astype(np.int64 if array.dtype.kind in "iub" else np.float32, copy=False))
+
+
+class FieldBatches(Dataset):
+    """Indexed by a list of rows; returns {field: tensor of those rows}."""
+
+    def __init__(self, arrays: Arrays):
+        self.n_rows = n_rows(arrays)
+        self.sparse = {k: sp.csr_matrix(v, dtype=np.float32) for k, v in arrays.items() if sp.issparse(v)}
+        self.dense = {k: _host_tensor(v) for k, v in arrays.items() if not sp.issparse(v)}
+
+    def __len__(self) -> int:
+        return self.n_rows
+
+    def __getitem__(self, rows) -> dict[str, torch.Tensor]:
+        rows = np.sort(np.asarray(rows))
+        batch = {name: torch.from_numpy(matrix[rows].toarray()) for name, matrix in self.sparse.items()}
+        batch.update({name: tensor[rows] for name, tensor in self.dense.items()})
+        return batch
+
+
+class DeviceFieldBatches(Dataset):
+    """Every field, dense, on the GPU: a batch is one index operation there, with no host-device copy."""
+
+    def __init__(self, arrays: Arrays, device: torch.device):
+        self.n_rows = n_rows(arrays)
+        self.tensors = {
+            name: (
+                torch.from_numpy(sp.csr_matrix(array, dtype=np.float32).toarray())
+                if sp.issparse(array)
+                else _host_tensor(array)
+            ).to(device)
+            for name, array in arrays.items()
+        }
+
+    def __len__(self) -> int:
+        return self.n_rows
+
+    def __getitem__(self, rows) -> dict[str, torch.Tensor]:
+        index = torch.as_tensor(np.sort(np.asarray(rows)), device=next(iter(self.tensors.values())).device)
+        return {name: tensor[index] for name, tensor in self.tensors.items()}
+
+
+class EpochShuffledBatches(Sampler):
+    """Batches of shuffled row indices whose order depends only on (seed, epoch).
+
+    Lightning calls ``set_epoch`` before each epoch, so a run resumed from a
+    checkpoint at epoch k sees exactly the batches an uninterrupted run sees.
+    """
+
+    def __init__(self, n_rows: int, batch_size: int, seed: int):
+        self.n_rows, self.batch_size, self.seed, self.epoch = n_rows, batch_size, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        order = np.random.default_rng((self.seed, self.epoch)).permutation(self.n_rows)
+        for start in range(0, self.n_rows, self.batch_size):
+            yield order[start : start + self.batch_size]
+
+    def __len__(self) -> int:
+        return math.ceil(self.n_rows / self.batch_size)
+
+
+def _dense_bytes(arrays: Arrays) -> int:
+    return sum(int(np.prod(array.shape)) * 4 for array in arrays.values())
+
+
+def batch_loader(
+    arrays: Arrays,
+    batch_size: int,
+    shuffle: bool,
+    seed: int = 0,
+    device: str = "cpu",
+    num_workers: int = 0,
+) -> DataLoader:
+    """Dict minibatches of the rows of ``arrays``; on a GPU, small data sets are moved there once and batched there."""
+    on_gpu = device.startswith("cuda")
+    resident = on_gpu and _dense_bytes(arrays) <= DEVICE_RESIDENT_MAX_BYTES
+    dataset = DeviceFieldBatches(arrays, torch.device(device)) if resident else FieldBatches(arrays)
+    workers = 0 if resident else num_workers
+    if shuffle:
+        sampler = EpochShuffledBatches(len(dataset), batch_size, seed)
+    else:
+        sampler = BatchSampler(SequentialSampler(dataset), batch_size, drop_last=False)
+    # batch_size=None: the sampler already yields whole batches of indices. The loader's own generator keeps
+    # iterator creation from drawing on the global RNG (which the training noise uses).
+    return DataLoader(
+        dataset,
+        sampler=sampler,
+        batch_size=None,
+        generator=torch.Generator().manual_seed(seed),
+        num_workers=workers,
+        pin_memory=on_gpu and not resident,
+        persistent_workers=workers > 0,
+    )
+
+
+def split_rows(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded train/validation split of row indices (validation gets at least one row)."""
+    order = np.random.default_rng(seed).permutation(n)
+    n_val = max(1, round(val_fraction * n)) if n > 1 else 0
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+@torch.no_grad()
+def predict_batches(
+    function: Callable[[dict[str, torch.Tensor]], torch.Tensor], arrays: Arrays, batch_size: int = 1024
+) -> np.ndarray:
+    """Apply ``function(batch)`` to dict batches of the rows, in order; return a numpy array."""
+    loader = batch_loader(arrays, batch_size, shuffle=False)
+    return torch.cat([function(batch).cpu() for batch in loader]).numpy()

@@ -1,0 +1,95 @@
+"""A data set's spec: one row of config/datasets.tsv, resolved once, travelling with the data file.
+
+The download rule stores it in ``uns['lifedl_dataset']`` of raw.h5ad (and so of every file made
+from it); later steps read the roles (labels, batch, condition, ...) there with
+:meth:`DatasetSpec.from_adata`, not from arguments passed along every rule.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import anndata as ad
+
+from lifedl.errors import LifedlError
+
+# The data kinds: each picks its reader checks, its QC, its baseline and which architectures apply.
+# (cells+protein and graphs are planned; their loaders do not exist yet.)
+DATA_KINDS = ("cells", "sequences")
+UNS_KEY = "lifedl_dataset"
+
+
+def read_uns(path) -> dict:
+    """``uns`` of an h5ad file alone (no matrices read)."""
+    import h5py
+    from anndata.io import read_elem
+
+    with h5py.File(path, "r") as file:
+        return read_elem(file["uns"]) if "uns" in file else {}
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetSpec:
+    """One row of config/datasets.tsv."""
+
+    id: str
+    source: str = ""
+    kind: str = "cells"  # the data kind, DATA_KINDS
+    checksum: str = ""  # "sha256:<hex>" (preferred) or "md5:<hex>", pooch's known_hash format
+    format: str = ""
+    labels: str = ""  # obs column of cell types or sequence classes
+    batch: str = ""  # obs column of the experimental batch
+    condition: str = ""  # obs column of control / stimulated, for perturbation models
+    control: str = ""  # the condition value of control cells
+    heldout: str = ""  # the cell type whose stimulated cells a perturbation model never sees
+    split: str = ""  # obs column whose value 'test' marks rows no model or tuning may train on
+    programs: str = ""  # gene programs (GMT) for VEGA: a path, or url:... with programs_checksum
+    programs_checksum: str = ""
+    sheet: str = "config/datasets.tsv"  # where the row came from, for error messages
+    file: str = ""  # the data file the spec was read from, for error messages
+
+    def __post_init__(self):
+        if self.kind not in DATA_KINDS:
+            raise LifedlError(
+                f"{self.sheet}: dataset '{self.id}' has kind '{self.kind}'; the kind must be one of {DATA_KINDS}."
+            )
+
+    @property
+    def source_kind(self) -> str:
+        return self.source.split(":", 1)[0]
+
+    @property
+    def argument(self) -> str:
+        return self.source.split(":", 1)[1] if ":" in self.source else ""
+
+    @property
+    def where(self) -> str:
+        """What an error message names: the data file, else the sheet row."""
+        return self.file or f"{self.sheet}: dataset '{self.id}'"
+
+    def to_uns(self) -> dict[str, str]:
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in ("sheet", "file")}
+
+    @classmethod
+    def from_row(cls, row, sheet: str = "config/datasets.tsv") -> DatasetSpec:
+        """From a datasets-sheet row (a mapping); columns that are not spec fields are ignored, empty kind = cells."""
+        fields = {k: str(v) for k, v in dict(row).items() if k in cls.__dataclass_fields__ and k not in ("sheet", "file")}
+        fields["kind"] = fields.get("kind") or "cells"
+        return cls(**fields, sheet=sheet)
+
+    @classmethod
+    def from_adata(cls, adata: ad.AnnData, file: str = "", dataset: str = "") -> DatasetSpec:
+        """The spec stored with the data (``uns['lifedl_dataset']``), or an empty one (cells, no roles)."""
+        return cls._from_uns(adata.uns, file, dataset)
+
+    @classmethod
+    def from_file(cls, path, dataset: str = "") -> DatasetSpec:
+        """The spec stored in an h5ad file, read without its matrices."""
+        return cls._from_uns(read_uns(path), path, dataset)
+
+    @classmethod
+    def _from_uns(cls, uns, file, dataset: str) -> DatasetSpec:
+        stored = dict(uns.get(UNS_KEY, {}) or {})
+        spec = cls.from_row(stored) if stored else cls(id=dataset or "data")
+        return dataclasses.replace(spec, file=str(file))
+

@@ -1,0 +1,168 @@
+"""The figures the workflow draws: one registry, one wildcarded rule (``results/{dataset}/figures/{name}.png``).
+
+A figure declares its inputs as paths under ``results/{dataset}/`` (a function of the data set's
+architectures, so a figure may span them), the architectures it needs, whether it needs the
+data set's labels, and how to draw it. ``lifedl.steps.figure`` loads the inputs by suffix
+(``.h5ad`` -> AnnData, ``.ckpt`` -> the trained model, ``.json`` -> the run record) and calls
+``draw(inputs, spec, options)``; ``options`` holds ``seed`` and ``default_resolution``. Captions are
+``workflow/report/<name>.rst``. Architectures name their own figures in the registry
+(``lifedl.models.Architecture.figures``); ``umap`` and ``training_curves`` apply to every data set
+that has architectures of the task they show.
+
+Reading this module imports nothing heavy: Snakemake reads it when parsing the workflow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+Inputs = Callable[[Mapping[str, Sequence[str]]], dict[str, str]]  # architectures by task -> {role: path}
+
+
+@dataclasses.dataclass(frozen=True)
+class Figure:
+    name: str
+    inputs: Inputs
+    draw: Callable[[Mapping[str, Any], Any, Mapping[str, Any]], Any]
+    archs: tuple[str, ...] = ()  # architectures that must run on the data set
+    task: str = ""  # a task with at least one architecture on the data set ("" = none needed)
+    needs_labels: bool = False
+
+
+def _umap(inputs, spec, options):
+    from lifedl.pl.figures import umap_grid
+    from lifedl.tl.cluster import leiden_key
+
+    resolution = options["default_resolution"]
+    colour_keys = {
+        arch: ([(spec.labels, f"label ({spec.labels})")] if spec.labels else [])
+        + [(leiden_key(arch, resolution), f"Leiden {resolution:g}")]
+        for arch in inputs
+    }
+    return umap_grid(dict(inputs), colour_keys)
+
+
+def _training_curves(inputs, spec, options):
+    from lifedl.pl.figures import training_curves
+    from lifedl.train.tracking import metric_histories
+
+    return training_curves({arch: history for arch, run in inputs.items() if len(history := metric_histories(run))})
+
+
+def _seed004_panel(inputs, spec, options):
+    from lifedl.pl.papers import seed004_panel
+
+    return seed004_panel(dict(inputs), spec.labels, options["seed"])
+
+
+def _ldvae_loadings(inputs, spec, options):
+    from lifedl.pl.papers import loadings_figure
+
+    return loadings_figure(inputs["embedding"], "ldvae")
+
+
+def _vega_programs(inputs, spec, options):
+    from lifedl.pl.papers import program_heatmap
+
+    return program_heatmap(inputs["embedding"], spec.labels)
+
+
+def _vae_interpolation(inputs, spec, options):
+    from lifedl.pl.papers import latent_interpolation
+
+    return latent_interpolation(inputs["model"], inputs["clustered"], spec.labels)
+
+
+def _dgd_latent(inputs, spec, options):
+    from lifedl.pl.dgd import dgd_latent_figure
+
+    return dgd_latent_figure(inputs["clustered"], spec.labels)
+
+
+def _dgd_subclusters(inputs, spec, options):
+    from lifedl.pl.dgd import dgd_subcluster_figure
+
+    return dgd_subcluster_figure(inputs["clustered"], options["seed"])
+
+
+def _generation(inputs, spec, options):
+    from lifedl.pl.dgd import generation_figure
+    from lifedl.pp.counts import counts_matrix, library_sizes
+
+    real = inputs["qc"]
+    depths = library_sizes(counts_matrix(real))  # generated cells get the real cells' depths
+    samples = {arch: inputs[arch].sample(real.n_obs, depths, options["seed"]) for arch in ("dgd", "vae")}
+    return generation_figure(real, samples)
+
+
+def _cnn_motif(inputs, spec, options):
+    from lifedl.pl.sequences import motif_filter_figure
+
+    motif = inputs["qc"].uns["motif"]
+    return motif_filter_figure(inputs["cnn"].first_layer_filters(), motif["pwm"], str(motif["name"]))
+
+
+def _fixed(paths: dict[str, str]) -> Inputs:
+    return lambda archs: dict(paths)
+
+
+FIGURES: dict[str, Figure] = {
+    figure.name: figure
+    for figure in (
+        Figure(
+            "umap",
+            lambda archs: {arch: f"clusters/{arch}.h5ad" for arch in archs["representation"]},
+            _umap,
+            task="representation",
+        ),
+        Figure("training_curves", lambda archs: {arch: f"models/{arch}/run.json" for arch in archs["all"]}, _training_curves),
+        Figure(
+            "seed004_panel",
+            _fixed({arch: f"clusters/{arch}.h5ad" for arch in ("pca", "ae", "vae")}),
+            _seed004_panel,
+            archs=("pca", "ae", "vae"),
+            needs_labels=True,
+        ),
+        Figure("ldvae_loadings", _fixed({"embedding": "embeddings/ldvae.h5ad"}), _ldvae_loadings, archs=("ldvae",)),
+        Figure(
+            "vega_programs", _fixed({"embedding": "embeddings/vega.h5ad"}), _vega_programs, archs=("vega",),
+            needs_labels=True,
+        ),
+        Figure(
+            "vae_interpolation",
+            _fixed({"model": "models/vae/model.ckpt", "clustered": "clusters/vae.h5ad"}),
+            _vae_interpolation,
+            archs=("vae",),
+            needs_labels=True,
+        ),
+        Figure(
+            "dgd_latent", _fixed({"clustered": "clusters/dgd.h5ad"}), _dgd_latent, archs=("dgd",), needs_labels=True
+        ),
+        Figure("dgd_subclusters", _fixed({"clustered": "clusters/dgd.h5ad"}), _dgd_subclusters, archs=("dgd",)),
+        Figure(
+            "generation",
+            _fixed({"qc": "qc.h5ad", "dgd": "models/dgd/model.ckpt", "vae": "models/vae/model.ckpt"}),
+            _generation,
+            archs=("dgd", "vae"),
+        ),
+        Figure("cnn_motif", _fixed({"qc": "qc.h5ad", "cnn": "models/cnn/model.ckpt"}), _cnn_motif, archs=("cnn",)),
+    )
+}
+GENERAL_FIGURES = ("umap", "training_curves")  # drawn for every data set with architectures of their task
+
+
+def figures_for(archs_by_task: Mapping[str, Sequence[str]], figure_names: Sequence[str], has_labels: bool) -> list[str]:
+    """The figures a data set gets: the general ones, then those its architectures name, where their needs hold.
+
+    ``archs_by_task``: the data set's architectures per task, and under ``"all"`` all of them."""
+    chosen = []
+    for name in [*GENERAL_FIGURES, *figure_names]:
+        figure = FIGURES[name]
+        if figure.task and not archs_by_task.get(figure.task):
+            continue
+        if not set(figure.archs) <= set(archs_by_task["all"]) or (figure.needs_labels and not has_labels):
+            continue
+        chosen.append(name)
+    return list(dict.fromkeys(chosen))

@@ -1,0 +1,62 @@
+"""Count-matrix helpers every count model and measure shares: the counts in a model's gene order, their
+check, library sizes and log-normalisation (arrays and tensors alike)."""
+
+from __future__ import annotations
+
+import anndata as ad
+import numpy as np
+import scipy.sparse as sp
+
+from lifedl.errors import LifedlError
+
+TARGET_SUM = 1e4  # counts per cell after library-size normalisation (scanpy's and scVI's usual 10,000)
+
+
+def counts_matrix(adata: ad.AnnData, gene_names: list[str] | None = None) -> sp.csr_matrix:
+    """``layers['counts']`` as float32 CSR, with genes in the order a trained model expects."""
+    if "counts" not in adata.layers:
+        raise LifedlError("the AnnData has no layers['counts']; run it through the download and qc rules first.")
+    if gene_names is not None and list(adata.var_names) != list(gene_names):
+        missing = [g for g in gene_names if g not in adata.var_names]
+        if missing:
+            raise LifedlError(
+                f"the cells to embed lack {len(missing)} of the model's {len(gene_names)} genes "
+                f"(e.g. {missing[:5]}); embed cells measured on the same genes."
+            )
+        adata = adata[:, gene_names]
+    return sp.csr_matrix(adata.layers["counts"], dtype=np.float32)
+
+
+def check_counts(counts, what: str) -> None:
+    """Counts for a count likelihood must be finite, non-negative integers."""
+    values = counts.data if sp.issparse(counts) else np.asarray(counts)
+    if not np.all(np.isfinite(values)):
+        raise LifedlError(f"{what}: the count matrix holds NaN or inf values; supply raw UMI counts.")
+    if values.size and values.min() < 0:
+        raise LifedlError(f"{what}: the count matrix holds negative values; supply raw UMI counts.")
+    if not np.array_equal(values, np.round(values)):
+        raise LifedlError(
+            f"{what}: the count matrix holds non-integer values (normalised data?); a count likelihood "
+            "needs raw integer UMI counts: point the dataset at the raw counts."
+        )
+
+
+def library_sizes(counts) -> np.ndarray:
+    """Total counts per cell (row sums), as a flat array."""
+    return np.asarray(counts.sum(axis=1)).ravel()
+
+
+def log_normalise(counts: sp.csr_matrix, target_sum: float = TARGET_SUM) -> sp.csr_matrix:
+    """log1p(counts / library size * target_sum), as scanpy's normalize_total + log1p."""
+    library_size = library_sizes(counts)
+    scale = np.divide(target_sum, library_size, out=np.zeros_like(library_size), where=library_size > 0)
+    normalised = sp.diags(scale.astype(np.float32)) @ counts
+    normalised.data = np.log1p(normalised.data)
+    return sp.csr_matrix(normalised)
+
+
+def library_size_normalise(counts: sp.csr_matrix, library_size: float) -> sp.csr_matrix:
+    """Each cell's counts scaled to sum to ``library_size`` (no log): the scale scGAN learns on."""
+    totals = library_sizes(counts)
+    scale = np.divide(library_size, totals, out=np.zeros_like(totals, dtype=np.float64), where=totals > 0)
+    return sp.csr_matrix(sp.diags(scale.astype(np.float32)) @ sp.csr_matrix(counts, dtype=np.float32))
