@@ -42,6 +42,7 @@ report: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --report results/report.zip $(SNAKEMAKE_ARGS)
 
 test: $(STAMP)
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -ra $(PYTEST_ARGS)
 
 mlflow-ui: $(STAMP)

@@ -17,7 +17,7 @@ def test_dry_run_of_the_default_config_plans_every_rule(repo):
     assert result.returncode == 0, result.stderr
     planned = result.stdout + result.stderr
     rules = ("download", "qc", "train", "embed", "cluster", "evaluate", "figures", "report", "likelihoods")
-    rules += ("generate", "perturbation", "figure_dgd", "figure_generation", "figure_seed004_panel")
+    rules += ("generate", "perturbation", "figure", "classify")
     for rule in rules:
         assert rule in planned
 
@@ -30,8 +30,8 @@ def test_unknown_config_key_stops_snakemake_with_the_key_named(repo, tmp_path):
 
 
 ALL_ARCHITECTURES = """
-datasets: [tiny, tiny_stim]
-architectures: [pca, ae, dae, vae, ldvae, vega, dgd, scgan, scgen]
+datasets: [tiny, tiny_stim, tiny_seq]
+architectures: [pca, ae, dae, vae, ldvae, vega, dgd, scgan, scgen, kmer, cnn]
 likelihood_comparison: {enabled: true, max_epochs: 5, datasets: []}
 params:
   dgd: {max_epochs: 10, patience: 10, n_hidden: 32, n_layers: 2, n_latent: 4, n_components: 4, embed_steps: 20}
@@ -43,6 +43,8 @@ params:
   dae: {max_epochs: 20, patience: 10, n_hidden: 32, n_latent: 4}
   ldvae: {max_epochs: 20, patience: 10, n_hidden: 32, n_latent: 4}
   vega: {max_epochs: 20, patience: 10, n_hidden: 32}
+  cnn: {max_epochs: 15, patience: 15, n_filters: 16}
+  kmer: {k_values: [1, 2, 3, 4]}
 """
 ARCHS = ["pca", "ae", "dae", "dgd", "ldvae", "vae", "vega"]  # representations: PCA first, then by name
 
@@ -106,17 +108,30 @@ def test_tiny_run_writes_every_output(tiny_run):
     predicted = ad.read_h5ad(stim / "predictions/scgen.h5ad")
     assert (predicted.obs["cell_type"] == "type_0").all()
     assert list(pd.read_csv(stim / "metrics.tsv", sep="\t")["arch"]) == ["pca"]
-    figures = ["umap", "training_curves", "qc_metrics", "qc_hvg"]
+    figures = ["qc_metrics", "qc_features", "umap", "training_curves"]
     figures += ["seed004_panel", "ldvae_loadings", "vega_programs", "vae_interpolation"]
     figures += ["dgd_latent", "dgd_subclusters", "generation", "scgan_realism_umap", "scgan_gene_means"]
     for figure in figures:
         assert (tiny / f"figures/{figure}.png").read_bytes()[:4] == b"\x89PNG"
-    stim_figures = ["umap", "training_curves", "qc_metrics", "qc_hvg", "scgen_response"]
+    stim_figures = ["qc_metrics", "qc_features", "umap", "training_curves", "scgen_response"]
     for figure in stim_figures:
         assert (stim / f"figures/{figure}.png").read_bytes()[:4] == b"\x89PNG"
+    # the sequence data set: the CNN and its k-mer baseline scored on the held-out test sequences only
+    seq = results / "tiny_seq"
+    raw = ad.read_h5ad(seq / "raw.h5ad")
+    assert raw.uns["lifedl_dataset"]["kind"] == "sequences" and raw.X.shape == (600, 60)
+    classifiers = pd.read_csv(seq / "metrics.tsv", sep="\t")
+    assert list(classifiers["arch"]) == ["kmer", "cnn"]  # the baseline first
+    assert classifiers["auroc"].between(0, 1).all() and (classifiers["n_test"] == (raw.obs["split"] == "test").sum()).all()
+    predictions = pd.read_csv(seq / "predictions/cnn.tsv", sep="\t")
+    assert set(predictions["id"]) == set(raw.obs_names[raw.obs["split"] == "test"])
+    seq_figures = ["qc_metrics", "qc_features", "training_curves", "cnn_motif"]
+    for figure in seq_figures:
+        assert (seq / f"figures/{figure}.png").read_bytes()[:4] == b"\x89PNG"
+    assert not (seq / "figures/umap.png").exists()  # no representation on sequences
     page = (results / "report.html").read_text()
-    assert "<h2>tiny</h2>" in page and "<h2>tiny_stim</h2>" in page
-    assert page.count("data:image/png;base64,") == len(figures) + len(stim_figures)
+    assert "<h2>tiny</h2>" in page and "<h2>tiny_stim</h2>" in page and "<h2>tiny_seq</h2>" in page
+    assert page.count("data:image/png;base64,") == len(figures) + len(stim_figures) + len(seq_figures)
     assert "realism of generated cells" in page and "predicted response of the held-out cell type" in page
     assert "Held-out log-likelihood per likelihood" in page
     assert run["mlflow_run_id"] in page
@@ -138,7 +153,8 @@ def test_tiny_run_times_every_rule(repo, tiny_run):
     jobs = workflow_rules.collect_jobs(tiny_run / "results", repo / "workflow/rules")
     assert jobs["known_rule"].all() and (jobs["seconds"] > 0).all()
     ran = set(zip(jobs["dataset"], jobs["rule"]))
-    assert ("(all data sets)", "report") in ran and ("tiny", "figure_dgd") in ran and ("tiny_stim", "perturbation") in ran
+    assert ("(all data sets)", "report") in ran and ("tiny", "figure") in ran and ("tiny_stim", "perturbation") in ran
+    assert ("tiny_seq", "classify") in ran
     assert {rule for _, rule in ran} == rules  # the tiny run runs every rule once or more
 
 

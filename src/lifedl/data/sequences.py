@@ -1,0 +1,254 @@
+"""DNA sequences as a data kind: integer codes, QC, and a simulator with a planted motif.
+
+A data set of kind ``sequences`` holds one sequence per row of ``X`` as ``uint8`` codes (A=0, C=1,
+G=2, T=3; one column per position, all sequences one length), the class labels and the split in
+``obs``. The simulator plants a real transcription-factor motif (sampled from its position weight
+matrix) in the positives; each negative gets the same letters in shuffled order, so positives and
+negatives have the same composition and only the letters' order tells them apart.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from lifedl.data.spec import DatasetSpec
+from lifedl.errors import LifedlError
+
+ALPHABET = "ACGT"
+
+# Letter -> code for every byte value; 255 marks a letter outside ACGT (either case).
+_CODE_OF_BYTE = np.full(256, 255, dtype=np.uint8)
+for _code, _letter in enumerate(ALPHABET):
+    _CODE_OF_BYTE[ord(_letter)] = _CODE_OF_BYTE[ord(_letter.lower())] = _code
+
+# JASPAR MA0139.1 (CTCF, Homo sapiens; JASPAR CORE vertebrates): the position frequency matrix,
+# counts of A, C, G, T at each of its 19 positions (consensus TGGCCACCAGGGGGCGCTA).
+_CTCF_MA0139_1 = np.array(
+    [
+        [87, 167, 281, 56, 8, 744, 40, 107, 851, 5, 333, 54, 12, 56, 104, 372, 82, 117, 402],  # A
+        [291, 145, 49, 800, 903, 13, 528, 433, 11, 0, 3, 12, 0, 8, 733, 13, 482, 322, 181],  # C
+        [76, 414, 449, 21, 0, 65, 334, 48, 32, 903, 566, 504, 890, 775, 5, 507, 307, 73, 266],  # G
+        [459, 187, 134, 36, 2, 91, 11, 324, 18, 3, 9, 341, 8, 71, 67, 17, 37, 396, 59],  # T
+    ],
+    dtype=float,
+)
+
+# Motif name -> 4 x width matrix of letter probabilities (rows A, C, G, T; each column sums to 1).
+MOTIFS: dict[str, np.ndarray] = {
+    "CTCF": _CTCF_MA0139_1 / _CTCF_MA0139_1.sum(axis=0, keepdims=True),
+}
+MOTIF_SOURCES = {"CTCF": "JASPAR MA0139.1"}
+
+
+def encode(sequences: list[str]) -> np.ndarray:
+    """Sequences of one length over ACGT (either case) as an N x L ``uint8`` array, A=0 C=1 G=2 T=3."""
+    sequences = list(sequences)
+    if not sequences:
+        return np.zeros((0, 0), dtype=np.uint8)
+    length = len(sequences[0])
+    for index, sequence in enumerate(sequences):
+        if len(sequence) != length:
+            raise LifedlError(
+                f"sequence {index} has length {len(sequence)}, but sequence 0 has length {length}: every sequence "
+                "must have one length; trim or pad them to a common length (e.g. a fixed window around each peak)."
+            )
+    try:
+        raw = np.frombuffer("".join(sequences).encode("ascii"), dtype=np.uint8)
+    except UnicodeEncodeError:
+        raw = None
+    codes = None if raw is None else _CODE_OF_BYTE[raw].reshape(len(sequences), length)
+    if codes is None or (codes == 255).any():
+        index = next(i for i, s in enumerate(sequences) if set(s.upper()) - set(ALPHABET))
+        bad = sorted(set(sequences[index].upper()) - set(ALPHABET))
+        raise LifedlError(
+            f"sequence {index} has letters {bad} outside {ALPHABET}: only A, C, G and T (either case) are read; "
+            "drop the sequences with N or other IUPAC codes, or replace those letters."
+        )
+    return codes
+
+
+def decode(codes) -> list[str]:
+    """The letters of N x L codes (inverse of :func:`encode`)."""
+    codes = np.asarray(codes)
+    letters = np.frombuffer(ALPHABET.encode("ascii"), dtype=np.uint8)[codes.astype(np.intp)]
+    return [row.tobytes().decode("ascii") for row in np.atleast_2d(letters)]
+
+
+def gc_content(codes) -> np.ndarray:
+    """Fraction of G or C per sequence."""
+    codes = np.atleast_2d(np.asarray(codes))
+    return ((codes == 1) | (codes == 2)).mean(axis=1)
+
+
+def reverse_complement(codes) -> np.ndarray:
+    """Reverse complement of N x L codes (A<->T, C<->G: code 3 - c)."""
+    return (3 - np.asarray(codes))[..., ::-1]
+
+
+def consensus(pwm: np.ndarray) -> str:
+    """The most probable letter at each position of a 4 x width matrix."""
+    return "".join(ALPHABET[i] for i in np.asarray(pwm).argmax(axis=0))
+
+
+@dataclasses.dataclass(frozen=True)
+class SequenceSimulationParams:
+    n_sequences: int = 2000
+    length: int = 100
+    motif: str = "CTCF"  # a key of MOTIFS
+    positive_fraction: float = 0.5
+    test_fraction: float = 0.2
+    gc: float = 0.5  # GC content of the background
+    seed: int = 0
+
+
+def _check_params(params: SequenceSimulationParams) -> np.ndarray:
+    if params.motif not in MOTIFS:
+        raise ValueError(f"unknown motif '{params.motif}'; known motifs: {sorted(MOTIFS)}.")
+    pwm = MOTIFS[params.motif]
+    if params.length < pwm.shape[1]:
+        raise ValueError(
+            f"motif '{params.motif}' is {pwm.shape[1]} long but sequences are {params.length} long; "
+            f"length must be at least {pwm.shape[1]}."
+        )
+    if params.n_sequences < 2:
+        raise ValueError(f"n_sequences must be at least 2, got {params.n_sequences}.")
+    for name in ("positive_fraction", "test_fraction", "gc"):
+        value = getattr(params, name)
+        if not 0 < value < 1:
+            raise ValueError(f"{name} must lie strictly between 0 and 1, got {value}.")
+    return pwm
+
+
+def sample_from_pwm(pwm: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` instances (n x width codes), each position drawn independently from its column of ``pwm``."""
+    cumulative = np.cumsum(pwm, axis=0).T  # width x 4
+    cumulative[:, -1] = 1.0
+    draws = rng.random((n, pwm.shape[1]))
+    return (draws[:, :, None] >= cumulative[None, :, :]).sum(axis=-1).astype(np.uint8)
+
+
+def _stratified_test(labels: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
+    test = np.zeros(len(labels), dtype=bool)
+    for label in np.unique(labels):
+        rows = rng.permutation(np.flatnonzero(labels == label))
+        test[rows[: round(fraction * len(rows))]] = True
+    return test
+
+
+def simulate_sequences(params: SequenceSimulationParams = SequenceSimulationParams()) -> ad.AnnData:
+    """Random background sequences; positives carry one motif instance sampled from the PWM at a random
+    position, negatives a column-shuffled sampled instance (same letters, order permuted) at a random position."""
+    pwm = _check_params(params)
+    rng = np.random.default_rng(params.seed)
+    n, length, width = params.n_sequences, params.length, pwm.shape[1]
+    n_positive = min(n - 1, max(1, round(params.positive_fraction * n)))
+    positive = rng.permutation(np.arange(n) < n_positive)
+
+    at, gc = (1 - params.gc) / 2, params.gc / 2
+    codes = rng.choice(4, size=(n, length), p=[at, gc, gc, at]).astype(np.uint8)
+    instances = sample_from_pwm(pwm, n, rng)
+    shuffled = rng.permuted(instances, axis=1)
+    instances[~positive] = shuffled[~positive]
+    starts = rng.integers(0, length - width + 1, size=n)
+    codes[np.arange(n)[:, None], starts[:, None] + np.arange(width)] = instances
+
+    labels = np.where(positive, "positive", "negative")
+    test = _stratified_test(labels, params.test_fraction, rng)
+    obs = pd.DataFrame(
+        {
+            "label": pd.Categorical(labels, categories=["negative", "positive"]),
+            "split": pd.Categorical(np.where(test, "test", "train"), categories=["train", "test"]),
+            "motif_start": np.where(positive, starts, -1).astype(np.int64),
+            "decoy_start": np.where(positive, -1, starts).astype(np.int64),  # where a negative's shuffled copy lies
+        },
+        index=[f"seq{i}" for i in range(n)],
+    )
+    adata = ad.AnnData(X=codes, obs=obs, var=pd.DataFrame(index=[str(i) for i in range(1, length + 1)]))
+    adata.uns["alphabet"] = ALPHABET
+    adata.uns["motif"] = {"name": params.motif, "pwm": pwm.copy(), "consensus": consensus(pwm)}
+    adata.uns["simulation"] = dataclasses.asdict(params)
+    return adata
+
+
+def sequence_codes(adata: ad.AnnData, where: str = "the data", min_sequences: int = 1) -> np.ndarray:
+    """``X`` as N x L ``int64`` codes, checked as by :func:`check_sequences` (with at least ``min_sequences`` rows)."""
+    _check(adata, where, min_sequences)
+    X = adata.X.toarray() if sp.issparse(adata.X) else np.asarray(adata.X)
+    return X.astype(np.int64)
+
+
+def check_sequences(adata: ad.AnnData, where: str) -> None:
+    """QC of a sequences data set: X holds integer codes 0..3 (A, C, G, T), at least 2 sequences."""
+    _check(adata, where, 2)
+
+
+def _check(adata: ad.AnnData, where: str, min_sequences: int) -> None:
+    if adata.X is None:
+        raise LifedlError(
+            f"{where}: no X; a sequences data set holds one sequence per row of X as codes A=0 C=1 G=2 T=3."
+        )
+    X = adata.X.toarray() if sp.issparse(adata.X) else np.asarray(adata.X)
+    if X.ndim != 2 or X.shape[1] < 1:
+        raise LifedlError(f"{where}: X has shape {X.shape}; it must be sequences x positions (codes of one length).")
+    if adata.n_obs < min_sequences:
+        raise LifedlError(
+            f"{where}: {adata.n_obs} sequence(s); at least {min_sequences} are needed"
+            + (" to train or evaluate a model." if min_sequences > 1 else ".")
+        )
+    if X.dtype.kind not in "iu":
+        raise LifedlError(
+            f"{where}: X has dtype {X.dtype}, not integer codes; store sequences with "
+            "lifedl.data.sequences.encode (uint8, A=0 C=1 G=2 T=3)."
+        )
+    bad = np.flatnonzero(((X < 0) | (X > 3)).any(axis=1))
+    if len(bad):
+        raise LifedlError(
+            f"{where}: sequence {bad[0]} ('{adata.obs_names[bad[0]]}') has codes outside 0..3 "
+            f"({len(bad)} such sequences); codes are A=0 C=1 G=2 T=3: re-encode the sequences with "
+            "lifedl.data.sequences.encode, dropping those with N or other letters."
+        )
+
+
+def training_rows(adata: ad.AnnData, spec: DatasetSpec, arch: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """The codes and labels (as strings) of the rows a model may train or tune on, and the sorted classes.
+
+    Rows whose ``obs[spec.split]`` is 'test' are left out: no model or tuning sees them.
+    """
+    where = spec.where
+    fix = f"set the 'labels' column of dataset '{spec.id}' in {spec.sheet}"
+    if not spec.labels:
+        raise LifedlError(f"{where}: architecture '{arch}' needs class labels, but the dataset names none; {fix}.")
+    if spec.labels not in adata.obs:
+        raise LifedlError(
+            f"{where}: obs has no column '{spec.labels}' (the dataset's labels); "
+            f"obs has {list(adata.obs.columns)}; {fix}."
+        )
+    keep = np.ones(adata.n_obs, dtype=bool)
+    if spec.split:
+        if spec.split not in adata.obs:
+            raise LifedlError(
+                f"{where}: obs has no column '{spec.split}' (the dataset's split); obs has {list(adata.obs.columns)}; "
+                f"set the 'split' column of dataset '{spec.id}' in {spec.sheet} to an obs column, or leave it empty."
+            )
+        keep = adata.obs[spec.split].astype(str).to_numpy() != "test"
+    codes = sequence_codes(adata, where, min_sequences=2)[keep]
+    column = adata.obs[spec.labels][keep]
+    if column.isna().any():
+        first = column.index[column.isna().to_numpy()][0]
+        raise LifedlError(
+            f"{where}: {int(column.isna().sum())} sequence(s) without a label in obs['{spec.labels}'] (first: "
+            f"'{first}'); label every sequence or drop the unlabelled ones."
+        )
+    labels = column.astype(str).to_numpy()
+    classes = sorted(set(labels))
+    if len(classes) < 2:
+        raise LifedlError(
+            f"{where}: obs['{spec.labels}'] has {len(classes)} class(es) {classes} among the {len(labels)} "
+            "non-test sequences; a classifier needs at least 2."
+        )
+    return codes, labels, classes
