@@ -302,9 +302,8 @@ def read_json(path: str) -> dict:
 
 
 def report(datasets: Mapping[str, Mapping[str, object]], tracking_uri: str, output: str) -> None:
-    from lifedl.report import write_report
-
     from lifedl.data.spec import read_uns
+    from lifedl.report import write_report
 
     for parts in datasets.values():
         parts["qc"] = dict(read_uns(parts.pop("qc_h5ad")).get("qc", {}))

@@ -22,9 +22,9 @@ import scipy.sparse as sp
 from sklearn.decomposition import PCA
 
 from lifedl.errors import LifedlError
-from lifedl.pp.counts import counts_matrix, log_normalise
 from lifedl.pl.figures import scatter_categories
 from lifedl.pl.papers import _two_dims
+from lifedl.pp.counts import counts_matrix, log_normalise
 
 REPRESENTATION, COMPONENT = "X_dgd", "dgd_component"
 

@@ -22,9 +22,9 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
+from lifedl.data.batches import split_rows
 from lifedl.errors import LifedlError
 from lifedl.train.context import TrainingContext, resolve_accelerator, resolve_precision
-from lifedl.data.batches import split_rows
 from lifedl.train.tracking import RunRecorder
 
 CHECKPOINT_EVERY_N_EPOCHS = 10
