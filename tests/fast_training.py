@@ -29,3 +29,19 @@ class ValidationLosses:
                 values.append(float(trainer.callback_metrics["val/loss"]))
 
         self.callback = Recorder()
+
+
+def fit(arch, adata, work_dir, *, seed=0, roles=None, callbacks=(), training=None, **overrides):
+    """``lifedl.fit`` of ``arch`` with FAST_PARAMS (updated by ``overrides``), intermediate files in ``work_dir``."""
+    import lifedl
+
+    return lifedl.fit(
+        adata,
+        arch,
+        work_dir=work_dir,
+        seed=seed,
+        roles=roles,
+        callbacks=list(callbacks),
+        training=training,
+        **{**FAST_PARAMS[arch], **overrides},
+    )

@@ -3,21 +3,16 @@
 import numpy as np
 import pytest
 import torch
-from fast_training import FAST_PARAMS, ValidationLosses
+from fast_training import ValidationLosses, fit
 
 from lifedl.data import SimulationParams, simulate_counts
-from lifedl.models import get_architecture
 from lifedl.tl.metrics import batch_asw
-from lifedl.train.context import TrainingContext
 
 NEURAL = ["ae", "dae", "vae", "ldvae", "vega"]
 
 
 def _train(arch, adata, tmp_path, batch_key="", callbacks=(), **overrides):
-    architecture = get_architecture(arch)
-    params = architecture.resolve_params({**FAST_PARAMS[arch], **overrides})
-    context = TrainingContext(seed=0, work_dir=tmp_path / arch, batch_key=batch_key, callbacks=list(callbacks))
-    return architecture.train(adata, params, context)
+    return fit(arch, adata, tmp_path / arch, roles={"batch": batch_key}, callbacks=callbacks, **overrides)
 
 
 @pytest.mark.parametrize("arch", NEURAL)

@@ -5,16 +5,19 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
-from fast_training import FAST_PARAMS
+from fast_training import FAST_PARAMS, fit
 
 from lifedl.data import SimulationParams, simulate_counts
+from lifedl.data.batches import split_rows
+from lifedl.data.spec import DatasetSpec
 from lifedl.errors import LifedlError
 from lifedl.models import get_architecture
-from lifedl.models.base import counts_matrix, load_model, save_checkpoint
-from lifedl.models.dgd import _network, _training_class
+from lifedl.models.base import load_model, save_checkpoint
+from lifedl.models.dgd import _network
 from lifedl.pl.dgd import dgd_latent_figure, dgd_subcluster_figure, generation_figure
+from lifedl.pp.counts import counts_matrix
 from lifedl.train.context import TrainingContext
-from lifedl.train.data import split_cells
+from lifedl.train.plans import DGDTraining, fit_architecture
 
 SMALL = SimulationParams(n_cells=400, n_genes=300, n_types=4, seed=3, mean_library_size=1500)  # = small_counts
 EPOCHS = 20
@@ -44,9 +47,15 @@ class History(L.Callback):
 
 
 def _train(adata, work_dir, callbacks=(), seed=0, **overrides):
-    architecture = get_architecture("dgd")
-    params = architecture.resolve_params({**FAST_PARAMS["dgd"], **overrides})
-    return architecture.train(adata, params, TrainingContext(seed=seed, work_dir=work_dir, callbacks=list(callbacks)))
+    """The notebook API: a fresh directory of its own inside ``work_dir``, so it never resumes."""
+    return fit("dgd", adata, work_dir, seed=seed, callbacks=callbacks, **overrides)
+
+
+def _train_in(adata, work_dir, callbacks=(), seed=0, **overrides):
+    """Trained with ``work_dir`` itself as the run's directory: a second call resumes from its last.ckpt."""
+    params = get_architecture("dgd").resolve_params({**FAST_PARAMS["dgd"], **overrides})
+    context = TrainingContext(seed=seed, work_dir=work_dir, callbacks=list(callbacks))
+    return fit_architecture(adata, "dgd", params, context, DatasetSpec(id="test"))
 
 
 @pytest.fixture(scope="module")
@@ -138,8 +147,7 @@ def test_sample_gives_integer_counts_at_the_requested_library_sizes(trained, tmp
     with pytest.raises(LifedlError, match="library_sizes"):
         model.sample(3, [100.0, -1.0, 5.0])
     # The VAE generates the same way, from z ~ N(0, I).
-    vae = get_architecture("vae")
-    vae_model = vae.train(adata, vae.resolve_params(FAST_PARAMS["vae"]), TrainingContext(seed=0, work_dir=tmp_path))
+    vae_model = fit("vae", adata, tmp_path)
     vae_counts = vae_model.sample(50, 1500, seed=0)
     assert vae_counts.shape == (50, adata.n_vars) and np.issubdtype(vae_counts.dtype, np.integer)
     assert vae_counts.min() >= 0 and abs(vae_counts.sum(1).mean() / 1500 - 1) < 0.15
@@ -150,11 +158,11 @@ def test_validation_cells_never_reach_the_decoder(tmp_path):
     # held-out representations of its batch.
     params = get_architecture("dgd").resolve_params(FAST_PARAMS["dgd"])
     network = _network(300, params)
-    module = _training_class()(network, 10, 6, params, seed=0)
+    module = DGDTraining(network, 10, 6, params, seed=0)
     counts = torch.from_numpy(counts_matrix(simulate_counts(SMALL)[:4]).toarray())
     before = {k: v.clone() for k, v in network.state_dict().items()}
     with torch.inference_mode():
-        module.validation_step((counts, torch.tensor([0, 2, 3, 5])), 0)
+        module.validation_step({"counts": counts, "row": torch.tensor([0, 2, 3, 5])}, 0)
     assert all(p.grad is None for p in network.parameters()) and module.train_representations.grad is None
     gradient = module.val_representations.grad
     assert gradient[[0, 2, 3, 5]].abs().sum(-1).min() > 0 and gradient[[1, 4]].abs().sum() == 0
@@ -162,7 +170,7 @@ def test_validation_cells_never_reach_the_decoder(tmp_path):
 
     # End to end: scrambling the held-out cells' counts changes the validation loss, not one decoder weight.
     adata = simulate_counts(SMALL)
-    train_index, val_index = split_cells(adata.n_obs, FAST_PARAMS["dgd"].get("val_fraction", 0.1), 0)
+    train_index, val_index = split_rows(adata.n_obs, FAST_PARAMS["dgd"].get("val_fraction", 0.1), 0)
     rows = np.arange(adata.n_obs)
     rows[val_index] = np.random.default_rng(0).choice(train_index, len(val_index))  # held-out cells get others' counts
     scrambled = adata.copy()
@@ -181,10 +189,10 @@ def test_validation_cells_never_reach_the_decoder(tmp_path):
 def test_a_resumed_run_ends_where_an_uninterrupted_one_does(tmp_path):
     adata = simulate_counts(SimulationParams(n_cells=150, n_genes=60, n_types=3, seed=5))
     settings = {"patience": 12, "batch_size": 64}
-    straight = _train(adata, tmp_path / "straight", max_epochs=12, **settings)
-    _train(adata, tmp_path / "resumed", max_epochs=10, **settings)  # writes last.ckpt at epoch 10
+    straight = _train_in(adata, tmp_path / "straight", max_epochs=12, **settings)
+    _train_in(adata, tmp_path / "resumed", max_epochs=10, **settings)  # writes last.ckpt at epoch 10
     assert (tmp_path / "resumed" / "last.ckpt").is_file()
-    resumed = _train(adata, tmp_path / "resumed", max_epochs=12, **settings)
+    resumed = _train_in(adata, tmp_path / "resumed", max_epochs=12, **settings)
     assert resumed.final_metrics == straight.final_metrics
     for key, value in straight.network.state_dict().items():
         assert torch.equal(value, resumed.network.state_dict()[key]), key

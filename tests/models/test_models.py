@@ -1,15 +1,15 @@
 import numpy as np
 import pytest
 import torch
-from fast_training import FAST_PARAMS
+from fast_training import FAST_PARAMS, fit
 
+import lifedl
 from lifedl.data import SimulationParams, simulate_counts
+from lifedl.data.batches import batch_loader
 from lifedl.errors import LifedlError
-from lifedl.models import ARCHITECTURES, architectures_of_kind, get_architecture
+from lifedl.models import ARCHITECTURES, architectures_of_task, get_architecture
 from lifedl.models.base import load_model, save_checkpoint
 from lifedl.models.vae import VAE
-from lifedl.train.context import TrainingContext
-from lifedl.train.data import batch_loader
 
 
 def test_vae_loss_falls_on_simulated_counts(small_counts):
@@ -17,27 +17,27 @@ def test_vae_loss_falls_on_simulated_counts(small_counts):
     torch.manual_seed(0)
     network = VAE(small_counts.n_vars, n_latent=5, n_hidden=64)
     optimiser = torch.optim.Adam(network.parameters(), lr=3e-3)
-    loader = batch_loader(small_counts.layers["counts"], batch_size=64, shuffle=True, seed=0)
+    loader = batch_loader({"counts": small_counts.layers["counts"]}, batch_size=64, shuffle=True, seed=0)
     epoch_losses = []
     for _ in range(15):
         total = 0.0
-        for batch, batch_index in loader:
-            parts = network.loss(batch, batch_index)
+        for batch in loader:
+            parts = network.loss(batch)
+            loss = sum(parts.values())  # the training plan's loss: the sum of the named parts
             optimiser.zero_grad()
-            parts["loss"].backward()
+            loss.backward()
             optimiser.step()
-            total += parts["loss"].item() * len(batch)
+            total += loss.item() * len(batch["counts"])
         epoch_losses.append(total / small_counts.n_obs)
-    assert set(parts) == {"loss", "reconstruction", "kl"}
+    assert set(parts) == {"reconstruction", "kl"}
     assert epoch_losses[-1] < 0.8 * epoch_losses[0]
     assert epoch_losses[-1] < min(epoch_losses[:3])
 
 
-@pytest.mark.parametrize("arch", architectures_of_kind("representation"))
+@pytest.mark.parametrize("arch", architectures_of_task("representation", data_kind="cells"))
 def test_checkpoint_round_trip_embeds_new_cells_identically(arch, small_counts, tmp_path):
-    architecture = get_architecture(arch)
-    params = architecture.resolve_params(FAST_PARAMS[arch])
-    model = architecture.train(small_counts, params, TrainingContext(seed=0, work_dir=tmp_path / "work"))
+    params = get_architecture(arch).resolve_params(FAST_PARAMS[arch])
+    model = fit(arch, small_counts, tmp_path / "work")
     save_checkpoint(model, tmp_path / "model.ckpt")
     loaded = load_model(tmp_path / "model.ckpt")
     # New cells from the same generative process, genes given in a shuffled order.
@@ -51,8 +51,7 @@ def test_checkpoint_round_trip_embeds_new_cells_identically(arch, small_counts, 
 
 
 def test_vae_training_reports_named_parts_and_heldout_likelihood(small_counts, tmp_path):
-    params = get_architecture("vae").resolve_params({"max_epochs": 4, "patience": 4})
-    model = get_architecture("vae").train(small_counts, params, TrainingContext(seed=0, work_dir=tmp_path))
+    model = lifedl.fit(small_counts, "vae", work_dir=tmp_path, seed=0, max_epochs=4, patience=4)
     metrics = model.final_metrics
     assert metrics["n_val_cells"] == 40 and metrics["n_train_cells"] == 360
     # a log-likelihood of counts is negative and of the order of (genes x log count) per cell
@@ -60,7 +59,7 @@ def test_vae_training_reports_named_parts_and_heldout_likelihood(small_counts, t
 
 
 def test_embedding_cells_without_the_model_genes_is_a_clear_error(small_counts, tmp_path):
-    model = get_architecture("pca").train(small_counts, get_architecture("pca").resolve_params({"n_components": 4}), TrainingContext())
+    model = lifedl.fit(small_counts, "pca", work_dir=tmp_path, n_components=4)
     with pytest.raises(LifedlError, match="lack 10 of the model's 300 genes"):
         model.embed(small_counts[:, 10:].copy())
 
@@ -70,15 +69,12 @@ def test_registry_entries_import_and_have_defaults():
         assert architecture.name == name and architecture.defaults
 
 
-@pytest.mark.parametrize("arch", architectures_of_kind("representation"))
+@pytest.mark.parametrize("arch", architectures_of_task("representation", data_kind="cells"))
 def test_same_seed_gives_identical_embeddings_and_another_seed_differs(arch, small_counts, tmp_path):
-    architecture = get_architecture(arch)
-    params = architecture.resolve_params(FAST_PARAMS[arch])
-
     def embedding(seed, name):
         torch.manual_seed(12345 + len(name))  # disturb the global generator between runs
         np.random.seed(len(name))
-        model = architecture.train(small_counts, params, TrainingContext(seed=seed, work_dir=tmp_path / name))
+        model = fit(arch, small_counts, tmp_path / name, seed=seed)
         return model.embed(small_counts)
 
     first, second = embedding(0, "a"), embedding(0, "bb")

@@ -4,23 +4,19 @@ import lightning as L
 import numpy as np
 import pytest
 import torch
-from fast_training import FAST_PARAMS
+from fast_training import FAST_PARAMS, fit
 
 from lifedl.data import SimulationParams, simulate_counts
+from lifedl.data.spec import DatasetSpec
 from lifedl.errors import LifedlError
 from lifedl.models import get_architecture
-from lifedl.models.base import counts_matrix, load_model, save_checkpoint
-from lifedl.models.scgan import (
-    Generator,
-    ScGAN,
-    ScGANModel,
-    gradient_penalty,
-    library_size_normalise,
-    lightning_module,
-)
+from lifedl.models.base import load_model, save_checkpoint
+from lifedl.models.scgan import Generator, ScGAN, ScGANModel, gradient_penalty
 from lifedl.pl.scgan import gene_means_figure, realism_umap_figure
+from lifedl.pp.counts import counts_matrix, library_size_normalise
 from lifedl.tl.realism import classifier_auroc, gene_mean_correlation, mmd, realism_table
 from lifedl.train.context import TrainingContext
+from lifedl.train.plans import GANTraining, fit_architecture
 
 PARTS = ["train/critic", "train/generator", "train/gradient_penalty", "train/loss", "train/wasserstein_distance"]
 
@@ -30,8 +26,14 @@ def _params(**overrides):
 
 
 def _train(adata, tmp_path, labels_key="", callbacks=(), **overrides):
-    context = TrainingContext(seed=0, work_dir=tmp_path, labels_key=labels_key, callbacks=list(callbacks))
-    return get_architecture("scgan").train(adata, _params(**overrides), context)
+    """The notebook API: a fresh directory of its own inside ``tmp_path``, so it never resumes."""
+    return fit("scgan", adata, tmp_path, roles={"labels": labels_key}, callbacks=callbacks, **overrides)
+
+
+def _train_in(adata, work_dir, labels_key="", callbacks=(), **overrides):
+    """Trained with ``work_dir`` itself as the run's directory: a second call resumes from its last.ckpt."""
+    context = TrainingContext(seed=0, work_dir=work_dir, callbacks=list(callbacks))
+    return fit_architecture(adata, "scgan", _params(**overrides), context, DatasetSpec(id="test", labels=labels_key))
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +92,7 @@ def test_one_critic_step_lowers_the_critic_loss_and_leaves_the_generator_alone()
     torch.manual_seed(0)
     params = _params()
     network = ScGAN(120, params)
-    critic_optimizer, _ = lightning_module(network, params, seed=0).configure_optimizers()
+    critic_optimizer, _ = GANTraining(network, params, seed=0).configure_optimizers()
     real = torch.as_tensor(library_size_normalise(counts_matrix(_cells_for_test()), 20_000.0)[:64].toarray())
     labels = torch.zeros(64, dtype=torch.long)
     generator_before = {k: v.detach().clone() for k, v in network.generator.named_parameters()}
@@ -174,12 +176,12 @@ def test_a_resumed_run_ends_exactly_where_an_uninterrupted_one_does(cells, tmp_p
                 raise RuntimeError("killed")
 
     with pytest.raises(RuntimeError, match="killed"):
-        _train(cells, tmp_path / "resumed", callbacks=[KilledAt()], max_epochs=14)
+        _train_in(cells, tmp_path / "resumed", callbacks=[KilledAt()], max_epochs=14)
     assert torch.load(tmp_path / "resumed" / "last.ckpt", weights_only=False)["epoch"] == 9
     capsys.readouterr()
-    resumed = _train(cells, tmp_path / "resumed", max_epochs=14)  # epochs 11 to 14 from last.ckpt
+    resumed = _train_in(cells, tmp_path / "resumed", max_epochs=14)  # epochs 11 to 14 from last.ckpt
     assert "resuming from" in capsys.readouterr().err
-    straight = _train(cells, tmp_path / "straight", max_epochs=14)
+    straight = _train_in(cells, tmp_path / "straight", max_epochs=14)
     np.testing.assert_array_equal(resumed.generate(20, seed=0).X, straight.generate(20, seed=0).X)
     assert resumed.final_metrics == straight.final_metrics  # the update counters came back from last.ckpt too
 

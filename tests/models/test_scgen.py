@@ -4,28 +4,26 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
-from fast_training import FAST_PARAMS
+from fast_training import fit
 
+import lifedl
 from lifedl.data import SimulationParams, simulate_counts
 from lifedl.errors import LifedlError
-from lifedl.models import get_architecture
-from lifedl.models.base import load_model, log_normalise, save_checkpoint
+from lifedl.models.base import load_model, save_checkpoint
 from lifedl.models.scgen import PREDICTED, balanced_delta
+from lifedl.pp.counts import log_normalise
 from lifedl.tl.perturbation import r2_table, response_means
-from lifedl.train.context import TrainingContext
 
 # config/datasets.tsv's sim_perturbation
 SIM_PERTURBATION = SimulationParams(
     n_cells=2000, n_genes=600, n_types=5, n_conditions=2, response_fraction=0.2, type_specific_fraction=0.3, seed=2
 )
-KEYS = {"labels_key": "cell_type", "condition_key": "condition", "control_value": "control", "heldout_type": "type_0"}
+ROLES = {"labels": "cell_type", "condition": "condition", "control": "control", "heldout": "type_0"}
 COLUMNS = ("cell_type", "condition", "control", "type_0")  # the same, as response_means' arguments
 
 
-def _train(adata, work_dir, **overrides):
-    architecture = get_architecture("scgen")
-    params = architecture.resolve_params({**FAST_PARAMS["scgen"], **overrides})
-    return architecture.train(adata, params, TrainingContext(seed=0, work_dir=work_dir, **KEYS))
+def _train(adata, work_dir, roles=ROLES, **overrides):
+    return fit("scgen", adata, work_dir, roles=roles, **overrides)
 
 
 @pytest.fixture(scope="module")
@@ -36,9 +34,7 @@ def perturbed():
 @pytest.fixture(scope="module")
 def trained(perturbed, tmp_path_factory):
     """The registry's defaults, unchanged (about 15 s): what the workflow trains on sim_perturbation."""
-    architecture = get_architecture("scgen")
-    context = TrainingContext(seed=0, work_dir=tmp_path_factory.mktemp("scgen"), **KEYS)
-    return architecture.train(perturbed, architecture.resolve_params({}), context)
+    return lifedl.fit(perturbed, "scgen", work_dir=tmp_path_factory.mktemp("scgen"), seed=0, roles=ROLES)
 
 
 def _with_counts(adata, rows, value):
@@ -133,12 +129,12 @@ def test_checkpoint_round_trip_predicts_identically_and_figure(perturbed, traine
 @pytest.mark.parametrize(
     "change, message",
     [
-        ({"labels_key": ""}, "fill the 'labels' column"),
-        ({"condition_key": "treatment"}, "'condition' column of config/datasets.tsv names obs column 'treatment'"),
-        ({"control_value": "ctrl"}, "'control' column of config/datasets.tsv is 'ctrl'"),
-        ({"heldout_type": "type_9"}, "'heldout' column of config/datasets.tsv is 'type_9'"),
-        ({"heldout_type": "only_stimulated"}, "has no control cells"),
-        ({"condition_key": "three_conditions"}, "has 3 values .* needs exactly two"),
+        ({"labels": ""}, "fill the 'labels' column"),
+        ({"condition": "treatment"}, "'condition' column of config/datasets.tsv names obs column 'treatment'"),
+        ({"control": "ctrl"}, "'control' column of config/datasets.tsv is 'ctrl'"),
+        ({"heldout": "type_9"}, "'heldout' column of config/datasets.tsv is 'type_9'"),
+        ({"heldout": "only_stimulated"}, "has no control cells"),
+        ({"condition": "three_conditions"}, "has 3 values .* needs exactly two"),
     ],
 )
 def test_missing_or_wrong_perturbation_columns_are_clear_errors(change, message, tmp_path):
@@ -149,7 +145,6 @@ def test_missing_or_wrong_perturbation_columns_are_clear_errors(change, message,
     )
     adata.obs["cell_type"] = cell_type
     adata.obs["three_conditions"] = np.array(["control", "stimulated", "other"])[np.arange(200) % 3]
-    architecture = get_architecture("scgen")
-    context = TrainingContext(seed=0, work_dir=tmp_path, **{**KEYS, **change})
-    with pytest.raises(LifedlError, match=message):
-        architecture.train(adata, architecture.resolve_params(FAST_PARAMS["scgen"]), context)
+    with pytest.raises(LifedlError, match=message) as error:
+        _train(adata, tmp_path, roles={**ROLES, **change})
+    assert str(error.value).startswith("the AnnData passed to lifedl.fit: ")  # the data named, as spec.where

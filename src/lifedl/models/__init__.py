@@ -198,7 +198,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             {
                 "n_filters": 32, "filter_width": 15, "n_hidden": 32, "dropout": 0.1,
                 "learning_rate": 1e-3, "weight_decay": 1e-6, "batch_size": 64, "max_epochs": 30, "patience": 5,
-                "val_fraction": 0.1, "kl_warmup_epochs": 0,
+                "val_fraction": 0.1,
             },
             data_kind="sequences",
             task="classifier",

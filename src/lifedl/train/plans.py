@@ -193,7 +193,8 @@ class GANTraining(L.LightningModule):
 def fit_generic(setup: Setup, params: dict, context: TrainingContext) -> FitResult:
     network, arrays = setup.network, setup.arrays
     train_index, val_index = training_split(n_rows(arrays), params, context)
-    lit = LitModel(network, params["learning_rate"], params["weight_decay"], params["kl_warmup_epochs"], context.seed)
+    warmup = params.get("kl_warmup_epochs", 0)  # only models with a part named "kl" have it
+    lit = LitModel(network, params["learning_rate"], params["weight_decay"], warmup, context.seed)
     loaders = loader_settings(context)
     trainer = run_lightning(
         lit,
