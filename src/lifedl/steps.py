@@ -332,6 +332,7 @@ def likelihood_comparison(
     """scVAE's comparison: the same VAE with each likelihood, same cells, same split; held-out scores per cell.
 
     Each is an MLflow run named ``vae_<likelihood>`` (not registered as a model)."""
+    from lifedl.models import LIKELIHOOD_COMPARISON_ARCH as arch
     from lifedl.models.vae import LIKELIHOODS
 
     rows = []
@@ -339,8 +340,8 @@ def likelihood_comparison(
         run_dir = Path(work_dir) / likelihood
         params = {**(vae_params or {}), "likelihood": likelihood, "max_epochs": max_epochs}
         train(
-            qc_h5ad, str(run_dir / "model.ckpt"), str(run_dir / "run.json"), "vae", dataset, params, seed,
-            tracking_uri, threads, training, run_name=f"vae_{likelihood}", register=False,
+            qc_h5ad, str(run_dir / "model.ckpt"), str(run_dir / "run.json"), arch, dataset, params, seed,
+            tracking_uri, threads, training, run_name=f"{arch}_{likelihood}", register=False,
         )
         run = read_json(run_dir / "run.json")
         rows.append({"likelihood": likelihood, **run["final_metrics"], "mlflow_run_id": run["mlflow_run_id"]})

@@ -6,7 +6,7 @@ from pathlib import Path
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [f"{workflow.basedir}/src", os.environ.get("PYTHONPATH")]))
 from lifedl.config import dataset_architectures, load_datasets_sheet, selected_datasets, validate_config
 from lifedl.figures import FIGURES, figures_for
-from lifedl.models import get_architecture
+from lifedl.models import LIKELIHOOD_COMPARISON_ARCH, get_architecture
 from lifedl.train.tracking import resolve_tracking_uri
 
 validate_config(config, f"{workflow.basedir}/workflow/schemas/config.schema.yaml")
@@ -90,7 +90,7 @@ def likelihood_datasets():
     chosen = config["likelihood_comparison"]["datasets"] or DATASETS
     if not config["likelihood_comparison"]["enabled"]:
         return []
-    return [dataset for dataset in DATASETS if dataset in chosen and "vae" in archs_of(dataset)]
+    return [dataset for dataset in DATASETS if dataset in chosen and LIKELIHOOD_COMPARISON_ARCH in archs_of(dataset)]
 
 
 def report_plan():

@@ -1,4 +1,4 @@
-# Generators (scgan) and perturbation models (scgen) are measured as their papers measure them,
+# Generators and perturbation models are measured as their papers measure them,
 # beside a baseline computed the same way in the same job (lifedl.steps.generate / .perturbation).
 
 

@@ -51,7 +51,7 @@ rule likelihoods:
     output:
         report("results/{dataset}/likelihoods.tsv", caption="../report/likelihoods.rst", category="{dataset}"),
     params:
-        vae_params=lambda wildcards: config["params"].get("vae", {}),
+        vae_params=lambda wildcards: config["params"].get(LIKELIHOOD_COMPARISON_ARCH, {}),
         max_epochs=config["likelihood_comparison"]["max_epochs"],
         seed=config["seed"],
         tracking_uri=TRACKING_URI,

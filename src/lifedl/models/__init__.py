@@ -210,6 +210,10 @@ ARCHITECTURES: dict[str, Architecture] = {
 }
 
 
+# scVAE's comparison (the likelihoods rule) trains this architecture once per likelihood on the same cells.
+LIKELIHOOD_COMPARISON_ARCH = "vae"
+
+
 def get_architecture(name: str) -> Architecture:
     if name not in ARCHITECTURES:
         raise LifedlError(
@@ -226,4 +230,7 @@ def architectures_of_task(task: str, data_kind: str | None = None) -> list[str]:
     )
 
 
-__all__ = ["ARCHITECTURES", "PLANS", "TASKS", "Architecture", "architectures_of_task", "get_architecture"]
+__all__ = [
+    "ARCHITECTURES", "LIKELIHOOD_COMPARISON_ARCH", "PLANS", "TASKS", "Architecture", "architectures_of_task",
+    "get_architecture",
+]
