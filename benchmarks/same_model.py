@@ -66,21 +66,17 @@ def scvi_default_epochs(n_cells: int) -> int:
 
 
 def train_lifedl(adata, labels, epochs, val_fraction, seed, accelerator, work_dir: Path, callbacks: list):
+    from lifedl.data.spec import DatasetSpec
     from lifedl.models import get_architecture
     from lifedl.train.context import TrainingContext
+    from lifedl.train.plans import fit_architecture
 
-    context = TrainingContext(
-        seed=seed,
-        work_dir=work_dir,
-        callbacks=callbacks,
-        accelerator=accelerator,
-        source="benchmark h5ad",
-        labels_key=labels,
-    )
+    spec = DatasetSpec(id="benchmark", labels=labels, file="benchmark h5ad")
+    context = TrainingContext(seed=seed, work_dir=work_dir, callbacks=callbacks, accelerator=accelerator, source=spec.where)
     architecture = get_architecture("vae")
     params = architecture.resolve_params(scvi_like_vae_params(epochs, val_fraction), where="same-model benchmark")
     started = time.perf_counter()
-    model = architecture.train(adata, params, context)
+    model = fit_architecture(adata, "vae", params, context, spec)
     fit_seconds = time.perf_counter() - started
     started = time.perf_counter()
     embedding = model.embed(adata)

@@ -64,11 +64,13 @@ def run_pipeline(
     import anndata as ad
     import scanpy as sc
 
+    from lifedl.data.spec import DatasetSpec
     from lifedl.models import get_architecture
     from lifedl.pp import QCParams, run_qc
     from lifedl.tl.cluster import leiden
     from lifedl.tl.metrics import cluster_agreement
     from lifedl.train.context import TrainingContext
+    from lifedl.train.plans import fit_architecture
 
     settings = workflow_settings()
     recorder = StageRecorder(n_cells=n_cells)
@@ -94,11 +96,10 @@ def run_pipeline(
     architecture = get_architecture("vae")
     params = architecture.resolve_params({"max_epochs": epochs, "patience": epochs + 1}, where="scaling benchmark")
     timer = training_timer()
-    context = TrainingContext(
-        seed=seed, work_dir=work_dir, callbacks=[timer], accelerator=accelerator, source=f"simulated {n_cells} cells"
-    )
+    spec = DatasetSpec(id="scaling", file=f"simulated {n_cells} cells")
+    context = TrainingContext(seed=seed, work_dir=work_dir, callbacks=[timer], accelerator=accelerator, source=spec.where)
     with recorder.stage("vae_train") as row:
-        model = architecture.train(adata, params, context)
+        model = fit_architecture(adata, "vae", params, context, spec)
     n_train = model.final_metrics["n_train_cells"]
     row.update(
         epochs=timer.epochs,

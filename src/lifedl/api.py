@@ -30,7 +30,7 @@ class Model:
     ``sample`` or ``predict`` where the architecture has them, ``save``; every attribute of the underlying
     model (e.g. ``final_metrics``, ``network``) is reachable on it."""
 
-    def __init__(self, trained, work_dir: str | None = None):
+    def __init__(self, trained, work_dir: Path | None = None):
         self.trained = trained
         self.work_dir = work_dir  # the fit's own directory of intermediate checkpoints
 
@@ -81,9 +81,9 @@ def fit(
     spec = dataclasses.replace(DatasetSpec.from_adata(adata, file="the AnnData passed to lifedl.fit"), **(roles or {}))
     if work_dir is not None:
         Path(work_dir).mkdir(parents=True, exist_ok=True)
-    own_dir = tempfile.mkdtemp(prefix=f"lifedl-{arch}-", dir=work_dir)
+    own_dir = Path(tempfile.mkdtemp(prefix=f"lifedl-{arch}-", dir=work_dir))
     context = TrainingContext(
-        seed=seed, work_dir=Path(own_dir), callbacks=list(callbacks or []), source=spec.where, **(training or {})
+        seed=seed, work_dir=own_dir, callbacks=list(callbacks or []), source=spec.where, **(training or {})
     )
     return Model(fit_architecture(adata, arch, resolved, context, spec), own_dir)
 

@@ -5,9 +5,8 @@ import pytest
 import torch
 from fast_training import ValidationLosses
 
-from lifedl.models import get_architecture
+import lifedl
 from lifedl.models.base import load_model, save_checkpoint
-from lifedl.train.context import TrainingContext
 
 pytestmark = [
     pytest.mark.gpu,
@@ -17,10 +16,16 @@ pytestmark = [
 
 def test_vae_trains_on_cuda_with_mixed_precision_and_loads_on_cpu(small_counts, tmp_path):
     losses = ValidationLosses()
-    architecture = get_architecture("vae")
-    params = architecture.resolve_params({"max_epochs": 20, "patience": 20})
-    context = TrainingContext(seed=0, work_dir=tmp_path, accelerator="gpu", precision="auto", callbacks=[losses.callback])
-    model = architecture.train(small_counts, params, context)
+    model = lifedl.fit(
+        small_counts,
+        "vae",
+        work_dir=tmp_path / "work",
+        seed=0,
+        training={"accelerator": "gpu", "precision": "auto"},
+        callbacks=[losses.callback],
+        max_epochs=20,
+        patience=20,
+    )
     assert losses.values[-1] < 0.9 * losses.values[0]
     save_checkpoint(model, tmp_path / "model.ckpt")
     loaded = load_model(tmp_path / "model.ckpt")

@@ -22,7 +22,10 @@ def test_default_config_and_sheet_are_valid(repo, schemas, default_config):
     config = validate_config(copy.deepcopy(default_config), schemas[0])
     assert config["architectures"][0] == "pca"
     sheet = load_datasets_sheet(repo / "config/datasets.tsv", schemas[1])
-    assert selected_datasets(config, sheet, "config/datasets.tsv") == ["pbmc68k_reduced", "sim_batches", "sim_perturbation"]
+    assert selected_datasets(config, sheet, "config/datasets.tsv") == [
+        "pbmc68k_reduced", "sim_batches", "sim_perturbation", "sim_motif"
+    ]
+    assert sheet.loc["sim_motif", "kind"] == "sequences" and sheet.loc["pbmc68k_reduced", "kind"] == "cells"
     # the real public data sets are listed but not in the default run
     assert {"pbmc3k", "zheng68k"} <= set(sheet.index[sheet["default_run"] == "no"])
     assert sheet.loc["pbmc3k", "checksum"].startswith("sha256:")
@@ -80,19 +83,43 @@ def test_dataset_architectures_follow_config_sheet_list_and_needs(monkeypatch):
     from lifedl.config import dataset_architectures
     from lifedl.models import ARCHITECTURES, Architecture
 
-    monkeypatch.setitem(
-        ARCHITECTURES, "needy", Architecture("needy", "lifedl.models.vae", "needs a condition", {}, needs=("condition",))
-    )
-    row = pd.Series({"id": "d", "condition": "", "architectures": ""})
-    # no list in the sheet: config's architectures that the row can feed, PCA first
+    # the dataclass's defaults: reads cells, compared with PCA
+    needy = Architecture("needy", "lifedl.models.vae", "needs a condition", {}, needs=("condition",))
+    assert needy.data_kind == "cells" and needy.baseline == "pca"
+    monkeypatch.setitem(ARCHITECTURES, "needy", needy)
+    row = pd.Series({"id": "d", "kind": "cells", "condition": "", "architectures": ""})
+    # no list in the sheet: config's architectures that the row can feed, their baseline (PCA) first
     assert dataset_architectures(["vae", "needy", "ae"], row, "sheet.tsv") == ["pca", "vae", "ae"]
     with_condition = row.copy()
     with_condition["condition"] = "stim"
     assert dataset_architectures(["vae", "needy"], with_condition, "sheet.tsv") == ["pca", "vae", "needy"]
-    # a list in the sheet restricts config's list (PCA always stays)
+    # the baseline comes once, first, even where config names it later or not at all
+    assert dataset_architectures(["ae", "pca", "vae"], row, "sheet.tsv") == ["pca", "ae", "vae"]
+    # a list in the sheet restricts config's list; the chosen architectures' baseline stays
     listed = with_condition.copy()
     listed["architectures"] = "needy, vae"
     assert dataset_architectures(["ae", "vae", "needy"], listed, "sheet.tsv") == ["pca", "vae", "needy"]
+    # nothing the row can feed: no baseline either (PCA alone only where config names it)
+    assert dataset_architectures(["needy"], row, "sheet.tsv") == []
+    assert dataset_architectures(["pca", "needy"], row, "sheet.tsv") == ["pca"]
+    # the data kind picks the architectures (empty kind = cells) and so the baseline: k-mers for sequences
+    every = ["pca", "vae", "needy", "kmer", "cnn"]
+    sequences = pd.Series({"id": "s", "kind": "sequences", "labels": "label", "condition": "", "architectures": ""})
+    assert dataset_architectures(every, sequences, "sheet.tsv") == ["kmer", "cnn"]
+    assert dataset_architectures(["cnn"], sequences, "sheet.tsv") == ["kmer", "cnn"]
+    no_kind = row.copy()
+    no_kind["kind"] = ""
+    assert dataset_architectures(every, no_kind, "sheet.tsv") == ["pca", "vae"]
+    # a sequence classifier needs its labels, like any role
+    unlabelled = sequences.copy()
+    unlabelled["labels"] = ""
+    assert dataset_architectures(every, unlabelled, "sheet.tsv") == []
+    # listing an architecture of another data kind is an error naming both kinds
+    wrong_kind = row.copy()
+    wrong_kind["architectures"] = "vae, cnn"
+    message = r"sheet.tsv: dataset 'd' \(kind 'cells'\) lists architecture 'cnn', which reads 'sequences'"
+    with pytest.raises(LifedlError, match=message):
+        dataset_architectures(every, wrong_kind, "sheet.tsv")
     # a listed architecture whose needs are not met, or an unknown one, is an error naming the fix
     bad = row.copy()
     bad["architectures"] = "needy"

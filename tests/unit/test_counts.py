@@ -3,9 +3,10 @@ import pytest
 import scanpy as sc
 import scipy.sparse as sp
 
-from lifedl.data import DatasetSpec, check_counts, load_source
+from lifedl.data import DatasetSpec, load_source
 from lifedl.data.sources import recover_counts_from_lognormalised
 from lifedl.errors import LifedlError
+from lifedl.pp.counts import check_counts
 
 
 def test_recovery_inverts_normalise_log1p_exactly():

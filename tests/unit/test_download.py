@@ -24,6 +24,10 @@ def test_good_checksum_downloads_and_reads_counts(http_server, tmp_path):
     assert adata.shape == (50, 30)
     assert (cache / "cells.h5ad").read_bytes() == path.read_bytes()
     assert adata.layers["counts"].sum() > 0
+    # the spec travels with the data (uns['lifedl_dataset']): later steps read the roles there
+    stored = DatasetSpec.from_adata(adata, file="raw.h5ad")
+    assert (stored.id, stored.source, stored.kind, stored.labels) == ("cells", spec.source, "cells", "cell_type")
+    assert stored.where == "raw.h5ad"
 
 
 def test_wrong_checksum_fails_clearly_and_leaves_no_file(http_server, tmp_path):

@@ -35,7 +35,7 @@ SHEET_HEADER = "id\tsource\tlabels\n"
         ("architectures: [pca, ../vae]\n", None, ["config/config.yaml", "does not match"]),
         ("datasets: [nope]\n", None, ["['nope'], not in", "Add a row to the sheet"]),
         ("params: {vae: {n_latnet: 3}}\n", None, ["params.vae", "unknown hyper-parameter(s) ['n_latnet']"]),
-        ("params: {vae: {n_latent: ten}}\n", None, ["params.vae", "'n_latent' of 'vae' must be a int"]),
+        ("params: {vae: {n_latent: ten}}\n", None, ["params.vae", "'n_latent' of 'vae' must be of type int"]),
         ("datasets: []\n", "", ["sheet.tsv", "has no rows"]),
         ("datasets: []\n", "a\tsimulated:\t\na\tsimulated:\t\n", ["sheet.tsv", "['a'] appear more than once"]),
         ("datasets: []\n", "../evil\tsimulated:\t\n", ["sheet.tsv", "does not match"]),

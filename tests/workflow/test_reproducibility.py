@@ -9,7 +9,8 @@ from fast_training import FAST_PARAMS
 
 from lifedl import steps
 from lifedl.data import SimulationParams, simulate_counts
-from lifedl.models import architectures_of_kind
+from lifedl.data.spec import DatasetSpec
+from lifedl.models import architectures_of_task
 from lifedl.pp import QCParams, run_qc
 
 
@@ -17,6 +18,7 @@ from lifedl.pp import QCParams, run_qc
 def qc_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("data") / "qc.h5ad"
     adata = simulate_counts(SimulationParams(n_cells=300, n_genes=200, n_types=3, seed=11))
+    adata.uns["lifedl_dataset"] = DatasetSpec("repro", labels="cell_type").to_uns()  # the roles travel in the file
     run_qc(adata, QCParams(min_genes=10, min_cells=1, n_top_genes=150, max_pct_mito=100)).write_h5ad(path)
     return path
 
@@ -28,18 +30,19 @@ def _pipeline(qc_file, directory, arch, seed):
     steps.train(str(qc_file), str(models / "model.ckpt"), str(models / "run.json"), arch, "repro", FAST_PARAMS[arch], seed, uri)
     steps.embed(str(qc_file), str(models / "model.ckpt"), str(embedding), arch, n_neighbors=15, seed=seed)
     steps.cluster(str(embedding), str(clustered), arch, [0.5, 1.0], seed)
-    steps.evaluate(str(clustered), str(models / "run.json"), str(metrics), arch, "repro", "cell_type", [0.5, 1.0], 1.0, seed)
+    steps.evaluate(str(clustered), str(models / "run.json"), str(metrics), arch, "repro", [0.5, 1.0], 1.0, seed)
     result = ad.read_h5ad(clustered)
     return result.obsm[f"X_{arch}"], result.obsm["X_umap"], pd.read_csv(metrics, sep="\t")
 
 
-@pytest.mark.parametrize("arch", architectures_of_kind("representation"))
+@pytest.mark.parametrize("arch", architectures_of_task("representation"))
 def test_same_seed_same_embedding_and_metrics_other_seed_differs(qc_file, tmp_path, arch):
     first = _pipeline(qc_file, tmp_path / "first", arch, seed=0)
     second = _pipeline(qc_file, tmp_path / "second", arch, seed=0)
     assert np.abs(first[0] - second[0]).max() == 0
     assert np.abs(first[1] - second[1]).max() == 0
     pd.testing.assert_frame_equal(first[2], second[2], check_exact=True)
+    assert "ari" in first[2] and "knn_accuracy" in first[2]  # the labels were read from the file's spec
 
     other = _pipeline(qc_file, tmp_path / "other", arch, seed=1)
     assert np.abs(first[1] - other[1]).max() > 1e-3  # UMAP layout depends on the seed for every architecture

@@ -55,7 +55,7 @@ class Architecture:
             valid = valid or (expected is float and isinstance(value, int) and not isinstance(value, bool))
             if not valid:
                 raise LifedlError(
-                    f"{where}: hyper-parameter '{name}' of '{self.name}' must be a {expected.__name__} "
+                    f"{where}: hyper-parameter '{name}' of '{self.name}' must be of type {expected.__name__} "
                     f"(default {self.defaults[name]!r}), got {value!r}."
                 )
         return {**self.defaults, **overrides}
