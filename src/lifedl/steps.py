@@ -333,7 +333,7 @@ def likelihood_comparison(
 
     Each is an MLflow run named ``vae_<likelihood>`` (not registered as a model)."""
     from lifedl.models import LIKELIHOOD_COMPARISON_ARCH as arch
-    from lifedl.models.vae import LIKELIHOODS
+    from lifedl.nn.likelihoods import LIKELIHOODS
 
     rows = []
     for likelihood in LIKELIHOODS:

@@ -155,7 +155,7 @@ class ScGenModel:
         form, and log1p of the expected count overstates it (Jensen), most for sparse genes, so it is
         averaged over seeded draws.
         """
-        if self.vae.network.likelihood == "gaussian":
+        if not self.vae.network.likelihood.on_counts:
             return self.vae.decode_expression(z).astype(np.float32)
         network = self.vae.network
         theta = torch.exp(network.gene_parameter.detach()).numpy().astype(np.float64)

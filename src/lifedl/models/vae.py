@@ -24,18 +24,10 @@ from lifedl.data.programs import DEFAULT_GMT, program_mask, read_gmt
 from lifedl.errors import LifedlError
 from lifedl.models.base import FitResult, Setup, category_codes, network_checkpoint
 from lifedl.nn.layers import TARGET_SUM, GaussianEncoder, MaskedLinear, log_normalise_tensor, mlp
-from lifedl.nn.likelihoods import (
-    gaussian_log_likelihood_per_cell,
-    kl_to_standard_normal,
-    nb_log_likelihood_per_cell,
-    poisson_log_likelihood_per_cell,
-    zinb_log_likelihood_per_cell,
-)
+from lifedl.nn.likelihoods import get_likelihood, kl_to_standard_normal
 from lifedl.nn.sampling import draw_counts, sample_library_sizes
 from lifedl.pp.counts import check_counts, counts_matrix
 
-LIKELIHOODS = ("nb", "zinb", "poisson", "gaussian")
-LIKELIHOOD_NAMES = {"nb": "negative-binomial", "zinb": "zero-inflated negative-binomial", "poisson": "Poisson"}
 DECODERS = {"vae": "mlp", "ldvae": "linear", "vega": "masked"}
 
 
@@ -53,9 +45,7 @@ class VAE(nn.Module):
         mask: torch.Tensor | None = None,
     ):
         super().__init__()
-        if likelihood not in LIKELIHOODS:
-            raise LifedlError(f"likelihood '{likelihood}' is not one of {LIKELIHOODS} (config params.<arch>.likelihood).")
-        self.likelihood, self.decoder_kind, self.n_batches = likelihood, decoder, n_batches
+        self.likelihood, self.decoder_kind, self.n_batches = get_likelihood(likelihood), decoder, n_batches
         self.encoder = GaussianEncoder(n_genes + n_batches, n_latent, n_hidden, n_layers, dropout)
         if decoder == "mlp":
             self.decoder_body = mlp(n_latent + n_batches, n_hidden, n_layers, dropout)
@@ -67,7 +57,7 @@ class VAE(nn.Module):
             # The batch enters a linear decoder as an additive per-gene offset, keeping W interpretable.
             self.batch_offset = nn.Linear(n_batches, n_genes, bias=False) if n_batches else None
             head_in = n_latent
-        self.zero_logits = nn.Linear(head_in, n_genes) if likelihood == "zinb" else None
+        self.zero_logits = nn.Linear(head_in, n_genes) if self.likelihood.zero_inflated else None
         # Per-gene inverse dispersion (nb, zinb) or log-variance (gaussian).
         self.gene_parameter = nn.Parameter(torch.zeros(n_genes))
 
@@ -75,7 +65,7 @@ class VAE(nn.Module):
         return nn.functional.one_hot(batch_index, self.n_batches).float()
 
     def _input(self, counts: torch.Tensor) -> torch.Tensor:
-        return log_normalise_tensor(counts) if self.likelihood == "gaussian" else torch.log1p(counts)
+        return torch.log1p(counts) if self.likelihood.on_counts else log_normalise_tensor(counts)
 
     def encode(self, counts: torch.Tensor, batch_index: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         x = self._input(counts)
@@ -103,15 +93,12 @@ class VAE(nn.Module):
         logits, zero_logits = self.decode(z, batch_index)
         with torch.autocast(device_type=counts.device.type, enabled=False):
             counts, logits = counts.float(), logits.float()
-            if self.likelihood == "gaussian":
-                return gaussian_log_likelihood_per_cell(log_normalise_tensor(counts), logits, self.gene_parameter)
-            mu = torch.softmax(logits, dim=-1) * counts.sum(dim=-1, keepdim=True)
-            if self.likelihood == "poisson":
-                return poisson_log_likelihood_per_cell(counts, mu)
-            theta = torch.exp(self.gene_parameter.float())
-            if self.likelihood == "zinb":
-                return zinb_log_likelihood_per_cell(counts, mu, theta, zero_logits.float())
-            return nb_log_likelihood_per_cell(counts, mu, theta)
+            if self.likelihood.on_counts:
+                x, mean = counts, torch.softmax(logits, dim=-1) * counts.sum(dim=-1, keepdim=True)
+            else:
+                x, mean = log_normalise_tensor(counts), logits
+            zero_logits = None if zero_logits is None else zero_logits.float()
+            return self.likelihood.log_prob(x, mean, self.gene_parameter.float(), zero_logits)
 
     def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Negative ELBO per cell (averaged over the batch) in named parts: reconstruction and kl.
@@ -173,14 +160,14 @@ class VAEModel:
         with torch.no_grad():
             z = torch.as_tensor(z, dtype=torch.float32)
             logits, _ = self.network.decode(z, torch.full((len(z),), batch_code, dtype=torch.long))
-            if self.network.likelihood == "gaussian":
+            if not self.network.likelihood.on_counts:
                 return logits.numpy()
             return torch.log1p(torch.softmax(logits, -1) * TARGET_SUM).numpy()
 
     def sample(self, n_cells: int, library_sizes, seed: int = 0) -> np.ndarray:
         """Integer counts of ``n_cells`` generated cells: z ~ N(0, I), decoded (in the first batch where the
         model is batch-conditioned), drawn from the count likelihood at ``library_sizes`` (one or one per cell)."""
-        if self.network.likelihood == "gaussian":
+        if not self.network.likelihood.on_counts:
             raise LifedlError(f"'{self.arch}' was trained with the gaussian likelihood on log-normalised expression; "
                               "generating counts needs a count likelihood (nb, zinb or poisson).")
         sizes = sample_library_sizes(n_cells, library_sizes)
@@ -189,7 +176,8 @@ class VAEModel:
             z = torch.randn(n_cells, self.network.encoder.mean.out_features, generator=generator)
             logits, zero_logits = self.network.decode(z, torch.zeros(n_cells, dtype=torch.long))
             mu = (torch.softmax(logits.float(), -1) * torch.as_tensor(sizes, dtype=torch.float32)[:, None]).numpy()
-            theta = None if self.network.likelihood == "poisson" else torch.exp(self.network.gene_parameter).numpy()
+            theta = self.network.likelihood.theta(self.network.gene_parameter)
+            theta = None if theta is None else theta.numpy()
             zero_probability = None if zero_logits is None else torch.sigmoid(zero_logits.float()).numpy()
         return draw_counts(mu, theta, np.random.default_rng(seed), zero_probability)
 
@@ -231,8 +219,9 @@ def batch_categories(adata: ad.AnnData, batch_key: str) -> list[str]:
 def setup(adata: ad.AnnData, params: dict, spec, seed: int, arch: str = "vae") -> Setup:
     decoder = DECODERS[arch]
     counts = counts_matrix(adata)
-    if params["likelihood"] != "gaussian":
-        check_counts(counts, f"{spec.where} layers['counts'] ({LIKELIHOOD_NAMES[params['likelihood']]} likelihood)")
+    likelihood = get_likelihood(params["likelihood"], f"config params.{arch}.likelihood")
+    if likelihood.on_counts:
+        check_counts(counts, f"{spec.where} layers['counts'] ({likelihood.description} likelihood)")
     categories = batch_categories(adata, spec.batch)
     arrays: dict[str, object] = {"counts": counts}
     if categories:

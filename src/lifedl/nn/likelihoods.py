@@ -6,7 +6,9 @@ The negative binomial is parameterised by its mean ``mu`` and inverse dispersion
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections.abc import Callable
 
 import torch
 
@@ -82,3 +84,61 @@ def gaussian_log_likelihood_per_cell(x: torch.Tensor, mean: torch.Tensor, log_va
 def kl_to_standard_normal(mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
     """Per cell KL(N(mean, exp(log_var)) || N(0, I))."""
     return (0.5 * (mean.pow(2) + log_var.exp() - 1.0 - log_var)).sum(dim=-1)
+
+
+@dataclasses.dataclass(frozen=True)
+class Likelihood:
+    """A decoder's observation model: what it scores and how, in one place for every model that uses it.
+
+    ``on_counts``: scores the raw counts, whose mean is each gene's decoded share times the cell's library
+    size; otherwise log-normalised expression, whose mean is the decoder output itself (gaussian).
+    ``dispersion``: a per-gene parameter (``gene_parameter``: NB log inverse dispersion, or the gaussian's
+    log-variance). ``zero_inflated``: the decoder has a head for structural-zero logits.
+    """
+
+    name: str
+    description: str  # as named in messages
+    on_counts: bool
+    dispersion: bool
+    zero_inflated: bool
+    log_prob_per_cell: Callable[..., torch.Tensor]  # (x, mean, gene_parameter, zero_logits) -> per cell
+
+    def log_prob(self, x, mean, gene_parameter, zero_logits=None) -> torch.Tensor:
+        return self.log_prob_per_cell(x, mean, gene_parameter, zero_logits)
+
+    def theta(self, gene_parameter: torch.Tensor) -> torch.Tensor | None:
+        """The NB inverse dispersion per gene (None for Poisson, which has none)."""
+        return torch.exp(gene_parameter) if self.on_counts and self.dispersion else None
+
+
+LIKELIHOODS: dict[str, Likelihood] = {
+    likelihood.name: likelihood
+    for likelihood in (
+        Likelihood(
+            "nb", "negative-binomial", True, True, False,
+            lambda x, mean, gene_parameter, zero_logits: nb_log_likelihood_per_cell(x, mean, torch.exp(gene_parameter)),
+        ),
+        Likelihood(
+            "zinb", "zero-inflated negative-binomial", True, True, True,
+            lambda x, mean, gene_parameter, zero_logits: zinb_log_likelihood_per_cell(
+                x, mean, torch.exp(gene_parameter), zero_logits
+            ),
+        ),
+        Likelihood(
+            "poisson", "Poisson", True, False, False,
+            lambda x, mean, gene_parameter, zero_logits: poisson_log_likelihood_per_cell(x, mean),
+        ),
+        Likelihood(
+            "gaussian", "Gaussian (on log-normalised expression)", False, True, False,
+            lambda x, mean, gene_parameter, zero_logits: gaussian_log_likelihood_per_cell(x, mean, gene_parameter),
+        ),
+    )
+}
+
+
+def get_likelihood(name: str, where: str = "config params.<arch>.likelihood") -> Likelihood:
+    from lifedl.errors import LifedlError
+
+    if name not in LIKELIHOODS:
+        raise LifedlError(f"likelihood '{name}' is not one of {tuple(LIKELIHOODS)} ({where}).")
+    return LIKELIHOODS[name]
