@@ -6,7 +6,7 @@ from pathlib import Path
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [f"{workflow.basedir}/src", os.environ.get("PYTHONPATH")]))
 from lifedl.config import dataset_architectures, load_datasets_sheet, selected_datasets, validate_config
 from lifedl.figures import FIGURES, figures_for
-from lifedl.models import LIKELIHOOD_COMPARISON_ARCH, get_architecture
+from lifedl.models import LIKELIHOOD_COMPARISON_ARCH, TASKS, get_architecture
 from lifedl.train.tracking import resolve_tracking_uri
 
 validate_config(config, f"{workflow.basedir}/workflow/schemas/config.schema.yaml")
@@ -17,7 +17,7 @@ DATASETS = selected_datasets(config, SHEET, SHEET_PATH)
 # lists any), each family's baseline (PCA, k-mers) first.
 DATASET_ARCHS = {dataset: dataset_architectures(config["architectures"], SHEET.loc[dataset], SHEET_PATH) for dataset in DATASETS}
 ARCHS = list(dict.fromkeys(arch for archs in DATASET_ARCHS.values() for arch in archs))
-for _arch in ARCHS:
+for _arch in dict.fromkeys([*config["architectures"], *ARCHS]):  # every one named, run or not
     get_architecture(_arch).resolve_params(config["params"].get(_arch), where=f"config 'params.{_arch}'")
 TRACKING_URI = resolve_tracking_uri(config["mlflow"]["tracking_uri"], "results")
 
@@ -61,18 +61,19 @@ DOWNLOAD_FIELDS = [
 ]
 
 
+def archs_by_task(dataset):
+    """A data set's architectures per task, and all of them under 'all' (what lifedl.figures reads)."""
+    return {task: archs_of(dataset, task) for task in TASKS} | {"all": archs_of(dataset)}
+
+
 def dataset_figures(dataset):
     """Names of the figures (lifedl.figures) a data set gets, from its architectures and labels."""
-    archs = {task: archs_of(dataset, task) for task in ("representation", "generator", "perturbation", "classifier")}
-    archs["all"] = archs_of(dataset)
-    named = [figure for arch in archs["all"] for figure in get_architecture(arch).figures]
-    return figures_for(archs, named, bool(SHEET.loc[dataset, "labels"]))
+    named = [figure for arch in archs_of(dataset) for figure in get_architecture(arch).figures]
+    return figures_for(archs_by_task(dataset), named, bool(SHEET.loc[dataset, "labels"]))
 
 
 def figure_inputs(wildcards):
-    archs = {task: archs_of(wildcards.dataset, task) for task in ("representation", "generator", "perturbation", "classifier")}
-    archs["all"] = archs_of(wildcards.dataset)
-    paths = FIGURES[wildcards.figure].inputs(archs)
+    paths = FIGURES[wildcards.figure].inputs(archs_by_task(wildcards.dataset))
     return {role: f"results/{wildcards.dataset}/{path}" for role, path in paths.items()}
 
 
