@@ -15,7 +15,7 @@ from lifedl.io import atomic_path
 METRIC_COLUMNS = [
     "arch", "ari", "nmi", "ari_best", "nmi_best", "resolution_best", "label_silhouette", "knn_accuracy", "batch_asw",
     "component_ari", "component_nmi", "heldout_loglik_per_cell", "n_clusters", "n_dims",
-    "auroc", "auprc", "accuracy", "n_test",
+    "auroc", "auprc", "accuracy", "n_test", "motif_filter_correlation",
 ]
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1200px; color: #222; }

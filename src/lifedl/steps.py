@@ -260,6 +260,10 @@ def classify(qc_h5ad: str, checkpoint: str, run_json: str, output: str, predicti
     table.insert(0, "label", truth)
     write_tsv(table.reset_index(names="id"), predictions)
     row = {"dataset": dataset, "arch": arch, **classification_metrics(truth, probabilities, model.classes)}
+    if hasattr(model, "first_layer_filters") and "motif" in adata.uns:  # a simulation's planted motif: found?
+        from lifedl.tl.motifs import best_matching_filter
+
+        row["motif_filter_correlation"] = best_matching_filter(model.first_layer_filters(), adata.uns["motif"]["pwm"])[1]
     print(f"{arch}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items() if isinstance(v, float)), flush=True)
     _write_metrics_row(row, read_json(run_json), output)
 

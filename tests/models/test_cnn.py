@@ -13,7 +13,7 @@ from lifedl.data.spec import DatasetSpec
 from lifedl.errors import LifedlError
 from lifedl.models import cnn
 from lifedl.models.base import FitResult
-from lifedl.pl.sequences import best_matching_filter
+from lifedl.tl.motifs import best_matching_filter
 from lifedl.tl.classification import classification_metrics
 
 SPEC = DatasetSpec(id="sim", kind="sequences", labels="label", split="split")

@@ -20,7 +20,8 @@ from lifedl.data.sequences import (
 from lifedl.data.spec import DatasetSpec
 from lifedl.errors import LifedlError
 from lifedl.models import kmer
-from lifedl.pl.sequences import best_matching_filter, motif_filter_figure, motif_similarity, reverse_complement_matrix
+from lifedl.pl.sequences import motif_filter_figure
+from lifedl.tl.motifs import best_matching_filter, motif_similarity, reverse_complement_matrix
 from lifedl.tl.classification import classification_metrics
 
 SPEC = DatasetSpec(id="sim", kind="sequences", labels="label", split="split")

@@ -123,6 +123,8 @@ def test_tiny_run_writes_every_output(tiny_run):
     classifiers = pd.read_csv(seq / "metrics.tsv", sep="\t")
     assert list(classifiers["arch"]) == ["kmer", "cnn"]  # the baseline first
     assert classifiers["auroc"].between(0, 1).all() and (classifiers["n_test"] == (raw.obs["split"] == "test").sum()).all()
+    by_arch = classifiers.set_index("arch")["motif_filter_correlation"]  # only the CNN has filters to match
+    assert -1 <= by_arch["cnn"] <= 1 and pd.isna(by_arch["kmer"])
     predictions = pd.read_csv(seq / "predictions/cnn.tsv", sep="\t")
     assert set(predictions["id"]) == set(raw.obs_names[raw.obs["split"] == "test"])
     seq_figures = ["qc_metrics", "qc_features", "training_curves", "cnn_motif"]

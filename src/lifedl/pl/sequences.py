@@ -1,9 +1,6 @@
-"""Figures and comparisons of sequence motifs: a planted motif against a CNN's first-layer filters.
+"""Figures of sequence motifs: a planted motif beside a CNN's best-matching first-layer filter, as logos.
 
-Matrices are 4 x width with rows A, C, G, T. A filter's weights are compared to a motif's
-probabilities by Pearson correlation of aligned columns (invariant to the scale of the weights and
-to a constant added to a column, which a convolution cannot tell from its bias), averaged over the
-aligned columns, at the best offset and on the better strand.
+The matching itself is ``lifedl.tl.motifs``.
 """
 
 from __future__ import annotations
@@ -18,59 +15,10 @@ from matplotlib.patches import PathPatch
 from matplotlib.textpath import TextPath
 from matplotlib.transforms import Affine2D
 
+from lifedl.tl.motifs import best_matching_filter, reverse_complement_matrix
+
 ALPHABET = "ACGT"
 LETTER_COLOURS = {"A": "#109648", "C": "#255C99", "G": "#F7B32B", "T": "#D62839"}
-
-
-def reverse_complement_matrix(matrix: np.ndarray) -> np.ndarray:
-    """The matrix of the other strand: positions reversed, A<->T and C<->G (rows A, C, G, T reversed)."""
-    return np.asarray(matrix)[::-1, ::-1].copy()
-
-
-def _column_correlations(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pearson correlation of every column of ``a`` (4 x w) with every column of ``b`` (4 x m): w x m.
-    A column without variance correlates 0 with everything."""
-
-    def standardised(matrix):
-        centred = np.asarray(matrix, dtype=float) - np.mean(matrix, axis=0, keepdims=True)
-        norm = np.linalg.norm(centred, axis=0, keepdims=True)
-        return np.divide(centred, norm, out=np.zeros_like(centred), where=norm > 1e-12)
-
-    return standardised(a).T @ standardised(b)
-
-
-def motif_similarity(filter: np.ndarray, pwm: np.ndarray, min_overlap: int | None = None) -> tuple[float, int, str]:
-    """Best mean Pearson correlation of aligned columns of ``filter`` (4 x w) and ``pwm`` (4 x m).
-
-    Alignments: every offset at which at least ``min_overlap`` columns overlap (default half the shorter
-    matrix, at least 1), on both strands. Returns (score, offset, strand): filter column j lies on column
-    j + offset of the PWM (strand '+') or of its reverse complement (strand '-').
-    """
-    filter, pwm = np.asarray(filter, dtype=float), np.asarray(pwm, dtype=float)
-    if filter.ndim != 2 or pwm.ndim != 2 or filter.shape[0] != 4 or pwm.shape[0] != 4:
-        raise ValueError(f"filter and pwm must be 4 x width matrices (rows A, C, G, T): {filter.shape}, {pwm.shape}")
-    w, m = filter.shape[1], pwm.shape[1]
-    min_overlap = max(1, min(w, m) // 2) if min_overlap is None else max(1, min(min_overlap, w, m))
-    best = (-np.inf, 0, "+")
-    for strand, target in (("+", pwm), ("-", reverse_complement_matrix(pwm))):
-        correlations = _column_correlations(filter, target)  # [j, i]: filter column j, motif column i
-        for offset in range(min_overlap - w, m - min_overlap + 1):
-            score = float(np.mean(np.diagonal(correlations, offset=offset)))
-            if score > best[0]:
-                best = (score, offset, strand)
-    return best
-
-
-def best_matching_filter(
-    filters: np.ndarray, pwm: np.ndarray, min_overlap: int | None = None
-) -> tuple[int, float, int, str]:
-    """The filter (of n x 4 x w) most similar to ``pwm``: (index, score, offset, strand)."""
-    filters = np.asarray(filters)
-    if filters.ndim != 3 or len(filters) == 0:
-        raise ValueError(f"filters must be n x 4 x width with n >= 1, got shape {filters.shape}")
-    matches = [motif_similarity(f, pwm, min_overlap) for f in filters]
-    index = int(np.argmax([score for score, _, _ in matches]))
-    return (index, *matches[index])
 
 
 def filter_probabilities(filter: np.ndarray) -> np.ndarray:
