@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import anndata as ad
-import scanpy as sc
 
 
 def leiden_key(arch: str, resolution: float) -> str:
@@ -35,6 +34,7 @@ def cache_numba_compilation() -> None:
 
 def neighbors_and_umap(adata: ad.AnnData, arch: str, n_neighbors: int, seed: int) -> None:
     cache_numba_compilation()
+    import scanpy as sc  # here, not at the top: leiden_key's callers (evaluate, figures) need no scanpy
     sc.pp.neighbors(adata, n_neighbors=n_neighbors, use_rep=f"X_{arch}", random_state=seed)
     sc.tl.umap(adata, random_state=seed)
     adata.obsm[f"X_umap_{arch}"] = adata.obsm["X_umap"]
@@ -42,6 +42,7 @@ def neighbors_and_umap(adata: ad.AnnData, arch: str, n_neighbors: int, seed: int
 
 def leiden(adata: ad.AnnData, arch: str, resolutions: list[float], seed: int) -> list[str]:
     """Leiden at each resolution (igraph's implementation, scanpy's future default)."""
+    import scanpy as sc
     keys = []
     for resolution in resolutions:
         key = leiden_key(arch, resolution)
