@@ -85,6 +85,10 @@ def caption(name):
 # Figures written by the task rules (generate, perturbation), named {arch}_{figure}, with their caption files.
 TASK_FIGURES = {"generator": ("realism_umap", "gene_means"), "perturbation": ("response",)}
 TASK_CAPTIONS = {"generator": "generator", "perturbation": "perturbation"}
+TASK_TABLES = {
+    "generator": "realism of generated cells, beside two halves of the real cells (the floor)",
+    "perturbation": "predicted response of the held-out cell type, beside two baselines",
+}
 
 
 def likelihood_datasets():
@@ -105,9 +109,10 @@ def report_plan():
             for arch in archs_of(dataset, task):
                 text = caption(TASK_CAPTIONS[task]).replace("{{ snakemake.wildcards.arch }}", arch)
                 figures += [(f"results/{dataset}/figures/{arch}_{name}.png", text) for name in names]
-                tables.append((f"{arch}: {text.split('.')[0]}", f"results/{dataset}/metrics/{arch}.tsv"))
+                tables.append((f"{arch}: {TASK_TABLES[task]}", f"results/{dataset}/metrics/{arch}.tsv"))
         if dataset in likelihood_datasets():
-            tables.append((caption("likelihoods").split(".")[0], f"results/{dataset}/likelihoods.tsv"))
+            title = "Held-out log-likelihood per likelihood (same VAE, same validation cells)"
+            tables.append((title, f"results/{dataset}/likelihoods.tsv"))
         scored = archs_of(dataset, "representation") + archs_of(dataset, "classifier")
         plan[dataset] = {
             "metrics": [f"results/{dataset}/metrics/{arch}.tsv" for arch in scored],
