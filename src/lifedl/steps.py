@@ -275,7 +275,7 @@ def test_rows(adata: ad.AnnData, spec):
     if not spec.split:
         raise LifedlError(f"{spec.where}: a classifier is scored on held-out rows; name the obs column whose value "
                           "'test' marks them in the data set's 'split' column of the datasets sheet.")
-    is_test = (adata.obs[spec.split].astype(str) == "test").to_numpy()
+    is_test = spec.is_test(adata)
     if not is_test.any():
         raise LifedlError(f"{spec.where}: no row has obs['{spec.split}'] == 'test'; mark held-out rows 'test'.")
     return is_test

@@ -228,14 +228,7 @@ def training_rows(adata: ad.AnnData, spec: DatasetSpec, arch: str) -> tuple[np.n
             f"{where}: obs has no column '{spec.labels}' (the dataset's labels); "
             f"obs has {list(adata.obs.columns)}; {fix}."
         )
-    keep = np.ones(adata.n_obs, dtype=bool)
-    if spec.split:
-        if spec.split not in adata.obs:
-            raise LifedlError(
-                f"{where}: obs has no column '{spec.split}' (the dataset's split); obs has {list(adata.obs.columns)}; "
-                f"set the 'split' column of dataset '{spec.id}' in {spec.sheet} to an obs column, or leave it empty."
-            )
-        keep = adata.obs[spec.split].astype(str).to_numpy() != "test"
+    keep = ~spec.is_test(adata)
     codes = sequence_codes(adata, where, min_sequences=2)[keep]
     column = adata.obs[spec.labels][keep]
     if column.isna().any():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 
 import anndata as ad
+import numpy as np
 
 from lifedl.errors import LifedlError
 
@@ -17,6 +18,7 @@ from lifedl.errors import LifedlError
 # (cells+protein and graphs are planned; their loaders do not exist yet.)
 DATA_KINDS = ("cells", "sequences")
 UNS_KEY = "lifedl_dataset"
+TEST = "test"  # the value of the split column that marks held-out rows
 
 
 def read_uns(path) -> dict:
@@ -66,6 +68,18 @@ class DatasetSpec:
     def where(self) -> str:
         """What an error message names: the data file, else the sheet row."""
         return self.file or f"{self.sheet}: dataset '{self.id}'"
+
+    def is_test(self, adata: ad.AnnData) -> np.ndarray:
+        """Rows held out from every model and its tuning (``obs[split] == 'test'``); none without a split column."""
+        if not self.split:
+            return np.zeros(adata.n_obs, dtype=bool)
+        if self.split not in adata.obs:
+            raise LifedlError(
+                f"{self.where}: obs has no column '{self.split}' (the dataset's split); obs has "
+                f"{list(adata.obs.columns)}; set the 'split' column of dataset '{self.id}' in {self.sheet} to an obs "
+                "column, or leave it empty."
+            )
+        return (adata.obs[self.split].astype(str) == TEST).to_numpy()
 
     def to_uns(self) -> dict[str, str]:
         return {k: v for k, v in dataclasses.asdict(self).items() if k not in ("sheet", "file")}

@@ -93,7 +93,7 @@ class CNNModel:
 
 
 def setup(adata: ad.AnnData, params: dict, spec: DatasetSpec, seed: int, arch: str = "cnn") -> Setup:
-    codes, labels, classes = training_rows(adata, spec, ARCH)
+    codes, labels, classes = training_rows(adata, spec, arch)
     length = codes.shape[1]
     if params["filter_width"] > length:
         raise LifedlError(

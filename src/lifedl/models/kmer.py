@@ -128,7 +128,7 @@ def fit_kmer_model(codes: np.ndarray, labels: np.ndarray, classes: list[str], pa
 
 
 def setup(adata: ad.AnnData, params: dict, spec: DatasetSpec, seed: int, arch: str = "kmer") -> Setup:
-    codes, labels, classes = training_rows(adata, spec, ARCH)
+    codes, labels, classes = training_rows(adata, spec, arch)
 
     def finish(result: None) -> KmerModel:
         return fit_kmer_model(codes, labels, classes, params, seed)
