@@ -1,4 +1,4 @@
-# lifedl: download -> qc -> train{arch} -> embed{arch} -> cluster{arch} -> evaluate{arch} -> figures -> report
+# lifedl: download -> qc -> train{arch} -> embed{arch} (embedding, neighbours, UMAP, Leiden) -> evaluate{arch} -> figures -> report
 # (generators: train -> generate; perturbation models: train -> perturbation)
 # Configuration: config/config.yaml (schema: workflow/schemas/config.schema.yaml).
 
@@ -11,7 +11,6 @@ include: "workflow/rules/download.smk"
 include: "workflow/rules/qc.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/embed.smk"
-include: "workflow/rules/cluster.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/generative.smk"
 include: "workflow/rules/report.smk"

@@ -46,9 +46,8 @@ def _umap(inputs, spec, options):
 
 def _training_curves(inputs, spec, options):
     from lifedl.pl.figures import training_curves
-    from lifedl.train.tracking import metric_histories
 
-    return training_curves({arch: history for arch, run in inputs.items() if len(history := metric_histories(run))})
+    return training_curves({arch: history for arch, history in inputs.items() if len(history)})
 
 
 def _seed004_panel(inputs, spec, options):
@@ -72,19 +71,19 @@ def _vega_programs(inputs, spec, options):
 def _vae_interpolation(inputs, spec, options):
     from lifedl.pl.papers import latent_interpolation
 
-    return latent_interpolation(inputs["model"], inputs["clustered"], spec.labels)
+    return latent_interpolation(inputs["model"], inputs["embedding"], spec.labels)
 
 
 def _dgd_latent(inputs, spec, options):
     from lifedl.pl.dgd import dgd_latent_figure
 
-    return dgd_latent_figure(inputs["clustered"], spec.labels)
+    return dgd_latent_figure(inputs["embedding"], spec.labels)
 
 
 def _dgd_subclusters(inputs, spec, options):
     from lifedl.pl.dgd import dgd_subcluster_figure
 
-    return dgd_subcluster_figure(inputs["clustered"], options["seed"])
+    return dgd_subcluster_figure(inputs["embedding"], options["seed"])
 
 
 def _generation(inputs, spec, options):
@@ -113,14 +112,14 @@ FIGURES: dict[str, Figure] = {
     for figure in (
         Figure(
             "umap",
-            lambda archs: {arch: f"clusters/{arch}.h5ad" for arch in archs["representation"]},
+            lambda archs: {arch: f"embeddings/{arch}.h5ad" for arch in archs["representation"]},
             _umap,
             task="representation",
         ),
-        Figure("training_curves", lambda archs: {arch: f"models/{arch}/run.json" for arch in archs["all"]}, _training_curves),
+        Figure("training_curves", lambda archs: {arch: f"models/{arch}/history.tsv" for arch in archs["all"]}, _training_curves),
         Figure(
             "seed004_panel",
-            _fixed({arch: f"clusters/{arch}.h5ad" for arch in ("pca", "ae", "vae")}),
+            _fixed({arch: f"embeddings/{arch}.h5ad" for arch in ("pca", "ae", "vae")}),
             _seed004_panel,
             archs=("pca", "ae", "vae"),
             needs_labels=True,
@@ -132,15 +131,15 @@ FIGURES: dict[str, Figure] = {
         ),
         Figure(
             "vae_interpolation",
-            _fixed({"model": "models/vae/model.ckpt", "clustered": "clusters/vae.h5ad"}),
+            _fixed({"model": "models/vae/model.ckpt", "embedding": "embeddings/vae.h5ad"}),
             _vae_interpolation,
             archs=("vae",),
             needs_labels=True,
         ),
         Figure(
-            "dgd_latent", _fixed({"clustered": "clusters/dgd.h5ad"}), _dgd_latent, archs=("dgd",), needs_labels=True
+            "dgd_latent", _fixed({"embedding": "embeddings/dgd.h5ad"}), _dgd_latent, archs=("dgd",), needs_labels=True
         ),
-        Figure("dgd_subclusters", _fixed({"clustered": "clusters/dgd.h5ad"}), _dgd_subclusters, archs=("dgd",)),
+        Figure("dgd_subclusters", _fixed({"embedding": "embeddings/dgd.h5ad"}), _dgd_subclusters, archs=("dgd",)),
         Figure(
             "generation",
             _fixed({"qc": "qc.h5ad", "dgd": "models/dgd/model.ckpt", "vae": "models/vae/model.ckpt"}),

@@ -97,8 +97,10 @@ def train(
     tags: Mapping[str, str] | None = None,
     run_name: str | None = None,
     register: bool = True,
+    history: str | None = None,
 ) -> None:
-    """Train one architecture on one dataset, tracked as one MLflow run.
+    """Train one architecture on one dataset, tracked as one MLflow run; ``history``: where to write the
+    per-epoch metrics as a table (one row per epoch), for readers without MLflow.
 
     Intermediate checkpoints go to ``models/{arch}/checkpoints/<fingerprint>/``, the
     fingerprint covering input file, hyper-parameters and seed: a job killed mid-training
@@ -110,7 +112,6 @@ def train(
     from lifedl.models import get_architecture
     from lifedl.models.base import save_checkpoint
     from lifedl.train.context import TrainingContext
-    from lifedl.train.fit import EpochMetricsLogger
     from lifedl.train.plans import fit_architecture
     from lifedl.train.tracking import register_checkpoint, registered_model_name, tracked_run
 
@@ -150,12 +151,14 @@ def train(
         context = TrainingContext(
             seed=seed,
             work_dir=work_dir,
-            callbacks=[EpochMetricsLogger(run)],
+            recorder=run,
             source=qc_h5ad,
             **(training or {}),
         )
         model = fit_architecture(adata, arch, params, context, spec)
         run.log_metrics({f"final/{k}": v for k, v in model.final_metrics.items()})
+        if history:  # from MLflow, so a resumed run's earlier epochs are in it too
+            write_tsv(run.epoch_history(), history)
         save_checkpoint(model, checkpoint)
         run.log_artifact(checkpoint, "checkpoints")
         model_name = registered_model_name(dataset, arch) if register else ""
@@ -177,9 +180,13 @@ def train(
         )
 
 
-def embed(qc_h5ad: str, checkpoint: str, output: str, arch: str, n_neighbors: int, seed: int) -> None:
+def embed(
+    qc_h5ad: str, checkpoint: str, output: str, arch: str, n_neighbors: int, resolutions: Sequence[float], seed: int
+) -> None:
+    """The model's embedding of every cell, its neighbour graph, and on that one graph UMAP and Leiden at
+    each resolution (one job: the graph is built once, and scanpy is imported once)."""
     from lifedl.models.base import load_model
-    from lifedl.tl.cluster import neighbors_and_umap
+    from lifedl.tl.cluster import leiden, neighbors_and_umap
 
     adata = ad.read_h5ad(qc_h5ad)
     model = load_model(checkpoint)
@@ -187,19 +194,12 @@ def embed(qc_h5ad: str, checkpoint: str, output: str, arch: str, n_neighbors: in
     if hasattr(model, "annotate"):  # loadings, program names, denoised expression
         model.annotate(adata)
     neighbors_and_umap(adata, arch, n_neighbors, seed)
-    write_h5ad(adata, output)
-
-
-def cluster(embedding: str, output: str, arch: str, resolutions: Sequence[float], seed: int) -> None:
-    from lifedl.tl.cluster import leiden
-
-    adata = ad.read_h5ad(embedding)
     leiden(adata, arch, list(resolutions), seed)
     write_h5ad(adata, output)
 
 
 def evaluate(
-    clustered: str,
+    embedding: str,
     run_json: str,
     output: str,
     arch: str,
@@ -213,16 +213,16 @@ def evaluate(
     from lifedl.tl.cluster import leiden_key
     from lifedl.tl.metrics import batch_asw, evaluate_clustering, knn_label_accuracy
 
-    adata, spec = read_with_spec(clustered)
+    adata, spec = read_with_spec(embedding)
     labels, batch = spec.labels, spec.batch
-    embedding = adata.obsm[f"X_{arch}"]
+    latent = adata.obsm[f"X_{arch}"]
     clusterings = {res: adata.obs[leiden_key(arch, res)] for res in resolutions}
     label_values = adata.obs[labels] if labels else None
-    row = evaluate_clustering(embedding, clusterings, label_values, default_resolution, seed)
+    row = evaluate_clustering(latent, clusterings, label_values, default_resolution, seed)
     if label_values is not None:
-        row["knn_accuracy"] = knn_label_accuracy(embedding, label_values, seed=seed)
+        row["knn_accuracy"] = knn_label_accuracy(latent, label_values, seed=seed)
     if batch:
-        row["batch_asw"] = batch_asw(embedding, adata.obs[batch], label_values)
+        row["batch_asw"] = batch_asw(latent, adata.obs[batch], label_values)
     component = f"{arch}_component"  # a mixture model's own clustering (DGD), scored like Leiden's
     if component in adata.obs and label_values is not None:
         row["component_ari"] = adjusted_rand_score(label_values, adata.obs[component])
@@ -232,20 +232,11 @@ def evaluate(
     heldout = run["final_metrics"].get("heldout_reconstruction_loglik_per_cell")
     if heldout is not None:
         row["heldout_loglik_per_cell"] = heldout
-    row = {"dataset": dataset, "arch": arch, "n_cells": adata.n_obs, "n_dims": embedding.shape[1], **row}
-    _write_metrics_row(row, run, output)
+    row = {"dataset": dataset, "arch": arch, "n_cells": adata.n_obs, "n_dims": latent.shape[1], **row}
+    write_tsv(pd.DataFrame([row]), output)  # collect_metrics logs it to the MLflow run
 
 
-def _write_metrics_row(row: dict, run: Mapping[str, object], output: str) -> None:
-    """One architecture's row of the data set's metrics table, also logged to its MLflow run as eval/*."""
-    from lifedl.train.tracking import open_run
-
-    write_tsv(pd.DataFrame([row]), output)
-    metrics = {f"eval/{k}": v for k, v in row.items() if isinstance(v, (int, float))}
-    open_run(run["mlflow_tracking_uri"], run["mlflow_run_id"]).log_metrics(metrics)
-
-
-def classify(qc_h5ad: str, checkpoint: str, run_json: str, output: str, predictions: str, arch: str, dataset: str) -> None:
+def classify(qc_h5ad: str, checkpoint: str, output: str, predictions: str, arch: str, dataset: str) -> None:
     """A classifier's class probabilities for the held-out test rows (``split`` role: 'test'; every row
     where the data set has no split), and auROC/auPRC/accuracy on them."""
     from lifedl.models.base import load_model
@@ -265,7 +256,7 @@ def classify(qc_h5ad: str, checkpoint: str, run_json: str, output: str, predicti
 
         row["motif_filter_correlation"] = best_matching_filter(model.first_layer_filters(), adata.uns["motif"]["pwm"])[1]
     print(f"{arch}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items() if isinstance(v, float)), flush=True)
-    _write_metrics_row(row, read_json(run_json), output)
+    write_tsv(pd.DataFrame([row]), output)  # collect_metrics logs it to the MLflow run
 
 
 def test_rows(adata: ad.AnnData, spec):
@@ -294,6 +285,8 @@ def figure(name: str, inputs: Mapping[str, str], output: str, options: Mapping[s
             from lifedl.models.base import load_model
 
             loaded[role] = load_model(path)
+        elif path.endswith(".tsv"):
+            loaded[role] = pd.read_csv(path, sep="\t")
         else:
             loaded[role] = read_json(path)
     if spec is None:  # figures of run records only: the spec of the data set they were trained on
@@ -314,11 +307,19 @@ def report(datasets: Mapping[str, Mapping[str, object]], tracking_uri: str, outp
     write_report(datasets, tracking_uri, output)
 
 
-def collect_metrics(metric_files: Sequence[str], output: str) -> None:
-    """The fan-in table: one row per architecture, PCA first."""
+def collect_metrics(metric_files: Sequence[str], run_jsons: Sequence[str], output: str) -> None:
+    """The fan-in table: one row per architecture, the baselines first. Each row's numbers also go to
+    its model's MLflow run as eval/* (here, once per data set: an MLflow client costs seconds per process)."""
     from lifedl.report import metrics_table
+    from lifedl.train.tracking import open_run
 
-    write_tsv(metrics_table(metric_files), output)
+    table = metrics_table(metric_files)
+    runs = {run["arch"]: run for run in map(read_json, run_jsons)}
+    for row in table.to_dict("records"):
+        run = runs[row["arch"]]
+        metrics = {f"eval/{k}": v for k, v in row.items() if isinstance(v, (int, float)) and not pd.isna(v)}
+        open_run(run["mlflow_tracking_uri"], run["mlflow_run_id"]).log_metrics(metrics)
+    write_tsv(table, output)
 
 
 def likelihood_comparison(

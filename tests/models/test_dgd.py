@@ -17,7 +17,8 @@ from lifedl.models.dgd import _network
 from lifedl.pl.dgd import dgd_latent_figure, dgd_subcluster_figure, generation_figure
 from lifedl.pp.counts import counts_matrix
 from lifedl.train.context import TrainingContext
-from lifedl.train.plans import DGDTraining, fit_architecture
+from lifedl.train.loops import DGDTraining
+from lifedl.train.plans import fit_architecture
 
 SMALL = SimulationParams(n_cells=400, n_genes=300, n_types=4, seed=3, mean_library_size=1500)  # = small_counts
 EPOCHS = 20

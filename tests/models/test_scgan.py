@@ -16,7 +16,8 @@ from lifedl.pl.scgan import gene_means_figure, realism_umap_figure
 from lifedl.pp.counts import counts_matrix, library_size_normalise
 from lifedl.tl.realism import classifier_auroc, gene_mean_correlation, mmd, realism_table
 from lifedl.train.context import TrainingContext
-from lifedl.train.plans import GANTraining, fit_architecture
+from lifedl.train.loops import GANTraining
+from lifedl.train.plans import fit_architecture
 
 PARTS = ["train/critic", "train/generator", "train/gradient_penalty", "train/loss", "train/wasserstein_distance"]
 

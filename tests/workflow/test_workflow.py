@@ -16,7 +16,7 @@ def test_dry_run_of_the_default_config_plans_every_rule(repo):
     result = snakemake(repo, repo, "-n", "--forceall", "--quiet", "rules")
     assert result.returncode == 0, result.stderr
     planned = result.stdout + result.stderr
-    rules = ("download", "qc", "train", "embed", "cluster", "evaluate", "report", "likelihoods")
+    rules = ("download", "qc", "train", "embed", "evaluate", "report", "likelihoods")
     rules += ("generate", "perturbation", "figure", "classify")
     for rule in rules:
         assert rule in planned
@@ -75,10 +75,13 @@ def test_tiny_run_writes_every_output(tiny_run):
         embedding = ad.read_h5ad(tiny / f"embeddings/{arch}.h5ad")
         assert embedding.obsm[f"X_{arch}"].shape == (qc.n_obs, dims)
         assert "X_umap" in embedding.obsm and "counts" in embedding.layers  # nothing earlier was dropped
-        clustered = ad.read_h5ad(tiny / f"clusters/{arch}.h5ad")
-        assert {f"leiden_{arch}_0.5", f"leiden_{arch}_1"} <= set(clustered.obs.columns)
+        assert {f"leiden_{arch}_0.5", f"leiden_{arch}_1"} <= set(embedding.obs.columns)
         metrics = pd.read_csv(tiny / f"metrics/{arch}.tsv", sep="\t")
         assert metrics.loc[0, "arch"] == arch and 0 <= metrics.loc[0, "nmi"] <= 1
+    history = pd.read_csv(tiny / "models/vae/history.tsv", sep="\t")  # the training curves without MLflow
+    assert {"train/loss", "val/loss", "train/kl", "val/kl"} <= set(history.columns) and history.notna().all().all()
+    assert list(history["epoch"]) == list(range(len(history))) and len(history) >= 2
+    assert list(pd.read_csv(tiny / "models/pca/history.tsv", sep="\t").columns) == ["epoch"]  # no epochs: no loop
     embeddings = {arch: ad.read_h5ad(tiny / f"embeddings/{arch}.h5ad") for arch in ("dae", "ldvae", "vega")}
     assert embeddings["dae"].layers["denoised_dae"].shape == (qc.n_obs, qc.n_vars)
     assert embeddings["ldvae"].varm["loadings_ldvae"].shape == (qc.n_vars, 4)
@@ -92,7 +95,7 @@ def test_tiny_run_writes_every_output(tiny_run):
     assert (likelihoods["n_val_cells"] == likelihoods["n_val_cells"][0]).all()  # the same held-out cells
     # 3 well-separated simulated types: PCA must find them
     assert table.loc[0, "ari_best"] > 0.8
-    components = ad.read_h5ad(tiny / "clusters/dgd.h5ad").obs["dgd_component"]
+    components = ad.read_h5ad(tiny / "embeddings/dgd.h5ad").obs["dgd_component"]
     assert components.notna().all() and components.nunique() >= 1
     assert {"component_ari", "heldout_loglik_per_cell"} <= set(table.columns)
     # the generator: as many cells as real ones, realism beside the real-vs-real floor

@@ -27,6 +27,11 @@ def archs_of(dataset, task=None):
     return [arch for arch in DATASET_ARCHS[dataset] if task is None or get_architecture(arch).task == task]
 
 
+def scored_archs(dataset):
+    """Architectures with a row in the data set's metrics.tsv: representations and classifiers."""
+    return archs_of(dataset, "representation") + archs_of(dataset, "classifier")
+
+
 def arch_pattern(task):
     """Wildcard pattern of the architectures of one task (never empty, so always a valid regex)."""
     names = [arch for arch in ARCHS if get_architecture(arch).task == task]

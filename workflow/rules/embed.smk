@@ -10,6 +10,7 @@ rule embed:
         "results/{dataset}/embeddings/{arch}.h5ad",
     params:
         n_neighbors=config["embedding"]["n_neighbors"],
+        resolutions=config["clustering"]["resolutions"],
         seed=config["seed"],
     log:
         "results/{dataset}/logs/embed_{arch}.log",

@@ -4,7 +4,7 @@ rule evaluate:
     conda:
         "../../envs/train.yaml"
     input:
-        clustered="results/{dataset}/clusters/{arch}.h5ad",
+        embedding="results/{dataset}/embeddings/{arch}.h5ad",
         run_json="results/{dataset}/models/{arch}/run.json",
     output:
         "results/{dataset}/metrics/{arch}.tsv",
@@ -32,7 +32,6 @@ rule classify:
     input:
         qc_h5ad="results/{dataset}/qc.h5ad",
         checkpoint="results/{dataset}/models/{arch}/model.ckpt",
-        run_json="results/{dataset}/models/{arch}/run.json",
     output:
         metrics="results/{dataset}/metrics/{arch}.tsv",
         predictions="results/{dataset}/predictions/{arch}.tsv",
@@ -52,10 +51,11 @@ rule collect_metrics:
     conda:
         "../../envs/report.yaml"
     input:
-        lambda wildcards: expand(
-            "results/{dataset}/metrics/{arch}.tsv",
-            dataset=wildcards.dataset,
-            arch=archs_of(wildcards.dataset, "representation") + archs_of(wildcards.dataset, "classifier"),
+        metrics=lambda wildcards: expand(
+            "results/{dataset}/metrics/{arch}.tsv", dataset=wildcards.dataset, arch=scored_archs(wildcards.dataset)
+        ),
+        runs=lambda wildcards: expand(
+            "results/{dataset}/models/{arch}/run.json", dataset=wildcards.dataset, arch=scored_archs(wildcards.dataset)
         ),
     output:
         report("results/{dataset}/metrics.tsv", caption="../report/metrics.rst", category="{dataset}"),

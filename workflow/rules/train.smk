@@ -6,6 +6,7 @@ rule train:
     output:
         checkpoint="results/{dataset}/models/{arch}/model.ckpt",
         run_json="results/{dataset}/models/{arch}/run.json",
+        history="results/{dataset}/models/{arch}/history.tsv",
     params:
         hyper_parameters=lambda wildcards: config["params"].get(wildcards.arch, {}),
         seed=config["seed"],

@@ -5,7 +5,6 @@ with logged(snakemake.log[0]):
     steps.classify(
         qc_h5ad=snakemake.input.qc_h5ad,
         checkpoint=snakemake.input.checkpoint,
-        run_json=snakemake.input.run_json,
         output=snakemake.output.metrics,
         predictions=snakemake.output.predictions,
         arch=snakemake.wildcards.arch,

@@ -8,5 +8,6 @@ with logged(snakemake.log[0]):
         snakemake.output[0],
         snakemake.wildcards.arch,
         snakemake.params.n_neighbors,
+        snakemake.params.resolutions,
         snakemake.params.seed,
     )

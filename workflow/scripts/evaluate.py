@@ -3,7 +3,7 @@ from lifedl.logs import logged
 
 with logged(snakemake.log[0]):
     steps.evaluate(
-        clustered=snakemake.input.clustered,
+        embedding=snakemake.input.embedding,
         run_json=snakemake.input.run_json,
         output=snakemake.output[0],
         arch=snakemake.wildcards.arch,

@@ -7,6 +7,7 @@ with logged(snakemake.log[0]):
         qc_h5ad=snakemake.input[0],
         checkpoint=snakemake.output.checkpoint,
         run_json=snakemake.output.run_json,
+        history=snakemake.output.history,
         arch=snakemake.wildcards.arch,
         dataset=snakemake.wildcards.dataset,
         hyper_parameters=snakemake.params.hyper_parameters,

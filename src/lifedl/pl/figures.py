@@ -80,14 +80,17 @@ def umap_grid(panels: Mapping[str, ad.AnnData], colour_keys: Mapping[str, list[t
 def training_curves(histories: Mapping[str, pd.DataFrame]) -> plt.Figure:
     """One row per architecture, one panel per named loss part (train solid, validation dashed).
 
-    ``histories[arch]`` has columns key ("train/kl", "val/loss", ...), step (epoch) and value.
+    ``histories[arch]`` has a column ``epoch`` (from 0) and one per metric ("train/kl", "val/loss", ...).
     """
     if not histories:
         fig, ax = plt.subplots(figsize=(5, 1.5))
         ax.text(0.5, 0.5, "no architecture with per-epoch training", ha="center", va="center")
         ax.axis("off")
         return fig
-    parts = {arch: sorted({key.split("/", 1)[1] for key in h["key"]}, key=lambda p: (p != "loss", p)) for arch, h in histories.items()}
+    parts = {
+        arch: sorted({key.split("/", 1)[1] for key in h.columns if "/" in key}, key=lambda p: (p != "loss", p))
+        for arch, h in histories.items()
+    }
     n_cols = max(len(p) for p in parts.values())
     fig, axes = plt.subplots(len(histories), n_cols, figsize=(4.2 * n_cols, 3.2 * len(histories)), squeeze=False)
     for row, (arch, history) in enumerate(histories.items()):
@@ -98,8 +101,8 @@ def training_curves(histories: Mapping[str, pd.DataFrame]) -> plt.Figure:
                 continue
             part = parts[arch][col]
             for split, style in (("train", "-"), ("val", "--")):
-                frame = history[history["key"] == f"{split}/{part}"]
-                ax.plot(frame["step"] + 1, frame["value"], style, label=split)
+                if f"{split}/{part}" in history:
+                    ax.plot(history["epoch"] + 1, history[f"{split}/{part}"], style, label=split)
             ax.set(title=f"{arch}: {part}", xlabel="epoch", ylabel="per cell")
             ax.legend(fontsize=7)
     fig.tight_layout()

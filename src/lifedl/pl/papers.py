@@ -80,12 +80,12 @@ def program_heatmap(embedding: ad.AnnData, labels: str) -> plt.Figure:
     return fig
 
 
-def latent_interpolation(model, clustered: ad.AnnData, labels: str, steps: int = 25, n_markers: int = 4) -> plt.Figure:
+def latent_interpolation(model, embedding: ad.AnnData, labels: str, steps: int = 25, n_markers: int = 4) -> plt.Figure:
     """Seed 000: walk the VAE latent space from one cell type's centroid to another's and decode."""
-    counts = clustered.obs[labels].value_counts()
+    counts = embedding.obs[labels].value_counts()
     start, end = counts.index[:2]
-    latent = clustered.obsm[f"X_{model.arch}"]
-    members = clustered.obs[labels].to_numpy()
+    latent = embedding.obsm[f"X_{model.arch}"]
+    members = embedding.obs[labels].to_numpy()
     a, b = latent[members == start].mean(0), latent[members == end].mean(0)
     t = np.linspace(0, 1, steps)
     expression = model.decode_expression((1 - t)[:, None] * a + t[:, None] * b)

@@ -12,7 +12,8 @@ class TrainingContext:
 
     seed: int = 0
     work_dir: Path = Path(".")  # for intermediate checkpoints (best/last)
-    callbacks: list = dataclasses.field(default_factory=list)  # Lightning callbacks, e.g. MLflow epoch logging
+    callbacks: list = dataclasses.field(default_factory=list)  # extra Lightning callbacks
+    recorder: object = None  # a lifedl.train.tracking.RunRecorder: per-epoch metrics go to its MLflow run
     accelerator: str = "auto"  # "auto" picks a GPU when there is one
     devices: int = 1
     precision: str = "auto"  # "auto": bf16-mixed on a GPU, 32-true on CPU
@@ -21,11 +22,19 @@ class TrainingContext:
 
 
 def seed_everything(seed: int) -> None:
-    """Python, NumPy and torch generators, and deterministic torch kernels."""
-    import lightning as L
+    """Python, NumPy and torch generators, and deterministic torch kernels: what Lightning's
+    ``seed_everything(seed, workers=True)`` sets, without importing Lightning (seconds per process)."""
+    import os
+    import random
+
+    import numpy as np
     import torch
 
-    L.seed_everything(seed, workers=True, verbose=False)
+    os.environ["PL_GLOBAL_SEED"] = str(seed)  # read by Lightning to seed DataLoader workers
+    os.environ["PL_SEED_WORKERS"] = "1"
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # every device
     torch.use_deterministic_algorithms(True, warn_only=True)
 
 

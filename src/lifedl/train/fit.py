@@ -186,13 +186,14 @@ def run_lightning(
         save_on_train_epoch_end=True,
     )
     early_stopping = [EarlyStopping(monitor="val/loss", mode="min", patience=patience)] if patience else []
+    epoch_logger = [EpochMetricsLogger(context.recorder)] if context.recorder is not None else []
     accelerator = resolve_accelerator(context.accelerator)
     trainer = L.Trainer(
         max_epochs=max_epochs,
         accelerator=accelerator,
         devices=context.devices,
         precision=resolve_precision(context.precision, accelerator),
-        callbacks=[*early_stopping, last_checkpoint, *context.callbacks],
+        callbacks=[*early_stopping, last_checkpoint, *epoch_logger, *context.callbacks],
         logger=False,
         enable_progress_bar=False,
         enable_model_summary=False,

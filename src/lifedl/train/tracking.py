@@ -113,6 +113,16 @@ class RunRecorder:
         if batch:
             self.client.log_batch(self.run_id, metrics=batch)
 
+    def epoch_history(self):
+        """The run's per-epoch train/* and val/* metrics as a table: one row per epoch, one column per metric."""
+        import pandas as pd
+
+        keys = [k for k in self.client.get_run(self.run_id).data.metrics if k.startswith(("train/", "val/"))]
+        rows = [(m.step, key, m.value) for key in keys for m in self.client.get_metric_history(self.run_id, key)]
+        long = pd.DataFrame(rows, columns=["epoch", "key", "value"])
+        wide = long.pivot_table(index="epoch", columns="key", values="value", aggfunc="last")
+        return wide.sort_index(axis=1).reset_index().rename_axis(columns=None)
+
     def log_artifact(self, path: str | os.PathLike, artifact_path: str | None = None) -> None:
         self.client.log_artifact(self.run_id, str(path), artifact_path)
 
@@ -198,15 +208,3 @@ def load_registered_model(tracking_uri: str, name: str, version: str | int):
     with tempfile.TemporaryDirectory() as directory:
         local = mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=directory, tracking_uri=tracking_uri)
         return load_model(Path(local) / "model.ckpt")
-
-
-def metric_histories(run: Mapping[str, object]):
-    """The per-epoch train/* and val/* metrics of a run record (``run.json``), as a frame of key, step, value."""
-    import pandas as pd
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(str(run["mlflow_tracking_uri"]))
-    run_id = str(run["mlflow_run_id"])
-    keys = [k for k in client.get_run(run_id).data.metrics if k.startswith(("train/", "val/"))]
-    rows = [{"key": key, "step": m.step, "value": m.value} for key in keys for m in client.get_metric_history(run_id, key)]
-    return pd.DataFrame(rows, columns=["key", "step", "value"]).sort_values(["key", "step"])
