@@ -41,7 +41,7 @@ class History(L.Callback):
         self.epochs, self.final_state = [], {}
 
     def on_train_epoch_end(self, trainer, module):
-        self.epochs.append({k: float(v) for k, v in trainer.callback_metrics.items()})
+        self.epochs.append(dict(module.epoch_means))
 
     def on_train_end(self, trainer, module):
         self.final_state = {k: v.detach().clone() for k, v in module.network.state_dict().items()}

@@ -150,7 +150,7 @@ class _EpochParts(L.Callback):
         self.keys = []
 
     def on_train_epoch_end(self, trainer, module):  # where EpochMetricsLogger reads them
-        self.keys.append(sorted(k for k in trainer.callback_metrics if k.startswith("train/")))
+        self.keys.append(sorted(k for k in module.epoch_means if k.startswith("train/")))
 
 
 def test_training_brings_generated_gene_means_towards_the_real_ones_and_logs_every_part(cells, tmp_path):

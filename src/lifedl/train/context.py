@@ -22,8 +22,8 @@ class TrainingContext:
 
 
 def seed_everything(seed: int) -> None:
-    """Python, NumPy and torch generators, and deterministic torch kernels: what Lightning's
-    ``seed_everything(seed, workers=True)`` sets, without importing Lightning (seconds per process)."""
+    """Python, NumPy and torch generators: what Lightning's ``seed_everything(seed, workers=True)``
+    sets, without importing Lightning (seconds per process)."""
     import os
     import random
 
@@ -35,7 +35,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # every device
-    torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 def resolve_accelerator(accelerator: str) -> str:

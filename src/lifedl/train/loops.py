@@ -107,7 +107,7 @@ class GANTraining(L.LightningModule):
         self.critic_updates = 0
         self.generator_updates = 0
         self._sums: dict[str, tuple[torch.Tensor | float, int]] = {}
-        self.last_epoch_means: dict[str, float] = {}
+        self.epoch_means: dict[str, float] = {}  # the last epoch's train/* means, read by EpochMetricsLogger
 
     def learning_rate(self, epoch: int) -> float:
         # The paper's exponential decay from learning_rate to learning_rate_final, as a function of the epoch
@@ -147,12 +147,8 @@ class GANTraining(L.LightningModule):
                 generator_optimizer.step()
             self.generator_updates += 1
             self._add(generator_parts)
-        if batch_idx == self.trainer.num_training_batches - 1:
-            # Logged on the epoch's last step with on_epoch=True: Lightning publishes it in callback_metrics
-            # before the callbacks' on_train_epoch_end, where EpochMetricsLogger sends it to MLflow.
-            means = {f"train/{name}": float(total) / count for name, (total, count) in self._sums.items()}
-            self.last_epoch_means = means
-            self.log_dict(means, on_step=False, on_epoch=True, batch_size=1)
+        if batch_idx == self.trainer.num_training_batches - 1:  # before the callbacks' on_train_epoch_end
+            self.epoch_means = {f"train/{name}": float(total) / count for name, (total, count) in self._sums.items()}
 
     def configure_optimizers(self):
         def adam(module: nn.Module) -> torch.optim.Adam:
@@ -225,7 +221,7 @@ def fit_gan(setup: Setup, params: dict, context: TrainingContext) -> FitResult:
         "n_train_cells": float(len(every_row)),
         "critic_updates": float(lit.critic_updates),
         "generator_updates": float(lit.generator_updates),
-        **{f"last_epoch_{key.split('/', 1)[1]}": value for key, value in lit.last_epoch_means.items()},
+        **{f"last_epoch_{key.split('/', 1)[1]}": value for key, value in lit.epoch_means.items()},
     }
     return FitResult(metrics, every_row, np.array([], dtype=np.int64))
 

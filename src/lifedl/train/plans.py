@@ -28,10 +28,16 @@ def fit_architecture(adata: ad.AnnData, arch: str, params: dict, context: Traini
     Every generator is seeded first: weights are initialised in ``setup``, before any training loop starts.
     """
     architecture = get_architecture(arch)
-    seed_everything(context.seed)
-    setup = architecture.setup(adata, params, spec, context.seed)
     if architecture.plan == "none":
-        return setup.finish(None)
+        seed_everything(context.seed)
+        return architecture.setup(adata, params, spec, context.seed).finish(None)
+    import torch
+
     from lifedl.train.loops import LOOPS  # Lightning, imported only for a network
 
+    # Deterministic kernels for networks only: the switch imports torch's compiler (3 s), which
+    # Lightning needs anyway but PCA and the k-mer model do not.
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    seed_everything(context.seed)
+    setup = architecture.setup(adata, params, spec, context.seed)
     return setup.finish(LOOPS[architecture.plan](setup, params, context))
