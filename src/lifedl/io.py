@@ -1,6 +1,7 @@
 """Atomic file output: write to a temporary name in the same directory, then rename.
 
-A killed or failed job therefore never leaves a half-written file that looks finished.
+A killed or failed job therefore never leaves a half-written file that looks finished, and the
+finished file has the permissions the umask gives (0644 under the usual 022), so colleagues can read it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,12 @@ from lifedl.errors import LifedlError
 WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR}
 
 
+def current_umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it; put it straight back
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; move it onto ``path`` only on success.
@@ -36,6 +43,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         os.close(fd)
         tmp = Path(name)
         yield tmp
+        # mkstemp makes the file 0600 whatever the umask; give it the mode any other tool's output gets
+        os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
     except OSError as error:
         if error.errno not in WRITE_ERRNOS:

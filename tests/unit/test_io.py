@@ -1,0 +1,36 @@
+"""Outputs are shareable: written atomically, with the permissions the umask gives, like any other tool's."""
+
+import os
+import stat
+
+import anndata as ad
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+
+from lifedl.io import save_figure, write_h5ad, write_json, write_tsv
+
+
+def _write_every_kind(directory):
+    write_h5ad(ad.AnnData(np.ones((3, 2), dtype=np.float32)), directory / "a.h5ad")
+    write_tsv(pd.DataFrame({"x": [1, 2]}), directory / "a.tsv")
+    write_json({"x": 1}, directory / "a.json")
+    fig, ax = plt.subplots()
+    ax.plot([0, 1])
+    save_figure(fig, directory / "a.png")
+    return sorted(directory.iterdir())
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o027, 0o640), (0o077, 0o600)])
+def test_outputs_follow_the_umask(tmp_path, umask, mode):
+    previous = os.umask(umask)
+    try:
+        written = _write_every_kind(tmp_path)
+    finally:
+        os.umask(previous)
+    assert [p.name for p in written] == ["a.h5ad", "a.json", "a.png", "a.tsv"]  # no temporary file left
+    assert {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in written} == {p.name: oct(mode) for p in written}
