@@ -1,6 +1,7 @@
 """The workflow through Snakemake itself: a dry run of the default config and one real tiny run."""
 
 import json
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -59,6 +60,16 @@ def tiny_run(repo, tmp_path_factory):
     report = snakemake(repo, workdir, "--report", "results/report.zip", "--configfile", *configs)
     assert report.returncode == 0, report.stderr[-4000:]
     return workdir
+
+
+def test_a_moved_finished_run_or_another_tracking_store_retrains_nothing(repo, tiny_run, tmp_path):
+    moved = tmp_path / "moved"
+    shutil.copytree(tiny_run, moved, symlinks=True)  # as mv or a re-clone with results: modification times kept
+    configs = [str(moved / "config.tiny.yaml"), str(moved / "all.yaml")]
+    for env in ({}, {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'elsewhere.db'}"}):
+        result = snakemake(repo, moved, "-n", "--configfile", *configs, env=env)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert "Nothing to be done" in result.stdout + result.stderr, (result.stdout + result.stderr)[-3000:]
 
 
 def test_tiny_run_writes_every_output(tiny_run):

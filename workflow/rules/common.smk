@@ -7,7 +7,6 @@ os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [f"{workflow.basedir}/sr
 from lifedl.config import dataset_architectures, load_datasets_sheet, selected_datasets, validate_config
 from lifedl.figures import FIGURES, figures_for
 from lifedl.models import LIKELIHOOD_COMPARISON_ARCH, TASKS, get_architecture
-from lifedl.train.tracking import resolve_tracking_uri
 
 validate_config(config, f"{workflow.basedir}/workflow/schemas/config.schema.yaml")
 SHEET_PATH = config["datasets_sheet"]
@@ -19,7 +18,6 @@ DATASET_ARCHS = {dataset: dataset_architectures(config["architectures"], SHEET.l
 ARCHS = list(dict.fromkeys(arch for archs in DATASET_ARCHS.values() for arch in archs))
 for _arch in dict.fromkeys([*config["architectures"], *ARCHS]):  # every one named, run or not
     get_architecture(_arch).resolve_params(config["params"].get(_arch), where=f"config 'params.{_arch}'")
-TRACKING_URI = resolve_tracking_uri(config["mlflow"]["tracking_uri"], "results")
 
 
 def archs_of(dataset, task=None):

@@ -33,7 +33,6 @@ rule report:
         "results/report.html",
     params:
         plan=report_plan(),
-        tracking_uri=TRACKING_URI,
     log:
         "results/logs/report.log",
     benchmark:
@@ -54,7 +53,6 @@ rule likelihoods:
         vae_params=lambda wildcards: config["params"].get(LIKELIHOOD_COMPARISON_ARCH, {}),
         max_epochs=config["likelihood_comparison"]["max_epochs"],
         seed=config["seed"],
-        tracking_uri=TRACKING_URI,
         training=config["training"],
     log:
         "results/{dataset}/logs/likelihoods.log",

@@ -10,7 +10,6 @@ rule train:
     params:
         hyper_parameters=lambda wildcards: config["params"].get(wildcards.arch, {}),
         seed=config["seed"],
-        tracking_uri=TRACKING_URI,
         training=config["training"],
     log:
         "results/{dataset}/logs/train_{arch}.log",

@@ -1,5 +1,6 @@
 from lifedl import steps
 from lifedl.logs import logged
+from lifedl.train.tracking import resolve_tracking_uri
 
 with logged(snakemake.log[0]):
     steps.likelihood_comparison(
@@ -10,7 +11,7 @@ with logged(snakemake.log[0]):
         vae_params=snakemake.params.vae_params,
         max_epochs=snakemake.params.max_epochs,
         seed=snakemake.params.seed,
-        tracking_uri=snakemake.params.tracking_uri,
+        tracking_uri=resolve_tracking_uri(snakemake.config["mlflow"]["tracking_uri"]),  # not a param: see the function
         threads=snakemake.threads,
         training=snakemake.params.training,
     )

@@ -1,6 +1,7 @@
 from lifedl import steps
 from lifedl.config import config_sha256
 from lifedl.logs import logged
+from lifedl.train.tracking import resolve_tracking_uri
 
 with logged(snakemake.log[0]):
     steps.train(
@@ -12,7 +13,7 @@ with logged(snakemake.log[0]):
         dataset=snakemake.wildcards.dataset,
         hyper_parameters=snakemake.params.hyper_parameters,
         seed=snakemake.params.seed,
-        tracking_uri=snakemake.params.tracking_uri,
+        tracking_uri=resolve_tracking_uri(snakemake.config["mlflow"]["tracking_uri"]),  # not a param: see the function
         threads=snakemake.threads,
         training=snakemake.params.training,
         config_sha256=config_sha256(snakemake.config),  # not a param: a clustering change must not retrain

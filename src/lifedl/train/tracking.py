@@ -21,12 +21,16 @@ MLFLOW_PARAM_LIMIT = 6000  # characters MLflow stores per param value
 
 
 def resolve_tracking_uri(configured: str | None, results_dir: str | os.PathLike = "results") -> str:
-    """config ``mlflow.tracking_uri`` > ``MLFLOW_TRACKING_URI`` > ``sqlite:///<results>/mlflow.db``."""
+    """config ``mlflow.tracking_uri`` > ``MLFLOW_TRACKING_URI`` > ``sqlite:///<results>/mlflow.db``.
+
+    Relative ``results_dir`` gives a relative URI (from the working directory), so a moved or re-cloned
+    project keeps finding its store. The workflow resolves it inside each job, not as a rule parameter:
+    where the runs are logged must not make Snakemake retrain anything."""
     if configured:
         return configured
     if os.environ.get("MLFLOW_TRACKING_URI"):
         return os.environ["MLFLOW_TRACKING_URI"]
-    return f"sqlite:///{Path(results_dir).resolve() / 'mlflow.db'}"
+    return f"sqlite:///{Path(results_dir) / 'mlflow.db'}"
 
 
 def _sqlite_path(tracking_uri: str) -> Path | None:
