@@ -21,3 +21,12 @@ rule all:
         "results/report.html",
         expand("results/{dataset}/metrics.tsv", dataset=DATASETS),
     default_target: True
+
+
+onsuccess:
+    from lifedl.train.tracking import resolve_tracking_uri
+
+    print(
+        "\nlifedl: report results/report.html (per data set: results/<dataset>/metrics.tsv and figures/); "
+        f"MLflow store {resolve_tracking_uri(config['mlflow']['tracking_uri'])} (browse it: make mlflow-ui)"
+    )

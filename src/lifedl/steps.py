@@ -152,6 +152,7 @@ def train(
             seed=seed,
             work_dir=work_dir,
             recorder=run,
+            label=f"{dataset}/{run_name or arch}",
             source=qc_h5ad,
             **(training or {}),
         )

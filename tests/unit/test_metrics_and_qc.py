@@ -44,6 +44,19 @@ def test_qc_that_removes_every_cell_says_which_threshold_to_lower():
         run_qc(adata, QCParams(min_genes=1000))
 
 
+def test_qc_that_keeps_a_sliver_of_the_cells_stops_and_names_what_removed_them(capsys):
+    # A shallow 1,000-gene panel: the default min_genes=200 would keep a handful of its cells.
+    adata = simulate_counts(SimulationParams(n_cells=400, n_genes=1000, mean_library_size=180, seed=3))
+    with pytest.raises(LifedlError, match=r"QC keeps only \d+ of 400 \(under 10%\): min_genes=200 removes 3\d\d.*"
+                       r"max_pct_mito=20.0 removes 0 \(median genes per cell: \d+\).*'qc:'"):
+        run_qc(adata, QCParams())
+    assert run_qc(adata, QCParams(min_genes=20, n_top_genes=200)).n_obs > 300  # thresholds for this data
+    assert "no mitochondrial genes" not in capsys.readouterr().err  # the simulator names some MT- genes
+    adata.var_names = [f"ENSG{i:011d}" for i in range(adata.n_vars)]  # Ensembl ids: no MT- prefix to find
+    run_qc(adata, QCParams(min_genes=20, n_top_genes=200))
+    assert "no mitochondrial genes" in capsys.readouterr().err
+
+
 def test_qc_without_copies_keeps_exactly_what_anndata_subsetting_keeps(tmp_path):
     import anndata as ad
     import scanpy as sc

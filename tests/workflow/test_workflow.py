@@ -57,6 +57,7 @@ def tiny_run(repo, tmp_path_factory):
     configs = [str(make_tiny_workdir(repo, workdir)), str(workdir / "all.yaml")]
     result = snakemake(repo, workdir, "--configfile", *configs)
     assert result.returncode == 0, result.stderr[-4000:]
+    assert "lifedl: report results/report.html" in result.stdout + result.stderr  # where to look next
     report = snakemake(repo, workdir, "--report", "results/report.zip", "--configfile", *configs)
     assert report.returncode == 0, report.stderr[-4000:]
     return workdir
@@ -89,6 +90,8 @@ def test_tiny_run_writes_every_output(tiny_run):
         assert {f"leiden_{arch}_0.5", f"leiden_{arch}_1"} <= set(embedding.obs.columns)
         metrics = pd.read_csv(tiny / f"metrics/{arch}.tsv", sep="\t")
         assert metrics.loc[0, "arch"] == arch and 0 <= metrics.loc[0, "nmi"] <= 1
+    log = (tiny / "logs/train_vae.log").read_text()  # progress names its job; Lightning's chatter is gone
+    assert "tiny/vae: epoch 1/30" in log and "GPU available" not in log and "srun" not in log
     history = pd.read_csv(tiny / "models/vae/history.tsv", sep="\t")  # the training curves without MLflow
     assert {"train/loss", "val/loss", "train/kl", "val/kl"} <= set(history.columns) and history.notna().all().all()
     assert list(history["epoch"]) == list(range(len(history))) and len(history) >= 2

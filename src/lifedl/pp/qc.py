@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 
 import anndata as ad
 import numpy as np
@@ -20,6 +21,9 @@ class QCParams:
     min_cells: int = 3
     n_top_genes: int = 2000
     target_sum: float = 1e4
+
+
+MIN_KEPT_FRACTION = 0.1  # QC that keeps less stops with an error
 
 
 def annotate_qc_metrics(adata: ad.AnnData) -> None:
@@ -44,16 +48,27 @@ def run_qc(adata: ad.AnnData, params: QCParams, source: str = "raw.h5ad") -> ad.
     annotate_qc_metrics(adata)
     n_cells_in, n_genes_in = adata.shape
     counts = sp.csr_matrix(adata.layers["counts"])  # no copy when already CSR
-    keep_cells = (
-        (adata.obs["n_genes_by_counts"] >= params.min_genes)
-        & (adata.obs["total_counts"] >= params.min_counts)
-        & (adata.obs["pct_counts_mt"] <= params.max_pct_mito)
-    ).to_numpy()
-    if not keep_cells.any():
+    if not adata.var["mt"].any() and params.max_pct_mito < 100:
+        print(
+            f"lifedl warning: {source} has no mitochondrial genes (names starting MT- or mt-), so "
+            f"max_pct_mito={params.max_pct_mito} removes no cell (expected for simulated data; for real data "
+            "check that var_names are gene symbols)",
+            file=sys.stderr, flush=True,
+        )
+    passes = {
+        f"min_genes={params.min_genes}": adata.obs["n_genes_by_counts"].to_numpy() >= params.min_genes,
+        f"min_counts={params.min_counts}": adata.obs["total_counts"].to_numpy() >= params.min_counts,
+        f"max_pct_mito={params.max_pct_mito}": adata.obs["pct_counts_mt"].to_numpy() <= params.max_pct_mito,
+    }
+    keep_cells = np.logical_and.reduce(list(passes.values()))
+    if keep_cells.sum() < MIN_KEPT_FRACTION * n_cells_in:
+        # Keeping a sliver of the cells is a threshold made for other data, not a result: stop and say which.
+        removed = ", ".join(f"{name} removes {int((~ok).sum())}" for name, ok in passes.items())
+        kept = "no cells pass QC" if not keep_cells.any() else f"QC keeps only {int(keep_cells.sum())}"
         raise LifedlError(
-            f"{source}: no cells pass QC (min_genes={params.min_genes}, min_counts={params.min_counts}, "
-            f"max_pct_mito={params.max_pct_mito}) out of {n_cells_in}. Lower the thresholds under 'qc:' in "
-            "config/config.yaml."
+            f"{source}: {kept} of {n_cells_in} (under {MIN_KEPT_FRACTION:.0%}): {removed} "
+            f"(median genes per cell: {int(np.median(adata.obs['n_genes_by_counts']))}). Lower the thresholds "
+            "under 'qc:' in config/config.yaml to fit this data."
         )
     keep_genes = cells_detecting_each_gene(counts, keep_cells) >= params.min_cells
     if not keep_genes.any():

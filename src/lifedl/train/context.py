@@ -14,6 +14,7 @@ class TrainingContext:
     work_dir: Path = Path(".")  # for intermediate checkpoints (best/last)
     callbacks: list = dataclasses.field(default_factory=list)  # extra Lightning callbacks
     recorder: object = None  # a lifedl.train.tracking.RunRecorder: per-epoch metrics go to its MLflow run
+    label: str = ""  # printed before each progress line, e.g. "pbmc68k_reduced/vae"
     accelerator: str = "auto"  # "auto" picks a GPU when there is one
     devices: int = 1
     precision: str = "auto"  # "auto": bf16-mixed on a GPU, 32-true on CPU

@@ -108,8 +108,9 @@ class EpochMetricsLogger(L.Callback):
     MLflow history always matches what a resumed run starts from.
     """
 
-    def __init__(self, recorder: RunRecorder, print_every: int = 10):
+    def __init__(self, recorder: RunRecorder, label: str = "", print_every: int = 10):
         self.recorder, self.print_every = recorder, print_every
+        self.prefix = f"{label}: " if label else ""  # parallel jobs' lines interleave in the terminal
         self.pending: list[tuple[int, dict[str, float]]] = []
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -119,7 +120,7 @@ class EpochMetricsLogger(L.Callback):
         self.pending.append((epoch, metrics))
         if epoch % self.print_every == 0 or trainer.should_stop:
             shown = ", ".join(f"{k} {v:.2f}" for k, v in sorted(metrics.items()) if k.endswith("/loss"))
-            print(f"epoch {epoch + 1}/{trainer.max_epochs}: {shown}", file=sys.stderr, flush=True)
+            print(f"{self.prefix}epoch {epoch + 1}/{trainer.max_epochs}: {shown}", file=sys.stderr, flush=True)
 
     def flush(self) -> None:
         for epoch, metrics in self.pending:
@@ -161,6 +162,18 @@ def loader_settings(context: TrainingContext) -> dict:
     return {"device": device, "num_workers": context.num_workers, "seed": context.seed}
 
 
+def _quiet_lightning() -> None:
+    """Keep a job's log to what it does: no accelerator summary, tips or hints that do not apply here
+    (Snakemake submits SLURM jobs itself; the tree-spec deprecation is Lightning's own)."""
+    import logging
+    import warnings
+
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=r"The `srun` command is available")
+    warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
+
+
 def run_lightning(
     module: L.LightningModule,
     max_epochs: int,
@@ -191,8 +204,9 @@ def run_lightning(
         save_on_train_epoch_end=True,
     )
     early_stopping = [EarlyStopping(monitor="val/loss", mode="min", patience=patience)] if patience else []
-    epoch_logger = [EpochMetricsLogger(context.recorder)] if context.recorder is not None else []
+    epoch_logger = [EpochMetricsLogger(context.recorder, context.label)] if context.recorder is not None else []
     accelerator = resolve_accelerator(context.accelerator)
+    _quiet_lightning()
     trainer = L.Trainer(
         max_epochs=max_epochs,
         accelerator=accelerator,
