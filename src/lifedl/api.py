@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -68,8 +69,9 @@ def fit(
     ``params`` override the architecture's defaults (unknown names and wrong types are errors);
     ``roles`` names obs columns and values, e.g. ``{"labels": "cell_type", "batch": "batch"}``
     (``lifedl.data.spec.DatasetSpec``); ``training`` sets accelerator, devices, precision, num_workers.
-    Intermediate checkpoints go to a new directory of its own inside ``work_dir`` (default: the
-    system's temporary directory), never the current folder, so fits never see each other's files.
+    Intermediate checkpoints go to a new directory of its own inside ``work_dir``, kept there, never the
+    current folder, so fits never see each other's files; without ``work_dir`` they go to the system's
+    temporary directory and are removed when the fit ends.
     """
     from lifedl.data.spec import DatasetSpec
     from lifedl.models import get_architecture
@@ -85,7 +87,12 @@ def fit(
     context = TrainingContext(
         seed=seed, work_dir=own_dir, callbacks=list(callbacks or []), source=spec.where, **(training or {})
     )
-    return Model(fit_architecture(adata, arch, resolved, context, spec), own_dir)
+    try:
+        trained = fit_architecture(adata, arch, resolved, context, spec)
+    finally:
+        if work_dir is None:
+            shutil.rmtree(own_dir, ignore_errors=True)
+    return Model(trained, own_dir if work_dir is not None else None)
 
 
 def load(path: str | os.PathLike) -> Model:

@@ -45,13 +45,13 @@ def test_two_fits_in_one_folder_each_get_a_directory_of_their_own(cells, tmp_pat
     assert list(empty_cwd.iterdir()) == []
 
 
-def test_without_a_work_dir_the_fit_writes_to_the_system_temporary_directory(cells, tmp_path, empty_cwd, monkeypatch):
+def test_without_a_work_dir_the_fit_leaves_no_file_behind(cells, tmp_path, empty_cwd, monkeypatch):
     system_tmp = tmp_path / "system_tmp"
     system_tmp.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(system_tmp))
     model = lifedl.fit(cells, "vae", seed=0, **VAE)
-    assert list(system_tmp.iterdir()) == [Path(model.work_dir)]
-    assert Path(model.work_dir).name.startswith("lifedl-vae-")
+    assert model.work_dir is None and model.embed(cells).shape == (cells.n_obs, VAE["n_latent"])
+    assert list(system_tmp.iterdir()) == []  # its checkpoints went with the fit
     assert list(empty_cwd.iterdir()) == []
 
 
