@@ -20,6 +20,7 @@ import pandas as pd
 from lifedl.io import file_sha256, read_h5ad_counts, save_figure, write_h5ad, write_json, write_tsv
 
 VERSIONED_PACKAGES = ("lifedl", "torch", "lightning", "scanpy", "anndata", "mlflow", "numpy", "scikit-learn", "snakemake")
+PYFUNC_NEEDS = ("torch", "anndata", "scanpy", "mlflow", "numpy", "scikit-learn")  # to load and run a logged model
 
 
 def package_versions() -> dict[str, str]:
@@ -113,7 +114,8 @@ def train(
     from lifedl.models.base import save_checkpoint
     from lifedl.train.context import TrainingContext
     from lifedl.train.plans import fit_architecture
-    from lifedl.train.tracking import register_checkpoint, registered_model_name, tracked_run
+    from lifedl.train.pyfunc import log_pyfunc_model
+    from lifedl.train.tracking import register_model, registered_model_name, tracked_run
 
     torch.set_num_threads(max(1, threads))
     architecture = get_architecture(arch)
@@ -163,7 +165,9 @@ def train(
         save_checkpoint(model, checkpoint)
         run.log_artifact(checkpoint, "checkpoints")
         model_name = registered_model_name(dataset, arch) if register else ""
-        model_version = register_checkpoint(run, model_name) if register else ""
+        requirements = [f"{name}=={version}" for name, version in provenance["versions"].items() if name in PYFUNC_NEEDS]
+        model_uri = log_pyfunc_model(run, model, checkpoint, adata, requirements)
+        model_version = register_model(run, model_name) if register else ""
         write_json(
             {
                 "arch": arch,
@@ -174,6 +178,7 @@ def train(
                 "mlflow_tracking_uri": tracking_uri,
                 "registered_model": model_name,
                 "registered_version": model_version,
+                "mlflow_model_uri": model_uri,
                 "final_metrics": model.final_metrics,
                 **provenance,
             },

@@ -6,6 +6,7 @@ import zipfile
 from pathlib import Path
 
 import anndata as ad
+import numpy as np
 import pandas as pd
 import pytest
 from helpers import make_tiny_workdir
@@ -71,6 +72,30 @@ def test_a_moved_finished_run_or_another_tracking_store_retrains_nothing(repo, t
         result = snakemake(repo, moved, "-n", "--configfile", *configs, env=env)
         assert result.returncode == 0, result.stderr[-3000:]
         assert "Nothing to be done" in result.stdout + result.stderr, (result.stdout + result.stderr)[-3000:]
+
+
+def test_trained_models_load_in_any_mlflow_client_and_embed_as_their_checkpoints(tiny_run):
+    import mlflow.pyfunc
+
+    from lifedl.models.base import load_model
+    from lifedl.train.pyfunc import example_input
+
+    tiny = tiny_run / "results/tiny"
+    cells = ad.read_h5ad(tiny / "qc.h5ad")
+    mlflow.set_tracking_uri(f"sqlite:///{tiny_run / 'results/mlflow.db'}")
+    try:
+        for arch in ("pca", "vae", "dgd"):
+            run = json.loads((tiny / f"models/{arch}/run.json").read_text())
+            checkpoint = load_model(tiny / f"models/{arch}/model.ckpt")
+            table = example_input(checkpoint, cells, n_cells=40)  # raw counts by gene name (+ batch where conditioned)
+            expected = checkpoint.embed(cells[:40])
+            for uri in (run["mlflow_model_uri"], f"models:/{run['registered_model']}/{run['registered_version']}"):
+                model = mlflow.pyfunc.load_model(uri)
+                assert model.metadata.signature is not None and model.metadata.saved_input_example_info is not None
+                predicted = model.predict(table)
+                assert list(predicted.index) == list(table.index) and np.abs(predicted.to_numpy() - expected).max() == 0
+    finally:
+        mlflow.set_tracking_uri(None)
 
 
 def test_tiny_run_writes_every_output(tiny_run):

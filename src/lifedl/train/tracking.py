@@ -182,21 +182,20 @@ def registered_model_name(dataset: str, arch: str) -> str:
     return f"lifedl-{dataset}-{arch}"
 
 
-def register_checkpoint(recorder: RunRecorder, name: str) -> str:
-    """A new version of registered model ``name`` pointing at this run's ``checkpoints/`` artifacts.
-
-    (``mlflow.register_model`` on a raw checkpoint fails in MLflow 3 and leaves an empty model behind;
-    creating the version from the artifact directory works: shared/notes/mlflow.md.)
-    """
+def register_model(recorder: RunRecorder, name: str, artifact_path: str = "model") -> str:
+    """A new version of registered model ``name``: this run's pyfunc model (``lifedl.train.pyfunc``), which
+    ``mlflow.pyfunc.load_model(f"models:/{name}/{version}")`` loads in any MLflow client."""
     from mlflow.exceptions import MlflowException
 
     client = recorder.client
     try:
-        client.create_registered_model(name, description="lifedl checkpoint; load with lifedl.train.tracking.load_registered_model")
+        client.create_registered_model(
+            name, description="lifedl model: mlflow.pyfunc.load_model(...).predict(counts table) embeds cells"
+        )
     except MlflowException as error:
         if error.error_code != "RESOURCE_ALREADY_EXISTS":  # another job registered it first
             raise
-    source = f"{client.get_run(recorder.run_id).info.artifact_uri}/checkpoints"
+    source = f"{client.get_run(recorder.run_id).info.artifact_uri}/{artifact_path}"
     return client.create_model_version(name, source=source, run_id=recorder.run_id).version
 
 
@@ -211,4 +210,4 @@ def load_registered_model(tracking_uri: str, name: str, version: str | int):
     source = get_client(tracking_uri).get_model_version(name, str(version)).source
     with tempfile.TemporaryDirectory() as directory:
         local = mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=directory, tracking_uri=tracking_uri)
-        return load_model(Path(local) / "model.ckpt")
+        return load_model(Path(local) / "artifacts" / "model.ckpt")  # where the pyfunc model keeps it

@@ -1,0 +1,101 @@
+"""Trained models as MLflow pyfunc models, so any MLflow client loads them: ``mlflow.pyfunc.load_model``
+on ``runs:/<run id>/model`` or ``models:/<name>/<version>``, then ``predict(counts)``.
+
+The input is a table of raw counts, one row per cell and one column per gene (by name, in any order;
+the model's genes must all be there). A model conditioned on batches also needs its batch column.
+The output is the embedding, one row per cell. The MLflow model holds the lifedl checkpoint and a copy
+of the ``lifedl`` package, so loading needs torch, anndata and scanpy's stack, not a lifedl install.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+
+ARTIFACT_PATH = "model"  # runs:/<run id>/model
+N_EXAMPLE_CELLS = 3
+
+
+def cells_from_table(table: pd.DataFrame, gene_names: list[str]):
+    """An AnnData of the table's cells: gene columns as ``layers['counts']``, the other columns as obs."""
+    import anndata as ad
+    import scipy.sparse as sp
+
+    genes = set(gene_names)
+    gene_columns = [c for c in table.columns if c in genes]
+    obs = table[[c for c in table.columns if c not in genes]].copy()
+    obs.index = table.index.astype(str)
+    cells = ad.AnnData(obs=obs, var=pd.DataFrame(index=[str(c) for c in gene_columns]))
+    cells.layers["counts"] = sp.csr_matrix(table[gene_columns].to_numpy(dtype=np.float32))
+    return cells
+
+
+class LifedlModel(mlflow.pyfunc.PythonModel):
+    def load_context(self, context) -> None:
+        from lifedl.models.base import load_model
+
+        self.model = load_model(context.artifacts["checkpoint"])
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        from lifedl.errors import LifedlError
+
+        if not hasattr(self.model, "embed"):
+            raise LifedlError(
+                f"the MLflow model of '{self.model.arch}' loads, but only representation models predict (embed) "
+                "through pyfunc; use lifedl.load on its checkpoint for the rest of its interface."
+            )
+        embedding = self.model.embed(cells_from_table(model_input, self.model.gene_names))
+        columns = [f"{self.model.arch}_{i + 1}" for i in range(embedding.shape[1])]
+        return pd.DataFrame(embedding, index=model_input.index, columns=columns)
+
+
+def example_input(model, cells, n_cells: int = N_EXAMPLE_CELLS) -> pd.DataFrame | None:
+    """The first cells' counts on the model's genes (plus a batch column where the model needs one)."""
+    if not hasattr(model, "embed"):
+        return None
+    from lifedl.pp.counts import counts_matrix
+
+    first = cells[:n_cells]
+    counts = counts_matrix(first, model.gene_names).toarray()
+    table = pd.DataFrame(counts, index=list(first.obs_names), columns=model.gene_names)
+    if getattr(model, "batch_categories", None):
+        table[model.batch_key] = first.obs[model.batch_key].astype(str).to_numpy()
+    return table
+
+
+def log_pyfunc_model(recorder, model, checkpoint: str, cells, requirements: list[str]) -> str:
+    """Save ``model`` (its checkpoint at ``checkpoint``) as a pyfunc model with a signature and an input
+    example from ``cells``, into the run's artifacts under ``model/``; return its ``runs:/`` URI."""
+    import logging
+    import os
+
+    import lifedl
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no bars in the job's log
+    logging.getLogger("mlflow.pyfunc").setLevel(logging.ERROR)  # its advice on pickled models, each job
+    example = example_input(model, cells)
+    signature = None
+    if example is not None:
+        wrapper = LifedlModel()
+        wrapper.model = model
+        signature = mlflow.models.infer_signature(example, wrapper.predict(None, example))
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / ARTIFACT_PATH
+        mlflow.pyfunc.save_model(
+            path,
+            python_model=LifedlModel(),
+            artifacts={"checkpoint": checkpoint},
+            code_paths=[str(Path(lifedl.__file__).parent)],
+            signature=signature,
+            input_example=example,
+            pip_requirements=requirements,  # given: inferring them costs seconds per job
+        )
+        for cache in list(path.rglob("__pycache__")):  # bytecode of this machine's Python: not for others
+            shutil.rmtree(cache)
+        recorder.client.log_artifacts(recorder.run_id, str(path), ARTIFACT_PATH)
+    return f"runs:/{recorder.run_id}/{ARTIFACT_PATH}"
