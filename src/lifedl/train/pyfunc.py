@@ -74,8 +74,6 @@ def log_pyfunc_model(recorder, model, checkpoint: str, cells, requirements: list
     import logging
     import os
 
-    import lifedl
-
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no bars in the job's log
     logging.getLogger("mlflow.pyfunc").setLevel(logging.ERROR)  # its advice on pickled models, each job
     example = example_input(model, cells)
@@ -90,7 +88,7 @@ def log_pyfunc_model(recorder, model, checkpoint: str, cells, requirements: list
             path,
             python_model=LifedlModel(),
             artifacts={"checkpoint": checkpoint},
-            code_paths=[str(Path(lifedl.__file__).parent)],
+            code_paths=[str(Path(__file__).parents[1])],  # the lifedl package
             signature=signature,
             input_example=example,
             pip_requirements=requirements,  # given: inferring them costs seconds per job
