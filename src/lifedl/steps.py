@@ -165,9 +165,11 @@ def train(
         save_checkpoint(model, checkpoint)
         run.log_artifact(checkpoint, "checkpoints")
         model_name = registered_model_name(dataset, arch) if register else ""
-        requirements = [f"{name}=={version}" for name, version in provenance["versions"].items() if name in PYFUNC_NEEDS]
-        model_uri = log_pyfunc_model(run, model, checkpoint, adata, requirements)
-        model_version = register_model(run, model_name) if register else ""
+        model_uri, model_version = "", ""
+        if register:  # the model as MLflow logs models (loadable by any MLflow client), registered
+            requirements = [f"{name}=={v}" for name, v in provenance["versions"].items() if name in PYFUNC_NEEDS]
+            model_uri = log_pyfunc_model(run, model, checkpoint, adata, requirements)
+            model_version = register_model(run, model_name)
         write_json(
             {
                 "arch": arch,
