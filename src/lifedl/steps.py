@@ -164,11 +164,11 @@ def train(
             write_tsv(run.epoch_history(), history)
         save_checkpoint(model, checkpoint)
         run.log_artifact(checkpoint, "checkpoints")
-        model_name = registered_model_name(dataset, arch) if register else ""
-        model_uri, model_version = "", ""
+        model_name, model_uri, model_version = "", "", ""
         if register:  # the model as MLflow logs models (loadable by any MLflow client), registered
             requirements = [f"{name}=={v}" for name, v in provenance["versions"].items() if name in PYFUNC_NEEDS]
             model_uri = log_pyfunc_model(run, model, checkpoint, adata, requirements)
+            model_name = registered_model_name(dataset, arch)
             model_version = register_model(run, model_name)
         write_json(
             {
