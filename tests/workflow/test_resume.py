@@ -74,7 +74,8 @@ def test_killed_training_resumes_and_matches_an_uninterrupted_run(repo, tmp_path
 
     # One MLflow run for the resumed training, FINISHED, with the epochs from before and after the kill.
     run = json.loads((killed_dir / "results/tiny/models/vae/run.json").read_text())
-    client = MlflowClient(run["mlflow_tracking_uri"])
+    assert run["mlflow_tracking_uri"] == "sqlite:///results/mlflow.db"  # relative: the project may move
+    client = MlflowClient(f"sqlite:///{killed_dir / 'results/mlflow.db'}")
     runs = client.search_runs([client.get_experiment_by_name("tiny").experiment_id])
     assert [r.info.status for r in runs] == ["FINISHED"]
     steps = [m.step for m in client.get_metric_history(run["mlflow_run_id"], "val/loss")]
