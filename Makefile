@@ -19,7 +19,7 @@ WORKFLOW_RULES_ARGS ?=
 SAME_MODEL_ARGS ?=
 SCALING_ARGS ?=
 
-.PHONY: run test dry-run report mlflow-ui lint clean venv bench bench-venv
+.PHONY: run reproduce test dry-run report mlflow-ui lint clean venv bench bench-venv
 
 venv: $(STAMP)
 
@@ -34,6 +34,10 @@ $(STAMP): requirements.lock pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) $(SNAKEMAKE_ARGS)
+
+# The default run plus the experiments it leaves out for time (config/reproduce.yaml).
+reproduce: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES) --configfile config/reproduce.yaml $(SNAKEMAKE_ARGS)
 
 dry-run: $(STAMP)
 	$(BIN)/snakemake -n --cores $(CORES) $(SNAKEMAKE_ARGS)

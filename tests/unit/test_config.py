@@ -31,6 +31,16 @@ def test_default_config_and_sheet_are_valid(repo, schemas, default_config):
     assert sheet.loc["pbmc3k", "checksum"].startswith("sha256:")
 
 
+def test_make_reproduce_adds_the_experiments_the_default_run_leaves_out(repo, schemas, default_config):
+    """config/reproduce.yaml (merged over config.yaml by `make reproduce`) is valid and turns them on."""
+    assert default_config["likelihood_comparison"]["enabled"] is False  # kept out of the 10-minute run
+    reproduce = read_yaml(repo / "config/reproduce.yaml")
+    merged = copy.deepcopy(default_config)
+    for key, value in reproduce.items():
+        merged[key] = {**merged[key], **value} if isinstance(value, dict) else value
+    assert validate_config(merged, schemas[0])["likelihood_comparison"]["enabled"] is True
+
+
 @pytest.mark.parametrize(
     "change, message",
     [

@@ -22,9 +22,15 @@ def test_nb_log_likelihood_matches_scipy(nb_case):
     np.testing.assert_allclose(nb_log_likelihood(x, mu, theta).numpy(), expected, rtol=1e-6, atol=1e-6)
 
 
-def test_sparse_per_cell_version_equals_dense_sum_and_gradient(nb_case):
+@pytest.mark.parametrize("zero_fraction", [0.0, 0.8])
+def test_per_cell_version_equals_dense_sum_and_gradient(nb_case, zero_fraction):
+    """Both routes of the fast version (dense counts; counts below SPARSE_BELOW_DENSITY non-zero)."""
+    from lifedl.nn.likelihoods import SPARSE_BELOW_DENSITY
+
     x, mu, theta = nb_case
-    assert (x == 0).any(), "the case must contain zeros to exercise the sparse path"
+    x = x * (torch.rand(x.shape, generator=torch.Generator().manual_seed(2), dtype=x.dtype) >= zero_fraction)
+    density = float((x > 0).double().mean())
+    assert (x == 0).any() and (density < SPARSE_BELOW_DENSITY) == (zero_fraction > 0), density
     mu_a, theta_a = mu.clone().requires_grad_(), theta.clone().requires_grad_()
     mu_b, theta_b = mu.clone().requires_grad_(), theta.clone().requires_grad_()
     dense = nb_log_likelihood(x, mu_a, theta_a).sum(-1)

@@ -42,6 +42,7 @@ from lifedl.errors import LifedlError
 from lifedl.models.base import FitResult, Setup, network_checkpoint
 from lifedl.nn.likelihoods import nb_log_likelihood_per_cell
 from lifedl.nn.mixture import GaussianMixturePrior
+from lifedl.nn.optim import adam
 from lifedl.nn.sampling import draw_counts, sample_library_sizes
 from lifedl.pp.counts import check_counts, counts_matrix
 
@@ -132,7 +133,7 @@ class DGDModel:
         for start in range(0, counts.shape[0], EMBED_CHUNK_CELLS):
             x = torch.from_numpy(counts[start : start + EMBED_CHUNK_CELLS].toarray())
             z = nn.Parameter(self._best_component_means(x))
-            optimiser = torch.optim.Adam([z], lr=rate, betas=ADAM_BETAS)
+            optimiser = adam([z], lr=rate, betas=ADAM_BETAS)
             with torch.enable_grad():  # embedding is an optimisation, even where a caller turned gradients off
                 for step in range(steps + 1):
                     parts = self.network.loss_per_cell(x, z, None)

@@ -24,6 +24,7 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
 from lifedl.data.batches import split_rows
 from lifedl.errors import LifedlError
+from lifedl.nn.optim import adam
 from lifedl.train.context import TrainingContext, resolve_accelerator, resolve_precision
 from lifedl.train.tracking import RunRecorder
 
@@ -97,7 +98,7 @@ class LitModel(L.LightningModule):
         self._step(batch, "val", 1.0)
 
     def configure_optimizers(self):
-        return torch.optim.Adam(self.network.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
+        return adam(self.network.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
 
 
 class EpochMetricsLogger(L.Callback):

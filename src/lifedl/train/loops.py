@@ -13,6 +13,7 @@ from torch import nn
 from lifedl.data.batches import batch_loader, n_rows, take_rows
 from lifedl.models.base import FitResult, Setup
 from lifedl.models.dgd import ADAM_BETAS  # the DGD's embedding of new cells uses the same betas
+from lifedl.nn.optim import adam
 from lifedl.train.context import TrainingContext
 from lifedl.train.fit import LitModel, loader_settings, run_lightning, split_metrics, training_split
 
@@ -43,7 +44,7 @@ class DGDTraining(LitModel):
         self.val_representations = nn.Parameter(torch.zeros(n_val, network.n_latent))
 
     def configure_optimizers(self):
-        network = torch.optim.Adam(
+        network = adam(
             [
                 # Weight decay on the decoder only: the mixture and the representations have their priors.
                 {"params": self.network.decoder_parameters(), "weight_decay": self.weight_decay},
@@ -53,8 +54,8 @@ class DGDTraining(LitModel):
             betas=ADAM_BETAS,
         )
         rate = self.params["representation_learning_rate"]
-        train = torch.optim.Adam([self.train_representations], lr=rate, betas=ADAM_BETAS)
-        val = torch.optim.Adam([self.val_representations], lr=rate, betas=ADAM_BETAS)
+        train = adam([self.train_representations], lr=rate, betas=ADAM_BETAS)
+        val = adam([self.val_representations], lr=rate, betas=ADAM_BETAS)
         return [network, train, val]
 
     def on_train_epoch_start(self) -> None:
@@ -151,15 +152,15 @@ class GANTraining(L.LightningModule):
             self.epoch_means = {f"train/{name}": float(total) / count for name, (total, count) in self._sums.items()}
 
     def configure_optimizers(self):
-        def adam(module: nn.Module) -> torch.optim.Adam:
-            return torch.optim.Adam(
+        def optimiser(module: nn.Module) -> torch.optim.Optimizer:
+            return adam(
                 module.parameters(),
                 lr=self.params["learning_rate"],
                 betas=(self.params["beta1"], self.params["beta2"]),
                 amsgrad=self.params["amsgrad"],
             )
 
-        return adam(self.network.critic), adam(self.network.generator)
+        return optimiser(self.network.critic), optimiser(self.network.generator)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["lifedl_scgan"] = {
