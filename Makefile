@@ -19,7 +19,7 @@ WORKFLOW_RULES_ARGS ?=
 SAME_MODEL_ARGS ?=
 SCALING_ARGS ?=
 
-.PHONY: run reproduce test dry-run report mlflow-ui lint clean venv bench bench-venv
+.PHONY: run reproduce docs test dry-run report mlflow-ui lint clean venv bench bench-venv
 
 venv: $(STAMP)
 
@@ -33,11 +33,16 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/snakemake --cores $(CORES) $(SNAKEMAKE_ARGS)
+	scripts/timed-run.sh $(BIN)/snakemake $(CORES) $(SNAKEMAKE_ARGS)
 
 # The default run plus the experiments it leaves out for time (config/reproduce.yaml).
 reproduce: $(STAMP)
-	$(BIN)/snakemake --cores $(CORES) --configfile config/reproduce.yaml $(SNAKEMAKE_ARGS)
+	scripts/timed-run.sh $(BIN)/snakemake $(CORES) --configfile config/reproduce.yaml $(SNAKEMAKE_ARGS)
+
+# docs/results.md from the finished run's results files (the template: docs/results.md.in).
+docs: $(STAMP)
+	$(BIN)/python benchmarks/workflow_rules.py
+	$(BIN)/python scripts/render_results.py
 
 dry-run: $(STAMP)
 	$(BIN)/snakemake -n --cores $(CORES) $(SNAKEMAKE_ARGS)

@@ -4,7 +4,8 @@ Every rule of the workflow has a ``benchmark:`` directive writing results/{datas
 (the report, over all data sets: results/logs/benchmarks/report.tsv)
 (wall seconds ``s``, ``max_rss`` in MB, ``cpu_time``, ...; one row per repeat). This collects them
 into results/benchmarks/workflow_jobs.tsv (one row per job) and results/benchmarks/workflow_rules.tsv
-(per dataset and rule: jobs, summed and largest wall time, largest max_rss, summed CPU time) and plots
+(per dataset and rule: jobs, summed and largest wall time, largest max_rss, summed CPU time),
+results/benchmarks/workflow_rule_totals.tsv (per rule over all data sets) and plots
 the per-rule sums. Which rule wrote a file is read from the ``benchmark:`` paths in
 workflow/rules/*.smk, so the rule names are the workflow's own. It runs nothing: run `make run` first.
 
@@ -94,6 +95,20 @@ def per_rule(jobs: pd.DataFrame) -> pd.DataFrame:
     return table.sort_values(["dataset", "total_seconds"], ascending=[True, False], ignore_index=True)
 
 
+def rule_totals(jobs: pd.DataFrame) -> pd.DataFrame:
+    """Per rule over every data set (what the README's run-time table shows), slowest first, and a total row."""
+    table = jobs.groupby("rule", as_index=False).agg(
+        jobs=("job", "count"),
+        total_seconds=("seconds", "sum"),
+        max_seconds=("seconds", "max"),
+        max_rss_mb=("max_rss_mb", "max"),
+    )
+    table = table.sort_values("total_seconds", ascending=False, ignore_index=True)
+    total = {"rule": "all", "jobs": table["jobs"].sum(), "total_seconds": table["total_seconds"].sum(),
+             "max_seconds": table["max_seconds"].max(), "max_rss_mb": table["max_rss_mb"].max()}
+    return pd.concat([table, pd.DataFrame([total])], ignore_index=True)
+
+
 def rules_figure(table: pd.DataFrame):
     import matplotlib
 
@@ -129,6 +144,7 @@ def main(argv=None) -> int:
     out_dir = output_dir(args.out_dir, args.quick)
     write_tsv(jobs.round(4), out_dir / "workflow_jobs.tsv")
     write_tsv(table.round(4), out_dir / "workflow_rules.tsv")
+    write_tsv(rule_totals(jobs).round(1), out_dir / "workflow_rule_totals.tsv")
     save_figure(rules_figure(table), out_dir / "workflow_rules.png")
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_rows", 200):
         print(table.round(2).to_string(index=False))

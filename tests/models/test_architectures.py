@@ -72,7 +72,7 @@ def test_batch_conditioned_vae_mixes_batches_better(tmp_path):
     adata = simulate_counts(
         SimulationParams(n_cells=1200, n_genes=300, n_types=3, n_batches=2, batch_effect_sd=0.8, seed=4)
     )
-    settings = {"max_epochs": 40, "patience": 40, "n_hidden": 64, "n_latent": 6}
+    settings = {"max_epochs": 80, "patience": 80, "n_hidden": 64, "n_latent": 6}
     plain = _train("vae", adata, tmp_path / "plain", **settings).embed(adata)
     conditioned_model = _train("vae", adata, tmp_path / "conditioned", batch_key="batch", **settings)
     assert conditioned_model.batch_categories == ["batch_0", "batch_1"]

@@ -1,0 +1,78 @@
+"""docs/results.md is written from results files: values, tables, missing inputs and the template itself."""
+
+import importlib.util
+import json
+import re
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def render_results(repo):
+    spec = importlib.util.spec_from_file_location("render_results", repo / "scripts/render_results.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def results(tmp_path):
+    root = tmp_path / "results"
+    (root / "d" / "models" / "vae").mkdir(parents=True)
+    (root / "d" / "metrics.tsv").write_text("arch\tari\tn_cells\tloglik\npca\t0.5067\t693\t\nvae\t0.52451\t693\t-653.36\n")
+    (root / "d" / "models" / "vae" / "run.json").write_text(json.dumps({"git_commit": "abcdef0123456789", "seed": 0}))
+    return root
+
+
+def test_values_and_tables_come_from_the_files(render_results, results):
+    template = (
+        "{{ run }}\nVAE ARI {{ results/d/metrics.tsv | arch=vae | ari | .3f }} on "
+        "{{ results/d/metrics.tsv | arch=pca | n_cells }} cells.\n"
+        "{{ table results/d/metrics.tsv | arch, ari, n_cells, loglik | .2f }}\n"
+        "{{ table? results/d/likelihoods.tsv | likelihood }}\n"
+    )
+    text = render_results.render(template, results)
+    assert "commit abcdef0123, seed 0" in text
+    assert "VAE ARI 0.525 on 693 cells." in text
+    # counts stay integers, empty cells stay empty, the format applies to the rest
+    assert "| pca | 0.51 | 693 |  |" in text and "| vae | 0.52 | 693 | -653.36 |" in text
+    assert "_Not in this run: `make reproduce` writes `results/d/likelihoods.tsv`._" in text
+    assert "{{" not in text
+
+
+@pytest.mark.parametrize(
+    "directive, message",
+    [
+        ("{{ results/d/missing.tsv | arch=vae | ari }}", r"t\.md:2: .*missing\.tsv does not exist; run the workflow"),
+        ("{{ results/d/metrics.tsv | arch=ae | ari }}", r"t\.md:2: 0 rows with arch = 'ae'"),
+        ("{{ results/d/metrics.tsv | arch=vae | nmi }}", r"t\.md:2: no column 'nmi'"),
+        ("{{ results/d/metrics.tsv | ari }}", r"t\.md:2: .* is not 'file \| column=value \| column"),
+    ],
+)
+def test_a_missing_file_row_or_column_names_the_template_line(render_results, results, directive, message):
+    with pytest.raises(render_results.RenderError, match=message):
+        render_results.render(f"intro\n{directive}\n", results, "t.md")
+
+
+def test_a_failed_render_writes_nothing(render_results, results, tmp_path):
+    template, output = tmp_path / "t.md.in", tmp_path / "out.md"
+    template.write_text("{{ results/d/missing.tsv | arch=vae | ari }}\n")
+    code = render_results.main(["--results", str(results), "--template", str(template), "--output", str(output)])
+    assert code == 1 and not output.exists()
+
+
+def test_the_committed_template_reads_only_files_the_workflow_writes(repo):
+    """Every file the results template names is an output of a rule (or of make run / make docs)."""
+    rules = "\n".join(path.read_text() for path in (repo / "workflow/rules").glob("*.smk"))
+    template = (repo / "docs/results.md.in").read_text()
+    extra = {
+        "results/make_run.tsv": "scripts/timed-run.sh",
+        "results/benchmarks/workflow_rule_totals.tsv": "benchmarks/workflow_rules.py",
+    }
+    for path in set(re.findall(r"\{\{\s*(?:table\??\s+)?(results/[^ |}]+)", template)):
+        if path in extra:
+            assert path.split("/")[-1] in (repo / extra[path]).read_text()
+            continue
+        pattern = re.sub(r"^results/[^/]+/", "results/{dataset}/", path)
+        generic = re.sub(r"/(metrics|models|predictions)/[^/]+\.tsv$", r"/\1/{arch}.tsv", pattern)
+        assert pattern in rules or generic in rules, f"{path}: no rule writes it"
