@@ -6,10 +6,10 @@ the file and the key instead of being silently ignored.
 
 from __future__ import annotations
 
+import csv
 import re
 from pathlib import Path
 
-import pandas as pd
 import yaml
 
 from lifedl.errors import LifedlError
@@ -38,30 +38,46 @@ def validate_config(config: dict, schema_path: str | Path, source: str = "config
     return config
 
 
-def load_datasets_sheet(path: str | Path, schema_path: str | Path) -> pd.DataFrame:
+def load_datasets_sheet(path: str | Path, schema_path: str | Path) -> dict[str, dict[str, str]]:
+    """The datasets sheet as {id: row}, each row holding every column of the schema ("" where left out).
+
+    Read with the standard library: the workflow parses with Snakemake alone (no pandas, no lifedl
+    installed), as ``snakemake --sdm conda`` on a cluster needs. Lines starting with ``#`` are comments.
+    """
     path = Path(path)
     if not path.is_file():
         raise LifedlError(f"datasets sheet {path} does not exist; set 'datasets_sheet' in config/config.yaml.")
-    sheet = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment="#")
-    if sheet.empty:
+    with path.open(newline="", encoding="utf-8") as handle:
+        lines = [line for line in handle if line.strip() and not line.startswith("#")]
+    reader = csv.DictReader(lines, delimiter="\t", restval="")
+    rows = list(reader)
+    if not rows:
         raise LifedlError(f"{path}: the datasets sheet has no rows; add one (see README, 'Adding a dataset').")
-    _validate(sheet, Path(schema_path), f"{path}", "Each row needs id and source; see README 'Adding a dataset'.")
-    for column in read_yaml(schema_path)["properties"]:  # optional columns left out mean empty
-        if column not in sheet:
-            sheet[column] = ""
-    duplicated = sorted(set(sheet["id"][sheet["id"].duplicated()]))
+    columns = list(read_yaml(schema_path)["properties"])
+    ids = [row.get("id", "") for row in rows]
+    duplicated = sorted({id_ for id_ in ids if ids.count(id_) > 1})
     if duplicated:
         raise LifedlError(f"{path}: dataset id(s) {duplicated} appear more than once; ids must be unique.")
-    return sheet.set_index("id", drop=False)
+    sheet: dict[str, dict[str, str]] = {}
+    for row in rows:
+        if None in row:  # DictReader puts the fields beyond the header under None
+            raise LifedlError(
+                f"{path}: the row of '{row.get('id', '')}' has more tab-separated fields than the header "
+                f"({len(reader.fieldnames)}); remove the extra tabs or name the column."
+            )
+        fix = "Each row needs id and source; see docs/datasets.md."
+        _validate(row, Path(schema_path), f"{path} (row '{row.get('id', '')}')", fix)
+        sheet[row["id"]] = {column: row.get(column, "") or "" for column in columns}
+    return sheet
 
 
-def selected_datasets(config: dict, sheet: pd.DataFrame, sheet_path: str) -> list[str]:
+def selected_datasets(config: dict, sheet: dict[str, dict[str, str]], sheet_path: str) -> list[str]:
     """The ids from config 'datasets', or, when that is empty, the sheet rows with default_run=yes."""
-    chosen = list(config.get("datasets") or sheet.index[sheet["default_run"] == "yes"])
-    unknown = [d for d in chosen if d not in sheet.index]
+    chosen = list(config.get("datasets") or [id_ for id_, row in sheet.items() if row["default_run"] == "yes"])
+    unknown = [d for d in chosen if d not in sheet]
     if unknown:
         raise LifedlError(
-            f"config 'datasets' names {unknown}, not in {sheet_path} (known: {sorted(sheet.index)}). "
+            f"config 'datasets' names {unknown}, not in {sheet_path} (known: {sorted(sheet)}). "
             "Add a row to the sheet or fix the id."
         )
     if not chosen:
@@ -69,7 +85,7 @@ def selected_datasets(config: dict, sheet: pd.DataFrame, sheet_path: str) -> lis
     return chosen
 
 
-def dataset_architectures(config_architectures: list[str], row: pd.Series, sheet_path: str) -> list[str]:
+def dataset_architectures(config_architectures: list[str], row: dict[str, str], sheet_path: str) -> list[str]:
     """The architectures run on one data set, each family's baseline first (PCA for cells, k-mers for sequences).
 
     Config 'architectures' is the master list. A data set runs those of them that read its data kind

@@ -25,10 +25,11 @@ def test_default_config_and_sheet_are_valid(repo, schemas, default_config):
     assert selected_datasets(config, sheet, "config/datasets.tsv") == [
         "pbmc68k_reduced", "sim_batches", "sim_perturbation", "sim_motif"
     ]
-    assert sheet.loc["sim_motif", "kind"] == "sequences" and sheet.loc["pbmc68k_reduced", "kind"] == "cells"
+    assert sheet["sim_motif"]["kind"] == "sequences" and sheet["pbmc68k_reduced"]["kind"] == "cells"
     # the real public data sets are listed but not in the default run
-    assert {"pbmc3k", "zheng68k"} <= set(sheet.index[sheet["default_run"] == "no"])
-    assert sheet.loc["pbmc3k", "checksum"].startswith("sha256:")
+    assert {"pbmc3k", "zheng68k"} <= {id_ for id_, row in sheet.items() if row["default_run"] == "no"}
+    assert sheet["pbmc3k"]["checksum"].startswith("sha256:")
+    assert sheet["pbmc3k"]["split"] == ""  # a column the row leaves empty is there, empty
 
 
 def test_make_reproduce_adds_the_experiments_the_default_run_leaves_out(repo, schemas, default_config):
@@ -73,10 +74,22 @@ def test_sheet_rejects_unknown_column_duplicate_ids_and_bad_ids(tmp_path, schema
     bad_id = _write_sheet(tmp_path / "c.tsv", [["../x", "simulated:", ""]])
     with pytest.raises(LifedlError, match="does not match"):
         load_datasets_sheet(bad_id, schemas[1])
+    extra = tmp_path / "e.tsv"
+    extra.write_text("id\tsource\nx\tsimulated:\tstray\n")
+    with pytest.raises(LifedlError, match=r"e\.tsv: the row of 'x' has more tab-separated fields than the header"):
+        load_datasets_sheet(extra, schemas[1])
     empty = tmp_path / "d.tsv"
     empty.write_text("id\tsource\n")
     with pytest.raises(LifedlError, match="no rows"):
         load_datasets_sheet(empty, schemas[1])
+
+
+def test_sheet_comments_are_whole_lines_only(tmp_path, schemas):
+    """A '#' inside a value (a URL fragment, a path inside a wheel) is data, not the start of a comment."""
+    sheet_path = tmp_path / "s.tsv"
+    sheet_path.write_text("# a comment line\nid\tsource\n# another\nw\turl:https://host/a.whl#inner/path.fa\n")
+    sheet = load_datasets_sheet(sheet_path, schemas[1])
+    assert list(sheet) == ["w"] and sheet["w"]["source"] == "url:https://host/a.whl#inner/path.fa"
 
 
 def test_unknown_dataset_architecture_and_hyper_parameter(tmp_path, schemas):
@@ -97,7 +110,7 @@ def test_dataset_architectures_follow_config_sheet_list_and_needs(monkeypatch):
     needy = Architecture("needy", "lifedl.models.vae", "needs a condition", {}, needs=("condition",))
     assert needy.data_kind == "cells" and needy.baseline == "pca"
     monkeypatch.setitem(ARCHITECTURES, "needy", needy)
-    row = pd.Series({"id": "d", "kind": "cells", "condition": "", "architectures": ""})
+    row = dict({"id": "d", "kind": "cells", "condition": "", "architectures": ""})
     # no list in the sheet: config's architectures that the row can feed, their baseline (PCA) first
     assert dataset_architectures(["vae", "needy", "ae"], row, "sheet.tsv") == ["pca", "vae", "ae"]
     with_condition = row.copy()
@@ -114,7 +127,7 @@ def test_dataset_architectures_follow_config_sheet_list_and_needs(monkeypatch):
     assert dataset_architectures(["pca", "needy"], row, "sheet.tsv") == ["pca"]
     # the data kind picks the architectures (empty kind = cells) and so the baseline: k-mers for sequences
     every = ["pca", "vae", "needy", "kmer", "cnn"]
-    sequences = pd.Series({"id": "s", "kind": "sequences", "labels": "label", "condition": "", "architectures": ""})
+    sequences = dict({"id": "s", "kind": "sequences", "labels": "label", "condition": "", "architectures": ""})
     assert dataset_architectures(every, sequences, "sheet.tsv") == ["kmer", "cnn"]
     assert dataset_architectures(["cnn"], sequences, "sheet.tsv") == ["kmer", "cnn"]
     no_kind = row.copy()

@@ -1,9 +1,13 @@
 # Validated config, the datasets sheet, and helpers shared by the rules.
 import os
+import sys
 from pathlib import Path
 
-# Jobs import lifedl from this checkout, also inside per-stage conda envs (--sdm conda) and on cluster nodes.
+# Jobs import lifedl from this checkout, also inside per-stage conda envs (--sdm conda) and on cluster nodes;
+# so does this parse, which needs nothing beyond Snakemake itself (the registry and config helpers import only
+# the standard library and yaml): `snakemake -n --sdm conda` works where only Snakemake is installed.
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [f"{workflow.basedir}/src", os.environ.get("PYTHONPATH")]))
+sys.path.insert(0, f"{workflow.basedir}/src")
 from lifedl.config import dataset_architectures, load_datasets_sheet, selected_datasets, validate_config
 from lifedl.figures import FIGURES, figures_for
 from lifedl.models import LIKELIHOOD_COMPARISON_ARCH, TASKS, get_architecture
@@ -14,7 +18,7 @@ SHEET = load_datasets_sheet(SHEET_PATH, f"{workflow.basedir}/workflow/schemas/da
 DATASETS = selected_datasets(config, SHEET, SHEET_PATH)
 # Per data set: config's architectures that read its kind and that its sheet row can feed (and lists, if it
 # lists any), each family's baseline (PCA, k-mers) first.
-DATASET_ARCHS = {dataset: dataset_architectures(config["architectures"], SHEET.loc[dataset], SHEET_PATH) for dataset in DATASETS}
+DATASET_ARCHS = {dataset: dataset_architectures(config["architectures"], SHEET[dataset], SHEET_PATH) for dataset in DATASETS}
 ARCHS = list(dict.fromkeys(arch for archs in DATASET_ARCHS.values() for arch in archs))
 for _arch in dict.fromkeys([*config["architectures"], *ARCHS]):  # every one named, run or not
     get_architecture(_arch).resolve_params(config["params"].get(_arch), where=f"config 'params.{_arch}'")
@@ -72,7 +76,7 @@ def archs_by_task(dataset):
 def dataset_figures(dataset):
     """Names of the figures (lifedl.figures) a data set gets, from its architectures and labels."""
     named = [figure for arch in archs_of(dataset) for figure in get_architecture(arch).figures]
-    return figures_for(archs_by_task(dataset), named, bool(SHEET.loc[dataset, "labels"]))
+    return figures_for(archs_by_task(dataset), named, bool(SHEET[dataset]["labels"]))
 
 
 def figure_inputs(wildcards):

@@ -5,7 +5,7 @@ rule download:
         "results/{dataset}/raw.h5ad",
     params:
         # only the fields that shape raw.h5ad: editing a description or an architecture list re-downloads nothing
-        row=lambda wildcards: {field: SHEET.loc[wildcards.dataset, field] for field in DOWNLOAD_FIELDS},
+        row=lambda wildcards: {field: SHEET[wildcards.dataset][field] for field in DOWNLOAD_FIELDS},
         sheet=SHEET_PATH,
         cache_dir=config["cache_dir"],
     log:
