@@ -42,6 +42,19 @@ def git_commit(directory: str | os.PathLike = ".") -> str:
         return "unknown"
 
 
+def git_dirty(directory: str | os.PathLike = ".") -> str:
+    """"true" where tracked files differ from the commit (the code that ran is not the commit), "false",
+    or "unknown" outside a git checkout."""
+    try:
+        changed = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=directory, capture_output=True, text=True, check=True, timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return "true" if changed else "false"
+
+
 def read_with_spec(path: str):
     """An AnnData file and the dataset spec stored in it (``lifedl.data.spec``), errors naming the file."""
     from lifedl.data.spec import DatasetSpec
@@ -130,6 +143,7 @@ def train(
     provenance = {
         "seed": seed,
         "git_commit": git_commit(Path(__file__).parent),
+        "git_dirty": git_dirty(Path(__file__).parent),
         "config_sha256": config_sha256,
         "input_sha256": inputs,
         "versions": package_versions(),
@@ -139,6 +153,11 @@ def train(
         "arch": arch,
         "seed": str(seed),
         "git_commit": provenance["git_commit"],
+        "git_dirty": provenance["git_dirty"],
+        # MLflow's own source tags: the runs table shows them
+        "mlflow.source.git.commit": provenance["git_commit"],
+        "mlflow.source.type": "JOB",
+        "mlflow.source.name": f"snakemake rule {(tags or {}).get('snakemake_rule', 'train')}",
         "config_sha256": config_sha256,
         "host": socket.gethostname(),
         "slurm_job_id": os.environ.get("SLURM_JOB_ID", ""),
@@ -149,6 +168,7 @@ def train(
         run_id_file.write_text(run.run_id)
         run.log_params({**params, "seed": seed, "n_cells": adata.n_obs, "n_genes": adata.n_vars})
         run.log_params({f"input_sha256/{name}": digest for name, digest in inputs.items()})
+        run.log_input(qc_h5ad, name=dataset, digest=inputs[Path(qc_h5ad).name])
         run.log_params({f"version/{name}": version for name, version in provenance["versions"].items()})
         context = TrainingContext(
             seed=seed,

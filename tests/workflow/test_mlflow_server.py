@@ -3,6 +3,7 @@ models loaded back by name and version, and the runs in the dashboard rendered b
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -112,12 +113,14 @@ def test_each_run_registers_a_new_version_that_loads_back_by_name(mlflow_server,
         assert np.abs(registered.embed(cells) - from_file.embed(cells)).max() == 0
 
 
-def test_dashboard_lists_the_runs_in_a_browser(repo, mlflow_server, trained):
+def test_dashboard_lists_the_runs_with_datasets_and_models_in_a_browser(repo, mlflow_server, trained):
     installed = subprocess.run(["bash", str(repo / "scripts/install-chromium.sh")], capture_output=True, text=True, timeout=900)
     if installed.returncode == 2:
         pytest.skip(f"chromium cannot be installed here: {installed.stderr.strip()}")
     assert installed.returncode == 0, installed.stderr
     experiment_id = MlflowClient(mlflow_server).get_experiment_by_name("server_test").experiment_id
+    # MLflow 3.17 opens an experiment on the GenAI overview or the runs table by a per-browser switch
+    # ("GenAI" / "Model training", kept in the browser's local storage); this link sets it
     page = f"{mlflow_server}/#/experiments/{experiment_id}/runs?workflowType=machine_learning"
     artifacts = repo / "test-artifacts"
     artifacts.mkdir(exist_ok=True)
@@ -128,9 +131,13 @@ def test_dashboard_lists_the_runs_in_a_browser(repo, mlflow_server, trained):
     ]
     profile = artifacts / "chromium-profile"
     dom = subprocess.run([*browser, f"--user-data-dir={profile}", "--dump-dom", page], capture_output=True, text=True, timeout=120).stdout
+    (artifacts / "mlflow-runs.html").write_text(dom)
     shot = artifacts / "mlflow-runs.png"
     subprocess.run([*browser, f"--user-data-dir={profile}", f"--screenshot={shot}", page], capture_output=True, timeout=120)
     assert shot.stat().st_size > 10_000
     assert "server_test" in dom
     for name in ("pca", "vae"):  # run names are rendered as links in the runs table
         assert f">{name}<" in dom, dom[:2000]
+    # the Dataset column names the data file each run read, with its digest (the sha256 of qc.h5ad)
+    digest = trained[1]["vae"]["input_sha256"]["qc.h5ad"]
+    assert ">Dataset<" in dom and f"server_test ({digest[:16]}" in re.sub(r"<[^>]+>", "", dom)

@@ -209,6 +209,7 @@ def test_tiny_run_times_every_rule(repo, tiny_run):
 def test_tiny_run_is_tracked_in_mlflow(tiny_run):
     client = MlflowClient(f"sqlite:///{tiny_run / 'results/mlflow.db'}")
     experiment = client.get_experiment_by_name("tiny")
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"  # the UI opens on its runs
     runs = {r.info.run_name: r for r in client.search_runs([experiment.experiment_id])}
     assert set(runs) == set(ARCHS) | {"scgan", "vae_nb", "vae_zinb", "vae_poisson", "vae_gaussian"}
     assert "eval/scgan/auroc" in runs["scgan"].data.metrics and "train/gradient_penalty" in runs["scgan"].data.metrics
@@ -216,6 +217,14 @@ def test_tiny_run_is_tracked_in_mlflow(tiny_run):
         run = runs[arch]
         assert run.info.status == "FINISHED"
         assert run.data.tags["dataset"] == "tiny" and run.data.tags["arch"] == arch
+        # MLflow's standard source tags and whether the code that ran was the commit
+        assert run.data.tags["mlflow.source.git.commit"] == run.data.tags["git_commit"] != "unknown"
+        assert run.data.tags["git_dirty"] in ("true", "false")
+        # the data file it read fills the Dataset column: name, digest of qc.h5ad, training context
+        (used,) = run.inputs.dataset_inputs
+        assert used.dataset.name == "tiny" and used.dataset.source_type == "local"
+        assert used.dataset.digest == run.data.params["input_sha256/qc.h5ad"][:36]
+        assert {tag.key: tag.value for tag in used.tags}["mlflow.data.context"] == "training"
         assert "eval/ari" in run.data.metrics and "eval/nmi" in run.data.metrics
         assert [a.path for a in client.list_artifacts(run.info.run_id, "checkpoints")] == ["checkpoints/model.ckpt"]
         assert Path(run.info.artifact_uri.removeprefix("file://")).is_relative_to(tiny_run / "results")
