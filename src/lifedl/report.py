@@ -25,6 +25,8 @@ th:first-child, td:first-child { text-align: left; }
 img { max-width: 100%; border: 1px solid #eee; margin: 0.3rem 0; }
 code { background: #f4f4f4; padding: 0 0.2rem; }
 .muted { color: #666; font-size: 0.9rem; }
+.flag { color: #a40; font-weight: 600; }
+nav ul { columns: 2; }
 """
 
 
@@ -51,11 +53,31 @@ def _table_html(table: pd.DataFrame) -> str:
     return table.to_html(index=False, float_format=lambda v: f"{v:.3f}", na_rep="–", border=0)
 
 
-RUN_HEADERS = ["arch", "MLflow run", "seed", "git commit", "config sha256", "input sha256", "versions"]
+RUN_HEADERS = ["arch", "training", "MLflow run", "seed", "git commit", "config sha256", "input sha256", "versions"]
+STILL_IMPROVING_TAIL = 0.1  # the best validation loss within the last 10 % of the epochs: still falling
 
 
-def _run_row(run: Mapping[str, object]) -> str:
-    """One training run: its MLflow id and what is needed to reproduce it."""
+def training_status(run: Mapping[str, object], history: pd.DataFrame | None) -> tuple[str, bool]:
+    """How a network's training ended, and whether to flag it: it ran to ``max_epochs`` while its
+    validation loss was still falling (its best epoch in the last tenth), so more epochs would help."""
+    epochs = run.get("final_metrics", {}).get("epochs_trained")
+    cap = run.get("params", {}).get("max_epochs")
+    if epochs is None or cap is None:
+        return "no training loop", False
+    epochs, cap = int(epochs), int(cap)
+    if epochs < cap:
+        return f"stopped early at epoch {epochs} of {cap}", False
+    if history is None or "val/loss" not in history or history["val/loss"].isna().all():
+        return f"ran all {cap} epochs", False
+    best_epoch = int(history.loc[history["val/loss"].idxmin(), "epoch"]) + 1
+    if best_epoch > cap * (1 - STILL_IMPROVING_TAIL):
+        return f"reached the {cap}-epoch cap still improving (best epoch {best_epoch}): raise max_epochs", True
+    return f"ran all {cap} epochs (best epoch {best_epoch})", False
+
+
+def _run_row(run: Mapping[str, object], history: pd.DataFrame | None = None) -> str:
+    """One training run: how training ended, its MLflow id and what is needed to reproduce it."""
+    status, flagged = training_status(run, history)
     inputs = ", ".join(f"{name} {digest[:12]}" for name, digest in run.get("input_sha256", {}).items())
     versions = run.get("versions", {})
     shown = ", ".join(f"{k} {versions[k]}" for k in ("torch", "lightning", "scanpy", "mlflow") if k in versions)
@@ -63,7 +85,23 @@ def _run_row(run: Mapping[str, object]) -> str:
         run["arch"], run["mlflow_run_id"], run["seed"], str(run.get("git_commit", ""))[:12],
         str(run.get("config_sha256", ""))[:12], inputs, shown,
     ]
-    return "<tr>" + "".join(f"<td><code>{html.escape(str(cell))}</code></td>" for cell in cells) + "</tr>"
+    status_cell = f"<td class='{'flag' if flagged else 'muted'}'>{html.escape(status)}</td>"
+    code_cells = [f"<td><code>{html.escape(str(cell))}</code></td>" for cell in cells]
+    return "<tr>" + code_cells[0] + status_cell + "".join(code_cells[1:]) + "</tr>"
+
+
+def _history(run_json: str | Path) -> pd.DataFrame | None:
+    path = Path(run_json).with_name("history.tsv")
+    return pd.read_csv(path, sep="\t") if path.is_file() else None
+
+
+def _contents(datasets: Mapping[str, object]) -> str:
+    items = "".join(
+        f"<li><a href='#{html.escape(d)}'>{html.escape(d)}</a>: <a href='#{html.escape(d)}-metrics'>metrics</a>, "
+        f"<a href='#{html.escape(d)}-runs'>runs</a>, <a href='#{html.escape(d)}-figures'>figures</a></li>"
+        for d in datasets
+    )
+    return f"<nav><h2>Contents</h2><ul>{items}</ul></nav>"
 
 
 def write_report(datasets: Mapping[str, Mapping[str, object]], tracking_uri: str, output: str | Path) -> None:
@@ -72,7 +110,7 @@ def write_report(datasets: Mapping[str, Mapping[str, object]], tracking_uri: str
     sections = []
     for dataset, parts in datasets.items():
         table = metrics_table(parts["metrics"])
-        runs = [_run_row(json.loads(Path(path).read_text())) for path in parts["run_jsons"]]
+        runs = [_run_row(json.loads(Path(path).read_text()), _history(path)) for path in parts["run_jsons"]]
         qc = parts.get("qc", {})
         qc_line = qc.get("summary") or (
             f"QC kept {qc.get('n_cells_after')} of {qc.get('n_cells_before')} cells and "
@@ -84,19 +122,21 @@ def write_report(datasets: Mapping[str, Mapping[str, object]], tracking_uri: str
             + pd.read_csv(path, sep="\t").to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0)
             for title, path in parts.get("tables", [])
         )
+        anchor = html.escape(dataset)
         sections.append(
-            f"<h2>{html.escape(dataset)}</h2><p class='muted'>{html.escape(qc_line)}</p>"
-            "<h3>Metrics</h3><p class='muted'>Baseline first. Cells: Leiden clusters against the dataset's labels, "
+            f"<h2 id='{anchor}'>{html.escape(dataset)}</h2><p class='muted'>{html.escape(qc_line)}</p>"
+            f"<h3 id='{anchor}-metrics'>Metrics</h3><p class='muted'>Baseline first. Cells: Leiden clusters against the dataset's labels, "
             "ARI/NMI at the default resolution and the best over the configured resolutions; label silhouette in "
             "the embedding. Sequences: auROC/auPRC/accuracy on held-out test sequences.</p>"
-            f"{_table_html(table)}{tables}<h3>Runs and provenance</h3><table><tr>{''.join(f'<th>{h}</th>' for h in RUN_HEADERS)}</tr>"
-            f"{''.join(runs)}</table><h3>Figures</h3>{figures}"
+            f"{_table_html(table)}{tables}<h3 id='{anchor}-runs'>Runs and provenance</h3>"
+            f"<table><tr>{''.join(f'<th>{h}</th>' for h in RUN_HEADERS)}</tr>"
+            f"{''.join(runs)}</table><h3 id='{anchor}-figures'>Figures</h3>{figures}"
         )
     page = (
         f"<!doctype html><html><head><meta charset='utf-8'><title>lifedl report</title><style>{STYLE}</style></head>"
         f"<body><h1>lifedl report</h1><p class='muted'>MLflow tracking store: <code>{html.escape(tracking_uri)}</code>. "
         "Open it with <code>make mlflow-ui</code> to compare runs.</p>"
-        f"{''.join(sections)}</body></html>"
+        f"{_contents(datasets)}{''.join(sections)}</body></html>"
     )
     with atomic_path(output) as tmp:
         tmp.write_text(page)

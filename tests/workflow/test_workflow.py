@@ -178,7 +178,9 @@ def test_tiny_run_writes_every_output(tiny_run):
         assert (seq / f"figures/{figure}.png").read_bytes()[:4] == b"\x89PNG"
     assert not (seq / "figures/umap.png").exists()  # no representation on sequences
     page = (results / "report.html").read_text()
-    assert "<h2>tiny</h2>" in page and "<h2>tiny_stim</h2>" in page and "<h2>tiny_seq</h2>" in page
+    assert "<h2 id='tiny'>tiny</h2>" in page and "<h2 id='tiny_stim'>" in page and "<h2 id='tiny_seq'>" in page
+    assert "<h2>Contents</h2>" in page and "href='#tiny-figures'" in page
+    assert "<th>training</th>" in page and ("stopped early at epoch" in page or "epoch cap" in page)
     assert page.count("data:image/png;base64,") == len(figures) + len(stim_figures) + len(seq_figures)
     assert "realism of generated cells" in page and "predicted response of the held-out cell type" in page
     assert "Held-out log-likelihood per likelihood" in page

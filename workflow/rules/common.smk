@@ -135,5 +135,6 @@ def report_inputs(plan):
     files = []
     for parts in plan.values():
         files += parts["metrics"] + parts["run_jsons"] + [parts["qc_h5ad"]]
+        files += [path.replace("run.json", "history.tsv") for path in parts["run_jsons"]]  # how training ended
         files += [path for path, _ in parts["figures"]] + [path for _, path in parts["tables"]]
     return files

@@ -1,0 +1,24 @@
+"""The report says how each training ended and flags a model stopped by the epoch cap while improving."""
+
+import pandas as pd
+
+from lifedl.report import training_status
+
+
+def _history(val_loss):
+    return pd.DataFrame({"epoch": range(len(val_loss)), "val/loss": val_loss})
+
+
+def test_epoch_cap_while_improving_is_flagged_and_nothing_else_is():
+    run = {"params": {"max_epochs": 20}, "final_metrics": {"epochs_trained": 20.0}}
+    falling = _history([10 - 0.1 * e for e in range(20)])
+    status, flagged = training_status(run, falling)
+    assert flagged and status == "reached the 20-epoch cap still improving (best epoch 20): raise max_epochs"
+    # converged long before the cap: ran all epochs, not flagged
+    flat = _history([10 - e for e in range(5)] + [5.0] * 15)
+    assert training_status(run, flat) == ("ran all 20 epochs (best epoch 6)", False)
+    # early stopping, no training loop (PCA), no validation loss (GAN)
+    early = {"params": {"max_epochs": 20}, "final_metrics": {"epochs_trained": 12.0}}
+    assert training_status(early, flat) == ("stopped early at epoch 12 of 20", False)
+    assert training_status({"params": {"n_components": 50}, "final_metrics": {}}, None) == ("no training loop", False)
+    assert training_status(run, pd.DataFrame({"epoch": range(20)})) == ("ran all 20 epochs", False)
