@@ -85,6 +85,27 @@ def selected_datasets(config: dict, sheet: dict[str, dict[str, str]], sheet_path
     return chosen
 
 
+def dataset_qc(config: dict, dataset: str) -> dict:
+    """The QC thresholds of one data set: config 'qc', updated by its entry under 'qc_per_dataset'."""
+    override = config.get("qc_per_dataset", {}).get(dataset, {})
+    unknown = sorted(set(override) - set(config["qc"]))
+    if unknown:
+        raise LifedlError(
+            f"config 'qc_per_dataset.{dataset}' has unknown key(s) {unknown}; use the keys of 'qc': {sorted(config['qc'])}."
+        )
+    return {**config["qc"], **override}
+
+
+def check_qc_overrides(config: dict, sheet: dict[str, dict[str, str]], sheet_path: str) -> None:
+    """Every 'qc_per_dataset' entry names a data set of the sheet and only keys that 'qc' has."""
+    for dataset in config.get("qc_per_dataset", {}):
+        if dataset not in sheet:
+            raise LifedlError(
+                f"config 'qc_per_dataset' names '{dataset}', not in {sheet_path} (known: {sorted(sheet)}); fix the id."
+            )
+        dataset_qc(config, dataset)
+
+
 def dataset_architectures(config_architectures: list[str], row: dict[str, str], sheet_path: str) -> list[str]:
     """The architectures run on one data set, each family's baseline first (PCA for cells, k-mers for sequences).
 

@@ -84,6 +84,24 @@ def test_sheet_rejects_unknown_column_duplicate_ids_and_bad_ids(tmp_path, schema
         load_datasets_sheet(empty, schemas[1])
 
 
+def test_qc_per_dataset_overrides_one_data_set_and_is_checked(repo, schemas, default_config, tmp_path):
+    from lifedl.config import check_qc_overrides, dataset_qc
+
+    config = validate_config(copy.deepcopy(default_config), schemas[0])
+    config["qc_per_dataset"] = {"pbmc68k_reduced": {"min_genes": 50, "outlier_mads": 5}}
+    assert dataset_qc(config, "pbmc68k_reduced")["min_genes"] == 50
+    assert dataset_qc(config, "pbmc68k_reduced")["outlier_mads"] == 5
+    assert dataset_qc(config, "sim_batches") == config["qc"]  # the others keep 'qc'
+    sheet = load_datasets_sheet(repo / "config/datasets.tsv", schemas[1])
+    check_qc_overrides(config, sheet, "config/datasets.tsv")
+    config["qc_per_dataset"] = {"pbmc68k_reduced": {"min_genez": 50}}
+    with pytest.raises(LifedlError, match=r"qc_per_dataset.pbmc68k_reduced' has unknown key\(s\) \['min_genez'\]"):
+        check_qc_overrides(config, sheet, "config/datasets.tsv")
+    config["qc_per_dataset"] = {"pbmc": {"min_genes": 50}}
+    with pytest.raises(LifedlError, match=r"'qc_per_dataset' names 'pbmc', not in config/datasets.tsv"):
+        check_qc_overrides(config, sheet, "config/datasets.tsv")
+
+
 def test_sheet_comments_are_whole_lines_only(tmp_path, schemas):
     """A '#' inside a value (a URL fragment, a path inside a wheel) is data, not the start of a comment."""
     sheet_path = tmp_path / "s.tsv"

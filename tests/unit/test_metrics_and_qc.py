@@ -48,13 +48,34 @@ def test_qc_that_keeps_a_sliver_of_the_cells_stops_and_names_what_removed_them(c
     # A shallow 1,000-gene panel: the default min_genes=200 would keep a handful of its cells.
     adata = simulate_counts(SimulationParams(n_cells=400, n_genes=1000, mean_library_size=180, seed=3))
     with pytest.raises(LifedlError, match=r"QC keeps only \d+ of 400 \(under 10%\): min_genes=200 removes 3\d\d.*"
-                       r"max_pct_mito=20.0 removes 0 \(median genes per cell: \d+\).*'qc:'"):
+                       r"max_pct_mito=20.0 removes 0 \(median genes per cell: \d+\).*'qc:'.*'qc_per_dataset:'"
+                       r".*outlier_mads"):
         run_qc(adata, QCParams())
     assert run_qc(adata, QCParams(min_genes=20, n_top_genes=200)).n_obs > 300  # thresholds for this data
     assert "no mitochondrial genes" not in capsys.readouterr().err  # the simulator names some MT- genes
     adata.var_names = [f"ENSG{i:011d}" for i in range(adata.n_vars)]  # Ensembl ids: no MT- prefix to find
     run_qc(adata, QCParams(min_genes=20, n_top_genes=200))
     assert "no mitochondrial genes" in capsys.readouterr().err
+
+
+def test_adaptive_qc_drops_the_cells_outside_the_data_s_own_spread():
+    """outlier_mads: cells far from the median in log counts, log genes or % mito go, whatever the data's depth."""
+    from lifedl.pp.qc import mad_outliers
+
+    adata = simulate_counts(SimulationParams(n_cells=400, n_genes=1000, mean_library_size=180, seed=3))
+    counts = adata.layers["counts"].tolil()
+    counts[:5] = 0
+    counts[:5, :3] = 1  # five near-empty droplets
+    adata.layers["counts"] = counts.tocsr()
+    adata.X = adata.layers["counts"].copy()
+    # shallow cells pass without a fixed gene threshold; only the droplets are outliers
+    filtered = run_qc(adata, QCParams(min_genes=0, outlier_mads=5, n_top_genes=200))
+    assert filtered.n_obs >= 380 and not set(adata.obs_names[:5]) & set(filtered.obs_names)  # 95 % stay
+    assert filtered.uns["qc"]["outlier_mads"] == 5
+    # % mito counts only upwards; no spread means no outlier
+    obs = pd.DataFrame({"total_counts": [100.0] * 9 + [100.0], "n_genes_by_counts": [50.0] * 10,
+                        "pct_counts_mt": [1.0, 2.0, 1.5, 1.0, 2.0, 1.5, 1.0, 2.0, 0.0, 40.0]})
+    assert list(np.flatnonzero(mad_outliers(obs, 5))) == [9]
 
 
 def test_qc_without_copies_keeps_exactly_what_anndata_subsetting_keeps(tmp_path):

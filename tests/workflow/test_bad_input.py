@@ -176,18 +176,28 @@ def test_bad_count_values(http_server, tmp_path, value, expected):
     assert expected in message and "raw" in message
 
 
-@pytest.mark.parametrize("axis", ["gene", "cell"])
-def test_duplicate_names(http_server, tmp_path, axis):
+def test_duplicate_cell_names_stop_the_download(http_server, tmp_path):
     root, base = http_server
     adata = _cells()
-    names = list(adata.var_names if axis == "gene" else adata.obs_names)
+    names = list(adata.obs_names)
     names[1] = names[0]
-    if axis == "gene":
-        adata.var_names = names
-    else:
-        adata.obs_names = names
+    adata.obs_names = names
     message = _download(tmp_path, f"url:{base}/x.h5ad", _served_h5ad(root, adata))
-    assert f"duplicate {axis} names" in message and "make_unique" in message
+    assert "duplicate cell names" in message and "make_unique" in message
+
+
+def test_duplicate_gene_names_are_made_unique_with_a_warning(http_server, tmp_path, capsys):
+    root, base = http_server
+    adata = _cells()
+    names = list(adata.var_names)
+    names[1] = names[0]
+    adata.var_names = names
+    row = {"id": "dup", "source": f"url:{base}/x.h5ad", "checksum": _served_h5ad(root, adata), "format": ""}
+    output = tmp_path / "results/dup/raw.h5ad"
+    steps.download(row, "my/datasets.tsv", str(tmp_path / "cache"), str(output))
+    written = ad.read_h5ad(output)
+    assert written.var_names.is_unique and list(written.var_names[:2]) == [names[0], f"{names[0]}-1"]
+    assert "1 gene names occur more than once" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("role", ["labels", "batch"])

@@ -8,7 +8,9 @@ from pathlib import Path
 # the standard library and yaml): `snakemake -n --sdm conda` works where only Snakemake is installed.
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [f"{workflow.basedir}/src", os.environ.get("PYTHONPATH")]))
 sys.path.insert(0, f"{workflow.basedir}/src")
-from lifedl.config import dataset_architectures, load_datasets_sheet, selected_datasets, validate_config
+from lifedl.config import (
+    check_qc_overrides, dataset_architectures, dataset_qc, load_datasets_sheet, selected_datasets, validate_config,
+)
 from lifedl.figures import FIGURES, figures_for
 from lifedl.models import LIKELIHOOD_COMPARISON_ARCH, TASKS, get_architecture
 
@@ -16,6 +18,7 @@ validate_config(config, f"{workflow.basedir}/workflow/schemas/config.schema.yaml
 SHEET_PATH = config["datasets_sheet"]
 SHEET = load_datasets_sheet(SHEET_PATH, f"{workflow.basedir}/workflow/schemas/datasets.schema.yaml")
 DATASETS = selected_datasets(config, SHEET, SHEET_PATH)
+check_qc_overrides(config, SHEET, SHEET_PATH)
 # Per data set: config's architectures that read its kind and that its sheet row can feed (and lists, if it
 # lists any), each family's baseline (PCA, k-mers) first.
 DATASET_ARCHS = {dataset: dataset_architectures(config["architectures"], SHEET[dataset], SHEET_PATH) for dataset in DATASETS}

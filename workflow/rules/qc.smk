@@ -18,7 +18,7 @@ rule qc:
             subcategory="QC",
         ),
     params:
-        qc=config["qc"],
+        qc=lambda wildcards: dataset_qc(config, wildcards.dataset),  # 'qc' with the data set's own overrides
     log:
         "results/{dataset}/logs/qc.log",
     benchmark:

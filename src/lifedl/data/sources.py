@@ -9,6 +9,7 @@ integer CSR counts in ``layers['counts']`` (and in ``X``), checked by
 from __future__ import annotations
 
 import dataclasses
+import sys
 import tarfile
 from pathlib import Path
 from urllib.parse import urlparse
@@ -48,13 +49,20 @@ def load_source(spec: DatasetSpec, cache_dir: str | Path) -> ad.AnnData:
         from lifedl.data.sequences import check_sequences
 
         check_sequences(adata, what)
-    for axis, names in (("gene", adata.var_names), ("cell", adata.obs_names)):
-        duplicated = names[names.duplicated()].unique()
-        if len(duplicated):
-            raise LifedlError(
-                f"{what}: {len(duplicated)} duplicate {axis} names (e.g. {list(duplicated[:3])}). Make them unique "
-                f"before use (anndata's {'var' if axis == 'gene' else 'obs'}_names_make_unique())."
-            )
+    duplicated = adata.var_names[adata.var_names.duplicated()].unique()
+    if len(duplicated):  # one symbol for two Ensembl ids is common in 10x data: made unique as the 10x readers do
+        adata.var_names_make_unique()
+        print(
+            f"lifedl warning: {what}: {len(duplicated)} gene names occur more than once (e.g. {list(duplicated[:3])}); "
+            "made unique by appending -1, -2, ... (anndata's var_names_make_unique(), as scanpy's 10x readers do)",
+            file=sys.stderr, flush=True,
+        )
+    duplicated = adata.obs_names[adata.obs_names.duplicated()].unique()
+    if len(duplicated):  # two cells under one barcode: usually concatenated samples, which need telling apart
+        raise LifedlError(
+            f"{what}: {len(duplicated)} duplicate cell names (e.g. {list(duplicated[:3])}). Make them unique "
+            "before use (e.g. prefix each sample's barcodes, or anndata's obs_names_make_unique())."
+        )
     for role in ("labels", "batch", "condition", "split"):  # the roles that name obs columns (see ROLES)
         column = getattr(spec, role)
         if column and column not in adata.obs:

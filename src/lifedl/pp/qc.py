@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from pathlib import Path
 
 import anndata as ad
 import numpy as np
@@ -21,6 +22,9 @@ class QCParams:
     min_cells: int = 3
     n_top_genes: int = 2000
     target_sum: float = 1e4
+    # > 0: also drop cells further than this many median absolute deviations from the median in log total
+    # counts or log genes per cell, or above it in % mitochondrial counts (scanpy's best-practice QC uses 5)
+    outlier_mads: float = 0.0
 
 
 MIN_KEPT_FRACTION = 0.1  # QC that keeps less stops with an error
@@ -60,6 +64,8 @@ def run_qc(adata: ad.AnnData, params: QCParams, source: str = "raw.h5ad") -> ad.
         f"min_counts={params.min_counts}": adata.obs["total_counts"].to_numpy() >= params.min_counts,
         f"max_pct_mito={params.max_pct_mito}": adata.obs["pct_counts_mt"].to_numpy() <= params.max_pct_mito,
     }
+    if params.outlier_mads > 0:
+        passes[f"outlier_mads={params.outlier_mads:g}"] = ~mad_outliers(adata.obs, params.outlier_mads)
     keep_cells = np.logical_and.reduce(list(passes.values()))
     if keep_cells.sum() < MIN_KEPT_FRACTION * n_cells_in:
         # Keeping a sliver of the cells is a threshold made for other data, not a result: stop and say which.
@@ -68,7 +74,9 @@ def run_qc(adata: ad.AnnData, params: QCParams, source: str = "raw.h5ad") -> ad.
         raise LifedlError(
             f"{source}: {kept} of {n_cells_in} (under {MIN_KEPT_FRACTION:.0%}): {removed} "
             f"(median genes per cell: {int(np.median(adata.obs['n_genes_by_counts']))}). Lower the thresholds "
-            "under 'qc:' in config/config.yaml to fit this data."
+            "under 'qc:' in config/config.yaml, or for this data set alone under 'qc_per_dataset:' (e.g. "
+            f"qc_per_dataset: {{{Path(source).parent.name or 'my_dataset'}: {{min_genes: 50}}}}), or filter by "
+            "the data's own spread instead (qc.outlier_mads: 5, min_genes: 0)."
         )
     keep_genes = cells_detecting_each_gene(counts, keep_cells) >= params.min_cells
     if not keep_genes.any():
@@ -102,6 +110,25 @@ def run_qc(adata: ad.AnnData, params: QCParams, source: str = "raw.h5ad") -> ad.
         flush=True,
     )
     return filtered
+
+
+def _mad_outside(values: np.ndarray, n_mads: float, upper_only: bool = False) -> np.ndarray:
+    median = np.median(values)
+    mad = np.median(np.abs(values - median))
+    if mad == 0:  # no spread to measure against: nothing is an outlier
+        return np.zeros(len(values), dtype=bool)
+    deviation = (values - median) / mad
+    return deviation > n_mads if upper_only else np.abs(deviation) > n_mads
+
+
+def mad_outliers(obs, n_mads: float) -> np.ndarray:
+    """Cells outside ``n_mads`` median absolute deviations in log1p total counts or log1p genes per cell,
+    or above it in % mitochondrial counts (the adaptive QC of scanpy's single-cell best practices)."""
+    return (
+        _mad_outside(np.log1p(obs["total_counts"].to_numpy()), n_mads)
+        | _mad_outside(np.log1p(obs["n_genes_by_counts"].to_numpy()), n_mads)
+        | _mad_outside(obs["pct_counts_mt"].to_numpy(), n_mads, upper_only=True)
+    )
 
 
 def cells_detecting_each_gene(counts: sp.csr_matrix, rows: np.ndarray) -> np.ndarray:
