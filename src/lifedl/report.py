@@ -14,6 +14,7 @@ from lifedl.io import atomic_path
 
 METRIC_COLUMNS = [
     "arch", "ari", "nmi", "ari_best", "nmi_best", "resolution_best", "label_silhouette", "knn_accuracy", "batch_asw",
+    "cluster_silhouette", "resolution_stability",
     "component_ari", "component_nmi", "heldout_loglik_per_cell", "n_clusters", "n_dims",
     "auroc", "auprc", "accuracy", "n_test", "motif_filter_correlation",
 ]
@@ -95,6 +96,21 @@ def _history(run_json: str | Path) -> pd.DataFrame | None:
     return pd.read_csv(path, sep="\t") if path.is_file() else None
 
 
+def _metrics_note(table: pd.DataFrame) -> str:
+    if "auroc" in table:
+        return "Sequences: auROC/auPRC/accuracy on held-out test sequences."
+    label_free = (
+        "cluster silhouette: the Leiden clusters' separation in the embedding; resolution stability: mean ARI "
+        "between the clusterings at neighbouring resolutions; held-out log-likelihood for count models."
+    )
+    if "ari" not in table:
+        return f"This data set has no labels, so only label-free measures: {label_free}"
+    return (
+        "Cells: Leiden clusters against the dataset's labels, ARI/NMI at the default resolution and the best over "
+        f"the configured resolutions; label silhouette in the embedding. Label-free: {label_free}"
+    )
+
+
 def _contents(datasets: Mapping[str, object]) -> str:
     items = "".join(
         f"<li><a href='#{html.escape(d)}'>{html.escape(d)}</a>: <a href='#{html.escape(d)}-metrics'>metrics</a>, "
@@ -125,9 +141,7 @@ def write_report(datasets: Mapping[str, Mapping[str, object]], tracking_uri: str
         anchor = html.escape(dataset)
         sections.append(
             f"<h2 id='{anchor}'>{html.escape(dataset)}</h2><p class='muted'>{html.escape(qc_line)}</p>"
-            f"<h3 id='{anchor}-metrics'>Metrics</h3><p class='muted'>Baseline first. Cells: Leiden clusters against the dataset's labels, "
-            "ARI/NMI at the default resolution and the best over the configured resolutions; label silhouette in "
-            "the embedding. Sequences: auROC/auPRC/accuracy on held-out test sequences.</p>"
+            f"<h3 id='{anchor}-metrics'>Metrics</h3><p class='muted'>Baseline first. {_metrics_note(table)}</p>"
             f"{_table_html(table)}{tables}<h3 id='{anchor}-runs'>Runs and provenance</h3>"
             f"<table><tr>{''.join(f'<th>{h}</th>' for h in RUN_HEADERS)}</tr>"
             f"{''.join(runs)}</table><h3 id='{anchor}-figures'>Figures</h3>{figures}"

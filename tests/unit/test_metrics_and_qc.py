@@ -21,9 +21,17 @@ def test_evaluate_picks_best_resolution_and_scores_perfect_and_random_clustering
     assert label_silhouette(rng.normal(size=(300, 2)), labels) < 0.05
 
 
-def test_without_labels_only_cluster_counts_are_reported():
-    row = evaluate_clustering(np.zeros((4, 2)), {1.0: pd.Series(list("aabb"))}, None, 1.0)
-    assert row == {"resolution": 1.0, "n_clusters": 2.0}
+def test_without_labels_label_free_measures_are_reported():
+    rng = np.random.default_rng(1)
+    embedding = np.concatenate([rng.normal(c * 10, 1, (50, 2)) for c in range(2)])
+    two = pd.Series(np.repeat(["a", "b"], 50))
+    shuffled = pd.Series(rng.permutation(two.to_numpy()))
+    stable = evaluate_clustering(embedding, {0.5: two, 1.0: two}, None, 1.0)
+    assert set(stable) == {"resolution", "n_clusters", "cluster_silhouette", "resolution_stability"}
+    assert stable["n_clusters"] == 2 and stable["cluster_silhouette"] > 0.8 and stable["resolution_stability"] == 1.0
+    # clusters that cut across the structure: no separation, and a partition redrawn between resolutions
+    unstable = evaluate_clustering(embedding, {0.5: two, 1.0: shuffled}, None, 1.0)
+    assert unstable["cluster_silhouette"] < 0.05 and abs(unstable["resolution_stability"]) < 0.1
 
 
 def test_qc_filters_selects_hvgs_and_keeps_counts():

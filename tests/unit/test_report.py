@@ -22,3 +22,12 @@ def test_epoch_cap_while_improving_is_flagged_and_nothing_else_is():
     assert training_status(early, flat) == ("stopped early at epoch 12 of 20", False)
     assert training_status({"params": {"n_components": 50}, "final_metrics": {}}, None) == ("no training loop", False)
     assert training_status(run, pd.DataFrame({"epoch": range(20)})) == ("ran all 20 epochs", False)
+
+
+def test_the_metrics_note_says_when_a_data_set_has_no_labels():
+    from lifedl.report import _metrics_note
+
+    unlabelled = pd.DataFrame({"arch": ["pca"], "n_clusters": [5.0], "cluster_silhouette": [0.2]})
+    assert _metrics_note(unlabelled).startswith("This data set has no labels, so only label-free measures")
+    labelled = unlabelled.assign(ari=[0.5])
+    assert "against the dataset's labels" in _metrics_note(labelled) and "Label-free" in _metrics_note(labelled)

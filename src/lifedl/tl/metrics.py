@@ -26,6 +26,14 @@ def label_silhouette(embedding: np.ndarray, labels: pd.Series, seed: int = 0) ->
     return float(silhouette_score(embedding, np.asarray(labels), sample_size=sample_size, random_state=seed))
 
 
+def resolution_stability(clusterings: dict[float, pd.Series]) -> float:
+    """Mean ARI between the clusterings at neighbouring resolutions (1 = the same partition throughout)."""
+    ordered = [clusterings[resolution] for resolution in sorted(clusterings)]
+    if len(ordered) < 2:
+        return float("nan")
+    return float(np.mean([adjusted_rand_score(a, b) for a, b in zip(ordered, ordered[1:])]))
+
+
 def knn_label_accuracy(embedding: np.ndarray, labels: pd.Series, k: int = 15, seed: int = 0) -> float:
     """5-fold cross-validated accuracy of a k-nearest-neighbour classifier of the labels in the embedding."""
     labels = np.asarray(labels).astype(str)
@@ -57,11 +65,18 @@ def evaluate_clustering(
     default_resolution: float,
     seed: int = 0,
 ) -> dict[str, float]:
-    """One row of metrics: at the default resolution, and the best (by ARI) over all resolutions."""
+    """One row of metrics: at the default resolution, and the best (by ARI) over all resolutions.
+
+    Label-free measures come first, for data without labels as much as with them: the silhouette of
+    the Leiden clusters in the embedding (are they separated?) and their stability across resolutions
+    (mean ARI between the clusterings at neighbouring resolutions: does a small change of the one free
+    parameter redraw them?)."""
     default = clusterings[default_resolution]
     row: dict[str, float] = {
         "resolution": default_resolution,
         "n_clusters": float(default.nunique()),
+        "cluster_silhouette": label_silhouette(embedding, default, seed),
+        "resolution_stability": resolution_stability(clusterings),
     }
     if labels is None:
         return row
