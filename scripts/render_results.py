@@ -68,9 +68,11 @@ def _column(table_or_row, name: str, where: str):
 
 
 def _whole_numbers(column: pd.Series) -> bool:
-    values = pd.to_numeric(column, errors="coerce").dropna()
-    return pd.api.types.is_numeric_dtype(column) and len(values) > 0 and bool((values % 1 == 0).all()) \
-        and not bool(values.between(0, 1, inclusive="neither").any()) and bool((values.abs() > 1).any())
+    """A column of counts (jobs, cells, dimensions): whole numbers, not all of them 0 or 1 (scores)."""
+    if not pd.api.types.is_numeric_dtype(column) or column.dropna().empty:
+        return False
+    values = column.dropna()
+    return bool((values % 1 == 0).all() and (values.abs() > 1).any())
 
 
 def _markdown_table(table: pd.DataFrame, columns: list[str], spec: str, where: str) -> str:
