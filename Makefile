@@ -55,6 +55,13 @@ test: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -ra $(PYTEST_ARGS)
 
+# ruff (lint and format), snakefmt and Snakemake's own linter; CI runs it before the tests.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/snakefmt --check Snakefile workflow/rules
+	$(BIN)/snakemake --lint
+
 # Open the printed link: it shows the runs table (MLflow 3 otherwise opens on its GenAI overview).
 mlflow-ui: $(STAMP)
 	@echo "MLflow UI: http://127.0.0.1:$(PORT)/#/experiments?workflowType=machine_learning"

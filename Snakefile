@@ -17,10 +17,10 @@ include: "workflow/rules/report.smk"
 
 
 rule all:
+    default_target: True
     input:
         "results/report.html",
         expand("results/{dataset}/metrics.tsv", dataset=DATASETS),
-    default_target: True
 
 
 onsuccess:

@@ -72,7 +72,9 @@ def train_lifedl(adata, labels, epochs, val_fraction, seed, accelerator, work_di
     from lifedl.train.plans import fit_architecture
 
     spec = DatasetSpec(id="benchmark", labels=labels, file="benchmark h5ad")
-    context = TrainingContext(seed=seed, work_dir=work_dir, callbacks=callbacks, accelerator=accelerator, source=spec.where)
+    context = TrainingContext(
+        seed=seed, work_dir=work_dir, callbacks=callbacks, accelerator=accelerator, source=spec.where
+    )
     architecture = get_architecture("vae")
     params = architecture.resolve_params(scvi_like_vae_params(epochs, val_fraction), where="same-model benchmark")
     started = time.perf_counter()

@@ -97,7 +97,9 @@ def run_pipeline(
     params = architecture.resolve_params({"max_epochs": epochs, "patience": epochs + 1}, where="scaling benchmark")
     timer = training_timer()
     spec = DatasetSpec(id="scaling", file=f"simulated {n_cells} cells")
-    context = TrainingContext(seed=seed, work_dir=work_dir, callbacks=[timer], accelerator=accelerator, source=spec.where)
+    context = TrainingContext(
+        seed=seed, work_dir=work_dir, callbacks=[timer], accelerator=accelerator, source=spec.where
+    )
     with recorder.stage("vae_train") as row:
         model = fit_architecture(adata, "vae", params, context, spec)
     n_train = model.final_metrics["n_train_cells"]

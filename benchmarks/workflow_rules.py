@@ -104,8 +104,13 @@ def rule_totals(jobs: pd.DataFrame) -> pd.DataFrame:
         max_rss_mb=("max_rss_mb", "max"),
     )
     table = table.sort_values("total_seconds", ascending=False, ignore_index=True)
-    total = {"rule": "all", "jobs": table["jobs"].sum(), "total_seconds": table["total_seconds"].sum(),
-             "max_seconds": table["max_seconds"].max(), "max_rss_mb": table["max_rss_mb"].max()}
+    total = {
+        "rule": "all",
+        "jobs": table["jobs"].sum(),
+        "total_seconds": table["total_seconds"].sum(),
+        "max_seconds": table["max_seconds"].max(),
+        "max_rss_mb": table["max_rss_mb"].max(),
+    }
     return pd.concat([table, pd.DataFrame([total])], ignore_index=True)
 
 

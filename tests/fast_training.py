@@ -9,9 +9,21 @@ FAST_PARAMS = {
     "ae": {"max_epochs": 6, "patience": 6, "n_hidden": 32, "n_latent": 4},
     "dae": {"max_epochs": 6, "patience": 6, "n_hidden": 32, "n_latent": 4},
     "dgd": {
-        "max_epochs": 8, "patience": 8, "n_hidden": 32, "n_layers": 2, "n_latent": 4, "n_components": 4, "embed_steps": 20
+        "max_epochs": 8,
+        "patience": 8,
+        "n_hidden": 32,
+        "n_layers": 2,
+        "n_latent": 4,
+        "n_components": 4,
+        "embed_steps": 20,
     },
-    "scgan": {"max_epochs": 4, "n_latent": 16, "generator_layers": [32, 64], "critic_layers": [64, 32], "batch_size": 64},
+    "scgan": {
+        "max_epochs": 4,
+        "n_latent": 16,
+        "generator_layers": [32, 64],
+        "critic_layers": [64, 32],
+        "batch_size": 64,
+    },
     "scgen": {"max_epochs": 6, "patience": 6, "n_hidden": 32, "n_latent": 4},
 }
 

@@ -7,12 +7,20 @@ the file and the key instead of being silently ignored.
 from __future__ import annotations
 
 import csv
+import os
 import re
 from pathlib import Path
 
 import yaml
 
 from lifedl.errors import LifedlError
+
+
+def export_pythonpath(source_dir: str) -> None:
+    """Put the checkout's ``src/`` first on PYTHONPATH, which every job inherits: jobs then import this
+    lifedl also inside per-stage conda environments and on cluster nodes, where it is not installed."""
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [source_dir, os.environ.get("PYTHONPATH")]))
+
 
 PLAIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
@@ -81,7 +89,9 @@ def selected_datasets(config: dict, sheet: dict[str, dict[str, str]], sheet_path
             "Add a row to the sheet or fix the id."
         )
     if not chosen:
-        raise LifedlError(f"no dataset to run: config 'datasets' is empty and no row of {sheet_path} has default_run=yes.")
+        raise LifedlError(
+            f"no dataset to run: config 'datasets' is empty and no row of {sheet_path} has default_run=yes."
+        )
     return chosen
 
 

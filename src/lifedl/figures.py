@@ -116,7 +116,11 @@ FIGURES: dict[str, Figure] = {
             _umap,
             task="representation",
         ),
-        Figure("training_curves", lambda archs: {arch: f"models/{arch}/history.tsv" for arch in archs["all"]}, _training_curves),
+        Figure(
+            "training_curves",
+            lambda archs: {arch: f"models/{arch}/history.tsv" for arch in archs["all"]},
+            _training_curves,
+        ),
         Figure(
             "seed004_panel",
             _fixed({arch: f"embeddings/{arch}.h5ad" for arch in ("pca", "ae", "vae")}),
@@ -126,7 +130,10 @@ FIGURES: dict[str, Figure] = {
         ),
         Figure("ldvae_loadings", _fixed({"embedding": "embeddings/ldvae.h5ad"}), _ldvae_loadings, archs=("ldvae",)),
         Figure(
-            "vega_programs", _fixed({"embedding": "embeddings/vega.h5ad"}), _vega_programs, archs=("vega",),
+            "vega_programs",
+            _fixed({"embedding": "embeddings/vega.h5ad"}),
+            _vega_programs,
+            archs=("vega",),
             needs_labels=True,
         ),
         Figure(

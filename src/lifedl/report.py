@@ -13,10 +13,27 @@ import pandas as pd
 from lifedl.io import atomic_path
 
 METRIC_COLUMNS = [
-    "arch", "ari", "nmi", "ari_best", "nmi_best", "resolution_best", "label_silhouette", "knn_accuracy", "batch_asw",
-    "cluster_silhouette", "resolution_stability",
-    "component_ari", "component_nmi", "heldout_loglik_per_cell", "n_clusters", "n_dims",
-    "auroc", "auprc", "accuracy", "n_test", "motif_filter_correlation",
+    "arch",
+    "ari",
+    "nmi",
+    "ari_best",
+    "nmi_best",
+    "resolution_best",
+    "label_silhouette",
+    "knn_accuracy",
+    "batch_asw",
+    "cluster_silhouette",
+    "resolution_stability",
+    "component_ari",
+    "component_nmi",
+    "heldout_loglik_per_cell",
+    "n_clusters",
+    "n_dims",
+    "auroc",
+    "auprc",
+    "accuracy",
+    "n_test",
+    "motif_filter_correlation",
 ]
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1200px; color: #222; }
@@ -83,8 +100,13 @@ def _run_row(run: Mapping[str, object], history: pd.DataFrame | None = None) -> 
     versions = run.get("versions", {})
     shown = ", ".join(f"{k} {versions[k]}" for k in ("torch", "lightning", "scanpy", "mlflow") if k in versions)
     cells = [
-        run["arch"], run["mlflow_run_id"], run["seed"], str(run.get("git_commit", ""))[:12],
-        str(run.get("config_sha256", ""))[:12], inputs, shown,
+        run["arch"],
+        run["mlflow_run_id"],
+        run["seed"],
+        str(run.get("git_commit", ""))[:12],
+        str(run.get("config_sha256", ""))[:12],
+        inputs,
+        shown,
     ]
     status_cell = f"<td class='{'flag' if flagged else 'muted'}'>{html.escape(status)}</td>"
     code_cells = [f"<td><code>{html.escape(str(cell))}</code></td>" for cell in cells]
@@ -130,7 +152,9 @@ def write_report(datasets: Mapping[str, Mapping[str, object]], tracking_uri: str
         qc = parts.get("qc", {})
         qc_line = qc.get("summary") or (
             f"QC kept {qc.get('n_cells_after')} of {qc.get('n_cells_before')} cells and "
-            f"{qc.get('n_genes_after')} of {qc.get('n_genes_before')} genes." if qc else ""
+            f"{qc.get('n_genes_after')} of {qc.get('n_genes_before')} genes."
+            if qc
+            else ""
         )
         figures = "\n".join(_image(path, caption) for path, caption in parts["figures"])
         tables = "".join(

@@ -19,7 +19,17 @@ import pandas as pd
 
 from lifedl.io import file_sha256, read_h5ad_counts, save_figure, write_h5ad, write_json, write_tsv
 
-VERSIONED_PACKAGES = ("lifedl", "torch", "lightning", "scanpy", "anndata", "mlflow", "numpy", "scikit-learn", "snakemake")
+VERSIONED_PACKAGES = (
+    "lifedl",
+    "torch",
+    "lightning",
+    "scanpy",
+    "anndata",
+    "mlflow",
+    "numpy",
+    "scikit-learn",
+    "snakemake",
+)
 PYFUNC_NEEDS = ("torch", "anndata", "scanpy", "mlflow", "numpy", "scikit-learn")  # to load and run a logged model
 
 
@@ -43,12 +53,16 @@ def git_commit(directory: str | os.PathLike = ".") -> str:
 
 
 def git_dirty(directory: str | os.PathLike = ".") -> str:
-    """"true" where tracked files differ from the commit (the code that ran is not the commit), "false",
+    """ "true" where tracked files differ from the commit (the code that ran is not the commit), "false",
     or "unknown" outside a git checkout."""
     try:
         changed = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=directory, capture_output=True, text=True, check=True, timeout=10,
+            cwd=directory,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -67,7 +81,9 @@ def download(row: Mapping[str, str], sheet: str, cache_dir: str, output: str) ->
     from lifedl.data import DatasetSpec, load_source
 
     adata = load_source(DatasetSpec.from_row(row, sheet), cache_dir)
-    print(f"{row['id']}: {adata.n_obs} rows x {adata.n_vars} features ({adata.uns['lifedl_dataset']['kind']})", flush=True)
+    print(
+        f"{row['id']}: {adata.n_obs} rows x {adata.n_vars} features ({adata.uns['lifedl_dataset']['kind']})", flush=True
+    )
     write_h5ad(adata, output)
 
 
@@ -282,7 +298,9 @@ def classify(qc_h5ad: str, checkpoint: str, output: str, predictions: str, arch:
     if hasattr(model, "first_layer_filters") and "motif" in adata.uns:  # a simulation's planted motif: found?
         from lifedl.tl.motifs import best_matching_filter
 
-        row["motif_filter_correlation"] = best_matching_filter(model.first_layer_filters(), adata.uns["motif"]["pwm"])[1]
+        row["motif_filter_correlation"] = best_matching_filter(model.first_layer_filters(), adata.uns["motif"]["pwm"])[
+            1
+        ]
     print(f"{arch}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items() if isinstance(v, float)), flush=True)
     write_tsv(pd.DataFrame([row]), output)  # collect_metrics logs it to the MLflow run
 
@@ -292,8 +310,10 @@ def test_rows(adata: ad.AnnData, spec):
     from lifedl.errors import LifedlError
 
     if not spec.split:
-        raise LifedlError(f"{spec.where}: a classifier is scored on held-out rows; name the obs column whose value "
-                          "'test' marks them in the data set's 'split' column of the datasets sheet.")
+        raise LifedlError(
+            f"{spec.where}: a classifier is scored on held-out rows; name the obs column whose value "
+            "'test' marks them in the data set's 'split' column of the datasets sheet."
+        )
     is_test = spec.is_test(adata)
     if not is_test.any():
         raise LifedlError(f"{spec.where}: no row has obs['{spec.split}'] == 'test'; mark held-out rows 'test'.")
@@ -373,13 +393,29 @@ def likelihood_comparison(
         run_dir = Path(work_dir) / likelihood
         params = {**(vae_params or {}), "likelihood": likelihood, "max_epochs": max_epochs}
         train(
-            qc_h5ad, str(run_dir / "model.ckpt"), str(run_dir / "run.json"), arch, dataset, params, seed,
-            tracking_uri, threads, training, run_name=f"{arch}_{likelihood}", register=False,
+            qc_h5ad,
+            str(run_dir / "model.ckpt"),
+            str(run_dir / "run.json"),
+            arch,
+            dataset,
+            params,
+            seed,
+            tracking_uri,
+            threads,
+            training,
+            run_name=f"{arch}_{likelihood}",
+            register=False,
         )
         run = read_json(run_dir / "run.json")
         rows.append({"likelihood": likelihood, **run["final_metrics"], "mlflow_run_id": run["mlflow_run_id"]})
-    columns = ["likelihood", "heldout_reconstruction_loglik_per_cell", "heldout_elbo_per_cell", "epochs_trained",
-               "n_val_cells", "mlflow_run_id"]
+    columns = [
+        "likelihood",
+        "heldout_reconstruction_loglik_per_cell",
+        "heldout_elbo_per_cell",
+        "epochs_trained",
+        "n_val_cells",
+        "mlflow_run_id",
+    ]
     write_tsv(pd.DataFrame(rows)[columns], output)
 
 
@@ -449,4 +485,3 @@ def perturbation(
     write_tsv(table, metrics_output)
     save_figure(response_scatter_figure(means, spec.heldout), figure_output)
     _log_table_to_run(run_json, table, table.columns[0])
-

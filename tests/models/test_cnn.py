@@ -13,8 +13,8 @@ from lifedl.data.spec import DatasetSpec
 from lifedl.errors import LifedlError
 from lifedl.models import cnn
 from lifedl.models.base import FitResult
-from lifedl.tl.motifs import best_matching_filter
 from lifedl.tl.classification import classification_metrics
+from lifedl.tl.motifs import best_matching_filter
 
 SPEC = DatasetSpec(id="sim", kind="sequences", labels="label", split="split")
 # The registry's defaults, with a higher learning rate and fewer epochs for a 2-3 s test.

@@ -23,7 +23,10 @@ def test_default_config_and_sheet_are_valid(repo, schemas, default_config):
     assert config["architectures"][0] == "pca"
     sheet = load_datasets_sheet(repo / "config/datasets.tsv", schemas[1])
     assert selected_datasets(config, sheet, "config/datasets.tsv") == [
-        "pbmc68k_reduced", "sim_batches", "sim_perturbation", "sim_motif"
+        "pbmc68k_reduced",
+        "sim_batches",
+        "sim_perturbation",
+        "sim_motif",
     ]
     assert sheet["sim_motif"]["kind"] == "sequences" and sheet["pbmc68k_reduced"]["kind"] == "cells"
     # the real public data sets are listed but not in the default run
@@ -128,7 +131,7 @@ def test_dataset_architectures_follow_config_sheet_list_and_needs(monkeypatch):
     needy = Architecture("needy", "lifedl.models.vae", "needs a condition", {}, needs=("condition",))
     assert needy.data_kind == "cells" and needy.baseline == "pca"
     monkeypatch.setitem(ARCHITECTURES, "needy", needy)
-    row = dict({"id": "d", "kind": "cells", "condition": "", "architectures": ""})
+    row = {"id": "d", "kind": "cells", "condition": "", "architectures": ""}
     # no list in the sheet: config's architectures that the row can feed, their baseline (PCA) first
     assert dataset_architectures(["vae", "needy", "ae"], row, "sheet.tsv") == ["pca", "vae", "ae"]
     with_condition = row.copy()
@@ -145,7 +148,7 @@ def test_dataset_architectures_follow_config_sheet_list_and_needs(monkeypatch):
     assert dataset_architectures(["pca", "needy"], row, "sheet.tsv") == ["pca"]
     # the data kind picks the architectures (empty kind = cells) and so the baseline: k-mers for sequences
     every = ["pca", "vae", "needy", "kmer", "cnn"]
-    sequences = dict({"id": "s", "kind": "sequences", "labels": "label", "condition": "", "architectures": ""})
+    sequences = {"id": "s", "kind": "sequences", "labels": "label", "condition": "", "architectures": ""}
     assert dataset_architectures(every, sequences, "sheet.tsv") == ["kmer", "cnn"]
     assert dataset_architectures(["cnn"], sequences, "sheet.tsv") == ["kmer", "cnn"]
     no_kind = row.copy()
@@ -164,7 +167,9 @@ def test_dataset_architectures_follow_config_sheet_list_and_needs(monkeypatch):
     # a listed architecture whose needs are not met, or an unknown one, is an error naming the fix
     bad = row.copy()
     bad["architectures"] = "needy"
-    with pytest.raises(LifedlError, match=r"sheet.tsv: dataset 'd' lists architecture 'needy', which needs .*condition"):
+    with pytest.raises(
+        LifedlError, match=r"sheet.tsv: dataset 'd' lists architecture 'needy', which needs .*condition"
+    ):
         dataset_architectures(["needy"], bad, "sheet.tsv")
     bad["architectures"] = "vea"
     with pytest.raises(LifedlError, match="unknown architecture 'vea'"):

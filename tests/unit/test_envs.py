@@ -27,7 +27,9 @@ def test_every_env_pins_the_locked_versions(repo, lock):
         pins, dependencies = _env_pins(path)
         assert "python=3.11" in dependencies
         for name, version in pins.items():
-            assert lock.get(name.lower()) == version, f"{path.name}: {name}=={version}, lock has {lock.get(name.lower())}"
+            assert lock.get(name.lower()) == version, (
+                f"{path.name}: {name}=={version}, lock has {lock.get(name.lower())}"
+            )
 
 
 def test_envs_cover_pyproject_and_satisfy_its_ranges(repo, lock):

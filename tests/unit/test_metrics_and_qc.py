@@ -55,9 +55,12 @@ def test_qc_that_removes_every_cell_says_which_threshold_to_lower():
 def test_qc_that_keeps_a_sliver_of_the_cells_stops_and_names_what_removed_them(capsys):
     # A shallow 1,000-gene panel: the default min_genes=200 would keep a handful of its cells.
     adata = simulate_counts(SimulationParams(n_cells=400, n_genes=1000, mean_library_size=180, seed=3))
-    with pytest.raises(LifedlError, match=r"QC keeps only \d+ of 400 \(under 10%\): min_genes=200 removes 3\d\d.*"
-                       r"max_pct_mito=20.0 removes 0 \(median genes per cell: \d+\).*'qc:'.*'qc_per_dataset:'"
-                       r".*outlier_mads"):
+    with pytest.raises(
+        LifedlError,
+        match=r"QC keeps only \d+ of 400 \(under 10%\): min_genes=200 removes 3\d\d.*"
+        r"max_pct_mito=20.0 removes 0 \(median genes per cell: \d+\).*'qc:'.*'qc_per_dataset:'"
+        r".*outlier_mads",
+    ):
         run_qc(adata, QCParams())
     assert run_qc(adata, QCParams(min_genes=20, n_top_genes=200)).n_obs > 300  # thresholds for this data
     assert "no mitochondrial genes" not in capsys.readouterr().err  # the simulator names some MT- genes
@@ -81,8 +84,13 @@ def test_adaptive_qc_drops_the_cells_outside_the_data_s_own_spread():
     assert filtered.n_obs >= 380 and not set(adata.obs_names[:5]) & set(filtered.obs_names)  # 95 % stay
     assert filtered.uns["qc"]["outlier_mads"] == 5
     # % mito counts only upwards; no spread means no outlier
-    obs = pd.DataFrame({"total_counts": [100.0] * 9 + [100.0], "n_genes_by_counts": [50.0] * 10,
-                        "pct_counts_mt": [1.0, 2.0, 1.5, 1.0, 2.0, 1.5, 1.0, 2.0, 0.0, 40.0]})
+    obs = pd.DataFrame(
+        {
+            "total_counts": [100.0] * 9 + [100.0],
+            "n_genes_by_counts": [50.0] * 10,
+            "pct_counts_mt": [1.0, 2.0, 1.5, 1.0, 2.0, 1.5, 1.0, 2.0, 0.0, 40.0],
+        }
+    )
     assert list(np.flatnonzero(mad_outliers(obs, 5))) == [9]
 
 

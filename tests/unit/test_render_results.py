@@ -19,7 +19,9 @@ def render_results(repo):
 def results(tmp_path):
     root = tmp_path / "results"
     (root / "d" / "models" / "vae").mkdir(parents=True)
-    (root / "d" / "metrics.tsv").write_text("arch\tari\tn_cells\tloglik\npca\t0.5067\t693\t\nvae\t0.52451\t693\t-653.36\n")
+    (root / "d" / "metrics.tsv").write_text(
+        "arch\tari\tn_cells\tloglik\npca\t0.5067\t693\t\nvae\t0.52451\t693\t-653.36\n"
+    )
     (root / "d" / "models" / "vae" / "run.json").write_text(json.dumps({"git_commit": "abcdef0123456789", "seed": 0}))
     return root
 

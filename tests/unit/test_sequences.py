@@ -21,8 +21,8 @@ from lifedl.data.spec import DatasetSpec
 from lifedl.errors import LifedlError
 from lifedl.models import kmer
 from lifedl.pl.sequences import motif_filter_figure
-from lifedl.tl.motifs import best_matching_filter, motif_similarity, reverse_complement_matrix
 from lifedl.tl.classification import classification_metrics
+from lifedl.tl.motifs import best_matching_filter, motif_similarity, reverse_complement_matrix
 
 SPEC = DatasetSpec(id="sim", kind="sequences", labels="label", split="split")
 KMER_PARAMS = {"k_values": [1, 2, 3, 4, 5, 6], "C": 1.0, "val_fraction": 0.2}

@@ -41,8 +41,16 @@ SHEET_HEADER = "id\tsource\tlabels\n"
         ("datasets: []\n", "../evil\tsimulated:\t\n", ["sheet.tsv", "does not match"]),
     ],
     ids=[
-        "unknown-key", "wrong-type", "unknown-arch", "arch-not-plain", "unknown-dataset", "unknown-hyperparameter",
-        "hyperparameter-type", "empty-sheet", "duplicate-ids", "dataset-id-not-plain",
+        "unknown-key",
+        "wrong-type",
+        "unknown-arch",
+        "arch-not-plain",
+        "unknown-dataset",
+        "unknown-hyperparameter",
+        "hyperparameter-type",
+        "empty-sheet",
+        "duplicate-ids",
+        "dataset-id-not-plain",
     ],
 )
 def test_bad_config_stops_before_anything_runs(repo, tiny_workdir, extra_config, sheet, expected):
@@ -163,7 +171,8 @@ def test_truncated_10x_h5(http_server, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "value, expected", [(-3.0, "negative values"), (2.5, "non-integer values"), (np.nan, "NaN or inf"), (np.inf, "NaN or inf")]
+    "value, expected",
+    [(-3.0, "negative values"), (2.5, "non-integer values"), (np.nan, "NaN or inf"), (np.inf, "NaN or inf")],
 )
 def test_bad_count_values(http_server, tmp_path, value, expected):
     root, base = http_server
@@ -214,7 +223,10 @@ QC = {"min_genes": 10, "min_counts": 0, "max_pct_mito": 100, "min_cells": 1, "n_
 
 @pytest.mark.parametrize(
     "change, expected",
-    [({"min_genes": 10_000}, ["no cells pass QC", "min_genes=10000", "qc:"]), ({"min_cells": 10_000}, ["no genes", "qc.min_cells"])],
+    [
+        ({"min_genes": 10_000}, ["no cells pass QC", "min_genes=10000", "qc:"]),
+        ({"min_cells": 10_000}, ["no genes", "qc.min_cells"]),
+    ],
     ids=["no-cells", "no-genes"],
 )
 def test_nothing_left_after_qc(tmp_path, change, expected):
@@ -245,8 +257,14 @@ def _train(tmp_path, qc_file, params=None, tracking_uri=None):
     tracking_uri = tracking_uri or f"sqlite:///{tmp_path / 'results/mlflow.db'}"
     with pytest.raises(LifedlError) as error:
         steps.train(
-            str(qc_file), str(model_dir / "model.ckpt"), str(model_dir / "run.json"), "vae", "bad",
-            {"max_epochs": 2, "n_hidden": 16, **(params or {})}, 0, tracking_uri,
+            str(qc_file),
+            str(model_dir / "model.ckpt"),
+            str(model_dir / "run.json"),
+            "vae",
+            "bad",
+            {"max_epochs": 2, "n_hidden": 16, **(params or {})},
+            0,
+            tracking_uri,
         )
     assert not (model_dir / "model.ckpt").exists() and not (model_dir / "run.json").exists()
     assert not list(model_dir.glob(".*.tmp*"))

@@ -58,7 +58,10 @@ def test_dry_run_with_conda_deployment_needs_only_snakemake(repo, tmp_path, snak
     # the environment really holds no lifedl and no pandas
     missing = subprocess.run(
         [str(python), "-c", "import importlib.util as u; print([m for m in ('lifedl', 'pandas') if u.find_spec(m)])"],
-        capture_output=True, text=True, check=True, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
     )
     assert missing.stdout.strip() == "[]"
     work = tmp_path / "work"
@@ -75,9 +78,23 @@ def test_dry_run_with_conda_deployment_needs_only_snakemake(repo, tmp_path, snak
     environment = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     environment["PATH"] = os.pathsep.join([*path, "/usr/bin", "/bin"])
     result = subprocess.run(
-        [str(snakemake_only_venv / "bin" / "snakemake"), "--snakefile", str(repo / "Snakefile"),
-         "--directory", str(work), "-n", "--sdm", "conda", "--cores", "2"],
-        capture_output=True, text=True, timeout=300, env=environment, cwd=tmp_path,
+        [
+            str(snakemake_only_venv / "bin" / "snakemake"),
+            "--snakefile",
+            str(repo / "Snakefile"),
+            "--directory",
+            str(work),
+            "-n",
+            "--sdm",
+            "conda",
+            "--cores",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=environment,
+        cwd=tmp_path,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]

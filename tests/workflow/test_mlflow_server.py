@@ -37,8 +37,18 @@ def mlflow_server(tmp_path_factory):
     port = _free_port()
     mlflow = Path(sys.executable).parent / "mlflow"
     command = [
-        str(mlflow), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-        "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}", "--artifacts-destination", str(root / "artifacts"),
+        str(mlflow),
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--backend-store-uri",
+        f"sqlite:///{root / 'mlflow.db'}",
+        "--artifacts-destination",
+        str(root / "artifacts"),
     ]
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     log = open(root / "server.log", "w")  # noqa: SIM115 - open for the server's whole life
@@ -73,8 +83,17 @@ def trained(mlflow_server, tmp_path_factory):
     runs = {}
     for name, arch, seed in (("pca", "pca", 0), ("vae", "vae", 0), ("vae_again", "vae", 1)):
         model_dir = directory / name
-        steps.train(str(qc_file), str(model_dir / "model.ckpt"), str(model_dir / "run.json"), arch, "server_test",
-                    params[arch], seed, mlflow_server, tags={"snakemake_rule": "train"})
+        steps.train(
+            str(qc_file),
+            str(model_dir / "model.ckpt"),
+            str(model_dir / "run.json"),
+            arch,
+            "server_test",
+            params[arch],
+            seed,
+            mlflow_server,
+            tags={"snakemake_rule": "train"},
+        )
         runs[name] = json.loads((model_dir / "run.json").read_text()) | {"dir": model_dir}
     return qc_file, runs
 
@@ -114,7 +133,9 @@ def test_each_run_registers_a_new_version_that_loads_back_by_name(mlflow_server,
 
 
 def test_dashboard_lists_the_runs_with_datasets_and_models_in_a_browser(repo, mlflow_server, trained):
-    installed = subprocess.run(["bash", str(repo / "scripts/install-chromium.sh")], capture_output=True, text=True, timeout=900)
+    installed = subprocess.run(
+        ["bash", str(repo / "scripts/install-chromium.sh")], capture_output=True, text=True, timeout=900
+    )
     if installed.returncode == 2:
         pytest.skip(f"chromium cannot be installed here: {installed.stderr.strip()}")
     assert installed.returncode == 0, installed.stderr
@@ -125,15 +146,27 @@ def test_dashboard_lists_the_runs_with_datasets_and_models_in_a_browser(repo, ml
     artifacts = repo / "test-artifacts"
     artifacts.mkdir(exist_ok=True)
     browser = [
-        "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--virtual-time-budget=8000", "--window-size=1400,900",
+        "chromium",
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--virtual-time-budget=8000",
+        "--window-size=1400,900",
     ]
     profile = artifacts / "chromium-profile"
-    dom = subprocess.run([*browser, f"--user-data-dir={profile}", "--dump-dom", page], capture_output=True, text=True, timeout=120).stdout
+    dom = subprocess.run(
+        [*browser, f"--user-data-dir={profile}", "--dump-dom", page], capture_output=True, text=True, timeout=120
+    ).stdout
     (artifacts / "mlflow-runs.html").write_text(dom)
     shot = artifacts / "mlflow-runs.png"
-    subprocess.run([*browser, f"--user-data-dir={profile}", f"--screenshot={shot}", page], capture_output=True, timeout=120)
+    subprocess.run(
+        [*browser, f"--user-data-dir={profile}", f"--screenshot={shot}", page], capture_output=True, timeout=120
+    )
     assert shot.stat().st_size > 10_000
     assert "server_test" in dom
     for name in ("pca", "vae"):  # run names are rendered as links in the runs table

@@ -27,7 +27,9 @@ def _pipeline(qc_file, directory, arch, seed):
     models = directory / "models" / arch
     embedding, metrics = directory / "embedding.h5ad", directory / "metrics.tsv"
     uri = f"sqlite:///{directory / 'mlflow.db'}"
-    steps.train(str(qc_file), str(models / "model.ckpt"), str(models / "run.json"), arch, "repro", FAST_PARAMS[arch], seed, uri)
+    steps.train(
+        str(qc_file), str(models / "model.ckpt"), str(models / "run.json"), arch, "repro", FAST_PARAMS[arch], seed, uri
+    )
     steps.embed(str(qc_file), str(models / "model.ckpt"), str(embedding), arch, 15, [0.5, 1.0], seed)
     steps.evaluate(str(embedding), str(models / "run.json"), str(metrics), arch, "repro", [0.5, 1.0], 1.0, seed)
     result = ad.read_h5ad(embedding)

@@ -15,12 +15,16 @@ pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 def local_slurm(repo, tmp_path_factory):
     state = tmp_path_factory.mktemp("slurm")
     env = {**os.environ, "LIFEDL_SLURM_DIR": str(state)}
-    started = subprocess.run(["bash", str(repo / "scripts/local-slurm.sh"), "start"], env=env, capture_output=True, text=True, timeout=900)
+    started = subprocess.run(
+        ["bash", str(repo / "scripts/local-slurm.sh"), "start"], env=env, capture_output=True, text=True, timeout=900
+    )
     if started.returncode == 2:
         pytest.skip(f"no local SLURM possible here: {started.stderr.strip()}")
     assert started.returncode == 0, started.stderr
     yield {"SLURM_CONF": str(state / "slurm.conf")}
-    stopped = subprocess.run(["bash", str(repo / "scripts/local-slurm.sh"), "stop"], env=env, capture_output=True, text=True, timeout=60)
+    stopped = subprocess.run(
+        ["bash", str(repo / "scripts/local-slurm.sh"), "stop"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert stopped.returncode == 0, stopped.stderr
     daemons = subprocess.run(["ps", "-eo", "comm"], capture_output=True, text=True).stdout.split()
     assert not {"slurmctld", "slurmd"} & set(daemons), "stop must end the daemons it started"
@@ -50,7 +54,11 @@ def test_profile_runs_the_tiny_workflow_through_slurm(repo, tmp_path, local_slur
     slurm_logs = {p.parent.name.removeprefix("rule_") for p in (workdir / ".snakemake/slurm_logs").glob("rule_*/*.log")}
     assert remote_jobs <= slurm_logs | submitted_rules
     queue = subprocess.run(
-        ["squeue", "--states=all", "-h", "-o", "%i %T"], env={**os.environ, **local_slurm}, capture_output=True, text=True, timeout=30
+        ["squeue", "--states=all", "-h", "-o", "%i %T"],
+        env={**os.environ, **local_slurm},
+        capture_output=True,
+        text=True,
+        timeout=30,
     ).stdout
     finished = {line.split()[0] for line in queue.splitlines() if line.endswith("COMPLETED")}
     assert set(job_ids) <= finished, (job_ids, queue)
@@ -64,8 +72,16 @@ def test_training_jobs_ask_for_a_gpu_when_configured(repo, tiny_workdir, local_s
     extra = tiny_workdir.parent / "gpu.yaml"
     extra.write_text("resources:\n  train: {threads: 2, mem_mb: 2000, runtime: 10, gpu: 1}\n")
     result = run_snakemake(
-        repo, tiny_workdir.parent, "--profile", "slurm", "-n", "--configfile", str(tiny_workdir), str(extra),
-        env=local_slurm, cwd=repo,
+        repo,
+        tiny_workdir.parent,
+        "--profile",
+        "slurm",
+        "-n",
+        "--configfile",
+        str(tiny_workdir),
+        str(extra),
+        env=local_slurm,
+        cwd=repo,
     )
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-3000:]

@@ -168,7 +168,9 @@ def test_tiny_run_writes_every_output(tiny_run):
     assert raw.uns["lifedl_dataset"]["kind"] == "sequences" and raw.X.shape == (600, 60)
     classifiers = pd.read_csv(seq / "metrics.tsv", sep="\t")
     assert list(classifiers["arch"]) == ["kmer", "cnn"]  # the baseline first
-    assert classifiers["auroc"].between(0, 1).all() and (classifiers["n_test"] == (raw.obs["split"] == "test").sum()).all()
+    assert (
+        classifiers["auroc"].between(0, 1).all() and (classifiers["n_test"] == (raw.obs["split"] == "test").sum()).all()
+    )
     by_arch = classifiers.set_index("arch")["motif_filter_correlation"]  # only the CNN has filters to match
     assert -1 <= by_arch["cnn"] <= 1 and pd.isna(by_arch["kmer"])
     predictions = pd.read_csv(seq / "predictions/cnn.tsv", sep="\t")

@@ -1,16 +1,22 @@
 # Validated config, the datasets sheet, and helpers shared by the rules.
-import os
 import sys
 from pathlib import Path
 
 # Jobs import lifedl from this checkout, also inside per-stage conda envs (--sdm conda) and on cluster nodes;
 # so does this parse, which needs nothing beyond Snakemake itself (the registry and config helpers import only
 # the standard library and yaml): `snakemake -n --sdm conda` works where only Snakemake is installed.
-os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [f"{workflow.basedir}/src", os.environ.get("PYTHONPATH")]))
 sys.path.insert(0, f"{workflow.basedir}/src")
 from lifedl.config import (
-    check_qc_overrides, dataset_architectures, dataset_qc, load_datasets_sheet, selected_datasets, validate_config,
+    check_qc_overrides,
+    dataset_architectures,
+    dataset_qc,
+    export_pythonpath,
+    load_datasets_sheet,
+    selected_datasets,
+    validate_config,
 )
+
+export_pythonpath(f"{workflow.basedir}/src")
 from lifedl.figures import FIGURES, figures_for
 from lifedl.models import LIKELIHOOD_COMPARISON_ARCH, TASKS, get_architecture
 
@@ -21,7 +27,9 @@ DATASETS = selected_datasets(config, SHEET, SHEET_PATH)
 check_qc_overrides(config, SHEET, SHEET_PATH)
 # Per data set: config's architectures that read its kind and that its sheet row can feed (and lists, if it
 # lists any), each family's baseline (PCA, k-mers) first.
-DATASET_ARCHS = {dataset: dataset_architectures(config["architectures"], SHEET[dataset], SHEET_PATH) for dataset in DATASETS}
+DATASET_ARCHS = {
+    dataset: dataset_architectures(config["architectures"], SHEET[dataset], SHEET_PATH) for dataset in DATASETS
+}
 ARCHS = list(dict.fromkeys(arch for archs in DATASET_ARCHS.values() for arch in archs))
 for _arch in dict.fromkeys([*config["architectures"], *ARCHS]):  # every one named, run or not
     get_architecture(_arch).resolve_params(config["params"].get(_arch), where=f"config 'params.{_arch}'")
@@ -66,8 +74,19 @@ def mem_mb(rule_name):
 # Only the fields that shape raw.h5ad (the spec stored in it): editing a description or an architecture list
 # re-downloads nothing.
 DOWNLOAD_FIELDS = [
-    "id", "source", "kind", "checksum", "format", "labels", "batch", "condition", "control", "heldout", "split",
-    "programs", "programs_checksum",
+    "id",
+    "source",
+    "kind",
+    "checksum",
+    "format",
+    "labels",
+    "batch",
+    "condition",
+    "control",
+    "heldout",
+    "split",
+    "programs",
+    "programs_checksum",
 ]
 
 

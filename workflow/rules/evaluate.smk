@@ -1,34 +1,30 @@
 rule evaluate:
-    wildcard_constraints:
-        arch=arch_pattern("representation"),
-    conda:
-        "../../envs/train.yaml"
     input:
         embedding="results/{dataset}/embeddings/{arch}.h5ad",
         run_json="results/{dataset}/models/{arch}/run.json",
     output:
         "results/{dataset}/metrics/{arch}.tsv",
-    params:
-        resolutions=config["clustering"]["resolutions"],
-        default_resolution=config["clustering"]["default_resolution"],
-        seed=config["seed"],
     log:
         "results/{dataset}/logs/evaluate_{arch}.log",
     benchmark:
         "results/{dataset}/benchmarks/evaluate_{arch}.tsv"
+    wildcard_constraints:
+        arch=arch_pattern("representation"),
+    conda:
+        "../../envs/train.yaml"
     threads: rule_resources("evaluate")["threads"]
     resources:
         mem_mb=mem_mb("evaluate"),
         runtime=rule_resources("evaluate")["runtime"],
+    params:
+        resolutions=config["clustering"]["resolutions"],
+        default_resolution=config["clustering"]["default_resolution"],
+        seed=config["seed"],
     script:
         "../scripts/evaluate.py"
 
 
 rule classify:
-    wildcard_constraints:
-        arch=arch_pattern("classifier"),
-    conda:
-        "../../envs/train.yaml"
     input:
         qc_h5ad="results/{dataset}/qc.h5ad",
         checkpoint="results/{dataset}/models/{arch}/model.ckpt",
@@ -39,6 +35,10 @@ rule classify:
         "results/{dataset}/logs/classify_{arch}.log",
     benchmark:
         "results/{dataset}/benchmarks/classify_{arch}.tsv"
+    wildcard_constraints:
+        arch=arch_pattern("classifier"),
+    conda:
+        "../../envs/train.yaml"
     threads: rule_resources("evaluate")["threads"]
     resources:
         mem_mb=mem_mb("evaluate"),
@@ -48,8 +48,6 @@ rule classify:
 
 
 rule collect_metrics:
-    conda:
-        "../../envs/report.yaml"
     input:
         metrics=lambda wildcards: expand(
             "results/{dataset}/metrics/{arch}.tsv", dataset=wildcards.dataset, arch=scored_archs(wildcards.dataset)
@@ -62,7 +60,9 @@ rule collect_metrics:
     log:
         "results/{dataset}/logs/collect_metrics.log",
     benchmark:
-        "results/{dataset}/benchmarks/collect_metrics.tsv",
+        "results/{dataset}/benchmarks/collect_metrics.tsv"
     localrule: True
+    conda:
+        "../../envs/report.yaml"
     script:
         "../scripts/collect_metrics.py"

@@ -3,10 +3,6 @@
 
 
 rule generate:
-    wildcard_constraints:
-        arch=arch_pattern("generator"),
-    conda:
-        "../../envs/train.yaml"
     input:
         qc_h5ad="results/{dataset}/qc.h5ad",
         checkpoint="results/{dataset}/models/{arch}/model.ckpt",
@@ -14,27 +10,37 @@ rule generate:
     output:
         generated="results/{dataset}/generated/{arch}.h5ad",
         metrics="results/{dataset}/metrics/{arch}.tsv",
-        umap=report("results/{dataset}/figures/{arch}_realism_umap.png", caption="../report/generator.rst", category="{dataset}", subcategory="Generative models"),
-        means=report("results/{dataset}/figures/{arch}_gene_means.png", caption="../report/generator.rst", category="{dataset}", subcategory="Generative models"),
-    params:
-        seed=config["seed"],
+        umap=report(
+            "results/{dataset}/figures/{arch}_realism_umap.png",
+            caption="../report/generator.rst",
+            category="{dataset}",
+            subcategory="Generative models",
+        ),
+        means=report(
+            "results/{dataset}/figures/{arch}_gene_means.png",
+            caption="../report/generator.rst",
+            category="{dataset}",
+            subcategory="Generative models",
+        ),
     log:
         "results/{dataset}/logs/generate_{arch}.log",
     benchmark:
         "results/{dataset}/benchmarks/generate_{arch}.tsv"
+    wildcard_constraints:
+        arch=arch_pattern("generator"),
+    conda:
+        "../../envs/train.yaml"
     threads: rule_resources("evaluate")["threads"]
     resources:
         mem_mb=mem_mb("evaluate"),
         runtime=rule_resources("evaluate")["runtime"],
+    params:
+        seed=config["seed"],
     script:
         "../scripts/generate.py"
 
 
 rule perturbation:
-    wildcard_constraints:
-        arch=arch_pattern("perturbation"),
-    conda:
-        "../../envs/train.yaml"
     input:
         qc_h5ad="results/{dataset}/qc.h5ad",
         checkpoint="results/{dataset}/models/{arch}/model.ckpt",
@@ -42,16 +48,25 @@ rule perturbation:
     output:
         predicted="results/{dataset}/predictions/{arch}.h5ad",
         metrics="results/{dataset}/metrics/{arch}.tsv",
-        figure=report("results/{dataset}/figures/{arch}_response.png", caption="../report/perturbation.rst", category="{dataset}", subcategory="Perturbation"),
-    params:
-        seed=config["seed"],
+        figure=report(
+            "results/{dataset}/figures/{arch}_response.png",
+            caption="../report/perturbation.rst",
+            category="{dataset}",
+            subcategory="Perturbation",
+        ),
     log:
         "results/{dataset}/logs/perturbation_{arch}.log",
     benchmark:
         "results/{dataset}/benchmarks/perturbation_{arch}.tsv"
+    wildcard_constraints:
+        arch=arch_pattern("perturbation"),
+    conda:
+        "../../envs/train.yaml"
     threads: rule_resources("evaluate")["threads"]
     resources:
         mem_mb=mem_mb("evaluate"),
         runtime=rule_resources("evaluate")["runtime"],
+    params:
+        seed=config["seed"],
     script:
         "../scripts/perturbation.py"

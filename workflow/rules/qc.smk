@@ -1,6 +1,4 @@
 rule qc:
-    conda:
-        "../../envs/data.yaml"
     input:
         "results/{dataset}/raw.h5ad",
     output:
@@ -17,15 +15,17 @@ rule qc:
             category="{dataset}",
             subcategory="QC",
         ),
-    params:
-        qc=lambda wildcards: dataset_qc(config, wildcards.dataset),  # 'qc' with the data set's own overrides
     log:
         "results/{dataset}/logs/qc.log",
     benchmark:
         "results/{dataset}/benchmarks/qc.tsv"
+    conda:
+        "../../envs/data.yaml"
     threads: rule_resources("qc")["threads"]
     resources:
         mem_mb=mem_mb("qc"),
         runtime=rule_resources("qc")["runtime"],
+    params:
+        qc=lambda wildcards: dataset_qc(config, wildcards.dataset),  # 'qc' with the data set's own overrides
     script:
         "../scripts/qc.py"

@@ -19,7 +19,9 @@ def read_gmt(path: str | Path) -> dict[str, list[str]]:
             continue
         fields = line.rstrip("\n").split("\t")
         if len(fields) < 3:
-            raise LifedlError(f"{path}:{number}: a GMT line needs name, description and at least one gene (tab-separated).")
+            raise LifedlError(
+                f"{path}:{number}: a GMT line needs name, description and at least one gene (tab-separated)."
+            )
         programs[fields[0]] = [gene for gene in fields[2:] if gene]
     return programs
 

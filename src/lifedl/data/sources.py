@@ -55,7 +55,8 @@ def load_source(spec: DatasetSpec, cache_dir: str | Path) -> ad.AnnData:
         print(
             f"lifedl warning: {what}: {len(duplicated)} gene names occur more than once (e.g. {list(duplicated[:3])}); "
             "made unique by appending -1, -2, ... (anndata's var_names_make_unique(), as scanpy's 10x readers do)",
-            file=sys.stderr, flush=True,
+            file=sys.stderr,
+            flush=True,
         )
     duplicated = adata.obs_names[adata.obs_names.duplicated()].unique()
     if len(duplicated):  # two cells under one barcode: usually concatenated samples, which need telling apart
@@ -144,7 +145,9 @@ def _simulate(spec: DatasetSpec, params_class, simulate) -> ad.AnnData:
         try:
             values[key] = {"int": int, "str": str}.get(getattr(fields[key], "__name__", fields[key]), float)(value)
         except ValueError:
-            raise LifedlError(f"{spec.sheet}: dataset '{spec.id}': simulation parameter {key}={value!r} is not a number.")
+            raise LifedlError(
+                f"{spec.sheet}: dataset '{spec.id}': simulation parameter {key}={value!r} is not a number."
+            )
     try:
         return simulate(params_class(**values))
     except ValueError as error:

@@ -87,7 +87,9 @@ class DatasetSpec:
     @classmethod
     def from_row(cls, row, sheet: str = "config/datasets.tsv") -> DatasetSpec:
         """From a datasets-sheet row (a mapping); columns that are not spec fields are ignored, empty kind = cells."""
-        fields = {k: str(v) for k, v in dict(row).items() if k in cls.__dataclass_fields__ and k not in ("sheet", "file")}
+        fields = {
+            k: str(v) for k, v in dict(row).items() if k in cls.__dataclass_fields__ and k not in ("sheet", "file")
+        }
         fields["kind"] = fields.get("kind") or "cells"
         return cls(**fields, sheet=sheet)
 
@@ -106,4 +108,3 @@ class DatasetSpec:
         stored = dict(uns.get(UNS_KEY, {}) or {})
         spec = cls.from_row(stored) if stored else cls(id=dataset or "data")
         return dataclasses.replace(spec, file=str(file))
-

@@ -75,7 +75,9 @@ class AutoencoderModel:
         self.final_metrics = dict(final_metrics or {})
 
     def _apply(self, function, adata: ad.AnnData) -> np.ndarray:
-        return predict_batches(lambda batch: function(batch["counts"]), {"counts": counts_matrix(adata, self.gene_names)})
+        return predict_batches(
+            lambda batch: function(batch["counts"]), {"counts": counts_matrix(adata, self.gene_names)}
+        )
 
     def embed(self, adata: ad.AnnData) -> np.ndarray:
         return self._apply(self.network.encode, adata)
@@ -90,7 +92,9 @@ class AutoencoderModel:
 
 def _network(n_genes: int, params: dict, arch: str) -> Autoencoder:
     corruption = params["corruption"] if arch == "dae" else 0.0
-    return Autoencoder(n_genes, params["n_latent"], params["n_hidden"], params["n_layers"], params["dropout"], corruption)
+    return Autoencoder(
+        n_genes, params["n_latent"], params["n_hidden"], params["n_layers"], params["dropout"], corruption
+    )
 
 
 def setup(adata: ad.AnnData, params: dict, spec, seed: int, arch: str = "ae") -> Setup:

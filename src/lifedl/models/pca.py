@@ -56,7 +56,9 @@ def fit(adata: ad.AnnData, params: dict, seed: int) -> PCAModel:
     scaled = np.minimum((expression - mean) / std, params["max_value"])
     n_components = min(params["n_components"], min(scaled.shape) - 1)
     pca = PCA(n_components=n_components, svd_solver="full", random_state=seed).fit(scaled)
-    print(f"PCA: {n_components} components explain {pca.explained_variance_ratio_.sum():.1%} of the variance", flush=True)
+    print(
+        f"PCA: {n_components} components explain {pca.explained_variance_ratio_.sum():.1%} of the variance", flush=True
+    )
     return PCAModel(adata.var_names, params, mean, std, pca.components_, pca.mean_, pca.explained_variance_ratio_)
 
 
@@ -68,4 +70,3 @@ def setup(adata: ad.AnnData, params: dict, spec, seed: int, arch: str = "pca") -
 def from_checkpoint(checkpoint: dict) -> PCAModel:
     keys = ("gene_names", "params", "mean", "std", "components", "pca_mean", "explained_variance_ratio")
     return PCAModel(*(checkpoint[k] for k in keys))
-

@@ -347,8 +347,9 @@ def setup(adata: ad.AnnData, params: dict, spec, seed: int, arch: str = "scgan")
         codes = arrays.get("label")
         fractions = np.bincount(codes, minlength=len(cell_types)) / len(codes) if cell_types else []
         labels_key = spec.labels if spec.labels in adata.obs else ""
-        return ScGANModel(arch, network.generator, adata.var_names, params, cell_types, fractions, labels_key,
-                          result.metrics)
+        return ScGANModel(
+            arch, network.generator, adata.var_names, params, cell_types, fractions, labels_key, result.metrics
+        )
 
     return Setup(network, arrays, finish)
 

@@ -67,7 +67,9 @@ class VAE(nn.Module):
     def _input(self, counts: torch.Tensor) -> torch.Tensor:
         return torch.log1p(counts) if self.likelihood.on_counts else log_normalise_tensor(counts)
 
-    def encode(self, counts: torch.Tensor, batch_index: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def encode(
+        self, counts: torch.Tensor, batch_index: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         x = self._input(counts)
         if self.n_batches:
             x = torch.cat([x, self._one_hot(batch_index)], dim=-1)
@@ -128,7 +130,9 @@ class VAE(nn.Module):
 
 
 class VAEModel:
-    def __init__(self, arch, network, gene_names, params, batch_key="", batch_categories=(), programs=(), final_metrics=None):
+    def __init__(
+        self, arch, network, gene_names, params, batch_key="", batch_categories=(), programs=(), final_metrics=None
+    ):
         self.arch, self.network = arch, network.eval()
         self.gene_names, self.params = list(gene_names), dict(params)
         self.batch_key, self.batch_categories = batch_key, list(batch_categories)
@@ -145,8 +149,9 @@ class VAEModel:
         return arrays
 
     def embed(self, adata: ad.AnnData) -> np.ndarray:
-        return predict_batches(lambda batch: self.network.encode(batch["counts"], batch.get("batch"))[0],
-                               self.fields(adata))
+        return predict_batches(
+            lambda batch: self.network.encode(batch["counts"], batch.get("batch"))[0], self.fields(adata)
+        )
 
     def annotate(self, adata: ad.AnnData) -> None:
         """What the model adds to an embedding's AnnData besides obsm['X_{arch}']."""
@@ -168,8 +173,10 @@ class VAEModel:
         """Integer counts of ``n_cells`` generated cells: z ~ N(0, I), decoded (in the first batch where the
         model is batch-conditioned), drawn from the count likelihood at ``library_sizes`` (one or one per cell)."""
         if not self.network.likelihood.on_counts:
-            raise LifedlError(f"'{self.arch}' was trained with the gaussian likelihood on log-normalised expression; "
-                              "generating counts needs a count likelihood (nb, zinb or poisson).")
+            raise LifedlError(
+                f"'{self.arch}' was trained with the gaussian likelihood on log-normalised expression; "
+                "generating counts needs a count likelihood (nb, zinb or poisson)."
+            )
         sizes = sample_library_sizes(n_cells, library_sizes)
         generator = torch.Generator().manual_seed(seed)
         with torch.no_grad():
@@ -195,7 +202,13 @@ class VAEModel:
 def _network(n_genes: int, params: dict, decoder: str, n_batches: int, mask: np.ndarray | None) -> VAE:
     network_params = {k: params[k] for k in ("n_hidden", "n_layers", "dropout", "likelihood")}
     network_params["n_latent"] = params["n_latent"] if mask is None else mask.shape[1]
-    return VAE(n_genes, decoder=decoder, n_batches=n_batches, mask=None if mask is None else torch.as_tensor(mask), **network_params)
+    return VAE(
+        n_genes,
+        decoder=decoder,
+        n_batches=n_batches,
+        mask=None if mask is None else torch.as_tensor(mask),
+        **network_params,
+    )
 
 
 def _programs(adata: ad.AnnData, params: dict, source: str) -> tuple[list[str], np.ndarray]:
@@ -245,11 +258,20 @@ def setup(adata: ad.AnnData, params: dict, spec, seed: int, arch: str = "vae") -
 def from_checkpoint(checkpoint: dict) -> VAEModel:
     arch = checkpoint["arch"]
     network = _network(
-        len(checkpoint["gene_names"]), checkpoint["params"], DECODERS[arch], len(checkpoint["batch_categories"]),
+        len(checkpoint["gene_names"]),
+        checkpoint["params"],
+        DECODERS[arch],
+        len(checkpoint["batch_categories"]),
         checkpoint["mask"],
     )
     network.load_state_dict(checkpoint["state_dict"])
     return VAEModel(
-        arch, network, checkpoint["gene_names"], checkpoint["params"], checkpoint["batch_key"],
-        checkpoint["batch_categories"], checkpoint["programs"], checkpoint["final_metrics"],
+        arch,
+        network,
+        checkpoint["gene_names"],
+        checkpoint["params"],
+        checkpoint["batch_key"],
+        checkpoint["batch_categories"],
+        checkpoint["programs"],
+        checkpoint["final_metrics"],
     )

@@ -126,21 +126,37 @@ LIKELIHOODS: dict[str, Likelihood] = {
     likelihood.name: likelihood
     for likelihood in (
         Likelihood(
-            "nb", "negative-binomial", True, True, False,
+            "nb",
+            "negative-binomial",
+            True,
+            True,
+            False,
             lambda x, mean, gene_parameter, zero_logits: nb_log_likelihood_per_cell(x, mean, torch.exp(gene_parameter)),
         ),
         Likelihood(
-            "zinb", "zero-inflated negative-binomial", True, True, True,
+            "zinb",
+            "zero-inflated negative-binomial",
+            True,
+            True,
+            True,
             lambda x, mean, gene_parameter, zero_logits: zinb_log_likelihood_per_cell(
                 x, mean, torch.exp(gene_parameter), zero_logits
             ),
         ),
         Likelihood(
-            "poisson", "Poisson", True, False, False,
+            "poisson",
+            "Poisson",
+            True,
+            False,
+            False,
             lambda x, mean, gene_parameter, zero_logits: poisson_log_likelihood_per_cell(x, mean),
         ),
         Likelihood(
-            "gaussian", "Gaussian (on log-normalised expression)", False, True, False,
+            "gaussian",
+            "Gaussian (on log-normalised expression)",
+            False,
+            True,
+            False,
             lambda x, mean, gene_parameter, zero_logits: gaussian_log_likelihood_per_cell(x, mean, gene_parameter),
         ),
     )

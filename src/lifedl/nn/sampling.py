@@ -24,8 +24,10 @@ def sample_library_sizes(n_cells: int, library_sizes) -> np.ndarray:
 
     sizes = np.asarray(library_sizes, dtype=np.float64)
     if n_cells < 1 or sizes.ndim > 1 or (sizes.ndim == 1 and len(sizes) != n_cells):
-        raise LifedlError(f"sample needs n_cells >= 1 and one library size or one per cell, got n_cells={n_cells} "
-                          f"and library_sizes of shape {sizes.shape}.")
+        raise LifedlError(
+            f"sample needs n_cells >= 1 and one library size or one per cell, got n_cells={n_cells} "
+            f"and library_sizes of shape {sizes.shape}."
+        )
     if not np.all(np.isfinite(sizes)) or np.any(sizes <= 0):
         raise LifedlError("library_sizes must be positive, finite UMI totals (e.g. the real cells' total counts).")
     return np.broadcast_to(sizes, (n_cells,)).copy()

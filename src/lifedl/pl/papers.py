@@ -25,7 +25,10 @@ def _two_dims(embedding: np.ndarray, seed: int) -> np.ndarray:
 def seed004_panel(panels: Mapping[str, ad.AnnData], labels: str, seed: int) -> plt.Figure:
     """Seed 004's comparison on the same cells: PCA, AE, VAE, tSNE on PCA, tSNE on AE, UMAP on PCA."""
     pca, ae, vae = (panels[a] for a in ("pca", "ae", "vae"))
-    tsne = {name: TSNE(2, random_state=seed, init="pca").fit_transform(x) for name, x in (("pca", pca.obsm["X_pca"]), ("ae", ae.obsm["X_ae"]))}
+    tsne = {
+        name: TSNE(2, random_state=seed, init="pca").fit_transform(x)
+        for name, x in (("pca", pca.obsm["X_pca"]), ("ae", ae.obsm["X_ae"]))
+    }
     views = [
         ("PCA (PC1, PC2)", pca.obsm["X_pca"][:, :2]),
         ("AE (latent, 2 PCs)", _two_dims(ae.obsm["X_ae"], seed)),

@@ -57,7 +57,8 @@ def run_qc(adata: ad.AnnData, params: QCParams, source: str = "raw.h5ad") -> ad.
             f"lifedl warning: {source} has no mitochondrial genes (names starting MT- or mt-), so "
             f"max_pct_mito={params.max_pct_mito} removes no cell (expected for simulated data; for real data "
             "check that var_names are gene symbols)",
-            file=sys.stderr, flush=True,
+            file=sys.stderr,
+            flush=True,
         )
     passes = {
         f"min_genes={params.min_genes}": adata.obs["n_genes_by_counts"].to_numpy() >= params.min_genes,

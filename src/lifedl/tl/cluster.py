@@ -35,6 +35,7 @@ def cache_numba_compilation() -> None:
 def neighbors_and_umap(adata: ad.AnnData, arch: str, n_neighbors: int, seed: int) -> None:
     cache_numba_compilation()
     import scanpy as sc  # here, not at the top: leiden_key's callers (evaluate, figures) need no scanpy
+
     sc.pp.neighbors(adata, n_neighbors=n_neighbors, use_rep=f"X_{arch}", random_state=seed)
     sc.tl.umap(adata, random_state=seed)
     adata.obsm[f"X_umap_{arch}"] = adata.obsm["X_umap"]
@@ -43,11 +44,17 @@ def neighbors_and_umap(adata: ad.AnnData, arch: str, n_neighbors: int, seed: int
 def leiden(adata: ad.AnnData, arch: str, resolutions: list[float], seed: int) -> list[str]:
     """Leiden at each resolution (igraph's implementation, scanpy's future default)."""
     import scanpy as sc
+
     keys = []
     for resolution in resolutions:
         key = leiden_key(arch, resolution)
         sc.tl.leiden(
-            adata, resolution=resolution, key_added=key, flavor="igraph", n_iterations=2, directed=False,
+            adata,
+            resolution=resolution,
+            key_added=key,
+            flavor="igraph",
+            n_iterations=2,
+            directed=False,
             random_state=seed,
         )
         keys.append(key)

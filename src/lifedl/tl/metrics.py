@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, silhouette_samples, silhouette_score
@@ -31,7 +33,7 @@ def resolution_stability(clusterings: dict[float, pd.Series]) -> float:
     ordered = [clusterings[resolution] for resolution in sorted(clusterings)]
     if len(ordered) < 2:
         return float("nan")
-    return float(np.mean([adjusted_rand_score(a, b) for a, b in zip(ordered, ordered[1:])]))
+    return float(np.mean([adjusted_rand_score(a, b) for a, b in itertools.pairwise(ordered)]))
 
 
 def knn_label_accuracy(embedding: np.ndarray, labels: pd.Series, k: int = 15, seed: int = 0) -> float:

@@ -86,7 +86,9 @@ def log_pyfunc_model(recorder, model, checkpoint: str, cells, requirements: list
     # The requirements are this environment's own versions, so MLflow's check of them against the
     # environment cannot fail; it scans every installed distribution's file list (1.7 s per job here).
     # Patched where MLflow calls it: an MLflow that moves it fails here loudly, not silently.
-    skip_check = mock.patch("mlflow.utils.environment.warn_dependency_requirement_mismatches", lambda requirements: None)
+    skip_check = mock.patch(
+        "mlflow.utils.environment.warn_dependency_requirement_mismatches", lambda requirements: None
+    )
     with tempfile.TemporaryDirectory() as directory, skip_check:
         path = Path(directory) / ARTIFACT_PATH
         mlflow.pyfunc.save_model(
