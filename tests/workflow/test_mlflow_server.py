@@ -173,4 +173,7 @@ def test_dashboard_lists_the_runs_with_datasets_and_models_in_a_browser(repo, ml
         assert f">{name}<" in dom, dom[:2000]
     # the Dataset column names the data file each run read, with its digest (the sha256 of qc.h5ad)
     digest = trained[1]["vae"]["input_sha256"]["qc.h5ad"]
-    assert ">Dataset<" in dom and f"server_test ({digest[:16]}" in re.sub(r"<[^>]+>", "", dom)
+    text = re.sub(r"\s*\|[\s|]*", "|", re.sub(r"<[^>]+>", "|", dom))
+    assert "|Dataset|" in text and f"server_test ({digest[:16]}" in text
+    # the Source and Models columns: each of the three runs, its rule and its logged pyfunc model
+    assert "|Source|Models|" in text and text.count("|snakemake rule train|model|") == 3, text[:3000]

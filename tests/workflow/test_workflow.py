@@ -229,6 +229,8 @@ def test_tiny_run_is_tracked_in_mlflow(tiny_run):
         assert used.dataset.name == "tiny" and used.dataset.source_type == "local"
         assert used.dataset.digest == run.data.params["input_sha256/qc.h5ad"][:36]
         assert {tag.key: tag.value for tag in used.tags}["mlflow.data.context"] == "training"
+        (output,) = run.outputs.model_outputs  # its pyfunc model, as an MLflow 3 logged model of the run
+        assert client.get_logged_model(output.model_id).source_run_id == run.info.run_id
         assert "eval/ari" in run.data.metrics and "eval/nmi" in run.data.metrics
         assert [a.path for a in client.list_artifacts(run.info.run_id, "checkpoints")] == ["checkpoints/model.ckpt"]
         assert Path(run.info.artifact_uri.removeprefix("file://")).is_relative_to(tiny_run / "results")

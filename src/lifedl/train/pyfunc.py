@@ -103,4 +103,20 @@ def log_pyfunc_model(recorder, model, checkpoint: str, cells, requirements: list
         for cache in list(path.rglob("__pycache__")):  # bytecode of this machine's Python: not for others
             shutil.rmtree(cache)
         recorder.client.log_artifacts(recorder.run_id, str(path), ARTIFACT_PATH)
+        _log_as_logged_model(recorder, path)
     return f"runs:/{recorder.run_id}/{ARTIFACT_PATH}"
+
+
+def _log_as_logged_model(recorder, path: Path) -> None:
+    """The same model as an MLflow 3 logged model of the run (the runs table's Models column, the
+    experiment's Models tab), as ``mlflow.pyfunc.log_model`` would make it."""
+    from mlflow.entities import LoggedModelOutput
+
+    client = recorder.client
+    run = client.get_run(recorder.run_id)
+    logged = client.create_logged_model(
+        run.info.experiment_id, name=ARTIFACT_PATH, source_run_id=recorder.run_id, model_type="lifedl"
+    )
+    client.log_model_artifacts(logged.model_id, str(path))
+    client.finalize_logged_model(logged.model_id, "READY")
+    client.log_outputs(recorder.run_id, models=[LoggedModelOutput(logged.model_id, step=0)])
