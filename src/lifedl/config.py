@@ -43,6 +43,12 @@ def validate_config(config: dict, schema_path: str | Path, source: str = "config
         f"{source} (with any --config/--configfile overrides)",
         f"Compare it with the keys and types in {Path(schema_path).name}.",
     )
+    clustering = config.get("clustering", {})
+    if "default_resolution" in clustering and clustering["default_resolution"] not in clustering["resolutions"]:
+        raise LifedlError(
+            f"{source}: clustering.default_resolution {clustering['default_resolution']} is not one of "
+            f"clustering.resolutions {clustering['resolutions']}; add it there or choose one of them."
+        )
     return config
 
 

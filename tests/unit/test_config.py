@@ -87,6 +87,50 @@ def test_sheet_rejects_unknown_column_duplicate_ids_and_bad_ids(tmp_path, schema
         load_datasets_sheet(empty, schemas[1])
 
 
+@pytest.mark.parametrize(
+    "arch, bad, message",
+    [
+        ("vae", {"max_epochs": 0}, r"'max_epochs' of 'vae' must be in \[1, inf\), got 0"),
+        ("vae", {"val_fraction": -0.5}, r"'val_fraction' of 'vae' must be in \(0, 1\), got -0.5"),
+        ("vae", {"patience": 0}, r"'patience' of 'vae' must be in \[1, inf\)"),
+        ("ae", {"dropout": 1.0}, r"'dropout' of 'ae' must be in \[0, 1\), got 1.0"),
+        ("vae", {"learning_rate": 0}, r"'learning_rate' of 'vae' must be in \(0, 1\]"),
+        (
+            "vae",
+            {"likelihood": "gamma"},
+            r"'likelihood' of 'vae' must be one of \['nb', 'zinb', 'poisson', 'gaussian'\]",
+        ),
+        ("dgd", {"covariance": "full"}, r"'covariance' of 'dgd' must be one of \['diagonal', 'isotropic'\]"),
+        ("pca", {"n_components": 0}, r"'n_components' of 'pca' must be in \[1, inf\)"),
+    ],
+)
+def test_hyper_parameter_ranges_are_checked_with_the_types(arch, bad, message):
+    with pytest.raises(LifedlError, match=message + r".*'params:'"):
+        get_architecture(arch).resolve_params(bad)
+
+
+def test_every_default_is_in_its_range_and_the_named_choices_match_the_models():
+    from lifedl.models import ARCHITECTURES, PARAM_RANGES
+    from lifedl.nn.likelihoods import LIKELIHOODS
+    from lifedl.nn.mixture import COVARIANCES
+
+    for architecture in ARCHITECTURES.values():
+        assert architecture.resolve_params(dict(architecture.defaults)) == dict(architecture.defaults)
+    assert PARAM_RANGES["likelihood"].choices == tuple(LIKELIHOODS)
+    assert PARAM_RANGES["covariance"].choices == COVARIANCES
+
+
+def test_seed_and_default_resolution_are_checked_at_parse(default_config, schemas):
+    config = copy.deepcopy(default_config)
+    config["seed"] = 2**32
+    with pytest.raises(LifedlError, match="4294967295"):
+        validate_config(config, schemas[0])
+    config = copy.deepcopy(default_config)
+    config["clustering"] = {"resolutions": [0.5, 1.5], "default_resolution": 1.0}
+    with pytest.raises(LifedlError, match=r"default_resolution 1.0 is not one of clustering.resolutions \[0.5, 1.5\]"):
+        validate_config(config, schemas[0])
+
+
 def test_qc_per_dataset_overrides_one_data_set_and_is_checked(repo, schemas, default_config, tmp_path):
     from lifedl.config import check_qc_overrides, dataset_qc
 

@@ -49,16 +49,20 @@ class Architecture:
                 f"known: {sorted(self.defaults)}."
             )
         for name, value in overrides.items():
-            expected = type(self.defaults[name])
-            # an int is a valid float; a bool is not a valid int or float
-            valid = isinstance(value, expected) and not (isinstance(value, bool) and expected is not bool)
-            valid = valid or (expected is float and isinstance(value, int) and not isinstance(value, bool))
-            if not valid:
-                raise LifedlError(
-                    f"{where}: hyper-parameter '{name}' of '{self.name}' must be of type {expected.__name__} "
-                    f"(default {self.defaults[name]!r}), got {value!r}."
-                )
+            self._check_type(name, value, where)
+            check_range(name, value, f"{where}: hyper-parameter '{name}' of '{self.name}'")
         return {**self.defaults, **overrides}
+
+    def _check_type(self, name: str, value: Any, where: str) -> None:
+        expected = type(self.defaults[name])
+        # an int is a valid float; a bool is not a valid int or float
+        valid = isinstance(value, expected) and not (isinstance(value, bool) and expected is not bool)
+        valid = valid or (expected is float and isinstance(value, int) and not isinstance(value, bool))
+        if not valid:
+            raise LifedlError(
+                f"{where}: hyper-parameter '{name}' of '{self.name}' must be of type {expected.__name__} "
+                f"(default {self.defaults[name]!r}), got {value!r}."
+            )
 
     def setup(self, adata, params: dict, spec, seed: int):
         """The network, its fields' arrays and how to finish it (``lifedl.models.base.Setup``)."""
@@ -66,6 +70,86 @@ class Architecture:
 
     def from_checkpoint(self, checkpoint: dict):
         return importlib.import_module(self.module).from_checkpoint(checkpoint)
+
+
+@dataclasses.dataclass(frozen=True)
+class Range:
+    """Allowed values of a hyper-parameter: an interval (``low``/``high``, each open or closed) or choices."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    choices: tuple[str, ...] = ()
+
+    def allows(self, value: Any) -> bool:
+        if self.choices:
+            return value in self.choices
+        above = self.low is None or (value > self.low if self.low_open else value >= self.low)
+        below = self.high is None or (value < self.high if self.high_open else value <= self.high)
+        return above and below
+
+    def describe(self) -> str:
+        if self.choices:
+            return f"one of {list(self.choices)}"
+        low = "-inf" if self.low is None else f"{self.low:g}"
+        high = "inf" if self.high is None else f"{self.high:g}"
+        return f"in {'(' if self.low_open or self.low is None else '['}{low}, {high}{')' if self.high_open or self.high is None else ']'}"
+
+
+AT_LEAST_ONE, NON_NEGATIVE, POSITIVE = Range(low=1), Range(low=0), Range(low=0, low_open=True)
+RATE, FRACTION, PROBABILITY = Range(0, 1, low_open=True), Range(0, 1, True, True), Range(0, 1, high_open=True)
+# One range per hyper-parameter name, whichever architecture has it (a name means the same in each);
+# checked with the types when the workflow is parsed, so `snakemake -n` already names a bad value.
+PARAM_RANGES: dict[str, Range] = {
+    **dict.fromkeys(
+        [
+            "max_epochs",
+            "batch_size",
+            "patience",
+            "n_latent",
+            "n_hidden",
+            "n_layers",
+            "n_components",
+            "n_filters",
+            "filter_width",
+            "critic_steps",
+            "embed_steps",
+        ],
+        AT_LEAST_ONE,
+    ),
+    **dict.fromkeys(["kl_warmup_epochs", "weight_decay", "penalty_weight", "min_genes"], NON_NEGATIVE),
+    **dict.fromkeys(
+        ["learning_rate", "learning_rate_final", "mixture_learning_rate", "representation_learning_rate"], RATE
+    ),
+    **dict.fromkeys(["dropout", "corruption", "heldout_mask_fraction", "beta1", "beta2"], PROBABILITY),
+    "val_fraction": FRACTION,
+    **dict.fromkeys(
+        [
+            "C",
+            "target_sum",
+            "max_value",
+            "library_size",
+            "embed_step_size",
+            "initial_sd",
+            "dirichlet_alpha",
+            "log_var_prior_sd",
+            "softball_radius",
+            "softball_sharpness",
+        ],
+        POSITIVE,
+    ),
+    # lifedl.nn.likelihoods.LIKELIHOODS and lifedl.nn.mixture.COVARIANCES (a test keeps them equal): named
+    # here so that the check needs no torch
+    "likelihood": Range(choices=("nb", "zinb", "poisson", "gaussian")),
+    "covariance": Range(choices=("diagonal", "isotropic")),
+}
+
+
+def check_range(name: str, value: Any, what: str) -> None:
+    allowed = PARAM_RANGES.get(name)
+    if allowed is not None and not allowed.allows(value):
+        raise LifedlError(f"{what} must be {allowed.describe()}, got {value!r}. Fix it under 'params:' in the config.")
 
 
 _NEURAL_TRAINING = {
