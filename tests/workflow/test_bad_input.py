@@ -260,6 +260,14 @@ def _qc_file(tmp_path, adata):
     return path
 
 
+def test_tracking_uri_in_a_missing_directory_is_an_error_not_a_new_directory(tmp_path):
+    qc_file = _qc_file(tmp_path, _cells(200))
+    missing = tmp_path / "no" / "such" / "dir"
+    message, _ = _train(tmp_path, qc_file, tracking_uri=f"sqlite:///{missing / 'mlflow.db'}")
+    assert f"its directory {missing} does not exist" in message and "mlflow.tracking_uri" in message
+    assert not (tmp_path / "no").exists()
+
+
 def _train(tmp_path, qc_file, params=None, tracking_uri=None):
     model_dir = tmp_path / "results/bad/models/vae"
     tracking_uri = tracking_uri or f"sqlite:///{tmp_path / 'results/mlflow.db'}"

@@ -20,7 +20,10 @@ from lifedl.errors import LifedlError
 MLFLOW_PARAM_LIMIT = 6000  # characters MLflow stores per param value
 
 
-def resolve_tracking_uri(configured: str | None, results_dir: str | os.PathLike = "results") -> str:
+DEFAULT_STORE_DIRECTORY = Path("results")
+
+
+def resolve_tracking_uri(configured: str | None, results_dir: str | os.PathLike = DEFAULT_STORE_DIRECTORY) -> str:
     """config ``mlflow.tracking_uri`` > ``MLFLOW_TRACKING_URI`` > ``sqlite:///<results>/mlflow.db``.
 
     Relative ``results_dir`` gives a relative URI (from the working directory), so a moved or re-cloned
@@ -45,7 +48,14 @@ def _store_lock(tracking_uri: str) -> Iterator[None]:
     if database is None:
         yield
         return
-    database.parent.mkdir(parents=True, exist_ok=True)
+    if not database.parent.is_dir():
+        if database.parent != DEFAULT_STORE_DIRECTORY:  # the workflow's own results/ it may make; not others
+            raise LifedlError(
+                f"MLflow store {tracking_uri}: its directory {database.parent} does not exist. Create it, or fix "
+                "mlflow.tracking_uri in config/config.yaml (or MLFLOW_TRACKING_URI); empty both for the local "
+                "store sqlite:///results/mlflow.db."
+            )
+        database.parent.mkdir(parents=True, exist_ok=True)
     with open(database.with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
