@@ -43,30 +43,25 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def git_commit(directory: str | os.PathLike = ".") -> str:
+def _git(directory: str | os.PathLike, *arguments: str) -> str | None:
+    """A git command's output in ``directory``; None outside a git checkout or without git."""
     try:
         return subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=directory, capture_output=True, text=True, check=True, timeout=10
+            ["git", *arguments], cwd=directory, capture_output=True, text=True, check=True, timeout=10
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
+        return None
+
+
+def git_commit(directory: str | os.PathLike = ".") -> str:
+    return _git(directory, "rev-parse", "HEAD") or "unknown"
 
 
 def git_dirty(directory: str | os.PathLike = ".") -> str:
-    """ "true" where tracked files differ from the commit (the code that ran is not the commit), "false",
-    or "unknown" outside a git checkout."""
-    try:
-        changed = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=directory,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return "true" if changed else "false"
+    """Whether tracked files differ from the commit, so the code that ran is not the commit's:
+    "true", "false", or "unknown" outside a git checkout."""
+    changed = _git(directory, "status", "--porcelain", "--untracked-files=no")
+    return "unknown" if changed is None else str(bool(changed)).lower()
 
 
 def read_with_spec(path: str):
@@ -298,9 +293,8 @@ def classify(qc_h5ad: str, checkpoint: str, output: str, predictions: str, arch:
     if hasattr(model, "first_layer_filters") and "motif" in adata.uns:  # a simulation's planted motif: found?
         from lifedl.tl.motifs import best_matching_filter
 
-        row["motif_filter_correlation"] = best_matching_filter(model.first_layer_filters(), adata.uns["motif"]["pwm"])[
-            1
-        ]
+        _, correlation, _, _ = best_matching_filter(model.first_layer_filters(), adata.uns["motif"]["pwm"])
+        row["motif_filter_correlation"] = correlation
     print(f"{arch}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items() if isinstance(v, float)), flush=True)
     write_tsv(pd.DataFrame([row]), output)  # collect_metrics logs it to the MLflow run
 
