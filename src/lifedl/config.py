@@ -81,7 +81,7 @@ def load_datasets_sheet(path: str | Path, schema_path: str | Path) -> dict[str, 
             )
         fix = "Each row needs id and source; see docs/datasets.md."
         _validate(row, Path(schema_path), f"{path} (row '{row.get('id', '')}')", fix)
-        sheet[row["id"]] = {column: row.get(column, "") or "" for column in columns}
+        sheet[row["id"]] = {column: row.get(column, "") for column in columns}  # short rows: restval ""
     return sheet
 
 

@@ -128,36 +128,40 @@ LIKELIHOODS: dict[str, Likelihood] = {
         Likelihood(
             "nb",
             "negative-binomial",
-            True,
-            True,
-            False,
-            lambda x, mean, gene_parameter, zero_logits: nb_log_likelihood_per_cell(x, mean, torch.exp(gene_parameter)),
+            on_counts=True,
+            dispersion=True,
+            zero_inflated=False,
+            log_prob_per_cell=lambda x, mean, gene_parameter, zero_logits: nb_log_likelihood_per_cell(
+                x, mean, torch.exp(gene_parameter)
+            ),
         ),
         Likelihood(
             "zinb",
             "zero-inflated negative-binomial",
-            True,
-            True,
-            True,
-            lambda x, mean, gene_parameter, zero_logits: zinb_log_likelihood_per_cell(
+            on_counts=True,
+            dispersion=True,
+            zero_inflated=True,
+            log_prob_per_cell=lambda x, mean, gene_parameter, zero_logits: zinb_log_likelihood_per_cell(
                 x, mean, torch.exp(gene_parameter), zero_logits
             ),
         ),
         Likelihood(
             "poisson",
             "Poisson",
-            True,
-            False,
-            False,
-            lambda x, mean, gene_parameter, zero_logits: poisson_log_likelihood_per_cell(x, mean),
+            on_counts=True,
+            dispersion=False,
+            zero_inflated=False,
+            log_prob_per_cell=lambda x, mean, gene_parameter, zero_logits: poisson_log_likelihood_per_cell(x, mean),
         ),
         Likelihood(
             "gaussian",
             "Gaussian (on log-normalised expression)",
-            False,
-            True,
-            False,
-            lambda x, mean, gene_parameter, zero_logits: gaussian_log_likelihood_per_cell(x, mean, gene_parameter),
+            on_counts=False,
+            dispersion=True,
+            zero_inflated=False,
+            log_prob_per_cell=lambda x, mean, gene_parameter, zero_logits: gaussian_log_likelihood_per_cell(
+                x, mean, gene_parameter
+            ),
         ),
     )
 }
