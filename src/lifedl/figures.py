@@ -18,6 +18,8 @@ import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from lifedl.errors import LifedlError
+
 Inputs = Callable[[Mapping[str, Sequence[str]]], dict[str, str]]  # architectures by task -> {role: path}
 
 
@@ -99,8 +101,56 @@ def _generation(inputs, spec, options):
 def _cnn_motif(inputs, spec, options):
     from lifedl.pl.sequences import motif_filter_figure
 
+    filters = inputs["cnn"].first_layer_filters()
+    if filters is None:
+        raise LifedlError(
+            "cnn_motif: this cnn reads a k-mer embedding (embedding_dim > 0), so its filters are not letter "
+            "motifs; set params.cnn.embedding_dim to 0 (the cnn_embed architecture is the embedding variant)."
+        )
     motif = inputs["qc"].uns["motif"]
-    return motif_filter_figure(inputs["cnn"].first_layer_filters(), motif["pwm"], str(motif["name"]))
+    return motif_filter_figure(filters, motif["pwm"], str(motif["name"]))
+
+
+def _kmer_embedding(inputs, spec, options):
+    from lifedl.pl.sequences import kmer_embedding_figure
+
+    model = inputs["cnn_embed"]
+    return kmer_embedding_figure(model.kmer_embedding(), model.params["embedding_k"])
+
+
+def _gradient_norms(inputs, spec, options):
+    from lifedl.pl.sequences import gradient_norm_figure
+
+    archs = [role for role in inputs if not role.endswith(":run")]
+    clips = {arch: float(inputs[f"{arch}:run"]["params"].get("gradient_clip", 0)) for arch in archs}
+    return gradient_norm_figure({arch: inputs[arch] for arch in archs}, clips)
+
+
+def _attention_maps(inputs, spec, options):
+    import numpy as np
+
+    from lifedl.pl.sequences import attention_figure
+
+    adata, model = inputs["qc"], inputs["transformer"]
+    test = adata[spec.is_test(adata)] if spec.split else adata
+    # Up to three held-out examples, those with a planted motif first (simulations record where it lies).
+    starts = test.obs["motif_start"].to_numpy() if "motif_start" in test.obs else np.full(test.n_obs, -1)
+    order = np.argsort(starts < 0, kind="stable")[:3]
+    examples = test[order]
+    maps = model.attention_maps(examples)
+    k = model.params["embedding_k"] if model.params["embedding_dim"] > 0 else 1
+    width = len(str(adata.uns["motif"]["consensus"])) if "motif" in adata.uns else 0
+    # Tokens overlapping the motif: a k-mer token t covers letters t .. t + k - 1.
+    spans = [(max(0, s - k + 1), s + width - 1) if s >= 0 and width else None for s in starts[order]]
+    labels = examples.obs[spec.labels].astype(str) if spec.labels else [""] * len(order)
+    return attention_figure(maps, spans, [f"{name} ({label})" for name, label in zip(examples.obs_names, labels)])
+
+
+def _logging_gradients(archs: Sequence[str]) -> list[str]:
+    """The architectures whose training logs gradient norms: those with a 'gradient_clip' hyper-parameter."""
+    from lifedl.models import get_architecture
+
+    return [arch for arch in archs if "gradient_clip" in get_architecture(arch).defaults]
 
 
 def _fixed(paths: dict[str, str]) -> Inputs:
@@ -154,6 +204,27 @@ FIGURES: dict[str, Figure] = {
             archs=("dgd", "vae"),
         ),
         Figure("cnn_motif", _fixed({"qc": "qc.h5ad", "cnn": "models/cnn/model.ckpt"}), _cnn_motif, archs=("cnn",)),
+        Figure(
+            "kmer_embedding",
+            _fixed({"cnn_embed": "models/cnn_embed/model.ckpt"}),
+            _kmer_embedding,
+            archs=("cnn_embed",),
+        ),
+        Figure(
+            "gradient_norms",
+            lambda archs: {
+                **{arch: f"models/{arch}/history.tsv" for arch in _logging_gradients(archs["all"])},
+                **{f"{arch}:run": f"models/{arch}/run.json" for arch in _logging_gradients(archs["all"])},
+            },
+            _gradient_norms,
+            archs=("bilstm",),
+        ),
+        Figure(
+            "attention_maps",
+            _fixed({"qc": "qc.h5ad", "transformer": "models/transformer/model.ckpt"}),
+            _attention_maps,
+            archs=("transformer",),
+        ),
     )
 }
 GENERAL_FIGURES = ("umap", "training_curves")  # drawn for every data set with architectures of their task

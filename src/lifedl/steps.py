@@ -290,10 +290,11 @@ def classify(qc_h5ad: str, checkpoint: str, output: str, predictions: str, arch:
     table.insert(0, "label", truth)
     write_tsv(table.reset_index(names="id"), predictions)
     row = {"dataset": dataset, "arch": arch, **classification_metrics(truth, probabilities, model.classes)}
-    if hasattr(model, "first_layer_filters") and "motif" in adata.uns:  # a simulation's planted motif: found?
+    filters = model.first_layer_filters() if hasattr(model, "first_layer_filters") else None  # one-hot CNNs
+    if filters is not None and "motif" in adata.uns:  # a simulation's planted motif: found?
         from lifedl.tl.motifs import best_matching_filter
 
-        _, correlation, _, _ = best_matching_filter(model.first_layer_filters(), adata.uns["motif"]["pwm"])
+        _, correlation, _, _ = best_matching_filter(filters, adata.uns["motif"]["pwm"])
         row["motif_filter_correlation"] = correlation
     print(f"{arch}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items() if isinstance(v, float)), flush=True)
     write_tsv(pd.DataFrame([row]), output)  # collect_metrics logs it to the MLflow run

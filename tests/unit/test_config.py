@@ -161,8 +161,8 @@ def test_unknown_dataset_architecture_and_hyper_parameter(tmp_path, schemas):
     sheet = load_datasets_sheet(_write_sheet(tmp_path / "s.tsv", [["sim", "simulated:", ""]]), schemas[1])
     with pytest.raises(LifedlError, match=r"\['pbmc'\], not in s.tsv"):
         selected_datasets({"datasets": ["pbmc"]}, sheet, "s.tsv")
-    with pytest.raises(LifedlError, match="unknown architecture 'transformer'"):
-        get_architecture("transformer")
+    with pytest.raises(LifedlError, match="unknown architecture 'gpt'"):
+        get_architecture("gpt")
     with pytest.raises(LifedlError, match=r"unknown hyper-parameter\(s\) \['n_latnet'\]"):
         get_architecture("vae").resolve_params({"n_latnet": 3})
 

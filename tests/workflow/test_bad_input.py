@@ -31,7 +31,7 @@ SHEET_HEADER = "id\tsource\tlabels\n"
     [
         ("epochs: 3\n", None, ["config/config.yaml", "'epochs' was unexpected"]),
         ("seed: zero\n", None, ["config/config.yaml", "'zero' is not of type 'integer'"]),
-        ("architectures: [pca, transformer]\n", None, ["unknown architecture 'transformer'", "may list"]),
+        ("architectures: [pca, gpt]\n", None, ["unknown architecture 'gpt'", "may list"]),
         ("architectures: [pca, ../vae]\n", None, ["config/config.yaml", "does not match"]),
         ("datasets: [nope]\n", None, ["['nope'], not in", "Add a row to the sheet"]),
         ("params: {vae: {n_latnet: 3}}\n", None, ["params.vae", "unknown hyper-parameter(s) ['n_latnet']"]),

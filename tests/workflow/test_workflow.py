@@ -37,7 +37,7 @@ def test_unknown_config_key_stops_snakemake_with_the_key_named(repo, tmp_path):
 
 ALL_ARCHITECTURES = """
 datasets: [tiny, tiny_stim, tiny_seq]
-architectures: [pca, ae, dae, vae, ldvae, vega, dgd, scgan, scgen, kmer, cnn]
+architectures: [pca, ae, dae, vae, ldvae, vega, dgd, scgan, scgen, kmer, cnn, cnn_embed, bilstm, transformer]
 likelihood_comparison: {enabled: true, max_epochs: 5, datasets: []}
 params:
   dgd: {max_epochs: 10, patience: 10, n_hidden: 32, n_layers: 2, n_latent: 4, n_components: 4, embed_steps: 20}
@@ -50,6 +50,9 @@ params:
   ldvae: {max_epochs: 20, patience: 10, n_hidden: 32, n_latent: 4}
   vega: {max_epochs: 20, patience: 10, n_hidden: 32}
   cnn: {max_epochs: 15, patience: 15, n_filters: 16}
+  cnn_embed: {max_epochs: 3, n_filters: 8}
+  bilstm: {max_epochs: 3, n_hidden: 8}
+  transformer: {max_epochs: 3, d_model: 8, n_heads: 2, n_layers: 1, embedding_dim: 8}
   kmer: {k_values: [1, 2, 3, 4]}
 """
 ARCHS = ["pca", "ae", "dae", "dgd", "ldvae", "vae", "vega"]  # representations: PCA first, then by name
@@ -167,15 +170,16 @@ def test_tiny_run_writes_every_output(tiny_run):
     raw = ad.read_h5ad(seq / "raw.h5ad")
     assert raw.uns["lifedl_dataset"]["kind"] == "sequences" and raw.X.shape == (600, 60)
     classifiers = pd.read_csv(seq / "metrics.tsv", sep="\t")
-    assert list(classifiers["arch"]) == ["kmer", "cnn"]  # the baseline first
+    assert list(classifiers["arch"]) == ["kmer", "bilstm", "cnn", "cnn_embed", "transformer"]  # the baseline first
     assert (
         classifiers["auroc"].between(0, 1).all() and (classifiers["n_test"] == (raw.obs["split"] == "test").sum()).all()
     )
     by_arch = classifiers.set_index("arch")["motif_filter_correlation"]  # only the CNN has filters to match
-    assert -1 <= by_arch["cnn"] <= 1 and pd.isna(by_arch["kmer"])
+    assert -1 <= by_arch["cnn"] <= 1 and by_arch.drop("cnn").isna().all()
     predictions = pd.read_csv(seq / "predictions/cnn.tsv", sep="\t")
     assert set(predictions["id"]) == set(raw.obs_names[raw.obs["split"] == "test"])
-    seq_figures = ["qc_metrics", "qc_features", "training_curves", "cnn_motif"]
+    seq_figures = ["qc_metrics", "qc_features", "training_curves", "cnn_motif", "kmer_embedding", "gradient_norms"]
+    seq_figures += ["attention_maps"]
     for figure in seq_figures:
         assert (seq / f"figures/{figure}.png").read_bytes()[:4] == b"\x89PNG"
     assert not (seq / "figures/umap.png").exists()  # no representation on sequences

@@ -115,10 +115,16 @@ PARAM_RANGES: dict[str, Range] = {
             "filter_width",
             "critic_steps",
             "embed_steps",
+            "embedding_k",
+            "d_model",
+            "n_heads",
         ],
         AT_LEAST_ONE,
     ),
-    **dict.fromkeys(["kl_warmup_epochs", "weight_decay", "penalty_weight", "min_genes"], NON_NEGATIVE),
+    **dict.fromkeys(
+        ["kl_warmup_epochs", "weight_decay", "penalty_weight", "min_genes", "embedding_dim", "gradient_clip"],
+        NON_NEGATIVE,
+    ),
     **dict.fromkeys(
         ["learning_rate", "learning_rate_final", "mixture_learning_rate", "representation_learning_rate"], RATE
     ),
@@ -165,6 +171,18 @@ _NEURAL_TRAINING = {
 # held-out denoising measure: fraction of non-zero entries of held-out cells hidden from the model
 _AE_NETWORK = {"n_hidden": 128, "n_layers": 1, "dropout": 0.1, "heldout_mask_fraction": 0.1}
 _VAE_NETWORK = {"n_hidden": 128, "n_layers": 1, "dropout": 0.1, "likelihood": "nb"}
+
+_CNN_NETWORK = {"n_filters": 32, "filter_width": 15, "n_hidden": 32, "dropout": 0.1, "reverse_complement": False}
+# gradient_clip: the largest gradient norm a step applies (0: no clipping); the norm is logged either way.
+_SEQUENCE_TRAINING = {
+    "learning_rate": 1e-3,
+    "weight_decay": 1e-6,
+    "batch_size": 64,
+    "max_epochs": 30,
+    "patience": 5,
+    "val_fraction": 0.1,
+    "gradient_clip": 0.0,
+}
 
 ARCHITECTURES: dict[str, Architecture] = {
     architecture.name: architecture
@@ -310,24 +328,65 @@ ARCHITECTURES: dict[str, Architecture] = {
         ),
         Architecture(
             "cnn",
-            "lifedl.models.cnn",
+            "lifedl.models.sequence",
             "1-D CNN on one-hot DNA: convolution, ReLU, global max pooling, dense (DeepBind)",
-            {
-                "n_filters": 32,
-                "filter_width": 15,
-                "n_hidden": 32,
-                "dropout": 0.1,
-                "learning_rate": 1e-3,
-                "weight_decay": 1e-6,
-                "batch_size": 64,
-                "max_epochs": 30,
-                "patience": 5,
-                "val_fraction": 0.1,
-            },
+            {**_CNN_NETWORK, "embedding_dim": 0, "embedding_k": 1, **_SEQUENCE_TRAINING},
             data_kind="sequences",
             task="classifier",
             baseline="kmer",
             figures=("cnn_motif",),
+            needs=("labels",),
+        ),
+        Architecture(
+            "cnn_embed",
+            "lifedl.models.sequence",
+            "the same CNN on a learned embedding of overlapping k-mers instead of one-hot letters",
+            # 3-mers and a width of 13 k-mers see the same 15 letters as the one-hot CNN's filters.
+            {**_CNN_NETWORK, "filter_width": 13, "embedding_dim": 8, "embedding_k": 3, **_SEQUENCE_TRAINING},
+            data_kind="sequences",
+            task="classifier",
+            baseline="kmer",
+            figures=("kmer_embedding",),
+            needs=("labels",),
+        ),
+        Architecture(
+            "bilstm",
+            "lifedl.models.sequence",
+            "bidirectional LSTM over one-hot DNA, max- and mean-pooled, with gradient-norm clipping",
+            {
+                "n_hidden": 32,
+                "n_layers": 1,
+                "dropout": 0.1,
+                "embedding_dim": 0,
+                "embedding_k": 1,
+                **_SEQUENCE_TRAINING,
+                "learning_rate": 3e-3,
+                "gradient_clip": 1.0,
+            },
+            data_kind="sequences",
+            task="classifier",
+            baseline="kmer",
+            figures=("gradient_norms",),
+            needs=("labels",),
+        ),
+        Architecture(
+            "transformer",
+            "lifedl.models.sequence",
+            "transformer encoder over k-mer tokens: sinusoidal positions, multi-head self-attention, mean pooling",
+            {
+                "d_model": 32,
+                "n_heads": 4,
+                "n_layers": 2,
+                "dropout": 0.1,
+                "embedding_dim": 32,
+                "embedding_k": 3,
+                **_SEQUENCE_TRAINING,
+                "gradient_clip": 1.0,
+            },
+            data_kind="sequences",
+            task="classifier",
+            baseline="kmer",
+            figures=("attention_maps",),
             needs=("labels",),
         ),
     )

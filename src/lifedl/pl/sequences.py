@@ -1,4 +1,5 @@
-"""Figures of sequence motifs: a planted motif beside a CNN's best-matching first-layer filter, as logos.
+"""Figures of what sequence models learned: a planted motif beside a CNN's best-matching first-layer filter (logos),
+learned k-mer embeddings, gradient norms per epoch and transformer attention maps.
 
 The matching itself is ``lifedl.tl.motifs``.
 """
@@ -86,5 +87,95 @@ def motif_filter_figure(filters: np.ndarray, pwm: np.ndarray, motif_name: str) -
         ax.set_xlabel("position in the motif")
         ax.set_xticks(range(int(np.ceil(left)), int(right) + 1, max(1, int(right - left) // 10)))
     fig.suptitle(f"{motif_name}: the planted motif and the CNN's best-matching filter (mean column correlation)")
+    fig.tight_layout()
+    return fig
+
+
+def kmer_names(k: int) -> list[str]:
+    """All 4^k k-mers in base-4 order (the row order of a k-mer embedding)."""
+    names = [""]
+    for _ in range(k):
+        names = [name + letter for name in names for letter in ALPHABET]
+    return names
+
+
+def _cosine(vectors: np.ndarray) -> np.ndarray:
+    unit = vectors / np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
+    return unit @ unit.T
+
+
+def kmer_embedding_figure(embedding: np.ndarray, k: int) -> plt.Figure:
+    """Left: cosine similarity of every pair of learned k-mer vectors. Right: the similarity of each k-mer to
+    its reverse complement beside all other pairs (a strand-aware model would put them close)."""
+    names = kmer_names(k)
+    similarity = _cosine(np.asarray(embedding, dtype=float))
+    complement = {a: b for a, b in zip(ALPHABET, ALPHABET[::-1])}
+    index = {name: i for i, name in enumerate(names)}
+    reverse = np.array([index["".join(complement[c] for c in reversed(name))] for name in names])
+    pairs = np.triu_indices(len(names), 1)
+    own = np.arange(len(names)) != reverse
+
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5.5), gridspec_kw={"width_ratios": [1.3, 1]})
+    image = axes[0].imshow(similarity, cmap="RdBu_r", vmin=-1, vmax=1)
+    if len(names) <= 64:
+        axes[0].set_xticks(range(len(names)), names, rotation=90, fontsize=5)
+        axes[0].set_yticks(range(len(names)), names, fontsize=5)
+    axes[0].set_title(f"cosine similarity of the learned {k}-mer embeddings")
+    fig.colorbar(image, ax=axes[0], shrink=0.8)
+    bins = np.linspace(-1, 1, 31)
+    axes[1].hist(similarity[pairs], bins=bins, density=True, alpha=0.6, label="all pairs")
+    axes[1].hist(similarity[np.arange(len(names)), reverse][own], bins=bins, density=True, alpha=0.6,
+                 label="k-mer and its reverse complement")  # fmt: skip
+    axes[1].set_xlabel("cosine similarity")
+    axes[1].set_ylabel("density")
+    axes[1].legend(frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def gradient_norm_figure(histories: dict, clips: dict[str, float]) -> plt.Figure:
+    """Per architecture, the gradient norm per epoch before clipping (mean and max over steps) and the largest
+    norm a step applied after clipping, with the clipping threshold."""
+    fig, axes = plt.subplots(1, len(histories), figsize=(5.5 * len(histories), 3.8), squeeze=False)
+    for ax, (arch, history) in zip(axes[0], histories.items()):
+        epochs = history["epoch"] + 1
+        ax.plot(epochs, history["train/grad_norm"], label="mean norm before clipping")
+        ax.plot(epochs, history["train/grad_norm_max"], label="max norm before clipping")
+        ax.plot(epochs, history["train/grad_norm_clipped_max"], "--", label="max norm applied")
+        if clips.get(arch, 0) > 0:
+            ax.axhline(clips[arch], color="grey", lw=0.8, ls=":", label=f"gradient_clip {clips[arch]:g}")
+        ax.set_yscale("log")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("gradient norm")
+        ax.set_title(arch)
+        ax.legend(frameon=False, fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def attention_figure(maps: np.ndarray, motif_spans: list[tuple[int, int] | None], titles: list[str]) -> plt.Figure:
+    """Top: each example's last-layer attention (mean over heads), query position by key position. Bottom: the
+    attention each position receives (column mean), with the planted motif's span shaded where known.
+
+    ``maps``: n_layers x n_examples x heads x L' x L'; ``motif_spans``: per example (first, last) token."""
+    last = np.asarray(maps)[-1].mean(axis=1)  # n_examples x L' x L'
+    n = len(last)
+    fig, axes = plt.subplots(2, n, figsize=(4.2 * n, 7.5), squeeze=False, gridspec_kw={"height_ratios": [3, 1]})
+    for column in range(n):
+        top, bottom = axes[0, column], axes[1, column]
+        top.imshow(last[column], cmap="viridis", aspect="auto")
+        top.set_title(titles[column], fontsize=9)
+        top.set_xlabel("key position")
+        top.set_ylabel("query position")
+        received = last[column].mean(axis=0)
+        bottom.plot(received, color="black", lw=0.8)
+        bottom.set_xlim(0, len(received) - 1)
+        bottom.set_xlabel("position (token)")
+        bottom.set_ylabel("attention received")
+        span = motif_spans[column]
+        if span is not None:
+            for ax in (top, bottom):
+                ax.axvspan(span[0] - 0.5, span[1] + 0.5, color="red", alpha=0.2, lw=0)
+    fig.suptitle("transformer: last layer's self-attention (mean over heads); planted motif shaded")
     fig.tight_layout()
     return fig

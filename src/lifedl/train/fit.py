@@ -33,9 +33,19 @@ CHECKPOINT_EVERY_N_EPOCHS = 10
 
 class LitModel(L.LightningModule):
     def __init__(
-        self, network: torch.nn.Module, learning_rate: float, weight_decay: float, kl_warmup_epochs: int, seed: int
+        self,
+        network: torch.nn.Module,
+        learning_rate: float,
+        weight_decay: float,
+        kl_warmup_epochs: int,
+        seed: int,
+        gradient_clip: float | None = None,
     ):
+        """``gradient_clip``: None leaves gradients alone; a number logs each epoch's gradient norms
+        (before clipping: mean and max over steps; after: max) and, when above 0, clips the norm to it."""
         super().__init__()
+        self.gradient_clip = gradient_clip
+        self._gradient_norms: list[torch.Tensor] = []
         self.network = network
         self.seed = seed
         self.learning_rate = learning_rate
@@ -67,6 +77,25 @@ class LitModel(L.LightningModule):
         # Noise (dropout, reparameterisation) depends only on (seed, epoch): a resumed run replays it exactly.
         torch.manual_seed(self.seed * 100_003 + self.current_epoch)
         self._epoch_sums = {}
+        self._gradient_norms = []
+
+    def on_before_optimizer_step(self, optimizer) -> None:
+        # Lightning calls this after unscaling mixed-precision gradients, so the norm is the true one.
+        if self.gradient_clip is None:
+            return
+        limit = self.gradient_clip if self.gradient_clip > 0 else float("inf")
+        self._gradient_norms.append(torch.nn.utils.clip_grad_norm_(self.network.parameters(), limit).detach())
+
+    def _gradient_norm_means(self) -> dict[str, float]:
+        if not self._gradient_norms:
+            return {}
+        norms = torch.stack(self._gradient_norms).float()
+        limit = self.gradient_clip if self.gradient_clip and self.gradient_clip > 0 else float("inf")
+        return {
+            "train/grad_norm": float(norms.mean()),
+            "train/grad_norm_max": float(norms.max()),
+            "train/grad_norm_clipped_max": float(norms.clamp(max=limit).max()),
+        }
 
     def on_validation_epoch_end(self) -> None:
         # Validation runs at the end of each training epoch, so both sets of sums are complete here.
@@ -75,7 +104,7 @@ class LitModel(L.LightningModule):
             n_cells = sums.pop("")
             means.update({f"{prefix}/{name}": float(total) / n_cells for name, total in sums.items()})
         self._epoch_sums = {}
-        self.epoch_means = means
+        self.epoch_means = {**means, **self._gradient_norm_means()}
         # Only what early stopping reads goes through Lightning's logging (about 1.5 ms per value per epoch);
         # EpochMetricsLogger takes the rest from epoch_means.
         self.log("val/loss", means["val/loss"])

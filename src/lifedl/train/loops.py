@@ -177,7 +177,9 @@ def fit_generic(setup: Setup, params: dict, context: TrainingContext) -> FitResu
     network, arrays = setup.network, setup.arrays
     train_index, val_index = training_split(n_rows(arrays), params, context)
     warmup = params.get("kl_warmup_epochs", 0)  # only models with a part named "kl" have it
-    lit = LitModel(network, params["learning_rate"], params["weight_decay"], warmup, context.seed)
+    lit = LitModel(
+        network, params["learning_rate"], params["weight_decay"], warmup, context.seed, params.get("gradient_clip")
+    )
     loaders = loader_settings(context)
     trainer = run_lightning(
         lit,

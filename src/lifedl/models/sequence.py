@@ -1,0 +1,154 @@
+"""The neural sequence classifiers: ``cnn``, ``cnn_embed``, ``bilstm`` and ``transformer``.
+
+Each reads DNA as integer codes (``lifedl.data.sequences``) through one of the networks of
+``lifedl.nn.sequence`` and is trained on cross-entropy against the labels of the non-test rows;
+held-out measures are those of the plan's validation rows. What each learned is shown by its
+figures: first-layer filters as motifs (cnn), the learned k-mer embedding (cnn_embed), gradient
+norms (bilstm) and attention maps (transformer).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anndata as ad
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lifedl.data.batches import predict_batches, take_rows
+from lifedl.data.sequences import sequence_codes, training_rows
+from lifedl.data.spec import DatasetSpec
+from lifedl.errors import LifedlError
+from lifedl.models.base import FitResult, Setup
+from lifedl.nn.sequence import SequenceBiLSTM, SequenceCNN, SequenceTransformer
+from lifedl.tl.classification import classification_metrics
+
+
+def _body(arch: str, params: dict, n_classes: int, length: int) -> nn.Module:
+    embedding = {"embedding_dim": params.get("embedding_dim", 0), "embedding_k": params.get("embedding_k", 1)}
+    if arch in ("cnn", "cnn_embed"):
+        return SequenceCNN(
+            params["n_filters"],
+            params["filter_width"],
+            params["n_hidden"],
+            params["dropout"],
+            n_classes,
+            reverse_complement=params["reverse_complement"],
+            **embedding,
+        )
+    if arch == "bilstm":
+        return SequenceBiLSTM(params["n_hidden"], params["n_layers"], params["dropout"], n_classes, **embedding)
+    if arch == "transformer":
+        return SequenceTransformer(
+            params["d_model"], params["n_heads"], params["n_layers"], params["dropout"], n_classes, length, **embedding
+        )
+    raise ValueError(f"no sequence network for architecture '{arch}'")
+
+
+class SequenceClassifier(nn.Module):
+    """A network over codes with the loss the generic plan minimises: cross-entropy of its class logits."""
+
+    def __init__(self, body: nn.Module):
+        super().__init__()
+        self.body = body
+
+    def forward(self, codes: torch.Tensor) -> torch.Tensor:
+        return self.body(codes)
+
+    def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {"cross_entropy": F.cross_entropy(self(batch["sequence"]), batch["label"])}
+
+
+class SequenceModel:
+    def __init__(self, arch: str, network: SequenceClassifier, params, classes, length: int, final_metrics=None):
+        self.arch, self.network = arch, network.eval()
+        self.params, self.classes, self.length = dict(params), [str(c) for c in classes], int(length)
+        self.final_metrics = dict(final_metrics or {})
+
+    def _proba(self, codes: np.ndarray) -> np.ndarray:
+        self.network.eval()
+        device = next(self.network.parameters()).device  # where the plan left it
+
+        def probabilities(batch):
+            return torch.softmax(self.network(batch["sequence"].to(device)), dim=-1)
+
+        return predict_batches(probabilities, {"sequence": codes})
+
+    def codes(self, adata: ad.AnnData, what: str = "the sequences to predict") -> np.ndarray:
+        codes = sequence_codes(adata, what)
+        if codes.shape[1] != self.length:
+            raise LifedlError(
+                f"{what} are {codes.shape[1]} long, but this {self.arch} was trained on sequences "
+                f"{self.length} long; cut or pad them to {self.length}."
+            )
+        return codes
+
+    def predict_proba(self, adata: ad.AnnData) -> np.ndarray:
+        """n x len(classes) class probabilities, columns in ``classes`` order."""
+        return self._proba(self.codes(adata))
+
+    def first_layer_filters(self) -> np.ndarray | None:
+        """A one-hot CNN's n_filters x 4 x width first-layer weights (rows A, C, G, T); None for other networks."""
+        body = self.network.body
+        return body.first_layer_filters() if isinstance(body, SequenceCNN) else None
+
+    def kmer_embedding(self) -> np.ndarray | None:
+        """4^k x embedding_dim learned k-mer vectors (rows in base-4 order of the k-mers), or None."""
+        embedding = self.network.body.input.embedding
+        return None if embedding is None else embedding.weight.detach().cpu().numpy().copy()
+
+    def attention_maps(self, adata: ad.AnnData) -> np.ndarray:
+        """n_layers x n x heads x L' x L' attention weights of a transformer on the given sequences."""
+        body = self.network.body
+        if not isinstance(body, SequenceTransformer):
+            raise LifedlError(f"{self.arch} has no attention; attention maps come from a transformer.")
+        return body.attention_maps(torch.as_tensor(self.codes(adata, "the sequences to attend over"))).numpy()
+
+    def checkpoint(self) -> dict[str, Any]:
+        return {
+            "arch": self.arch,
+            "params": self.params,
+            "classes": self.classes,
+            "length": self.length,
+            "state_dict": self.network.state_dict(),
+            "final_metrics": self.final_metrics,
+        }
+
+
+def setup(adata: ad.AnnData, params: dict, spec: DatasetSpec, seed: int, arch: str = "cnn") -> Setup:
+    codes, labels, classes = training_rows(adata, spec, arch)
+    length = codes.shape[1]
+    widest = params.get("filter_width", 1) + params.get("embedding_k", 1) - 1
+    if widest > length:
+        raise LifedlError(
+            f"{spec.where}: {arch} filter_width {params.get('filter_width', 1)} (with k-mers of "
+            f"{params.get('embedding_k', 1)}) is longer than the sequences ({length}); set a shorter "
+            f"filter_width or embedding_k under 'params: {arch}:' in config/config.yaml."
+        )
+    with torch.random.fork_rng():  # the initial weights depend on the seed only
+        torch.manual_seed(seed)
+        network = SequenceClassifier(_body(arch, params, len(classes), length))
+    index = {name: code for code, name in enumerate(classes)}
+    arrays = {"sequence": codes, "label": np.array([index[label] for label in labels], dtype=np.int64)}
+
+    def finish(result: FitResult) -> SequenceModel:
+        model = SequenceModel(arch, network, params, classes, length, result.metrics)
+        held_out = take_rows(arrays, np.asarray(result.val_index, dtype=np.int64))
+        if len(held_out["label"]):
+            scores = classification_metrics(
+                np.asarray(classes)[held_out["label"]], model._proba(held_out["sequence"]), classes
+            )
+            scores["n"] = scores.pop("n_test")
+            model.final_metrics.update({f"val_{name}": value for name, value in scores.items()})
+        return model
+
+    return Setup(network=network, arrays=arrays, finish=finish)
+
+
+def from_checkpoint(checkpoint: dict) -> SequenceModel:
+    arch, params, classes = checkpoint["arch"], checkpoint["params"], checkpoint["classes"]
+    network = SequenceClassifier(_body(arch, params, len(classes), checkpoint["length"]))
+    network.load_state_dict(checkpoint["state_dict"])
+    return SequenceModel(arch, network, params, classes, checkpoint["length"], checkpoint["final_metrics"])
