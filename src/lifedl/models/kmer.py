@@ -1,11 +1,13 @@
-"""The ``kmer`` baseline for sequence classes: k-mer frequencies and L2 logistic regression.
+"""The sequence baselines: ``kmer`` (k-mer frequencies) and ``gc`` (GC content alone), each with an L2 logistic
+regression.
 
 Each sequence becomes the frequencies of all 4^k k-mers (counted on the given strand, divided by the
 number of k-mers in the sequence), standardised per k-mer; a scikit-learn logistic regression (L2,
 strength ``C``) predicts the class. k is chosen from ``k_values`` by the auROC on a seeded, stratified
 validation split of the non-test rows, then the model is refitted on all non-test rows with that k.
 Test rows (``obs[spec.split] == 'test'``) are never seen. No training loop: ``setup`` returns no
-network, and ``finish(None)`` fits.
+network, and ``finish(None)`` fits. The ``gc`` model reads one feature, the fraction of G and C: where it
+scores well, the classes differ in composition, and a motif claim must beat it (and hold on GC-matched rows).
 """
 
 from __future__ import annotations
@@ -17,13 +19,13 @@ import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression
 
-from lifedl.data.sequences import sequence_codes, training_rows
+from lifedl.data.sequences import gc_content, sequence_codes, training_rows
 from lifedl.data.spec import DatasetSpec
 from lifedl.errors import LifedlError
 from lifedl.models.base import Setup
 from lifedl.tl.classification import classification_metrics
 
-ARCH = "kmer"
+GC_ONLY = 0  # the "k" of the gc model: its one feature is the GC fraction
 
 
 def kmer_frequencies(codes: np.ndarray, k: int) -> np.ndarray:
@@ -55,9 +57,18 @@ def _stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[n
     return np.setdiff1d(np.arange(len(labels)), val), val
 
 
+def sequence_features(codes: np.ndarray, k: int) -> np.ndarray:
+    """k-mer frequencies, or (k = GC_ONLY) an N x 1 column of GC fractions."""
+    if k == GC_ONLY:
+        return gc_content(codes)[:, None].astype(np.float32)
+    return kmer_frequencies(codes, k)
+
+
 class KmerModel:
-    def __init__(self, params, classes, k, feature_mean, feature_scale, coef, intercept, final_metrics=None):
-        self.arch, self.params = ARCH, dict(params)
+    def __init__(
+        self, params, classes, k, feature_mean, feature_scale, coef, intercept, final_metrics=None, arch="kmer"
+    ):
+        self.arch, self.params = arch, dict(params)
         self.classes, self.k = [str(c) for c in classes], int(k)
         self.feature_mean = np.asarray(feature_mean, dtype=np.float64)
         self.feature_scale = np.asarray(feature_scale, dtype=np.float64)
@@ -66,7 +77,7 @@ class KmerModel:
         self.final_metrics = dict(final_metrics or {})
 
     def _proba(self, codes: np.ndarray) -> np.ndarray:
-        features = (kmer_frequencies(codes, self.k) - self.feature_mean) / self.feature_scale
+        features = (sequence_features(codes, self.k) - self.feature_mean) / self.feature_scale
         logits = features @ self.coef.T + self.intercept
         if len(self.classes) == 2:  # as scikit-learn: sigmoid of the second class's score
             positive = 1 / (1 + np.exp(-logits[:, 0]))
@@ -95,7 +106,7 @@ class KmerModel:
 
 
 def _fit(codes: np.ndarray, labels: np.ndarray, classes: list[str], k: int, C: float, seed: int) -> KmerModel:
-    features = kmer_frequencies(codes, k).astype(np.float64)
+    features = sequence_features(codes, k).astype(np.float64)
     mean = features.mean(axis=0)
     scale = features.std(axis=0)
     scale[scale == 0] = 1.0
@@ -131,6 +142,11 @@ def setup(adata: ad.AnnData, params: dict, spec: DatasetSpec, seed: int, arch: s
     codes, labels, classes = training_rows(adata, spec, arch)
 
     def finish(result: None) -> KmerModel:
+        if arch == "gc":  # nothing to choose: one feature, fitted on every non-test row
+            model = _fit(codes, labels, classes, GC_ONLY, params["C"], seed)
+            model.arch, model.params = arch, dict(params)
+            model.final_metrics = {"n_train": float(len(labels))}
+            return model
         return fit_kmer_model(codes, labels, classes, params, seed)
 
     return Setup(network=None, arrays={}, finish=finish)
@@ -150,4 +166,5 @@ def from_checkpoint(checkpoint: dict) -> KmerModel:
         array("coef"),
         array("intercept"),
         checkpoint["final_metrics"],
+        checkpoint["arch"],
     )

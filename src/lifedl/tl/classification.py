@@ -44,3 +44,23 @@ def classification_metrics(labels, probabilities, classes) -> dict[str, float]:
         metrics["auroc"] = float(np.mean(aurocs)) if aurocs else float("nan")
         metrics["auprc"] = float(np.mean(auprcs)) if auprcs else float("nan")
     return metrics
+
+
+def composition_matched_rows(values, labels, bin_width: float = 0.02, seed: int = 0) -> np.ndarray:
+    """Rows whose classes share one distribution of ``values`` (e.g. GC content): within each bin of
+    ``bin_width``, as many rows of every class as the rarest class has there, drawn at random (seeded).
+
+    Scored on these rows, a classifier cannot win by composition alone: a GC-only model falls to chance.
+    Returns a boolean mask; classes absent from a bin empty that bin.
+    """
+    values, labels = np.asarray(values, dtype=float), np.asarray(labels).astype(str)
+    rng = np.random.default_rng(seed)
+    bins = np.floor(values / bin_width).astype(np.int64)
+    classes = sorted(set(labels))
+    keep = np.zeros(len(values), dtype=bool)
+    for value_bin in np.unique(bins):
+        members = [np.flatnonzero((bins == value_bin) & (labels == c)) for c in classes]
+        n = min(len(rows) for rows in members)
+        for rows in members:
+            keep[rng.choice(rows, size=n, replace=False)] = True
+    return keep

