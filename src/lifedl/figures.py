@@ -1,7 +1,7 @@
 """The figures the workflow draws: one registry, one wildcarded rule (``results/{dataset}/figures/{name}.png``).
 
 A figure declares its inputs as paths under ``results/{dataset}/`` (a function of the data set's
-architectures, so a figure may span them), the architectures it needs, whether it needs the
+architectures, so a figure may span them; a path starting ``results/`` is shared by all data sets), the architectures it needs, whether it needs the
 data set's labels, and how to draw it. ``lifedl.steps.figure`` loads the inputs by suffix
 (``.h5ad`` -> AnnData, ``.ckpt`` -> the trained model, ``.json`` -> the run record) and calls
 ``draw(inputs, spec, options)``; ``options`` holds ``seed`` and ``default_resolution``. Captions are
@@ -31,6 +31,7 @@ class Figure:
     archs: tuple[str, ...] = ()  # architectures that must run on the data set
     task: str = ""  # a task with at least one architecture on the data set ("" = none needed)
     needs_labels: bool = False
+    simulated: bool | None = None  # True: simulations only (planted truth); False: real data only; None: both
 
 
 def _umap(inputs, spec, options):
@@ -111,6 +112,14 @@ def _cnn_motif(inputs, spec, options):
     return motif_filter_figure(filters, motif["pwm"], str(motif["name"]))
 
 
+def _filter_logos(inputs, spec, options):
+    from lifedl.data.jaspar import motifs_from_table
+    from lifedl.pl.sequences import filter_match_figure
+
+    motifs = {motif.matrix_id: motif for motif in motifs_from_table(inputs["database"])}
+    return filter_match_figure(inputs["cnn"].first_layer_filters(), inputs["matches"], motifs)
+
+
 def _kmer_embedding(inputs, spec, options):
     from lifedl.pl.sequences import kmer_embedding_figure
 
@@ -138,10 +147,14 @@ def _attention_maps(inputs, spec, options):
     order = np.argsort(starts < 0, kind="stable")[:3]
     examples = test[order]
     maps = model.attention_maps(examples)
-    k = model.params["embedding_k"] if model.params["embedding_dim"] > 0 else 1
+    embedded = model.params["embedding_dim"] > 0
+    k, stride = (model.params["embedding_k"], model.params["token_stride"]) if embedded else (1, 1)
     width = len(str(adata.uns["motif"]["consensus"])) if "motif" in adata.uns else 0
-    # Tokens overlapping the motif: a k-mer token t covers letters t .. t + k - 1.
-    spans = [(max(0, s - k + 1), s + width - 1) if s >= 0 and width else None for s in starts[order]]
+    # Tokens overlapping the motif's letters s .. s + width - 1: token t covers letters t stride .. t stride + k - 1.
+    spans = [
+        (max(0, -(-(s - k + 1) // stride)), (s + width - 1) // stride) if s >= 0 and width else None
+        for s in starts[order]
+    ]
     labels = examples.obs[spec.labels].astype(str) if spec.labels else [""] * len(order)
     return attention_figure(maps, spans, [f"{name} ({label})" for name, label in zip(examples.obs_names, labels)])
 
@@ -203,7 +216,23 @@ FIGURES: dict[str, Figure] = {
             _generation,
             archs=("dgd", "vae"),
         ),
-        Figure("cnn_motif", _fixed({"qc": "qc.h5ad", "cnn": "models/cnn/model.ckpt"}), _cnn_motif, archs=("cnn",)),
+        Figure(
+            "cnn_motif",
+            _fixed({"qc": "qc.h5ad", "cnn": "models/cnn/model.ckpt"}),
+            _cnn_motif,
+            archs=("cnn",),
+            simulated=True,
+        ),
+        Figure(
+            "filter_logos",
+            # results/-rooted paths are shared by every data set (lifedl.steps.figure reads them as they are)
+            _fixed(
+                {"cnn": "models/cnn/model.ckpt", "matches": "motifs/cnn.tsv", "database": "results/motif_database.tsv"}
+            ),
+            _filter_logos,
+            archs=("cnn",),
+            simulated=False,
+        ),
         Figure(
             "kmer_embedding",
             _fixed({"cnn_embed": "models/cnn_embed/model.ckpt"}),
@@ -230,16 +259,21 @@ FIGURES: dict[str, Figure] = {
 GENERAL_FIGURES = ("umap", "training_curves")  # drawn for every data set with architectures of their task
 
 
-def figures_for(archs_by_task: Mapping[str, Sequence[str]], figure_names: Sequence[str], has_labels: bool) -> list[str]:
+def figures_for(
+    archs_by_task: Mapping[str, Sequence[str]], figure_names: Sequence[str], has_labels: bool, simulated: bool = False
+) -> list[str]:
     """The figures a data set gets: the general ones, then those its architectures name, where their needs hold.
 
-    ``archs_by_task``: the data set's architectures per task, and under ``"all"`` all of them."""
+    ``archs_by_task``: the data set's architectures per task, and under ``"all"`` all of them; ``simulated``:
+    whether the data set comes from a simulator (which records its planted truth)."""
     chosen = []
     for name in [*GENERAL_FIGURES, *figure_names]:
         figure = FIGURES[name]
         if figure.task and not archs_by_task.get(figure.task):
             continue
         if not set(figure.archs) <= set(archs_by_task["all"]) or (figure.needs_labels and not has_labels):
+            continue
+        if figure.simulated is not None and figure.simulated != simulated:
             continue
         chosen.append(name)
     return list(dict.fromkeys(chosen))

@@ -31,6 +31,8 @@ METRIC_COLUMNS = [
     "n_dims",
     "auroc",
     "auprc",
+    "auroc_gc_matched",
+    "n_gc_matched",
     "accuracy",
     "n_test",
     "motif_filter_correlation",
@@ -65,7 +67,7 @@ def metrics_table(metric_files: Sequence[str | Path]) -> pd.DataFrame:
 def _table_html(table: pd.DataFrame) -> str:
     columns = [c for c in METRIC_COLUMNS if c in table.columns]
     table = table[columns].copy()
-    for column in ("n_clusters", "n_dims", "resolution_best", "n_test"):
+    for column in ("n_clusters", "n_dims", "resolution_best", "n_test", "n_gc_matched"):
         if column in table:
             table[column] = table[column].map(lambda v: f"{v:g}")
     return table.to_html(index=False, float_format=lambda v: f"{v:.3f}", na_rep="–", border=0)

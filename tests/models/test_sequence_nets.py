@@ -134,11 +134,17 @@ def test_kmer_tokens_and_embedding_rows():
     assert kmer_tokens(codes, 3).tolist() == [[0 * 16 + 1 * 4 + 2, 1 * 16 + 2 * 4 + 3, 2 * 16 + 3 * 4 + 3]]
     names = kmer_names(3)
     assert [names[t] for t in kmer_tokens(codes, 3)[0]] == ["ACG", "CGT", "GTT"]
+    assert [names[t] for t in kmer_tokens(codes, 3, stride=2)[0]] == ["ACG", "GTT"]
+    assert [kmer_names(2)[t] for t in kmer_tokens(codes, 2, stride=2)[0]] == ["AC", "GT"]
+    from lifedl.nn.sequence import SequenceInput
+
+    strided = SequenceInput(embedding_dim=4, embedding_k=2, stride=2)
+    assert strided(codes).shape == (1, strided.length(5), 4) == (1, 2, 4)
 
 
 def test_attention_weights_are_distributions_over_positions():
     adata = simulate_sequences(SequenceSimulationParams(n_sequences=60, length=30, seed=4))
-    params = small("transformer", n_heads=4, n_layers=2)
+    params = small("transformer", n_heads=4, n_layers=2, token_stride=1)
     setup = sequence.setup(adata, params, SPEC, seed=0, arch="transformer")
     model = setup.finish(FitResult({}, np.arange(10), np.arange(0)))
     maps = model.attention_maps(adata[:5])

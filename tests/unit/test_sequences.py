@@ -100,10 +100,10 @@ def test_positives_and_negatives_have_matching_gc():
 @pytest.mark.parametrize(
     "change, message",
     [
-        ({"length": 10}, "motif 'CTCF' is 19 long"),
+        ({"length": 10}, "with motif CTCF needs sequences at least 19 long"),
         ({"positive_fraction": 1.0}, "positive_fraction must lie strictly between 0 and 1"),
         ({"test_fraction": 0.0}, "test_fraction must lie strictly between 0 and 1"),
-        ({"motif": "NOPE"}, r"unknown motif 'NOPE'; known motifs: \['CTCF'\]"),
+        ({"motif": "NOPE"}, r"unknown motif\(s\) \['NOPE'\]; known motifs: \['CTCF', 'MAFK', 'POU5F1'\]"),
     ],
 )
 def test_simulator_rejects_impossible_params(change, message):
@@ -254,3 +254,50 @@ def test_composition_matched_rows_take_gc_away():
     matched = classification_metrics(labels[keep], scores[keep], ["high", "low"])["auroc"]
     assert abs(everything - 0.5) > 0.4 and abs(matched - 0.5) < 0.15
     np.testing.assert_array_equal(keep, composition_matched_rows(gc, labels, bin_width=0.02, seed=0))  # seeded
+
+
+def _instance_at(adata, row: int, start: int, pwm) -> bool:
+    """Whether the letters at ``start`` are the PWM's most probable ones at its confident columns (p > 0.9)."""
+    confident = np.flatnonzero(pwm.max(axis=0) > 0.9)
+    return bool((adata.X[row, start + confident] == pwm.argmax(axis=0)[confident]).all())
+
+
+@pytest.mark.parametrize("task", ["which", "spacing", "order"])
+def test_arrangement_tasks_plant_what_their_labels_say(task):
+    from lifedl.data.sequences import MOTIFS
+
+    motif = "CTCF+POU5F1+MAFK" if task == "which" else "POU5F1+MAFK"
+    adata = simulate_sequences(SequenceSimulationParams(n_sequences=300, length=80, task=task, motif=motif, seed=7))
+    obs = adata.obs
+    assert set(adata.uns["motifs"]) == set(motif.split("+"))
+    counts = obs["label"].value_counts()
+    assert counts.max() - counts.min() <= 1  # balanced classes
+    if task == "which":
+        assert set(obs["label"]) == {"CTCF", "POU5F1", "MAFK"}
+        hits = [
+            _instance_at(adata, i, s, MOTIFS[label])
+            for i, (label, s) in enumerate(zip(obs["label"], obs["motif_start"]))
+        ]
+        assert np.mean(hits) > 0.8
+        return
+    gap = obs["second_motif_start"] - obs["motif_start"]  # start of MAFK minus start of POU5F1 (11 letters)
+    if task == "spacing":
+        assert (gap[obs["label"] == "gap_5"] == 11 + 5).all()
+        assert (gap[obs["label"] == "other_gap"] != 11 + 5).all() and (gap[obs["label"] == "other_gap"] >= 11).all()
+    else:
+        assert (gap[obs["label"] == "POU5F1_first"] >= 11).all() and (gap[obs["label"] == "MAFK_first"] <= -15).all()
+    # both motifs are in every sequence, where obs says (sampled instances: most carry the PWM's sure letters)
+    for column, name in (("motif_start", "POU5F1"), ("second_motif_start", "MAFK")):
+        hits = [_instance_at(adata, row, start, MOTIFS[name]) for row, start in enumerate(obs[column])]
+        assert np.mean(hits) > 0.5
+
+
+def test_simulation_task_errors_say_what_fits():
+    with pytest.raises(ValueError, match="task 'order' needs two motifs"):
+        simulate_sequences(SequenceSimulationParams(task="order", motif="CTCF"))
+    with pytest.raises(ValueError, match="unknown task 'shape'"):
+        simulate_sequences(SequenceSimulationParams(task="shape"))
+    with pytest.raises(ValueError, match=r"unknown motif\(s\) \['SOX2'\]"):
+        simulate_sequences(SequenceSimulationParams(task="which", motif="CTCF+SOX2"))
+    with pytest.raises(ValueError, match="needs sequences at least 32 long"):
+        simulate_sequences(SequenceSimulationParams(task="spacing", motif="POU5F1+MAFK", length=30))

@@ -39,6 +39,7 @@ ALL_ARCHITECTURES = """
 datasets: [tiny, tiny_stim, tiny_seq]
 architectures: [pca, ae, dae, vae, ldvae, vega, dgd, scgan, scgen, kmer, cnn, cnn_embed, bilstm, transformer]
 likelihood_comparison: {enabled: true, max_epochs: 5, datasets: []}
+replicates: {seeds: [1], datasets: [tiny_seq]}
 params:
   dgd: {max_epochs: 10, patience: 10, n_hidden: 32, n_layers: 2, n_latent: 4, n_components: 4, embed_steps: 20}
   scgan: {max_epochs: 4, n_latent: 16, generator_layers: [32, 64], critic_layers: [64, 32], batch_size: 64}
@@ -176,6 +177,12 @@ def test_tiny_run_writes_every_output(tiny_run):
     )
     by_arch = classifiers.set_index("arch")["motif_filter_correlation"]  # only the CNN has filters to match
     assert -1 <= by_arch["cnn"] <= 1 and by_arch.drop("cnn").isna().all()
+    over_seeds = pd.read_csv(seq / "seeds.tsv", sep="\t").set_index("arch")  # seed 0 (the main models) and 1
+    assert list(over_seeds.index) == list(classifiers["arch"]) and (over_seeds["n_seeds"] == 2).all()
+    replicate = pd.read_csv(seq / "replicates/cnn/seed1/metrics.tsv", sep="\t")["auroc"].iloc[0]
+    main = classifiers.set_index("arch").loc["cnn", "auroc"]
+    assert over_seeds.loc["cnn", "auroc_mean"] == pytest.approx((main + replicate) / 2)
+    assert over_seeds.loc["cnn", "auroc_sd"] == pytest.approx(abs(main - replicate) / 2**0.5)
     predictions = pd.read_csv(seq / "predictions/cnn.tsv", sep="\t")
     assert set(predictions["id"]) == set(raw.obs_names[raw.obs["split"] == "test"])
     seq_figures = ["qc_metrics", "qc_features", "training_curves", "cnn_motif", "kmer_embedding", "gradient_norms"]
@@ -188,6 +195,7 @@ def test_tiny_run_writes_every_output(tiny_run):
     assert "<h2>Contents</h2>" in page and "href='#tiny-figures'" in page
     assert "<th>training</th>" in page and ("stopped early at epoch" in page or "epoch cap" in page)
     assert page.count("data:image/png;base64,") == len(figures) + len(stim_figures) + len(seq_figures)
+    assert "Classifiers over seeds" in page  # replicates of tiny_seq
     assert "realism of generated cells" in page and "predicted response of the held-out cell type" in page
     assert "Held-out log-likelihood per likelihood" in page
     assert run["mlflow_run_id"] in page

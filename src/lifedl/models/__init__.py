@@ -116,6 +116,7 @@ PARAM_RANGES: dict[str, Range] = {
             "critic_steps",
             "embed_steps",
             "embedding_k",
+            "token_stride",
             "d_model",
             "n_heads",
         ],
@@ -345,7 +346,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             data_kind="sequences",
             task="classifier",
             baseline="kmer",
-            figures=("cnn_motif",),
+            figures=("cnn_motif", "filter_logos"),
             needs=("labels",),
         ),
         Architecture(
@@ -389,8 +390,11 @@ ARCHITECTURES: dict[str, Architecture] = {
                 "n_heads": 4,
                 "n_layers": 2,
                 "dropout": 0.1,
+                # 4-mers every 2 letters: a quarter of the attention's cost of overlapping 3-mers, and a better
+                # validation auROC on sim_motif (0.79 vs 0.75; 3-mers every 3 letters: 0.66)
                 "embedding_dim": 32,
-                "embedding_k": 3,
+                "embedding_k": 4,
+                "token_stride": 2,  # k-mers every token_stride letters: attention costs (L / stride)^2
                 **_SEQUENCE_TRAINING,
                 "gradient_clip": 1.0,
             },

@@ -42,7 +42,14 @@ def _body(arch: str, params: dict, n_classes: int, length: int) -> nn.Module:
         return SequenceBiLSTM(params["n_hidden"], params["n_layers"], params["dropout"], n_classes, **embedding)
     if arch == "transformer":
         return SequenceTransformer(
-            params["d_model"], params["n_heads"], params["n_layers"], params["dropout"], n_classes, length, **embedding
+            params["d_model"],
+            params["n_heads"],
+            params["n_layers"],
+            params["dropout"],
+            n_classes,
+            length,
+            token_stride=params["token_stride"],
+            **embedding,
         )
     raise ValueError(f"no sequence network for architecture '{arch}'")
 

@@ -14,33 +14,36 @@ import torch.nn.functional as F
 from torch import nn
 
 
-def kmer_tokens(codes: torch.Tensor, k: int) -> torch.Tensor:
-    """N x (L - k + 1) indices of the overlapping k-mers (codes read as a base-4 number)."""
+def kmer_tokens(codes: torch.Tensor, k: int, stride: int = 1) -> torch.Tensor:
+    """N x L' indices of the k-mers starting every ``stride`` letters (codes read as a base-4 number);
+    L' = (L - k) // stride + 1."""
     codes = codes.long()
     windows = codes.shape[1] - k + 1
     tokens = torch.zeros_like(codes[:, :windows])
     for offset in range(k):
         tokens = tokens * 4 + codes[:, offset : offset + windows]
-    return tokens
+    return tokens[:, ::stride]
 
 
 class SequenceInput(nn.Module):
-    """Codes -> N x L' x C features: one-hot letters (C = 4, L' = L) or learned k-mer embeddings
-    (C = embedding_dim, L' = L - k + 1)."""
+    """Codes -> N x L' x C features: one-hot letters (C = 4, L' = L) or learned embeddings of the k-mers
+    starting every ``stride`` letters (C = embedding_dim, L' = (L - k) // stride + 1)."""
 
-    def __init__(self, embedding_dim: int = 0, embedding_k: int = 1):
+    def __init__(self, embedding_dim: int = 0, embedding_k: int = 1, stride: int = 1):
         super().__init__()
-        self.k = embedding_k
+        self.k, self.stride = embedding_k, stride
         self.embedding = nn.Embedding(4**embedding_k, embedding_dim) if embedding_dim > 0 else None
         self.channels = embedding_dim if embedding_dim > 0 else 4
 
     def forward(self, codes: torch.Tensor) -> torch.Tensor:
         if self.embedding is None:
             return F.one_hot(codes.long(), 4).float()
-        return self.embedding(kmer_tokens(codes, self.k))
+        return self.embedding(kmer_tokens(codes, self.k, self.stride))
 
     def length(self, sequence_length: int) -> int:
-        return sequence_length - (self.k - 1 if self.embedding is not None else 0)
+        if self.embedding is None:
+            return sequence_length
+        return (sequence_length - self.k) // self.stride + 1
 
 
 def _reverse_complement(codes: torch.Tensor) -> torch.Tensor:
@@ -173,9 +176,10 @@ class SequenceTransformer(nn.Module):
         length: int,
         embedding_dim: int = 0,
         embedding_k: int = 1,
+        token_stride: int = 1,
     ):
         super().__init__()
-        self.input = SequenceInput(embedding_dim, embedding_k)
+        self.input = SequenceInput(embedding_dim, embedding_k, token_stride)
         self.project = nn.Linear(self.input.channels, d_model)
         self.register_buffer("positions", sinusoidal_positions(self.input.length(length), d_model), persistent=False)
         self.layers = nn.ModuleList(EncoderLayer(d_model, n_heads, dropout) for _ in range(n_layers))

@@ -16,7 +16,7 @@ from matplotlib.patches import PathPatch
 from matplotlib.textpath import TextPath
 from matplotlib.transforms import Affine2D
 
-from lifedl.tl.motifs import best_matching_filter, reverse_complement_matrix
+from lifedl.tl.motifs import best_matching_filter, information_content, reverse_complement_matrix
 
 ALPHABET = "ACGT"
 LETTER_COLOURS = {"A": "#109648", "C": "#255C99", "G": "#F7B32B", "T": "#D62839"}
@@ -29,12 +29,6 @@ def filter_probabilities(filter: np.ndarray) -> np.ndarray:
     positive = np.clip(centred, 0, None)
     total = positive.sum(axis=0, keepdims=True)
     return np.divide(positive, total, out=np.full_like(positive, 0.25), where=total > 1e-12)
-
-
-def information_content(probabilities: np.ndarray) -> np.ndarray:
-    """Bits per column: 2 - entropy (base 2)."""
-    p = np.clip(np.asarray(probabilities, dtype=float), 1e-12, 1)
-    return 2 + (p * np.log2(p)).sum(axis=0)
 
 
 def _draw_letter(ax, letter: str, x: float, y: float, height: float) -> None:
@@ -177,5 +171,32 @@ def attention_figure(maps: np.ndarray, motif_spans: list[tuple[int, int] | None]
             for ax in (top, bottom):
                 ax.axvspan(span[0] - 0.5, span[1] + 0.5, color="red", alpha=0.2, lw=0)
     fig.suptitle("transformer: last layer's self-attention (mean over heads); planted motif shaded")
+    fig.tight_layout()
+    return fig
+
+
+def filter_match_figure(filters: np.ndarray, matches, motifs: dict, n_shown: int = 6) -> plt.Figure:
+    """The best-matching first-layer filters (rows of ``matches``, a table from ``lifedl.tl.motifs.match_filters``)
+    as logos, each beside the known motif it matches best (``motifs``: matrix id -> motif), aligned."""
+    from lifedl.tl.motifs import motif_similarity
+
+    shown = matches.head(n_shown)
+    fig, axes = plt.subplots(len(shown), 2, figsize=(12, 1.9 * len(shown)), squeeze=False)
+    for (left, right), row in zip(axes, shown.itertuples()):
+        motif = motifs[row.best_matrix_id]
+        weights = np.asarray(filters[row.filter], dtype=float)
+        w, m = weights.shape[1], motif.pwm.shape[1]
+        _, offset, strand = motif_similarity(weights, motif.pwm, min_overlap=min(w, m))
+        if strand == "-":  # show the filter on the motif's strand
+            weights, offset = reverse_complement_matrix(weights), m - w - offset
+        span = (min(0, offset) - 0.5, max(m, offset + w) - 0.5)
+        draw_logo(left, filter_probabilities(weights), start=offset)
+        left.set_title(f"filter {row.filter}" + (" (reverse complement)" if strand == "-" else ""), fontsize=9)
+        draw_logo(right, motif.pwm)
+        right.set_title(f"{row.best_match} ({row.best_matrix_id}, {motif.family}): score {row.best_score:.2f}; "
+                        f"next {row.second_match} {row.second_score:.2f}", fontsize=9)  # fmt: skip
+        for ax in (left, right):
+            ax.set_xlim(*span)
+    fig.suptitle("first-layer filters and their best-matching known motifs (information-weighted column correlation)")
     fig.tight_layout()
     return fig

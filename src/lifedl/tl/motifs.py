@@ -60,3 +60,57 @@ def best_matching_filter(
     matches = [motif_similarity(f, pwm, min_overlap) for f in filters]
     index = int(np.argmax([score for score, _, _ in matches]))
     return (index, *matches[index])
+
+
+def information_content(probabilities: np.ndarray) -> np.ndarray:
+    """Bits per column: 2 - entropy (base 2)."""
+    p = np.clip(np.asarray(probabilities, dtype=float), 1e-12, 1)
+    return 2 + (p * np.log2(p)).sum(axis=0)
+
+
+def _standardised_columns(matrices: np.ndarray) -> np.ndarray:
+    """Columns (axis -2 holds the 4 letters) centred and scaled to unit norm; a flat column stays 0."""
+    centred = matrices - matrices.mean(axis=-2, keepdims=True)
+    norm = np.linalg.norm(centred, axis=-2, keepdims=True)
+    return np.divide(centred, norm, out=np.zeros_like(centred), where=norm > 1e-12)
+
+
+def match_filters(filters: np.ndarray, motifs) -> list[dict]:
+    """Each filter's best and second-best known motif (``motifs``: objects with matrix_id, name, family, pwm).
+
+    The score of a filter against a motif: the column correlations of the alignment, weighted by the motif's
+    information content per column and divided by the motif's total, at the best offset where the shorter
+    of the two lies wholly inside the longer, on the better strand. Unlike :func:`motif_similarity` (an
+    unweighted mean over any half overlap, enough to find one planted motif) the weighting keeps short or
+    low-information motifs, which correlate well with anything by chance, from topping a search over
+    hundreds. One dict per filter, best-matching filters first.
+    """
+    standard = _standardised_columns(np.asarray(filters, dtype=float))  # n x 4 x w
+    n, _, width = standard.shape
+    scores = np.full((n, len(motifs)), -np.inf)
+    for k, motif in enumerate(motifs):
+        information = information_content(motif.pwm)
+        for target, weight in ((motif.pwm, information), (reverse_complement_matrix(motif.pwm), information[::-1])):
+            correlations = np.einsum("nci,cj->nij", standard, _standardised_columns(np.asarray(target, dtype=float)))
+            length = target.shape[1]
+            for offset in range(-(width - 1), length):  # filter column j on motif column j + offset
+                columns = np.arange(max(0, -offset), min(width, length - offset))
+                if len(columns) < min(width, length):
+                    continue
+                aligned = correlations[:, columns, columns + offset] * weight[columns + offset]
+                scores[:, k] = np.maximum(scores[:, k], aligned.sum(axis=1) / max(weight.sum(), 1e-12))
+    rows = []
+    for index in range(n):
+        best, second = np.argsort(-scores[index])[:2] if len(motifs) > 1 else (np.argmax(scores[index]), None)
+        rows.append(
+            {
+                "filter": index,
+                "best_match": motifs[best].name,
+                "best_matrix_id": motifs[best].matrix_id,
+                "best_family": motifs[best].family,
+                "best_score": float(scores[index, best]),
+                "second_match": motifs[second].name if second is not None else "",
+                "second_score": float(scores[index, second]) if second is not None else float("nan"),
+            }
+        )
+    return sorted(rows, key=lambda row: -row["best_score"])

@@ -1,0 +1,5 @@
+from lifedl import steps
+from lifedl.logs import logged
+
+with logged(snakemake.log[0]):
+    steps.seed_summary(metric_files=snakemake.input.metrics, seeds=snakemake.params.seeds, output=snakemake.output[0])
