@@ -6,6 +6,7 @@ or table goes, a directive that reads it from a results file (``make docs`` afte
     {{ results/pbmc68k_reduced/metrics.tsv | arch=vae | ari | .3f }}     one value: file | row | column | format
     {{ table results/pbmc68k_reduced/metrics.tsv | arch, ari, nmi | .3f }} a Markdown table of those columns
     {{ table? results/pbmc68k_reduced/likelihoods.tsv | ... }}           the same, or a note where the file is missing
+    {{ table results/x/motifs/cnn.tsv | filter, best_match | .3f | 8 }}  only the first 8 rows
     {{ run }}                                                            the run's commit, seed and date
 
 A row is picked by ``column=value`` (exactly one row must match). A missing file, row or column
@@ -118,6 +119,10 @@ def render(template: str, root: Path, template_name: str = "template") -> str:
                 return f"_Not in this run: `make reproduce` writes `{path}`._"
             table = _read(root, path, where)
             columns = [name.strip() for name in parts[1].split(",")] if len(parts) > 1 else list(table.columns)
+            if len(parts) > 3:
+                if not parts[3].isdigit():
+                    raise RenderError(f"{where}: '{parts[3]}' is not a number of rows to show.")
+                table = table.head(int(parts[3]))
             return _markdown_table(table, columns, parts[2] if len(parts) > 2 else "", where)
         if len(parts) not in (3, 4):
             raise RenderError(f"{where}: '{{{{{inner}}}}}' is not 'file | column=value | column [| format]'.")

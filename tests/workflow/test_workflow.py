@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from helpers import make_tiny_workdir
 from helpers import run_snakemake as snakemake
+from local_index import jaspar_database, pip_environment, publish_wheel, serving
 from mlflow.tracking import MlflowClient
 
 
@@ -25,7 +26,9 @@ def test_dry_run_of_the_default_config_plans_every_rule(repo):
     rules = {"download", "qc", "train", "embed", "evaluate", "collect_metrics", "report", "all"}
     rules |= {"generate", "perturbation", "figure", "classify"}
     assert _planned_rules(repo) == rules  # the likelihood comparison is left to make reproduce
-    assert _planned_rules(repo, "--configfile", "config/reproduce.yaml") == rules | {"likelihoods"}
+    # make reproduce adds the likelihood comparison, seeds of the classifiers and JASPAR names for janggu's filters
+    extra = {"likelihoods", "replicate", "seeds", "motif_database", "filter_motifs"}
+    assert _planned_rules(repo, "--configfile", "config/reproduce.yaml") == rules | extra
 
 
 def test_unknown_config_key_stops_snakemake_with_the_key_named(repo, tmp_path):
@@ -62,9 +65,16 @@ ARCHS = ["pca", "ae", "dae", "dgd", "ldvae", "vae", "vega"]  # representations: 
 @pytest.fixture(scope="module")
 def tiny_run(repo, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("tiny")
-    (workdir / "all.yaml").write_text(ALL_ARCHITECTURES)
+    # The motif database comes out of a wheel on a package index on 127.0.0.1, as JASPAR out of pyjaspar's.
+    index = workdir / "index"
+    index.mkdir()
+    database = jaspar_database(workdir / "jaspar.sqlite").read_bytes()
+    digest = publish_wheel(index, "jasparpkg", "1.0", {"jasparpkg/data/JASPAR.sqlite": database})
+    motifs = f"motif_database: {{source: 'pypi:jasparpkg==1.0#jasparpkg/data/JASPAR.sqlite', checksum: '{digest}', "
+    (workdir / "all.yaml").write_text(ALL_ARCHITECTURES + motifs + "simulated: true}\n")
     configs = [str(make_tiny_workdir(repo, workdir)), str(workdir / "all.yaml")]
-    result = snakemake(repo, workdir, "--configfile", *configs)
+    with serving(index) as base:
+        result = snakemake(repo, workdir, "--configfile", *configs, env=pip_environment(base))
     assert result.returncode == 0, result.stderr[-4000:]
     assert "lifedl: report results/report.html" in result.stdout + result.stderr  # where to look next
     report = snakemake(repo, workdir, "--report", "results/report.zip", "--configfile", *configs)
@@ -183,6 +193,10 @@ def test_tiny_run_writes_every_output(tiny_run):
     main = classifiers.set_index("arch").loc["cnn", "auroc"]
     assert over_seeds.loc["cnn", "auroc_mean"] == pytest.approx((main + replicate) / 2)
     assert over_seeds.loc["cnn", "auroc_sd"] == pytest.approx(abs(main - replicate) / 2**0.5)
+    # the CNN's filters named by the motif database (here a simulation's, with motif_database.simulated: true)
+    named = pd.read_csv(seq / "motifs/cnn.tsv", sep="\t")
+    assert len(named) == 16 and set(named["best_match"]) <= {"CTCF", "POU5F1", "MAFK"}
+    assert named["best_score"].is_monotonic_decreasing
     predictions = pd.read_csv(seq / "predictions/cnn.tsv", sep="\t")
     assert set(predictions["id"]) == set(raw.obs_names[raw.obs["split"] == "test"])
     seq_figures = ["qc_metrics", "qc_features", "training_curves", "cnn_motif", "kmer_embedding", "gradient_norms"]

@@ -122,7 +122,7 @@ rule motif_database:
     log:
         "results/logs/motif_database.log",
     benchmark:
-        "results/benchmarks/motif_database.tsv"
+        "results/logs/benchmarks/motif_database.tsv"
     conda:
         "../../envs/train.yaml"
     params:
