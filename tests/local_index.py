@@ -80,3 +80,30 @@ def jaspar_database(path: Path) -> Path:
                 for column, value in enumerate(counts[row]):
                     db.execute("INSERT INTO MATRIX_DATA VALUES (?, ?, ?, ?)", (matrix, letter, column + 1, value))
     return path
+
+
+# Small molecules of several scaffolds (chains, rings, aromatics, heteroatoms) with a planted additive property.
+MOLECULES = [
+    *["C", "CC", "CCC", "CCCC", "CCCCC", "CCCCCC", "CCO", "CCCO", "CCCCO", "CO", "CC(C)O", "CC(C)(C)O", "CN", "CCN"],
+    *["CCCN", "CC(=O)O", "CCC(=O)O", "CCCl", "CCBr", "CF", "C1CCCCC1", "CC1CCCCC1", "OC1CCCCC1", "NC1CCCCC1"],
+    *["C1CCCC1", "CC1CCCC1", "c1ccccc1", "Cc1ccccc1", "Oc1ccccc1", "Nc1ccccc1", "Clc1ccccc1", "CCc1ccccc1"],
+    *["c1ccncc1", "Cc1ccncc1", "c1ccc2ccccc2c1", "Cc1ccc2ccccc2c1", "C1CCOC1", "CC1CCOC1", "C1CCNCC1", "CC1CCNCC1"],
+    *["OCCO", "NCCN"],
+]
+CONTRIBUTION = {"C": 0.5, "N": -1.0, "O": -1.5, "Cl": 0.8, "Br": 1.0, "F": 0.2}
+
+
+def planted_property(smiles: list[str]) -> list[float]:
+    """Sum of per-element contributions plus 0.3 per ring: what a graph model with sum pooling can learn."""
+    from lifedl.data.graphs import parse_smiles
+
+    molecules = parse_smiles(smiles, "test molecules")
+    return [
+        sum(CONTRIBUTION[a.GetSymbol()] for a in m.GetAtoms()) + 0.3 * m.GetRingInfo().NumRings() for m in molecules
+    ]
+
+
+def molecules_csv() -> str:
+    """MOLECULES as a FreeSolv-like CSV: smiles, the measured value (expt) and a 'calc' off by 0.5."""
+    rows = [f"{s},{v:.3f},{v + 0.5:.3f}\n" for s, v in zip(MOLECULES, planted_property(MOLECULES))]
+    return "smiles,expt,calc\n" + "".join(rows)

@@ -47,6 +47,12 @@ def _umap(inputs, spec, options):
     return umap_grid(dict(inputs), colour_keys)
 
 
+def _parity(inputs, spec, options):
+    from lifedl.pl.figures import parity_figure
+
+    return parity_figure(dict(inputs), spec.labels)
+
+
 def _training_curves(inputs, spec, options):
     from lifedl.pl.figures import training_curves
 
@@ -180,6 +186,12 @@ FIGURES: dict[str, Figure] = {
             task="representation",
         ),
         Figure(
+            "parity",
+            lambda archs: {arch: f"predictions/{arch}.tsv" for arch in archs["regressor"]},
+            _parity,
+            task="regressor",
+        ),
+        Figure(
             "training_curves",
             lambda archs: {arch: f"models/{arch}/history.tsv" for arch in archs["all"]},
             _training_curves,
@@ -256,7 +268,7 @@ FIGURES: dict[str, Figure] = {
         ),
     )
 }
-GENERAL_FIGURES = ("umap", "training_curves")  # drawn for every data set with architectures of their task
+GENERAL_FIGURES = ("umap", "parity", "training_curves")  # drawn for every data set with architectures of their task
 
 
 def figures_for(

@@ -34,6 +34,9 @@ METRIC_COLUMNS = [
     "auroc_gc_matched",
     "n_gc_matched",
     "accuracy",
+    "rmse",
+    "mae",
+    "pearson_r",
     "n_test",
     "motif_filter_correlation",
 ]

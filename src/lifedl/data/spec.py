@@ -16,7 +16,7 @@ from lifedl.errors import LifedlError
 
 # The data kinds: each picks its reader checks, its QC, its baseline and which architectures apply.
 # (cells+protein and graphs are planned; their loaders do not exist yet.)
-DATA_KINDS = ("cells", "sequences")
+DATA_KINDS = ("cells", "sequences", "graphs")
 UNS_KEY = "lifedl_dataset"
 TEST = "test"  # the value of the split column that marks held-out rows
 

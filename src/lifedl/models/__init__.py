@@ -19,8 +19,9 @@ from lifedl.errors import LifedlError
 
 # What the workflow does after training, per task:
 # representation: embed -> cluster -> evaluate; generator: generate cells -> realism measures;
-# perturbation: predict a response -> R^2; classifier: predict held-out rows -> auROC/auPRC.
-TASKS = ("representation", "generator", "perturbation", "classifier")
+# perturbation: predict a response -> R^2; classifier: predict held-out rows -> auROC/auPRC;
+# regressor: predict a held-out property -> RMSE, Pearson r.
+TASKS = ("representation", "generator", "perturbation", "classifier", "regressor")
 # Training plans (lifedl.train.plans): generic (one optimiser, early stopping on val/loss), dgd, gan, none (no loop).
 PLANS = ("generic", "dgd", "gan", "none")
 
@@ -117,6 +118,8 @@ PARAM_RANGES: dict[str, Range] = {
             "embed_steps",
             "embedding_k",
             "token_stride",
+            "radius",
+            "n_bits",
             "d_model",
             "n_heads",
         ],
@@ -402,6 +405,48 @@ ARCHITECTURES: dict[str, Architecture] = {
             task="classifier",
             baseline="kmer",
             figures=("attention_maps",),
+            needs=("labels",),
+        ),
+        Architecture(
+            "physics",
+            "lifedl.models.graph",
+            "a value the data set ships per molecule, e.g. FreeSolv's physics-based hydration free energy",
+            {"column": "calc"},
+            data_kind="graphs",
+            task="regressor",
+            plan="none",
+            baseline="",
+            needs=("labels",),
+        ),
+        Architecture(
+            "fingerprint",
+            "lifedl.models.graph",
+            "ridge regression on Morgan fingerprint bits (radius 2), its strength chosen on a validation split",
+            {"radius": 2, "n_bits": 2048, "alphas": [0.1, 1.0, 10.0, 100.0], "val_fraction": 0.2},
+            data_kind="graphs",
+            task="regressor",
+            plan="none",
+            baseline="",
+            needs=("labels",),
+        ),
+        Architecture(
+            "gcn",
+            "lifedl.models.graph",
+            "graph convolutions X' = ReLU(Â X Wᵀ) over atoms and bonds, sum and mean pooling, regression head",
+            {
+                "n_hidden": 64,
+                "n_layers": 3,
+                "dropout": 0.1,
+                "learning_rate": 1e-3,
+                "weight_decay": 1e-5,
+                "batch_size": 32,
+                "max_epochs": 200,
+                "patience": 30,
+                "val_fraction": 0.1,
+            },
+            data_kind="graphs",
+            task="regressor",
+            baseline="fingerprint",
             needs=("labels",),
         ),
     )

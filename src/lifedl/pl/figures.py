@@ -133,3 +133,42 @@ def sequence_composition_figures(adata: ad.AnnData, labels: str) -> tuple[plt.Fi
         ax.legend(fontsize=7, ncol=4)
     positions.tight_layout()
     return composition, positions
+
+
+def molecule_qc_figures(adata: ad.AnnData, labels: str, split: str) -> tuple[plt.Figure, plt.Figure]:
+    """Molecules' QC: the property to predict per split (a test set far from training shows here), and the
+    number of heavy atoms per molecule per split."""
+    from lifedl.data.graphs import SMILES, parse_smiles
+
+    sides = adata.obs[split].astype(str).to_numpy() if split else np.full(adata.n_obs, "all")
+    atoms = np.array([molecule.GetNumAtoms() for molecule in parse_smiles(adata.obs[SMILES], "QC")])
+    figures = []
+    for values, what in ((adata.obs[labels].to_numpy(dtype=float) if labels else None, labels), (atoms, "heavy atoms")):
+        figure, ax = plt.subplots(figsize=(5, 3.4))
+        if values is not None:
+            for side in sorted(set(sides)):
+                ax.hist(values[sides == side], bins=30, alpha=0.5, label=f"{side} ({(sides == side).sum()})")
+            ax.legend(fontsize=8)
+        ax.set(xlabel=what or "no property named", ylabel="molecules", title=f"{what or 'property'} per split")
+        figure.tight_layout()
+        figures.append(figure)
+    return figures[0], figures[1]
+
+
+def parity_figure(predictions: dict, target: str) -> plt.Figure:
+    """Predicted against measured on the test rows, one panel per regressor (tables with observed, predicted),
+    the diagonal drawn, RMSE and Pearson r in each title."""
+    from lifedl.tl.regression import regression_metrics
+
+    figure, axes = plt.subplots(1, len(predictions), figsize=(3.6 * len(predictions), 3.6), squeeze=False)
+    values = np.concatenate([np.r_[t["observed"], t["predicted"]] for t in predictions.values()])
+    limits = (values.min() - 0.5, values.max() + 0.5)
+    for ax, (arch, table) in zip(axes[0], predictions.items()):
+        scores = regression_metrics(table["observed"], table["predicted"])
+        ax.scatter(table["observed"], table["predicted"], s=8, alpha=0.6)
+        ax.plot(limits, limits, color="grey", lw=0.8)
+        ax.set(xlim=limits, ylim=limits, xlabel=f"measured {target}", ylabel="predicted")
+        ax.set_title(f"{arch}: RMSE {scores['rmse']:.2f}, r {scores['pearson_r']:.2f}", fontsize=9)
+        ax.set_aspect("equal")
+    figure.tight_layout()
+    return figure
