@@ -122,13 +122,17 @@ def scaffold_split(smiles, where: str, test_fraction: float = 0.2) -> np.ndarray
 
 def molecules_from_csv(text: str, where: str, smiles_column: str = SMILES) -> ad.AnnData:
     """One ``graphs`` data set from a CSV with a SMILES column: every column goes to ``obs``, the SMILES
-    are checked with RDKit, and ``obs['scaffold_split']`` holds a scaffold split (20 % test)."""
+    are checked with RDKit; ``obs['scaffold_split']`` holds a scaffold split and ``obs['random_split']`` a
+    random one (MoleculeNet's usual; seeded), each with 20 % test."""
     table = pd.read_csv(io.StringIO(text))
     if smiles_column not in table:
         raise LifedlError(f"{where}: no '{smiles_column}' column (columns: {list(table.columns)}).")
     table = table.rename(columns={smiles_column: SMILES})
     table["scaffold_split"] = pd.Categorical(scaffold_split(table[SMILES], where), categories=["train", "test"])
+    test = np.random.default_rng(0).permutation(len(table)) < round(0.2 * len(table))
+    table["random_split"] = pd.Categorical(np.where(test, "test", "train"), categories=["train", "test"])
     table.index = [f"mol{i}" for i in range(len(table))]
     adata = ad.AnnData(X=np.zeros((len(table), 0), dtype=np.float32), obs=table)
-    print(f"{where}: {len(table)} molecules, {int((table['scaffold_split'] == 'test').sum())} test", file=sys.stderr)
+    held_out = int((table["scaffold_split"] == "test").sum())
+    print(f"{where}: {len(table)} molecules, {held_out} test by scaffold, {int(test.sum())} at random", file=sys.stderr)
     return adata
