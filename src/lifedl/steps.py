@@ -321,6 +321,14 @@ def classify(qc_h5ad: str, checkpoint: str, output: str, predictions: str, arch:
     write_tsv(pd.DataFrame([row]), output)  # collect_metrics logs it to the MLflow run
 
 
+def score_held_out(qc_h5ad: str, checkpoint: str, output: str, predictions: str, arch: str, dataset: str) -> None:
+    """Predict the held-out test rows and score them: :func:`classify` or :func:`regress`, by the task."""
+    from lifedl.models import get_architecture
+
+    score = classify if get_architecture(arch).task == "classifier" else regress
+    score(qc_h5ad, checkpoint, output, predictions, arch, dataset)
+
+
 def regress(qc_h5ad: str, checkpoint: str, output: str, predictions: str, arch: str, dataset: str) -> None:
     """A regressor's predictions for the held-out test rows and RMSE, MAE and Pearson r against the target."""
     from lifedl.models.base import load_model

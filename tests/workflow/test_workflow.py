@@ -235,7 +235,7 @@ def test_tiny_run_writes_every_output(tiny_run):
     assert page.count("data:image/png;base64,") == len(figures) + len(stim_figures) + len(seq_figures) + len(
         mol_figures
     )
-    assert "Classifiers over seeds" in page  # replicates of tiny_seq
+    assert "Over seeds: mean and sd" in page  # replicates of tiny_seq
     assert "realism of generated cells" in page and "predicted response of the held-out cell type" in page
     assert "Held-out log-likelihood per likelihood" in page
     assert run["mlflow_run_id"] in page

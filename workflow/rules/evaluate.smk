@@ -44,7 +44,7 @@ rule classify:
         mem_mb=mem_mb("evaluate"),
         runtime=rule_resources("evaluate")["runtime"],
     script:
-        "../scripts/classify.py"
+        "../scripts/score.py"
 
 
 rule regress:
@@ -67,7 +67,7 @@ rule regress:
         mem_mb=mem_mb("evaluate"),
         runtime=rule_resources("evaluate")["runtime"],
     script:
-        "../scripts/regress.py"
+        "../scripts/score.py"
 
 
 rule collect_metrics:

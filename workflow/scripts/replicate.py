@@ -1,7 +1,6 @@
 from lifedl import steps
 from lifedl.config import config_sha256
 from lifedl.logs import logged
-from lifedl.models import get_architecture
 from lifedl.train.tracking import resolve_tracking_uri
 
 # One more seed of a classifier or regressor: trained (an MLflow run named '<arch> seed <n>', not registered), then scored on the
@@ -25,8 +24,7 @@ with logged(snakemake.log[0]):
         run_name=f"{arch} seed {seed}",
         register=False,
     )
-    score = steps.classify if get_architecture(arch).task == "classifier" else steps.regress
-    score(
+    steps.score_held_out(
         qc_h5ad=snakemake.input[0],
         checkpoint=snakemake.output.checkpoint,
         output=snakemake.output.metrics,

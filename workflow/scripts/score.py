@@ -1,8 +1,9 @@
 from lifedl import steps
 from lifedl.logs import logged
 
+# The classify and regress rules: predict the held-out test rows, score them by the architecture's task.
 with logged(snakemake.log[0]):
-    steps.classify(
+    steps.score_held_out(
         qc_h5ad=snakemake.input.qc_h5ad,
         checkpoint=snakemake.input.checkpoint,
         output=snakemake.output.metrics,
