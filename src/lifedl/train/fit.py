@@ -44,7 +44,8 @@ class LitModel(L.LightningModule):
         """``gradient_clip``: None leaves gradients alone; a number logs each epoch's gradient norms
         (before clipping: mean and max over steps; after: max) and, when above 0, clips the norm to it."""
         super().__init__()
-        self.gradient_clip = gradient_clip
+        self.log_gradients = gradient_clip is not None
+        self.clip_limit = gradient_clip if gradient_clip else float("inf")  # 0: no clipping
         self._gradient_norms: list[torch.Tensor] = []
         self.network = network
         self.seed = seed
@@ -81,20 +82,18 @@ class LitModel(L.LightningModule):
 
     def on_before_optimizer_step(self, optimizer) -> None:
         # Lightning calls this after unscaling mixed-precision gradients, so the norm is the true one.
-        if self.gradient_clip is None:
-            return
-        limit = self.gradient_clip if self.gradient_clip > 0 else float("inf")
-        self._gradient_norms.append(torch.nn.utils.clip_grad_norm_(self.network.parameters(), limit).detach())
+        if self.log_gradients:
+            norm = torch.nn.utils.clip_grad_norm_(self.network.parameters(), self.clip_limit)
+            self._gradient_norms.append(norm.detach())
 
-    def _gradient_norm_means(self) -> dict[str, float]:
+    def _gradient_norm_summary(self) -> dict[str, float]:
         if not self._gradient_norms:
             return {}
         norms = torch.stack(self._gradient_norms).float()
-        limit = self.gradient_clip if self.gradient_clip and self.gradient_clip > 0 else float("inf")
         return {
             "train/grad_norm": float(norms.mean()),
             "train/grad_norm_max": float(norms.max()),
-            "train/grad_norm_clipped_max": float(norms.clamp(max=limit).max()),
+            "train/grad_norm_clipped_max": float(norms.clamp(max=self.clip_limit).max()),
         }
 
     def on_validation_epoch_end(self) -> None:
@@ -104,7 +103,7 @@ class LitModel(L.LightningModule):
             n_cells = sums.pop("")
             means.update({f"{prefix}/{name}": float(total) / n_cells for name, total in sums.items()})
         self._epoch_sums = {}
-        self.epoch_means = {**means, **self._gradient_norm_means()}
+        self.epoch_means = {**means, **self._gradient_norm_summary()}
         # Only what early stopping reads goes through Lightning's logging (about 1.5 ms per value per epoch);
         # EpochMetricsLogger takes the rest from epoch_means.
         self.log("val/loss", means["val/loss"])
