@@ -21,6 +21,7 @@ from lifedl.data.spec import DatasetSpec
 from lifedl.errors import LifedlError
 from lifedl.models.base import FitResult, Setup
 from lifedl.nn.graph import GraphRegressor
+from lifedl.tl.regression import regression_metrics
 
 GRAPH_FIELDS = ("features", "adjacency", "mask")
 
@@ -33,13 +34,14 @@ def regression_rows(adata: ad.AnnData, spec: DatasetSpec, arch: str) -> tuple[np
     if SMILES not in adata.obs:
         raise LifedlError(f"{spec.where}: no obs['{SMILES}']; a graphs data set holds each molecule's SMILES.")
     keep = ~spec.is_test(adata)
-    target = pd_numeric(adata.obs[spec.labels][keep], f"{spec.where}: obs['{spec.labels}']")
+    target = finite_numbers(adata.obs[spec.labels][keep], f"{spec.where}: obs['{spec.labels}']")
     if len(target) < 2:
         raise LifedlError(f"{spec.where}: {len(target)} training molecule(s); at least 2 are needed.")
     return adata.obs[SMILES][keep].astype(str).to_numpy(), target
 
 
-def pd_numeric(values, what: str) -> np.ndarray:
+def finite_numbers(values, what: str) -> np.ndarray:
+    """A numeric obs column as floats; a non-numeric column or a missing value is an error naming ``what``."""
     numbers = np.asarray(values, dtype=float) if values.dtype.kind in "fiu" else None
     if numbers is None or not np.isfinite(numbers).all():
         raise LifedlError(f"{what} must hold a finite number per molecule; fill or drop the rows without one.")
@@ -123,14 +125,14 @@ class ColumnModel:
             raise LifedlError(
                 f"physics: obs has no column '{column}' (params.physics.column); it has {list(adata.obs)}."
             )
-        return pd_numeric(adata.obs[column], f"obs['{column}']")
+        return finite_numbers(adata.obs[column], f"obs['{column}']")
 
     def checkpoint(self) -> dict[str, Any]:
         return {"arch": self.arch, "params": self.params, "final_metrics": self.final_metrics}
 
 
 def _rmse(predicted, observed) -> float:
-    return float(np.sqrt(np.mean((np.asarray(predicted) - np.asarray(observed)) ** 2)))
+    return regression_metrics(observed, predicted)["rmse"]
 
 
 def _fit_ridge(smiles, target, params: dict, seed: int) -> FingerprintModel:
