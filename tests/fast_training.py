@@ -25,6 +25,11 @@ FAST_PARAMS = {
         "batch_size": 64,
     },
     "scgen": {"max_epochs": 6, "patience": 6, "n_hidden": 32, "n_latent": 4},
+    "pca_protein": {"n_protein_components": 4},
+    "pca_concat": {"n_components": 8},
+    "wnn": {"n_components": 8, "n_protein_components": 4},
+    "concat_ae": {"max_epochs": 6, "patience": 6, "n_hidden": 32, "n_latent": 4},
+    "multivae": {"max_epochs": 6, "patience": 6, "n_hidden": 32, "n_latent": 4},
 }
 
 

@@ -136,7 +136,7 @@ def dataset_architectures(config_architectures: list[str], row: dict[str, str], 
     listed = [name.strip() for name in row.get("architectures", "").split(",") if name.strip()]
     for name in listed:
         architecture = get_architecture(name)  # an unknown name is an error, with the known ones
-        if architecture.data_kind != kind:
+        if not architecture.reads(kind):
             raise LifedlError(
                 f"{sheet_path}: dataset '{row['id']}' (kind '{kind}') lists architecture '{name}', which reads "
                 f"'{architecture.data_kind}' data; remove it from the row's 'architectures'."
@@ -150,7 +150,7 @@ def dataset_architectures(config_architectures: list[str], row: dict[str, str], 
     chosen = [
         name
         for name in config_architectures
-        if get_architecture(name).data_kind == kind
+        if get_architecture(name).reads(kind)
         and (not listed or name in listed)
         and all(row.get(column, "") for column in get_architecture(name).needs)
     ]

@@ -62,7 +62,23 @@ def _training_curves(inputs, spec, options):
 def _seed004_panel(inputs, spec, options):
     from lifedl.pl.papers import seed004_panel
 
-    return seed004_panel(dict(inputs), spec.labels, options["seed"])
+    return seed004_panel(dict(inputs), spec.labels, options["seed"], tuple(inputs))
+
+
+def _joint_umap(inputs, spec, options):
+    from lifedl.pl.multiomics import joint_umap_figure
+
+    return joint_umap_figure(dict(inputs), spec.labels)
+
+
+def _protein_prediction(inputs, spec, options):
+    import numpy as np
+
+    from lifedl.pl.multiomics import protein_prediction_figure
+
+    adata = inputs["embedding"]
+    held_out = spec.is_test(adata) if spec.split else np.ones(adata.n_obs, dtype=bool)
+    return protein_prediction_figure(adata, "multivae", held_out)
 
 
 def _ldvae_loadings(inputs, spec, options):
@@ -202,6 +218,26 @@ FIGURES: dict[str, Figure] = {
             _seed004_panel,
             archs=("pca", "ae", "vae"),
             needs_labels=True,
+        ),
+        Figure(
+            "seed004_joint_panel",
+            _fixed({arch: f"embeddings/{arch}.h5ad" for arch in ("pca_concat", "concat_ae", "multivae")}),
+            _seed004_panel,
+            archs=("pca_concat", "concat_ae", "multivae"),
+            needs_labels=True,
+        ),
+        Figure(
+            "citeseq_umap",
+            _fixed({arch: f"embeddings/{arch}.h5ad" for arch in ("multivae", "wnn")}),
+            _joint_umap,
+            archs=("multivae", "wnn"),
+            needs_labels=True,
+        ),
+        Figure(
+            "protein_prediction",
+            _fixed({"embedding": "embeddings/multivae.h5ad"}),
+            _protein_prediction,
+            archs=("multivae",),
         ),
         Figure("ldvae_loadings", _fixed({"embedding": "embeddings/ldvae.h5ad"}), _ldvae_loadings, archs=("ldvae",)),
         Figure(

@@ -242,11 +242,16 @@ def embed(
     adata = ad.read_h5ad(qc_h5ad)
     model = load_model(checkpoint)
     adata.obsm[f"X_{arch}"] = model.embed(adata)
-    if hasattr(model, "annotate"):  # loadings, program names, denoised expression
+    if hasattr(model, "annotate"):  # loadings, program names, denoised expression, predicted protein
         model.annotate(adata)
-    neighbors_and_umap(adata, arch, n_neighbors, seed)
+    # a model with a neighbour graph of its own (WNN) hands it over; the others' is built on the embedding
+    graph = model.neighbour_graph(adata, n_neighbors) if hasattr(model, "neighbour_graph") else None
+    neighbors_and_umap(adata, arch, n_neighbors, seed, graph)
     leiden(adata, arch, list(resolutions), seed)
     write_h5ad(adata, output)
+
+
+PLANTED_GROUPS = "separated_by"  # a simulation's obs column: which modality tells a cell's type from its pair's
 
 
 def evaluate(
@@ -262,7 +267,7 @@ def evaluate(
     from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
     from lifedl.tl.cluster import leiden_key
-    from lifedl.tl.metrics import batch_asw, evaluate_clustering, knn_label_accuracy
+    from lifedl.tl.metrics import batch_asw, evaluate_clustering, group_agreement, knn_batch_entropy, knn_label_accuracy
 
     adata, spec = read_with_spec(embedding)
     labels, batch = spec.labels, spec.batch
@@ -274,6 +279,9 @@ def evaluate(
         row["knn_accuracy"] = knn_label_accuracy(latent, label_values, seed=seed)
     if batch:
         row["batch_asw"] = batch_asw(latent, adata.obs[batch], label_values)
+        row["batch_entropy"] = knn_batch_entropy(latent, adata.obs[batch])
+    if PLANTED_GROUPS in adata.obs and label_values is not None:  # types told apart by one modality only
+        row.update(group_agreement(label_values, clusterings[default_resolution], adata.obs[PLANTED_GROUPS]))
     component = f"{arch}_component"  # a mixture model's own clustering (DGD), scored like Leiden's
     if component in adata.obs and label_values is not None:
         row["component_ari"] = adjusted_rand_score(label_values, adata.obs[component])
@@ -283,6 +291,8 @@ def evaluate(
     heldout = run["final_metrics"].get("heldout_reconstruction_loglik_per_cell")
     if heldout is not None:
         row["heldout_loglik_per_cell"] = heldout
+    # protein predicted from RNA alone on held-out cells (multivae), beside its baselines
+    row.update({k: v for k, v in run["final_metrics"].items() if k.startswith("protein_")})
     row = {"dataset": dataset, "arch": arch, "n_cells": adata.n_obs, "n_dims": latent.shape[1], **row}
     write_tsv(pd.DataFrame([row]), output)  # collect_metrics logs it to the MLflow run
 
@@ -490,12 +500,16 @@ def filter_motifs(checkpoint: str, database: str, output: str, arch: str, datase
     print("best-matching filters: " + ", ".join(f"{r['filter']} {r['best_match']}" for r in rows[:5]), flush=True)
 
 
-SEED_MEASURES = ("auroc", "auprc", "auroc_gc_matched", "accuracy", "rmse", "mae", "pearson_r")
+SEED_MEASURES = (
+    *("auroc", "auprc", "auroc_gc_matched", "accuracy", "rmse", "mae", "pearson_r"),  # classifiers, regressors
+    *("ari", "nmi", "ari_best", "ari_rna", "ari_protein", "knn_accuracy", "batch_asw", "batch_entropy"),  # embeddings
+    *("protein_r_per_cell", "protein_r_per_protein", "protein_r_per_cell_ridge", "protein_r_per_cell_mean_baseline"),
+)
 
 
 def seed_summary(metric_files: Sequence[str], seeds: Sequence[int], output: str) -> None:
-    """Mean and standard deviation over seeds of each classifier's or regressor's held-out measures (``metric_files``: one
-    classify table per architecture and seed, ``seeds`` the seed of each), the baselines first."""
+    """Mean and standard deviation over seeds of each scored architecture's measures (``metric_files``: one metrics
+    table per architecture and seed, ``seeds`` the seed of each), the baselines first."""
     from lifedl.report import metrics_table
 
     table = metrics_table(metric_files)

@@ -27,7 +27,9 @@ def test_default_config_and_sheet_are_valid(repo, schemas, default_config):
         "sim_batches",
         "sim_perturbation",
         "sim_motif",
+        "sim_citeseq",
     ]
+    assert sheet["sim_citeseq"]["kind"] == "cells+protein"
     assert sheet["sim_motif"]["kind"] == "sequences" and sheet["pbmc68k_reduced"]["kind"] == "cells"
     # the real public data sets are listed but not in the default run
     assert {"pbmc3k", "zheng68k"} <= {id_ for id_, row in sheet.items() if row["default_run"] == "no"}

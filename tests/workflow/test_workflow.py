@@ -28,7 +28,8 @@ def test_dry_run_of_the_default_config_plans_every_rule(repo):
     assert _planned_rules(repo) == rules  # the likelihood comparison is left to make reproduce
     # make reproduce adds the likelihood comparison, seeds of the classifiers, JASPAR names for janggu's filters and
     # FreeSolv's regressors
-    extra = {"likelihoods", "replicate", "seeds", "motif_database", "filter_motifs", "regress"}
+    extra = {"likelihoods", "replicate", "replicate_representation", "seeds", "motif_database", "filter_motifs"}
+    extra |= {"regress"}
     assert _planned_rules(repo, "--configfile", "config/reproduce.yaml") == rules | extra
 
 
@@ -40,11 +41,11 @@ def test_unknown_config_key_stops_snakemake_with_the_key_named(repo, tmp_path):
 
 
 ALL_ARCHITECTURES = """
-datasets: [tiny, tiny_stim, tiny_seq, tiny_mols]
-architectures: [pca, ae, dae, vae, ldvae, vega, dgd, scgan, scgen, kmer, cnn, cnn_embed, bilstm, transformer, physics,
-  fingerprint, gcn]
+datasets: [tiny, tiny_stim, tiny_seq, tiny_mols, tiny_cite]
+architectures: [pca, ae, dae, vae, ldvae, vega, dgd, scgan, scgen, wnn, multivae, kmer, cnn, cnn_embed, bilstm, transformer,
+  physics, fingerprint, gcn]
 likelihood_comparison: {enabled: true, max_epochs: 5, datasets: []}
-replicates: {seeds: [1], datasets: [tiny_seq]}
+replicates: {seeds: [1], datasets: [tiny_seq, tiny_cite]}
 params:
   dgd: {max_epochs: 10, patience: 10, n_hidden: 32, n_layers: 2, n_latent: 4, n_components: 4, embed_steps: 20}
   scgan: {max_epochs: 4, n_latent: 16, generator_layers: [32, 64], critic_layers: [64, 32], batch_size: 64}
@@ -60,6 +61,8 @@ params:
   bilstm: {max_epochs: 3, n_hidden: 8}
   transformer: {max_epochs: 3, d_model: 8, n_heads: 2, n_layers: 1, embedding_dim: 8}
   gcn: {max_epochs: 5, n_hidden: 16, batch_size: 8}
+  multivae: {max_epochs: 10, patience: 10, n_hidden: 32, n_latent: 4}
+  wnn: {n_components: 10, n_protein_components: 5}
   kmer: {k_values: [1, 2, 3, 4]}
 """
 ARCHS = ["pca", "ae", "dae", "dgd", "ldvae", "vae", "vega"]  # representations: PCA first, then by name
@@ -228,13 +231,32 @@ def test_tiny_run_writes_every_output(tiny_run):
     mol_figures = ["qc_metrics", "qc_features", "parity", "training_curves"]
     for figure in mol_figures:
         assert (mols / f"figures/{figure}.png").read_bytes()[:4] == b"\x89PNG"
+    # two modalities: RNA PCA, WNN and multivae, scored on all types and on each planted single-modality pair
+    cite = results / "tiny_cite"
+    assert ad.read_h5ad(cite / "qc.h5ad").obsm["protein_counts"].shape[1] == 6
+    joint = pd.read_csv(cite / "metrics.tsv", sep="\t").set_index("arch")
+    assert list(joint.index) == ["pca", "multivae", "wnn"]
+    assert joint[["ari", "ari_rna", "ari_protein", "batch_entropy"]].notna().all().all()
+    assert (
+        -1 <= joint.loc["multivae", "protein_r_per_cell"] <= 1
+        and joint.loc["wnn"].filter(like="protein_r").isna().all()
+    )
+    over_seeds = pd.read_csv(cite / "seeds.tsv", sep="\t").set_index("arch")  # seeds 0 and 1 of each embedding
+    assert list(over_seeds.index) == list(joint.index) and (over_seeds["n_seeds"] == 2).all()
+    replicate = pd.read_csv(cite / "replicates/multivae/seed1/metrics.tsv", sep="\t")["ari"].iloc[0]
+    assert over_seeds.loc["multivae", "ari_mean"] == pytest.approx((joint.loc["multivae", "ari"] + replicate) / 2)
+    embedded = ad.read_h5ad(cite / "embeddings/multivae.h5ad")
+    assert embedded.obsm["protein_predicted_multivae"].shape == (embedded.n_obs, 6)
+    assert ad.read_h5ad(cite / "embeddings/wnn.h5ad").obs["wnn_rna_weight"].between(0, 1).all()
+    cite_figures = ["qc_metrics", "qc_features", "umap", "training_curves", "citeseq_umap", "protein_prediction"]
+    for figure in cite_figures:
+        assert (cite / f"figures/{figure}.png").read_bytes()[:4] == b"\x89PNG"
     page = (results / "report.html").read_text()
     assert "<h2 id='tiny'>tiny</h2>" in page and "<h2 id='tiny_stim'>" in page and "<h2 id='tiny_seq'>" in page
     assert "<h2>Contents</h2>" in page and "href='#tiny-figures'" in page
     assert "<th>training</th>" in page and ("stopped early at epoch" in page or "epoch cap" in page)
-    assert page.count("data:image/png;base64,") == len(figures) + len(stim_figures) + len(seq_figures) + len(
-        mol_figures
-    )
+    n_figures = len(figures) + len(stim_figures) + len(seq_figures) + len(mol_figures) + len(cite_figures)
+    assert page.count("data:image/png;base64,") == n_figures
     assert "Over seeds: mean and sd" in page  # replicates of tiny_seq
     assert "realism of generated cells" in page and "predicted response of the held-out cell type" in page
     assert "Held-out log-likelihood per likelihood" in page

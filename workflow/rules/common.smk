@@ -41,12 +41,13 @@ def archs_of(dataset, task=None):
 
 
 def predictors(dataset):
-    """Architectures scored on held-out rows (classifiers and regressors): the replicate seeds train these."""
+    """Architectures scored on held-out rows (classifiers and regressors)."""
     return archs_of(dataset, "classifier") + archs_of(dataset, "regressor")
 
 
 def scored_archs(dataset):
-    """Architectures with a row in the data set's metrics.tsv: representations, classifiers and regressors."""
+    """Architectures with a row in the data set's metrics.tsv: representations, classifiers and regressors (the
+    replicate seeds train these again)."""
     return archs_of(dataset, "representation") + predictors(dataset)
 
 
@@ -137,18 +138,18 @@ def likelihood_datasets():
 
 
 def replicate_datasets():
-    """Data sets whose classifiers are trained again with config 'replicates: seeds'."""
+    """Data sets whose scored architectures are trained again with config 'replicates: seeds'."""
     chosen = config["replicates"]["datasets"] or DATASETS
     if not config["replicates"]["seeds"]:
         return []
-    return [dataset for dataset in DATASETS if dataset in chosen and predictors(dataset)]
+    return [dataset for dataset in DATASETS if dataset in chosen and scored_archs(dataset)]
 
 
 def seed_metric_files(dataset):
-    """(held-out metrics file, seed) of every classifier and seed: the main model's, then the replicates'."""
+    """(metrics file, seed) of every scored architecture and seed: the main model's, then the replicates'."""
     extra = [seed for seed in dict.fromkeys(config["replicates"]["seeds"]) if seed != config["seed"]]
     files = []
-    for arch in predictors(dataset):
+    for arch in scored_archs(dataset):
         files.append((f"results/{dataset}/metrics/{arch}.tsv", config["seed"]))
         files += [(f"results/{dataset}/replicates/{arch}/seed{seed}/metrics.tsv", seed) for seed in extra]
     return files

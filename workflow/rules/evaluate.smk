@@ -121,6 +121,38 @@ rule replicate:
         "../scripts/replicate.py"
 
 
+rule replicate_representation:
+    input:
+        "results/{dataset}/qc.h5ad",
+    output:
+        checkpoint="results/{dataset}/replicates/{arch}/seed{seed}/model.ckpt",
+        run_json="results/{dataset}/replicates/{arch}/seed{seed}/run.json",
+        history="results/{dataset}/replicates/{arch}/seed{seed}/history.tsv",
+        metrics="results/{dataset}/replicates/{arch}/seed{seed}/metrics.tsv",
+    log:
+        "results/{dataset}/logs/replicate_representation_{arch}_seed{seed}.log",
+    benchmark:
+        "results/{dataset}/benchmarks/replicate_representation_{arch}_seed{seed}.tsv"
+    wildcard_constraints:
+        arch=arch_pattern("representation"),
+        seed=r"\d+",
+    conda:
+        "../../envs/train.yaml"
+    threads: rule_resources("train")["threads"]
+    resources:
+        mem_mb=mem_mb("train"),
+        runtime=rule_resources("train")["runtime"],
+        gpu=rule_resources("train").get("gpu", 0),
+    params:
+        hyper_parameters=lambda wildcards: config["params"].get(wildcards.arch, {}),
+        training=config["training"],
+        n_neighbors=config["embedding"]["n_neighbors"],
+        resolutions=config["clustering"]["resolutions"],
+        default_resolution=config["clustering"]["default_resolution"],
+    script:
+        "../scripts/replicate.py"
+
+
 rule seeds:
     input:
         metrics=lambda wildcards: [path for path, _ in seed_metric_files(wildcards.dataset)],

@@ -1,19 +1,24 @@
+import tempfile
+from pathlib import Path
+
 from lifedl import steps
 from lifedl.config import config_sha256
 from lifedl.logs import logged
 from lifedl.train.tracking import resolve_tracking_uri
 
-# One more seed of a classifier or regressor: trained (an MLflow run named '<arch> seed <n>', not registered), then scored on the
-# same held-out rows as the main model.
+# One more seed of a scored architecture: trained (an MLflow run named '<arch> seed <n>', not registered), then
+# scored as the main model is: a classifier or regressor on the same held-out rows (rule replicate); a
+# representation embedded, clustered with the same seed and evaluated on the same cells (rule
+# replicate_representation; its embedding is not kept).
 with logged(snakemake.log[0]):
-    arch, seed = snakemake.wildcards.arch, int(snakemake.wildcards.seed)
+    arch, seed, dataset = snakemake.wildcards.arch, int(snakemake.wildcards.seed), snakemake.wildcards.dataset
     steps.train(
         qc_h5ad=snakemake.input[0],
         checkpoint=snakemake.output.checkpoint,
         run_json=snakemake.output.run_json,
         history=snakemake.output.history,
         arch=arch,
-        dataset=snakemake.wildcards.dataset,
+        dataset=dataset,
         hyper_parameters=snakemake.params.hyper_parameters,
         seed=seed,
         tracking_uri=resolve_tracking_uri(snakemake.config["mlflow"]["tracking_uri"]),  # not a param: see train
@@ -24,11 +29,35 @@ with logged(snakemake.log[0]):
         run_name=f"{arch} seed {seed}",
         register=False,
     )
-    steps.score_held_out(
-        qc_h5ad=snakemake.input[0],
-        checkpoint=snakemake.output.checkpoint,
-        output=snakemake.output.metrics,
-        predictions=snakemake.output.predictions,
-        arch=arch,
-        dataset=snakemake.wildcards.dataset,
-    )
+    if snakemake.rule == "replicate_representation":
+        with tempfile.TemporaryDirectory() as directory:
+            embedding = str(Path(directory) / "embedding.h5ad")
+            params = snakemake.params
+            steps.embed(
+                snakemake.input[0],
+                snakemake.output.checkpoint,
+                embedding,
+                arch,
+                params.n_neighbors,
+                params.resolutions,
+                seed,
+            )
+            steps.evaluate(
+                embedding,
+                snakemake.output.run_json,
+                snakemake.output.metrics,
+                arch,
+                dataset,
+                params.resolutions,
+                params.default_resolution,
+                seed,
+            )
+    else:
+        steps.score_held_out(
+            qc_h5ad=snakemake.input[0],
+            checkpoint=snakemake.output.checkpoint,
+            output=snakemake.output.metrics,
+            predictions=snakemake.output.predictions,
+            arch=arch,
+            dataset=dataset,
+        )

@@ -12,6 +12,14 @@ each type silences some of those genes, which then barely move in it on the log-
 scale: the type-specific part of the observed response. So a held-out type's response is
 neither "no change" nor the other types' average response, but follows from its control
 cells and the shared response: scGen's task.
+
+With ``n_proteins > 0`` the cells also carry surface-protein counts (CITE-seq antibody-derived tags,
+``obsm['protein_counts']``, data kind ``cells+protein``), drawn as totalVI models them: per protein a
+background (ambient antibodies, differing by batch) and, where the cell's type expresses the protein,
+a foreground that multiplies the background. Two pairs of types are planted so that only one
+modality tells them apart: the last two types have the same RNA profile and differ in protein
+(obs ``separated_by`` = 'protein'), the two before them have the same protein profile and differ in
+RNA ('rna'); the rest differ in both ('both').
 """
 
 from __future__ import annotations
@@ -48,6 +56,13 @@ class SimulationParams:
     response_fraction: float = 0.1  # share of genes whose counts the stimulus changes (same fold change in every type)
     response_log_fold_change: float = 1.5  # mean |log fold change| of a responding gene
     type_specific_fraction: float = 0.3  # share of the responding genes each type silences (barely responds with)
+    # CITE-seq surface proteins (0: none). Needs n_types >= 4 for the two planted single-modality pairs.
+    n_proteins: int = 0
+    protein_background: float = 30.0  # mean ambient (background) count per protein and cell
+    protein_foreground_fold: float = 6.0  # typical foreground / background ratio of an expressed protein
+    protein_positive_fraction: float = 0.35  # share of (type, protein) pairs where the type expresses the protein
+    protein_dispersion_theta: float = 10.0
+    test_fraction: float = 0.0  # > 0: obs 'split' marks this share of cells 'test' (held out from training)
 
 
 def simulate_counts(params: SimulationParams, chunk_size: int = 20_000) -> ad.AnnData:
@@ -61,7 +76,9 @@ def simulate_counts(params: SimulationParams, chunk_size: int = 20_000) -> ad.An
         raise ValueError(
             f"n_conditions must be 1 (no perturbation) or 2 (control and stimulated), got {params.n_conditions}"
         )
-    for name in ("response_fraction", "type_specific_fraction"):
+    if params.n_proteins > 0 and params.n_types < 4:
+        raise ValueError(f"a simulation with proteins needs n_types >= 4 (two planted pairs), got {params.n_types}")
+    for name in ("response_fraction", "type_specific_fraction", "protein_positive_fraction", "test_fraction"):
         if not 0.0 <= getattr(params, name) <= 1.0:
             raise ValueError(f"{name} must lie between 0 and 1, got {getattr(params, name)}")
     rng = np.random.default_rng(params.seed)
@@ -74,6 +91,8 @@ def simulate_counts(params: SimulationParams, chunk_size: int = 20_000) -> ad.An
     batch_effect = rng.normal(0.0, params.batch_effect_sd, (params.n_batches, params.n_genes))
     if params.n_batches == 1:
         batch_effect[:] = 0.0
+    if params.n_proteins > 0:  # the protein-only pair: the last type copies the RNA profile of the one before
+        type_effect[-1] = type_effect[-2]
 
     cell_type = rng.integers(params.n_types, size=params.n_cells)
     batch = rng.integers(params.n_batches, size=params.n_cells)
@@ -114,6 +133,11 @@ def simulate_counts(params: SimulationParams, chunk_size: int = 20_000) -> ad.An
         # The truth a perturbation model is scored against; varm follows the genes that QC keeps.
         adata.var["stimulation_log_fold_change"] = response[0]  # the same in every type
         adata.varm["silenced"] = silencing.T < 0  # genes x types (column t: type_t)
+    if params.n_proteins > 0:
+        _add_proteins(adata, params, cell_type, batch)
+    if params.test_fraction > 0:
+        test = np.random.default_rng([params.seed, 3]).random(params.n_cells) < params.test_fraction
+        adata.obs["split"] = pd.Categorical(np.where(test, "test", "train"), ["train", "test"])
     adata.uns["simulation"] = {k: v for k, v in params.__dict__.items()}
     # Ground-truth gene programs (each type's up-regulated genes), e.g. for VEGA.
     adata.uns["gene_programs"] = {
@@ -147,3 +171,34 @@ def _perturbation(params: SimulationParams) -> tuple[np.ndarray, np.ndarray, np.
         silencing[t, rng.choice(responding, n_silenced, replace=False)] = -SILENCING_LOG_FOLD_CHANGE
     stimulated = rng.random(params.n_cells) < 0.5
     return stimulated, response, silencing
+
+
+def _add_proteins(adata: ad.AnnData, params: SimulationParams, cell_type: np.ndarray, batch: np.ndarray) -> None:
+    """Surface-protein counts (``obsm['protein_counts']``, cells x proteins) and ``obs['separated_by']``.
+
+    Protein p of a cell in batch b has a background mean ``background[b, p]`` (ambient antibodies); where
+    the cell's type expresses p, the cell is in the foreground with probability 0.9 and its mean is the
+    background times a fold change of p (totalVI's background/foreground mixture), else it stays at the
+    background. Counts are negative binomial around the mean times a per-cell capture efficiency. Drawn
+    from a generator of its own, so the RNA counts are those of the same simulation without proteins.
+    """
+    rng = np.random.default_rng([params.seed, 2])
+    n_types, n_proteins = params.n_types, params.n_proteins
+    positive = rng.random((n_types, n_proteins)) < params.protein_positive_fraction
+    positive[-3] = positive[-4]  # the RNA-only pair: one protein profile
+    flipped = rng.choice(n_proteins, min(3, n_proteins), replace=False)
+    positive[-1] = positive[-2]  # the protein-only pair (one RNA profile): differs in a few proteins
+    positive[-1, flipped] = ~positive[-2, flipped]
+    background = params.protein_background * np.exp(rng.normal(0.0, 0.5, n_proteins))
+    background = background * np.exp(rng.normal(0.0, 0.3, (params.n_batches, n_proteins)) * (params.n_batches > 1))
+    fold = np.exp(rng.normal(np.log(params.protein_foreground_fold), 0.4, n_proteins))
+    foreground = positive[cell_type] & (rng.random((params.n_cells, n_proteins)) < 0.9)
+    capture = np.exp(rng.normal(0.0, 0.25, params.n_cells))
+    mu = background[batch] * capture[:, None] * np.where(foreground, fold, 1.0)
+    counts = draw_counts(mu, params.protein_dispersion_theta, rng).astype(np.int32)
+    names = [f"PROT{p + 1:02d}" for p in range(n_proteins)]
+    adata.obsm["protein_counts"] = pd.DataFrame(counts, index=adata.obs_names, columns=names)
+    groups = np.full(n_types, "both", dtype=object)
+    groups[[-4, -3]], groups[[-2, -1]] = "rna", "protein"
+    adata.obs["separated_by"] = pd.Categorical(groups[cell_type], ["both", "rna", "protein"])
+    adata.uns["protein_truth"] = {"positive": positive, "fold_change": fold, "background": background}

@@ -25,6 +25,7 @@ from urllib.parse import urlparse
 
 import anndata as ad
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 from lifedl.data.simulate import SimulationParams, simulate_counts
@@ -55,8 +56,12 @@ def load_source(spec: DatasetSpec, cache_dir: str | Path) -> ad.AnnData:
         )
     adata = readers[spec.source_kind](spec, Path(cache_dir))
     what = f"{spec.sheet}: dataset '{spec.id}' ({spec.source})"
-    if spec.kind == "cells":
+    if spec.kind in ("cells", "cells+protein"):
         check_counts(adata.layers["counts"], what)
+    if spec.kind == "cells+protein":
+        from lifedl.pp.protein import check_proteins
+
+        check_proteins(adata, what)
     elif spec.kind == "sequences":
         from lifedl.data.sequences import check_sequences
 
@@ -368,13 +373,50 @@ def _guess_format(name: str) -> str:
     return ""
 
 
+GENE_EXPRESSION, ANTIBODY_CAPTURE = "Gene Expression", "Antibody Capture"
+
+
+def read_10x_h5_modalities(path: Path) -> ad.AnnData:
+    """A Cell Ranger ``.h5``: 'Gene Expression' features as the cells' genes, 'Antibody Capture' features (CITE-seq)
+    as their protein counts (``obsm['protein_counts']``); says what it read and what it left out."""
+    import scanpy as sc
+
+    from lifedl.pp.protein import PROTEIN_KEY
+
+    adata = sc.read_10x_h5(path, gex_only=False)
+    if "feature_types" not in adata.var:  # Cell Ranger 2 files hold genes only
+        return adata
+    types = adata.var["feature_types"].astype(str).to_numpy()
+    genes, antibodies = types == GENE_EXPRESSION, types == ANTIBODY_CAPTURE
+    left_out = sorted(set(types) - {GENE_EXPRESSION, ANTIBODY_CAPTURE})
+    if not genes.any():
+        raise ValueError(
+            f"no '{GENE_EXPRESSION}' features (feature types: {sorted(set(types))}); lifedl needs the cells' RNA"
+        )
+    rna = adata[:, genes].copy()
+    if antibodies.any():
+        proteins = adata[:, antibodies]
+        rna.obsm[PROTEIN_KEY] = pd.DataFrame(
+            sp.csr_matrix(proteins.X).toarray().astype(np.int32),
+            index=rna.obs_names,
+            columns=[str(name) for name in proteins.var_names],
+        )
+    dropped = f"; left out {int((~genes & ~antibodies).sum())} features of type {left_out}" if left_out else ""
+    print(
+        f"{path.name}: read {int(genes.sum())} '{GENE_EXPRESSION}' features and {int(antibodies.sum())} "
+        f"'{ANTIBODY_CAPTURE}' features (obsm['{PROTEIN_KEY}']){dropped}",
+        flush=True,
+    )
+    return rna
+
+
 def _read_file(path: Path, file_format: str, cache_dir: Path) -> ad.AnnData:
     import scanpy as sc
 
     if file_format == "h5ad":
         return ad.read_h5ad(path)
     if file_format == "10x_h5":
-        adata = sc.read_10x_h5(path)
+        adata = read_10x_h5_modalities(path)
     else:
         extract_dir = cache_dir / (path.name + ".extracted")
         with tarfile.open(path) as tar:

@@ -15,8 +15,8 @@ import numpy as np
 from lifedl.errors import LifedlError
 
 # The data kinds: each picks its reader checks, its QC, its baseline and which architectures apply.
-# (cells+protein and graphs are planned; their loaders do not exist yet.)
-DATA_KINDS = ("cells", "sequences", "graphs")
+# cells+protein: RNA counts as for cells, and the same cells' surface-protein counts in obsm['protein_counts'].
+DATA_KINDS = ("cells", "cells+protein", "sequences", "graphs")
 UNS_KEY = "lifedl_dataset"
 TEST = "test"  # the value of the split column that marks held-out rows
 

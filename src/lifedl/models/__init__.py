@@ -22,6 +22,8 @@ from lifedl.errors import LifedlError
 # perturbation: predict a response -> R^2; classifier: predict held-out rows -> auROC/auPRC;
 # regressor: predict a held-out property -> RMSE, Pearson r.
 TASKS = ("representation", "generator", "perturbation", "classifier", "regressor")
+# The data kinds a kind also feeds besides its own: the RNA of CITE-seq cells is cells data.
+ALSO_FEEDS = {"cells+protein": ("cells",)}
 # Training plans (lifedl.train.plans): generic (one optimiser, early stopping on val/loss), dgd, gan, none (no loop).
 PLANS = ("generic", "dgd", "gan", "none")
 
@@ -39,6 +41,10 @@ class Architecture:
     figures: tuple[str, ...] = ()  # names in lifedl.figures.FIGURES
     # dataset roles (datasets.tsv columns) that must be filled for a data set to run this architecture
     needs: tuple[str, ...] = ()
+
+    def reads(self, kind: str) -> bool:
+        """Whether data of ``kind`` feeds this architecture (a cells+protein data set's RNA feeds cell models)."""
+        return self.data_kind == kind or self.data_kind in ALSO_FEEDS.get(kind, ())
 
     def resolve_params(self, overrides: Mapping[str, Any] | None, where: str = "config") -> dict[str, Any]:
         """Defaults updated by ``overrides``; an unknown name is an error, not silently ignored."""
@@ -122,6 +128,7 @@ PARAM_RANGES: dict[str, Range] = {
             "n_bits",
             "d_model",
             "n_heads",
+            "n_protein_components",
         ],
         AT_LEAST_ONE,
     ),
@@ -132,7 +139,9 @@ PARAM_RANGES: dict[str, Range] = {
     **dict.fromkeys(
         ["learning_rate", "learning_rate_final", "mixture_learning_rate", "representation_learning_rate"], RATE
     ),
-    **dict.fromkeys(["dropout", "corruption", "heldout_mask_fraction", "beta1", "beta2"], PROBABILITY),
+    **dict.fromkeys(
+        ["dropout", "corruption", "heldout_mask_fraction", "beta1", "beta2", "protein_mask_rate"], PROBABILITY
+    ),
     "val_fraction": FRACTION,
     **dict.fromkeys(
         [
@@ -187,6 +196,10 @@ _SEQUENCE_TRAINING = {
     "val_fraction": 0.1,
     "gradient_clip": 0.0,
 }
+
+# Seurat's WNN vignette: 30 RNA PCs, 18 protein PCs (fewer where there are fewer proteins)
+_JOINT_PCA = {"n_components": 30, "n_protein_components": 18, "target_sum": 1e4, "max_value": 10.0}
+_INTEGRATION_NETWORK = {"n_latent": 10, "n_hidden": 128, "n_layers": 1, "dropout": 0.1}
 
 ARCHITECTURES: dict[str, Architecture] = {
     architecture.name: architecture
@@ -318,6 +331,52 @@ ARCHITECTURES: dict[str, Architecture] = {
             },
             task="perturbation",
             needs=("labels", "condition", "control", "heldout"),
+        ),
+        Architecture(
+            "pca_protein",
+            "lifedl.models.joint_pca",
+            "PCA of the surface proteins alone (CLR per cell, scaled): what the antibody panel separates",
+            _JOINT_PCA,
+            data_kind="cells+protein",
+            plan="none",
+            baseline="",
+        ),
+        Architecture(
+            "pca_concat",
+            "lifedl.models.joint_pca",
+            "PCA of scaled RNA and protein side by side, each modality weighted by 1/sqrt(its features)",
+            _JOINT_PCA,
+            data_kind="cells+protein",
+            plan="none",
+            baseline="",
+        ),
+        Architecture(
+            "wnn",
+            "lifedl.models.joint_pca",
+            "weighted nearest neighbours of an RNA PCA and a protein PCA (Hao et al. 2021, Seurat v4, muon)",
+            _JOINT_PCA,
+            data_kind="cells+protein",
+            plan="none",
+            baseline="",
+        ),
+        Architecture(
+            "concat_ae",
+            "lifedl.models.multiomics",
+            "autoencoder on log-normalised RNA and CLR protein side by side (seed 004's integration autoencoder)",
+            {**_INTEGRATION_NETWORK, **_NEURAL_TRAINING},
+            data_kind="cells+protein",
+            figures=("seed004_joint_panel",),
+        ),
+        Architecture(
+            "multivae",
+            "lifedl.models.multiomics",
+            "VAE with an encoder per modality, one shared latent (product of experts), NB RNA and totalVI's "
+            "background/foreground protein mixture",
+            # protein_mask_rate: share of training cells whose protein the encoder does not see (0: chosen on a
+            # validation simulation, see lifedl.models.multiomics)
+            {**_INTEGRATION_NETWORK, "protein_mask_rate": 0.0, **_NEURAL_TRAINING},
+            data_kind="cells+protein",
+            figures=("citeseq_umap", "protein_prediction"),
         ),
         Architecture(
             "kmer",
@@ -469,7 +528,7 @@ def architectures_of_task(task: str, data_kind: str | None = None) -> list[str]:
     return sorted(
         name
         for name, architecture in ARCHITECTURES.items()
-        if architecture.task == task and data_kind in (None, architecture.data_kind)
+        if architecture.task == task and (data_kind is None or architecture.reads(data_kind))
     )
 
 

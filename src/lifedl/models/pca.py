@@ -1,11 +1,13 @@
 """PCA on log-normalised, scaled expression: the baseline every deep model is compared with.
 
 The same recipe as scanpy's tutorials (normalize_total 1e4, log1p, scale with
-max_value 10, PCA), kept as explicit mean/std/components so that a checkpoint
-alone projects new cells.
+max_value 10, PCA), kept as explicit mean/std/components (:class:`ScaledPCA`) so that a
+checkpoint alone projects new cells.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import anndata as ad
 import numpy as np
@@ -15,51 +17,68 @@ from lifedl.models.base import Setup
 from lifedl.pp.counts import counts_matrix, log_normalise
 
 
+@dataclasses.dataclass
+class ScaledPCA:
+    """Features standardised (clipped at ``max_value``, each then multiplied by its ``weight``) and projected
+    on principal components: scanpy's scale + pca, with every fitted number kept."""
+
+    mean: np.ndarray
+    std: np.ndarray
+    weight: np.ndarray
+    components: np.ndarray
+    pca_mean: np.ndarray
+    explained_variance_ratio: np.ndarray
+    max_value: float
+
+    @classmethod
+    def fit(cls, features: np.ndarray, n_components: int, max_value: float, seed: int, weight=None) -> ScaledPCA:
+        mean = features.mean(axis=0)
+        std = features.std(axis=0, ddof=1)
+        std[std == 0] = 1.0
+        weight = np.ones(features.shape[1]) if weight is None else np.asarray(weight, dtype=np.float64)
+        scaled = np.minimum((features - mean) / std, max_value) * weight
+        n_components = min(n_components, min(scaled.shape) - 1)
+        pca = PCA(n_components=n_components, svd_solver="full", random_state=seed).fit(scaled)
+        return cls(mean, std, weight, pca.components_, pca.mean_, pca.explained_variance_ratio_, max_value)
+
+    def transform(self, features: np.ndarray) -> np.ndarray:
+        scaled = np.minimum((features - self.mean) / self.std, self.max_value) * self.weight
+        return ((scaled - self.pca_mean) @ self.components.T).astype(np.float32)
+
+    def state(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def summary(self, what: str) -> str:
+        n_components = len(self.explained_variance_ratio)
+        return f"{what}: {n_components} components explain {self.explained_variance_ratio.sum():.1%} of the variance"
+
+
 class PCAModel:
     arch = "pca"
 
-    def __init__(self, gene_names, params, mean, std, components, pca_mean, explained_variance_ratio):
+    def __init__(self, gene_names, params, pca: ScaledPCA):
         self.gene_names = list(gene_names)
         self.params = dict(params)
-        self.mean, self.std = np.asarray(mean), np.asarray(std)
-        self.components, self.pca_mean = np.asarray(components), np.asarray(pca_mean)
-        self.explained_variance_ratio = np.asarray(explained_variance_ratio)
+        self.pca = pca
         self.final_metrics = {
-            "explained_variance_ratio_total": float(self.explained_variance_ratio.sum()),
-            "n_components": float(len(self.explained_variance_ratio)),
+            "explained_variance_ratio_total": float(pca.explained_variance_ratio.sum()),
+            "n_components": float(len(pca.explained_variance_ratio)),
         }
-
-    def _scaled(self, adata: ad.AnnData) -> np.ndarray:
-        expression = log_normalise(counts_matrix(adata, self.gene_names), self.params["target_sum"]).toarray()
-        return np.minimum((expression - self.mean) / self.std, self.params["max_value"])
 
     def embed(self, adata: ad.AnnData) -> np.ndarray:
-        return ((self._scaled(adata) - self.pca_mean) @ self.components.T).astype(np.float32)
+        return self.pca.transform(
+            log_normalise(counts_matrix(adata, self.gene_names), self.params["target_sum"]).toarray()
+        )
 
     def checkpoint(self) -> dict:
-        return {
-            "gene_names": self.gene_names,
-            "params": self.params,
-            "mean": self.mean,
-            "std": self.std,
-            "components": self.components,
-            "pca_mean": self.pca_mean,
-            "explained_variance_ratio": self.explained_variance_ratio,
-        }
+        return {"gene_names": self.gene_names, "params": self.params, "pca": self.pca.state()}
 
 
 def fit(adata: ad.AnnData, params: dict, seed: int) -> PCAModel:
     expression = log_normalise(counts_matrix(adata), params["target_sum"]).toarray()
-    mean = expression.mean(axis=0)
-    std = expression.std(axis=0, ddof=1)
-    std[std == 0] = 1.0
-    scaled = np.minimum((expression - mean) / std, params["max_value"])
-    n_components = min(params["n_components"], min(scaled.shape) - 1)
-    pca = PCA(n_components=n_components, svd_solver="full", random_state=seed).fit(scaled)
-    print(
-        f"PCA: {n_components} components explain {pca.explained_variance_ratio_.sum():.1%} of the variance", flush=True
-    )
-    return PCAModel(adata.var_names, params, mean, std, pca.components_, pca.mean_, pca.explained_variance_ratio_)
+    pca = ScaledPCA.fit(expression, params["n_components"], params["max_value"], seed)
+    print(f"PCA: {pca.summary('RNA')}", flush=True)
+    return PCAModel(adata.var_names, params, pca)
 
 
 def setup(adata: ad.AnnData, params: dict, spec, seed: int, arch: str = "pca") -> Setup:
@@ -68,5 +87,4 @@ def setup(adata: ad.AnnData, params: dict, spec, seed: int, arch: str = "pca") -
 
 
 def from_checkpoint(checkpoint: dict) -> PCAModel:
-    keys = ("gene_names", "params", "mean", "std", "components", "pca_mean", "explained_variance_ratio")
-    return PCAModel(*(checkpoint[k] for k in keys))
+    return PCAModel(checkpoint["gene_names"], checkpoint["params"], ScaledPCA(**checkpoint["pca"]))

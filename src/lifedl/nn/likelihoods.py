@@ -92,6 +92,34 @@ def gaussian_log_likelihood_per_cell(x: torch.Tensor, mean: torch.Tensor, log_va
     return (-0.5 * (math.log(2 * math.pi) + log_var + (x - mean) ** 2 / torch.exp(log_var))).sum(dim=-1)
 
 
+def protein_mixture_parts(
+    y: torch.Tensor,
+    background_mean: torch.Tensor,
+    foreground_scale: torch.Tensor,
+    background_logits: torch.Tensor,
+    theta: torch.Tensor,
+) -> dict[str, torch.Tensor]:
+    """totalVI's protein likelihood, element-wise, in its parts: a cell's count of protein p is negative
+    binomial around either the background mean (ambient antibodies, probability sigmoid(background_logits))
+    or the foreground mean = background mean x foreground_scale (scale >= 1, the bound antibodies).
+
+    Returns ``log_prob`` = log[pi NB(y; b, theta) + (1 - pi) NB(y; b s, theta)], its two components
+    ``background`` and ``foreground`` (each log NB), and ``foreground_probability``, the posterior
+    probability that the count is foreground (what totalVI calls the denoised protein's share).
+    """
+    background = nb_log_likelihood(y, background_mean, theta)
+    foreground = nb_log_likelihood(y, background_mean * foreground_scale, theta)
+    weighted_background = torch.nn.functional.logsigmoid(background_logits) + background
+    weighted_foreground = torch.nn.functional.logsigmoid(-background_logits) + foreground
+    log_prob = torch.logaddexp(weighted_background, weighted_foreground)
+    return {
+        "log_prob": log_prob,
+        "background": background,
+        "foreground": foreground,
+        "foreground_probability": torch.exp(weighted_foreground - log_prob),
+    }
+
+
 def kl_to_standard_normal(mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
     """Per cell KL(N(mean, exp(log_var)) || N(0, I))."""
     return (0.5 * (mean.pow(2) + log_var.exp() - 1.0 - log_var)).sum(dim=-1)

@@ -22,20 +22,22 @@ def _two_dims(embedding: np.ndarray, seed: int) -> np.ndarray:
     return embedding if embedding.shape[1] == 2 else PCA(2, random_state=seed).fit_transform(embedding)
 
 
-def seed004_panel(panels: Mapping[str, ad.AnnData], labels: str, seed: int) -> plt.Figure:
-    """Seed 004's comparison on the same cells: PCA, AE, VAE, tSNE on PCA, tSNE on AE, UMAP on PCA."""
-    pca, ae, vae = (panels[a] for a in ("pca", "ae", "vae"))
-    tsne = {
-        name: TSNE(2, random_state=seed, init="pca").fit_transform(x)
-        for name, x in (("pca", pca.obsm["X_pca"]), ("ae", ae.obsm["X_ae"]))
-    }
+def seed004_panel(
+    panels: Mapping[str, ad.AnnData], labels: str, seed: int, archs: tuple[str, str, str] = ("pca", "ae", "vae")
+) -> plt.Figure:
+    """Seed 004's comparison on the same cells: a PCA, an AE and a VAE (``archs``, in that order), tSNE on the
+    PCA and on the AE, UMAP on the PCA (for two modalities: the joint PCA, the integration AE, multivae)."""
+    pca, ae, vae = (panels[a] for a in archs)
+    latent = {role: panel.obsm[f"X_{arch}"] for role, panel, arch in zip(("pca", "ae", "vae"), (pca, ae, vae), archs)}
+    tsne = {name: TSNE(2, random_state=seed, init="pca").fit_transform(latent[name]) for name in ("pca", "ae")}
+    names = [arch.upper() for arch in archs]
     views = [
-        ("PCA (PC1, PC2)", pca.obsm["X_pca"][:, :2]),
-        ("AE (latent, 2 PCs)", _two_dims(ae.obsm["X_ae"], seed)),
-        ("VAE (latent means, 2 PCs)", _two_dims(vae.obsm["X_vae"], seed)),
-        ("tSNE on PCA", tsne["pca"]),
-        ("tSNE on AE", tsne["ae"]),
-        ("UMAP on PCA", pca.obsm["X_umap"]),
+        (f"{names[0]} (PC1, PC2)", latent["pca"][:, :2]),
+        (f"{names[1]} (latent, 2 PCs)", _two_dims(latent["ae"], seed)),
+        (f"{names[2]} (latent means, 2 PCs)", _two_dims(latent["vae"], seed)),
+        (f"tSNE on {names[0]}", tsne["pca"]),
+        (f"tSNE on {names[1]}", tsne["ae"]),
+        (f"UMAP on {names[0]}", pca.obsm[f"X_umap_{archs[0]}"]),
     ]
     fig, axes = plt.subplots(2, 3, figsize=(15, 9.5))
     for ax, (title, coordinates) in zip(axes.ravel(), views):

@@ -32,11 +32,21 @@ def cache_numba_compilation() -> None:
     numba.njit = njit
 
 
-def neighbors_and_umap(adata: ad.AnnData, arch: str, n_neighbors: int, seed: int) -> None:
+def neighbors_and_umap(adata: ad.AnnData, arch: str, n_neighbors: int, seed: int, graph=None) -> None:
+    """The kNN graph of the embedding ``obsm['X_{arch}']`` (or ``graph``, a model's own (distances,
+    connectivities), e.g. WNN's), and UMAP on it."""
     cache_numba_compilation()
     import scanpy as sc  # here, not at the top: leiden_key's callers (evaluate, figures) need no scanpy
 
-    sc.pp.neighbors(adata, n_neighbors=n_neighbors, use_rep=f"X_{arch}", random_state=seed)
+    if graph is None:
+        sc.pp.neighbors(adata, n_neighbors=n_neighbors, use_rep=f"X_{arch}", random_state=seed)
+    else:
+        adata.obsp["distances"], adata.obsp["connectivities"] = graph
+        adata.uns["neighbors"] = {
+            "connectivities_key": "connectivities",
+            "distances_key": "distances",
+            "params": {"n_neighbors": n_neighbors, "method": "umap", "random_state": seed, "use_rep": f"X_{arch}"},
+        }
     sc.tl.umap(adata, random_state=seed)
     adata.obsm[f"X_umap_{arch}"] = adata.obsm["X_umap"]
 

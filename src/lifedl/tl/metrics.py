@@ -60,6 +60,35 @@ def batch_asw(embedding: np.ndarray, batches: pd.Series, labels: pd.Series | Non
     return float(np.mean(per_group)) if per_group else float("nan")
 
 
+def knn_batch_entropy(embedding: np.ndarray, batches: pd.Series, k: int = 50) -> float:
+    """Batch mixing as Haghverdi et al. 2018's entropy: per cell the entropy of the batches among its k nearest
+    neighbours, divided by log(number of batches) (1 = neighbourhoods as mixed as the batches allow, 0 = one
+    batch each), averaged over cells."""
+    from sklearn.neighbors import NearestNeighbors
+
+    codes, names = pd.factorize(np.asarray(batches).astype(str))
+    if len(names) < 2:
+        return float("nan")
+    k = min(k, len(codes) - 1)
+    _, index = NearestNeighbors(n_neighbors=k + 1).fit(embedding).kneighbors(embedding)
+    shares = np.stack([(codes[index[:, 1:]] == b).mean(axis=1) for b in range(len(names))], axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        entropy = -np.where(shares > 0, shares * np.log(shares), 0.0).sum(axis=1)
+    return float(entropy.mean() / np.log(len(names)))
+
+
+def group_agreement(labels: pd.Series, clusters: pd.Series, groups: pd.Series) -> dict[str, float]:
+    """ARI of the clusters with the labels among the cells of each group (e.g. the cell types that only one
+    modality tells apart): ``ari_<group>``."""
+    groups = np.asarray(groups).astype(str)
+    return {
+        f"ari_{group}": float(
+            adjusted_rand_score(np.asarray(labels)[groups == group], np.asarray(clusters)[groups == group])
+        )
+        for group in sorted(set(groups))
+    }
+
+
 def evaluate_clustering(
     embedding: np.ndarray,
     clusterings: dict[float, pd.Series],

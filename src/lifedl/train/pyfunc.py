@@ -2,7 +2,8 @@
 on ``runs:/<run id>/model`` or ``models:/<name>/<version>``, then ``predict(counts)``.
 
 The input is a table of raw counts, one row per cell and one column per gene (by name, in any order;
-the model's genes must all be there). A model conditioned on batches also needs its batch column.
+the model's genes must all be there). A model conditioned on batches also needs its batch column; a
+model of two modalities (cells+protein) its proteins' counts, in columns ``protein:<name>``.
 The output is the embedding, one row per cell. The MLflow model holds the lifedl checkpoint and a copy
 of the ``lifedl`` package, so loading needs torch, anndata and scanpy's stack, not a lifedl install.
 """
@@ -22,17 +23,27 @@ ARTIFACT_PATH = "model"  # runs:/<run id>/model
 N_EXAMPLE_CELLS = 3
 
 
+PROTEIN_PREFIX = "protein:"
+
+
 def cells_from_table(table: pd.DataFrame, gene_names: list[str]):
-    """An AnnData of the table's cells: gene columns as ``layers['counts']``, the other columns as obs."""
+    """An AnnData of the table's cells: gene columns as ``layers['counts']``, ``protein:<name>`` columns as
+    ``obsm['protein_counts']``, the other columns as obs."""
     import anndata as ad
     import scipy.sparse as sp
 
+    from lifedl.pp.protein import PROTEIN_KEY
+
     genes = set(gene_names)
     gene_columns = [c for c in table.columns if c in genes]
-    obs = table[[c for c in table.columns if c not in genes]].copy()
+    protein_columns = [c for c in table.columns if str(c).startswith(PROTEIN_PREFIX)]
+    obs = table[[c for c in table.columns if c not in genes and c not in protein_columns]].copy()
     obs.index = table.index.astype(str)
     cells = ad.AnnData(obs=obs, var=pd.DataFrame(index=[str(c) for c in gene_columns]))
     cells.layers["counts"] = sp.csr_matrix(table[gene_columns].to_numpy(dtype=np.float32))
+    if protein_columns:
+        proteins = table[protein_columns].set_axis(obs.index)
+        cells.obsm[PROTEIN_KEY] = proteins.rename(columns=lambda c: str(c).removeprefix(PROTEIN_PREFIX))
     return cells
 
 
@@ -64,6 +75,13 @@ def example_input(model, cells, n_cells: int = N_EXAMPLE_CELLS) -> pd.DataFrame 
     first = cells[:n_cells]
     counts = counts_matrix(first, model.gene_names).toarray()
     table = pd.DataFrame(counts, index=list(first.obs_names), columns=model.gene_names)
+    if getattr(model, "proteins", None):
+        from lifedl.pp.protein import protein_counts
+
+        proteins = protein_counts(first, model.proteins)
+        table = table.join(
+            pd.DataFrame(proteins, index=table.index, columns=[PROTEIN_PREFIX + p for p in model.proteins])
+        )
     if getattr(model, "batch_categories", None):
         table[model.batch_key] = first.obs[model.batch_key].astype(str).to_numpy()
     return table

@@ -1,0 +1,97 @@
+"""The simple methods for two modalities of the same cells (data kind ``cells+protein``), beside which the
+integration autoencoders are judged:
+
+- ``pca_protein``: PCA of the proteins alone (CLR per cell, scaled);
+- ``pca_concat``: PCA of both modalities' scaled features side by side, each block weighted by
+  1/sqrt(its number of features) so that 2,000 genes do not drown 14 proteins;
+- ``wnn``: weighted nearest neighbours (Hao et al. 2021) on an RNA PCA and a protein PCA
+  (``lifedl.tl.wnn``); its embedding is the two PCAs side by side, its graph is WNN's.
+
+PCA of RNA alone is the ``pca`` architecture.
+"""
+
+from __future__ import annotations
+
+import anndata as ad
+import numpy as np
+
+from lifedl.models.base import Setup
+from lifedl.models.pca import ScaledPCA
+from lifedl.pp.counts import counts_matrix, log_normalise
+from lifedl.pp.protein import clr, protein_counts, protein_names
+
+
+def modality_features(adata: ad.AnnData, gene_names, proteins, target_sum: float) -> tuple[np.ndarray, np.ndarray]:
+    """Log-normalised RNA and CLR protein, each cells x features, in a model's feature order."""
+    rna = log_normalise(counts_matrix(adata, gene_names), target_sum).toarray()
+    return rna, clr(protein_counts(adata, proteins))
+
+
+class JointPCAModel:
+    def __init__(self, arch, gene_names, proteins, params, pcas: dict[str, ScaledPCA]):
+        self.arch, self.gene_names, self.proteins = arch, list(gene_names), list(proteins)
+        self.params, self.pcas = dict(params), pcas
+        self.final_metrics = {
+            f"explained_variance_ratio_{name}": float(pca.explained_variance_ratio.sum()) for name, pca in pcas.items()
+        }
+
+    def _projections(self, adata: ad.AnnData) -> dict[str, np.ndarray]:
+        rna, protein = modality_features(adata, self.gene_names, self.proteins, self.params["target_sum"])
+        inputs = {"rna": rna, "protein": protein, "concat": np.hstack([rna, protein])}
+        return {name: pca.transform(inputs[name]) for name, pca in self.pcas.items()}
+
+    def embed(self, adata: ad.AnnData) -> np.ndarray:
+        return np.hstack(list(self._projections(adata).values()))
+
+    def neighbour_graph(self, adata: ad.AnnData, n_neighbors: int):
+        """WNN's graph (distances, connectivities); the modality weights go to obs ``wnn_rna_weight``."""
+        if self.arch != "wnn":
+            return None
+        from lifedl.tl.wnn import knn_graph, wnn_neighbours
+
+        projections = self._projections(adata)
+        index, distance, weights = wnn_neighbours([projections["rna"], projections["protein"]], n_neighbors)
+        adata.obs["wnn_rna_weight"] = weights[:, 0]
+        print(f"WNN: mean RNA weight {weights[:, 0].mean():.2f} (protein {weights[:, 1].mean():.2f})", flush=True)
+        return knn_graph(index, distance)
+
+    def checkpoint(self) -> dict:
+        return {
+            "arch": self.arch,
+            "gene_names": self.gene_names,
+            "proteins": self.proteins,
+            "params": self.params,
+            "pcas": {name: pca.state() for name, pca in self.pcas.items()},
+        }
+
+
+def fit(adata: ad.AnnData, params: dict, seed: int, arch: str) -> JointPCAModel:
+    proteins = protein_names(adata)
+    rna, protein = modality_features(adata, None, proteins, params["target_sum"])
+    n_rna, n_protein, max_value = params["n_components"], params["n_protein_components"], params["max_value"]
+    if arch == "pca_protein":
+        pcas = {"protein": ScaledPCA.fit(protein, n_protein, max_value, seed)}
+    elif arch == "pca_concat":
+        weight = np.concatenate(
+            [np.full(rna.shape[1], rna.shape[1] ** -0.5), np.full(len(proteins), len(proteins) ** -0.5)]
+        )
+        pcas = {"concat": ScaledPCA.fit(np.hstack([rna, protein]), n_rna, max_value, seed, weight)}
+    else:  # wnn
+        pcas = {
+            "rna": ScaledPCA.fit(rna, n_rna, max_value, seed),
+            "protein": ScaledPCA.fit(protein, n_protein, max_value, seed),
+        }
+    for name, pca in pcas.items():
+        print(f"{arch}: {pca.summary(name)}", flush=True)
+    return JointPCAModel(arch, adata.var_names, proteins, params, pcas)
+
+
+def setup(adata: ad.AnnData, params: dict, spec, seed: int, arch: str) -> Setup:
+    return Setup(None, {}, lambda result: fit(adata, params, seed, arch))
+
+
+def from_checkpoint(checkpoint: dict) -> JointPCAModel:
+    pcas = {name: ScaledPCA(**state) for name, state in checkpoint["pcas"].items()}
+    return JointPCAModel(
+        checkpoint["arch"], checkpoint["gene_names"], checkpoint["proteins"], checkpoint["params"], pcas
+    )
