@@ -87,6 +87,7 @@ bench: $(BENCH_STAMP)
 	$(BENCH_BIN)/python benchmarks/same_model.py --replace --datasets pbmc68k_reduced $(SAME_MODEL_ARGS)
 	$(BENCH_BIN)/python benchmarks/same_model.py --datasets simulated --epochs $(SIM_EPOCHS) $(SAME_MODEL_ARGS)
 	$(BENCH_BIN)/python benchmarks/scaling.py $(SCALING_ARGS)
+	$(BENCH_BIN)/python benchmarks/wnn_muon.py
 
 clean:
 	rm -rf results .snakemake

@@ -192,6 +192,13 @@ def _fixed(paths: dict[str, str]) -> Inputs:
     return lambda archs: dict(paths)
 
 
+def _labelled_embeddings(name: str, archs: tuple[str, ...], draw) -> Figure:
+    """A figure of these architectures' embeddings (inputs keyed by architecture, in this order), coloured by label."""
+    return Figure(
+        name, _fixed({arch: f"embeddings/{arch}.h5ad" for arch in archs}), draw, archs=archs, needs_labels=True
+    )
+
+
 FIGURES: dict[str, Figure] = {
     figure.name: figure
     for figure in (
@@ -212,27 +219,9 @@ FIGURES: dict[str, Figure] = {
             lambda archs: {arch: f"models/{arch}/history.tsv" for arch in archs["all"]},
             _training_curves,
         ),
-        Figure(
-            "seed004_panel",
-            _fixed({arch: f"embeddings/{arch}.h5ad" for arch in ("pca", "ae", "vae")}),
-            _seed004_panel,
-            archs=("pca", "ae", "vae"),
-            needs_labels=True,
-        ),
-        Figure(
-            "seed004_joint_panel",
-            _fixed({arch: f"embeddings/{arch}.h5ad" for arch in ("pca_concat", "concat_ae", "multivae")}),
-            _seed004_panel,
-            archs=("pca_concat", "concat_ae", "multivae"),
-            needs_labels=True,
-        ),
-        Figure(
-            "citeseq_umap",
-            _fixed({arch: f"embeddings/{arch}.h5ad" for arch in ("multivae", "wnn")}),
-            _joint_umap,
-            archs=("multivae", "wnn"),
-            needs_labels=True,
-        ),
+        _labelled_embeddings("seed004_panel", ("pca", "ae", "vae"), _seed004_panel),
+        _labelled_embeddings("seed004_joint_panel", ("pca_concat", "concat_ae", "multivae"), _seed004_panel),
+        _labelled_embeddings("citeseq_umap", ("multivae", "wnn"), _joint_umap),
         Figure(
             "protein_prediction",
             _fixed({"embedding": "embeddings/multivae.h5ad"}),

@@ -192,7 +192,7 @@ def report_plan():
                 )
                 tables.append((title, f"results/{dataset}/motifs/{arch}.tsv"))
         if dataset in replicate_datasets():
-            title = "Over seeds: mean and sd of the held-out measures (same test rows)"
+            title = "Over seeds: mean and sd of each scored architecture's measures (same cells or test rows)"
             tables.append((title, f"results/{dataset}/seeds.tsv"))
         scored = scored_archs(dataset)
         plan[dataset] = {
