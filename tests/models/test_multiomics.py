@@ -241,3 +241,15 @@ def test_multivae_as_an_mlflow_model_reads_protein_columns(cite, tmp_path):
     wrapper = LifedlModel()
     wrapper.model = model
     np.testing.assert_array_equal(wrapper.predict(None, table).to_numpy(), model.embed(cite[:5]))
+
+
+def test_umap_markers_are_the_planted_differences_on_the_cells_scale(cite):
+    from lifedl.pl.multiomics import modality_markers
+
+    markers = modality_markers(cite, "cell_type")
+    truth = cite.uns["protein_truth"]["positive"]
+    assert markers["protein"].name in np.array(protein_names(cite))[truth[4] != truth[5]]
+    counts = cite.layers["counts"].toarray()
+    gene = list(cite.var_names).index(markers["rna"].name)
+    expected = np.log1p(counts[:, gene] / counts.sum(1) * 1e4)  # normalised by the cell's library, not the gene's
+    np.testing.assert_allclose(markers["rna"].to_numpy(), expected, rtol=1e-5)

@@ -27,39 +27,37 @@ def _largest_difference(values: pd.DataFrame, labels: pd.Series, types: list[str
     return str(means.var().idxmax())
 
 
-def modality_markers(adata: ad.AnnData, labels: str, groups: str = "separated_by") -> tuple[str, str]:
-    """A protein and a gene that tell cell types apart: in a simulation, those that best separate the pair of
-    types that only protein (resp. only RNA) tells apart; else those whose means vary most across types."""
+def modality_markers(adata: ad.AnnData, labels: str, groups: str = "separated_by") -> dict[str, pd.Series]:
+    """A protein (CLR) and a gene (log-normalised) that tell cell types apart, each cell's value under the marker's
+    name: in a simulation those that best separate the pair of types that only protein (resp. only RNA) tells
+    apart; else those whose means vary most across types."""
     protein = pd.DataFrame(clr(protein_counts(adata)), columns=protein_names(adata))
     rna = pd.DataFrame(log_normalise(counts_matrix(adata)).toarray(), columns=list(adata.var_names))
-    pairs = {}
-    if groups in adata.obs:
-        for group in ("protein", "rna"):
-            members = adata.obs[groups].astype(str) == group
-            pairs[group] = sorted(adata.obs.loc[members, labels].astype(str).unique())
-    return (
-        _largest_difference(protein, adata.obs[labels], pairs.get("protein")),
-        _largest_difference(rna, adata.obs[labels], pairs.get("rna")),
-    )
+    markers = {}
+    for group, values in (("protein", protein), ("rna", rna)):
+        pair = None
+        if groups in adata.obs:
+            members = (adata.obs[groups].astype(str) == group).to_numpy()
+            pair = sorted(adata.obs.loc[members, labels].astype(str).unique())
+        markers[group] = values[_largest_difference(values, adata.obs[labels], pair)]
+    return markers
 
 
 def joint_umap_figure(panels: Mapping[str, ad.AnnData], labels: str) -> plt.Figure:
     """One row per joint embedding: UMAP coloured by cell type, by the protein marker and by the RNA marker."""
-    first = next(iter(panels.values()))
-    protein_marker, gene_marker = modality_markers(first, labels)
-    protein = pd.DataFrame(clr(protein_counts(first)), columns=protein_names(first))[protein_marker].to_numpy()
-    gene = log_normalise(counts_matrix(first[:, [gene_marker]])).toarray().ravel()
+    markers = modality_markers(next(iter(panels.values())), labels)
+    titles = {
+        "protein": f"protein {markers['protein'].name} (CLR)",
+        "rna": f"gene {markers['rna'].name} (log-normalised)",
+    }
     fig, axes = plt.subplots(len(panels), 3, figsize=(15.5, 4.2 * len(panels)), squeeze=False)
     for row, (arch, adata) in enumerate(panels.items()):
         umap = adata.obsm[f"X_umap_{arch}"]
         scatter_categories(axes[row, 0], umap, adata.obs[labels], f"{arch.upper()}: {labels}")
-        for ax, values, title in (
-            (axes[row, 1], protein, f"protein {protein_marker} (CLR)"),
-            (axes[row, 2], gene, f"gene {gene_marker} (log-normalised)"),
-        ):
-            points = ax.scatter(umap[:, 0], umap[:, 1], c=values, s=3, cmap="viridis")
+        for ax, group in zip(axes[row, 1:], ("protein", "rna")):
+            points = ax.scatter(umap[:, 0], umap[:, 1], c=markers[group].to_numpy(), s=3, cmap="viridis")
             fig.colorbar(points, ax=ax, shrink=0.7)
-            ax.set_title(f"{arch.upper()}: {title}", fontsize=10)
+            ax.set_title(f"{arch.upper()}: {titles[group]}", fontsize=10)
             ax.set_xticks([])
             ax.set_yticks([])
     fig.suptitle("Joint embeddings: cell types and one marker of each modality")
