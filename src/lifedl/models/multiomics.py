@@ -127,10 +127,6 @@ class MultiVAE(nn.Module):
         share = torch.sigmoid(decoded["background_logits"])
         return decoded["background_mean"] * (share + (1 - share) * decoded["foreground_scale"])
 
-    def protein_parts(self, protein: torch.Tensor, z: torch.Tensor, batch_index=None) -> dict[str, torch.Tensor]:
-        decoded = self.decode_protein(z, batch_index)
-        return protein_mixture_parts(protein, theta=torch.exp(self.protein_log_theta), **decoded)
-
     def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Negative ELBO per cell in named parts: RNA ``reconstruction``, ``protein_reconstruction`` and ``kl``.
 
@@ -141,14 +137,21 @@ class MultiVAE(nn.Module):
             seen = torch.rand(len(counts), device=counts.device) >= self.protein_mask_rate
         mean, log_var = self.encode(counts, protein, batch_index, seen)
         z = mean + torch.randn_like(mean) * torch.exp(0.5 * log_var) if self.training else mean
-        share = torch.softmax(self.rna_decoder(self._with_batch(z, batch_index)), dim=-1)
-        rna = nb_log_likelihood_per_cell(counts, share * counts.sum(-1, keepdim=True), torch.exp(self.gene_log_theta))
-        proteins = self.protein_parts(protein, z, batch_index)["log_prob"].sum(-1)
-        return {
-            "reconstruction": -rna.mean(),
-            "protein_reconstruction": -proteins.mean(),
-            "kl": kl_to_standard_normal(mean, log_var).mean(),
-        }
+        logits = self.rna_decoder(self._with_batch(z, batch_index))
+        decoded = self.decode_protein(z, batch_index)
+        # in float32 whatever the training precision: lgamma and log lose too much in bf16 (as the VAE family)
+        with torch.autocast(device_type=counts.device.type, enabled=False):
+            counts, protein, z_mean, z_log_var = counts.float(), protein.float(), mean.float(), log_var.float()
+            share = torch.softmax(logits.float(), dim=-1)
+            theta = torch.exp(self.gene_log_theta.float())
+            rna = nb_log_likelihood_per_cell(counts, share * counts.sum(-1, keepdim=True), theta)
+            decoded = {name: value.float() for name, value in decoded.items()}
+            proteins = protein_mixture_parts(protein, theta=torch.exp(self.protein_log_theta.float()), **decoded)
+            return {
+                "reconstruction": -rna.mean(),
+                "protein_reconstruction": -proteins["log_prob"].sum(-1).mean(),
+                "kl": kl_to_standard_normal(z_mean, z_log_var).mean(),
+            }
 
 
 class MultiomicsModel:
