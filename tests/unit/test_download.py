@@ -22,7 +22,8 @@ def test_good_checksum_downloads_and_reads_counts(http_server, tmp_path):
     spec = DatasetSpec("cells", f"url:{base}/cells.h5ad", checksum=f"sha256:{digest}", labels="cell_type")
     adata = load_source(spec, cache)
     assert adata.shape == (50, 30)
-    assert (cache / "cells.h5ad").read_bytes() == path.read_bytes()
+    # cached by content: its own checksum's folder
+    assert (cache / "url" / f"sha256-{digest[:16]}" / "cells.h5ad").read_bytes() == path.read_bytes()
     assert adata.layers["counts"].sum() > 0
     # the spec travels with the data (uns['lifedl_dataset']): later steps read the roles there
     stored = DatasetSpec.from_adata(adata, file="raw.h5ad")
@@ -56,3 +57,52 @@ def test_missing_label_column_names_the_sheet_and_column(http_server, tmp_path):
     spec = DatasetSpec("cells", f"url:{base}/cells.h5ad", checksum=digest, labels="celltype")
     with pytest.raises(LifedlError, match="names obs column 'celltype' as its labels"):
         load_source(spec, tmp_path / "cache")
+
+
+def _matrix_tarball(path, folder, n_cells, seed):
+    """A 10x matrix folder (matrix.mtx.gz, features.tsv.gz, barcodes.tsv.gz) of ``n_cells`` cells, tarred."""
+    import gzip
+    import io
+    import tarfile
+
+    import numpy as np
+    import scipy.io
+    import scipy.sparse as sp
+
+    counts = sp.random(
+        20, n_cells, density=0.5, random_state=seed, format="coo", data_rvs=lambda n: np.arange(1, n + 1)
+    )
+    files = {"matrix.mtx.gz": io.BytesIO(), "features.tsv.gz": None, "barcodes.tsv.gz": None}
+    scipy.io.mmwrite(files["matrix.mtx.gz"], counts.astype(np.int64))
+    contents = {
+        "matrix.mtx.gz": gzip.compress(files["matrix.mtx.gz"].getvalue()),
+        "features.tsv.gz": gzip.compress("".join(f"ENSG{i}\tGENE{i}\tGene Expression\n" for i in range(20)).encode()),
+        "barcodes.tsv.gz": gzip.compress("".join(f"CELL{seed}-{i}\n" for i in range(n_cells)).encode()),
+    }
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in contents.items():
+            info = tarfile.TarInfo(f"{folder}/{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_two_archives_of_one_name_give_each_data_set_its_own_cells(http_server, tmp_path):
+    """Two rows whose URLs end in the same file name, each with its own checksum, must not share a cache entry
+    or an extracted folder."""
+    root, base = http_server
+    for folder in ("ta", "tb"):
+        (root / folder).mkdir()
+    # inner folders that sort in download order: a shared extraction folder would hand tb the first one, ta's
+    digests = {
+        "ta": _matrix_tarball(root / "ta/matrix.tar.gz", "a_filtered", 30, 1),
+        "tb": _matrix_tarball(root / "tb/matrix.tar.gz", "b_filtered", 12, 2),
+    }
+    cache = tmp_path / "cache"
+    read = {
+        folder: load_source(DatasetSpec(folder, f"url:{base}/{folder}/matrix.tar.gz", checksum=digests[folder]), cache)
+        for folder in ("ta", "tb")
+    }
+    assert read["ta"].n_obs == 30 and read["tb"].n_obs == 12
+    assert read["tb"].obs_names[0].startswith("CELL2-")
+    assert not list(cache.rglob(".extracting-*"))  # no half-extracted folder left

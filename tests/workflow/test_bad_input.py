@@ -107,7 +107,7 @@ def test_wrong_sha256(http_server, tmp_path):
     message = _download(tmp_path, f"url:{base}/x.h5ad", "sha256:" + "1" * 64)
     _assert_names_dataset(message)
     assert "does not match the checksum" in message and "update the 'checksum' column" in message
-    assert not list((tmp_path / "cache").glob("x.h5ad*"))
+    assert not list((tmp_path / "cache").rglob("x.h5ad*"))  # nothing cached, in any checksum's folder
 
 
 def test_truncated_download(http_server, tmp_path):

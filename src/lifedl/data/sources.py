@@ -180,7 +180,7 @@ def _load_url(spec: DatasetSpec, cache_dir: Path) -> ad.AnnData:
             f"column to one of {URL_FORMATS}."
         )
     try:
-        adata = _read_file(path, file_format, cache_dir)
+        adata = _read_file(path, file_format)
     except (OSError, ValueError, KeyError, tarfile.TarError) as error:
         raise LifedlError(
             f"{spec.sheet}: dataset '{spec.id}': could not read {path} as {file_format} ({error}). "
@@ -312,10 +312,12 @@ def parse_checksum(checksum: str, what: str) -> str:
 
 
 def fetch_url(url: str, checksum: str, cache_dir: Path, what: str) -> Path:
-    """Download ``url`` into ``cache_dir`` with pooch, verified against ``checksum``.
+    """Download ``url`` into ``cache_dir/url/<checksum>/`` with pooch, verified against ``checksum``.
 
     pooch writes to a temporary file and moves it into the cache only when the
-    checksum matches, so a failed download leaves no file behind.
+    checksum matches, so a failed download leaves no file behind. The cache is
+    addressed by content: two URLs ending in the same file name (two data sets'
+    ``matrix.tar.gz``) never share a file or its extracted folder.
     """
     import pooch
     import requests
@@ -324,6 +326,8 @@ def fetch_url(url: str, checksum: str, cache_dir: Path, what: str) -> Path:
     if scheme not in URL_SCHEMES:
         raise LifedlError(f"{what}: URL '{url}' has scheme '{scheme}'; use one of {URL_SCHEMES}.")
     known_hash = parse_checksum(checksum, what)
+    algorithm, digest = known_hash.split(":")
+    cache_dir = cache_dir / "url" / f"{algorithm}-{digest[:16]}"
     cache_dir.mkdir(parents=True, exist_ok=True)
     fname = Path(urlparse(url).path).name or "download"
     if scheme == "file":
@@ -373,6 +377,24 @@ def _guess_format(name: str) -> str:
     return ""
 
 
+def extract_once(archive: Path) -> Path:
+    """The archive's contents in ``<archive>.extracted/`` beside it (its own checksum's folder), extracted once and
+    moved into place whole, so an interrupted extraction is never read as a finished one."""
+    import shutil
+
+    extract_dir = archive.with_name(archive.name + ".extracted")
+    if extract_dir.is_dir():
+        return extract_dir
+    partial = Path(tempfile.mkdtemp(prefix=".extracting-", dir=archive.parent))
+    try:
+        with tarfile.open(archive) as tar:
+            tar.extractall(partial, filter="data")
+        os.replace(partial, extract_dir)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return extract_dir
+
+
 GENE_EXPRESSION, ANTIBODY_CAPTURE = "Gene Expression", "Antibody Capture"
 
 
@@ -410,7 +432,7 @@ def read_10x_h5_modalities(path: Path) -> ad.AnnData:
     return rna
 
 
-def _read_file(path: Path, file_format: str, cache_dir: Path) -> ad.AnnData:
+def _read_file(path: Path, file_format: str) -> ad.AnnData:
     import scanpy as sc
 
     if file_format == "h5ad":
@@ -418,9 +440,7 @@ def _read_file(path: Path, file_format: str, cache_dir: Path) -> ad.AnnData:
     if file_format == "10x_h5":
         adata = read_10x_h5_modalities(path)
     else:
-        extract_dir = cache_dir / (path.name + ".extracted")
-        with tarfile.open(path) as tar:
-            tar.extractall(extract_dir, filter="data")
+        extract_dir = extract_once(path)
         matrix_dirs = sorted({p.parent for p in extract_dir.rglob("matrix.mtx*")})
         if not matrix_dirs:
             raise ValueError("no matrix.mtx(.gz) inside the archive")
