@@ -359,3 +359,23 @@ def test_results_directory_not_writable(tmp_path, read_only_results):
     assert f"cannot write {output}" in str(error.value) and "Read-only file system" in str(error.value)
     assert "make the results directory writable" in str(error.value)
     assert not list(read_only_results.rglob("*"))
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (lambda n: np.where(np.arange(n) % 7 == 0, None, "T cell"), "missing values"),
+        (lambda n: np.full(n, "T cell"), "one class only"),
+    ],
+    ids=["labels_with_nan", "one_label"],
+)
+def test_labels_are_checked_at_download(http_server, tmp_path, values, expected):
+    """Missing labels or a single class stop the download, not evaluate or a figure rule after training."""
+    root, base = http_server
+    cells = _cells()
+    cells.obs["cell_type"] = values(cells.n_obs)
+    cells.write_h5ad(root / "x.h5ad")
+    message = _download(tmp_path, f"url:{base}/x.h5ad", _sha256(root / "x.h5ad"), labels="cell_type")
+    _assert_names_dataset(message)
+    assert "obs column 'cell_type' (its labels)" in message and expected in message
+    assert "leave" in message and "empty" in message  # the fix

@@ -88,12 +88,32 @@ def load_source(spec: DatasetSpec, cache_dir: str | Path) -> ad.AnnData:
                 f"{spec.sheet}: dataset '{spec.id}' names obs column '{column}' as its {role}, but the data "
                 f"has only {sorted(adata.obs.columns)}. Fix the '{role}' column of that row (or leave it empty)."
             )
+    if spec.labels and spec.kind != "graphs":  # a molecule's label is a measured value, checked by its reader
+        check_labels(adata.obs[spec.labels], f"{what}: obs column '{spec.labels}' (its labels)")
     if spec.programs:
         adata.uns["gene_programs"] = {
             name: np.array(genes, dtype=object) for name, genes in _load_programs(spec, cache_dir).items()
         }
     adata.uns[UNS_KEY] = spec.to_uns()
     return adata
+
+
+def check_labels(labels, what: str) -> None:
+    """Class labels to score against: none missing, and at least two classes (found at download, not by a figure
+    or an evaluation after training)."""
+    missing = labels.isna().to_numpy()
+    if missing.any():
+        examples = list(labels.index[missing][:3])
+        raise LifedlError(
+            f"{what} has {int(missing.sum())} missing values (e.g. rows {examples}). Fill them or drop those rows "
+            "before use, or leave the 'labels' column of the row empty to run without labels."
+        )
+    classes = labels.astype(str).unique()
+    if len(classes) < 2:
+        raise LifedlError(
+            f"{what} holds one class only ({list(classes)}); clusters and classifiers are scored against at least "
+            "two. Point 'labels' at a column with two or more classes, or leave it empty."
+        )
 
 
 def _load_programs(spec: DatasetSpec, cache_dir: Path) -> dict[str, list[str]]:
