@@ -379,3 +379,19 @@ def test_labels_are_checked_at_download(http_server, tmp_path, values, expected)
     _assert_names_dataset(message)
     assert "obs column 'cell_type' (its labels)" in message and expected in message
     assert "leave" in message and "empty" in message  # the fix
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (lambda cells: ad.AnnData(obs=cells.obs, var=cells.var), "neither X nor layers['counts']"),
+        (lambda cells: ad.AnnData(X=cells.layers["counts"] > 0, obs=cells.obs, var=cells.var), "True/False values"),
+    ],
+    ids=["no_x_no_counts", "boolean_x"],
+)
+def test_an_h5ad_without_counts_is_named(http_server, tmp_path, make, expected):
+    root, base = http_server
+    make(_cells()).write_h5ad(root / "x.h5ad")
+    message = _download(tmp_path, f"url:{base}/x.h5ad", _sha256(root / "x.h5ad"))
+    _assert_names_dataset(message)
+    assert "x.h5ad" in message and expected in message and "raw" in message

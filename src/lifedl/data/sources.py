@@ -207,6 +207,17 @@ def _load_url(spec: DatasetSpec, cache_dir: Path) -> ad.AnnData:
             "Check the 'format' column; delete the cached file to download it again."
         ) from error
     counts = adata.layers.get("counts", adata.X)
+    what = f"{spec.sheet}: dataset '{spec.id}': {path}"
+    if counts is None:
+        raise LifedlError(
+            f"{what} holds neither X nor layers['counts']; write the raw counts into one of them (e.g. "
+            "adata.layers['counts'] = raw_counts) before use."
+        )
+    if counts.dtype == bool:  # True/False pass as 1/0 integers, but they are not counts
+        raise LifedlError(
+            f"{what}: the count matrix holds True/False values (a detection matrix?), not counts; supply raw UMI "
+            "counts in X or layers['counts']."
+        )
     return _as_counts_anndata(adata, counts)
 
 
