@@ -59,7 +59,7 @@ def test_missing_label_column_names_the_sheet_and_column(http_server, tmp_path):
         load_source(spec, tmp_path / "cache")
 
 
-def _matrix_tarball(path, folder, n_cells, seed):
+def _matrix_tarball(path, folder, n_cells, seed, symbols=None):
     """A 10x matrix folder (matrix.mtx.gz, features.tsv.gz, barcodes.tsv.gz) of ``n_cells`` cells, tarred."""
     import gzip
     import io
@@ -76,7 +76,9 @@ def _matrix_tarball(path, folder, n_cells, seed):
     scipy.io.mmwrite(files["matrix.mtx.gz"], counts.astype(np.int64))
     contents = {
         "matrix.mtx.gz": gzip.compress(files["matrix.mtx.gz"].getvalue()),
-        "features.tsv.gz": gzip.compress("".join(f"ENSG{i}\tGENE{i}\tGene Expression\n" for i in range(20)).encode()),
+        "features.tsv.gz": gzip.compress(
+            "".join(f"ENSG{i}\t{(symbols or {}).get(i, f'GENE{i}')}\tGene Expression\n" for i in range(20)).encode()
+        ),
         "barcodes.tsv.gz": gzip.compress("".join(f"CELL{seed}-{i}\n" for i in range(n_cells)).encode()),
     }
     with tarfile.open(path, "w:gz") as tar:
@@ -106,3 +108,11 @@ def test_two_archives_of_one_name_give_each_data_set_its_own_cells(http_server, 
     assert read["ta"].n_obs == 30 and read["tb"].n_obs == 12
     assert read["tb"].obs_names[0].startswith("CELL2-")
     assert not list(cache.rglob(".extracting-*"))  # no half-extracted folder left
+
+
+def test_a_gene_named_nan_is_named_by_its_id(http_server, tmp_path, capsys):
+    root, base = http_server
+    digest = _matrix_tarball(root / "matrix.tar.gz", "filtered", 10, 3, symbols={4: "nan"})
+    adata = load_source(DatasetSpec("x", f"url:{base}/matrix.tar.gz", checksum=digest), tmp_path / "cache")
+    assert adata.var_names[4] == "ENSG4" and not adata.var_names.isna().any()
+    assert "named by their gene ids instead" in capsys.readouterr().err

@@ -476,5 +476,25 @@ def _read_file(path: Path, file_format: str) -> ad.AnnData:
         if not matrix_dirs:
             raise ValueError("no matrix.mtx(.gz) inside the archive")
         adata = sc.read_10x_mtx(matrix_dirs[0], var_names="gene_symbols")
+    _name_genes_without_symbol(adata, path)
     adata.var_names_make_unique()  # 10x symbols repeat (e.g. TBCE); scanpy's usual fix
     return adata
+
+
+def _name_genes_without_symbol(adata: ad.AnnData, path: Path) -> None:
+    """A 10x gene whose symbol reads as missing (pandas turns a gene named 'nan' or an empty symbol into NaN)
+    is named by its gene id instead, with a warning: a NaN name breaks every later step."""
+    names = pd.Series(adata.var_names, dtype=object)
+    missing = names.isna() | names.astype(str).isin(["", "nan", "NaN"])
+    if not missing.any():
+        return
+    if "gene_ids" not in adata.var:
+        raise ValueError(f"{int(missing.sum())} genes have no name and the file gives no gene ids")
+    names[missing.to_numpy()] = adata.var["gene_ids"].astype(str).to_numpy()[missing.to_numpy()]
+    adata.var_names = pd.Index(names.astype(str))
+    print(
+        f"lifedl warning: {path.name}: {int(missing.sum())} genes have a symbol read as missing (a gene named 'nan' "
+        f"or an empty name); named by their gene ids instead (e.g. {list(names[missing.to_numpy()][:3])})",
+        file=sys.stderr,
+        flush=True,
+    )
