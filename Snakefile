@@ -2,6 +2,18 @@
 # (generators: train -> generate; perturbation models: train -> perturbation)
 # Configuration: config/config.yaml (schema: workflow/schemas/config.schema.yaml).
 
+import os
+import sys
+
+# Jobs import lifedl from this checkout, also inside per-stage conda envs (--sdm conda) and on cluster nodes;
+# so does this parse, which needs nothing beyond Snakemake itself (the registry and config helpers import only
+# the standard library and yaml): `snakemake -n --sdm conda` works where only Snakemake is installed.
+sys.path.insert(0, f"{workflow.basedir}/src")
+from lifedl.config import read_yaml
+
+if os.path.isfile("config/config.yaml"):  # a broken file is named, with its line, before Snakemake reads it
+    read_yaml("config/config.yaml")
+
 
 configfile: "config/config.yaml"
 

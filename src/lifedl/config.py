@@ -167,4 +167,17 @@ def config_sha256(config: dict) -> str:
 
 
 def read_yaml(path: str | Path) -> dict:
-    return yaml.safe_load(Path(path).read_text()) or {}
+    """A YAML file's top-level mapping; a file YAML cannot parse is named with the line of the problem
+    (Snakemake's own message says only "Config file is not valid JSON or YAML")."""
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise LifedlError(
+            f"{path} is not valid YAML{where}: {getattr(error, 'problem', None) or error}. Fix that line (indent "
+            "with spaces, not tabs; close every bracket and quote), then rerun."
+        ) from None
+    if data is not None and not isinstance(data, dict):
+        raise LifedlError(f"{path} must hold 'key: value' settings at its top level, not a {type(data).__name__}.")
+    return data or {}

@@ -10,6 +10,7 @@ import os
 import platform
 import socket
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
@@ -72,10 +73,15 @@ def read_with_spec(path: str):
     return adata, DatasetSpec.from_adata(adata, file=path, dataset=Path(path).parent.name)
 
 
-def download(row: Mapping[str, str], sheet: str, cache_dir: str, output: str) -> None:
+def download(
+    row: Mapping[str, str], sheet: str, cache_dir: str, output: str, limits: Mapping[str, float] | None = None
+) -> None:
+    """The sheet's ``row`` as raw.h5ad; ``limits`` is the config's ``download`` block (max_seconds, max_gib) that
+    bounds a ``url:`` download (defaults: :class:`lifedl.data.sources.DownloadLimits`)."""
     from lifedl.data import DatasetSpec, load_source
+    from lifedl.data.sources import DownloadLimits
 
-    adata = load_source(DatasetSpec.from_row(row, sheet), cache_dir)
+    adata = load_source(DatasetSpec.from_row(row, sheet), cache_dir, DownloadLimits.from_config(limits or {}))
     print(
         f"{row['id']}: {adata.n_obs} rows x {adata.n_vars} features ({adata.uns['lifedl_dataset']['kind']})", flush=True
     )
@@ -148,14 +154,16 @@ def train(
 
     from lifedl.models import get_architecture
     from lifedl.models.base import save_checkpoint
-    from lifedl.train.context import TrainingContext
+    from lifedl.train.context import TrainingContext, resolve_accelerator
     from lifedl.train.plans import fit_architecture
     from lifedl.train.pyfunc import log_pyfunc_model
+    from lifedl.train.resume import resume_point
     from lifedl.train.tracking import register_model, registered_model_name, tracked_run
 
     torch.set_num_threads(max(1, threads))
     architecture = get_architecture(arch)
     params = architecture.resolve_params(hyper_parameters, where=f"config/config.yaml params.{arch}")
+    resolve_accelerator(str((training or {}).get("accelerator", "auto")))  # no GPU where one is asked for: stop now
     inputs = {Path(qc_h5ad).name: file_sha256(qc_h5ad)}
     # The data set's roles travel inside qc.h5ad, so its checksum covers them.
     fingerprint = hashlib.sha256(json.dumps([arch, params, seed, inputs], sort_keys=True).encode()).hexdigest()
@@ -187,7 +195,12 @@ def train(
         **(tags or {}),
     }
     previous_run = run_id_file.read_text().strip() if run_id_file.is_file() else None
-    with tracked_run(tracking_uri, dataset, run_name or arch, run_tags, continue_run_id=previous_run) as run:
+    last_checkpoint, unreadable = resume_point(work_dir)
+    if unreadable:
+        print(f"warning: {unreadable}", file=sys.stderr, flush=True)
+    # an interrupted run continues only where its checkpoint does; otherwise a new run names the one it replaces
+    restart_reason = "" if last_checkpoint else unreadable or f"no {work_dir / 'last.ckpt'} to resume from"
+    with tracked_run(tracking_uri, dataset, run_name or arch, run_tags, previous_run, restart_reason) as run:
         run_id_file.write_text(run.run_id)
         run.log_params({**params, "seed": seed, "n_cells": adata.n_obs, "n_genes": adata.n_vars})
         run.log_params({f"input_sha256/{name}": digest for name, digest in inputs.items()})

@@ -4,9 +4,12 @@ fix, no output of that step is left behind, and a training run that had started 
 
 import errno
 import hashlib
+import http.server
 import os
+import re
 import socket
 import subprocess
+import threading
 import time
 
 import anndata as ad
@@ -18,7 +21,9 @@ from helpers import run_snakemake
 from mlflow.tracking import MlflowClient
 
 from lifedl import steps
+from lifedl.config import read_yaml, validate_config
 from lifedl.data import SimulationParams, simulate_counts
+from lifedl.data.sources import DownloadLimits
 from lifedl.errors import LifedlError
 
 # ----------------------------------------------------------------- config and sheet (Snakemake)
@@ -77,6 +82,48 @@ def test_bad_config_stops_before_anything_runs(repo, tiny_workdir, extra_config,
     assert not (workdir / "results").exists()
 
 
+def test_broken_yaml_is_named_with_its_line(repo, tiny_workdir):
+    workdir = tiny_workdir.parent
+    (workdir / "config/config.yaml").write_text("seed: 0\nparams:\n  vae: {n_latent: 3\nqc: {}\n")
+    result = run_snakemake(repo, workdir, "-n", "--configfile", str(tiny_workdir))
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "config/config.yaml is not valid YAML at line 4" in output and "Fix that line" in output, output[-2000:]
+    assert not (workdir / "results").exists()
+
+
+@pytest.mark.parametrize(
+    "params, expected",
+    [
+        ({"max_epochs": 0}, "'max_epochs' of 'vae' must be in [1, inf)"),
+        ({"patience": 0}, "'patience' of 'vae' must be in [1, inf)"),
+        ({"learning_rate": 2.0}, "'learning_rate' of 'vae' must be in (0, 1]"),
+        ({"learning_rate": 0.0}, "'learning_rate' of 'vae' must be in (0, 1]"),
+        ({"batch_size": 0}, "'batch_size' of 'vae' must be in [1, inf)"),
+        ({"dropout": 1.0}, "'dropout' of 'vae' must be in [0, 1)"),
+        ({"n_latent": 0}, "'n_latent' of 'vae' must be in [1, inf)"),
+    ],
+    ids=["max-epochs-0", "patience-0", "learning-rate-2", "learning-rate-0", "batch-size-0", "dropout-1", "latent-0"],
+)
+def test_hyper_parameter_ranges_are_checked_when_the_workflow_is_parsed(params, expected):
+    """The check common.smk runs for every architecture at parse time (snakemake -n: the hyperparameter-range
+    case above runs it through Snakemake); a 0-dimensional latent never reaches training."""
+    from lifedl.models import get_architecture
+
+    with pytest.raises(LifedlError) as error:
+        get_architecture("vae").resolve_params(params, where="config 'params.vae'")
+    assert expected in str(error.value) and "Fix it under 'params:'" in str(error.value)
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32])
+def test_seed_outside_numpys_range(repo, seed):
+    from lifedl.config import validate_config
+
+    with pytest.raises(LifedlError) as error:
+        validate_config({"seed": seed}, repo / "workflow/schemas/config.schema.yaml")
+    assert "config/config.yaml" in str(error.value) and str(seed) in str(error.value)
+
+
 # ----------------------------------------------------------------- download (steps.download)
 
 
@@ -88,11 +135,11 @@ def _cells(n_cells=60, n_genes=40, seed=0):
     return simulate_counts(SimulationParams(n_cells=n_cells, n_genes=n_genes, n_types=2, seed=seed))
 
 
-def _download(tmp_path, source, checksum="", file_format="", labels="", batch=""):
+def _download(tmp_path, source, checksum="", file_format="", labels="", batch="", limits=None):
     row = {"id": "bad", "source": source, "checksum": checksum, "format": file_format, "labels": labels, "batch": batch}
     output = tmp_path / "results/bad/raw.h5ad"
     with pytest.raises(LifedlError) as error:
-        steps.download(row, "my/datasets.tsv", str(tmp_path / "cache"), str(output))
+        steps.download(row, "my/datasets.tsv", str(tmp_path / "cache"), str(output), limits=limits)
     assert not output.exists()
     leftovers = [p for p in (tmp_path / "results").rglob("*") if p.is_file()] if (tmp_path / "results").exists() else []
     assert leftovers == []
@@ -154,6 +201,107 @@ def test_file_url_works_and_missing_file_is_named(tmp_path):
     assert ad.read_h5ad(output).shape == (60, 40)
     message = _download(tmp_path, f"url:file://{tmp_path}/missing.h5ad", "0" * 64)
     assert "missing.h5ad does not exist" in message
+
+
+@pytest.fixture
+def odd_server():
+    """An HTTP server on 127.0.0.1 whose GET runs ``send(handler, test_over)``, e.g. to trickle a body;
+    ``serve(send)`` returns a URL. At the test's end ``test_over`` is set and the server shut down."""
+    test_over, sends = threading.Event(), []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            try:
+                sends[-1](self, test_over)
+            except (BrokenPipeError, ConnectionResetError):  # the client stopped reading
+                pass
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)  # daemon threads: none blocks the close
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield lambda send: sends.append(send) or f"http://127.0.0.1:{server.server_address[1]}/x.h5ad"
+    finally:
+        test_over.set()
+        server.shutdown()
+        server.server_close()
+
+
+def _headers(handler, length=None, **headers):
+    handler.send_response(200)
+    if length is not None:
+        handler.send_header("Content-Length", str(length))
+    for name, value in headers.items():
+        handler.send_header(name.replace("_", "-"), value)
+    handler.end_headers()
+
+
+def _assert_nothing_cached(tmp_path):
+    assert [p for p in (tmp_path / "cache").rglob("*") if p.is_file()] == []  # not even pooch's temporary file
+
+
+def test_trickle_server_is_stopped_by_the_time_bound(odd_server, tmp_path):
+    def trickle(handler, test_over):  # a correct Content-Length, then 1 byte every 0.5 s: no read ever times out
+        _headers(handler, 10_000)
+        while not test_over.wait(0.5):
+            handler.wfile.write(b"x")
+
+    started = time.monotonic()
+    message = _download(tmp_path, f"url:{odd_server(trickle)}", "0" * 64, limits={"max_seconds": 2})
+    assert time.monotonic() - started < 10
+    _assert_names_dataset(message)
+    assert "/x.h5ad" in message and "took longer than 2 s in total (" in message and " of 10,000 bytes read)" in message
+    assert "raise download.max_seconds in config/config.yaml" in message and "check the URL" in message
+    _assert_nothing_cached(tmp_path)
+
+
+def test_declared_size_over_the_limit_stops_before_the_body(odd_server, tmp_path):
+    def large(handler, test_over):  # the body comes only after the test: reading it would time out
+        _headers(handler, 5000)
+        test_over.wait(30)
+        handler.wfile.write(b"x" * 5000)
+
+    started = time.monotonic()
+    message = _download(tmp_path, f"url:{odd_server(large)}", "0" * 64, limits={"max_gib": 1000 / 2**30})
+    assert time.monotonic() - started < 10
+    _assert_names_dataset(message)
+    assert "declares 5,000 bytes, more than the limit of 1,000 bytes" in message
+    assert "raise download.max_gib in config/config.yaml" in message and "check the URL" in message
+    _assert_nothing_cached(tmp_path)
+
+
+@pytest.mark.parametrize("framing", ["close-delimited", "chunked"])
+def test_body_over_the_limit_without_a_declared_size(odd_server, tmp_path, framing):
+    def endless(handler, test_over):  # no Content-Length: 500 bytes at a time until the client stops
+        if framing == "chunked":
+            handler.protocol_version = "HTTP/1.1"
+        _headers(handler, **({"Transfer_Encoding": "chunked"} if framing == "chunked" else {}))
+        for _ in range(200):
+            handler.wfile.write(b"1F4\r\n" + b"x" * 500 + b"\r\n" if framing == "chunked" else b"x" * 500)
+            if test_over.wait(0.01):
+                return
+
+    message = _download(tmp_path, f"url:{odd_server(endless)}", "0" * 64, limits={"max_gib": 1000 / 2**30})
+    _assert_names_dataset(message)
+    read = re.search(r"sent more than the limit of 1,000 bytes \(([\d,]+) bytes read\)", message)
+    assert read and 1000 < int(read[1].replace(",", "")) < 50_000, message  # stopped soon after the limit
+    assert "raise download.max_gib in config/config.yaml" in message
+    _assert_nothing_cached(tmp_path)
+
+
+def test_download_limits_from_config():
+    assert DownloadLimits.from_config({"max_seconds": 5, "max_gib": 2}) == DownloadLimits(5.0, 2 * 2**30)
+    assert DownloadLimits.from_config({}) == DownloadLimits() == DownloadLimits(3600, 100 * 2**30)
+
+
+def test_download_limits_have_defaults_in_the_config(repo):
+    schema = repo / "workflow/schemas/config.schema.yaml"
+    defaults = validate_config({}, schema)["download"]  # the schema fills a block config.yaml leaves out
+    assert defaults == {"max_seconds": 3600, "max_gib": 100}
+    assert DownloadLimits.from_config(defaults) == DownloadLimits()
+    assert validate_config(read_yaml(repo / "config/config.yaml"), schema)["download"] == defaults
 
 
 # ----------------------------------------------------------------- data (steps.download / steps.qc)
@@ -351,6 +499,32 @@ def read_only_results(tmp_path):
     subprocess.run(["umount", str(results)], check=True)
 
 
+@pytest.fixture
+def full_disk(tmp_path):
+    """A tiny file system with no space left (a real ENOSPC)."""
+    full = tmp_path / "full"
+    full.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(full)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small file system here: {mounted.stderr.decode().strip()}")
+    with pytest.raises(OSError) as filled, open(full / "filler", "wb") as filler:
+        while True:
+            filler.write(b"\0" * 4096)
+            filler.flush()
+    assert filled.value.errno == errno.ENOSPC
+    yield full
+    subprocess.run(["umount", "--lazy", str(full)], check=True)  # MLflow's cached engine may hold a file open
+
+
+def test_full_disk_when_the_mlflow_store_is_created(tmp_path, full_disk):
+    qc_file = _qc_file(tmp_path, _cells(200))
+    database = full_disk / "mlflow.db"
+    message, _ = _train(tmp_path, qc_file, tracking_uri=f"sqlite:///{database}")
+    assert f"cannot create or open the MLflow store {database}" in message and "disk is full" in message
+    assert "Free disk space" in message and "mlflow.tracking_uri" in message
+    assert not database.exists(), "no half-made database left to fail the next job"
+
+
 def test_results_directory_not_writable(tmp_path, read_only_results):
     cells = tmp_path / "cells.h5ad"
     _cells().write_h5ad(cells)
@@ -397,3 +571,63 @@ def test_an_h5ad_without_counts_is_named(http_server, tmp_path, make, expected):
     message = _download(tmp_path, f"url:{base}/x.h5ad", _sha256(root / "x.h5ad"))
     _assert_names_dataset(message)
     assert "x.h5ad" in message and expected in message and "raw" in message
+
+
+def _train_tiny(tmp_path, qc_file, **training):
+    steps.train(
+        str(qc_file),
+        str(tmp_path / "results/bad/models/vae/model.ckpt"),
+        str(tmp_path / "results/bad/models/vae/run.json"),
+        "vae",
+        "bad",
+        {"max_epochs": 12, "patience": 12, "n_hidden": 16, "n_latent": 2},
+        0,
+        f"sqlite:///{tmp_path / 'results/mlflow.db'}",
+        training=training or None,
+    )
+
+
+@pytest.mark.parametrize("damage", ["corrupt", "deleted"])
+def test_a_killed_run_without_a_readable_checkpoint_trains_again_in_a_new_run(tmp_path, capsys, damage):
+    """A cut-short or deleted last.ckpt: the rerun trains from epoch 1 in a new MLflow run naming the old one
+    (FAILED), instead of failing on the archive for ever or logging the epochs twice in one run."""
+    qc_file = _qc_file(tmp_path, _cells(200))
+    _train_tiny(tmp_path, qc_file)
+    model_dir = tmp_path / "results/bad/models/vae"
+    (last,) = model_dir.glob("checkpoints/*/last.ckpt")
+    client = MlflowClient(f"sqlite:///{tmp_path / 'results/mlflow.db'}")
+    (first,) = client.search_runs([client.get_experiment_by_name("bad").experiment_id])
+    client.update_run(first.info.run_id, status="RUNNING")  # as a killed job leaves it
+    for output in ("model.ckpt", "run.json"):
+        (model_dir / output).unlink()
+    if damage == "corrupt":
+        last.write_bytes(last.read_bytes()[:1000])
+    else:
+        last.unlink()
+    capsys.readouterr()
+
+    _train_tiny(tmp_path, qc_file)
+
+    if damage == "corrupt":
+        assert "could not be read" in capsys.readouterr().err
+        assert len(list(last.parent.glob("last.ckpt.unreadable-*"))) == 1
+    runs = {run.info.run_id: run for run in client.search_runs([first.info.experiment_id])}
+    assert len(runs) == 2 and runs[first.info.run_id].info.status == "FAILED"
+    (second,) = (run for run_id, run in runs.items() if run_id != first.info.run_id)
+    assert second.info.status == "FINISHED" and second.data.tags["lifedl.restarts_run"] == first.info.run_id
+    assert runs[first.info.run_id].data.tags["lifedl.restarted_as"] == second.info.run_id
+    epochs = [m.step for m in client.get_metric_history(second.info.run_id, "val/loss")]
+    assert sorted(epochs) == list(range(12)), "each epoch once, in the new run"
+    assert (model_dir / "model.ckpt").is_file()
+
+
+def test_gpu_asked_for_where_there_is_none_stops_before_a_run(tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    qc_file = _qc_file(tmp_path, _cells(200))
+    with pytest.raises(LifedlError) as error:
+        _train_tiny(tmp_path, qc_file, accelerator="gpu")
+    message = str(error.value)
+    assert "training.accelerator is 'gpu'" in message and "no CUDA device" in message and "auto or cpu" in message
+    assert not (tmp_path / "results/mlflow.db").exists()
+    assert not (tmp_path / "results/bad/models/vae/model.ckpt").exists()

@@ -2,10 +2,7 @@
 import sys
 from pathlib import Path
 
-# Jobs import lifedl from this checkout, also inside per-stage conda envs (--sdm conda) and on cluster nodes;
-# so does this parse, which needs nothing beyond Snakemake itself (the registry and config helpers import only
-# the standard library and yaml): `snakemake -n --sdm conda` works where only Snakemake is installed.
-sys.path.insert(0, f"{workflow.basedir}/src")
+# (the Snakefile put this checkout's src/ on sys.path)
 from lifedl.config import (
     check_qc_overrides,
     dataset_architectures,

@@ -19,7 +19,9 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import time
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -40,9 +42,33 @@ URL_SCHEMES = ("http", "https", "file")
 PYPI_FORMATS = ("fasta", "csv")  # fasta: sequences, one class per file; csv: molecules, a 'smiles' column
 
 
-def load_source(spec: DatasetSpec, cache_dir: str | Path) -> ad.AnnData:
-    """Read the data set that ``spec`` names into AnnData, checked for its kind, with the spec in ``uns``."""
-    readers = {"builtin": _load_builtin, "url": _load_url, "pypi": _load_pypi, "simulated": _load_simulated}
+@dataclasses.dataclass(frozen=True)
+class DownloadLimits:
+    """Bounds on one ``url:`` download besides the 60 s timeout of each read (config ``download``): its total wall
+    time and its size, so a server that trickles bytes or a wrong link to a huge file cannot hold a job for hours."""
+
+    max_seconds: float = 3600
+    max_bytes: int = 100 * 2**30
+
+    @classmethod
+    def from_config(cls, download: Mapping[str, float]) -> DownloadLimits:
+        """From the config's ``download`` block (``max_seconds``, ``max_gib``); a key left out keeps its default."""
+        default = cls()
+        return cls(
+            max_seconds=float(download.get("max_seconds", default.max_seconds)),
+            max_bytes=round(download.get("max_gib", default.max_bytes / 2**30) * 2**30),
+        )
+
+
+def load_source(spec: DatasetSpec, cache_dir: str | Path, limits: DownloadLimits = DownloadLimits()) -> ad.AnnData:
+    """Read the data set that ``spec`` names into AnnData, checked for its kind, with the spec in ``uns``;
+    ``url:`` files (the data and a programs file) are downloaded within ``limits``."""
+    readers = {
+        "builtin": _load_builtin,
+        "url": lambda spec, cache_dir: _load_url(spec, cache_dir, limits),
+        "pypi": _load_pypi,
+        "simulated": _load_simulated,
+    }
     if spec.source_kind not in readers:
         raise LifedlError(
             f"{spec.sheet}: dataset '{spec.id}' has source '{spec.source}'; the source must start with "
@@ -92,7 +118,7 @@ def load_source(spec: DatasetSpec, cache_dir: str | Path) -> ad.AnnData:
         check_labels(adata.obs[spec.labels], f"{what}: obs column '{spec.labels}' (its labels)")
     if spec.programs:
         adata.uns["gene_programs"] = {
-            name: np.array(genes, dtype=object) for name, genes in _load_programs(spec, cache_dir).items()
+            name: np.array(genes, dtype=object) for name, genes in _load_programs(spec, cache_dir, limits).items()
         }
     adata.uns[UNS_KEY] = spec.to_uns()
     return adata
@@ -116,12 +142,12 @@ def check_labels(labels, what: str) -> None:
         )
 
 
-def _load_programs(spec: DatasetSpec, cache_dir: Path) -> dict[str, list[str]]:
+def _load_programs(spec: DatasetSpec, cache_dir: Path, limits: DownloadLimits) -> dict[str, list[str]]:
     from lifedl.data.programs import read_gmt
 
     what = f"{spec.sheet}: dataset '{spec.id}' programs"
     if spec.programs.startswith("url:"):
-        path = fetch_url(spec.programs.removeprefix("url:"), spec.programs_checksum, Path(cache_dir), what)
+        path = fetch_url(spec.programs.removeprefix("url:"), spec.programs_checksum, Path(cache_dir), what, limits)
     else:
         path = Path(spec.programs)
         if not path.is_file():
@@ -191,8 +217,8 @@ def _simulate(spec: DatasetSpec, params_class, simulate) -> ad.AnnData:
         raise LifedlError(f"{spec.sheet}: dataset '{spec.id}': {error}") from error
 
 
-def _load_url(spec: DatasetSpec, cache_dir: Path) -> ad.AnnData:
-    path = fetch_url(spec.argument, spec.checksum, cache_dir, what=f"{spec.sheet}: dataset '{spec.id}'")
+def _load_url(spec: DatasetSpec, cache_dir: Path, limits: DownloadLimits) -> ad.AnnData:
+    path = fetch_url(spec.argument, spec.checksum, cache_dir, f"{spec.sheet}: dataset '{spec.id}'", limits)
     file_format = spec.format or _guess_format(path.name)
     if file_format not in URL_FORMATS:
         raise LifedlError(
@@ -342,11 +368,12 @@ def parse_checksum(checksum: str, what: str) -> str:
     return f"{algorithm}:{digest}"
 
 
-def fetch_url(url: str, checksum: str, cache_dir: Path, what: str) -> Path:
-    """Download ``url`` into ``cache_dir/url/<checksum>/`` with pooch, verified against ``checksum``.
+def fetch_url(url: str, checksum: str, cache_dir: Path, what: str, limits: DownloadLimits = DownloadLimits()) -> Path:
+    """Download ``url`` into ``cache_dir/url/<checksum>/`` with pooch, verified against ``checksum``, within
+    ``limits`` (:func:`_bounded_downloader`).
 
     pooch writes to a temporary file and moves it into the cache only when the
-    checksum matches, so a failed download leaves no file behind. The cache is
+    checksum matches, so a failed (or stopped) download leaves no file behind. The cache is
     addressed by content: two URLs ending in the same file name (two data sets'
     ``matrix.tar.gz``) never share a file or its extracted folder.
     """
@@ -363,8 +390,8 @@ def fetch_url(url: str, checksum: str, cache_dir: Path, what: str) -> Path:
     fname = Path(urlparse(url).path).name or "download"
     if scheme == "file":
         return _copy_local_file(Path(urlparse(url).path), cache_dir / fname, known_hash, what)
-    downloader = pooch.HTTPDownloader(progressbar=False, timeout=60) if scheme.startswith("http") else None
-    try:
+    downloader = _bounded_downloader(limits, what)
+    try:  # a LifedlError from the downloader (a limit) passes through: it is neither of the errors caught here
         return Path(pooch.retrieve(url, known_hash=known_hash, fname=fname, path=cache_dir, downloader=downloader))
     except ValueError as error:  # pooch's checksum mismatch
         raise LifedlError(
@@ -374,6 +401,68 @@ def fetch_url(url: str, checksum: str, cache_dir: Path, what: str) -> Path:
         ) from error
     except (requests.RequestException, OSError) as error:
         raise LifedlError(f"{what}: could not download {url} ({error}). Check the URL and the network.") from error
+
+
+def _size(n_bytes: int) -> str:
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20)):
+        if n_bytes >= size:
+            return f"{n_bytes / size:.1f} {unit}"
+    return f"{n_bytes:,} bytes"
+
+
+def _bounded_downloader(limits: DownloadLimits, what: str, timeout: float = 60, chunk_size: int = 2**20):
+    """A pooch downloader for http(s) that streams with requests (``timeout`` per connect and per read, as pooch's
+    HTTPDownloader) and stops once the whole download takes longer than ``limits.max_seconds``, or the file declares
+    or sends more than ``limits.max_bytes``. Chunks are taken as they arrive (``read1``), so a server that trickles
+    bytes is stopped on time, not at the end of a chunk."""
+    import contextlib
+
+    import requests
+    import urllib3
+
+    def download(url, output_file, pooch_obj=None):
+        started = time.monotonic()
+
+        def stop(cause: str, key: str) -> LifedlError:
+            return LifedlError(
+                f"{what}: stopped downloading {url}: {cause}. If the file really is that large or the link that slow, "
+                f"raise download.{key} in config/config.yaml; otherwise check the URL."
+            )
+
+        is_path = isinstance(output_file, (str, os.PathLike))  # pooch passes a path; a file object stays open
+        with (
+            requests.get(url, stream=True, timeout=timeout) as response,
+            open(output_file, "wb") if is_path else contextlib.nullcontext(output_file) as out,
+        ):
+            response.raise_for_status()
+            length = response.headers.get("Content-Length", "")
+            declared = int(length) if length.isdigit() else None
+            if declared is not None and declared > limits.max_bytes:
+                raise stop(
+                    f"it declares {_size(declared)}, more than the limit of {_size(limits.max_bytes)}", "max_gib"
+                )
+            read, of_declared = 0, f" of {declared:,}" if declared is not None else ""
+            while True:
+                try:
+                    chunk = response.raw.read1(chunk_size, decode_content=True)
+                except urllib3.exceptions.HTTPError as error:  # as requests' iter_content: a read timeout, a cut body
+                    raise requests.RequestException(error) from error
+                if not chunk:
+                    return
+                read += len(chunk)
+                if read > limits.max_bytes:
+                    raise stop(
+                        f"it sent more than the limit of {_size(limits.max_bytes)} ({read:,}{of_declared} bytes read)",
+                        "max_gib",
+                    )
+                if time.monotonic() - started > limits.max_seconds:
+                    raise stop(
+                        f"it took longer than {limits.max_seconds:g} s in total ({read:,}{of_declared} bytes read)",
+                        "max_seconds",
+                    )
+                out.write(chunk)
+
+    return download
 
 
 def _copy_local_file(source: Path, target: Path, known_hash: str, what: str) -> Path:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import socket
 from pathlib import Path
+
+from lifedl.errors import LifedlError
 
 
 @dataclasses.dataclass
@@ -43,6 +46,13 @@ def resolve_accelerator(accelerator: str) -> str:
 
     if accelerator == "auto":
         return "gpu" if torch.cuda.is_available() else "cpu"
+    if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise LifedlError(
+            f"training.accelerator is '{accelerator}' but no CUDA device is visible on {socket.gethostname()} "
+            f"(torch {torch.__version__}, built for CUDA {torch.version.cuda or 'none: a CPU-only wheel'}). Set "
+            "training.accelerator to auto or cpu in config/config.yaml, or run the job on a GPU node "
+            "(resources.train.gpu with --profile slurm)."
+        )
     return "gpu" if accelerator == "cuda" else accelerator
 
 

@@ -21,11 +21,14 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from lifedl.data.batches import split_rows
 from lifedl.errors import LifedlError
+from lifedl.io import atomic_path
 from lifedl.nn.optim import adam
 from lifedl.train.context import TrainingContext, resolve_accelerator, resolve_precision
+from lifedl.train.resume import LAST_CHECKPOINT
 from lifedl.train.tracking import RunRecorder
 
 CHECKPOINT_EVERY_N_EPOCHS = 10
@@ -201,6 +204,16 @@ def _quiet_lightning() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=r"The `srun` command is available")
     warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
+    warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")  # resuming
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's checkpoint writer, through a temporary file renamed into place: a job killed (or a disk
+    filled) mid-write leaves the previous ``last.ckpt`` whole, never a cut-short one."""
+
+    def save_checkpoint(self, checkpoint, path, storage_options=None) -> None:
+        with atomic_path(path) as tmp:
+            super().save_checkpoint(checkpoint, tmp, storage_options)
 
 
 def run_lightning(
@@ -216,8 +229,8 @@ def run_lightning(
 
     Shared by the encoder models (LitModel) and the models with their own loops (GAN, DGD).
     """
-    last = Path(context.work_dir) / "last.ckpt"
-    resume_from = str(last) if last.is_file() else None
+    last = Path(context.work_dir) / LAST_CHECKPOINT
+    resume_from = str(last) if last.is_file() else None  # steps.train set an unreadable one aside
     if resume_from:
         print(f"resuming from {last}", file=sys.stderr, flush=True)
     # last.ckpt lives in the run's own work_dir. Saving at the end of the training epoch (after validation)
@@ -250,6 +263,7 @@ def run_lightning(
         num_sanity_val_steps=0,
         limit_val_batches=1.0 if val_loader is not None else 0,
         use_distributed_sampler=False,  # keep our epoch-seeded sampler
+        plugins=[AtomicCheckpointIO()],
     )
     trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader, ckpt_path=resume_from)
     return trainer

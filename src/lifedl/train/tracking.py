@@ -84,9 +84,23 @@ def get_client(tracking_uri: str):
     from mlflow.tracking import MlflowClient
 
     check_server(tracking_uri)
+    database = _sqlite_path(tracking_uri)
+    new_store = database is not None and not database.exists()
     with _store_lock(tracking_uri):
-        client = MlflowClient(tracking_uri)
-        client.search_experiments(max_results=1)  # creates and migrates a new store under the lock
+        try:
+            client = MlflowClient(tracking_uri)
+            client.search_experiments(max_results=1)  # creates and migrates a new store under the lock
+        except Exception as error:
+            if database is None:
+                raise
+            if new_store:  # a half-made database would fail every later job in another way
+                database.unlink(missing_ok=True)
+            cause = (str(getattr(error, "orig", "")) or str(error)).splitlines()[0]
+            raise LifedlError(
+                f"cannot create or open the MLflow store {database}: {cause}. Free disk space on that file system "
+                "(or make it writable), or point mlflow.tracking_uri in config/config.yaml elsewhere, then rerun; "
+                "nothing was trained."
+            ) from error
     return client
 
 
@@ -182,22 +196,36 @@ def _unfinished_run_id(client, run_id: str | None) -> str | None:
 
 @contextlib.contextmanager
 def tracked_run(
-    tracking_uri: str, experiment: str, run_name: str, tags: Mapping[str, str], continue_run_id: str | None = None
+    tracking_uri: str,
+    experiment: str,
+    run_name: str,
+    tags: Mapping[str, str],
+    continue_run_id: str | None = None,
+    restart_reason: str = "",
 ) -> Iterator[RunRecorder]:
     """An MLflow run, marked FINISHED on success and FAILED on any error (also KeyboardInterrupt).
 
     ``continue_run_id`` names the run of an interrupted job: if it exists and did not finish,
-    it is reopened, so a resumed training keeps one run with one metric history.
+    it is reopened, so a resumed training keeps one run with one metric history. With a
+    ``restart_reason`` (the job cannot resume: its checkpoint is gone or unreadable) that run is
+    marked FAILED instead and the new run names it, so no epoch is logged twice in one run.
     """
     client = get_client(tracking_uri)
-    run_id = _unfinished_run_id(client, continue_run_id)
-    if run_id:
+    earlier_run_id = _unfinished_run_id(client, continue_run_id)
+    if earlier_run_id and not restart_reason:
+        run_id = earlier_run_id
         client.update_run(run_id, status="RUNNING")
         print(f"continuing MLflow run {run_id}", file=sys.stderr, flush=True)
     else:
+        if earlier_run_id:
+            tags = {**tags, "lifedl.restarts_run": earlier_run_id, "lifedl.restart_reason": restart_reason}
         run_id = client.create_run(
             experiment_id(client, experiment, tracking_uri), run_name=run_name, tags=dict(tags)
         ).info.run_id
+        if earlier_run_id:
+            client.set_tag(earlier_run_id, "lifedl.restarted_as", run_id)
+            client.set_terminated(earlier_run_id, "FAILED")
+            print(f"MLflow run {earlier_run_id} marked FAILED; training again as run {run_id}", file=sys.stderr)
     try:
         yield RunRecorder(client, run_id)
     except BaseException:
