@@ -30,6 +30,9 @@ FAST_PARAMS = {
     "wnn": {"n_components": 8, "n_protein_components": 4},
     "concat_ae": {"max_epochs": 6, "patience": 6, "n_hidden": 32, "n_latent": 4},
     "multivae": {"max_epochs": 6, "patience": 6, "n_hidden": 32, "n_latent": 4},
+    "mlp": {"max_epochs": 20, "patience": 20, "n_hidden": 32, "n_components": 10, "learning_rate": 1e-2},
+    "mc_dropout": {"max_epochs": 20, "patience": 20, "n_hidden": 32, "n_components": 10, "learning_rate": 1e-2},
+    "bnn": {"max_epochs": 20, "patience": 20, "n_hidden": 32, "n_components": 10},
 }
 
 

@@ -181,11 +181,40 @@ def _attention_maps(inputs, spec, options):
     return attention_figure(maps, spans, [f"{name} ({label})" for name, label in zip(examples.obs_names, labels)])
 
 
+def _calibration(inputs, spec, options):
+    from lifedl.pl.uncertainty import calibration_figure
+
+    return calibration_figure(dict(inputs), spec.heldout)
+
+
+def _posterior_accuracy(inputs, spec, options):
+    import numpy as np
+
+    from lifedl.pl.uncertainty import posterior_accuracy_figure
+
+    adata = inputs.pop("qc")
+    test = adata[spec.is_test(adata) & ~spec.is_unseen_class(adata)]
+    truth = test.obs[spec.labels].astype(str).to_numpy()
+    draw_accuracies, accuracies = {}, {}
+    for arch, model in inputs.items():
+        draws = model.probability_draws(test, options["seed"])
+        predicted = np.asarray(model.classes)[draws.argmax(axis=2)]  # draws x cells
+        if len(draws) > 1:
+            draw_accuracies[arch] = (predicted == truth).mean(axis=1)
+        accuracies[f"{arch}{' (mean of draws)' if len(draws) > 1 else ''}"] = float(
+            (np.asarray(model.classes)[draws.mean(axis=0).argmax(axis=1)] == truth).mean()
+        )
+    return posterior_accuracy_figure(draw_accuracies, accuracies)
+
+
 def _logging_gradients(archs: Sequence[str]) -> list[str]:
     """The architectures whose training logs gradient norms: those with a 'gradient_clip' hyper-parameter."""
     from lifedl.models import get_architecture
 
     return [arch for arch in archs if "gradient_clip" in get_architecture(arch).defaults]
+
+
+UNCERTAINTY_ARCHS = ("bnn", "mc_dropout", "mlp")  # lifedl.models.uncertainty, drawn in this order
 
 
 def _fixed(paths: dict[str, str]) -> Inputs:
@@ -284,6 +313,21 @@ FIGURES: dict[str, Figure] = {
             },
             _gradient_norms,
             archs=("bilstm",),
+        ),
+        Figure(
+            "calibration",
+            lambda archs: {arch: f"predictions/{arch}.tsv" for arch in archs["classifier"]},
+            _calibration,
+            archs=("mlp",),
+        ),
+        Figure(
+            "posterior_accuracy",
+            lambda archs: {
+                "qc": "qc.h5ad",
+                **{arch: f"models/{arch}/model.ckpt" for arch in UNCERTAINTY_ARCHS if arch in archs["all"]},
+            },
+            _posterior_accuracy,
+            archs=("bnn",),
         ),
         Figure(
             "attention_maps",

@@ -34,6 +34,13 @@ METRIC_COLUMNS = [
     "auroc_gc_matched",
     "n_gc_matched",
     "accuracy",
+    "nll",
+    "ece",
+    "mean_confidence",
+    "brier",
+    "accuracy_at_80pct_coverage",
+    "unseen_class_auroc",
+    "n_unseen",
     "rmse",
     "mae",
     "pearson_r",
@@ -68,12 +75,22 @@ def metrics_table(metric_files: Sequence[str | Path]) -> pd.DataFrame:
 
 
 def _table_html(table: pd.DataFrame) -> str:
+    """One table per task (embeddings, classifiers, regressors), each with the columns its rows fill, so a data set
+    scored more than one way does not show a wide table of blanks."""
+    from lifedl.models import get_architecture
+
     columns = [c for c in METRIC_COLUMNS if c in table.columns]
     table = table[columns].copy()
-    for column in ("n_clusters", "n_dims", "resolution_best", "n_test", "n_gc_matched"):
+    for column in ("n_clusters", "n_dims", "resolution_best", "n_test", "n_gc_matched", "n_unseen"):
         if column in table:
-            table[column] = table[column].map(lambda v: f"{v:g}")
-    return table.to_html(index=False, float_format=lambda v: f"{v:.3f}", na_rep="–", border=0)
+            table[column] = table[column].map(lambda v: f"{v:g}" if pd.notna(v) else v)
+    tasks = table["arch"].map(lambda arch: get_architecture(arch).task)
+    return "".join(
+        table[tasks == task]
+        .dropna(axis=1, how="all")
+        .to_html(index=False, float_format=lambda v: f"{v:.3f}", na_rep="–", border=0)
+        for task in dict.fromkeys(tasks)
+    )
 
 
 RUN_HEADERS = ["arch", "training", "MLflow run", "seed", "git commit", "config sha256", "input sha256", "versions"]

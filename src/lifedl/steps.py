@@ -311,26 +311,50 @@ def evaluate(
 
 
 def classify(qc_h5ad: str, checkpoint: str, output: str, predictions: str, arch: str, dataset: str) -> None:
-    """A classifier's class probabilities for the held-out test rows (``split`` role: 'test'), and auROC/auPRC/
-    accuracy on them; for two classes of sequences also the auROC on GC-matched test rows, and on simulations
-    how well the first-layer filters (one-hot CNNs) match the planted motifs."""
+    """A classifier's class probabilities for the held-out test rows (``split`` role: 'test') and, where the data
+    set names a ``heldout`` class, for every row of that class (never trained on). On the test rows of the
+    trained classes: auROC/auPRC/accuracy and how well the probabilities state the model's certainty (NLL, ECE,
+    Brier, accuracy at 80 % coverage); on all of them: whether predictive entropy tells the unseen class from
+    the seen ones (``unseen_class_auroc``). For two classes of sequences also the auROC on GC-matched test rows,
+    and on simulations how well the first-layer filters (one-hot CNNs) match the planted motifs."""
     from lifedl.models.base import load_model
-    from lifedl.tl.classification import classification_metrics
+    from lifedl.tl.classification import (
+        classification_metrics,
+        predictive_entropy,
+        uncertainty_metrics,
+        unseen_class_auroc,
+    )
 
     adata, spec = read_with_spec(qc_h5ad)
-    test = adata[test_rows(adata, spec)]
+    unseen_rows = spec.is_unseen_class(adata)
+    scored = adata[test_rows(adata, spec) | unseen_rows]
+    unseen = spec.is_unseen_class(scored)
     model = load_model(checkpoint)
-    probabilities = model.predict_proba(test)
-    truth = test.obs[spec.labels].astype(str).to_numpy()
-    table = pd.DataFrame(probabilities, columns=[f"p_{c}" for c in model.classes], index=test.obs_names)
+    probabilities = model.predict_proba(scored)
+    truth = scored.obs[spec.labels].astype(str).to_numpy()
+    table = pd.DataFrame(probabilities, columns=[f"p_{c}" for c in model.classes], index=scored.obs_names)
     table.insert(0, "label", truth)
+    table.insert(1, "unseen_class", unseen)
+    table.insert(2, "entropy", predictive_entropy(probabilities))
     write_tsv(table.reset_index(names="id"), predictions)
-    row = {"dataset": dataset, "arch": arch, **classification_metrics(truth, probabilities, model.classes)}
+    unseen_scores = (
+        {"unseen_class_auroc": unseen_class_auroc(probabilities, unseen), "n_unseen": float(unseen.sum())}
+        if unseen.any()
+        else {}
+    )
+    seen, probabilities, truth = ~unseen, probabilities[~unseen], truth[~unseen]
+    row = {
+        "dataset": dataset,
+        "arch": arch,
+        **classification_metrics(truth, probabilities, model.classes),
+        **uncertainty_metrics(truth, probabilities, model.classes),
+        **unseen_scores,
+    }
     if spec.kind == "sequences" and len(model.classes) == 2:  # the same measure where composition cannot help
         from lifedl.data.sequences import gc_content, sequence_codes
         from lifedl.tl.classification import composition_matched_rows
 
-        matched = composition_matched_rows(gc_content(sequence_codes(test)), truth)
+        matched = composition_matched_rows(gc_content(sequence_codes(scored[seen])), truth)
         scores = classification_metrics(truth[matched], probabilities[matched], model.classes)
         row.update({"auroc_gc_matched": scores["auroc"], "n_gc_matched": scores["n_test"]})
     filters = model.first_layer_filters() if hasattr(model, "first_layer_filters") else None  # one-hot CNNs
@@ -515,6 +539,7 @@ def filter_motifs(checkpoint: str, database: str, output: str, arch: str, datase
 
 SEED_MEASURES = (
     *("auroc", "auprc", "auroc_gc_matched", "accuracy", "rmse", "mae", "pearson_r"),  # classifiers, regressors
+    *("nll", "ece", "mean_confidence", "accuracy_at_80pct_coverage", "unseen_class_auroc"),  # their certainty
     *("ari", "nmi", "ari_best", "ari_rna", "ari_protein", "knn_accuracy", "batch_asw", "batch_entropy"),  # embeddings
     *("protein_r_per_cell", "protein_r_per_protein", "protein_r_per_cell_ridge", "protein_r_per_cell_mean_baseline"),
 )

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from lifedl.data.spec import DatasetSpec
+from lifedl.data.spec import DatasetSpec, stratified_test
 from lifedl.errors import LifedlError
 
 ALPHABET = "ACGT"
@@ -184,14 +184,6 @@ def sample_from_pwm(pwm: np.ndarray, n: int, rng: np.random.Generator) -> np.nda
     return (draws[:, :, None] >= cumulative[None, :, :]).sum(axis=-1).astype(np.uint8)
 
 
-def _stratified_test(labels: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
-    test = np.zeros(len(labels), dtype=bool)
-    for label in np.unique(labels):
-        rows = rng.permutation(np.flatnonzero(labels == label))
-        test[rows[: round(fraction * len(rows))]] = True
-    return test
-
-
 def simulate_sequences(params: SequenceSimulationParams = SequenceSimulationParams()) -> ad.AnnData:
     """Random background sequences with motif instances sampled from JASPAR matrices, labelled by ``params.task``.
 
@@ -212,7 +204,7 @@ def simulate_sequences(params: SequenceSimulationParams = SequenceSimulationPara
     else:
         codes = rng.choice(4, size=(n, length), p=[at, gc, gc, at]).astype(np.uint8)
         labels, columns = _plant_arrangement(codes, pwms, params, rng)
-    test = _stratified_test(labels, params.test_fraction, rng)
+    test = stratified_test(labels, params.test_fraction, rng)
     obs = pd.DataFrame(
         {
             "label": pd.Categorical(labels, categories=sorted(set(labels))),
@@ -327,34 +319,12 @@ def _check(adata: ad.AnnData, where: str, min_sequences: int) -> None:
 def training_rows(adata: ad.AnnData, spec: DatasetSpec, arch: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """The codes and labels (as strings) of the rows a model may train or tune on, and the sorted classes.
 
-    Rows whose ``obs[spec.split]`` is 'test' are left out: no model or tuning sees them.
+    Rows whose ``obs[spec.split]`` is 'test', and those of the held-out class, are left out: no model or tuning
+    sees them.
     """
-    where = spec.where
-    fix = f"set the 'labels' column of dataset '{spec.id}' in {spec.sheet}"
-    if not spec.labels:
-        raise LifedlError(f"{where}: architecture '{arch}' needs class labels, but the dataset names none; {fix}.")
-    if spec.labels not in adata.obs:
-        raise LifedlError(
-            f"{where}: obs has no column '{spec.labels}' (the dataset's labels); "
-            f"obs has {list(adata.obs.columns)}; {fix}."
-        )
-    keep = ~spec.is_test(adata)
-    codes = sequence_codes(adata, where, min_sequences=2)[keep]
-    column = adata.obs[spec.labels][keep]
-    if column.isna().any():
-        first = column.index[column.isna().to_numpy()][0]
-        raise LifedlError(
-            f"{where}: {int(column.isna().sum())} sequence(s) without a label in obs['{spec.labels}'] (first: "
-            f"'{first}'); label every sequence or drop the unlabelled ones."
-        )
-    labels = column.astype(str).to_numpy()
-    classes = sorted(set(labels))
-    if len(classes) < 2:
-        raise LifedlError(
-            f"{where}: obs['{spec.labels}'] has {len(classes)} class(es) {classes} among the {len(labels)} "
-            "non-test sequences; a classifier needs at least 2."
-        )
-    return codes, labels, classes
+    keep, labels = spec.labelled_training_rows(adata, arch, unit="sequence")
+    codes = sequence_codes(adata, spec.where, min_sequences=2)[keep]
+    return codes, labels, sorted(set(labels))
 
 
 def read_fasta(text: str, where: str) -> tuple[list[str], list[str]]:

@@ -31,7 +31,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from lifedl.data.simulate import SimulationParams, simulate_counts
-from lifedl.data.spec import UNS_KEY, DatasetSpec
+from lifedl.data.spec import TEST, UNS_KEY, DatasetSpec, stratified_test
 from lifedl.errors import LifedlError
 from lifedl.io import current_umask
 from lifedl.pp.counts import check_counts
@@ -182,6 +182,9 @@ def _load_builtin(spec: DatasetSpec, cache_dir: Path) -> ad.AnnData:
     # raw.X holds log1p(counts / n_counts * 1e4) over 765 genes; n_counts is each cell's total UMIs.
     counts = recover_counts_from_lognormalised(bundled.raw.X, bundled.obs["n_counts"].to_numpy())
     adata = ad.AnnData(obs=bundled.obs[["bulk_labels", "n_counts"]].copy(), var=bundled.raw.var[[]].copy())
+    # for classifiers (sheet column 'split'): 30 % of each bulk label held out as test cells, seeded
+    test = stratified_test(adata.obs["bulk_labels"].astype(str).to_numpy(), 0.3, np.random.default_rng(0))
+    adata.obs["random_split"] = pd.Categorical(np.where(test, TEST, "train"), categories=["train", TEST])
     return _as_counts_anndata(adata, counts)
 
 

@@ -21,6 +21,16 @@ UNS_KEY = "lifedl_dataset"
 TEST = "test"  # the value of the split column that marks held-out rows
 
 
+def stratified_test(labels, fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """A test mask holding ``fraction`` of each class's rows (rounded), drawn with ``rng``."""
+    labels = np.asarray(labels)
+    test = np.zeros(len(labels), dtype=bool)
+    for label in np.unique(labels):
+        rows = rng.permutation(np.flatnonzero(labels == label))
+        test[rows[: round(fraction * len(rows))]] = True
+    return test
+
+
 def read_uns(path) -> dict:
     """``uns`` of an h5ad file alone (no matrices read)."""
     import h5py
@@ -43,7 +53,9 @@ class DatasetSpec:
     batch: str = ""  # obs column of the experimental batch
     condition: str = ""  # obs column of control / stimulated, for perturbation models
     control: str = ""  # the condition value of control cells
-    heldout: str = ""  # the cell type whose stimulated cells a perturbation model never sees
+    # a class no model trains on: the cell type whose stimulated cells a perturbation model never sees; for
+    # classifiers, the class left out of training entirely (out-of-distribution detection)
+    heldout: str = ""
     split: str = ""  # obs column whose value 'test' marks rows no model or tuning may train on
     programs: str = ""  # gene programs (GMT) for VEGA: a path, or url:... with programs_checksum
     programs_checksum: str = ""
@@ -80,6 +92,44 @@ class DatasetSpec:
                 "column, or leave it empty."
             )
         return (adata.obs[self.split].astype(str) == TEST).to_numpy()
+
+    def is_unseen_class(self, adata: ad.AnnData) -> np.ndarray:
+        """Rows of the class no classifier trains on (``obs[labels] == heldout``), for out-of-distribution
+        measures; none without a ``heldout`` value."""
+        if not (self.heldout and self.labels in adata.obs):
+            return np.zeros(adata.n_obs, dtype=bool)
+        return (adata.obs[self.labels].astype(str) == self.heldout).to_numpy()
+
+    def labelled_training_rows(self, adata: ad.AnnData, arch: str, unit: str = "row") -> tuple[np.ndarray, np.ndarray]:
+        """The rows a classifier may train or tune on (not test, not of the unseen class) as a boolean mask, and
+        their labels as strings; an error names what is missing (no labels, unlabelled rows, one class)."""
+        fix = f"set the 'labels' column of dataset '{self.id}' in {self.sheet}"
+        if not self.labels:
+            raise LifedlError(
+                f"{self.where}: architecture '{arch}' needs class labels, but the dataset names none; {fix}."
+            )
+        if self.labels not in adata.obs:
+            raise LifedlError(
+                f"{self.where}: obs has no column '{self.labels}' (the dataset's labels); "
+                f"obs has {list(adata.obs.columns)}; {fix}."
+            )
+        keep = ~self.is_test(adata) & ~self.is_unseen_class(adata)
+        column = adata.obs[self.labels][keep]
+        if column.isna().any():
+            first = column.index[column.isna().to_numpy()][0]
+            raise LifedlError(
+                f"{self.where}: {int(column.isna().sum())} {unit}(s) without a label in obs['{self.labels}'] (first: "
+                f"'{first}'); label every {unit} or drop the unlabelled ones."
+            )
+        labels = column.astype(str).to_numpy()
+        classes = sorted(set(labels))
+        if len(classes) < 2:
+            raise LifedlError(
+                f"{self.where}: obs['{self.labels}'] has {len(classes)} class(es) {classes} among the {len(labels)} "
+                f"training {unit}s (test rows and the held-out class '{self.heldout}' left out); a classifier needs "
+                "at least 2."
+            )
+        return keep, labels
 
     def to_uns(self) -> dict[str, str]:
         return {k: v for k, v in dataclasses.asdict(self).items() if k not in ("sheet", "file")}

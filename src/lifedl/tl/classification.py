@@ -64,3 +64,71 @@ def composition_matched_rows(values, labels, bin_width: float = 0.02, seed: int 
         for rows in members:
             keep[rng.choice(rows, size=n, replace=False)] = True
     return keep
+
+
+def predictive_entropy(probabilities) -> np.ndarray:
+    """Entropy (nats) of each row's class distribution: 0 when sure, log(n classes) when it cannot tell."""
+    p = np.clip(np.asarray(probabilities, dtype=float), 1e-12, 1.0)
+    return -(p * np.log(p)).sum(axis=1)
+
+
+def reliability_table(confidence, correct, n_bins: int = 15) -> list[dict[str, float]]:
+    """Equal-width confidence bins over [0, 1]: per non-empty bin its mean confidence, accuracy and share of rows
+    (the reliability diagram; Guo et al. 2017)."""
+    confidence, correct = np.asarray(confidence, dtype=float), np.asarray(correct, dtype=float)
+    bins = np.minimum((confidence * n_bins).astype(np.int64), n_bins - 1)  # confidence 1.0 falls in the last bin
+    return [
+        {
+            "bin": float(b),
+            "confidence": float(confidence[bins == b].mean()),
+            "accuracy": float(correct[bins == b].mean()),
+            "share": float((bins == b).mean()),
+        }
+        for b in np.unique(bins)
+    ]
+
+
+def expected_calibration_error(confidence, correct, n_bins: int = 15) -> float:
+    """ECE: the share-weighted mean gap between accuracy and confidence over equal-width confidence bins."""
+    if len(np.asarray(confidence)) == 0:
+        return float("nan")
+    table = reliability_table(confidence, correct, n_bins)
+    return float(sum(row["share"] * abs(row["accuracy"] - row["confidence"]) for row in table))
+
+
+def accuracy_at_coverage(probabilities, correct, coverage: float) -> float:
+    """Accuracy on the ``coverage`` share of rows the model is surest of (lowest predictive entropy)."""
+    correct = np.asarray(correct, dtype=float)
+    n_kept = max(1, round(coverage * len(correct)))
+    order = np.argsort(predictive_entropy(probabilities), kind="stable")
+    return float(correct[order[:n_kept]].mean())
+
+
+def uncertainty_metrics(labels, probabilities, classes, n_bins: int = 15) -> dict[str, float]:
+    """How well the probabilities say how sure the model is, on rows of known classes: negative log-likelihood
+    of the true class (nats per row), ECE (``n_bins`` bins), the mean confidence (above the accuracy: overconfident),
+    Brier score, and accuracy when the least certain 20 % are left to a human (coverage 0.8)."""
+    labels = np.asarray(labels).astype(str)
+    probabilities = np.asarray(probabilities, dtype=float)
+    index = {name: column for column, name in enumerate(str(c) for c in classes)}
+    truth = np.array([index[label] for label in labels], dtype=np.int64)
+    if len(truth) == 0:
+        return dict.fromkeys(("nll", "ece", "mean_confidence", "brier", "accuracy_at_80pct_coverage"), float("nan"))
+    true_probability = probabilities[np.arange(len(truth)), truth]
+    correct = probabilities.argmax(axis=1) == truth
+    one_hot = np.eye(len(index))[truth]
+    return {
+        "nll": float(-np.log(np.clip(true_probability, 1e-12, 1.0)).mean()),
+        "ece": expected_calibration_error(probabilities.max(axis=1), correct, n_bins),
+        "mean_confidence": float(probabilities.max(axis=1).mean()),
+        "brier": float(((probabilities - one_hot) ** 2).sum(axis=1).mean()),
+        "accuracy_at_80pct_coverage": accuracy_at_coverage(probabilities, correct, 0.8),
+    }
+
+
+def unseen_class_auroc(probabilities, unseen) -> float:
+    """auROC of predictive entropy for telling rows of a class never trained on (``unseen``) from the others."""
+    unseen = np.asarray(unseen, dtype=bool)
+    if not 0 < unseen.sum() < len(unseen):
+        return float("nan")
+    return float(roc_auc_score(unseen, predictive_entropy(probabilities)))
