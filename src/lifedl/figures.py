@@ -207,6 +207,15 @@ def _posterior_accuracy(inputs, spec, options):
     return posterior_accuracy_figure(draw_accuracies, accuracies)
 
 
+def _design_curves(inputs, spec, options):
+    from lifedl.data.sequences import encode
+    from lifedl.pl.sequences import design_figure
+
+    model = inputs["dqn"]
+    designed = model.score.aligned_frequencies(encode(list(inputs["designs"]["sequence"])))
+    return design_figure(inputs["history"], inputs["curves"], designed, model.pwm, model.motif_name)
+
+
 def _logging_gradients(archs: Sequence[str]) -> list[str]:
     """The architectures whose training logs gradient norms: those with a 'gradient_clip' hyper-parameter."""
     from lifedl.models import get_architecture
@@ -328,6 +337,19 @@ FIGURES: dict[str, Figure] = {
             },
             _posterior_accuracy,
             archs=("bnn",),
+        ),
+        Figure(
+            "design_curves",
+            _fixed(
+                {
+                    "dqn": "models/dqn/model.ckpt",
+                    "history": "models/dqn/history.tsv",
+                    "curves": "design/dqn_curves.tsv",
+                    "designs": "predictions/dqn.tsv",
+                }
+            ),
+            _design_curves,
+            archs=("dqn",),
         ),
         Figure(
             "attention_maps",

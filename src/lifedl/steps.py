@@ -156,7 +156,6 @@ def train(
     from lifedl.models.base import save_checkpoint
     from lifedl.train.context import TrainingContext, resolve_accelerator
     from lifedl.train.plans import fit_architecture
-    from lifedl.train.pyfunc import log_pyfunc_model
     from lifedl.train.resume import resume_point
     from lifedl.train.tracking import register_model, registered_model_name, tracked_run
 
@@ -221,7 +220,12 @@ def train(
         save_checkpoint(model, checkpoint)
         run.log_artifact(checkpoint, "checkpoints")
         model_name, model_uri, model_version = "", "", ""
-        if register:  # the model as MLflow logs models (loadable by any MLflow client), registered
+        # An embedding model as MLflow logs models (pyfunc: any MLflow client loads it and embeds cells), registered.
+        # The others (classifiers, generators, designers) have no pyfunc predict: their checkpoint artifact is the
+        # model (lifedl.load), and the pyfunc import and save (3 s a job) are spared.
+        if register and hasattr(model, "embed"):
+            from lifedl.train.pyfunc import log_pyfunc_model
+
             requirements = [f"{name}=={v}" for name, v in provenance["versions"].items() if name in PYFUNC_NEEDS]
             model_uri = log_pyfunc_model(run, model, checkpoint, adata, requirements)
             model_name = registered_model_name(dataset, arch)
@@ -368,12 +372,85 @@ def classify(qc_h5ad: str, checkpoint: str, output: str, predictions: str, arch:
     write_tsv(pd.DataFrame([row]), output)  # collect_metrics logs it to the MLflow run
 
 
-def score_held_out(qc_h5ad: str, checkpoint: str, output: str, predictions: str, arch: str, dataset: str) -> None:
-    """Predict the held-out test rows and score them: :func:`classify` or :func:`regress`, by the task."""
+def score_held_out(
+    qc_h5ad: str, checkpoint: str, output: str, predictions: str, arch: str, dataset: str, curves: str | None = None
+) -> None:
+    """Score what a predictor or a designer made: :func:`classify`, :func:`regress` or :func:`design` (which also
+    writes ``curves``), by the task."""
     from lifedl.models import get_architecture
 
-    score = classify if get_architecture(arch).task == "classifier" else regress
+    task = get_architecture(arch).task
+    if task == "designer":
+        design(qc_h5ad, checkpoint, output, predictions, arch, dataset, curves)
+        return
+    score = classify if task == "classifier" else regress
     score(qc_h5ad, checkpoint, output, predictions, arch, dataset)
+
+
+BASELINE_SEEDS = (0, 1, 2)  # the design baselines' seeds: mean and sd over these
+
+
+def design(
+    qc_h5ad: str, checkpoint: str, output: str, predictions: str, arch: str, dataset: str, curves: str | None = None
+) -> None:
+    """A designer's sequences against random edits and greedy hill climbing on the same budget of score
+    evaluations (the agent's training steps): the best score reached as a fraction of the exact optimum, and the
+    evaluations each needed to reach 95 % of it (baselines: mean and sd over ``BASELINE_SEEDS``). ``predictions``:
+    the trained policy's designs from 100 random starts; ``curves``: best-so-far per evaluation for all three."""
+    import numpy as np
+
+    from lifedl.data.sequences import decode
+    from lifedl.models.base import load_model
+    from lifedl.tl.design import greedy_hill_climbing, random_edits
+
+    model = load_model(checkpoint)
+    score, budget = model.score, len(model.training_best)
+    fractions = {(arch, 0): np.array([score.fraction(v) for v in model.training_best])}
+    for seed in BASELINE_SEEDS:
+        walk = random_edits(score, model.length, budget, model.episode_steps, seed)
+        fractions[("random_edits", seed)] = np.array([score.fraction(v) for v in walk])
+        climb = greedy_hill_climbing(score, model.length, budget, seed)
+        fractions[("greedy_hill_climbing", seed)] = np.array([score.fraction(v) for v in climb])
+
+    def evaluations_to_95(curve) -> float:
+        reached = np.flatnonzero(curve >= 0.95)
+        return float(reached[0] + 1) if len(reached) else float("nan")
+
+    row = {
+        "dataset": dataset,
+        "arch": arch,
+        "motif": model.motif_name,
+        "evaluations": float(budget),
+        "best_fraction": float(fractions[(arch, 0)][-1]),
+        "policy_fraction": model.final_metrics.get("policy_fraction", float("nan")),
+        "evaluations_to_95pct": evaluations_to_95(fractions[(arch, 0)]),
+    }
+    for method in ("random_edits", "greedy_hill_climbing"):
+        best = np.array([fractions[(method, seed)][-1] for seed in BASELINE_SEEDS])
+        needed = np.array([evaluations_to_95(fractions[(method, seed)]) for seed in BASELINE_SEEDS])
+        row.update({f"{method}_best_fraction_mean": best.mean(), f"{method}_best_fraction_sd": best.std(ddof=1)})
+        row[f"{method}_evaluations_to_95pct_mean"] = (
+            float(np.nanmean(needed)) if np.isfinite(needed).any() else float("nan")
+        )
+    print(f"{arch}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items() if isinstance(v, float)), flush=True)
+    designed, scores = model.design(100, seed=0)
+    table = pd.DataFrame(
+        {"sequence": decode(designed), "score": scores, "fraction": [score.fraction(v) for v in scores]}
+    )
+    write_tsv(table.reset_index(names="id"), predictions)
+    if curves is not None:  # every evaluation up to 100, then 200 points: the figure's curves, a small file
+        points = np.unique(np.r_[np.arange(min(100, budget)), np.linspace(0, budget - 1, 200).astype(int)])
+        write_tsv(
+            pd.DataFrame(
+                [
+                    {"method": method, "seed": seed, "evaluation": int(point) + 1, "best_fraction": curve[point]}
+                    for (method, seed), curve in fractions.items()
+                    for point in points
+                ]
+            ),
+            curves,
+        )
+    write_tsv(pd.DataFrame([row]), output)  # collect_metrics logs it to the MLflow run
 
 
 def regress(qc_h5ad: str, checkpoint: str, output: str, predictions: str, arch: str, dataset: str) -> None:
@@ -540,6 +617,7 @@ def filter_motifs(checkpoint: str, database: str, output: str, arch: str, datase
 SEED_MEASURES = (
     *("auroc", "auprc", "auroc_gc_matched", "accuracy", "rmse", "mae", "pearson_r"),  # classifiers, regressors
     *("nll", "ece", "mean_confidence", "accuracy_at_80pct_coverage", "unseen_class_auroc"),  # their certainty
+    *("best_fraction", "policy_fraction", "evaluations_to_95pct"),  # designers
     *("ari", "nmi", "ari_best", "ari_rna", "ari_protein", "knn_accuracy", "batch_asw", "batch_entropy"),  # embeddings
     *("protein_r_per_cell", "protein_r_per_protein", "protein_r_per_cell_ridge", "protein_r_per_cell_mean_baseline"),
 )

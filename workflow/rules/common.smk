@@ -38,8 +38,8 @@ def archs_of(dataset, task=None):
 
 
 def predictors(dataset):
-    """Architectures scored on held-out rows (classifiers and regressors)."""
-    return archs_of(dataset, "classifier") + archs_of(dataset, "regressor")
+    """Architectures scored on what they predict or design (classifiers, regressors, designers)."""
+    return archs_of(dataset, "classifier") + archs_of(dataset, "regressor") + archs_of(dataset, "designer")
 
 
 def scored_archs(dataset):

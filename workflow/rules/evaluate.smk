@@ -70,6 +70,30 @@ rule regress:
         "../scripts/score.py"
 
 
+rule design:
+    input:
+        qc_h5ad="results/{dataset}/qc.h5ad",
+        checkpoint="results/{dataset}/models/{arch}/model.ckpt",
+    output:
+        metrics="results/{dataset}/metrics/{arch}.tsv",
+        predictions="results/{dataset}/predictions/{arch}.tsv",
+        curves="results/{dataset}/design/{arch}_curves.tsv",
+    log:
+        "results/{dataset}/logs/design_{arch}.log",
+    benchmark:
+        "results/{dataset}/benchmarks/design_{arch}.tsv"
+    wildcard_constraints:
+        arch=arch_pattern("designer"),
+    conda:
+        "../../envs/train.yaml"
+    threads: rule_resources("evaluate")["threads"]
+    resources:
+        mem_mb=mem_mb("evaluate"),
+        runtime=rule_resources("evaluate")["runtime"],
+    script:
+        "../scripts/score.py"
+
+
 rule collect_metrics:
     input:
         metrics=lambda wildcards: expand(
@@ -105,7 +129,7 @@ rule replicate:
     benchmark:
         "results/{dataset}/benchmarks/replicate_{arch}_seed{seed}.tsv"
     wildcard_constraints:
-        arch=f'{arch_pattern("classifier")}|{arch_pattern("regressor")}',
+        arch=f'{arch_pattern("classifier")}|{arch_pattern("regressor")}|{arch_pattern("designer")}',
         seed=r"\d+",
     conda:
         "../../envs/train.yaml"

@@ -1,7 +1,7 @@
 from lifedl import steps
 from lifedl.logs import logged
 
-# The classify and regress rules: predict the held-out test rows, score them by the architecture's task.
+# The classify, regress and design rules: score what the model predicts or designs, by the architecture's task.
 with logged(snakemake.log[0]):
     steps.score_held_out(
         qc_h5ad=snakemake.input.qc_h5ad,
@@ -10,4 +10,5 @@ with logged(snakemake.log[0]):
         predictions=snakemake.output.predictions,
         arch=snakemake.wildcards.arch,
         dataset=snakemake.wildcards.dataset,
+        curves=snakemake.output.get("curves"),  # the design rule's best-so-far curves
     )

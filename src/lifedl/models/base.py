@@ -64,6 +64,8 @@ class Setup:
     network: torch.nn.Module | None
     arrays: Mapping[str, Any]
     finish: Callable[[FitResult | None], TrainedModel]
+    # an agent that collects its own data (plan 'agent'): trains itself, logging through log(metrics, episode)
+    learn: Callable[[Callable[[dict[str, float], int], None]], dict[str, float]] | None = None
 
 
 def category_codes(values, categories: list[str], what: str) -> np.ndarray:

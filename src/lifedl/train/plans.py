@@ -8,6 +8,7 @@ The registry names each architecture's plan (``lifedl.models.Architecture.plan``
 - ``dgd``: the deep generative decoder's three optimisers (decoder and mixture per minibatch, the
   per-cell representations once per epoch).
 - ``gan``: WGAN-GP's alternating critic and generator updates.
+- ``agent``: reinforcement learning: the agent collects its own data (``Setup.learn``), logging per episode.
 - ``none``: no loop (PCA, the k-mer baseline): ``Setup.finish`` fits the model.
 
 :func:`fit_architecture` is the one way any architecture is trained: seed, ``setup``, plan, ``finish``.
