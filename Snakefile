@@ -32,7 +32,7 @@ rule all:
     default_target: True
     input:
         "results/report.html",
-        expand("results/{dataset}/metrics.tsv", dataset=DATASETS),
+        expand("results/{dataset}/metrics.tsv", dataset=[dataset for dataset in DATASETS if scored_archs(dataset)]),
 
 
 onsuccess:

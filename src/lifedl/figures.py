@@ -182,29 +182,26 @@ def _attention_maps(inputs, spec, options):
 
 
 def _calibration(inputs, spec, options):
-    from lifedl.pl.uncertainty import calibration_figure
-
-    return calibration_figure(dict(inputs), spec.heldout)
-
-
-def _posterior_accuracy(inputs, spec, options):
     import numpy as np
 
-    from lifedl.pl.uncertainty import posterior_accuracy_figure
+    from lifedl.pl.uncertainty import calibration_figure
 
-    adata = inputs.pop("qc")
+    adata = inputs["qc"]
     test = adata[spec.is_test(adata) & ~spec.is_unseen_class(adata)]
     truth = test.obs[spec.labels].astype(str).to_numpy()
-    draw_accuracies, accuracies = {}, {}
-    for arch, model in inputs.items():
+    draw_accuracies, accuracies = {}, {}  # seed 004's histogram: each posterior draw's test accuracy
+    for arch in UNCERTAINTY_ARCHS:
+        if f"{arch}:model" not in inputs:
+            continue
+        model = inputs[f"{arch}:model"]
         draws = model.probability_draws(test, options["seed"])
-        predicted = np.asarray(model.classes)[draws.argmax(axis=2)]  # draws x cells
+        classes = np.asarray(model.classes)
         if len(draws) > 1:
-            draw_accuracies[arch] = (predicted == truth).mean(axis=1)
-        accuracies[f"{arch}{' (mean of draws)' if len(draws) > 1 else ''}"] = float(
-            (np.asarray(model.classes)[draws.mean(axis=0).argmax(axis=1)] == truth).mean()
-        )
-    return posterior_accuracy_figure(draw_accuracies, accuracies)
+            draw_accuracies[arch] = (classes[draws.argmax(axis=2)] == truth).mean(axis=1)
+        label = f"{arch} (mean of draws)" if len(draws) > 1 else arch
+        accuracies[label] = float((classes[draws.mean(axis=0).argmax(axis=1)] == truth).mean())
+    predictions = {role: table for role, table in inputs.items() if role in UNCERTAINTY_ARCHS}
+    return calibration_figure(predictions, spec.heldout, draw_accuracies, accuracies)
 
 
 def _design_curves(inputs, spec, options):
@@ -223,7 +220,7 @@ def _logging_gradients(archs: Sequence[str]) -> list[str]:
     return [arch for arch in archs if "gradient_clip" in get_architecture(arch).defaults]
 
 
-UNCERTAINTY_ARCHS = ("bnn", "mc_dropout", "mlp")  # lifedl.models.uncertainty, drawn in this order
+UNCERTAINTY_ARCHS = ("mlp", "mc_dropout", "bnn")  # lifedl.models.uncertainty, drawn in this order
 
 
 def _fixed(paths: dict[str, str]) -> Inputs:
@@ -325,18 +322,14 @@ FIGURES: dict[str, Figure] = {
         ),
         Figure(
             "calibration",
-            lambda archs: {arch: f"predictions/{arch}.tsv" for arch in archs["classifier"]},
-            _calibration,
-            archs=("mlp",),
-        ),
-        Figure(
-            "posterior_accuracy",
             lambda archs: {
                 "qc": "qc.h5ad",
-                **{arch: f"models/{arch}/model.ckpt" for arch in UNCERTAINTY_ARCHS if arch in archs["all"]},
+                **{arch: f"predictions/{arch}.tsv" for arch in UNCERTAINTY_ARCHS if arch in archs["all"]},
+                **{f"{arch}:model": f"models/{arch}/model.ckpt" for arch in UNCERTAINTY_ARCHS if arch in archs["all"]},
             },
-            _posterior_accuracy,
-            archs=("bnn",),
+            _calibration,
+            archs=("mlp",),
+            needs_labels=True,
         ),
         Figure(
             "design_curves",

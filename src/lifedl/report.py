@@ -69,6 +69,8 @@ def metrics_table(metric_files: Sequence[str | Path]) -> pd.DataFrame:
     """All architectures' metrics side by side, the baselines (PCA, k-mers) first."""
     from lifedl.models import get_architecture
 
+    if not metric_files:  # a data set of generators or perturbation models only: their own tables say it
+        return pd.DataFrame(columns=["arch"])
     table = pd.concat([pd.read_csv(path, sep="\t") for path in metric_files], ignore_index=True)
     table["order"] = [int(bool(get_architecture(arch).baseline)) for arch in table["arch"]]
     return table.sort_values(["order", "arch"]).drop(columns="order").reset_index(drop=True)
@@ -140,19 +142,37 @@ def _history(run_json: str | Path) -> pd.DataFrame | None:
     return pd.read_csv(path, sep="\t") if path.is_file() else None
 
 
+TASK_NOTES = {
+    "classifier": "Classifiers: auROC/auPRC/accuracy on held-out test rows; how well they state their certainty "
+    "there (NLL, ECE over 15 bins, mean confidence, accuracy of the surest 80 %); where a class was held out of "
+    "training, the auROC of predictive entropy for its rows (unseen_class_auroc).",
+    "regressor": "Regressors: RMSE, MAE and Pearson r on held-out test rows.",
+    "designer": "Designers: the best score reached as a fraction of the exact optimum, beside random edits and "
+    "greedy hill climbing given the same number of score evaluations.",
+}
+
+
 def _metrics_note(table: pd.DataFrame) -> str:
-    if "auroc" in table:
-        return "Sequences: auROC/auPRC/accuracy on held-out test sequences."
-    label_free = (
-        "cluster silhouette: the Leiden clusters' separation in the embedding; resolution stability: mean ARI "
-        "between the clusterings at neighbouring resolutions; held-out log-likelihood for count models."
-    )
-    if "ari" not in table:
-        return f"This data set has no labels, so only label-free measures: {label_free}"
-    return (
-        "Cells: Leiden clusters against the dataset's labels, ARI/NMI at the default resolution and the best over "
-        f"the configured resolutions; label silhouette in the embedding. Label-free: {label_free}"
-    )
+    """What the measures are, for each task with rows in the table."""
+    from lifedl.models import get_architecture
+
+    if table.empty:
+        return "No architecture of this data set has a row here: the tables below give its measures and baselines."
+    tasks = list(dict.fromkeys(get_architecture(arch).task for arch in table["arch"]))
+    notes = [TASK_NOTES[task] for task in tasks if task in TASK_NOTES]
+    if "representation" in tasks:
+        label_free = (
+            "cluster silhouette: the Leiden clusters' separation in the embedding; resolution stability: mean ARI "
+            "between the clusterings at neighbouring resolutions; held-out log-likelihood for count models."
+        )
+        notes.insert(
+            0,
+            f"This data set has no labels, so only label-free measures: {label_free}"
+            if "ari" not in table
+            else "Cells: Leiden clusters against the dataset's labels, ARI/NMI at the default resolution and the "
+            f"best over the configured resolutions; label silhouette in the embedding. Label-free: {label_free}",
+        )
+    return " ".join(notes)
 
 
 def _contents(datasets: Mapping[str, object]) -> str:

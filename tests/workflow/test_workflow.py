@@ -43,7 +43,7 @@ def test_unknown_config_key_stops_snakemake_with_the_key_named(repo, tmp_path):
 ALL_ARCHITECTURES = """
 datasets: [tiny, tiny_stim, tiny_seq, tiny_mols, tiny_cite]
 architectures: [pca, ae, dae, vae, ldvae, vega, dgd, scgan, scgen, wnn, multivae, kmer, cnn, cnn_embed, bilstm, transformer,
-  physics, fingerprint, gcn]
+  dqn, physics, fingerprint, gcn]
 likelihood_comparison: {enabled: true, max_epochs: 5, datasets: []}
 replicates: {seeds: [1], datasets: [tiny_seq, tiny_cite]}
 params:
@@ -64,6 +64,7 @@ params:
   multivae: {max_epochs: 10, patience: 10, n_hidden: 32, n_latent: 4}
   wnn: {n_components: 10, n_protein_components: 5}
   kmer: {k_values: [1, 2, 3, 4]}
+  dqn: {episodes: 10, n_hidden: 16, warmup_steps: 50}
 """
 ARCHS = ["pca", "ae", "dae", "dgd", "ldvae", "vae", "vega"]  # representations: PCA first, then by name
 
@@ -177,35 +178,36 @@ def test_tiny_run_writes_every_output(tiny_run):
     assert generated.shape == (qc.n_obs, qc.n_vars)
     realism = pd.read_csv(tiny / "metrics/scgan.tsv", sep="\t").set_index("comparison")
     assert list(realism.index) == ["scgan", "real_vs_real"] and realism["auroc"].between(0, 1).all()
-    # the perturbation model, on its own data set (scgen only, beside PCA)
+    # the perturbation model, on its own data set: scgen beside its own baselines (no PCA: it embeds nothing to score)
     stim = results / "tiny_stim"
     response = pd.read_csv(stim / "metrics/scgen.tsv", sep="\t").set_index("method")
     assert list(response.index) == ["scgen", "no_change", "average_response"]
     assert response["r2_all_genes"].between(0, 1).all()
     predicted = ad.read_h5ad(stim / "predictions/scgen.h5ad")
     assert (predicted.obs["cell_type"] == "type_0").all()
-    assert list(pd.read_csv(stim / "metrics.tsv", sep="\t")["arch"]) == ["pca"]
+    assert not (stim / "metrics.tsv").exists() and not (stim / "models/pca").exists()
     figures = ["qc_metrics", "qc_features", "umap", "training_curves"]
     figures += ["seed004_panel", "ldvae_loadings", "vega_programs", "vae_interpolation"]
     figures += ["dgd_latent", "dgd_subclusters", "generation", "scgan_realism_umap", "scgan_gene_means"]
     for figure in figures:
         assert (tiny / f"figures/{figure}.png").read_bytes()[:4] == b"\x89PNG"
-    stim_figures = ["qc_metrics", "qc_features", "umap", "training_curves", "scgen_response"]
+    stim_figures = ["qc_metrics", "qc_features", "training_curves", "scgen_response"]
     for figure in stim_figures:
         assert (stim / f"figures/{figure}.png").read_bytes()[:4] == b"\x89PNG"
     # the sequence data set: the CNN and its k-mer baseline scored on the held-out test sequences only
     seq = results / "tiny_seq"
     raw = ad.read_h5ad(seq / "raw.h5ad")
     assert raw.uns["lifedl_dataset"]["kind"] == "sequences" and raw.X.shape == (600, 60)
-    classifiers = pd.read_csv(seq / "metrics.tsv", sep="\t")
-    assert list(classifiers["arch"]) == ["kmer", "bilstm", "cnn", "cnn_embed", "transformer"]  # the baseline first
+    scored = pd.read_csv(seq / "metrics.tsv", sep="\t")
+    assert list(scored["arch"]) == ["dqn", "kmer", "bilstm", "cnn", "cnn_embed", "transformer"]  # baselines first
+    classifiers = scored[scored["arch"] != "dqn"]
     assert (
         classifiers["auroc"].between(0, 1).all() and (classifiers["n_test"] == (raw.obs["split"] == "test").sum()).all()
     )
     by_arch = classifiers.set_index("arch")["motif_filter_correlation"]  # only the CNN has filters to match
     assert -1 <= by_arch["cnn"] <= 1 and by_arch.drop("cnn").isna().all()
     over_seeds = pd.read_csv(seq / "seeds.tsv", sep="\t").set_index("arch")  # seed 0 (the main models) and 1
-    assert list(over_seeds.index) == list(classifiers["arch"]) and (over_seeds["n_seeds"] == 2).all()
+    assert list(over_seeds.index) == list(scored["arch"]) and (over_seeds["n_seeds"] == 2).all()
     replicate = pd.read_csv(seq / "replicates/cnn/seed1/metrics.tsv", sep="\t")["auroc"].iloc[0]
     main = classifiers.set_index("arch").loc["cnn", "auroc"]
     assert over_seeds.loc["cnn", "auroc_mean"] == pytest.approx((main + replicate) / 2)
@@ -216,8 +218,18 @@ def test_tiny_run_writes_every_output(tiny_run):
     assert named["best_score"].is_monotonic_decreasing
     predictions = pd.read_csv(seq / "predictions/cnn.tsv", sep="\t")
     assert set(predictions["id"]) == set(raw.obs_names[raw.obs["split"] == "test"])
+    # the sequence designer: 10 episodes of 19 edits (CTCF's width) toward the planted motif, beside its baselines
+    designer = scored.set_index("arch").loc["dqn"]
+    assert designer["evaluations"] == 190 and designer["motif"] == "CTCF"
+    for column in ("best_fraction", "random_edits_best_fraction_mean", "greedy_hill_climbing_best_fraction_mean"):
+        assert 0 <= designer[column] <= 1, column
+    curves = pd.read_csv(seq / "design/dqn_curves.tsv", sep="\t")
+    assert (
+        set(curves["method"]) == {"dqn", "random_edits", "greedy_hill_climbing"} and curves["evaluation"].max() == 190
+    )
+    assert len(pd.read_csv(seq / "predictions/dqn.tsv", sep="\t")) == 100  # the policy's designs
     seq_figures = ["qc_metrics", "qc_features", "training_curves", "cnn_motif", "kmer_embedding", "gradient_norms"]
-    seq_figures += ["attention_maps"]
+    seq_figures += ["attention_maps", "design_curves"]
     for figure in seq_figures:
         assert (seq / f"figures/{figure}.png").read_bytes()[:4] == b"\x89PNG"
     assert not (seq / "figures/umap.png").exists()  # no representation on sequences

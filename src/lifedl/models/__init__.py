@@ -375,6 +375,8 @@ ARCHITECTURES: dict[str, Architecture] = {
                 "kl_warmup_epochs": 0,
             },
             task="perturbation",
+            # its baselines are rows of its own table (no change; the other types' average response), not PCA
+            baseline="",
             needs=("labels", "condition", "control", "heldout"),
         ),
         Architecture(
@@ -457,7 +459,6 @@ ARCHITECTURES: dict[str, Architecture] = {
             },
             task="classifier",
             baseline="mlp",
-            figures=("posterior_accuracy",),
             needs=("labels", "split"),
         ),
         Architecture(

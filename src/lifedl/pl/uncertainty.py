@@ -24,13 +24,20 @@ def _seen(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return probabilities, predicted == seen["label"].astype(str).to_numpy()
 
 
-def calibration_figure(predictions: Mapping[str, pd.DataFrame], unseen_class: str = "", n_bins: int = 15) -> plt.Figure:
+def calibration_figure(
+    predictions: Mapping[str, pd.DataFrame],
+    unseen_class: str = "",
+    draw_accuracies: Mapping[str, np.ndarray] | None = None,
+    accuracies: Mapping[str, float] | None = None,
+    n_bins: int = 15,
+) -> plt.Figure:
     """Reliability diagram (accuracy against confidence in equal-width bins; the diagonal is perfect calibration),
-    accuracy against coverage (the least certain cells, by predictive entropy, left out), and the predictive
-    entropy of test cells of trained classes against cells of the class no model saw (``unseen_class``)."""
+    accuracy against coverage (the least certain cells, by predictive entropy, left out), the predictive entropy
+    of test cells of trained classes against cells of the class no model saw (``unseen_class``), and seed 004's
+    histogram of test accuracy over posterior draws (``draw_accuracies``; ``accuracies`` drawn as lines)."""
     from lifedl.tl.classification import unseen_class_auroc
 
-    figure, (reliability, coverage, entropy) = plt.subplots(1, 3, figsize=(13, 4))
+    figure, ((reliability, coverage), (entropy, posterior)) = plt.subplots(2, 2, figsize=(11, 8))
     reliability.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
     boxes, box_labels = [], []
     for arch, table in predictions.items():
@@ -61,20 +68,18 @@ def calibration_figure(predictions: Mapping[str, pd.DataFrame], unseen_class: st
         entropy.text(0.5, 0.5, "no held-out class in this data set\n(sheet column 'heldout')", ha="center")
         entropy.set_axis_off()
     entropy.set_ylabel("predictive entropy (nats)")
+    _posterior_histogram(posterior, draw_accuracies or {}, accuracies or {})
     figure.tight_layout()
     return figure
 
 
-def posterior_accuracy_figure(draw_accuracies: Mapping[str, np.ndarray], accuracies: Mapping[str, float]) -> plt.Figure:
-    """Seed 004's histogram: test accuracy of each network drawn from the posterior (or each dropout mask), with
-    the accuracy of the averaged prediction and of the deterministic network as lines."""
-    figure, ax = plt.subplots(figsize=(5.5, 3.6))
+def _posterior_histogram(ax, draw_accuracies: Mapping[str, np.ndarray], accuracies: Mapping[str, float]) -> None:
+    """Each network drawn from the posterior (or dropout mask) scored alone on the test cells, with the accuracy of
+    the averaged prediction and of the deterministic network as lines."""
     for arch, values in draw_accuracies.items():
         ax.hist(values, bins=15, alpha=0.6, label=f"{arch}: {len(values)} draws")
     for (arch, value), style in zip(accuracies.items(), ("-", "--", ":", "-.")):
         ax.axvline(value, color="black", ls=style, lw=1, label=f"{arch}: {value:.3f}")
-    ax.set(xlabel="test accuracy (trained classes)", ylabel="draws")
-    ax.set_title("Test accuracy over posterior draws", fontsize=10)
+    ax.set(xlabel="test accuracy (trained types)", ylabel="draws")
+    ax.set_title("Test accuracy over posterior draws (seed 004)", fontsize=9)
     ax.legend(fontsize=7)
-    figure.tight_layout()
-    return figure

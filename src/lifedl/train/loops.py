@@ -229,17 +229,4 @@ def fit_gan(setup: Setup, params: dict, context: TrainingContext) -> FitResult:
     return FitResult(metrics, every_row, np.array([], dtype=np.int64))
 
 
-def fit_agent(setup: Setup, params: dict, context: TrainingContext) -> FitResult:
-    """An agent that collects its own data (reinforcement learning): ``setup.learn(log)`` runs its episodes and
-    logs once per episode to the run; there are no rows to split."""
-    recorder = context.recorder
-
-    def log(metrics: dict[str, float], episode: int) -> None:
-        if recorder is not None:
-            recorder.log_metrics(metrics, step=episode)
-
-    empty = np.array([], dtype=np.int64)
-    return FitResult(setup.learn(log), empty, empty)
-
-
-LOOPS = {"generic": fit_generic, "dgd": fit_dgd, "gan": fit_gan, "agent": fit_agent}
+LOOPS = {"generic": fit_generic, "dgd": fit_dgd, "gan": fit_gan}

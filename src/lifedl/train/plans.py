@@ -19,7 +19,7 @@ from __future__ import annotations
 import anndata as ad
 
 from lifedl.models import get_architecture
-from lifedl.models.base import TrainedModel
+from lifedl.models.base import FitResult, TrainedModel
 from lifedl.train.context import TrainingContext, seed_everything
 
 
@@ -32,6 +32,10 @@ def fit_architecture(adata: ad.AnnData, arch: str, params: dict, context: Traini
     if architecture.plan == "none":
         seed_everything(context.seed)
         return architecture.setup(adata, params, spec, context.seed).finish(None)
+    if architecture.plan == "agent":  # no Lightning either: the agent runs its own episodes
+        seed_everything(context.seed)
+        setup = architecture.setup(adata, params, spec, context.seed)
+        return setup.finish(fit_agent(setup, context))
     import torch
 
     from lifedl.train.loops import LOOPS  # Lightning, imported only for a network
@@ -42,3 +46,18 @@ def fit_architecture(adata: ad.AnnData, arch: str, params: dict, context: Traini
     seed_everything(context.seed)
     setup = architecture.setup(adata, params, spec, context.seed)
     return setup.finish(LOOPS[architecture.plan](setup, params, context))
+
+
+def fit_agent(setup, context: TrainingContext) -> FitResult:
+    """An agent that collects its own data (reinforcement learning): ``setup.learn(log)`` runs its episodes and
+    logs once per episode to the run; there are no rows to split."""
+    import numpy as np
+
+    recorder = context.recorder
+
+    def log(metrics: dict[str, float], episode: int) -> None:
+        if recorder is not None:
+            recorder.log_metrics(metrics, step=episode)
+
+    empty = np.array([], dtype=np.int64)
+    return FitResult(setup.learn(log), empty, empty)
