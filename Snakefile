@@ -1,4 +1,4 @@
-# lifedl: download -> qc -> train{arch} -> embed{arch} (embedding, neighbours, UMAP, Leiden) -> evaluate{arch} -> figures -> report
+# lifedl: download -> qc -> train{arch} -> embed{arch} (embedding, neighbours, UMAP, Leiden, scores) -> figures -> report
 # (generators: train -> generate; perturbation models: train -> perturbation)
 # Configuration: config/config.yaml (schema: workflow/schemas/config.schema.yaml).
 

@@ -5,7 +5,7 @@ or table goes, a directive that reads it from a results file (``make docs`` afte
 
     {{ results/pbmc68k_reduced/metrics.tsv | arch=vae | ari | .3f }}     one value: file | row | column | format
     {{ table results/pbmc68k_reduced/metrics.tsv | arch, ari, nmi | .3f }} a Markdown table of those columns (rows
-                                                                           with none of them filled left out)
+                                                                           with no measure filled left out)
     {{ table? results/pbmc68k_reduced/likelihoods.tsv | ... }}           the same, or a note where the file is missing
     {{ table results/x/motifs/cnn.tsv | filter, best_match | .3f | 8 }}  only the first 8 rows
     {{ run }}                                                            the run's commit, seed and date
@@ -83,8 +83,10 @@ def _markdown_table(table: pd.DataFrame, columns: list[str], spec: str, where: s
     # counts (jobs, cells, dimensions) stay integers whatever the table's number format
     specs = {name: "d" if _whole_numbers(table[name]) else spec for name in columns}
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    # rows with none of the measures asked for (a classifier's row in a table of embedding scores) are left out
-    table = table[table[columns[1:]].notna().any(axis=1)] if len(columns) > 1 else table
+    # rows with none of the measures asked for (a classifier's row in a table of embedding scores; counts n_*
+    # are no measures) are left out
+    measures = [name for name in columns[1:] if not name.startswith("n_")]
+    table = table[table[measures].notna().any(axis=1)] if measures else table
     for _, row in table.iterrows():
         cells = [
             _format(int(row[name]) if specs[name] == "d" and not pd.isna(row[name]) else row[name], specs[name])

@@ -249,14 +249,25 @@ def train(
 
 
 def embed(
-    qc_h5ad: str, checkpoint: str, output: str, arch: str, n_neighbors: int, resolutions: Sequence[float], seed: int
+    qc_h5ad: str,
+    checkpoint: str,
+    run_json: str,
+    output: str | None,
+    metrics: str,
+    arch: str,
+    dataset: str,
+    n_neighbors: int,
+    resolutions: Sequence[float],
+    default_resolution: float,
+    seed: int,
 ) -> None:
-    """The model's embedding of every cell, its neighbour graph, and on that one graph UMAP and Leiden at
-    each resolution (one job: the graph is built once, and scanpy is imported once)."""
+    """The model's embedding of every cell, its neighbour graph, on that one graph UMAP and Leiden at each
+    resolution, and the embedding's scores (:func:`score_embedding`): one job, so the data, scanpy and the
+    measures' libraries are loaded once. ``output`` None (a replicate seed): the embedding is not kept."""
     from lifedl.models.base import load_model
     from lifedl.tl.cluster import leiden, neighbors_and_umap
 
-    adata = ad.read_h5ad(qc_h5ad)
+    adata, spec = read_with_spec(qc_h5ad)
     model = load_model(checkpoint)
     adata.obsm[f"X_{arch}"] = model.embed(adata)
     if hasattr(model, "annotate"):  # loadings, program names, denoised expression, predicted protein
@@ -265,28 +276,25 @@ def embed(
     graph = model.neighbour_graph(adata, n_neighbors) if hasattr(model, "neighbour_graph") else None
     neighbors_and_umap(adata, arch, n_neighbors, seed, graph)
     leiden(adata, arch, list(resolutions), seed)
-    write_h5ad(adata, output)
+    if output is not None:
+        write_h5ad(adata, output)
+    row = score_embedding(adata, spec, read_json(run_json), arch, resolutions, default_resolution, seed)
+    write_tsv(pd.DataFrame([{"dataset": dataset, "arch": arch, **row}]), metrics)  # collect_metrics logs it
 
 
 PLANTED_GROUPS = "separated_by"  # a simulation's obs column: which modality tells a cell's type from its pair's
 
 
-def evaluate(
-    embedding: str,
-    run_json: str,
-    output: str,
-    arch: str,
-    dataset: str,
-    resolutions: Sequence[float],
-    default_resolution: float,
-    seed: int,
-) -> None:
+def score_embedding(
+    adata: ad.AnnData, spec, run: Mapping, arch: str, resolutions: Sequence[float], default_resolution: float, seed: int
+) -> dict[str, float]:
+    """Leiden against the labels, label silhouette, kNN label accuracy, batch mixing, the planted single-modality
+    pairs, a mixture's own components and the training's held-out measures (``run``: the run record)."""
     from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
     from lifedl.tl.cluster import leiden_key
     from lifedl.tl.metrics import batch_asw, evaluate_clustering, group_agreement, knn_batch_entropy, knn_label_accuracy
 
-    adata, spec = read_with_spec(embedding)
     labels, batch = spec.labels, spec.batch
     latent = adata.obsm[f"X_{arch}"]
     clusterings = {res: adata.obs[leiden_key(arch, res)] for res in resolutions}
@@ -303,15 +311,13 @@ def evaluate(
     if component in adata.obs and label_values is not None:
         row["component_ari"] = adjusted_rand_score(label_values, adata.obs[component])
         row["component_nmi"] = normalized_mutual_info_score(label_values, adata.obs[component])
-    run = read_json(run_json)
     # the same held-out measure for every count model (VAE family, DGD), so they stand side by side
     heldout = run["final_metrics"].get("heldout_reconstruction_loglik_per_cell")
     if heldout is not None:
         row["heldout_loglik_per_cell"] = heldout
     # protein predicted from RNA alone on held-out cells (multivae), beside its baselines
     row.update({k: v for k, v in run["final_metrics"].items() if k.startswith("protein_")})
-    row = {"dataset": dataset, "arch": arch, "n_cells": adata.n_obs, "n_dims": latent.shape[1], **row}
-    write_tsv(pd.DataFrame([row]), output)  # collect_metrics logs it to the MLflow run
+    return {"n_cells": adata.n_obs, "n_dims": latent.shape[1], **row}
 
 
 def classify(qc_h5ad: str, checkpoint: str, output: str, predictions: str, arch: str, dataset: str) -> None:

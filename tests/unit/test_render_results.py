@@ -81,3 +81,9 @@ def test_the_committed_template_reads_only_files_the_workflow_writes(repo):
         pattern = re.sub(r"^results/[^/]+/", "results/{dataset}/", path)
         generic = re.sub(r"/(metrics|models|predictions|motifs)/[^/]+\.tsv$", r"/\1/{arch}.tsv", pattern)
         assert pattern in rules or generic in rules, f"{path}: no rule writes it"
+
+
+def test_a_table_leaves_out_rows_without_the_measures_asked_for(render_results, results):
+    """pca has no log-likelihood: a table of log-likelihoods (and a count) shows the vae alone."""
+    text = render_results.render("{{ table results/d/metrics.tsv | arch, loglik, n_cells | .1f }}\n", results)
+    assert "| vae | -653.4 | 693 |" in text and "| pca |" not in text

@@ -32,8 +32,10 @@ def _pipeline(qc_file, directory, arch, seed):
     steps.train(
         str(qc_file), str(models / "model.ckpt"), str(models / "run.json"), arch, "repro", FAST_PARAMS[arch], seed, uri
     )
-    steps.embed(str(qc_file), str(models / "model.ckpt"), str(embedding), arch, 15, [0.5, 1.0], seed)
-    steps.evaluate(str(embedding), str(models / "run.json"), str(metrics), arch, "repro", [0.5, 1.0], 1.0, seed)
+    steps.embed(
+        str(qc_file), str(models / "model.ckpt"), str(models / "run.json"), str(embedding), str(metrics), arch, "repro",
+        15, [0.5, 1.0], 1.0, seed,
+    )  # fmt: skip
     result = ad.read_h5ad(embedding)
     return result.obsm[f"X_{arch}"], result.obsm["X_umap"], pd.read_csv(metrics, sep="\t")
 

@@ -1,9 +1,12 @@
+# Embedding, neighbour graph, UMAP, Leiden and the embedding's scores, in one job per architecture.
 rule embed:
     input:
         h5ad="results/{dataset}/qc.h5ad",
         checkpoint="results/{dataset}/models/{arch}/model.ckpt",
+        run_json="results/{dataset}/models/{arch}/run.json",
     output:
-        "results/{dataset}/embeddings/{arch}.h5ad",
+        embedding="results/{dataset}/embeddings/{arch}.h5ad",
+        metrics="results/{dataset}/metrics/{arch}.tsv",
     log:
         "results/{dataset}/logs/embed_{arch}.log",
     benchmark:
@@ -19,6 +22,7 @@ rule embed:
     params:
         n_neighbors=config["embedding"]["n_neighbors"],
         resolutions=config["clustering"]["resolutions"],
+        default_resolution=config["clustering"]["default_resolution"],
         seed=config["seed"],
     script:
         "../scripts/embed.py"

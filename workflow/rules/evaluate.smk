@@ -1,29 +1,3 @@
-rule evaluate:
-    input:
-        embedding="results/{dataset}/embeddings/{arch}.h5ad",
-        run_json="results/{dataset}/models/{arch}/run.json",
-    output:
-        "results/{dataset}/metrics/{arch}.tsv",
-    log:
-        "results/{dataset}/logs/evaluate_{arch}.log",
-    benchmark:
-        "results/{dataset}/benchmarks/evaluate_{arch}.tsv"
-    wildcard_constraints:
-        arch=arch_pattern("representation"),
-    conda:
-        "../../envs/train.yaml"
-    threads: rule_resources("evaluate")["threads"]
-    resources:
-        mem_mb=mem_mb("evaluate"),
-        runtime=rule_resources("evaluate")["runtime"],
-    params:
-        resolutions=config["clustering"]["resolutions"],
-        default_resolution=config["clustering"]["default_resolution"],
-        seed=config["seed"],
-    script:
-        "../scripts/evaluate.py"
-
-
 rule classify:
     input:
         qc_h5ad="results/{dataset}/qc.h5ad",

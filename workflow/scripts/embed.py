@@ -3,11 +3,15 @@ from lifedl.logs import logged
 
 with logged(snakemake.log[0]):
     steps.embed(
-        snakemake.input.h5ad,
-        snakemake.input.checkpoint,
-        snakemake.output[0],
-        snakemake.wildcards.arch,
-        snakemake.params.n_neighbors,
-        snakemake.params.resolutions,
-        snakemake.params.seed,
+        qc_h5ad=snakemake.input.h5ad,
+        checkpoint=snakemake.input.checkpoint,
+        run_json=snakemake.input.run_json,
+        output=snakemake.output.embedding,
+        metrics=snakemake.output.metrics,
+        arch=snakemake.wildcards.arch,
+        dataset=snakemake.wildcards.dataset,
+        n_neighbors=snakemake.params.n_neighbors,
+        resolutions=snakemake.params.resolutions,
+        default_resolution=snakemake.params.default_resolution,
+        seed=snakemake.params.seed,
     )

@@ -1,6 +1,3 @@
-import tempfile
-from pathlib import Path
-
 from lifedl import steps
 from lifedl.config import config_sha256
 from lifedl.logs import logged
@@ -29,29 +26,21 @@ with logged(snakemake.log[0]):
         run_name=f"{arch} seed {seed}",
         register=False,
     )
-    if snakemake.rule == "replicate_representation":
-        with tempfile.TemporaryDirectory() as directory:
-            embedding = str(Path(directory) / "embedding.h5ad")
-            params = snakemake.params
-            steps.embed(
-                snakemake.input[0],
-                snakemake.output.checkpoint,
-                embedding,
-                arch,
-                params.n_neighbors,
-                params.resolutions,
-                seed,
-            )
-            steps.evaluate(
-                embedding,
-                snakemake.output.run_json,
-                snakemake.output.metrics,
-                arch,
-                dataset,
-                params.resolutions,
-                params.default_resolution,
-                seed,
-            )
+    if snakemake.rule == "replicate_representation":  # embedded, clustered and scored; the embedding not kept
+        params = snakemake.params
+        steps.embed(
+            qc_h5ad=snakemake.input[0],
+            checkpoint=snakemake.output.checkpoint,
+            run_json=snakemake.output.run_json,
+            output=None,
+            metrics=snakemake.output.metrics,
+            arch=arch,
+            dataset=dataset,
+            n_neighbors=params.n_neighbors,
+            resolutions=params.resolutions,
+            default_resolution=params.default_resolution,
+            seed=seed,
+        )
     else:
         steps.score_held_out(
             qc_h5ad=snakemake.input[0],
