@@ -23,8 +23,8 @@ def _planned_rules(repo, *args) -> set[str]:
 
 
 def test_dry_run_of_the_default_config_plans_every_rule(repo):
-    rules = {"download", "qc", "train", "embed", "evaluate", "collect_metrics", "report", "all"}
-    rules |= {"generate", "perturbation", "figure", "classify"}
+    rules = {"download", "qc", "train", "embed", "collect_metrics", "report", "all"}
+    rules |= {"generate", "perturbation", "figure", "classify", "design"}
     assert _planned_rules(repo) == rules  # the likelihood comparison is left to make reproduce
     # make reproduce adds the likelihood comparison, seeds of the classifiers, JASPAR names for janggu's filters and
     # FreeSolv's regressors
