@@ -487,14 +487,19 @@ def test_unreachable_mlflow_server_fails_fast(tmp_path):
     assert f"http://127.0.0.1:{port} does not answer" in message and "mlflow.tracking_uri" in message
 
 
+def _small_file_system(path, options: str, what: str):
+    """A tmpfs mounted at ``path`` (made here), or the test skipped with the reason."""
+    path.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount {what} here: {mounted.stderr.decode().strip()}")
+    return path
+
+
 @pytest.fixture
 def read_only_results(tmp_path):
     """A results directory on a read-only file system (a real EROFS, which root cannot bypass)."""
-    results = tmp_path / "results"
-    results.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(results)], capture_output=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a read-only file system here: {mounted.stderr.decode().strip()}")
+    results = _small_file_system(tmp_path / "results", "ro,size=1m", "a read-only file system")
     yield results
     subprocess.run(["umount", str(results)], check=True)
 
@@ -502,11 +507,7 @@ def read_only_results(tmp_path):
 @pytest.fixture
 def full_disk(tmp_path):
     """A tiny file system with no space left (a real ENOSPC)."""
-    full = tmp_path / "full"
-    full.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(full)], capture_output=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a small file system here: {mounted.stderr.decode().strip()}")
+    full = _small_file_system(tmp_path / "full", "size=64k", "a small file system")
     with pytest.raises(OSError) as filled, open(full / "filler", "wb") as filler:
         while True:
             filler.write(b"\0" * 4096)

@@ -23,7 +23,7 @@ from lifedl.data.spec import DatasetSpec
 from lifedl.errors import LifedlError
 from lifedl.models.base import FitResult, Setup
 from lifedl.nn.sequence import SequenceBiLSTM, SequenceCNN, SequenceTransformer
-from lifedl.tl.classification import classification_metrics
+from lifedl.tl.classification import validation_scores
 
 
 def _body(arch: str, params: dict, n_classes: int, length: int) -> nn.Module:
@@ -144,11 +144,8 @@ def setup(adata: ad.AnnData, params: dict, spec: DatasetSpec, seed: int, arch: s
         model = SequenceModel(arch, network, params, classes, length, result.metrics)
         held_out = take_rows(arrays, np.asarray(result.val_index, dtype=np.int64))
         if len(held_out["label"]):
-            scores = classification_metrics(
-                np.asarray(classes)[held_out["label"]], model._proba(held_out["sequence"]), classes
-            )
-            scores["n"] = scores.pop("n_test")
-            model.final_metrics.update({f"val_{name}": value for name, value in scores.items()})
+            truth = np.asarray(classes)[held_out["label"]]
+            model.final_metrics.update(validation_scores(truth, model._proba(held_out["sequence"]), classes))
         return model
 
     return Setup(network=network, arrays=arrays, finish=finish)

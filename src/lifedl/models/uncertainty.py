@@ -29,7 +29,7 @@ from lifedl.models.base import FitResult, Setup
 from lifedl.models.pca import ScaledPCA
 from lifedl.nn.bayes import BayesLinear
 from lifedl.pp.counts import counts_matrix, log_normalise
-from lifedl.tl.classification import classification_metrics, uncertainty_metrics
+from lifedl.tl.classification import validation_scores
 
 MAX_VALUE = 10.0  # scanpy's scale clip, as the pca baseline
 
@@ -136,12 +136,7 @@ def setup(adata: ad.AnnData, params: dict, spec: DatasetSpec, seed: int, arch: s
         if len(val):
             probabilities = model.draws(arrays["features"][val], seed).mean(axis=0)
             truth = np.asarray(classes)[arrays["label"][val]]
-            scores = {
-                **classification_metrics(truth, probabilities, classes),
-                **uncertainty_metrics(truth, probabilities, classes),
-            }
-            scores["n"] = scores.pop("n_test")
-            model.final_metrics.update({f"val_{name}": value for name, value in scores.items()})
+            model.final_metrics.update(validation_scores(truth, probabilities, classes))
         return model
 
     return Setup(network=network, arrays=arrays, finish=finish)

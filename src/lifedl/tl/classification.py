@@ -132,3 +132,13 @@ def unseen_class_auroc(probabilities, unseen) -> float:
     if not 0 < unseen.sum() < len(unseen):
         return float("nan")
     return float(roc_auc_score(unseen, predictive_entropy(probabilities)))
+
+
+def validation_scores(labels, probabilities, classes) -> dict[str, float]:
+    """A classifier's measures on its validation rows, for its final metrics: ``val_<measure>`` and ``val_n``."""
+    scores = {
+        **classification_metrics(labels, probabilities, classes),
+        **uncertainty_metrics(labels, probabilities, classes),
+    }
+    scores["n"] = scores.pop("n_test")
+    return {f"val_{name}": value for name, value in scores.items()}
