@@ -48,9 +48,10 @@ def test_profile_runs_the_tiny_workflow_through_slurm(repo, tmp_path, local_slur
 
     # Every non-local job was submitted to SLURM, logged there, and is known to the controller.
     job_ids = sorted(set(re.findall(r"SLURM jobid (\d+)", log)), key=int)
-    remote_jobs = {"download", "qc", "train", "embed", "evaluate", "figure"}
+    remote_jobs = {"download", "qc", "train", "embed", "figure"}
     submitted_rules = set(re.findall(r"Job \d+ has been submitted with SLURM jobid \d+ \(log: .*?rule_(\w+)", log))
-    assert len(job_ids) >= 11, log[-3000:]
+    # download, qc, train and embed (which also scores) for pca and vae, three figures
+    assert len(job_ids) >= 9, log[-3000:]
     slurm_logs = {p.parent.name.removeprefix("rule_") for p in (workdir / ".snakemake/slurm_logs").glob("rule_*/*.log")}
     assert remote_jobs <= slurm_logs | submitted_rules
     queue = subprocess.run(
