@@ -190,7 +190,7 @@ def _calibration(inputs, spec, options):
     test = adata[spec.is_test(adata) & ~spec.is_unseen_class(adata)]
     truth = test.obs[spec.labels].astype(str).to_numpy()
     draw_accuracies, accuracies = {}, {}  # seed 004's histogram: each posterior draw's test accuracy
-    for arch in UNCERTAINTY_ARCHS:
+    for arch in _uncertainty_archs():
         if f"{arch}:model" not in inputs:
             continue
         model = inputs[f"{arch}:model"]
@@ -200,7 +200,7 @@ def _calibration(inputs, spec, options):
             draw_accuracies[arch] = (classes[draws.argmax(axis=2)] == truth).mean(axis=1)
         label = f"{arch} (mean of draws)" if len(draws) > 1 else arch
         accuracies[label] = float((classes[draws.mean(axis=0).argmax(axis=1)] == truth).mean())
-    predictions = {role: table for role, table in inputs.items() if role in UNCERTAINTY_ARCHS}
+    predictions = {role: table for role, table in inputs.items() if role in _uncertainty_archs()}
     return calibration_figure(predictions, spec.heldout, draw_accuracies, accuracies)
 
 
@@ -220,7 +220,11 @@ def _logging_gradients(archs: Sequence[str]) -> list[str]:
     return [arch for arch in archs if "gradient_clip" in get_architecture(arch).defaults]
 
 
-UNCERTAINTY_ARCHS = ("mlp", "mc_dropout", "bnn")  # lifedl.models.uncertainty, drawn in this order
+def _uncertainty_archs() -> list[str]:
+    """The architectures of lifedl.models.uncertainty, in registry order (the baseline, mlp, first)."""
+    from lifedl.models import ARCHITECTURES
+
+    return [name for name, arch in ARCHITECTURES.items() if arch.module == "lifedl.models.uncertainty"]
 
 
 def _fixed(paths: dict[str, str]) -> Inputs:
@@ -324,8 +328,12 @@ FIGURES: dict[str, Figure] = {
             "calibration",
             lambda archs: {
                 "qc": "qc.h5ad",
-                **{arch: f"predictions/{arch}.tsv" for arch in UNCERTAINTY_ARCHS if arch in archs["all"]},
-                **{f"{arch}:model": f"models/{arch}/model.ckpt" for arch in UNCERTAINTY_ARCHS if arch in archs["all"]},
+                **{arch: f"predictions/{arch}.tsv" for arch in _uncertainty_archs() if arch in archs["all"]},
+                **{
+                    f"{arch}:model": f"models/{arch}/model.ckpt"
+                    for arch in _uncertainty_archs()
+                    if arch in archs["all"]
+                },
             },
             _calibration,
             archs=("mlp",),

@@ -411,12 +411,12 @@ def design(
 
     model = load_model(checkpoint)
     score, budget = model.score, len(model.training_best)
-    fractions = {(arch, 0): np.array([score.fraction(v) for v in model.training_best])}
+    fractions = {(arch, 0): score.fraction(model.training_best)}
     for seed in BASELINE_SEEDS:
         walk = random_edits(score, model.length, budget, model.episode_steps, seed)
-        fractions[("random_edits", seed)] = np.array([score.fraction(v) for v in walk])
+        fractions[("random_edits", seed)] = score.fraction(walk)
         climb = greedy_hill_climbing(score, model.length, budget, seed)
-        fractions[("greedy_hill_climbing", seed)] = np.array([score.fraction(v) for v in climb])
+        fractions[("greedy_hill_climbing", seed)] = score.fraction(climb)
 
     def evaluations_to_95(curve) -> float:
         reached = np.flatnonzero(curve >= 0.95)
@@ -440,9 +440,7 @@ def design(
         )
     print(f"{arch}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items() if isinstance(v, float)), flush=True)
     designed, scores = model.design(100, seed=0)
-    table = pd.DataFrame(
-        {"sequence": decode(designed), "score": scores, "fraction": [score.fraction(v) for v in scores]}
-    )
+    table = pd.DataFrame({"sequence": decode(designed), "score": scores, "fraction": score.fraction(scores)})
     write_tsv(table.reset_index(names="id"), predictions)
     if curves is not None:  # every evaluation up to 100, then 200 points: the figure's curves, a small file
         points = np.unique(np.r_[np.arange(min(100, budget)), np.linspace(0, budget - 1, 200).astype(int)])

@@ -207,7 +207,7 @@ def setup(adata: ad.AnnData, params: dict, spec: DatasetSpec, seed: int, arch: s
     def finish(result: FitResult) -> DQNModel:
         model = DQNModel(arch, params, network, motif_name, pwm, length, trained["best"], result.metrics)
         _, scores = model.design(20, seed)
-        model.final_metrics["policy_fraction"] = float(np.mean([score.fraction(value) for value in scores]))
+        model.final_metrics["policy_fraction"] = float(score.fraction(scores).mean())
         return model
 
     return Setup(network=network, arrays={}, finish=finish, learn=learn_here)

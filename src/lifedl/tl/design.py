@@ -53,8 +53,9 @@ class PWMScore:
             counts[codes[start : start + self.width], np.arange(self.width)] += 1
         return counts / max(1, len(designs))
 
-    def fraction(self, score: float) -> float:
-        """The score as the fraction of the way from the worst window to the optimum (1 = the optimum)."""
+    def fraction(self, score):
+        """The score (a number or an array of them) as the fraction of the way from the worst window to the optimum
+        (1 = the optimum)."""
         return (score - self.worst) / (self.optimum - self.worst)
 
     def optimal_sequence(self, length: int) -> np.ndarray:
