@@ -190,9 +190,8 @@ def _calibration(inputs, spec, options):
     test = adata[spec.is_test(adata) & ~spec.is_unseen_class(adata)]
     truth = test.obs[spec.labels].astype(str).to_numpy()
     draw_accuracies, accuracies = {}, {}  # seed 004's histogram: each posterior draw's test accuracy
-    for arch in _uncertainty_archs():
-        if f"{arch}:model" not in inputs:
-            continue
+    archs = [role.removesuffix(":model") for role in inputs if role.endswith(":model")]
+    for arch in archs:
         model = inputs[f"{arch}:model"]
         draws = model.probability_draws(test, options["seed"])
         classes = np.asarray(model.classes)
@@ -200,8 +199,8 @@ def _calibration(inputs, spec, options):
             draw_accuracies[arch] = (classes[draws.argmax(axis=2)] == truth).mean(axis=1)
         label = f"{arch} (mean of draws)" if len(draws) > 1 else arch
         accuracies[label] = float((classes[draws.mean(axis=0).argmax(axis=1)] == truth).mean())
-    predictions = {role: table for role, table in inputs.items() if role in _uncertainty_archs()}
-    return calibration_figure(predictions, spec.heldout, draw_accuracies, accuracies)
+    unit = "sequences" if spec.kind == "sequences" else "cells"
+    return calibration_figure({arch: inputs[arch] for arch in archs}, spec.heldout, draw_accuracies, accuracies, unit)
 
 
 def _design_curves(inputs, spec, options):
@@ -220,11 +219,26 @@ def _logging_gradients(archs: Sequence[str]) -> list[str]:
     return [arch for arch in archs if "gradient_clip" in get_architecture(arch).defaults]
 
 
-def _uncertainty_archs() -> list[str]:
-    """The architectures of lifedl.models.uncertainty, in registry order (the baseline, mlp, first)."""
+def _monte_carlo_archs(module: str) -> list[str]:
+    """The architectures of ``module`` that can average Monte Carlo draws at prediction (they declare
+    'mc_samples'; the deterministic baseline, with 0, among them), in registry order."""
     from lifedl.models import ARCHITECTURES
 
-    return [name for name, arch in ARCHITECTURES.items() if arch.module == "lifedl.models.uncertainty"]
+    return [name for name, arch in ARCHITECTURES.items() if arch.module == module and "mc_samples" in arch.defaults]
+
+
+def _calibration_inputs(module: str) -> Inputs:
+    """The qc file, and the test predictions and model of each of ``module``'s Monte Carlo architectures that runs."""
+
+    def inputs(archs):
+        chosen = [arch for arch in _monte_carlo_archs(module) if arch in archs["all"]]
+        return {
+            "qc": "qc.h5ad",
+            **{arch: f"predictions/{arch}.tsv" for arch in chosen},
+            **{f"{arch}:model": f"models/{arch}/model.ckpt" for arch in chosen},
+        }
+
+    return inputs
 
 
 def _fixed(paths: dict[str, str]) -> Inputs:
@@ -326,17 +340,16 @@ FIGURES: dict[str, Figure] = {
         ),
         Figure(
             "calibration",
-            lambda archs: {
-                "qc": "qc.h5ad",
-                **{arch: f"predictions/{arch}.tsv" for arch in _uncertainty_archs() if arch in archs["all"]},
-                **{
-                    f"{arch}:model": f"models/{arch}/model.ckpt"
-                    for arch in _uncertainty_archs()
-                    if arch in archs["all"]
-                },
-            },
+            _calibration_inputs("lifedl.models.uncertainty"),
             _calibration,
             archs=("mlp",),
+            needs_labels=True,
+        ),
+        Figure(
+            "sequence_calibration",
+            _calibration_inputs("lifedl.models.sequence"),
+            _calibration,
+            archs=("cnn_mc_dropout",),
             needs_labels=True,
         ),
         Figure(

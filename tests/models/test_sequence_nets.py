@@ -23,6 +23,7 @@ PARAMS = {
     "n_filters": 32, "filter_width": 15, "n_hidden": 32, "dropout": 0.1, "learning_rate": 5e-3,
     "weight_decay": 1e-6, "batch_size": 64, "max_epochs": 12, "patience": 5, "val_fraction": 0.1,
     "kl_warmup_epochs": 0, "reverse_complement": False, "embedding_dim": 0, "embedding_k": 1, "gradient_clip": 0.0,
+    "mc_samples": 0,
 }  # fmt: skip
 
 
@@ -106,6 +107,22 @@ def test_checkpoint_round_trip(trained):
     np.testing.assert_array_equal(loaded.predict_proba(adata), model.predict_proba(adata))
     with pytest.raises(LifedlError, match="trained on sequences 60 long"):
         loaded.predict_proba(adata[:, :50])
+
+
+def test_mc_dropout_on_the_cnn_draws_differ_and_the_deterministic_cnn_gives_one(trained):
+    adata, _, model, _ = trained
+    test = adata[(adata.obs["split"] == "test").to_numpy()]
+    deterministic = model.probability_draws(test)
+    assert deterministic.shape == (1, test.n_obs, 2)
+    np.testing.assert_array_equal(deterministic[0], model.predict_proba(test))
+    params = {**model.params, "mc_samples": 30}
+    mc = sequence.SequenceModel("cnn_mc_dropout", model.network, params, model.classes, model.length)
+    draws = mc.probability_draws(test, seed=0)
+    assert draws.shape == (30, test.n_obs, 2) and draws.std(axis=0).max() > 1e-3
+    np.testing.assert_array_equal(draws, mc.probability_draws(test, seed=0))  # seeded
+    np.testing.assert_allclose(mc.predict_proba(test), draws.mean(axis=0), rtol=1e-6)
+    assert not model.network.training  # dropout is off again after the draws
+    np.testing.assert_array_equal(model.predict_proba(test), deterministic[0])
 
 
 def small(arch: str, **overrides) -> dict:

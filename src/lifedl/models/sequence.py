@@ -1,10 +1,11 @@
-"""The neural sequence classifiers: ``cnn``, ``cnn_embed``, ``bilstm`` and ``transformer``.
+"""The neural sequence classifiers: ``cnn``, ``cnn_mc_dropout``, ``cnn_embed``, ``bilstm`` and ``transformer``.
 
 Each reads DNA as integer codes (``lifedl.data.sequences``) through one of the networks of
 ``lifedl.nn.sequence`` and is trained on cross-entropy against the labels of the non-test rows;
 held-out measures are those of the plan's validation rows. What each learned is shown by its
 figures: first-layer filters as motifs (cnn), the learned k-mer embedding (cnn_embed), gradient
-norms (bilstm) and attention maps (transformer).
+norms (bilstm) and attention maps (transformer). ``cnn_mc_dropout`` is the one-hot CNN whose
+predictions average ``mc_samples`` passes with dropout on (MC dropout), scored against the deterministic cnn.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from lifedl.tl.classification import validation_scores
 
 def _body(arch: str, params: dict, n_classes: int, length: int) -> nn.Module:
     embedding = {"embedding_dim": params.get("embedding_dim", 0), "embedding_k": params.get("embedding_k", 1)}
-    if arch in ("cnn", "cnn_embed"):
+    if arch in ("cnn", "cnn_mc_dropout", "cnn_embed"):
         return SequenceCNN(
             params["n_filters"],
             params["filter_width"],
@@ -74,14 +75,29 @@ class SequenceModel:
         self.params, self.classes, self.length = dict(params), [str(c) for c in classes], int(length)
         self.final_metrics = dict(final_metrics or {})
 
-    def _proba(self, codes: np.ndarray) -> np.ndarray:
-        self.network.eval()
+    def _draws(self, codes: np.ndarray, seed: int = 0) -> np.ndarray:
+        """mc_samples x n x classes probabilities, dropout kept on (MC dropout, a mask per sequence and draw);
+        one deterministic pass where mc_samples is 0."""
+        mc_samples = self.params.get("mc_samples", 0)  # declared by the CNNs only
+        self.network.train(mc_samples > 0)
         device = next(self.network.parameters()).device  # where the plan left it
 
         def probabilities(batch):
             return torch.softmax(self.network(batch["sequence"].to(device)), dim=-1)
 
-        return predict_batches(probabilities, {"sequence": codes})
+        try:
+            with torch.random.fork_rng():
+                torch.manual_seed(seed)
+                draws = [predict_batches(probabilities, {"sequence": codes}) for _ in range(max(1, mc_samples))]
+        finally:
+            self.network.eval()
+        return np.stack(draws)
+
+    def _proba(self, codes: np.ndarray) -> np.ndarray:
+        return self._draws(codes).mean(axis=0)
+
+    def probability_draws(self, adata: ad.AnnData, seed: int = 0) -> np.ndarray:
+        return self._draws(self.codes(adata), seed)
 
     def codes(self, adata: ad.AnnData, what: str = "the sequences to predict") -> np.ndarray:
         codes = sequence_codes(adata, what)

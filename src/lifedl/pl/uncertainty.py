@@ -29,12 +29,14 @@ def calibration_figure(
     unseen_class: str = "",
     draw_accuracies: Mapping[str, np.ndarray] | None = None,
     accuracies: Mapping[str, float] | None = None,
+    unit: str = "cells",
     n_bins: int = 15,
 ) -> plt.Figure:
     """Reliability diagram (accuracy against confidence in equal-width bins; the diagonal is perfect calibration),
-    accuracy against coverage (the least certain cells, by predictive entropy, left out), the predictive entropy
-    of test cells of trained classes against cells of the class no model saw (``unseen_class``), and seed 004's
-    histogram of test accuracy over posterior draws (``draw_accuracies``; ``accuracies`` drawn as lines)."""
+        accuracy against coverage (the least certain cells, by predictive entropy, left out), the predictive entropy
+        of test cells of trained classes against cells of the class no model saw (``unseen_class``), and seed 004's
+        histogram of test accuracy over posterior draws (``draw_accuracies``; ``accuracies`` drawn as lines). ``unit``
+    names the rows in the titles."""
     from lifedl.tl.classification import unseen_class_auroc
 
     figure, ((reliability, coverage), (entropy, posterior)) = plt.subplots(2, 2, figsize=(11, 8))
@@ -55,31 +57,31 @@ def calibration_figure(
             boxes += [table["entropy"].to_numpy()[~unseen], table["entropy"].to_numpy()[unseen]]
             box_labels += [f"{arch}\ntrained", f"{arch}\nunseen\nauROC {auroc:.2f}"]
     reliability.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence (top class probability)", ylabel="accuracy")
-    reliability.set_title(f"Reliability, {n_bins} bins (test cells, trained types)", fontsize=9)
+    reliability.set_title(f"Reliability, {n_bins} bins (test {unit}, trained classes)", fontsize=9)
     reliability.legend(fontsize=7)
-    coverage.set(xlim=(0, 1), xlabel="coverage (surest share of cells kept)", ylabel="accuracy on the kept cells")
+    coverage.set(xlim=(0, 1), xlabel=f"coverage (surest share of {unit} kept)", ylabel=f"accuracy on the kept {unit}")
     coverage.set_title("Accuracy against coverage", fontsize=9)
     coverage.legend(fontsize=7)
     if boxes:
         entropy.boxplot(boxes, tick_labels=box_labels)
         entropy.tick_params(axis="x", labelsize=7)
-        entropy.set_title(f"Entropy of an unseen type ({unseen_class}) vs trained types", fontsize=9)
+        entropy.set_title(f"Entropy of an unseen class ({unseen_class}) vs trained classes", fontsize=9)
     else:
         entropy.text(0.5, 0.5, "no held-out class in this data set\n(sheet column 'heldout')", ha="center")
         entropy.set_axis_off()
     entropy.set_ylabel("predictive entropy (nats)")
-    _posterior_histogram(posterior, draw_accuracies or {}, accuracies or {})
+    _posterior_histogram(posterior, draw_accuracies or {}, accuracies or {}, unit)
     figure.tight_layout()
     return figure
 
 
-def _posterior_histogram(ax, draw_accuracies: Mapping[str, np.ndarray], accuracies: Mapping[str, float]) -> None:
+def _posterior_histogram(ax, draw_accuracies: Mapping[str, np.ndarray], accuracies: Mapping[str, float], unit) -> None:
     """Each network drawn from the posterior (or dropout mask) scored alone on the test cells, with the accuracy of
     the averaged prediction and of the deterministic network as lines."""
     for arch, values in draw_accuracies.items():
         ax.hist(values, bins=15, alpha=0.6, label=f"{arch}: {len(values)} draws")
     for (arch, value), style in zip(accuracies.items(), ("-", "--", ":", "-.")):
         ax.axvline(value, color="black", ls=style, lw=1, label=f"{arch}: {value:.3f}")
-    ax.set(xlabel="test accuracy (trained types)", ylabel="draws")
+    ax.set(xlabel=f"test accuracy ({unit} of trained classes)", ylabel="draws")
     ax.set_title("Test accuracy over posterior draws (seed 004)", fontsize=9)
     ax.legend(fontsize=7)
