@@ -512,6 +512,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             data_kind="sequences",
             task="classifier",
             baseline="cnn",
+            figures=("sequence_calibration",),
             needs=("labels",),
         ),
         Architecture(
