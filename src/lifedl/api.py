@@ -62,13 +62,15 @@ def fit(
     roles: dict[str, str] | None = None,
     training: dict[str, Any] | None = None,
     callbacks: list | None = None,
+    models: dict[str, Model] | None = None,
     **params: Any,
 ) -> Model:
     """Train architecture ``arch`` (``lifedl.models.ARCHITECTURES``) on ``adata``.
 
     ``params`` override the architecture's defaults (unknown names and wrong types are errors);
     ``roles`` names obs columns and values, e.g. ``{"labels": "cell_type", "batch": "batch"}``
-    (``lifedl.data.spec.DatasetSpec``); ``training`` sets accelerator, devices, precision, num_workers.
+    (``lifedl.data.spec.DatasetSpec``); ``training`` sets accelerator, devices, precision, num_workers;
+    ``models``: trained models the architecture uses, by name (``dqn_oracle`` designs for a ``cnn``).
     Intermediate checkpoints go to a new directory of its own inside ``work_dir``, kept there, never the
     current folder, so fits never see each other's files; without ``work_dir`` they go to the system's
     temporary directory and are removed when the fit ends.
@@ -85,7 +87,12 @@ def fit(
         Path(work_dir).mkdir(parents=True, exist_ok=True)
     own_dir = Path(tempfile.mkdtemp(prefix=f"lifedl-{arch}-", dir=work_dir))
     context = TrainingContext(
-        seed=seed, work_dir=own_dir, callbacks=list(callbacks or []), source=spec.where, **(training or {})
+        seed=seed,
+        work_dir=own_dir,
+        callbacks=list(callbacks or []),
+        source=spec.where,
+        models={name: model.trained if isinstance(model, Model) else model for name, model in (models or {}).items()},
+        **(training or {}),
     )
     try:
         trained = fit_architecture(adata, arch, resolved, context, spec)

@@ -128,7 +128,8 @@ def dataset_architectures(config_architectures: list[str], row: dict[str, str], 
     Config 'architectures' is the master list. A data set runs those of them that read its data kind
     (column 'kind', empty = cells) and that its sheet row can feed (every role in the architecture's
     ``needs`` filled, e.g. scgen needs a condition) and, when its 'architectures' column is filled, only
-    those named there. Each chosen architecture brings its baseline.
+    those named there. Each chosen architecture brings its baseline and the architectures whose trained models
+    it uses (``uses_models``, trained first).
     """
     from lifedl.models import get_architecture
 
@@ -155,7 +156,8 @@ def dataset_architectures(config_architectures: list[str], row: dict[str, str], 
         and all(row.get(column, "") for column in get_architecture(name).needs)
     ]
     baselines = [get_architecture(name).baseline for name in chosen if get_architecture(name).baseline]
-    return list(dict.fromkeys([*baselines, *chosen]))
+    used = [used for name in chosen for used in get_architecture(name).uses_models]
+    return list(dict.fromkeys([*baselines, *used, *chosen]))
 
 
 def config_sha256(config: dict) -> str:

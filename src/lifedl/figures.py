@@ -207,9 +207,22 @@ def _design_curves(inputs, spec, options):
     from lifedl.data.sequences import encode
     from lifedl.pl.sequences import design_figure
 
-    model = inputs["dqn"]
-    designed = model.score.aligned_frequencies(encode(list(inputs["designs"]["sequence"])))
-    return design_figure(inputs["history"], inputs["curves"], designed, model.pwm, model.motif_name)
+    model = inputs["model"]
+    designed = model.pwm_score.aligned_frequencies(encode(list(inputs["designs"]["sequence"])))
+    oracle = "" if model.oracle is None else f"{model.oracle.arch} '{model.params['oracle_class']}'"
+    return design_figure(inputs["history"], inputs["curves"], designed, model.pwm, model.motif_name, oracle)
+
+
+def _designer(arch: str) -> Inputs:
+    """A designer's model, training history, curves and designs."""
+    return _fixed(
+        {
+            "model": f"models/{arch}/model.ckpt",
+            "history": f"models/{arch}/history.tsv",
+            "curves": f"design/{arch}_curves.tsv",
+            "designs": f"predictions/{arch}.tsv",
+        }
+    )
 
 
 def _logging_gradients(archs: Sequence[str]) -> list[str]:
@@ -352,19 +365,8 @@ FIGURES: dict[str, Figure] = {
             archs=("cnn_mc_dropout",),
             needs_labels=True,
         ),
-        Figure(
-            "design_curves",
-            _fixed(
-                {
-                    "dqn": "models/dqn/model.ckpt",
-                    "history": "models/dqn/history.tsv",
-                    "curves": "design/dqn_curves.tsv",
-                    "designs": "predictions/dqn.tsv",
-                }
-            ),
-            _design_curves,
-            archs=("dqn",),
-        ),
+        Figure("design_curves", _designer("dqn"), _design_curves, archs=("dqn",)),
+        Figure("oracle_design_curves", _designer("dqn_oracle"), _design_curves, archs=("dqn_oracle",)),
         Figure(
             "attention_maps",
             _fixed({"qc": "qc.h5ad", "transformer": "models/transformer/model.ckpt"}),

@@ -141,9 +141,11 @@ def train(
     run_name: str | None = None,
     register: bool = True,
     history: str | None = None,
+    models: Sequence[str] = (),
 ) -> None:
     """Train one architecture on one dataset, tracked as one MLflow run; ``history``: where to write the
-    per-epoch metrics as a table (one row per epoch), for readers without MLflow.
+    per-epoch metrics as a table (one row per epoch), for readers without MLflow; ``models``: the checkpoints
+    of the architectures whose models it uses (``Architecture.uses_models``), in that order.
 
     Intermediate checkpoints go to ``models/{arch}/checkpoints/<fingerprint>/``, the
     fingerprint covering input file, hyper-parameters and seed: a job killed mid-training
@@ -153,7 +155,7 @@ def train(
     import torch
 
     from lifedl.models import get_architecture
-    from lifedl.models.base import save_checkpoint
+    from lifedl.models.base import load_model, save_checkpoint
     from lifedl.train.context import TrainingContext, resolve_accelerator
     from lifedl.train.plans import fit_architecture
     from lifedl.train.resume import resume_point
@@ -164,6 +166,8 @@ def train(
     params = architecture.resolve_params(hyper_parameters, where=f"config/config.yaml params.{arch}")
     resolve_accelerator(str((training or {}).get("accelerator", "auto")))  # no GPU where one is asked for: stop now
     inputs = {Path(qc_h5ad).name: file_sha256(qc_h5ad)}
+    used = dict(zip(architecture.uses_models, models, strict=True))
+    inputs.update({f"{name}/{Path(path).name}": file_sha256(path) for name, path in used.items()})
     # The data set's roles travel inside qc.h5ad, so its checksum covers them.
     fingerprint = hashlib.sha256(json.dumps([arch, params, seed, inputs], sort_keys=True).encode()).hexdigest()
     work_dir = Path(checkpoint).parent / "checkpoints" / fingerprint[:16]
@@ -211,6 +215,7 @@ def train(
             recorder=run,
             label=f"{dataset}/{run_name or arch}",
             source=qc_h5ad,
+            models={name: load_model(path) for name, path in used.items()},
             **(training or {}),
         )
         model = fit_architecture(adata, arch, params, context, spec)
@@ -401,8 +406,10 @@ def design(
 ) -> None:
     """A designer's sequences against random edits and greedy hill climbing on the same budget of score
     evaluations (the agent's training steps): the best score reached as a fraction of the exact optimum, and the
-    evaluations each needed to reach 95 % of it (baselines: mean and sd over ``BASELINE_SEEDS``). ``predictions``:
-    the trained policy's designs from 100 random starts; ``curves``: best-so-far per evaluation for all three."""
+    evaluations each needed to reach 95 % of it (baselines: mean and sd over ``BASELINE_SEEDS``); an oracle's
+    score (dqn_oracle) is its probability, with the planted motif's fraction of the designs beside it.
+    ``predictions``: the trained policy's designs from 100 random starts; ``curves``: best-so-far per evaluation
+    for all three."""
     import numpy as np
 
     from lifedl.data.sequences import decode
@@ -438,9 +445,19 @@ def design(
         row[f"{method}_evaluations_to_95pct_mean"] = (
             float(np.nanmean(needed)) if np.isfinite(needed).any() else float("nan")
         )
-    print(f"{arch}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items() if isinstance(v, float)), flush=True)
     designed, scores = model.design(100, seed=0)
-    table = pd.DataFrame({"sequence": decode(designed), "score": scores, "fraction": score.fraction(scores)})
+    # the planted motif's verdict on the designs: the reward itself for dqn, the truth an oracle may miss
+    motif_fractions = model.pwm_score.fraction(np.array([model.pwm_score(codes) for codes in designed]))
+    row["designs_motif_fraction"] = float(motif_fractions.mean())
+    table = pd.DataFrame(
+        {
+            "sequence": decode(designed),
+            "score": scores,
+            "fraction": score.fraction(scores),
+            "motif_fraction": motif_fractions,
+        }
+    )
+    print(f"{arch}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items() if isinstance(v, float)), flush=True)
     write_tsv(table.reset_index(names="id"), predictions)
     if curves is not None:  # every evaluation up to 100, then 200 points: the figure's curves, a small file
         points = np.unique(np.r_[np.arange(min(100, budget)), np.linspace(0, budget - 1, 200).astype(int)])

@@ -52,3 +52,54 @@ def test_a_data_set_without_a_motif_names_the_fix():
     params = get_architecture("dqn").resolve_params({})
     with pytest.raises(LifedlError, match="set params.dqn.motif to one of"):
         dqn.setup(ad.AnnData(), params, DatasetSpec(id="x", kind="sequences"), seed=0)
+
+
+@pytest.fixture(scope="module")
+def oracle_designer(tmp_path_factory):
+    """A CNN trained on planted CTCF sites, then dqn_oracle rewarded by its probability of 'positive'."""
+    import lifedl
+    from lifedl.data.sequences import SequenceSimulationParams, simulate_sequences
+
+    adata = simulate_sequences(SequenceSimulationParams(n_sequences=600, length=40, seed=0))
+    roles = {"labels": "label", "split": "split"}
+    work = tmp_path_factory.mktemp("oracle")
+    cnn = lifedl.fit(adata, "cnn", work_dir=work, roles=roles, learning_rate=5e-3, max_epochs=15, patience=15)
+    designer = lifedl.fit(
+        adata, "dqn_oracle", work_dir=work, roles=roles, models={"cnn": cnn}, episodes=60, warmup_steps=100
+    )
+    return adata, cnn, designer
+
+
+def test_the_oracle_designer_is_rewarded_by_the_cnn_and_keeps_it(oracle_designer):
+    import io
+
+    import torch
+
+    from lifedl.models.base import model_from_state, model_state
+
+    adata, cnn, designer = oracle_designer
+    assert isinstance(designer.score, dqn.OracleScore) and designer.oracle is cnn.trained
+    optimum = designer.pwm_score.optimal_sequence(designer.length)  # CTCF's best letters: the oracle should agree
+    rng = np.random.default_rng(0)
+    random_sequences = rng.integers(0, 4, (50, designer.length))
+    random_probability = np.mean(designer.score.fraction([designer.score(codes) for codes in random_sequences]))
+    assert designer.score.fraction(designer.score(optimum)) > 0.9 > random_probability
+    # the reward is the oracle's: the training's best is scored by the CNN and beats a random sequence
+    assert designer.final_metrics["best_fraction"] == pytest.approx(designer.score.fraction(designer.training_best[-1]))
+    assert designer.final_metrics["best_fraction"] > random_probability
+    buffer = io.BytesIO()
+    torch.save(model_state(designer.trained), buffer)
+    buffer.seek(0)
+    loaded = model_from_state(torch.load(buffer, weights_only=False))
+    assert loaded.oracle.classes == cnn.classes and loaded.score(optimum) == pytest.approx(designer.score(optimum))
+
+
+def test_the_oracle_designer_without_its_cnn_names_the_fix():
+    import anndata as ad
+
+    from lifedl.errors import LifedlError
+
+    architecture = get_architecture("dqn_oracle")
+    adata = ad.AnnData(uns={"motif": {"name": "MAFK6", "pwm": MOTIF}})
+    with pytest.raises(LifedlError, match=r"uses the trained model of \['cnn'\].*models=\{'cnn': model\}"):
+        architecture.setup(adata, architecture.resolve_params({}), DatasetSpec(id="x", kind="sequences"), seed=0)

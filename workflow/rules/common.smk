@@ -48,6 +48,12 @@ def scored_archs(dataset):
     return archs_of(dataset, "representation") + predictors(dataset)
 
 
+def used_models(wildcards):
+    """The trained models (main seed) an architecture uses, e.g. the CNN oracle of dqn_oracle."""
+    used = get_architecture(wildcards.arch).uses_models
+    return [f"results/{wildcards.dataset}/models/{name}/model.ckpt" for name in used]
+
+
 def arch_pattern(task):
     """Wildcard pattern of the architectures of one task (never empty, so always a valid regex)."""
     names = [arch for arch in ARCHS if get_architecture(arch).task == task]

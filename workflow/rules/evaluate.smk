@@ -91,7 +91,8 @@ rule collect_metrics:
 
 rule replicate:
     input:
-        "results/{dataset}/qc.h5ad",
+        qc="results/{dataset}/qc.h5ad",
+        models=used_models,
     output:
         checkpoint="results/{dataset}/replicates/{arch}/seed{seed}/model.ckpt",
         run_json="results/{dataset}/replicates/{arch}/seed{seed}/run.json",

@@ -1,6 +1,7 @@
 rule train:
     input:
-        "results/{dataset}/qc.h5ad",
+        qc="results/{dataset}/qc.h5ad",
+        models=used_models,
     output:
         checkpoint="results/{dataset}/models/{arch}/model.ckpt",
         run_json="results/{dataset}/models/{arch}/run.json",

@@ -18,6 +18,7 @@ with logged(snakemake.log[0]):
         dataset=dataset,
         hyper_parameters=snakemake.params.hyper_parameters,
         seed=seed,
+        models=getattr(snakemake.input, "models", []),  # checkpoints of the models it uses (none for most)
         tracking_uri=resolve_tracking_uri(snakemake.config["mlflow"]["tracking_uri"]),  # not a param: see train
         threads=snakemake.threads,
         training=snakemake.params.training,

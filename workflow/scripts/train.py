@@ -13,6 +13,7 @@ with logged(snakemake.log[0]):
         dataset=snakemake.wildcards.dataset,
         hyper_parameters=snakemake.params.hyper_parameters,
         seed=snakemake.params.seed,
+        models=getattr(snakemake.input, "models", []),  # checkpoints of the models it uses (none for most)
         tracking_uri=resolve_tracking_uri(snakemake.config["mlflow"]["tracking_uri"]),  # not a param: see the function
         threads=snakemake.threads,
         training=snakemake.params.training,

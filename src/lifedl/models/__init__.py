@@ -43,6 +43,8 @@ class Architecture:
     figures: tuple[str, ...] = ()  # names in lifedl.figures.FIGURES
     # dataset roles (datasets.tsv columns) that must be filled for a data set to run this architecture
     needs: tuple[str, ...] = ()
+    # architectures whose trained models (same data set, the main seed) this one uses: trained before it
+    uses_models: tuple[str, ...] = ()
 
     def reads(self, kind: str) -> bool:
         """Whether data of ``kind`` feeds this architecture (a cells+protein data set's RNA feeds cell models)."""
@@ -73,9 +75,21 @@ class Architecture:
                 f"(default {self.defaults[name]!r}), got {value!r}."
             )
 
-    def setup(self, adata, params: dict, spec, seed: int):
-        """The network, its fields' arrays and how to finish it (``lifedl.models.base.Setup``)."""
-        return importlib.import_module(self.module).setup(adata, params, spec, seed, self.name)
+    def setup(self, adata, params: dict, spec, seed: int, models: Mapping[str, Any] | None = None):
+        """The network, its fields' arrays and how to finish it (``lifedl.models.base.Setup``); ``models``: the
+        trained models of the architectures in its ``uses_models``, by name."""
+        module = importlib.import_module(self.module)
+        if not self.uses_models:
+            return module.setup(adata, params, spec, seed, self.name)
+        missing = [name for name in self.uses_models if name not in (models or {})]
+        if missing:
+            raise LifedlError(
+                f"{self.name} uses the trained model of {missing} on the same data set, but none was given; "
+                f"train {missing} first and pass it (lifedl.fit(..., models={{'{missing[0]}': model}}))."
+            )
+        return module.setup(
+            adata, params, spec, seed, self.name, models={name: models[name] for name in self.uses_models}
+        )
 
     def from_checkpoint(self, checkpoint: dict):
         return importlib.import_module(self.module).from_checkpoint(checkpoint)
@@ -254,6 +268,26 @@ _CELL_CLASSIFIER = {
 # Seurat's WNN vignette: 30 RNA PCs, 18 protein PCs (fewer where there are fewer proteins)
 _JOINT_PCA = {"n_components": 30, "n_protein_components": 18, "target_sum": 1e4, "max_value": 10.0}
 _INTEGRATION_NETWORK = {"n_latent": 10, "n_hidden": 128, "n_layers": 1, "dropout": 0.1}
+
+# The deep Q-network designer (lifedl.models.dqn). motif "": the data set's planted motif; length 0: the motif's
+# width (one window: designing a binding site); episode_steps 0: length. Chosen on the CTCF environment, seed 0 (an
+# agent has no held-out data): gamma 0.5 and 128 units reach the optimum in 200 episodes (policy 0.985; gamma 0.9
+# and 256 units 0.977 in 300); with 4 flanking letters (5 windows) the same agent reached 0.889 (policy 0.657).
+_DQN = {
+    "motif": "",
+    "length": 0,
+    "episode_steps": 0,
+    "episodes": 200,
+    "n_hidden": 128,
+    "learning_rate": 1e-3,
+    "batch_size": 64,
+    "gamma": 0.5,
+    "replay_size": 10000,
+    "warmup_steps": 500,
+    "target_sync": 200,
+    "epsilon_final": 0.05,
+    "exploration_fraction": 0.5,
+}
 
 ARCHITECTURES: dict[str, Architecture] = {
     architecture.name: architecture
@@ -575,30 +609,25 @@ ARCHITECTURES: dict[str, Architecture] = {
             "lifedl.models.dqn",
             "deep Q-network designing DNA by point edits toward a JASPAR motif's optimum (replay, target network, "
             "epsilon-greedy); against random edits and greedy hill climbing on the same budget",
-            # motif "": the data set's planted motif; length 0: the motif's width (one window: designing a binding
-            # site); episode_steps 0: length. Chosen on the CTCF environment, seed 0 (an agent has no held-out
-            # data): gamma 0.5 and 128 units reach the optimum in 200 episodes (policy 0.985; gamma 0.9 and 256
-            # units 0.977 in 300); with 4 flanking letters (5 windows) the same agent reached 0.889 (policy 0.657).
-            {
-                "motif": "",
-                "length": 0,
-                "episode_steps": 0,
-                "episodes": 200,
-                "n_hidden": 128,
-                "learning_rate": 1e-3,
-                "batch_size": 64,
-                "gamma": 0.5,
-                "replay_size": 10000,
-                "warmup_steps": 500,
-                "target_sync": 200,
-                "epsilon_final": 0.05,
-                "exploration_fraction": 0.5,
-            },
+            _DQN,
             data_kind="sequences",
             task="designer",
             plan="agent",
             baseline="",
             figures=("design_curves",),
+        ),
+        Architecture(
+            "dqn_oracle",
+            "lifedl.models.dqn",
+            "the same deep Q-network rewarded by a learned oracle, the data set's trained cnn (its probability of "
+            "oracle_class), instead of the motif; the designs' PWM score says whether the oracle's taste is the motif",
+            {**_DQN, "oracle_class": "positive"},
+            data_kind="sequences",
+            task="designer",
+            plan="agent",
+            baseline="",
+            figures=("oracle_design_curves",),
+            uses_models=("cnn",),
         ),
         Architecture(
             "physics",

@@ -90,16 +90,25 @@ def network_checkpoint(model, network: torch.nn.Module, **extra: Any) -> dict[st
     }
 
 
+def model_state(model: TrainedModel) -> dict[str, Any]:
+    """Everything that makes the model again (``model_from_state``): its checkpoint, tagged with its architecture."""
+    return {"lifedl_arch": model.arch, **model.checkpoint()}
+
+
+def model_from_state(state: dict[str, Any]) -> TrainedModel:
+    from lifedl.models import get_architecture
+
+    return get_architecture(state["lifedl_arch"]).from_checkpoint(state)
+
+
 def save_checkpoint(model: TrainedModel, path: str | os.PathLike) -> None:
     # Through a Python file object, so a full disk raises OSError (ENOSPC), which atomic_path reports.
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        torch.save({"lifedl_arch": model.arch, **model.checkpoint()}, handle)
+        torch.save(model_state(model), handle)
 
 
 def load_model(path: str | os.PathLike) -> TrainedModel:
     """Load any lifedl checkpoint back into a model that can embed or predict new data."""
-    from lifedl.models import get_architecture
-
     path = Path(path)
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=False)
@@ -107,4 +116,4 @@ def load_model(path: str | os.PathLike) -> TrainedModel:
         raise LifedlError(f"{path}: not a readable checkpoint ({error}); rerun the train rule for it.") from error
     if not isinstance(checkpoint, dict) or "lifedl_arch" not in checkpoint:
         raise LifedlError(f"{path}: not a lifedl checkpoint (no 'lifedl_arch' entry).")
-    return get_architecture(checkpoint["lifedl_arch"]).from_checkpoint(checkpoint)
+    return model_from_state(checkpoint)

@@ -7,6 +7,11 @@ a replay buffer, a target network copied every ``target_sync`` steps, Huber loss
 r + gamma max Q_target(s'). Every step the environment scores one sequence: the training's evaluations are
 the budget the baselines (random edits, greedy hill climbing) get in the design step.
 
+``dqn_oracle`` is the same agent rewarded by a learned oracle instead: the data set's trained ``cnn``
+(``Architecture.uses_models``; fitted on the training sequences, so the agent never sees its test data) and
+its probability of ``oracle_class``. Its optimum is not known; the planted motif still measures whether what
+the oracle likes is the real site (the designs' PWM fraction).
+
 The agent collects its own data, so the plan ``agent`` (``lifedl.train.loops``) only hands it a logger:
 return, the Q-value of the start state, the TD loss and epsilon go to MLflow once per episode.
 """
@@ -26,7 +31,7 @@ from torch import nn
 from lifedl.data.sequences import MOTIFS
 from lifedl.data.spec import DatasetSpec
 from lifedl.errors import LifedlError
-from lifedl.models.base import FitResult, Setup
+from lifedl.models.base import FitResult, Setup, model_from_state, model_state
 from lifedl.tl.design import PWMScore, SequenceDesignEnv
 
 Logger = Callable[[dict[str, float], int], None]
@@ -47,6 +52,33 @@ def target_motif(adata: ad.AnnData, params: dict, where: str) -> tuple[str, np.n
     return str(adata.uns["motif"]["name"]), np.asarray(adata.uns["motif"]["pwm"], dtype=float)
 
 
+class OracleScore:
+    """A trained sequence classifier's log-odds of one class (the learned oracle) as the design score: like the
+    PWM's log-odds, each edit that moves the oracle is rewarded even while its probability is still near 0.
+    ``fraction`` is the probability (1 = the oracle is sure)."""
+
+    def __init__(self, classifier, wanted: str, where: str):
+        if wanted not in classifier.classes:
+            raise LifedlError(
+                f"{where}: params.dqn_oracle.oracle_class '{wanted}' is not a class of the {classifier.arch} oracle "
+                f"({classifier.classes}); set it to one of them in config/config.yaml."
+            )
+        self.classifier, self.index = classifier, classifier.classes.index(wanted)
+
+    def __call__(self, codes: np.ndarray) -> float:
+        # the network directly: one sequence per call, the environment's hot loop (the CNN pools over any length)
+        with torch.no_grad():
+            logits = self.classifier.network(torch.as_tensor(np.asarray(codes, dtype=np.int64)[None]))[0]
+        log_p = torch.log_softmax(logits, dim=-1)
+        others = torch.logsumexp(torch.cat([log_p[: self.index], log_p[self.index + 1 :]]), dim=0)
+        return float(log_p[self.index] - others)
+
+    @staticmethod
+    def fraction(score):
+        """The oracle's probability of the class, from its log-odds (a number or an array)."""
+        return 1.0 / (1.0 + np.exp(-np.asarray(score, dtype=float)))
+
+
 def q_network(length: int, n_hidden: int) -> nn.Module:
     return nn.Sequential(
         nn.Linear(length * 4, n_hidden),
@@ -58,10 +90,12 @@ def q_network(length: int, n_hidden: int) -> nn.Module:
 
 
 class DQNModel:
-    def __init__(self, arch, params, network, motif_name, pwm, length, training_best, final_metrics=None):
+    def __init__(self, arch, params, network, motif_name, pwm, length, training_best, final_metrics=None, oracle=None):
         self.arch, self.params, self.network = arch, dict(params), network.eval()
         self.motif_name, self.pwm, self.length = motif_name, np.asarray(pwm, dtype=float), int(length)
-        self.score = PWMScore(self.pwm)
+        self.pwm_score = PWMScore(self.pwm)  # the planted truth, whichever score the agent was rewarded by
+        self.oracle = oracle  # the trained classifier rewarding dqn_oracle; None: the PWM rewards
+        self.score = self.pwm_score if oracle is None else OracleScore(oracle, params["oracle_class"], arch)
         self.training_best = np.asarray(training_best, dtype=float)  # best score after each training evaluation
         self.final_metrics = dict(final_metrics or {})
 
@@ -98,6 +132,7 @@ class DQNModel:
             "training_best": self.training_best,
             "state_dict": self.network.state_dict(),
             "final_metrics": self.final_metrics,
+            "oracle": None if self.oracle is None else model_state(self.oracle),
         }
 
 
@@ -180,17 +215,19 @@ def _update(network, target, optimiser, buffer, filled: int, rng: np.random.Gene
     optimiser.zero_grad()
     loss.backward()
     optimiser.step()
-    return float(loss)
+    return float(loss.detach())
 
 
-def setup(adata: ad.AnnData, params: dict, spec: DatasetSpec, seed: int, arch: str = "dqn") -> Setup:
+def setup(adata: ad.AnnData, params: dict, spec: DatasetSpec, seed: int, arch: str = "dqn", models=None) -> Setup:
     motif_name, pwm = target_motif(adata, params, spec.where)
-    score = PWMScore(pwm)
-    length = params["length"] or score.width
-    if length < score.width:
+    pwm_score = PWMScore(pwm)
+    length = params["length"] or pwm_score.width
+    if length < pwm_score.width:
         raise LifedlError(
-            f"{spec.where}: params.dqn.length {length} is shorter than the motif {motif_name} ({score.width})."
+            f"{spec.where}: params.{arch}.length {length} is shorter than the motif {motif_name} ({pwm_score.width})."
         )
+    oracle = (models or {}).get("cnn")
+    score = pwm_score if oracle is None else OracleScore(oracle, params["oracle_class"], spec.where)
     with torch.random.fork_rng():  # the initial weights depend on the seed only
         torch.manual_seed(seed)
         network = q_network(length, params["n_hidden"])
@@ -199,13 +236,14 @@ def setup(adata: ad.AnnData, params: dict, spec: DatasetSpec, seed: int, arch: s
     def learn_here(log: Logger) -> dict[str, float]:
         trained["best"] = learn(network, score, length, params, seed, log)
         print(
-            f"{arch}: best score {score.fraction(trained['best'][-1]):.3f} of the optimum in {len(trained['best'])} evaluations",
+            f"{arch}: best {score.fraction(trained['best'][-1]):.3f} in {len(trained['best'])} evaluations "
+            f"({'the oracle probability' if oracle is not None else 'fraction of the optimum'})",
             flush=True,
         )
         return {"evaluations": float(len(trained["best"])), "best_fraction": score.fraction(trained["best"][-1])}
 
     def finish(result: FitResult) -> DQNModel:
-        model = DQNModel(arch, params, network, motif_name, pwm, length, trained["best"], result.metrics)
+        model = DQNModel(arch, params, network, motif_name, pwm, length, trained["best"], result.metrics, oracle)
         _, scores = model.design(20, seed)
         model.final_metrics["policy_fraction"] = float(score.fraction(scores).mean())
         return model
@@ -226,4 +264,5 @@ def from_checkpoint(checkpoint: dict) -> DQNModel:
         checkpoint["length"],
         checkpoint["training_best"],
         checkpoint["final_metrics"],
+        None if checkpoint.get("oracle") is None else model_from_state(checkpoint["oracle"]),
     )

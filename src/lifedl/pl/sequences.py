@@ -202,17 +202,21 @@ def filter_match_figure(filters: np.ndarray, matches, motifs: dict, n_shown: int
     return fig
 
 
-def design_figure(history, curves, designed: np.ndarray, pwm: np.ndarray, motif_name: str) -> plt.Figure:
+def design_figure(
+    history, curves, designed: np.ndarray, pwm: np.ndarray, motif_name: str, oracle: str = ""
+) -> plt.Figure:
     """The sequence-design agent: return and start-state Q-value per episode (``history``: train/return,
-    train/q_start by epoch); best score so far per evaluation, as a fraction of the optimum, for the agent and
-    the baselines (``curves``: method, seed, evaluation, best_fraction; the baselines' seeds as a band); the
-    designs' letters in their best window (``designed``, 4 x width frequencies) beside the target motif."""
+    train/q_start by epoch); best score so far per evaluation, as a fraction of the optimum (or, rewarded by an
+    ``oracle``, its probability), for the agent and the baselines (``curves``: method, seed, evaluation,
+    best_fraction; the baselines' seeds as a band); the designs' letters in their best window under the motif
+    (``designed``, 4 x width frequencies) beside the target motif."""
+    score = f"{oracle} probability" if oracle else "fraction of the optimum"
     figure = plt.figure(figsize=(13, 6.5))
     grid = figure.add_gridspec(2, 3)
     episodes = figure.add_subplot(grid[0, 0])
     episodes.plot(history["epoch"] + 1, history["train/return"], lw=0.8, label="return (score gained)")
     episodes.plot(history["epoch"] + 1, history["train/q_start"], lw=0.8, label="max Q of the start state")
-    episodes.set(xlabel="episode", ylabel="log-odds")
+    episodes.set(xlabel="episode", ylabel=f"{oracle} probability" if oracle else "log-odds")
     episodes.set_title("Return per episode", fontsize=9)
     episodes.legend(fontsize=7)
     progress = figure.add_subplot(grid[0, 1:])
@@ -223,7 +227,7 @@ def design_figure(history, curves, designed: np.ndarray, pwm: np.ndarray, motif_
         if seeds > 1:
             progress.fill_between(band.index, band["min"], band["max"], color=line.get_color(), alpha=0.2)
     progress.axhline(0.95, color="grey", lw=0.8, ls="--")
-    progress.set(xscale="log", xlabel="score evaluations", ylabel="best so far (fraction of the optimum)")
+    progress.set(xscale="log", xlabel="score evaluations", ylabel=f"best so far ({score})")
     progress.set_title("Best score per number of evaluations", fontsize=9)
     progress.legend(fontsize=7)
     logos = [(grid[1, 0], designed, "designed sequences (best window)"), (grid[1, 1:], pwm, f"target: {motif_name}")]

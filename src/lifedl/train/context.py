@@ -23,6 +23,7 @@ class TrainingContext:
     precision: str = "auto"  # "auto": bf16-mixed on a GPU, 32-true on CPU
     num_workers: int = 0  # DataLoader workers (host data only)
     source: str = "qc.h5ad"  # the input file, named in error messages
+    models: dict = dataclasses.field(default_factory=dict)  # trained models the architecture uses, by name
 
 
 def seed_everything(seed: int) -> None:

@@ -31,10 +31,10 @@ def fit_architecture(adata: ad.AnnData, arch: str, params: dict, context: Traini
     architecture = get_architecture(arch)
     if architecture.plan == "none":
         seed_everything(context.seed)
-        return architecture.setup(adata, params, spec, context.seed).finish(None)
+        return architecture.setup(adata, params, spec, context.seed, context.models).finish(None)
     if architecture.plan == "agent":  # no Lightning either: the agent runs its own episodes
         seed_everything(context.seed)
-        setup = architecture.setup(adata, params, spec, context.seed)
+        setup = architecture.setup(adata, params, spec, context.seed, context.models)
         return setup.finish(fit_agent(setup, context))
     import torch
 
@@ -44,7 +44,7 @@ def fit_architecture(adata: ad.AnnData, arch: str, params: dict, context: Traini
     # Lightning needs anyway but PCA and the k-mer model do not.
     torch.use_deterministic_algorithms(True, warn_only=True)
     seed_everything(context.seed)
-    setup = architecture.setup(adata, params, spec, context.seed)
+    setup = architecture.setup(adata, params, spec, context.seed, context.models)
     return setup.finish(LOOPS[architecture.plan](setup, params, context))
 
 
