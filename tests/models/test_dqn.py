@@ -67,7 +67,7 @@ def oracle_designer(tmp_path_factory):
     designer = lifedl.fit(
         adata, "dqn_oracle", work_dir=work, roles=roles, models={"cnn": cnn}, episodes=60, warmup_steps=100
     )
-    return adata, cnn, designer
+    return cnn, designer
 
 
 def test_the_oracle_designer_is_rewarded_by_the_cnn_and_keeps_it(oracle_designer):
@@ -77,7 +77,7 @@ def test_the_oracle_designer_is_rewarded_by_the_cnn_and_keeps_it(oracle_designer
 
     from lifedl.models.base import model_from_state, model_state
 
-    adata, cnn, designer = oracle_designer
+    cnn, designer = oracle_designer
     assert isinstance(designer.score, dqn.OracleScore) and designer.oracle is cnn.trained
     optimum = designer.pwm_score.optimal_sequence(designer.length)  # CTCF's best letters: the oracle should agree
     rng = np.random.default_rng(0)
