@@ -449,6 +449,10 @@ def design(
     # the planted motif's verdict on the designs: the reward itself for dqn, the truth an oracle may miss
     motif_fractions = model.pwm_score.fraction(np.array([model.pwm_score(codes) for codes in designed]))
     row["designs_motif_fraction"] = float(motif_fractions.mean())
+    uniform = np.random.default_rng(0).integers(0, 4, (len(designed), model.length))  # what no design gives
+    row["random_sequences_motif_fraction"] = float(
+        model.pwm_score.fraction(np.array([*map(model.pwm_score, uniform)])).mean()
+    )
     table = pd.DataFrame(
         {
             "sequence": decode(designed),
@@ -638,7 +642,7 @@ def filter_motifs(checkpoint: str, database: str, output: str, arch: str, datase
 SEED_MEASURES = (
     *("auroc", "auprc", "auroc_gc_matched", "accuracy", "rmse", "mae", "pearson_r"),  # classifiers, regressors
     *("nll", "ece", "mean_confidence", "accuracy_at_80pct_coverage", "unseen_class_auroc"),  # their certainty
-    *("best_fraction", "policy_fraction", "evaluations_to_95pct"),  # designers
+    *("best_fraction", "policy_fraction", "evaluations_to_95pct", "designs_motif_fraction"),  # designers
     *("ari", "nmi", "ari_best", "ari_rna", "ari_protein", "knn_accuracy", "batch_asw", "batch_entropy"),  # embeddings
     *("protein_r_per_cell", "protein_r_per_protein", "protein_r_per_cell_ridge", "protein_r_per_cell_mean_baseline"),
 )

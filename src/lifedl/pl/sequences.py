@@ -216,7 +216,7 @@ def design_figure(
     episodes = figure.add_subplot(grid[0, 0])
     episodes.plot(history["epoch"] + 1, history["train/return"], lw=0.8, label="return (score gained)")
     episodes.plot(history["epoch"] + 1, history["train/q_start"], lw=0.8, label="max Q of the start state")
-    episodes.set(xlabel="episode", ylabel=f"{oracle} probability" if oracle else "log-odds")
+    episodes.set(xlabel="episode", ylabel=f"{oracle} log-odds" if oracle else "log-odds")
     episodes.set_title("Return per episode", fontsize=9)
     episodes.legend(fontsize=7)
     progress = figure.add_subplot(grid[0, 1:])
