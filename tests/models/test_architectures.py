@@ -1,6 +1,7 @@
 """What each architecture promises beyond the shared contract."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from fast_training import ValidationLosses, fit
@@ -92,3 +93,18 @@ def test_dae_writes_denoised_expression_and_recovers_hidden_entries(small_counts
     annotated = small_counts.copy()
     model.annotate(annotated)
     assert annotated.layers["denoised_dae"].shape == small_counts.shape
+
+
+def test_vega_positive_decoder_puts_each_program_highest_in_its_own_type(tmp_path):
+    """On a simulation whose programs are each type's up-regulated genes, every program's activity is highest in
+    the type whose genes form it: with non-negative weights an activity's sign means something (Seninge et al.)."""
+    import lifedl
+
+    cells = simulate_counts(SimulationParams(n_cells=600, n_genes=300, n_types=4, seed=5))
+    model = lifedl.fit(cells, "vega", work_dir=tmp_path, max_epochs=100, patience=20, n_hidden=64)
+    assert (model.network.loadings().numpy() >= 0).all()
+    types = cells.obs["cell_type"].astype(str).to_numpy()
+    activity = pd.DataFrame(model.embed(cells), columns=model.programs).groupby(types).mean()
+    assert {program: activity[program].idxmax() for program in model.programs} == {
+        f"type_{t}_up": f"type_{t}" for t in range(4)
+    }

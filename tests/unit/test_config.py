@@ -197,6 +197,8 @@ def test_dataset_architectures_follow_config_sheet_list_and_needs(monkeypatch):
     sequences = {"id": "s", "kind": "sequences", "labels": "label", "condition": "", "architectures": ""}
     assert dataset_architectures(every, sequences, "sheet.tsv") == ["kmer", "cnn"]
     assert dataset_architectures(["cnn"], sequences, "sheet.tsv") == ["kmer", "cnn"]
+    # an architecture that uses another's trained model brings it, before itself (the agent rewarded by the CNN)
+    assert dataset_architectures(["dqn_oracle"], sequences, "sheet.tsv") == ["cnn", "dqn_oracle"]
     no_kind = row.copy()
     no_kind["kind"] = ""
     assert dataset_architectures(every, no_kind, "sheet.tsv") == ["pca", "vae"]

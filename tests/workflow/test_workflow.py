@@ -42,8 +42,8 @@ def test_unknown_config_key_stops_snakemake_with_the_key_named(repo, tmp_path):
 
 ALL_ARCHITECTURES = """
 datasets: [tiny, tiny_stim, tiny_seq, tiny_mols, tiny_cite]
-architectures: [pca, ae, dae, vae, ldvae, vega, dgd, scgan, scgen, wnn, multivae, kmer, cnn, cnn_embed, bilstm, transformer,
-  dqn, physics, fingerprint, gcn]
+architectures: [pca, ae, dae, vae, ldvae, vega, dgd, scgan, scgen, wnn, multivae, kmer, cnn_mc_dropout, cnn_embed, bilstm,
+  transformer, dqn, dqn_oracle, physics, fingerprint, gcn]
 likelihood_comparison: {enabled: true, max_epochs: 5, datasets: []}
 replicates: {seeds: [1], datasets: [tiny_seq, tiny_cite]}
 params:
@@ -57,6 +57,7 @@ params:
   ldvae: {max_epochs: 20, patience: 10, n_hidden: 32, n_latent: 4}
   vega: {max_epochs: 20, patience: 10, n_hidden: 32}
   cnn: {max_epochs: 15, patience: 15, n_filters: 16}
+  cnn_mc_dropout: {max_epochs: 3, n_filters: 8}
   cnn_embed: {max_epochs: 3, n_filters: 8}
   bilstm: {max_epochs: 3, n_hidden: 8}
   transformer: {max_epochs: 3, d_model: 8, n_heads: 2, n_layers: 1, embedding_dim: 8}
@@ -65,6 +66,7 @@ params:
   wnn: {n_components: 10, n_protein_components: 5}
   kmer: {k_values: [1, 2, 3, 4]}
   dqn: {episodes: 10, n_hidden: 16, warmup_steps: 50}
+  dqn_oracle: {episodes: 10, n_hidden: 16, warmup_steps: 50}
 """
 ARCHS = ["pca", "ae", "dae", "dgd", "ldvae", "vae", "vega"]  # representations: PCA first, then by name
 
@@ -200,7 +202,7 @@ def test_tiny_run_writes_every_output(tiny_run):
     assert raw.uns["lifedl_dataset"]["kind"] == "sequences" and raw.X.shape == (600, 60)
     scored = pd.read_csv(seq / "metrics.tsv", sep="\t")
     assert list(scored["arch"]) == ["dqn", "kmer", "bilstm", "cnn", "cnn_embed", "transformer"]  # baselines first
-    classifiers = scored[scored["arch"] != "dqn"]
+    classifiers = scored[~scored["arch"].isin(["dqn", "dqn_oracle"])]
     assert (
         classifiers["auroc"].between(0, 1).all() and (classifiers["n_test"] == (raw.obs["split"] == "test").sum()).all()
     )
@@ -228,8 +230,18 @@ def test_tiny_run_writes_every_output(tiny_run):
         set(curves["method"]) == {"dqn", "random_edits", "greedy_hill_climbing"} and curves["evaluation"].max() == 190
     )
     assert len(pd.read_csv(seq / "predictions/dqn.tsv", sep="\t")) == 100  # the policy's designs
+    # the designer rewarded by the CNN: trained after it, on its checkpoint (among the run's input checksums)
+    from lifedl.io import file_sha256
+
+    oracle = scored.set_index("arch").loc["dqn_oracle"]
+    assert oracle["evaluations"] == 190 and 0 <= oracle["best_fraction"] <= 1
+    assert 0 <= oracle["designs_motif_fraction"] <= 1
+    inputs = json.loads((seq / "models/dqn_oracle/run.json").read_text())["input_sha256"]
+    assert inputs["cnn/model.ckpt"] == file_sha256(seq / "models/cnn/model.ckpt")
+    # MC dropout on the CNN: scored on the same test rows with the certainty measures
+    assert 0 <= classifiers.set_index("arch").loc["cnn_mc_dropout", "ece"] <= 1
     seq_figures = ["qc_metrics", "qc_features", "training_curves", "cnn_motif", "kmer_embedding", "gradient_norms"]
-    seq_figures += ["attention_maps", "design_curves"]
+    seq_figures += ["attention_maps", "design_curves", "oracle_design_curves", "sequence_calibration"]
     for figure in seq_figures:
         assert (seq / f"figures/{figure}.png").read_bytes()[:4] == b"\x89PNG"
     assert not (seq / "figures/umap.png").exists()  # no representation on sequences

@@ -332,7 +332,8 @@ ARCHITECTURES: dict[str, Architecture] = {
             "lifedl.models.vae",
             "VAE with a gene-program-masked linear decoder: one latent dimension per program (Seninge et al. 2021)",
             # gmt "": the programs stored with the data set (datasets.tsv 'programs'), else PBMC marker programs.
-            {"gmt": "", "min_genes": 3, **_VAE_NETWORK, **_NEURAL_TRAINING},
+            # positive_decoder: non-negative program-to-gene weights, as the paper's code (positive_decoder=True).
+            {"gmt": "", "min_genes": 3, "positive_decoder": True, **_VAE_NETWORK, **_NEURAL_TRAINING},
             figures=("vega_programs",),
         ),
         Architecture(

@@ -43,6 +43,7 @@ class VAE(nn.Module):
         decoder: str = "mlp",
         n_batches: int = 0,
         mask: torch.Tensor | None = None,
+        positive_decoder: bool = False,
     ):
         super().__init__()
         self.likelihood, self.decoder_kind, self.n_batches = get_likelihood(likelihood), decoder, n_batches
@@ -53,7 +54,9 @@ class VAE(nn.Module):
             head_in = n_hidden
         else:
             self.decoder_body = nn.Identity()
-            self.decoder_out = nn.Linear(n_latent, n_genes) if decoder == "linear" else MaskedLinear(mask)
+            self.decoder_out = (
+                nn.Linear(n_latent, n_genes) if decoder == "linear" else MaskedLinear(mask, positive_decoder)
+            )
             # The batch enters a linear decoder as an additive per-gene offset, keeping W interpretable.
             self.batch_offset = nn.Linear(n_batches, n_genes, bias=False) if n_batches else None
             head_in = n_latent
@@ -207,6 +210,7 @@ def _network(n_genes: int, params: dict, decoder: str, n_batches: int, mask: np.
         decoder=decoder,
         n_batches=n_batches,
         mask=None if mask is None else torch.as_tensor(mask),
+        positive_decoder=params.get("positive_decoder", False),  # vega's; checkpoints from before it had none
         **network_params,
     )
 

@@ -41,14 +41,22 @@ class GaussianEncoder(nn.Module):
 
 class MaskedLinear(nn.Linear):
     """A linear layer whose weight is multiplied by a fixed 0/1 mask (out x in): VEGA's decoder,
-    where gene g can only be reached from program p if g belongs to p."""
+    where gene g can only be reached from program p if g belongs to p.
 
-    def __init__(self, mask: torch.Tensor):
+    ``positive``: the weights are softplus(``weight``) > 0 (VEGA's positive decoder), so a program's activity
+    raises every one of its genes and the activity's sign means something."""
+
+    def __init__(self, mask: torch.Tensor, positive: bool = False):
         super().__init__(mask.shape[1], mask.shape[0])
         self.register_buffer("mask", mask.float())
+        self.positive = positive
+        if positive:  # start from the magnitudes a plain layer starts from: softplus(w) = |w0|
+            with torch.no_grad():
+                self.weight.copy_(torch.log(torch.expm1(self.weight.abs().clamp(min=1e-4))))
 
     def effective_weight(self) -> torch.Tensor:
-        return self.weight * self.mask
+        weight = nn.functional.softplus(self.weight) if self.positive else self.weight
+        return weight * self.mask
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return nn.functional.linear(x, self.effective_weight(), self.bias)
