@@ -201,13 +201,15 @@ def test_tiny_run_writes_every_output(tiny_run):
     raw = ad.read_h5ad(seq / "raw.h5ad")
     assert raw.uns["lifedl_dataset"]["kind"] == "sequences" and raw.X.shape == (600, 60)
     scored = pd.read_csv(seq / "metrics.tsv", sep="\t")
-    assert list(scored["arch"]) == ["dqn", "kmer", "bilstm", "cnn", "cnn_embed", "transformer"]  # baselines first
+    baselines = ["dqn", "dqn_oracle", "kmer"]  # baselines first (a designer is its own, beside its search baselines)
+    assert list(scored["arch"]) == [*baselines, "bilstm", "cnn", "cnn_embed", "cnn_mc_dropout", "transformer"]
     classifiers = scored[~scored["arch"].isin(["dqn", "dqn_oracle"])]
     assert (
         classifiers["auroc"].between(0, 1).all() and (classifiers["n_test"] == (raw.obs["split"] == "test").sum()).all()
     )
-    by_arch = classifiers.set_index("arch")["motif_filter_correlation"]  # only the CNN has filters to match
-    assert -1 <= by_arch["cnn"] <= 1 and by_arch.drop("cnn").isna().all()
+    by_arch = classifiers.set_index("arch")["motif_filter_correlation"]  # only the one-hot CNNs have filters to match
+    one_hot = ["cnn", "cnn_mc_dropout"]
+    assert by_arch[one_hot].between(-1, 1).all() and by_arch.drop(one_hot).isna().all()
     over_seeds = pd.read_csv(seq / "seeds.tsv", sep="\t").set_index("arch")  # seed 0 (the main models) and 1
     assert list(over_seeds.index) == list(scored["arch"]) and (over_seeds["n_seeds"] == 2).all()
     replicate = pd.read_csv(seq / "replicates/cnn/seed1/metrics.tsv", sep="\t")["auroc"].iloc[0]
