@@ -447,12 +447,10 @@ def design(
         )
     designed, scores = model.design(100, seed=0)
     # the planted motif's verdict on the designs: the reward itself for dqn, the truth an oracle may miss
-    motif_fractions = model.pwm_score.fraction(np.array([model.pwm_score(codes) for codes in designed]))
+    motif_fractions = model.pwm_score.sequence_fractions(designed)
     row["designs_motif_fraction"] = float(motif_fractions.mean())
-    uniform = np.random.default_rng(0).integers(0, 4, (len(designed), model.length))  # what no design gives
-    row["random_sequences_motif_fraction"] = float(
-        model.pwm_score.fraction(np.array([*map(model.pwm_score, uniform)])).mean()
-    )
+    uniform = np.random.default_rng(0).integers(0, 4, (len(designed), model.length))  # what owes nothing to design
+    row["random_sequences_motif_fraction"] = float(model.pwm_score.sequence_fractions(uniform).mean())
     table = pd.DataFrame(
         {
             "sequence": decode(designed),

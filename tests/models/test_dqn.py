@@ -94,6 +94,14 @@ def test_the_oracle_designer_is_rewarded_by_the_cnn_and_keeps_it(oracle_designer
     assert loaded.oracle.classes == cnn.classes and loaded.score(optimum) == pytest.approx(designer.score(optimum))
 
 
+def test_an_oracle_class_the_cnn_does_not_know_names_the_fix(oracle_designer):
+    from lifedl.errors import LifedlError
+
+    cnn, _ = oracle_designer
+    with pytest.raises(LifedlError, match=r"oracle_class 'bound' is not a class of the cnn oracle .*'positive'"):
+        dqn.OracleScore(cnn.trained, "bound", "sim.h5ad")
+
+
 def test_the_oracle_designer_without_its_cnn_names_the_fix():
     import anndata as ad
 

@@ -79,6 +79,11 @@ class OracleScore:
         return 1.0 / (1.0 + np.exp(-np.asarray(score, dtype=float)))
 
 
+def design_score(pwm_score: PWMScore, oracle, params: dict, where: str):
+    """The agent's reward: the motif's PWM, or with an ``oracle`` its log-odds of ``params['oracle_class']``."""
+    return pwm_score if oracle is None else OracleScore(oracle, params["oracle_class"], where)
+
+
 def q_network(length: int, n_hidden: int) -> nn.Module:
     return nn.Sequential(
         nn.Linear(length * 4, n_hidden),
@@ -95,7 +100,7 @@ class DQNModel:
         self.motif_name, self.pwm, self.length = motif_name, np.asarray(pwm, dtype=float), int(length)
         self.pwm_score = PWMScore(self.pwm)  # the planted truth, whichever score the agent was rewarded by
         self.oracle = oracle  # the trained classifier rewarding dqn_oracle; None: the PWM rewards
-        self.score = self.pwm_score if oracle is None else OracleScore(oracle, params["oracle_class"], arch)
+        self.score = design_score(self.pwm_score, oracle, params, arch)
         self.training_best = np.asarray(training_best, dtype=float)  # best score after each training evaluation
         self.final_metrics = dict(final_metrics or {})
 
@@ -227,7 +232,7 @@ def setup(adata: ad.AnnData, params: dict, spec: DatasetSpec, seed: int, arch: s
             f"{spec.where}: params.{arch}.length {length} is shorter than the motif {motif_name} ({pwm_score.width})."
         )
     oracle = (models or {}).get("cnn")
-    score = pwm_score if oracle is None else OracleScore(oracle, params["oracle_class"], spec.where)
+    score = design_score(pwm_score, oracle, params, spec.where)
     with torch.random.fork_rng():  # the initial weights depend on the seed only
         torch.manual_seed(seed)
         network = q_network(length, params["n_hidden"])

@@ -58,6 +58,10 @@ class PWMScore:
         (1 = the optimum)."""
         return (score - self.worst) / (self.optimum - self.worst)
 
+    def sequence_fractions(self, designs: np.ndarray) -> np.ndarray:
+        """Each sequence's score (its best window) as the fraction of the way to the optimum."""
+        return self.fraction(np.array([self(codes) for codes in designs]))
+
     def optimal_sequence(self, length: int) -> np.ndarray:
         """A sequence reaching the optimum: the best letter in every column, then the best letters' first column."""
         best = self.log_odds.argmax(axis=0)
