@@ -6,8 +6,8 @@ their sum, with the KL warm-up weight on a part named ``kl``. Each part and the 
 per epoch as ``train/<part>`` and ``val/<part>``, under the same names for every model.
 Training stops early on the validation loss and the best weights are restored.
 
-Every ``CHECKPOINT_EVERY_N_EPOCHS`` epochs ``last.ckpt`` (weights, optimiser, early-stopping state
-and the best weights so far) is written and the buffered per-epoch metrics go to MLflow: a killed
+Every ``CHECKPOINT_EVERY_N_EPOCHS`` epochs ``last.ckpt`` (weights, optimiser, early-stopping state,
+the best weights so far and the epochs' metrics) is written, then those metrics go to MLflow: a killed
 job resumes from there and replays the same epochs exactly, without logging any epoch twice.
 Writing both every epoch cost about a third of a small model's training time on a CPU.
 """
@@ -32,6 +32,7 @@ from lifedl.train.resume import LAST_CHECKPOINT
 from lifedl.train.tracking import RunRecorder
 
 CHECKPOINT_EVERY_N_EPOCHS = 10
+UNSENT_METRICS = "lifedl_unsent_epoch_metrics"  # in last.ckpt: epochs MLflow may not have yet
 
 
 class LitModel(L.LightningModule):
@@ -136,14 +137,17 @@ class EpochMetricsLogger(L.Callback):
     """Logs every epoch's train/* and val/* metrics (the module's ``epoch_means``) to MLflow (step = epoch)
     and prints progress.
 
-    Metrics are buffered and sent when a checkpoint is written and when training ends, so the
-    MLflow history always matches what a resumed run starts from.
+    Metrics are buffered and go into each checkpoint; they are sent once that checkpoint is on disk (at the
+    next epoch's start) and when training ends. A job killed before the checkpoint is written resumes from
+    the one before, which holds nothing unsent; one killed while sending resumes from the new one, which
+    sends what MLflow lacks. So the MLflow history matches what a resumed run starts from, each epoch once.
     """
 
     def __init__(self, recorder: RunRecorder, label: str = "", print_every: int = 10):
         self.recorder, self.print_every = recorder, print_every
         self.prefix = f"{label}: " if label else ""  # parallel jobs' lines interleave in the terminal
-        self.pending: list[tuple[int, dict[str, float]]] = []
+        self.pending: list[tuple[int, dict[str, float]]] = []  # epochs in no checkpoint yet
+        self.checkpointed: list[tuple[int, dict[str, float]]] = []  # epochs in a checkpoint, not yet sent
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # Lightning runs validation before this hook, so both train/* and val/* are here.
@@ -154,16 +158,30 @@ class EpochMetricsLogger(L.Callback):
             shown = ", ".join(f"{k} {v:.2f}" for k, v in sorted(metrics.items()) if k.endswith("/loss"))
             print(f"{self.prefix}epoch {epoch + 1}/{trainer.max_epochs}: {shown}", file=sys.stderr, flush=True)
 
-    def flush(self) -> None:
-        for epoch, metrics in self.pending:
+    def _send(self, epochs: list[tuple[int, dict[str, float]]]) -> None:
+        for epoch, metrics in epochs:
             self.recorder.log_metrics(metrics, step=epoch)
-        self.pending = []
 
     def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
-        self.flush()
+        # Lightning runs checkpoint callbacks last, so this epoch's metrics are already pending.
+        self.checkpointed += self.pending
+        self.pending = []
+        checkpoint[UNSENT_METRICS] = list(self.checkpointed)
+
+    def on_load_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
+        unsent = checkpoint.get(UNSENT_METRICS, [])
+        if unsent:  # the job was killed after writing this checkpoint: send what MLflow does not have
+            key = next(iter(unsent[0][1]))
+            logged = self.recorder.logged_steps(key)
+            self._send([(epoch, metrics) for epoch, metrics in unsent if epoch not in logged])
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._send(self.checkpointed)  # the checkpoint that holds them is on disk now
+        self.checkpointed = []
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.flush()
+        self._send(self.checkpointed + self.pending)
+        self.checkpointed, self.pending = [], []
 
 
 def training_split(n_cells: int, params: dict, context: TrainingContext) -> tuple[np.ndarray, np.ndarray]:

@@ -148,6 +148,10 @@ class RunRecorder:
         if batch:
             self.client.log_batch(self.run_id, metrics=batch)
 
+    def logged_steps(self, key: str) -> set[int]:
+        """The steps (epochs) at which metric ``key`` has been logged."""
+        return {metric.step for metric in self.client.get_metric_history(self.run_id, key)}
+
     def epoch_history(self):
         """The run's per-epoch train/* and val/* metrics as a table: one row per epoch, one column per metric."""
         import pandas as pd
