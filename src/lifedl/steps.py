@@ -710,6 +710,31 @@ def generate(
     _log_table_to_run(run_json, table, table.columns[0])
 
 
+def sample_realism(qc_h5ad: str, generator: str, samplers: Mapping[str, str], output: str, seed: int) -> None:
+    """Seed 002's "GANs give better samples, VAEs better latents", measured: cells drawn from each count model
+    (``samplers``: arch -> checkpoint; z from its prior, counts at the real cells' depths) and from the GAN
+    (``generator``'s checkpoint), all on the GAN's scale, in one realism table beside the real-vs-real floor."""
+    import numpy as np
+
+    from lifedl.models.base import load_model
+    from lifedl.pp.counts import counts_matrix, library_sizes
+    from lifedl.tl.realism import realism_table
+
+    real, spec = read_with_spec(qc_h5ad)
+    gan = load_model(generator)
+    conditional = gan.params.get("conditional", False) and spec.labels
+    cell_types = real.obs[spec.labels].to_numpy() if conditional else None
+    samples = {gan.arch: gan.generate(real.n_obs, seed, cell_types=cell_types)}
+    depths = library_sizes(counts_matrix(real))
+    for arch, checkpoint in samplers.items():
+        model = load_model(checkpoint)
+        counts = model.sample(real.n_obs, depths, seed)
+        drawn = ad.AnnData(X=counts.astype(np.float32), var=pd.DataFrame(index=pd.Index(model.gene_names, dtype=str)))
+        drawn.layers["counts"] = drawn.X
+        samples[arch] = gan.prepare(drawn)
+    write_tsv(realism_table(gan.prepare(real), samples, seed), output)
+
+
 def perturbation(
     qc_h5ad: str,
     checkpoint: str,

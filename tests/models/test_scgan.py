@@ -2,6 +2,7 @@
 
 import lightning as L
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from fast_training import FAST_PARAMS, fit
@@ -213,6 +214,18 @@ def test_realism_table_puts_the_model_beside_the_real_vs_real_floor():
     assert table.loc["real_vs_real", "mean_correlation"] > table.loc["scgan", "mean_correlation"]
     with pytest.raises(LifedlError, match="same genes"):
         realism_table(real, generated[:, :-1], seed=0)
+
+
+def test_realism_table_measures_several_samples_against_the_same_real_cells():
+    cells, generated = _expression(seed=3, n_cells=360), _expression(seed=4, n_cells=200)
+    real, unseen_real = cells[:180], cells[180:]  # the second: cells of the real distribution the table never saw
+    single = realism_table(real, generated, seed=0).set_index("comparison")
+    table = realism_table(real, {"scgan": generated, "vae": unseen_real}, seed=0).set_index("comparison")
+    assert list(table.index) == ["scgan", "vae", "real_vs_real"]
+    assert (table["n_cells"] == 60).all()
+    # the first sample and the floor are measured exactly as when the GAN is alone: same split, same cells
+    pd.testing.assert_frame_equal(table.loc[["scgan", "real_vs_real"]], single)
+    assert table.loc["vae", "auroc"] < 0.7 < table.loc["scgan", "auroc"]  # cells of the real distribution
 
 
 def test_figures_show_real_and_generated_cells(conditional_model, cells):

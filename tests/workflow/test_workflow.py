@@ -180,6 +180,9 @@ def test_tiny_run_writes_every_output(tiny_run):
     assert generated.shape == (qc.n_obs, qc.n_vars)
     realism = pd.read_csv(tiny / "metrics/scgan.tsv", sep="\t").set_index("comparison")
     assert list(realism.index) == ["scgan", "real_vs_real"] and realism["auroc"].between(0, 1).all()
+    samples = pd.read_csv(tiny / "realism.tsv", sep="\t").set_index("comparison")  # seed 002: GAN beside VAE, DGD
+    assert list(samples.index) == ["scgan", "vae", "dgd", "real_vs_real"] and samples["auroc"].between(0, 1).all()
+    assert samples.loc["real_vs_real", "auroc"] == pytest.approx(realism.loc["real_vs_real", "auroc"])  # same floor
     # the perturbation model, on its own data set: scgen beside its own baselines (no PCA: it embeds nothing to score)
     stim = results / "tiny_stim"
     response = pd.read_csv(stim / "metrics/scgen.tsv", sep="\t").set_index("method")

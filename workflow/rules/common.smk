@@ -158,6 +158,19 @@ def seed_metric_files(dataset):
     return files
 
 
+REALISM_SAMPLERS = ("vae", "dgd")  # count models whose prior samples are measured beside the GAN's (seed 002)
+
+
+def realism_generator(dataset):
+    """The GAN whose realism the count models' samples are measured beside (None: no realism table)."""
+    generators = archs_of(dataset, "generator")
+    return generators[0] if generators and realism_samplers(dataset) else None
+
+
+def realism_samplers(dataset):
+    return [arch for arch in REALISM_SAMPLERS if arch in archs_of(dataset)]
+
+
 MOTIF_FILTER_ARCHS = ("cnn",)  # one-hot CNNs: their first-layer filters are letter motifs
 
 
@@ -188,6 +201,9 @@ def report_plan():
         if dataset in likelihood_datasets():
             title = "Held-out log-likelihood per likelihood (same VAE, same validation cells)"
             tables.append((title, f"results/{dataset}/likelihoods.tsv"))
+        if realism_generator(dataset):
+            title = f"Realism of cells sampled from {', '.join(realism_samplers(dataset))} beside the GAN's"
+            tables.append((title, f"results/{dataset}/realism.tsv"))
         if dataset in motif_datasets():
             for arch in MOTIF_FILTER_ARCHS:
                 title = (

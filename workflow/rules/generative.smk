@@ -70,3 +70,29 @@ rule perturbation:
         seed=config["seed"],
     script:
         "../scripts/perturbation.py"
+
+
+rule sample_realism:
+    input:
+        qc_h5ad="results/{dataset}/qc.h5ad",
+        generator=lambda wildcards: f"results/{wildcards.dataset}/models/{realism_generator(wildcards.dataset)}/model.ckpt",
+        samplers=lambda wildcards: [
+            f"results/{wildcards.dataset}/models/{arch}/model.ckpt" for arch in realism_samplers(wildcards.dataset)
+        ],
+    output:
+        report("results/{dataset}/realism.tsv", caption="../report/realism.rst", category="{dataset}"),
+    log:
+        "results/{dataset}/logs/sample_realism.log",
+    benchmark:
+        "results/{dataset}/benchmarks/sample_realism.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: rule_resources("evaluate")["threads"]
+    resources:
+        mem_mb=mem_mb("evaluate"),
+        runtime=rule_resources("evaluate")["runtime"],
+    params:
+        samplers=lambda wildcards: realism_samplers(wildcards.dataset),
+        seed=config["seed"],
+    script:
+        "../scripts/sample_realism.py"

@@ -24,6 +24,8 @@ same real data apart with AUROC 0.99 (693 PBMCs, 50 PCs; 0.51 with a disjoint re
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import anndata as ad
 import numpy as np
 import pandas as pd
@@ -192,24 +194,29 @@ def _row(comparison: str, real: np.ndarray, other: np.ndarray, reference: np.nda
 
 
 def realism_table(real, generated, seed: int = 0, name: str = "scgan") -> pd.DataFrame:
-    """One row per comparison: ``name`` (real vs generated) and ``real_vs_real`` (the floor).
+    """One row per comparison: ``name`` (real vs generated) and ``real_vs_real`` (the floor). ``generated`` may
+    also be a mapping {name: cells}: one row per sample, all measured against the same real cells.
 
     The real cells are split at random into three equal parts: a reference that fits the PCA, and halves A
-    and B. The floor compares A with B; the model row compares A with as many generated cells as B has. Both
+    and B. The floor compares A with B; each model row compares A with as many generated cells as B has. All
     rows thus measure the same number of cells against the same real cells, in the same coordinates.
     """
-    real, generated = log_expression_pair(real, generated)
-    n = min(real.shape[0] // 3, generated.shape[0])
+    samples = dict(generated) if isinstance(generated, Mapping) else {name: generated}
+    pairs = {sample: log_expression_pair(real, cells) for sample, cells in samples.items()}
+    real = next(iter(pairs.values()))[0]
+    n = min([real.shape[0] // 3] + [cells.shape[0] for _, cells in pairs.values()])
     if n < MIN_CELLS:
         raise LifedlError(
-            f"{real.shape[0]} real and {generated.shape[0]} generated cells; the realism table splits the real cells "
-            f"in three and needs at least {MIN_CELLS} cells in each part (and as many generated cells)."
+            f"{real.shape[0]} real cells and {', '.join(str(len(c)) for _, c in pairs.values())} generated; the "
+            f"realism table splits the real cells in three and needs at least {MIN_CELLS} cells in each part (and as "
+            "many generated cells)."
         )
     rng = np.random.default_rng(seed)
     order = rng.permutation(real.shape[0])
     reference = real[np.sort(order[: real.shape[0] - 2 * n])]
     half_a, half_b = real[np.sort(order[-2 * n : -n])], real[np.sort(order[-n:])]
-    generated = generated[np.sort(rng.choice(generated.shape[0], n, replace=False))]
-    return pd.DataFrame(
-        [_row(name, half_a, generated, reference, seed), _row("real_vs_real", half_a, half_b, reference, seed)]
-    )
+    rows = []
+    for sample, (_, cells) in pairs.items():
+        cells = cells[np.sort(rng.choice(cells.shape[0], n, replace=False))]
+        rows.append(_row(sample, half_a, cells, reference, seed))
+    return pd.DataFrame([*rows, _row("real_vs_real", half_a, half_b, reference, seed)])
