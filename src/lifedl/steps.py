@@ -646,6 +646,34 @@ SEED_MEASURES = (
 )
 
 
+def loadings_enrichment(embeddings: Mapping[str, str], output: str, factors_output: str, n_factors: int) -> None:
+    """Linear decoders' factors (LDVAE) and PCA's leading components, the baseline, against the data set's gene
+    programs (:mod:`lifedl.tl.enrichment`): the first ``n_factors`` of each, so both face as many tests."""
+    from lifedl.data.programs import dataset_programs
+    from lifedl.errors import LifedlError
+    from lifedl.tl.enrichment import enrichment_summary, loading_enrichment
+
+    tables = {}
+    for arch, path in embeddings.items():
+        adata = ad.read_h5ad(path)
+        key = f"loadings_{arch}"
+        if key not in adata.varm:
+            raise LifedlError(f"{path}: no varm['{key}']; '{arch}' has no linear decoder to read loadings from.")
+        programs = dataset_programs(adata)
+        if not any(set(genes) & set(adata.var_names) for genes in programs.values()):
+            # a side table: data without matching programs (another species, say) still gets its other results
+            print(
+                f"WARNING {path}: none of the {len(programs)} gene programs shares a gene with the data, so the "
+                "factors are not tested; give the data set a GMT of its own genes (datasets.tsv column 'programs').",
+                flush=True,
+            )
+            continue
+        tables[arch] = loading_enrichment(adata.varm[key][:, :n_factors], list(adata.var_names), programs)
+    factors = [table.assign(arch=arch) for arch, table in tables.items()]
+    write_tsv(pd.concat(factors) if factors else pd.DataFrame(columns=["arch", "factor"]), factors_output)
+    write_tsv(enrichment_summary(tables), output)
+
+
 def seed_summary(metric_files: Sequence[str], seeds: Sequence[int], output: str) -> None:
     """Mean and standard deviation over seeds of each scored architecture's measures (``metric_files``: one metrics
     table per architecture and seed, ``seeds`` the seed of each), the baselines first."""

@@ -183,6 +183,10 @@ def test_tiny_run_writes_every_output(tiny_run):
     samples = pd.read_csv(tiny / "realism.tsv", sep="\t").set_index("comparison")  # seed 002: GAN beside VAE, DGD
     assert list(samples.index) == ["scgan", "vae", "dgd", "real_vs_real"] and samples["auroc"].between(0, 1).all()
     assert samples.loc["real_vs_real", "auroc"] == pytest.approx(realism.loc["real_vs_real", "auroc"])  # same floor
+    enrichment = pd.read_csv(tiny / "enrichment.tsv", sep="\t").set_index("arch")  # LDVAE's factors, PCA's beside
+    assert list(enrichment.index) == ["pca", "ldvae"] and (enrichment["n_factors"] == 4).all()  # ldvae's n_latent
+    factors = pd.read_csv(tiny / "enrichment_factors.tsv", sep="\t")
+    assert len(factors) == 2 * 2 * 4 and factors["p_adjusted"].between(0, 1).all()
     # the perturbation model, on its own data set: scgen beside its own baselines (no PCA: it embeds nothing to score)
     stim = results / "tiny_stim"
     response = pd.read_csv(stim / "metrics/scgen.tsv", sep="\t").set_index("method")

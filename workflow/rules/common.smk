@@ -171,6 +171,14 @@ def realism_samplers(dataset):
     return [arch for arch in REALISM_SAMPLERS if arch in archs_of(dataset)]
 
 
+LOADINGS_ARCHS = ("ldvae",)  # linear decoders: each factor's loadings are tested against the gene programs
+
+
+def loadings_archs(dataset):
+    """PCA (the baseline) and the linear decoders run on a data set; none where no linear decoder runs."""
+    decoders = [arch for arch in LOADINGS_ARCHS if arch in archs_of(dataset)]
+    return (["pca"] if decoders and "pca" in archs_of(dataset) else []) + decoders
+
 MOTIF_FILTER_ARCHS = ("cnn",)  # one-hot CNNs: their first-layer filters are letter motifs
 
 
@@ -201,6 +209,9 @@ def report_plan():
         if dataset in likelihood_datasets():
             title = "Held-out log-likelihood per likelihood (same VAE, same validation cells)"
             tables.append((title, f"results/{dataset}/likelihoods.tsv"))
+        if loadings_archs(dataset):
+            title = "Factors whose top-loading genes form a gene program (hypergeometric test, Bonferroni)"
+            tables.append((title, f"results/{dataset}/enrichment.tsv"))
         if realism_generator(dataset):
             title = f"Realism of cells sampled from {', '.join(realism_samplers(dataset))} beside the GAN's"
             tables.append((title, f"results/{dataset}/realism.tsv"))

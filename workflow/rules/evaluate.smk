@@ -207,3 +207,23 @@ rule filter_motifs:
         runtime=rule_resources("evaluate")["runtime"],
     script:
         "../scripts/filter_motifs.py"
+
+
+rule enrichment:
+    input:
+        lambda wildcards: [f"results/{wildcards.dataset}/embeddings/{arch}.h5ad" for arch in loadings_archs(wildcards.dataset)],
+    output:
+        summary=report("results/{dataset}/enrichment.tsv", caption="../report/enrichment.rst", category="{dataset}"),
+        factors="results/{dataset}/enrichment_factors.tsv",
+    log:
+        "results/{dataset}/logs/enrichment.log",
+    benchmark:
+        "results/{dataset}/benchmarks/enrichment.tsv"
+    localrule: True
+    conda:
+        "../../envs/report.yaml"
+    params:
+        archs=lambda wildcards: loadings_archs(wildcards.dataset),
+        n_factors=get_architecture("ldvae").resolve_params(config["params"].get("ldvae"), where="config 'params.ldvae'")["n_latent"],
+    script:
+        "../scripts/enrichment.py"

@@ -26,6 +26,15 @@ def read_gmt(path: str | Path) -> dict[str, list[str]]:
     return programs
 
 
+def dataset_programs(adata, gmt: str | Path = "") -> dict[str, list[str]]:
+    """The gene programs of a data set: ``gmt`` when given, else those the download rule stored with the data
+    (``uns['gene_programs']``: a simulation's own, a datasets.tsv 'programs' file), else the PBMC marker programs."""
+    stored = adata.uns.get("gene_programs")
+    if stored is not None and not gmt:
+        return {name: list(genes) for name, genes in stored.items()}
+    return read_gmt(gmt or DEFAULT_GMT)
+
+
 def program_mask(
     programs: dict[str, list[str]], gene_names: list[str], min_genes: int, source: str
 ) -> tuple[list[str], np.ndarray]:

@@ -70,6 +70,10 @@ class PCAModel:
             log_normalise(counts_matrix(adata, self.gene_names), self.params["target_sum"]).toarray()
         )
 
+    def annotate(self, adata: ad.AnnData) -> None:
+        """The components' gene loadings (genes x components, scanpy's varm['PCs']), as LDVAE's."""
+        adata.varm["loadings_pca"] = self.pca.components.T.astype(np.float32)
+
     def checkpoint(self) -> dict:
         return {"gene_names": self.gene_names, "params": self.params, "pca": self.pca.state()}
 

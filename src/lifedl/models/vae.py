@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from lifedl.data.batches import predict_batches, take_rows
-from lifedl.data.programs import DEFAULT_GMT, program_mask, read_gmt
+from lifedl.data.programs import dataset_programs, program_mask
 from lifedl.errors import LifedlError
 from lifedl.models.base import FitResult, Setup, category_codes, network_checkpoint
 from lifedl.nn.layers import TARGET_SUM, GaussianEncoder, MaskedLinear, log_normalise_tensor, mlp
@@ -217,12 +217,7 @@ def _network(n_genes: int, params: dict, decoder: str, n_batches: int, mask: np.
 
 def _programs(adata: ad.AnnData, params: dict, source: str) -> tuple[list[str], np.ndarray]:
     """VEGA's programs: those the download rule stored with the data, else params.gmt (default: PBMC markers)."""
-    stored = adata.uns.get("gene_programs")
-    if stored is not None and not params["gmt"]:
-        programs = {name: list(genes) for name, genes in stored.items()}
-    else:
-        programs = read_gmt(params["gmt"] or DEFAULT_GMT)
-    return program_mask(programs, list(adata.var_names), params["min_genes"], source)
+    return program_mask(dataset_programs(adata, params["gmt"]), list(adata.var_names), params["min_genes"], source)
 
 
 def batch_categories(adata: ad.AnnData, batch_key: str) -> list[str]:
