@@ -560,50 +560,59 @@ def collect_metrics(metric_files: Sequence[str], run_jsons: Sequence[str], outpu
 def likelihood_comparison(
     qc_h5ad: str,
     output: str,
+    runs_output: str,
     work_dir: str,
     dataset: str,
     vae_params: Mapping[str, object] | None,
     max_epochs: int,
-    seed: int,
+    val_fraction: float,
+    seeds: Sequence[int],
     tracking_uri: str,
     threads: int = 1,
     training: Mapping[str, object] | None = None,
 ) -> None:
-    """scVAE's comparison: the same VAE with each likelihood, same cells, same split; held-out scores per cell.
+    """scVAE's comparison: the same VAE with each likelihood, trained once per seed (each seed its own split, the
+    same for every likelihood), scored on the held-out cells. ``runs_output``: one row per likelihood and seed;
+    ``output``: mean and sd over seeds (:func:`lifedl.tl.likelihoods.likelihood_summary`), with the likelihood
+    the cells were drawn from where the data set is a simulation.
 
-    Each is an MLflow run named ``vae_<likelihood>`` (not registered as a model)."""
+    Each is an MLflow run named ``vae_<likelihood>`` (``vae_<likelihood>_seed<N>`` beyond the first seed; not
+    registered as a model)."""
+    from lifedl.data.simulate import true_likelihood
     from lifedl.models import LIKELIHOOD_COMPARISON_ARCH as arch
     from lifedl.nn.likelihoods import LIKELIHOODS
+    from lifedl.tl.likelihoods import RUN_COLUMNS, likelihood_summary
 
+    simulation = ad.read_h5ad(qc_h5ad, backed="r").uns.get("simulation")
+    truth = true_likelihood(dict(simulation)) if simulation is not None else ""
     rows = []
-    for likelihood in LIKELIHOODS:
-        run_dir = Path(work_dir) / likelihood
-        params = {**(vae_params or {}), "likelihood": likelihood, "max_epochs": max_epochs}
-        train(
-            qc_h5ad,
-            str(run_dir / "model.ckpt"),
-            str(run_dir / "run.json"),
-            arch,
-            dataset,
-            params,
-            seed,
-            tracking_uri,
-            threads,
-            training,
-            run_name=f"{arch}_{likelihood}",
-            register=False,
-        )
-        run = read_json(run_dir / "run.json")
-        rows.append({"likelihood": likelihood, **run["final_metrics"], "mlflow_run_id": run["mlflow_run_id"]})
-    columns = [
-        "likelihood",
-        "heldout_reconstruction_loglik_per_cell",
-        "heldout_elbo_per_cell",
-        "epochs_trained",
-        "n_val_cells",
-        "mlflow_run_id",
-    ]
-    write_tsv(pd.DataFrame(rows)[columns], output)
+    for position, seed in enumerate(seeds):
+        for likelihood in LIKELIHOODS:
+            name = f"{arch}_{likelihood}" + (f"_seed{seed}" if position else "")
+            run_dir = Path(work_dir) / name
+            params = {**(vae_params or {}), "likelihood": likelihood, "max_epochs": max_epochs}
+            params["val_fraction"] = val_fraction
+            train(
+                qc_h5ad,
+                str(run_dir / "model.ckpt"),
+                str(run_dir / "run.json"),
+                arch,
+                dataset,
+                params,
+                seed,
+                tracking_uri,
+                threads,
+                training,
+                run_name=name,
+                register=False,
+            )
+            run = read_json(run_dir / "run.json")
+            rows.append(
+                {"likelihood": likelihood, "seed": seed, **run["final_metrics"], "mlflow_run_id": run["mlflow_run_id"]}
+            )
+    runs = pd.DataFrame(rows)[RUN_COLUMNS]
+    write_tsv(runs, runs_output)
+    write_tsv(likelihood_summary(runs, truth), output)
 
 
 def motif_database(source: str, checksum: str, tax_group: str, cache_dir: str, output: str) -> None:

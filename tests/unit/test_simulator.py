@@ -125,3 +125,29 @@ def test_perturbation_is_seeded_and_parsed_from_the_sheet(tmp_path):
     assert set(a.obs["condition"]) == {"control", "stimulated"} and a.varm["silenced"].sum() == 2 * 10
     with pytest.raises(LifedlError, match="n_conditions must be 1 .* or 2"):
         load_source(DatasetSpec("sim", "simulated:n_cells=50,n_genes=40,n_conditions=3"), tmp_path)
+
+
+def _dispersion(adata):
+    """Per-gene variance over mean of counts within one cell type at similar depths: 1 for Poisson, > 1 for NB."""
+    counts = adata.layers["counts"].toarray().astype(float)
+    one_type = counts[(adata.obs["cell_type"] == "type_0").to_numpy()]
+    mean, variance = one_type.mean(axis=0), one_type.var(axis=0)
+    expressed = mean > 5
+    return np.median(variance[expressed] / mean[expressed]), one_type
+
+
+def test_count_models_draw_poisson_nb_and_zero_inflated_cells():
+    from lifedl.data.simulate import true_likelihood
+
+    base = dict(n_cells=600, n_genes=80, n_types=2, library_size_sd=0.0, seed=3)
+    poisson = simulate_counts(SimulationParams(**base, count_model="poisson"))
+    nb = simulate_counts(SimulationParams(**base, dispersion_theta=2.0))
+    zinb = simulate_counts(SimulationParams(**base, dispersion_theta=2.0, zero_inflation=0.3))
+    assert 0.8 < _dispersion(poisson)[0] < 1.3 < _dispersion(nb)[0]  # fixed depth: Poisson variance = mean
+    zeros = {name: (_dispersion(a)[1] == 0).mean() for name, a in (("nb", nb), ("zinb", zinb))}
+    assert zeros["zinb"] > zeros["nb"] + 0.2  # 30 % of entries zeroed, most of them non-zero before
+    assert [true_likelihood(a.uns["simulation"]) for a in (poisson, nb, zinb)] == ["poisson", "nb", "zinb"]
+    with pytest.raises(ValueError, match="count_model"):
+        simulate_counts(SimulationParams(**base, count_model="gaussian"))
+    with pytest.raises(ValueError, match="zero_inflation"):
+        simulate_counts(SimulationParams(**base, zero_inflation=1.5))

@@ -44,7 +44,7 @@ ALL_ARCHITECTURES = """
 datasets: [tiny, tiny_stim, tiny_seq, tiny_mols, tiny_cite]
 architectures: [pca, ae, dae, vae, ldvae, vega, dgd, scgan, scgen, wnn, multivae, kmer, cnn_mc_dropout, cnn_embed, bilstm,
   transformer, dqn, dqn_oracle, physics, fingerprint, gcn]
-likelihood_comparison: {enabled: true, max_epochs: 5, datasets: []}
+likelihood_comparison: {enabled: true, max_epochs: 5, seeds: [1], datasets: []}
 replicates: {seeds: [1], datasets: [tiny_seq, tiny_cite]}
 params:
   dgd: {max_epochs: 10, patience: 10, n_hidden: 32, n_layers: 2, n_latent: 4, n_components: 4, embed_steps: 20}
@@ -166,10 +166,14 @@ def test_tiny_run_writes_every_output(tiny_run):
     table = pd.read_csv(tiny / "metrics.tsv", sep="\t")
     assert list(table["arch"]) == ARCHS
     assert table["knn_accuracy"].between(0, 1).all()
-    likelihoods = pd.read_csv(tiny / "likelihoods.tsv", sep="\t")
+    likelihoods = pd.read_csv(tiny / "likelihoods.tsv", sep="\t", keep_default_na=False, na_values=[""])
     assert list(likelihoods["likelihood"]) == ["nb", "zinb", "poisson", "gaussian"]
-    assert likelihoods["heldout_reconstruction_loglik_per_cell"].notna().all()
-    assert (likelihoods["n_val_cells"] == likelihoods["n_val_cells"][0]).all()  # the same held-out cells
+    assert (likelihoods["n_seeds"] == 2).all() and likelihoods["heldout_elbo_per_cell_sd"].notna().all()
+    assert likelihoods["true_likelihood"].eq("nb").all()  # the tiny simulation draws NB counts
+    assert likelihoods["wins"].iloc[:3].sum() == 2  # each seed's best count likelihood
+    runs = pd.read_csv(tiny / "likelihood_runs.tsv", sep="\t")
+    assert len(runs) == 8 and set(runs["seed"]) == {0, 1}
+    assert runs.groupby("seed")["n_val_cells"].nunique().eq(1).all()  # one seed: the same held-out cells
     # 3 well-separated simulated types: PCA must find them
     assert table.loc[0, "ari_best"] > 0.8
     components = ad.read_h5ad(tiny / "embeddings/dgd.h5ad").obs["dgd_component"]
@@ -322,7 +326,8 @@ def test_tiny_run_is_tracked_in_mlflow(tiny_run):
     experiment = client.get_experiment_by_name("tiny")
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"  # the UI opens on its runs
     runs = {r.info.run_name: r for r in client.search_runs([experiment.experiment_id])}
-    assert set(runs) == set(ARCHS) | {"scgan", "vae_nb", "vae_zinb", "vae_poisson", "vae_gaussian"}
+    likelihoods = {f"vae_{name}{seed}" for name in ("nb", "zinb", "poisson", "gaussian") for seed in ("", "_seed1")}
+    assert set(runs) == set(ARCHS) | {"scgan"} | likelihoods
     assert "eval/scgan/auroc" in runs["scgan"].data.metrics and "train/gradient_penalty" in runs["scgan"].data.metrics
     for arch in ARCHS:
         run = runs[arch]

@@ -207,7 +207,7 @@ def report_plan():
                 figures += [(f"results/{dataset}/figures/{arch}_{name}.png", text) for name in names]
                 tables.append((f"{arch}: {TASK_TABLES[task]}", f"results/{dataset}/metrics/{arch}.tsv"))
         if dataset in likelihood_datasets():
-            title = "Held-out log-likelihood per likelihood (same VAE, same validation cells)"
+            title = "Held-out ELBO and log-likelihood per likelihood over seeds (same VAE, same held-out cells per seed)"
             tables.append((title, f"results/{dataset}/likelihoods.tsv"))
         if loadings_archs(dataset):
             title = "Factors whose top-loading genes form a gene program (hypergeometric test, Bonferroni)"

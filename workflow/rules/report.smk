@@ -46,7 +46,8 @@ rule likelihoods:
     input:
         "results/{dataset}/qc.h5ad",
     output:
-        report("results/{dataset}/likelihoods.tsv", caption="../report/likelihoods.rst", category="{dataset}"),
+        summary=report("results/{dataset}/likelihoods.tsv", caption="../report/likelihoods.rst", category="{dataset}"),
+        runs="results/{dataset}/likelihood_runs.tsv",
     log:
         "results/{dataset}/logs/likelihoods.log",
     benchmark:
@@ -61,7 +62,8 @@ rule likelihoods:
     params:
         vae_params=lambda wildcards: config["params"].get(LIKELIHOOD_COMPARISON_ARCH, {}),
         max_epochs=config["likelihood_comparison"]["max_epochs"],
-        seed=config["seed"],
+        val_fraction=config["likelihood_comparison"]["val_fraction"],
+        seeds=list(dict.fromkeys([config["seed"], *config["likelihood_comparison"]["seeds"]])),
         training=config["training"],
     script:
         "../scripts/likelihoods.py"

@@ -37,6 +37,18 @@ from lifedl.nn.sampling import draw_counts
 SILENCING_LOG_FOLD_CHANGE = 4.0
 
 
+COUNT_MODELS = ("nb", "poisson")
+
+
+def true_likelihood(params: SimulationParams | dict) -> str:
+    """The likelihood the counts were drawn from, named as the VAE's likelihoods are (nb, zinb, poisson, zip)."""
+    values = params if isinstance(params, dict) else params.__dict__
+    model = values.get("count_model", "nb")
+    if float(values.get("zero_inflation", 0.0)) > 0:
+        return "zinb" if model == "nb" else "zip"
+    return model
+
+
 @dataclass(frozen=True)
 class SimulationParams:
     n_cells: int = 2000
@@ -49,6 +61,10 @@ class SimulationParams:
     de_log_fold_change: float = 1.5
     batch_effect_sd: float = 0.3  # sd of each batch's per-gene log fold change
     dispersion_theta: float = 4.0  # NB inverse dispersion (smaller = noisier)
+    # The count model cells are drawn from: "nb" (with dispersion_theta) or "poisson"; zero_inflation > 0 zeroes
+    # each entry with that probability on top (zinb or zip): the truth a likelihood comparison is scored against.
+    count_model: str = "nb"
+    zero_inflation: float = 0.0
     n_mito_genes: int = 13
     seed: int = 0
     # Perturbation. The defaults (one condition) simulate exactly what they did before these fields existed.
@@ -78,7 +94,15 @@ def simulate_counts(params: SimulationParams, chunk_size: int = 20_000) -> ad.An
         )
     if params.n_proteins > 0 and params.n_types < 4:
         raise ValueError(f"a simulation with proteins needs n_types >= 4 (two planted pairs), got {params.n_types}")
-    for name in ("response_fraction", "type_specific_fraction", "protein_positive_fraction", "test_fraction"):
+    if params.count_model not in COUNT_MODELS:
+        raise ValueError(f"count_model must be one of {COUNT_MODELS}, got '{params.count_model}'")
+    for name in (
+        "response_fraction",
+        "type_specific_fraction",
+        "protein_positive_fraction",
+        "test_fraction",
+        "zero_inflation",
+    ):
         if not 0.0 <= getattr(params, name) <= 1.0:
             raise ValueError(f"{name} must lie between 0 and 1, got {getattr(params, name)}")
     rng = np.random.default_rng(params.seed)
@@ -111,7 +135,9 @@ def simulate_counts(params: SimulationParams, chunk_size: int = 20_000) -> ad.An
         proportions = np.exp(logits - logits.max(axis=1, keepdims=True))
         proportions /= proportions.sum(axis=1, keepdims=True)
         mu = library_size[start:stop, None] * proportions
-        chunks.append(sp.csr_matrix(draw_counts(mu, params.dispersion_theta, rng).astype(np.int32)))
+        theta = params.dispersion_theta if params.count_model == "nb" else None
+        zeros = np.full(mu.shape, params.zero_inflation) if params.zero_inflation > 0 else None
+        chunks.append(sp.csr_matrix(draw_counts(mu, theta, rng, zeros).astype(np.int32)))
     counts = sp.vstack(chunks, format="csr")
 
     n_mito = min(params.n_mito_genes, params.n_genes)
