@@ -139,7 +139,7 @@ def _dispersion(adata):
 def test_count_models_draw_poisson_nb_and_zero_inflated_cells():
     from lifedl.data.simulate import true_likelihood
 
-    base = dict(n_cells=600, n_genes=80, n_types=2, library_size_sd=0.0, seed=3)
+    base = {"n_cells": 600, "n_genes": 80, "n_types": 2, "library_size_sd": 0.0, "seed": 3}
     poisson = simulate_counts(SimulationParams(**base, count_model="poisson"))
     nb = simulate_counts(SimulationParams(**base, dispersion_theta=2.0))
     zinb = simulate_counts(SimulationParams(**base, dispersion_theta=2.0, zero_inflation=0.3))
