@@ -795,3 +795,65 @@ def perturbation(
     write_tsv(table, metrics_output)
     save_figure(response_scatter_figure(means, spec.heldout), figure_output)
     _log_table_to_run(run_json, table, table.columns[0])
+
+
+def leave_one_type_out(
+    qc_h5ad: str,
+    output: str,
+    runs_output: str,
+    work_dir: str,
+    arch: str,
+    dataset: str,
+    hyper_parameters: Mapping[str, object] | None,
+    seeds: Sequence[int],
+    tracking_uri: str,
+    threads: int = 1,
+    training: Mapping[str, object] | None = None,
+) -> None:
+    """scGen's figure 2 for every cell type in turn: the perturbation model trained with that type's stimulated
+    cells held out, once per seed, its prediction scored beside both baselines. The sheet's 'heldout' type is
+    the validation type (the hyper-parameters were chosen on it) and is left out of the table, so the table's
+    numbers come from types no choice was made on. ``runs_output``: one row per type, seed and method;
+    ``output``: mean and sd over them (:func:`lifedl.tl.perturbation.held_out_summary`)."""
+    import dataclasses
+
+    from lifedl.data.spec import UNS_KEY
+    from lifedl.errors import LifedlError
+    from lifedl.models.base import load_model
+    from lifedl.tl.perturbation import held_out_summary, r2_table, response_means
+
+    adata, spec = read_with_spec(qc_h5ad)
+    types = sorted(adata.obs[spec.labels].astype(str).unique())
+    rows = []
+    for cell_type in (t for t in types if t != spec.heldout):
+        held_out = adata.copy()
+        held_out.uns[UNS_KEY] = dataclasses.replace(spec, heldout=cell_type).to_uns()
+        type_dir = Path(work_dir) / f"heldout_{cell_type}"
+        type_dir.mkdir(parents=True, exist_ok=True)
+        write_h5ad(held_out, type_dir / "qc.h5ad")
+        for seed in seeds:
+            name = f"{arch}_heldout_{cell_type}_seed{seed}"
+            run_dir = type_dir / f"seed{seed}"
+            print(f"{dataset}: {arch} with {cell_type} held out, seed {seed}", flush=True)
+            train(
+                str(type_dir / "qc.h5ad"),
+                str(run_dir / "model.ckpt"),
+                str(run_dir / "run.json"),
+                arch,
+                dataset,
+                hyper_parameters,
+                seed,
+                tracking_uri,
+                threads,
+                training,
+                run_name=name,
+                register=False,
+            )
+            predicted = load_model(run_dir / "model.ckpt").predict(held_out)
+            means = response_means(adata, predicted, spec.labels, spec.condition, spec.control, cell_type)
+            rows.append(r2_table(means).assign(heldout_type=cell_type, seed=seed))
+    if not rows:
+        raise LifedlError(f"{qc_h5ad}: only the validation type '{spec.heldout}' has cells; nothing to hold out.")
+    runs = pd.concat(rows, ignore_index=True)
+    write_tsv(runs, runs_output)
+    write_tsv(held_out_summary(runs, validation_type=spec.heldout), output)

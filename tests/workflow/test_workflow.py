@@ -24,12 +24,12 @@ def _planned_rules(repo, *args) -> set[str]:
 
 def test_dry_run_of_the_default_config_plans_every_rule(repo):
     rules = {"download", "qc", "train", "embed", "collect_metrics", "report", "all"}
-    rules |= {"generate", "perturbation", "figure", "classify", "design"}
+    rules |= {"generate", "perturbation", "figure", "classify", "design", "sample_realism", "enrichment"}
     assert _planned_rules(repo) == rules  # the likelihood comparison is left to make reproduce
-    # make reproduce adds the likelihood comparison, seeds of the classifiers, JASPAR names for janggu's filters and
-    # FreeSolv's regressors
+    # make reproduce adds the likelihood comparison, seeds of the classifiers, JASPAR names for janggu's filters,
+    # FreeSolv's regressors and scGen with every type held out in turn
     extra = {"likelihoods", "replicate", "replicate_representation", "seeds", "motif_database", "filter_motifs"}
-    extra |= {"regress"}
+    extra |= {"regress", "leave_one_type_out"}
     assert _planned_rules(repo, "--configfile", "config/reproduce.yaml") == rules | extra
 
 
@@ -45,6 +45,7 @@ datasets: [tiny, tiny_stim, tiny_seq, tiny_mols, tiny_cite]
 architectures: [pca, ae, dae, vae, ldvae, vega, dgd, scgan, scgen, wnn, multivae, kmer, cnn_mc_dropout, cnn_embed, bilstm,
   transformer, dqn, dqn_oracle, physics, fingerprint, gcn]
 likelihood_comparison: {enabled: true, max_epochs: 5, seeds: [1], datasets: []}
+leave_one_type_out: {enabled: true}
 replicates: {seeds: [1], datasets: [tiny_seq, tiny_cite]}
 params:
   dgd: {max_epochs: 10, patience: 10, n_hidden: 32, n_layers: 2, n_latent: 4, n_components: 4, embed_steps: 20}
@@ -199,6 +200,13 @@ def test_tiny_run_writes_every_output(tiny_run):
     predicted = ad.read_h5ad(stim / "predictions/scgen.h5ad")
     assert (predicted.obs["cell_type"] == "type_0").all()
     assert not (stim / "metrics.tsv").exists() and not (stim / "models/pca").exists()
+    # every other type held out in turn; type_0, the validation type, is not among them
+    loto = pd.read_csv(stim / "loto/scgen_runs.tsv", sep="\t")
+    assert sorted(set(loto["heldout_type"])) == ["type_1", "type_2"] and len(loto) == 2 * 3
+    summary = pd.read_csv(stim / "loto/scgen.tsv", sep="\t").set_index("method")
+    assert list(summary.index) == ["scgen", "no_change", "average_response"] and (summary["n_runs"] == 2).all()
+    assert summary.loc["average_response", "top_margin_over_average_response_mean"] == 0
+    assert (summary["validation_type"] == "type_0").all()
     figures = ["qc_metrics", "qc_features", "umap", "training_curves"]
     figures += ["seed004_panel", "ldvae_loadings", "vega_programs", "vae_interpolation"]
     figures += ["dgd_latent", "dgd_subclusters", "generation", "scgan_realism_umap", "scgan_gene_means"]
@@ -326,6 +334,9 @@ def test_tiny_run_is_tracked_in_mlflow(tiny_run):
     experiment = client.get_experiment_by_name("tiny")
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"  # the UI opens on its runs
     runs = {r.info.run_name: r for r in client.search_runs([experiment.experiment_id])}
+    stim = client.get_experiment_by_name("tiny_stim")
+    stim_runs = {r.info.run_name for r in client.search_runs([stim.experiment_id])}
+    assert stim_runs == {"scgen", "scgen_heldout_type_1_seed0", "scgen_heldout_type_2_seed0"}
     likelihoods = {f"vae_{name}{seed}" for name in ("nb", "zinb", "poisson", "gaussian") for seed in ("", "_seed1")}
     assert set(runs) == set(ARCHS) | {"scgan"} | likelihoods
     assert "eval/scgan/auroc" in runs["scgan"].data.metrics and "train/gradient_penalty" in runs["scgan"].data.metrics

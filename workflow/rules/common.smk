@@ -206,6 +206,10 @@ def report_plan():
                 text = caption(TASK_CAPTIONS[task]).replace("{{ snakemake.wildcards.arch }}", arch)
                 figures += [(f"results/{dataset}/figures/{arch}_{name}.png", text) for name in names]
                 tables.append((f"{arch}: {TASK_TABLES[task]}", f"results/{dataset}/metrics/{arch}.tsv"))
+        if config["leave_one_type_out"]["enabled"]:
+            for arch in archs_of(dataset, "perturbation"):
+                title = f"{arch}: every cell type held out in turn (the validation type left out), beside the baselines"
+                tables.append((title, f"results/{dataset}/loto/{arch}.tsv"))
         if dataset in likelihood_datasets():
             title = "Held-out ELBO and log-likelihood per likelihood over seeds (same VAE, same held-out cells per seed)"
             tables.append((title, f"results/{dataset}/likelihoods.tsv"))

@@ -96,3 +96,30 @@ rule sample_realism:
         seed=config["seed"],
     script:
         "../scripts/sample_realism.py"
+
+
+rule leave_one_type_out:
+    input:
+        "results/{dataset}/qc.h5ad",
+    output:
+        summary=report("results/{dataset}/loto/{arch}.tsv", caption="../report/leave_one_type_out.rst", category="{dataset}"),
+        runs="results/{dataset}/loto/{arch}_runs.tsv",
+    log:
+        "results/{dataset}/logs/leave_one_type_out_{arch}.log",
+    benchmark:
+        "results/{dataset}/benchmarks/leave_one_type_out_{arch}.tsv"
+    wildcard_constraints:
+        arch=arch_pattern("perturbation"),
+    conda:
+        "../../envs/train.yaml"
+    threads: rule_resources("train")["threads"]
+    resources:
+        mem_mb=mem_mb("train"),
+        runtime=rule_resources("train")["runtime"],
+        gpu=rule_resources("train").get("gpu", 0),
+    params:
+        hyper_parameters=lambda wildcards: config["params"].get(wildcards.arch, {}),
+        seeds=list(dict.fromkeys([config["seed"], *config["leave_one_type_out"]["seeds"]])),
+        training=config["training"],
+    script:
+        "../scripts/leave_one_type_out.py"

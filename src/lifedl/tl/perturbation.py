@@ -156,3 +156,22 @@ def r2_table(means: ResponseMeans) -> pd.DataFrame:
         for name, prediction in means.predictions.items()
     ]
     return pd.DataFrame(rows, columns=["method", "r2_all_genes", "r2_top_genes", "n_top_genes"])
+
+
+def held_out_summary(runs: pd.DataFrame, validation_type: str = "") -> pd.DataFrame:
+    """Mean and sd of each method's R^2 over held-out types and seeds (``runs``: :func:`r2_table` rows with
+    ``heldout_type`` and ``seed``), and its margin over ``average_response`` on the top genes, paired per run."""
+    baseline = runs[runs["method"] == "average_response"].set_index(["heldout_type", "seed"])["r2_top_genes"]
+    rows = []
+    for method, group in runs.groupby("method", sort=False):
+        margin = group.set_index(["heldout_type", "seed"])["r2_top_genes"] - baseline
+        row = {"method": method, "n_types": group["heldout_type"].nunique(), "n_runs": len(group)}
+        for measure, values in (("r2_all_genes", group["r2_all_genes"]), ("r2_top_genes", group["r2_top_genes"])):
+            row[f"{measure}_mean"], row[f"{measure}_sd"] = values.mean(), values.std(ddof=1)
+        row["top_margin_over_average_response_mean"], row["top_margin_over_average_response_sd"] = (
+            margin.mean(),
+            margin.std(ddof=1),
+        )
+        row["runs_beating_average_response"] = int((margin > 0).sum())
+        rows.append(row)
+    return pd.DataFrame(rows).assign(validation_type=validation_type)
