@@ -651,6 +651,7 @@ SEED_MEASURES = (
     *("nll", "ece", "mean_confidence", "accuracy_at_80pct_coverage", "unseen_class_auroc"),  # their certainty
     *("best_fraction", "policy_fraction", "evaluations_to_95pct", "designs_motif_fraction"),  # designers
     *("ari", "nmi", "ari_best", "ari_rna", "ari_protein", "knn_accuracy", "batch_asw", "batch_entropy"),  # embeddings
+    *("label_silhouette", "component_ari", "heldout_loglik_per_cell"),
     *("protein_r_per_cell", "protein_r_per_protein", "protein_r_per_cell_ridge", "protein_r_per_cell_mean_baseline"),
 )
 
