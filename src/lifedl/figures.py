@@ -121,6 +121,12 @@ def _generation(inputs, spec, options):
     return generation_figure(real, samples)
 
 
+def _scgan_realism_curve(inputs, spec, options):
+    from lifedl.pl.scgan import realism_curve_figure
+
+    return realism_curve_figure(inputs["history"], inputs["table"])
+
+
 def _cnn_motif(inputs, spec, options):
     from lifedl.pl.sequences import motif_filter_figure
 
@@ -318,6 +324,12 @@ FIGURES: dict[str, Figure] = {
             _fixed({"qc": "qc.h5ad", "dgd": "models/dgd/model.ckpt", "vae": "models/vae/model.ckpt"}),
             _generation,
             archs=("dgd", "vae"),
+        ),
+        Figure(
+            "scgan_realism_curve",
+            _fixed({"history": "models/scgan/history.tsv", "table": "metrics/scgan.tsv"}),
+            _scgan_realism_curve,
+            archs=("scgan",),
         ),
         Figure(
             "cnn_motif",

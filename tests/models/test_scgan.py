@@ -148,10 +148,13 @@ def test_conditioning_needs_a_cell_type_column(cells, tmp_path):
 
 class _EpochParts(L.Callback):
     def __init__(self):
-        self.keys = []
+        self.keys, self.all_keys, self.realism = [], [], []
 
     def on_train_epoch_end(self, trainer, module):  # where EpochMetricsLogger reads them
         self.keys.append(sorted(k for k in module.epoch_means if k.startswith("train/")))
+        self.all_keys.append(set(module.epoch_means))
+        if "realism/auroc" in module.epoch_means:
+            self.realism.append(module.epoch_means["realism/auroc"])
 
 
 def test_training_brings_generated_gene_means_towards_the_real_ones_and_logs_every_part(cells, tmp_path):
@@ -167,6 +170,16 @@ def test_training_brings_generated_gene_means_towards_the_real_ones_and_logs_eve
     assert after > before + 0.3 and after > 0.5
     # 300 cells in minibatches of 64: 5 critic updates per epoch, one generator update per 5 critic updates
     assert model.final_metrics["critic_updates"] == 100 and model.final_metrics["generator_updates"] == 20
+
+
+def test_realism_every_scores_generated_cells_during_training_without_changing_the_training(cells, tmp_path):
+    parts = _EpochParts()
+    scored = _train_in(cells, tmp_path / "scored", callbacks=[parts], max_epochs=4, realism_every=2)
+    plain = _train_in(cells, tmp_path / "plain", max_epochs=4)
+    assert [("realism/auroc" in keys) for keys in parts.all_keys] == [False, True, False, True]
+    assert all(0.5 <= value <= 1 for value in parts.realism)  # 4 epochs: told apart from real cells
+    # the measure draws no number from the training's random stream, and leaves batch norm as it found it
+    np.testing.assert_array_equal(scored.generate(20, seed=0).X, plain.generate(20, seed=0).X)
 
 
 def test_a_resumed_run_ends_exactly_where_an_uninterrupted_one_does(cells, tmp_path, capsys):

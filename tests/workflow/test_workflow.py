@@ -49,7 +49,8 @@ leave_one_type_out: {enabled: true}
 replicates: {seeds: [1], datasets: [tiny_seq, tiny_cite]}
 params:
   dgd: {max_epochs: 10, patience: 10, n_hidden: 32, n_layers: 2, n_latent: 4, n_components: 4, embed_steps: 20}
-  scgan: {max_epochs: 4, n_latent: 16, generator_layers: [32, 64], critic_layers: [64, 32], batch_size: 64}
+  scgan: {max_epochs: 4, n_latent: 16, generator_layers: [32, 64], critic_layers: [64, 32], batch_size: 64,
+    realism_every: 2}
   scgen: {max_epochs: 10, patience: 10, n_hidden: 32, n_latent: 4}
   pca: {n_components: 10}
   vae: {max_epochs: 30, patience: 10, n_hidden: 32, n_latent: 4}
@@ -185,6 +186,8 @@ def test_tiny_run_writes_every_output(tiny_run):
     assert generated.shape == (qc.n_obs, qc.n_vars)
     realism = pd.read_csv(tiny / "metrics/scgan.tsv", sep="\t").set_index("comparison")
     assert list(realism.index) == ["scgan", "real_vs_real"] and realism["auroc"].between(0, 1).all()
+    curve = pd.read_csv(tiny / "models/scgan/history.tsv", sep="\t").dropna(subset=["realism/auroc"])
+    assert list(curve["epoch"]) == [1, 3] and curve["realism/auroc"].between(0, 1).all()  # every 2nd epoch
     samples = pd.read_csv(tiny / "realism.tsv", sep="\t").set_index("comparison")  # seed 002: GAN beside VAE, DGD
     assert list(samples.index) == ["scgan", "vae", "dgd", "real_vs_real"] and samples["auroc"].between(0, 1).all()
     assert samples.loc["real_vs_real", "auroc"] == pytest.approx(realism.loc["real_vs_real", "auroc"])  # same floor
@@ -210,6 +213,7 @@ def test_tiny_run_writes_every_output(tiny_run):
     figures = ["qc_metrics", "qc_features", "umap", "training_curves"]
     figures += ["seed004_panel", "ldvae_loadings", "vega_programs", "vae_interpolation"]
     figures += ["dgd_latent", "dgd_subclusters", "generation", "scgan_realism_umap", "scgan_gene_means"]
+    figures += ["scgan_realism_curve"]
     for figure in figures:
         assert (tiny / f"figures/{figure}.png").read_bytes()[:4] == b"\x89PNG"
     stim_figures = ["qc_metrics", "qc_features", "training_curves", "scgen_response"]

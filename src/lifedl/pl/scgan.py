@@ -102,3 +102,27 @@ def gene_means_figure(real, generated) -> plt.Figure:
     fig.suptitle(f"{real_log.shape[1]} genes: {real_log.shape[0]} real vs {generated_log.shape[0]} generated cells")
     fig.tight_layout()
     return fig
+
+
+PAPER_AUROC = 0.65  # Marouf et al. 2020: the random forest's AUROC on scGAN's PBMC cells after a million steps
+
+
+def realism_curve_figure(history: pd.DataFrame, table: pd.DataFrame) -> plt.Figure:
+    """scGAN's realism against its training budget: the random forest's AUROC (generated vs training cells)
+    every ``realism_every`` epochs (``history``'s column ``realism/auroc``), beside the two halves of the real
+    cells (``table``'s ``real_vs_real`` row, the floor) and the paper's level."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    scored = history.dropna(subset=["realism/auroc"]) if "realism/auroc" in history else history.iloc[:0]
+    if scored.empty:
+        ax.text(0.5, 0.5, "no realism measured during training:\nset params.scgan.realism_every > 0", ha="center")
+        ax.axis("off")
+        return fig
+    ax.plot(scored["epoch"] + 1, scored["realism/auroc"], "o-", label="scGAN's cells vs training cells")
+    floor = table.set_index("comparison").loc["real_vs_real", "auroc"]
+    ax.axhline(floor, ls="--", c="grey", label=f"two halves of the real cells ({floor:.2f})")
+    ax.axhline(PAPER_AUROC, ls=":", c="k", label=f"the paper after 10^6 steps ({PAPER_AUROC})")
+    ax.set(xlabel="epoch", ylabel="RF AUROC (0.5: indistinguishable)", ylim=(0.4, 1.02))
+    ax.set_title("scGAN realism against its training budget")
+    ax.legend(fontsize=8, loc="lower left")
+    fig.tight_layout()
+    return fig

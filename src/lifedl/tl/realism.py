@@ -193,9 +193,10 @@ def _row(comparison: str, real: np.ndarray, other: np.ndarray, reference: np.nda
     }
 
 
-def realism_table(real, generated, seed: int = 0, name: str = "scgan") -> pd.DataFrame:
-    """One row per comparison: ``name`` (real vs generated) and ``real_vs_real`` (the floor). ``generated`` may
-    also be a mapping {name: cells}: one row per sample, all measured against the same real cells.
+def realism_table(real, generated, seed: int = 0, name: str = "scgan", floor: bool = True) -> pd.DataFrame:
+    """One row per comparison: ``name`` (real vs generated) and ``real_vs_real`` (the floor; left out when
+    ``floor`` is False). ``generated`` may also be a mapping {name: cells}: one row per sample, all measured
+    against the same real cells.
 
     The real cells are split at random into three equal parts: a reference that fits the PCA, and halves A
     and B. The floor compares A with B; each model row compares A with as many generated cells as B has. All
@@ -219,4 +220,6 @@ def realism_table(real, generated, seed: int = 0, name: str = "scgan") -> pd.Dat
     for sample, (_, cells) in pairs.items():
         cells = cells[np.sort(rng.choice(cells.shape[0], n, replace=False))]
         rows.append(_row(sample, half_a, cells, reference, seed))
-    return pd.DataFrame([*rows, _row("real_vs_real", half_a, half_b, reference, seed)])
+    if floor:
+        rows.append(_row("real_vs_real", half_a, half_b, reference, seed))
+    return pd.DataFrame(rows)

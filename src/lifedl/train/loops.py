@@ -97,14 +97,18 @@ class DGDTraining(LitModel):
         super().on_validation_epoch_end()
 
 
+REALISM_CELLS = 1000  # training cells scored against as many generated ones by realism_every (a few seconds)
+
+
 class GANTraining(L.LightningModule):
     """Manual optimisation: one critic update per minibatch of real cells, one generator update after every
     ``critic_steps`` critic updates (counted across epochs and kept in the checkpoint)."""
 
-    def __init__(self, network, params: dict, seed: int):
+    def __init__(self, network, params: dict, seed: int, real: dict | None = None):
         super().__init__()
         self.automatic_optimization = False
         self.network, self.params, self.seed = network, params, seed
+        self.real = real  # the training cells' arrays: realism_every scores generated cells against them
         self.critic_updates = 0
         self.generator_updates = 0
         self._sums: dict[str, tuple[torch.Tensor | float, int]] = {}
@@ -150,6 +154,28 @@ class GANTraining(L.LightningModule):
             self._add(generator_parts)
         if batch_idx == self.trainer.num_training_batches - 1:  # before the callbacks' on_train_epoch_end
             self.epoch_means = {f"train/{name}": float(total) / count for name, (total, count) in self._sums.items()}
+            every = self.params.get("realism_every", 0)
+            if every and self.real is not None and (self.current_epoch + 1) % every == 0:
+                self.epoch_means["realism/auroc"] = self.realism_auroc()
+
+    def realism_auroc(self) -> float:
+        """scGAN's measure during training: the random forest's AUROC telling up to REALISM_CELLS training cells
+        from as many generated ones (of the same types, for cscGAN); the training's random stream is untouched."""
+        from lifedl.tl.realism import realism_table
+
+        expression = self.real["expression"]
+        rows = np.sort(np.random.default_rng(self.seed).permutation(expression.shape[0])[:REALISM_CELLS])
+        labels = self.real.get("label")
+        labels = torch.as_tensor(labels[rows] if labels is not None else np.zeros(len(rows), dtype=np.int64))
+        generator = self.network.generator
+        was_training = generator.training
+        generator.eval()  # batch norm's running statistics, as ScGANModel.generate
+        with torch.no_grad(), torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            generated = self.network.generate(len(rows), labels.to(self.device), self.device).float().cpu().numpy()
+        generator.train(was_training)
+        # as the generate step scores the final model (the same split of the real cells), less the floor
+        return float(realism_table(expression[rows], generated, self.seed, floor=False)["auroc"].iloc[0])
 
     def configure_optimizers(self):
         def optimiser(module: nn.Module) -> torch.optim.Optimizer:
@@ -214,7 +240,7 @@ def fit_dgd(setup: Setup, params: dict, context: TrainingContext) -> FitResult:
 
 def fit_gan(setup: Setup, params: dict, context: TrainingContext) -> FitResult:
     network, arrays = setup.network, setup.arrays
-    lit = GANTraining(network, params, context.seed)
+    lit = GANTraining(network, params, context.seed, real=arrays)
     loader = batch_loader(arrays, params["batch_size"], shuffle=True, **loader_settings(context))
     trainer = run_lightning(lit, params["max_epochs"], context, train_loader=loader)
     network.cpu().eval()

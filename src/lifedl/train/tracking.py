@@ -123,6 +123,9 @@ def experiment_id(client, name: str, tracking_uri: str) -> str:
         return client.create_experiment(name, artifact_location=artifact_location, tags=EXPERIMENT_KIND)
 
 
+EPOCH_METRIC_PREFIXES = ("train/", "val/", "realism/")
+
+
 class RunRecorder:
     """Logs to one MLflow run by id (also after the run has finished, e.g. from the evaluate rule)."""
 
@@ -153,10 +156,11 @@ class RunRecorder:
         return {metric.step for metric in self.client.get_metric_history(self.run_id, key)}
 
     def epoch_history(self):
-        """The run's per-epoch train/* and val/* metrics as a table: one row per epoch, one column per metric."""
+        """The run's per-epoch metrics (train/*, val/*, and realism/* where measured) as a table: one row per epoch,
+        one column per metric (empty where a metric was not measured that epoch)."""
         import pandas as pd
 
-        keys = [k for k in self.client.get_run(self.run_id).data.metrics if k.startswith(("train/", "val/"))]
+        keys = [k for k in self.client.get_run(self.run_id).data.metrics if k.startswith(EPOCH_METRIC_PREFIXES)]
         rows = [(m.step, key, m.value) for key in keys for m in self.client.get_metric_history(self.run_id, key)]
         long = pd.DataFrame(rows, columns=["epoch", "key", "value"])
         wide = long.pivot_table(index="epoch", columns="key", values="value", aggfunc="last")
