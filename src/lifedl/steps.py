@@ -684,6 +684,14 @@ def loadings_enrichment(embeddings: Mapping[str, str], output: str, factors_outp
     write_tsv(enrichment_summary(tables), output)
 
 
+def program_peaks(embedding_h5ad: str, output: str, arch: str) -> None:
+    """Where each named program (VEGA) is most and least active: one row per program."""
+    from lifedl.tl.enrichment import program_activity, program_peaks
+
+    adata, spec = read_with_spec(embedding_h5ad)
+    write_tsv(program_peaks(program_activity(adata, arch), adata.obs[spec.labels].astype(str).to_numpy()), output)
+
+
 def seed_summary(metric_files: Sequence[str], seeds: Sequence[int], output: str) -> None:
     """Mean and standard deviation over seeds of each scored architecture's measures (``metric_files``: one metrics
     table per architecture and seed, ``seeds`` the seed of each), the baselines first."""

@@ -25,6 +25,7 @@ def _planned_rules(repo, *args) -> set[str]:
 def test_dry_run_of_the_default_config_plans_every_rule(repo):
     rules = {"download", "qc", "train", "embed", "collect_metrics", "report", "all"}
     rules |= {"generate", "perturbation", "figure", "classify", "design", "sample_realism", "enrichment"}
+    rules |= {"program_peaks"}
     assert _planned_rules(repo) == rules  # the likelihood comparison is left to make reproduce
     # make reproduce adds the likelihood comparison, seeds of the classifiers, JASPAR names for janggu's filters,
     # FreeSolv's regressors and scGen with every type held out in turn
@@ -165,6 +166,9 @@ def test_tiny_run_writes_every_output(tiny_run):
     assert embeddings["dae"].layers["denoised_dae"].shape == (qc.n_obs, qc.n_vars)
     assert embeddings["ldvae"].varm["loadings_ldvae"].shape == (qc.n_vars, 4)
     assert len(embeddings["vega"].uns["vega_programs"]) == 3  # the simulation's three type programs
+    peaks = pd.read_csv(tiny / "programs/vega.tsv", sep="\t")
+    assert list(peaks["program"]) == list(embeddings["vega"].uns["vega_programs"])
+    assert set(peaks["peak_label"]) <= {"type_0", "type_1", "type_2"} and (peaks["peak_z"] >= peaks["lowest_z"]).all()
     table = pd.read_csv(tiny / "metrics.tsv", sep="\t")
     assert list(table["arch"]) == ARCHS
     assert table["knn_accuracy"].between(0, 1).all()

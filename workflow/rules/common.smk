@@ -171,6 +171,7 @@ def realism_samplers(dataset):
     return [arch for arch in REALISM_SAMPLERS if arch in archs_of(dataset)]
 
 
+PROGRAM_ARCHS = ("vega",)  # latent dimensions named by gene program: where each is most active is tabulated
 LOADINGS_ARCHS = ("ldvae",)  # linear decoders: each factor's loadings are tested against the gene programs
 
 
@@ -213,6 +214,10 @@ def report_plan():
         if dataset in likelihood_datasets():
             title = "Held-out ELBO and log-likelihood per likelihood over seeds (same VAE, same held-out cells per seed)"
             tables.append((title, f"results/{dataset}/likelihoods.tsv"))
+        if SHEET[dataset]["labels"]:
+            for arch in [arch for arch in PROGRAM_ARCHS if arch in archs_of(dataset)]:
+                title = f"{arch}: the cell type where each program is most and least active (z across cell types)"
+                tables.append((title, f"results/{dataset}/programs/{arch}.tsv"))
         if loadings_archs(dataset):
             title = "Factors whose top-loading genes form a gene program (hypergeometric test, Bonferroni)"
             tables.append((title, f"results/{dataset}/enrichment.tsv"))

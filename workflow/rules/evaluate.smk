@@ -227,3 +227,21 @@ rule enrichment:
         n_factors=get_architecture("ldvae").resolve_params(config["params"].get("ldvae"), where="config 'params.ldvae'")["n_latent"],
     script:
         "../scripts/enrichment.py"
+
+
+rule program_peaks:
+    input:
+        "results/{dataset}/embeddings/{arch}.h5ad",
+    output:
+        report("results/{dataset}/programs/{arch}.tsv", caption="../report/program_peaks.rst", category="{dataset}"),
+    log:
+        "results/{dataset}/logs/program_peaks_{arch}.log",
+    benchmark:
+        "results/{dataset}/benchmarks/program_peaks_{arch}.tsv"
+    wildcard_constraints:
+        arch="|".join(PROGRAM_ARCHS),
+    localrule: True
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/program_peaks.py"

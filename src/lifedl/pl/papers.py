@@ -10,11 +10,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 
 from lifedl.pl.figures import scatter_categories
+from lifedl.tl.enrichment import program_activity, standardised_activity
 
 
 def _two_dims(embedding: np.ndarray, seed: int) -> np.ndarray:
@@ -71,14 +71,11 @@ def loadings_figure(embedding: ad.AnnData, arch: str, n_genes: int = 6) -> plt.F
 
 def program_heatmap(embedding: ad.AnnData, labels: str) -> plt.Figure:
     """VEGA: mean program activity per cell type, standardised per program."""
-    programs = list(embedding.uns["vega_programs"])
-    activity = pd.DataFrame(embedding.obsm["X_vega"], columns=programs, index=embedding.obs_names)
-    means = activity.groupby(embedding.obs[labels].to_numpy()).mean().T
-    standardised = means.sub(means.mean(axis=1), axis=0).div(means.std(axis=1).replace(0, 1), axis=0)
-    fig, ax = plt.subplots(figsize=(1 + 0.6 * means.shape[1], 1 + 0.4 * means.shape[0]))
+    standardised = standardised_activity(program_activity(embedding, "vega"), embedding.obs[labels].to_numpy())
+    fig, ax = plt.subplots(figsize=(1 + 0.6 * standardised.shape[1], 1 + 0.4 * standardised.shape[0]))
     image = ax.imshow(standardised.to_numpy(), cmap="RdBu_r", vmin=-2, vmax=2, aspect="auto")
-    ax.set_xticks(range(means.shape[1]), means.columns, rotation=60, ha="right", fontsize=8)
-    ax.set_yticks(range(means.shape[0]), means.index, fontsize=8)
+    ax.set_xticks(range(standardised.shape[1]), standardised.columns, rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(range(standardised.shape[0]), standardised.index, fontsize=8)
     fig.colorbar(image, ax=ax, label="mean activity (z across cell types)")
     ax.set_title("VEGA: gene-program activity per cell type")
     fig.tight_layout()

@@ -7,6 +7,9 @@ observed overlap when ``n_top`` genes are drawn at random from the data's genes.
 Bonferroni over every factor, sign and program tested, so a row under 0.05 is a program the factor
 recovers beyond chance across the whole table. ``enrichment_summary`` counts them per model: PCA's leading
 components, tested the same way, are the baseline.
+
+VEGA names its latent dimensions by program up front; ``program_peaks`` checks the names: the cell type in
+which each program's mean activity is highest (and lowest), standardised across cell types.
 """
 
 from __future__ import annotations
@@ -89,3 +92,29 @@ def enrichment_summary(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+
+def program_activity(embedding, arch: str) -> pd.DataFrame:
+    """A program-named embedding (VEGA's AnnData: obsm['X_<arch>'], uns['<arch>_programs']) as cells x programs."""
+    return pd.DataFrame(embedding.obsm[f"X_{arch}"], columns=list(embedding.uns[f"{arch}_programs"]))
+
+
+def standardised_activity(activity: pd.DataFrame, labels: Sequence[str]) -> pd.DataFrame:
+    """Programs x cell types: mean activity per cell type, standardised per program across cell types."""
+    means = activity.groupby(np.asarray(labels)).mean().T
+    return means.sub(means.mean(axis=1), axis=0).div(means.std(axis=1).replace(0, 1), axis=0)
+
+
+def program_peaks(activity: pd.DataFrame, labels: Sequence[str]) -> pd.DataFrame:
+    """One row per program (``activity``: cells x programs): the cell type of highest and of lowest mean activity
+    and their z-scores across cell types."""
+    z = standardised_activity(activity, labels)
+    return pd.DataFrame(
+        {
+            "program": z.index,
+            "peak_label": z.idxmax(axis=1).to_numpy(),
+            "peak_z": z.max(axis=1).to_numpy(),
+            "lowest_label": z.idxmin(axis=1).to_numpy(),
+            "lowest_z": z.min(axis=1).to_numpy(),
+        }
+    )
