@@ -7,6 +7,7 @@ or table goes, a directive that reads it from a results file (``make docs`` afte
     {{ table results/pbmc68k_reduced/metrics.tsv | arch, ari, nmi | .3f }} a Markdown table of those columns (rows
                                                                            with no measure filled left out)
     {{ table? results/pbmc68k_reduced/likelihoods.tsv | ... }}           the same, or a note where the file is missing
+    {{ ?results/x/likelihoods.tsv | likelihood=nb | wins }}               one value, or a note where the file is missing
     {{ table results/x/motifs/cnn.tsv | filter, best_match | .3f | 8 }}  only the first 8 rows
     {{ run }}                                                            the run's commit, seed and date
 
@@ -129,6 +130,10 @@ def render(template: str, root: Path, template_name: str = "template") -> str:
                     raise RenderError(f"{where}: '{parts[3]}' is not a number of rows to show.")
                 table = table.head(int(parts[3]))
             return _markdown_table(table, columns, parts[2] if len(parts) > 2 else "", where)
+        if parts[0].startswith("?"):  # a value of a file that only make reproduce writes
+            parts[0] = parts[0][1:].strip()
+            if not (root / Path(parts[0]).relative_to("results")).is_file():
+                return "(not in this run: `make reproduce`)"
         if len(parts) not in (3, 4):
             raise RenderError(f"{where}: '{{{{{inner}}}}}' is not 'file | column=value | column [| format]'.")
         row = _pick_row(_read(root, parts[0], where), parts[1], where)

@@ -696,6 +696,7 @@ def seed_summary(metric_files: Sequence[str], seeds: Sequence[int], output: str)
     """Mean and standard deviation over seeds of each scored architecture's measures (``metric_files``: one metrics
     table per architecture and seed, ``seeds`` the seed of each), the baselines first."""
     from lifedl.report import metrics_table
+    from lifedl.tl.seeds import mean_and_sd
 
     table = metrics_table(metric_files)
     order = list(dict.fromkeys(table["arch"]))
@@ -706,10 +707,7 @@ def seed_summary(metric_files: Sequence[str], seeds: Sequence[int], output: str)
     for arch in order:
         runs = per_seed[per_seed["arch"] == arch]
         row = {"arch": arch, "n_seeds": len(runs), "seeds": " ".join(str(s) for s in sorted(runs["seed"]))}
-        for measure in (m for m in SEED_MEASURES if m in runs):
-            row[f"{measure}_mean"] = runs[measure].mean()
-            row[f"{measure}_sd"] = runs[measure].std(ddof=1) if len(runs) > 1 else float("nan")
-        rows.append(row)
+        rows.append({**row, **mean_and_sd(runs, [m for m in SEED_MEASURES if m in runs])})
     write_tsv(pd.DataFrame(rows), output)
 
 
@@ -866,3 +864,71 @@ def leave_one_type_out(
     runs = pd.concat(rows, ignore_index=True)
     write_tsv(runs, runs_output)
     write_tsv(held_out_summary(runs, validation_type=spec.heldout), output)
+
+
+def augmentation(
+    qc_h5ad: str,
+    output: str,
+    runs_output: str,
+    work_dir: str,
+    arch: str,
+    dataset: str,
+    rare_type: str,
+    n_rare: int,
+    hyper_parameters: Mapping[str, object] | None,
+    seeds: Sequence[int],
+    tracking_uri: str,
+    threads: int = 1,
+    training: Mapping[str, object] | None = None,
+) -> None:
+    """scGAN's augmentation experiment (:mod:`lifedl.tl.augmentation`): per seed, ``rare_type`` keeps ``n_rare``
+    of its training cells, a conditional GAN (``arch``, tracked in MLflow) trains on what is left and generates
+    as many cells of that type as were taken away, and the rare type's test F1 is measured with and without
+    them, beside random oversampling and all training cells. The test cells are the data set's (``split``)."""
+    import numpy as np
+
+    from lifedl.errors import LifedlError
+    from lifedl.models.base import load_model
+    from lifedl.tl.augmentation import TEST_FRACTION, arm_summary, augmentation_arms, downsample_type
+
+    adata, spec = read_with_spec(qc_h5ad)
+    labels = adata.obs[spec.labels].astype(str).to_numpy()
+    if rare_type not in set(labels):
+        raise LifedlError(
+            f"{qc_h5ad}: '{rare_type}' (config augmentation.rare_types.{dataset}) is not a cell type of obs "
+            f"'{spec.labels}'; types: {sorted(set(labels))[:12]}."
+        )
+    # the data set's test rows; without a split, a fixed random 30 % (the same for every seed)
+    training = ~spec.is_test(adata) if spec.split else np.random.default_rng(0).random(adata.n_obs) >= TEST_FRACTION
+    rows = []
+    for seed in seeds:
+        kept = downsample_type(labels, training, rare_type, n_rare, seed)
+        run_dir = Path(work_dir) / f"seed{seed}"
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_h5ad(adata[kept].copy(), run_dir / "train.h5ad")
+        name = f"{arch}_rare_{n_rare}_seed{seed}"
+        print(f"{dataset}: {arch} on the training cells with {n_rare} '{rare_type}' cells, seed {seed}", flush=True)
+        params = {**(hyper_parameters or {}), "conditional": True}
+        train(
+            str(run_dir / "train.h5ad"),
+            str(run_dir / "model.ckpt"),
+            str(run_dir / "run.json"),
+            arch,
+            dataset,
+            params,
+            seed,
+            tracking_uri,
+            threads,
+            training,
+            run_name=name,
+            register=False,
+        )
+        model = load_model(run_dir / "model.ckpt")
+        n_generated = int((training & (labels == rare_type)).sum()) - n_rare  # the type's size restored
+        generated = model.generate(n_generated, seed, cell_types=[rare_type] * n_generated).X
+        expression = model.prepare(adata).X.toarray()
+        table = augmentation_arms(expression, labels, training, kept, np.asarray(generated), rare_type, seed)
+        rows.append(table.assign(seed=seed))
+    runs = pd.concat(rows, ignore_index=True)
+    write_tsv(runs, runs_output)
+    write_tsv(arm_summary(runs).assign(rare_type=rare_type), output)

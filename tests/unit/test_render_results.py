@@ -32,6 +32,7 @@ def test_values_and_tables_come_from_the_files(render_results, results):
         "{{ results/d/metrics.tsv | arch=pca | n_cells }} cells.\n"
         "{{ table results/d/metrics.tsv | arch, ari, n_cells, loglik | .2f }}\n"
         "{{ table? results/d/likelihoods.tsv | likelihood }}\n"
+        "nb won {{ ?results/d/likelihoods.tsv | likelihood=nb | wins }}; vae {{ ?results/d/metrics.tsv | arch=vae | ari | .2f }}\n"
         "{{ table results/d/metrics.tsv | arch | | 1 }}\n"
     )
     text = render_results.render(template, results)
@@ -40,6 +41,7 @@ def test_values_and_tables_come_from_the_files(render_results, results):
     # counts stay integers, empty cells stay empty, the format applies to the rest
     assert "| pca | 0.51 | 693 |  |" in text and "| vae | 0.52 | 693 | -653.36 |" in text
     assert "_Not in this run: `make reproduce` writes `results/d/likelihoods.tsv`._" in text
+    assert "nb won (not in this run: `make reproduce`); vae 0.52" in text
     assert text.endswith("| arch |\n|---|\n| pca |\n")  # the first row only
     assert "{{" not in text
 
@@ -74,12 +76,12 @@ def test_the_committed_template_reads_only_files_the_workflow_writes(repo):
         "results/benchmarks/workflow_rule_totals.tsv": "benchmarks/workflow_rules.py",
         "results/benchmarks/wnn_muon.tsv": "benchmarks/wnn_muon.py",  # make bench
     }
-    for path in set(re.findall(r"\{\{\s*(?:table\??\s+)?(results/[^ |}]+)", template)):
+    for path in set(re.findall(r"\{\{\s*(?:table\??\s+|\?)?(results/[^ |}]+)", template)):
         if path in extra:
             assert path.split("/")[-1] in (repo / extra[path]).read_text()
             continue
         pattern = re.sub(r"^results/[^/]+/", "results/{dataset}/", path)
-        generic = re.sub(r"/(metrics|models|predictions|motifs)/[^/]+\.tsv$", r"/\1/{arch}.tsv", pattern)
+        generic = re.sub(r"/(metrics|models|predictions|motifs|loto|programs)/[^/]+\.tsv$", r"/\1/{arch}.tsv", pattern)
         assert pattern in rules or generic in rules, f"{path}: no rule writes it"
 
 

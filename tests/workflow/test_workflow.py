@@ -30,7 +30,7 @@ def test_dry_run_of_the_default_config_plans_every_rule(repo):
     # make reproduce adds the likelihood comparison, seeds of the classifiers, JASPAR names for janggu's filters,
     # FreeSolv's regressors and scGen with every type held out in turn
     extra = {"likelihoods", "replicate", "replicate_representation", "seeds", "motif_database", "filter_motifs"}
-    extra |= {"regress", "leave_one_type_out"}
+    extra |= {"regress", "leave_one_type_out", "augmentation"}
     assert _planned_rules(repo, "--configfile", "config/reproduce.yaml") == rules | extra
 
 
@@ -47,6 +47,7 @@ architectures: [pca, ae, dae, vae, ldvae, vega, dgd, scgan, scgen, wnn, multivae
   transformer, dqn, dqn_oracle, physics, fingerprint, gcn]
 likelihood_comparison: {enabled: true, max_epochs: 5, seeds: [1], datasets: []}
 leave_one_type_out: {enabled: true}
+augmentation: {enabled: true, rare_types: {tiny: type_1}, n_rare: 5}
 replicates: {seeds: [1], datasets: [tiny_seq, tiny_cite]}
 params:
   dgd: {max_epochs: 10, patience: 10, n_hidden: 32, n_layers: 2, n_latent: 4, n_components: 4, embed_steps: 20}
@@ -190,6 +191,10 @@ def test_tiny_run_writes_every_output(tiny_run):
     assert generated.shape == (qc.n_obs, qc.n_vars)
     realism = pd.read_csv(tiny / "metrics/scgan.tsv", sep="\t").set_index("comparison")
     assert list(realism.index) == ["scgan", "real_vs_real"] and realism["auroc"].between(0, 1).all()
+    augmented = pd.read_csv(tiny / "augmentation/scgan.tsv", sep="\t").set_index("arm")  # scGAN's augmentation
+    assert list(augmented.index) == ["rare", "oversampled", "cscgan", "all_cells"]
+    assert augmented.loc["rare", "n_rare_train"] == 5 and augmented["f1_rare_mean"].between(0, 1).all()
+    assert augmented.loc["oversampled", "n_rare_train"] == augmented.loc["cscgan", "n_rare_train"]
     curve = pd.read_csv(tiny / "models/scgan/history.tsv", sep="\t").dropna(subset=["realism/auroc"])
     assert list(curve["epoch"]) == [1, 3] and curve["realism/auroc"].between(0, 1).all()  # every 2nd epoch
     samples = pd.read_csv(tiny / "realism.tsv", sep="\t").set_index("comparison")  # seed 002: GAN beside VAE, DGD
@@ -346,7 +351,7 @@ def test_tiny_run_is_tracked_in_mlflow(tiny_run):
     stim_runs = {r.info.run_name for r in client.search_runs([stim.experiment_id])}
     assert stim_runs == {"scgen", "scgen_heldout_type_1_seed0", "scgen_heldout_type_2_seed0"}
     likelihoods = {f"vae_{name}{seed}" for name in ("nb", "zinb", "poisson", "gaussian") for seed in ("", "_seed1")}
-    assert set(runs) == set(ARCHS) | {"scgan"} | likelihoods
+    assert set(runs) == set(ARCHS) | {"scgan", "scgan_rare_5_seed0"} | likelihoods
     assert "eval/scgan/auroc" in runs["scgan"].data.metrics and "train/gradient_penalty" in runs["scgan"].data.metrics
     for arch in ARCHS:
         run = runs[arch]

@@ -123,3 +123,32 @@ rule leave_one_type_out:
         training=config["training"],
     script:
         "../scripts/leave_one_type_out.py"
+
+
+rule augmentation:
+    input:
+        "results/{dataset}/qc.h5ad",
+    output:
+        summary=report("results/{dataset}/augmentation/{arch}.tsv", caption="../report/augmentation.rst", category="{dataset}"),
+        runs="results/{dataset}/augmentation/{arch}_runs.tsv",
+    log:
+        "results/{dataset}/logs/augmentation_{arch}.log",
+    benchmark:
+        "results/{dataset}/benchmarks/augmentation_{arch}.tsv"
+    wildcard_constraints:
+        arch=arch_pattern("generator"),
+    conda:
+        "../../envs/train.yaml"
+    threads: rule_resources("train")["threads"]
+    resources:
+        mem_mb=mem_mb("train"),
+        runtime=rule_resources("train")["runtime"],
+        gpu=rule_resources("train").get("gpu", 0),
+    params:
+        rare_type=lambda wildcards: config["augmentation"]["rare_types"][wildcards.dataset],
+        n_rare=config["augmentation"]["n_rare"],
+        hyper_parameters=lambda wildcards: config["params"].get(wildcards.arch, {}),
+        seeds=list(dict.fromkeys([config["seed"], *config["augmentation"]["seeds"]])),
+        training=config["training"],
+    script:
+        "../scripts/augmentation.py"

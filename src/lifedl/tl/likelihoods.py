@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from lifedl.tl.seeds import mean_and_sd
+
 RANKED_BY = "heldout_elbo_per_cell"
 MEASURES = (RANKED_BY, "heldout_reconstruction_loglik_per_cell", "epochs_trained")
 RUN_COLUMNS = ["likelihood", "seed", *MEASURES, "n_val_cells", "mlflow_run_id"]
@@ -26,9 +28,7 @@ def likelihood_summary(runs: pd.DataFrame, true_likelihood: str = "") -> pd.Data
     rows = []
     for likelihood, group in runs.groupby("likelihood", sort=False):
         row = {"likelihood": likelihood, "n_seeds": len(group), "n_val_cells": group["n_val_cells"].mean()}
-        for measure in MEASURES:
-            row[f"{measure}_mean"] = group[measure].mean()
-            row[f"{measure}_sd"] = group[measure].std(ddof=1) if len(group) > 1 else float("nan")
+        row.update(mean_and_sd(group, MEASURES))
         row["wins"] = int((best["likelihood"] == likelihood).sum()) if likelihood not in NOT_RANKED else np.nan
         rows.append(row)
     table = pd.DataFrame(rows)

@@ -17,6 +17,7 @@ import pandas as pd
 
 from lifedl.errors import LifedlError
 from lifedl.pp.counts import counts_matrix, log_normalise
+from lifedl.tl.seeds import mean_and_sd
 
 SHEET = "config/datasets.tsv"
 BASELINES = ("no_change", "average_response")
@@ -166,11 +167,9 @@ def held_out_summary(runs: pd.DataFrame, validation_type: str = "") -> pd.DataFr
     for method, group in runs.groupby("method", sort=False):
         margin = group.set_index(["heldout_type", "seed"])["r2_top_genes"] - baseline
         row = {"method": method, "n_types": group["heldout_type"].nunique(), "n_runs": len(group)}
-        for measure, values in (("r2_all_genes", group["r2_all_genes"]), ("r2_top_genes", group["r2_top_genes"])):
-            row[f"{measure}_mean"], row[f"{measure}_sd"] = values.mean(), values.std(ddof=1)
-        row["top_margin_over_average_response_mean"], row["top_margin_over_average_response_sd"] = (
-            margin.mean(),
-            margin.std(ddof=1),
+        row.update(mean_and_sd(group, ("r2_all_genes", "r2_top_genes")))
+        row.update(
+            mean_and_sd(margin.to_frame("top_margin_over_average_response"), ["top_margin_over_average_response"])
         )
         row["runs_beating_average_response"] = int((margin > 0).sum())
         rows.append(row)
