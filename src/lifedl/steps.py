@@ -253,6 +253,38 @@ def train(
         )
 
 
+def train_experiment_model(
+    qc_h5ad: str,
+    run_dir: str | os.PathLike,
+    arch: str,
+    dataset: str,
+    hyper_parameters: Mapping[str, object] | None,
+    seed: int,
+    tracking_uri: str,
+    threads: int,
+    training: Mapping[str, object] | None,
+    run_name: str,
+) -> Path:
+    """One model of an experiment (likelihoods, leave-one-type-out, augmentation): an MLflow run named
+    ``run_name``, not registered; its ``model.ckpt`` and ``run.json`` in ``run_dir``, which is returned."""
+    run_dir = Path(run_dir)
+    train(
+        qc_h5ad,
+        str(run_dir / "model.ckpt"),
+        str(run_dir / "run.json"),
+        arch,
+        dataset,
+        hyper_parameters,
+        seed,
+        tracking_uri,
+        threads,
+        training,
+        run_name=run_name,
+        register=False,
+    )
+    return run_dir
+
+
 def embed(
     qc_h5ad: str,
     checkpoint: str,
@@ -589,22 +621,10 @@ def likelihood_comparison(
     for position, seed in enumerate(seeds):
         for likelihood in LIKELIHOODS:
             name = f"{arch}_{likelihood}" + (f"_seed{seed}" if position else "")
-            run_dir = Path(work_dir) / name
             params = {**(vae_params or {}), "likelihood": likelihood, "max_epochs": max_epochs}
             params["val_fraction"] = val_fraction
-            train(
-                qc_h5ad,
-                str(run_dir / "model.ckpt"),
-                str(run_dir / "run.json"),
-                arch,
-                dataset,
-                params,
-                seed,
-                tracking_uri,
-                threads,
-                training,
-                run_name=name,
-                register=False,
+            run_dir = train_experiment_model(
+                qc_h5ad, Path(work_dir) / name, arch, dataset, params, seed, tracking_uri, threads, training, name
             )
             run = read_json(run_dir / "run.json")
             rows.append(
@@ -840,12 +860,10 @@ def leave_one_type_out(
         write_h5ad(held_out, type_dir / "qc.h5ad")
         for seed in seeds:
             name = f"{arch}_heldout_{cell_type}_seed{seed}"
-            run_dir = type_dir / f"seed{seed}"
             print(f"{dataset}: {arch} with {cell_type} held out, seed {seed}", flush=True)
-            train(
+            run_dir = train_experiment_model(
                 str(type_dir / "qc.h5ad"),
-                str(run_dir / "model.ckpt"),
-                str(run_dir / "run.json"),
+                type_dir / f"seed{seed}",
                 arch,
                 dataset,
                 hyper_parameters,
@@ -853,8 +871,7 @@ def leave_one_type_out(
                 tracking_uri,
                 threads,
                 training,
-                run_name=name,
-                register=False,
+                name,
             )
             predicted = load_model(run_dir / "model.ckpt").predict(held_out)
             means = response_means(adata, predicted, spec.labels, spec.condition, spec.control, cell_type)
@@ -909,19 +926,8 @@ def augmentation(
         name = f"{arch}_rare_{n_rare}_seed{seed}"
         print(f"{dataset}: {arch} on the training cells with {n_rare} '{rare_type}' cells, seed {seed}", flush=True)
         params = {**(hyper_parameters or {}), "conditional": True}
-        train(
-            str(run_dir / "train.h5ad"),
-            str(run_dir / "model.ckpt"),
-            str(run_dir / "run.json"),
-            arch,
-            dataset,
-            params,
-            seed,
-            tracking_uri,
-            threads,
-            training,
-            run_name=name,
-            register=False,
+        train_experiment_model(
+            str(run_dir / "train.h5ad"), run_dir, arch, dataset, params, seed, tracking_uri, threads, training, name
         )
         model = load_model(run_dir / "model.ckpt")
         n_generated = int((training & (labels == rare_type)).sum()) - n_rare  # the type's size restored
