@@ -155,7 +155,9 @@ class EpochMetricsLogger(L.Callback):
         epoch = trainer.current_epoch
         self.pending.append((epoch, metrics))
         if epoch % self.print_every == 0 or trainer.should_stop:
-            shown = ", ".join(f"{k} {v:.2f}" for k, v in sorted(metrics.items()) if k.endswith("/loss"))
+            shown = ", ".join(
+                f"{k} {v:.2f}" for k, v in sorted(metrics.items()) if k.endswith("/loss") or k.startswith("realism/")
+            )
             print(f"{self.prefix}epoch {epoch + 1}/{trainer.max_epochs}: {shown}", file=sys.stderr, flush=True)
 
     def _send(self, epochs: list[tuple[int, dict[str, float]]]) -> None:
