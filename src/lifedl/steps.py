@@ -265,8 +265,9 @@ def train_experiment_model(
     training: Mapping[str, object] | None,
     run_name: str,
 ) -> Path:
-    """One model of an experiment (likelihoods, leave-one-type-out, augmentation): an MLflow run named
-    ``run_name``, not registered; its ``model.ckpt`` and ``run.json`` in ``run_dir``, which is returned."""
+    """One model of an experiment (likelihoods, leave-one-type-out, augmentation, realism budget): an MLflow run
+    named ``run_name``, not registered; its ``model.ckpt``, ``run.json`` and ``history.tsv`` in ``run_dir``, which
+    is returned."""
     run_dir = Path(run_dir)
     train(
         qc_h5ad,
@@ -281,6 +282,7 @@ def train_experiment_model(
         training,
         run_name=run_name,
         register=False,
+        history=str(run_dir / "history.tsv"),
     )
     return run_dir
 
@@ -938,3 +940,39 @@ def augmentation(
     runs = pd.concat(rows, ignore_index=True)
     write_tsv(runs, runs_output)
     write_tsv(arm_summary(runs).assign(rare_type=rare_type), output)
+
+
+def realism_budget(
+    qc_h5ad: str,
+    output: str,
+    work_dir: str,
+    arch: str,
+    dataset: str,
+    hyper_parameters: Mapping[str, object] | None,
+    max_epochs: int,
+    every: int,
+    seed: int,
+    tracking_uri: str,
+    threads: int = 1,
+    training: Mapping[str, object] | None = None,
+) -> None:
+    """scGAN's realism against a longer budget than the default run's: the generator trained for ``max_epochs``
+    with the RF AUROC measured every ``every`` epochs; one row per measurement, with the critic and generator
+    updates done by then."""
+    params = {**(hyper_parameters or {}), "max_epochs": max_epochs, "realism_every": every}
+    name = f"{arch}_budget_{max_epochs}"
+    run_dir = train_experiment_model(
+        qc_h5ad, Path(work_dir), arch, dataset, params, seed, tracking_uri, threads, training, name
+    )
+    history = pd.read_csv(run_dir / "history.tsv", sep="\t").dropna(subset=["realism/auroc"])
+    final = read_json(run_dir / "run.json")["final_metrics"]
+    per_epoch = {part: final[f"{part}_updates"] / final["epochs_trained"] for part in ("critic", "generator")}
+    table = pd.DataFrame(
+        {
+            "epoch": history["epoch"] + 1,
+            "critic_updates": ((history["epoch"] + 1) * per_epoch["critic"]).round().astype(int),
+            "generator_updates": ((history["epoch"] + 1) * per_epoch["generator"]).round().astype(int),
+            "auroc": history["realism/auroc"],
+        }
+    )
+    write_tsv(table, output)

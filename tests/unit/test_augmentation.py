@@ -38,4 +38,6 @@ def test_cells_of_the_rare_type_from_its_own_distribution_raise_its_recall_over_
     assert table.loc["cscgan", "recall_rare"] > table.loc["rare", "recall_rare"] + 0.2
     assert table.loc["cscgan", "f1_rare"] == pytest.approx(table.loc["all_cells", "f1_rare"], abs=0.1)
     summary = arm_summary(table.reset_index().assign(seed=0)).set_index("arm")
-    assert summary.loc["cscgan", "f1_rare_mean"] == table.loc["cscgan", "f1_rare"] and summary["f1_rare_sd"].isna().all()
+    assert (
+        summary.loc["cscgan", "f1_rare_mean"] == table.loc["cscgan", "f1_rare"] and summary["f1_rare_sd"].isna().all()
+    )

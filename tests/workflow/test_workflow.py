@@ -30,7 +30,7 @@ def test_dry_run_of_the_default_config_plans_every_rule(repo):
     # make reproduce adds the likelihood comparison, seeds of the classifiers, JASPAR names for janggu's filters,
     # FreeSolv's regressors and scGen with every type held out in turn
     extra = {"likelihoods", "replicate", "replicate_representation", "seeds", "motif_database", "filter_motifs"}
-    extra |= {"regress", "leave_one_type_out", "augmentation"}
+    extra |= {"regress", "leave_one_type_out", "augmentation", "realism_budget"}
     assert _planned_rules(repo, "--configfile", "config/reproduce.yaml") == rules | extra
 
 
@@ -48,6 +48,7 @@ architectures: [pca, ae, dae, vae, ldvae, vega, dgd, scgan, scgen, wnn, multivae
 likelihood_comparison: {enabled: true, max_epochs: 5, seeds: [1], datasets: []}
 leave_one_type_out: {enabled: true}
 augmentation: {enabled: true, rare_types: {tiny: type_1}, n_rare: 5}
+realism_budget: {enabled: true, max_epochs: 6, every: 3}
 replicates: {seeds: [1], datasets: [tiny_seq, tiny_cite]}
 params:
   dgd: {max_epochs: 10, patience: 10, n_hidden: 32, n_layers: 2, n_latent: 4, n_components: 4, embed_steps: 20}
@@ -195,6 +196,9 @@ def test_tiny_run_writes_every_output(tiny_run):
     assert list(augmented.index) == ["rare", "oversampled", "cscgan", "all_cells"]
     assert augmented.loc["rare", "n_rare_train"] == 5 and augmented["f1_rare_mean"].between(0, 1).all()
     assert augmented.loc["oversampled", "n_rare_train"] == augmented.loc["cscgan", "n_rare_train"]
+    budget = pd.read_csv(tiny / "realism_budget/scgan.tsv", sep="\t")  # the longer budget: every 3rd of 6 epochs
+    assert list(budget["epoch"]) == [3, 6] and budget["auroc"].between(0, 1).all()
+    assert list(budget["critic_updates"]) == sorted(budget["critic_updates"]) and budget["critic_updates"].iloc[0] > 0
     curve = pd.read_csv(tiny / "models/scgan/history.tsv", sep="\t").dropna(subset=["realism/auroc"])
     assert list(curve["epoch"]) == [1, 3] and curve["realism/auroc"].between(0, 1).all()  # every 2nd epoch
     samples = pd.read_csv(tiny / "realism.tsv", sep="\t").set_index("comparison")  # seed 002: GAN beside VAE, DGD
@@ -351,7 +355,7 @@ def test_tiny_run_is_tracked_in_mlflow(tiny_run):
     stim_runs = {r.info.run_name for r in client.search_runs([stim.experiment_id])}
     assert stim_runs == {"scgen", "scgen_heldout_type_1_seed0", "scgen_heldout_type_2_seed0"}
     likelihoods = {f"vae_{name}{seed}" for name in ("nb", "zinb", "poisson", "gaussian") for seed in ("", "_seed1")}
-    assert set(runs) == set(ARCHS) | {"scgan", "scgan_rare_5_seed0"} | likelihoods
+    assert set(runs) == set(ARCHS) | {"scgan", "scgan_rare_5_seed0", "scgan_budget_6"} | likelihoods
     assert "eval/scgan/auroc" in runs["scgan"].data.metrics and "train/gradient_penalty" in runs["scgan"].data.metrics
     for arch in ARCHS:
         run = runs[arch]

@@ -211,6 +211,10 @@ def report_plan():
             for arch in archs_of(dataset, "perturbation"):
                 title = f"{arch}: every cell type held out in turn (the validation type left out), beside the baselines"
                 tables.append((title, f"results/{dataset}/loto/{arch}.tsv"))
+        if config["realism_budget"]["enabled"]:
+            for arch in archs_of(dataset, "generator"):
+                title = f"{arch}: realism against a longer training budget (RF AUROC every few epochs)"
+                tables.append((title, f"results/{dataset}/realism_budget/{arch}.tsv"))
         if config["augmentation"]["enabled"] and dataset in config["augmentation"]["rare_types"]:
             for arch in archs_of(dataset, "generator"):
                 title = f"{arch}: a rare cell type's F1 with generated cells, beside oversampling and all cells"

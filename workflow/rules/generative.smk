@@ -147,8 +147,37 @@ rule augmentation:
     params:
         rare_type=lambda wildcards: config["augmentation"]["rare_types"][wildcards.dataset],
         n_rare=config["augmentation"]["n_rare"],
-        hyper_parameters=lambda wildcards: config["params"].get(wildcards.arch, {}),
+        hyper_parameters=lambda wildcards: config["params"].get(wildcards.arch, {})
+        | ({"max_epochs": config["augmentation"]["max_epochs"]} if config["augmentation"]["max_epochs"] else {}),
         seeds=list(dict.fromkeys([config["seed"], *config["augmentation"]["seeds"]])),
         training=config["training"],
     script:
         "../scripts/augmentation.py"
+
+
+rule realism_budget:
+    input:
+        "results/{dataset}/qc.h5ad",
+    output:
+        report("results/{dataset}/realism_budget/{arch}.tsv", caption="../report/realism_budget.rst", category="{dataset}"),
+    log:
+        "results/{dataset}/logs/realism_budget_{arch}.log",
+    benchmark:
+        "results/{dataset}/benchmarks/realism_budget_{arch}.tsv"
+    wildcard_constraints:
+        arch=arch_pattern("generator"),
+    conda:
+        "../../envs/train.yaml"
+    threads: rule_resources("train")["threads"]
+    resources:
+        mem_mb=mem_mb("train"),
+        runtime=rule_resources("train")["runtime"],
+        gpu=rule_resources("train").get("gpu", 0),
+    params:
+        hyper_parameters=lambda wildcards: config["params"].get(wildcards.arch, {}),
+        max_epochs=config["realism_budget"]["max_epochs"],
+        every=config["realism_budget"]["every"],
+        seed=config["seed"],
+        training=config["training"],
+    script:
+        "../scripts/realism_budget.py"
