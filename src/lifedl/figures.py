@@ -292,6 +292,7 @@ FIGURES: dict[str, Figure] = {
             _training_curves,
         ),
         _labelled_embeddings("seed004_panel", ("pca", "ae", "vae"), _seed004_panel),
+        _labelled_embeddings("seed004_deep_panel", ("pca", "deep_ae", "vae"), _seed004_panel),
         _labelled_embeddings("seed004_joint_panel", ("pca_concat", "concat_ae", "multivae"), _seed004_panel),
         _labelled_embeddings("citeseq_umap", ("multivae", "wnn"), _joint_umap),
         Figure(

@@ -43,7 +43,7 @@ def test_unknown_config_key_stops_snakemake_with_the_key_named(repo, tmp_path):
 
 ALL_ARCHITECTURES = """
 datasets: [tiny, tiny_stim, tiny_seq, tiny_mols, tiny_cite]
-architectures: [pca, ae, dae, vae, ldvae, vega, dgd, scgan, scgen, wnn, multivae, kmer, cnn_mc_dropout, cnn_embed, bilstm,
+architectures: [pca, ae, deep_ae, dae, vae, ldvae, vega, dgd, scgan, scgen, wnn, multivae, kmer, cnn_mc_dropout, cnn_embed, bilstm,
   transformer, dqn, dqn_oracle, physics, fingerprint, gcn]
 likelihood_comparison: {enabled: true, max_epochs: 5, seeds: [1], datasets: []}
 leave_one_type_out: {enabled: true}
@@ -59,6 +59,7 @@ params:
   vae: {max_epochs: 30, patience: 10, n_hidden: 32, n_latent: 4}
   ae: {max_epochs: 20, patience: 10, n_hidden: 32, n_latent: 4}
   dae: {max_epochs: 20, patience: 10, n_hidden: 32, n_latent: 4}
+  deep_ae: {max_epochs: 10, patience: 10, n_hidden: 32, n_latent: 4}
   ldvae: {max_epochs: 20, patience: 10, n_hidden: 32, n_latent: 4}
   vega: {max_epochs: 20, patience: 10, n_hidden: 32}
   cnn: {max_epochs: 15, patience: 15, n_filters: 16}
@@ -73,7 +74,7 @@ params:
   dqn: {episodes: 10, n_hidden: 16, warmup_steps: 50}
   dqn_oracle: {episodes: 10, n_hidden: 16, warmup_steps: 50}
 """
-ARCHS = ["pca", "ae", "dae", "dgd", "ldvae", "vae", "vega"]  # representations: PCA first, then by name
+ARCHS = ["pca", "ae", "dae", "deep_ae", "dgd", "ldvae", "vae", "vega"]  # representations: PCA first, then by name
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +149,8 @@ def test_tiny_run_writes_every_output(tiny_run):
     assert raw.shape == (300, 200) and raw.layers["counts"].format == "csr"
     qc = ad.read_h5ad(tiny / "qc.h5ad")
     assert qc.n_vars == 150 and "counts" in qc.layers
-    for arch, dims in (("pca", 10), ("ae", 4), ("dae", 4), ("vae", 4), ("ldvae", 4), ("vega", 3), ("dgd", 4)):
+    expected = (("pca", 10), ("ae", 4), ("dae", 4), ("deep_ae", 4), ("vae", 4), ("ldvae", 4), ("vega", 3), ("dgd", 4))
+    for arch, dims in expected:
         assert (tiny / f"models/{arch}/model.ckpt").stat().st_size > 0
         run = json.loads((tiny / f"models/{arch}/run.json").read_text())
         assert run["seed"] == 0 and run["versions"]["torch"].startswith("2.13.0")
@@ -224,7 +226,7 @@ def test_tiny_run_writes_every_output(tiny_run):
     assert summary.loc["average_response", "top_margin_over_average_response_mean"] == 0
     assert (summary["validation_type"] == "type_0").all()
     figures = ["qc_metrics", "qc_features", "umap", "training_curves"]
-    figures += ["seed004_panel", "ldvae_loadings", "vega_programs", "vae_interpolation"]
+    figures += ["seed004_panel", "seed004_deep_panel", "ldvae_loadings", "vega_programs", "vae_interpolation"]
     figures += ["dgd_latent", "dgd_subclusters", "generation", "scgan_realism_umap", "scgan_gene_means"]
     figures += ["scgan_realism_curve"]
     for figure in figures:

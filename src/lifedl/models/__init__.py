@@ -308,6 +308,13 @@ ARCHITECTURES: dict[str, Architecture] = {
             figures=("seed004_panel",),
         ),
         Architecture(
+            "deep_ae",
+            "lifedl.models.autoencoder",
+            "seed 004's 8-layer autoencoder: the same AE with three hidden layers each way (4 linear layers each)",
+            {"n_latent": 10, **_AE_NETWORK, "n_layers": 3, **_NEURAL_TRAINING},
+            figures=("seed004_deep_panel",),
+        ),
+        Architecture(
             "dae",
             "lifedl.models.autoencoder",
             "denoising autoencoder: non-zero counts dropped at rate `corruption`, trained to give back clean values",

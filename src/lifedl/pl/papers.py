@@ -22,6 +22,16 @@ def _two_dims(embedding: np.ndarray, seed: int) -> np.ndarray:
     return embedding if embedding.shape[1] == 2 else PCA(2, random_state=seed).fit_transform(embedding)
 
 
+SEED004_PERPLEXITY = (350, 1_308_421)  # the seed's tSNE perplexity for 10x's 1.3M mouse brain cells
+
+
+def tsne_perplexity(n_cells: int) -> float:
+    """tSNE perplexity scaled to the data set as the seed scales it (350 for 1.3M cells), at least scikit-learn's
+    30 and below the number of cells."""
+    scaled = n_cells * SEED004_PERPLEXITY[0] / SEED004_PERPLEXITY[1]
+    return float(min(max(30.0, scaled), max(1.0, (n_cells - 1) / 3)))
+
+
 def seed004_panel(
     panels: Mapping[str, ad.AnnData], labels: str, seed: int, archs: tuple[str, str, str] = ("pca", "ae", "vae")
 ) -> plt.Figure:
@@ -29,14 +39,18 @@ def seed004_panel(
     PCA and on the AE, UMAP on the PCA (for two modalities: the joint PCA, the integration AE, multivae)."""
     pca, ae, vae = (panels[a] for a in archs)
     latent = {role: panel.obsm[f"X_{arch}"] for role, panel, arch in zip(("pca", "ae", "vae"), (pca, ae, vae), archs)}
-    tsne = {name: TSNE(2, random_state=seed, init="pca").fit_transform(latent[name]) for name in ("pca", "ae")}
+    perplexity = tsne_perplexity(pca.n_obs)
+    tsne = {
+        name: TSNE(2, perplexity=perplexity, random_state=seed, init="pca").fit_transform(latent[name])
+        for name in ("pca", "ae")
+    }
     names = [arch.upper() for arch in archs]
     views = [
         (f"{names[0]} (PC1, PC2)", latent["pca"][:, :2]),
         (f"{names[1]} (latent, 2 PCs)", _two_dims(latent["ae"], seed)),
         (f"{names[2]} (latent means, 2 PCs)", _two_dims(latent["vae"], seed)),
-        (f"tSNE on {names[0]}", tsne["pca"]),
-        (f"tSNE on {names[1]}", tsne["ae"]),
+        (f"tSNE on {names[0]} (perplexity {perplexity:.0f})", tsne["pca"]),
+        (f"tSNE on {names[1]} (perplexity {perplexity:.0f})", tsne["ae"]),
         (f"UMAP on {names[0]}", pca.obsm[f"X_umap_{archs[0]}"]),
     ]
     fig, axes = plt.subplots(2, 3, figsize=(15, 9.5))
