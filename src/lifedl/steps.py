@@ -918,10 +918,10 @@ def augmentation(
             f"'{spec.labels}'; types: {sorted(set(labels))[:12]}."
         )
     # the data set's test rows; without a split, a fixed random 30 % (the same for every seed)
-    training = ~spec.is_test(adata) if spec.split else np.random.default_rng(0).random(adata.n_obs) >= TEST_FRACTION
+    training_rows = ~spec.is_test(adata) if spec.split else np.random.default_rng(0).random(adata.n_obs) >= TEST_FRACTION
     rows = []
     for seed in seeds:
-        kept = downsample_type(labels, training, rare_type, n_rare, seed)
+        kept = downsample_type(labels, training_rows, rare_type, n_rare, seed)
         run_dir = Path(work_dir) / f"seed{seed}"
         run_dir.mkdir(parents=True, exist_ok=True)
         write_h5ad(adata[kept].copy(), run_dir / "train.h5ad")
@@ -932,10 +932,10 @@ def augmentation(
             str(run_dir / "train.h5ad"), run_dir, arch, dataset, params, seed, tracking_uri, threads, training, name
         )
         model = load_model(run_dir / "model.ckpt")
-        n_generated = int((training & (labels == rare_type)).sum()) - n_rare  # the type's size restored
+        n_generated = int((training_rows & (labels == rare_type)).sum()) - n_rare  # the type's size restored
         generated = model.generate(n_generated, seed, cell_types=[rare_type] * n_generated).X
         expression = model.prepare(adata).X.toarray()
-        table = augmentation_arms(expression, labels, training, kept, np.asarray(generated), rare_type, seed)
+        table = augmentation_arms(expression, labels, training_rows, kept, np.asarray(generated), rare_type, seed)
         rows.append(table.assign(seed=seed))
     runs = pd.concat(rows, ignore_index=True)
     write_tsv(runs, runs_output)
