@@ -89,3 +89,11 @@ def test_a_table_leaves_out_rows_without_the_measures_asked_for(render_results, 
     """pca has no log-likelihood: a table of log-likelihoods (and a count) shows the vae alone."""
     text = render_results.render("{{ table results/d/metrics.tsv | arch, loglik, n_cells | .1f }}\n", results)
     assert "| vae | -653.4 | 693 |" in text and "| pca |" not in text
+
+
+def test_the_readme_types_no_result_by_hand(repo):
+    """Results live in docs/results.md, generated from results files; the README links there. A score or a
+    log-likelihood typed into the README (0.513, -653.4) would drift from the code that produced it."""
+    readme = (repo / "README.md").read_text()
+    typed = re.findall(r"(?<![\w.=<>~/-])(?:0\.\d{2,}|-\d+\.\d+)(?![\d.\w])", readme)
+    assert not typed, f"README.md types results by hand: {typed}; put them in docs/results.md.in as directives"
