@@ -613,11 +613,12 @@ def likelihood_comparison(
     Each is an MLflow run named ``vae_<likelihood>`` (``vae_<likelihood>_seed<N>`` beyond the first seed; not
     registered as a model)."""
     from lifedl.data.simulate import true_likelihood
+    from lifedl.data.spec import read_uns
     from lifedl.models import LIKELIHOOD_COMPARISON_ARCH as arch
     from lifedl.nn.likelihoods import LIKELIHOODS
     from lifedl.tl.likelihoods import RUN_COLUMNS, likelihood_summary
 
-    simulation = ad.read_h5ad(qc_h5ad, backed="r").uns.get("simulation")
+    simulation = read_uns(qc_h5ad).get("simulation")
     truth = true_likelihood(dict(simulation)) if simulation is not None else ""
     rows = []
     for position, seed in enumerate(seeds):
