@@ -170,7 +170,8 @@ class GANTraining(L.LightningModule):
         generator = self.network.generator
         was_training = generator.training
         generator.eval()  # batch norm's running statistics, as ScGANModel.generate
-        with torch.no_grad(), torch.random.fork_rng(devices=[]):
+        devices = [self.device.index or 0] if self.device.type == "cuda" else []  # their random streams kept too
+        with torch.no_grad(), torch.random.fork_rng(devices=devices):
             torch.manual_seed(self.seed)
             generated = self.network.generate(len(rows), labels.to(self.device), self.device).float().cpu().numpy()
         generator.train(was_training)
