@@ -919,7 +919,9 @@ def augmentation(
             f"'{spec.labels}'; types: {sorted(set(labels))[:12]}."
         )
     # the data set's test rows; without a split, a fixed random 30 % (the same for every seed)
-    training_rows = ~spec.is_test(adata) if spec.split else np.random.default_rng(0).random(adata.n_obs) >= TEST_FRACTION
+    training_rows = (
+        ~spec.is_test(adata) if spec.split else np.random.default_rng(0).random(adata.n_obs) >= TEST_FRACTION
+    )
     rows = []
     for seed in seeds:
         kept = downsample_type(labels, training_rows, rare_type, n_rare, seed)

@@ -180,6 +180,7 @@ def loadings_archs(dataset):
     decoders = [arch for arch in LOADINGS_ARCHS if arch in archs_of(dataset)]
     return (["pca"] if decoders and "pca" in archs_of(dataset) else []) + decoders
 
+
 MOTIF_FILTER_ARCHS = ("cnn",)  # one-hot CNNs: their first-layer filters are letter motifs
 
 
@@ -220,7 +221,9 @@ def report_plan():
                 title = f"{arch}: a rare cell type's F1 with generated cells, beside oversampling and all cells"
                 tables.append((title, f"results/{dataset}/augmentation/{arch}.tsv"))
         if dataset in likelihood_datasets():
-            title = "Held-out ELBO and log-likelihood per likelihood over seeds (same VAE, same held-out cells per seed)"
+            title = (
+                "Held-out ELBO and log-likelihood per likelihood over seeds (same VAE, same held-out cells per seed)"
+            )
             tables.append((title, f"results/{dataset}/likelihoods.tsv"))
         if SHEET[dataset]["labels"]:
             for arch in [arch for arch in PROGRAM_ARCHS if arch in archs_of(dataset)]:

@@ -211,7 +211,9 @@ rule filter_motifs:
 
 rule enrichment:
     input:
-        lambda wildcards: [f"results/{wildcards.dataset}/embeddings/{arch}.h5ad" for arch in loadings_archs(wildcards.dataset)],
+        lambda wildcards: [
+            f"results/{wildcards.dataset}/embeddings/{arch}.h5ad" for arch in loadings_archs(wildcards.dataset)
+        ],
     output:
         summary=report("results/{dataset}/enrichment.tsv", caption="../report/enrichment.rst", category="{dataset}"),
         factors="results/{dataset}/enrichment_factors.tsv",
@@ -224,7 +226,9 @@ rule enrichment:
         "../../envs/report.yaml"
     params:
         archs=lambda wildcards: loadings_archs(wildcards.dataset),
-        n_factors=get_architecture("ldvae").resolve_params(config["params"].get("ldvae"), where="config 'params.ldvae'")["n_latent"],
+        n_factors=get_architecture("ldvae").resolve_params(
+            config["params"].get("ldvae"), where="config 'params.ldvae'"
+        )["n_latent"],
     script:
         "../scripts/enrichment.py"
 

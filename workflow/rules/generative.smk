@@ -102,7 +102,9 @@ rule leave_one_type_out:
     input:
         "results/{dataset}/qc.h5ad",
     output:
-        summary=report("results/{dataset}/loto/{arch}.tsv", caption="../report/leave_one_type_out.rst", category="{dataset}"),
+        summary=report(
+            "results/{dataset}/loto/{arch}.tsv", caption="../report/leave_one_type_out.rst", category="{dataset}"
+        ),
         runs="results/{dataset}/loto/{arch}_runs.tsv",
     log:
         "results/{dataset}/logs/leave_one_type_out_{arch}.log",
@@ -129,7 +131,9 @@ rule augmentation:
     input:
         "results/{dataset}/qc.h5ad",
     output:
-        summary=report("results/{dataset}/augmentation/{arch}.tsv", caption="../report/augmentation.rst", category="{dataset}"),
+        summary=report(
+            "results/{dataset}/augmentation/{arch}.tsv", caption="../report/augmentation.rst", category="{dataset}"
+        ),
         runs="results/{dataset}/augmentation/{arch}_runs.tsv",
     log:
         "results/{dataset}/logs/augmentation_{arch}.log",
@@ -159,7 +163,9 @@ rule realism_budget:
     input:
         "results/{dataset}/qc.h5ad",
     output:
-        report("results/{dataset}/realism_budget/{arch}.tsv", caption="../report/realism_budget.rst", category="{dataset}"),
+        report(
+            "results/{dataset}/realism_budget/{arch}.tsv", caption="../report/realism_budget.rst", category="{dataset}"
+        ),
     log:
         "results/{dataset}/logs/realism_budget_{arch}.log",
     benchmark:
