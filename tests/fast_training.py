@@ -8,6 +8,7 @@ FAST_PARAMS = {
     "vega": {"max_epochs": 6, "patience": 6, "n_hidden": 32, "min_genes": 3},
     "ae": {"max_epochs": 6, "patience": 6, "n_hidden": 32, "n_latent": 4},
     "dae": {"max_epochs": 6, "patience": 6, "n_hidden": 32, "n_latent": 4},
+    "deep_ae": {"max_epochs": 6, "patience": 6, "n_hidden": 32, "n_latent": 4},
     "dgd": {
         "max_epochs": 8,
         "patience": 8,
