@@ -1,0 +1,61 @@
+"""lifedl's Leiden: the graph built from the sparse arrays once, the clusters scanpy's igraph flavour finds."""
+
+import anndata as ad
+import numpy as np
+import pytest
+import scanpy as sc
+
+from lifedl.tl.cluster import igraph_from_adjacency, leiden, leiden_key
+
+
+def _embedded(n_cells: int = 600, seed: int = 0) -> ad.AnnData:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(scale=4.0, size=(6, 10))
+    points = centres[rng.integers(0, 6, n_cells)] + rng.normal(size=(n_cells, 10))
+    adata = ad.AnnData(obs={"cell": [f"c{i}" for i in range(n_cells)]}, obsm={"X_test": points.astype(np.float32)})
+    sc.pp.neighbors(adata, n_neighbors=15, use_rep="X_test", random_state=0)
+    return adata
+
+
+def test_graph_holds_every_stored_entry_in_scanpy_order():
+    adata = _embedded(200)
+    adjacency = adata.obsp["connectivities"]
+    graph = igraph_from_adjacency(adjacency)
+    sources, targets = adjacency.nonzero()
+    assert graph.vcount() == adata.n_obs and not graph.is_directed()
+    # an undirected edge reads back as (smaller, larger) end
+    expected = [tuple(sorted(pair)) for pair in zip(sources.tolist(), targets.tolist(), strict=True)]
+    assert graph.get_edgelist() == expected
+    np.testing.assert_allclose(graph.es["weight"], np.asarray(adjacency[sources, targets]).ravel())
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_leiden_matches_scanpys_igraph_flavour(seed):
+    adata = _embedded(seed=seed)
+    resolutions = [0.1, 1.0, 4.0]
+    keys = leiden(adata, "test", resolutions, seed)
+    assert keys == [leiden_key("test", r) for r in resolutions]
+    for resolution, key in zip(resolutions, keys, strict=True):
+        sc.tl.leiden(
+            adata,
+            resolution=resolution,
+            key_added="scanpy",
+            flavor="igraph",
+            n_iterations=2,
+            directed=False,
+            random_state=seed,
+        )
+        assert list(adata.obs[key]) == list(adata.obs["scanpy"])
+        assert list(adata.obs[key].cat.categories) == list(adata.obs["scanpy"].cat.categories)
+    assert adata.obs[keys[0]].nunique() < adata.obs[keys[-1]].nunique()  # the resolution reaches the clustering
+
+
+def test_leiden_leaves_pythons_random_state_alone():
+    import random
+
+    adata = _embedded(100)
+    random.seed(5)
+    expected = random.random()
+    random.seed(5)
+    leiden(adata, "test", [1.0], 0)
+    assert random.random() == expected
