@@ -139,13 +139,16 @@ def train(
     config_sha256: str = "",
     tags: Mapping[str, str] | None = None,
     run_name: str | None = None,
-    register: bool = True,
+    pyfunc: bool = True,
+    register: str | bool = "auto",
     history: str | None = None,
     models: Sequence[str] = (),
 ) -> None:
     """Train one architecture on one dataset, tracked as one MLflow run; ``history``: where to write the
     per-epoch metrics as a table (one row per epoch), for readers without MLflow; ``models``: the checkpoints
-    of the architectures whose models it uses (``Architecture.uses_models``), in that order.
+    of the architectures whose models it uses (``Architecture.uses_models``), in that order. ``pyfunc``: log an
+    embedding model as an MLflow pyfunc model; ``register``: and register it (config ``mlflow.register_models``:
+    ``auto`` = on a tracking server only, :func:`lifedl.train.tracking.should_register`).
 
     Intermediate checkpoints go to ``models/{arch}/checkpoints/<fingerprint>/``, the
     fingerprint covering input file, hyper-parameters and seed: a job killed mid-training
@@ -159,7 +162,7 @@ def train(
     from lifedl.train.context import TrainingContext, resolve_accelerator
     from lifedl.train.plans import fit_architecture
     from lifedl.train.resume import resume_point
-    from lifedl.train.tracking import register_model, registered_model_name, tracked_run
+    from lifedl.train.tracking import register_model, registered_model_name, should_register, tracked_run
 
     torch.set_num_threads(max(1, threads))
     architecture = get_architecture(arch)
@@ -225,16 +228,17 @@ def train(
         save_checkpoint(model, checkpoint)
         run.log_artifact(checkpoint, "checkpoints")
         model_name, model_uri, model_version = "", "", ""
-        # An embedding model as MLflow logs models (pyfunc: any MLflow client loads it and embeds cells), registered.
-        # The others (classifiers, generators, designers) have no pyfunc predict: their checkpoint artifact is the
-        # model (lifedl.load), and the pyfunc import and save (3 s a job) are spared.
-        if register and hasattr(model, "embed"):
+        # An embedding model as MLflow logs models (pyfunc: any MLflow client loads it and embeds cells), registered
+        # where configured. The others (classifiers, generators, designers) have no pyfunc predict: their checkpoint
+        # artifact is the model (lifedl.load), and the pyfunc import and save (3 s a job) are spared.
+        if pyfunc and hasattr(model, "embed"):
             from lifedl.train.pyfunc import log_pyfunc_model
 
             requirements = [f"{name}=={v}" for name, v in provenance["versions"].items() if name in PYFUNC_NEEDS]
             model_uri = log_pyfunc_model(run, model, checkpoint, adata, requirements)
-            model_name = registered_model_name(dataset, arch)
-            model_version = register_model(run, model_name)
+            if should_register(register, tracking_uri):
+                model_name = registered_model_name(dataset, arch)
+                model_version = register_model(run, model_name)
         write_json(
             {
                 "arch": arch,
@@ -281,6 +285,7 @@ def train_experiment_model(
         threads,
         training,
         run_name=run_name,
+        pyfunc=False,
         register=False,
         history=str(run_dir / "history.tsv"),
     )

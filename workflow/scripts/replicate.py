@@ -25,6 +25,7 @@ with logged(snakemake.log[0]):
         config_sha256=config_sha256(snakemake.config),
         tags={"snakemake_rule": snakemake.rule, "replicate_of": arch},
         run_name=f"{arch} seed {seed}",
+        pyfunc=False,
         register=False,
     )
     if snakemake.rule == "replicate_representation":  # embedded, clustered and scored; the embedding not kept

@@ -19,4 +19,5 @@ with logged(snakemake.log[0]):
         training=snakemake.params.training,
         config_sha256=config_sha256(snakemake.config),  # not a param: a clustering change must not retrain
         tags={"snakemake_rule": snakemake.rule},
+        register=snakemake.config["mlflow"]["register_models"],
     )

@@ -46,9 +46,7 @@ def neighbors_and_umap(adata: ad.AnnData, arch: str, n_neighbors: int, seed: int
 
     if graph is None:
         transformer = "sklearn" if adata.n_obs <= EXACT_NEIGHBOURS_MAX_CELLS else None  # None: pynndescent
-        sc.pp.neighbors(
-            adata, n_neighbors=n_neighbors, use_rep=f"X_{arch}", random_state=seed, transformer=transformer
-        )
+        sc.pp.neighbors(adata, n_neighbors=n_neighbors, use_rep=f"X_{arch}", random_state=seed, transformer=transformer)
     else:
         adata.obsp["distances"], adata.obsp["connectivities"] = graph
         adata.uns["neighbors"] = {

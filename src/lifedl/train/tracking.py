@@ -246,6 +246,16 @@ def open_run(tracking_uri: str, run_id: str) -> RunRecorder:
     return RunRecorder(get_client(tracking_uri), run_id)
 
 
+def should_register(setting: str | bool, tracking_uri: str) -> bool:
+    """config ``mlflow.register_models``: ``auto`` registers on a tracking server only (a local run's dozen
+    registered models would clutter the registry of a store nobody shares); true or false everywhere."""
+    if setting == "auto":
+        return tracking_uri.startswith(("http://", "https://"))
+    if isinstance(setting, bool):
+        return setting
+    raise LifedlError(f"mlflow.register_models must be auto, true or false, got {setting!r}")
+
+
 def registered_model_name(dataset: str, arch: str) -> str:
     return f"lifedl-{dataset}-{arch}"
 

@@ -1,0 +1,55 @@
+"""Models are registered on a tracking server only, unless configured: a local run logs them in its runs alone."""
+
+import json
+
+import pytest
+
+from lifedl import steps
+from lifedl.data import SimulationParams, simulate_counts
+from lifedl.errors import LifedlError
+from lifedl.pp.qc import QCParams, run_qc
+from lifedl.train.tracking import should_register
+
+
+def test_auto_registers_on_a_server_only():
+    assert should_register("auto", "http://127.0.0.1:5000") and should_register("auto", "https://mlflow.org")
+    assert not should_register("auto", "sqlite:///results/mlflow.db")
+    assert should_register(True, "sqlite:///results/mlflow.db") and not should_register(False, "http://x:5000")
+    with pytest.raises(LifedlError, match="auto, true or false"):
+        should_register("yes", "http://x:5000")
+
+
+@pytest.mark.parametrize("register", ["auto", True])
+def test_a_local_run_logs_its_model_and_registers_it_only_when_asked(register, tmp_path):
+    import mlflow
+    import mlflow.pyfunc
+
+    adata = simulate_counts(SimulationParams(n_cells=120, n_genes=80, n_types=2, seed=1))
+    qc_file = tmp_path / "qc.h5ad"
+    run_qc(adata, QCParams(min_genes=5, min_cells=1, n_top_genes=60, max_pct_mito=100)).write_h5ad(qc_file)
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    model_dir = tmp_path / "pca"
+    steps.train(
+        str(qc_file),
+        str(model_dir / "model.ckpt"),
+        str(model_dir / "run.json"),
+        "pca",
+        "local",
+        {"n_components": 5},
+        0,
+        store,
+        register=register,
+    )
+    run = json.loads((model_dir / "run.json").read_text())
+    client = mlflow.MlflowClient(store)
+    registered = [model.name for model in client.search_registered_models()]
+    assert run["mlflow_model_uri"].startswith("runs:/")  # logged in its run either way
+    mlflow.set_tracking_uri(store)
+    try:
+        assert mlflow.pyfunc.load_model(run["mlflow_model_uri"]).metadata.signature is not None
+    finally:
+        mlflow.set_tracking_uri(None)
+    if register == "auto":
+        assert registered == [] and run["registered_model"] == ""
+    else:
+        assert registered == ["lifedl-local-pca"] and str(run["registered_version"]) == "1"
