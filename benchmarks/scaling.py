@@ -7,10 +7,12 @@ and peak RSS (VmHWM, reset per stage; see common.py) is one row of results/bench
 with time per 1,000 cells and, per stage, the log-log slope of time against cells (1 = per-cell cost
 flat). results/benchmarks/scaling.png plots both.
 
-Neighbours: pynndescent (approximate, numba-parallel; scanpy's own choice above 4,096 cells and what
-umap uses), the fastest well-kept kNN for 1.3M points here that needs no GPU; ``--knn sklearn`` gives
-scikit-learn's exact search to compare. Leiden: lifedl.tl.cluster.leiden, igraph's C implementation
-(scanpy's future default, much faster than leidenalg) at the workflow's default resolution.
+Neighbours: the workflow's choice (``--knn auto``): exact (scikit-learn, brute force) up to 120,000 cells,
+where it beats pynndescent's per-process numba compilation, and pynndescent (approximate, numba-parallel;
+scanpy's own choice above 8,192 cells and what umap uses) above, the fastest well-kept kNN for 1.3M points
+here that needs no GPU; ``--knn sklearn`` or ``pynndescent`` forces one. Leiden: lifedl.tl.cluster.leiden,
+igraph's C implementation (scanpy's future default) on a graph built from the sparse arrays, at the
+workflow's default resolution.
 
     python benchmarks/scaling.py                    # 10k, 100k, 1.3M cells, 5 epochs
     python benchmarks/scaling.py --quick            # 500, 1,000, 2,000 cells, 1 epoch
@@ -32,6 +34,7 @@ from common import (
     StageRecorder,
     check_machine_idle,
     describe_counts,
+    knn_method,
     neighbors,
     output_dir,
     run_child,
@@ -55,7 +58,7 @@ def run_pipeline(
     epochs: int,
     work_dir: Path,
     seed: int = 0,
-    knn: str = "pynndescent",
+    knn: str = "auto",
     accelerator: str = "cpu",
     min_genes: int = MIN_GENES,
 ) -> list[dict]:
@@ -110,11 +113,14 @@ def run_pipeline(
     )
     with recorder.stage("vae_embed"):
         adata.obsm["X_vae"] = model.embed(adata)
+    knn = knn_method(adata.n_obs, knn)
     with recorder.stage("neighbors_compile", knn=knn):
-        # pynndescent compiles its search with numba on first use in every process (about a minute here, and
-        # numba cannot cache it): a fixed cost, timed apart on a small graph so the neighbors row scales cleanly.
-        warm_up = ad.AnnData(obsm={"X_vae": np.random.default_rng(seed).normal(size=(300, 10)).astype(np.float32)})
-        neighbors(warm_up, "X_vae", settings["n_neighbors"], seed, knn)
+        # pynndescent compiles its search with numba on first use in every process (35-55 s here, and numba
+        # cannot cache it): a fixed cost, timed apart on a small graph so the neighbors row scales cleanly.
+        # Exact neighbours (the workflow's choice up to EXACT_NEIGHBOURS_MAX_CELLS) compile nothing.
+        if knn == "pynndescent":
+            warm_up = ad.AnnData(obsm={"X_vae": np.random.default_rng(seed).normal(size=(300, 10)).astype(np.float32)})
+            neighbors(warm_up, "X_vae", settings["n_neighbors"], seed, knn)
     with recorder.stage("neighbors", knn=knn):
         neighbors(adata, "X_vae", settings["n_neighbors"], seed, knn)
     with recorder.stage("leiden", resolution=settings["default_resolution"]) as row:
@@ -189,7 +195,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--n-genes", type=int, default=2000)
     parser.add_argument("--epochs", type=int, help="fixed VAE epochs (default 5; --quick 1)")
     parser.add_argument("--threads", type=int, default=2, help="torch and native thread pools (default 2)")
-    parser.add_argument("--knn", choices=["pynndescent", "sklearn"], default="pynndescent")
+    parser.add_argument(
+        "--knn",
+        choices=["auto", "pynndescent", "sklearn"],
+        default="auto",
+        help="auto (default): the workflow's choice, exact up to 120,000 cells, pynndescent above",
+    )
     parser.add_argument("--accelerator", default="cpu")
     parser.add_argument("--rss-limit-gib", type=float, default=16.0)
     parser.add_argument("--quick", action="store_true", help=f"smoke run: {QUICK_SIZES} cells, 1 epoch")
