@@ -22,6 +22,8 @@ SIM_EPOCHS ?= 100
 WORKFLOW_RULES_ARGS ?=
 SAME_MODEL_ARGS ?=
 SCALING_ARGS ?=
+# The real-size workflow run: sim_10k by default; WORKFLOW_SCALE_ARGS="--datasets sim_10k sim_100k" adds 100k cells.
+WORKFLOW_SCALE_ARGS ?=
 
 .PHONY: run reproduce docs test dry-run report mlflow-ui lint clean venv bench bench-venv
 
@@ -81,13 +83,17 @@ $(BENCH_STAMP): requirements.lock requirements-bench.lock pyproject.toml
 
 bench-venv: $(BENCH_STAMP)
 
-# Writes results/benchmarks/*.tsv and *.png. Cheapest first; the rule table reads the files of a finished `make run`.
+# Writes results/benchmarks/*.tsv and *.png, then docs/performance.md from them (template docs/performance.md.in).
+# Cheapest first; the rule table and wnn_muon read the files of a finished `make run`.
 bench: $(BENCH_STAMP)
+	$(BENCH_BIN)/python benchmarks/environment.py
 	$(BENCH_BIN)/python benchmarks/workflow_rules.py $(WORKFLOW_RULES_ARGS)
 	$(BENCH_BIN)/python benchmarks/same_model.py --replace --datasets pbmc68k_reduced $(SAME_MODEL_ARGS)
 	$(BENCH_BIN)/python benchmarks/same_model.py --datasets simulated --epochs $(SIM_EPOCHS) $(SAME_MODEL_ARGS)
 	$(BENCH_BIN)/python benchmarks/scaling.py $(SCALING_ARGS)
+	$(BENCH_BIN)/python benchmarks/workflow_scale.py $(WORKFLOW_SCALE_ARGS)
 	$(BENCH_BIN)/python benchmarks/wnn_muon.py
+	$(BENCH_BIN)/python scripts/render_results.py --template docs/performance.md.in --output docs/performance.md
 
 clean:
 	rm -rf results .snakemake

@@ -352,6 +352,15 @@ def main(argv=None) -> int:
         previous = pd.read_csv(table_path, sep="\t") if table_path.exists() and not args.replace else None
         table = merge_runs(previous, pd.DataFrame(rows))
         write_tsv(table.round(4), table_path)
+        phases = phase_table(table)
+        phases.insert(0, "tool", table["tool"].to_numpy())
+        phases.insert(0, "dataset", table["dataset"].to_numpy())
+        write_tsv(phases.round(2), out_dir / "same_model_phases.tsv")
+        ratios = speedups(table)
+        write_tsv(
+            pd.DataFrame({"dataset": ratios.index, "lifedl_over_scvi": ratios.to_numpy()}).round(2),
+            out_dir / "same_model_speedup.tsv",
+        )
         save_figure(comparison_figure(table), out_dir / "same_model.png")
         columns = [
             "dataset",
@@ -371,9 +380,9 @@ def main(argv=None) -> int:
         with pd.option_context("display.width", 200, "display.max_columns", 20):
             print(table[columns].round(3).to_string(index=False))
             print(f"ms per training step, by phase:\n{phase_table(table).round(2).to_string()}")
-        for dataset, ratio in speedups(table).items():
+        for dataset, ratio in ratios.items():
             print(f"{dataset}: lifedl trains {ratio:.2f}x the cells/s of scvi-tools")
-        print(f"wrote {out_dir / 'same_model.tsv'} and {out_dir / 'same_model.png'}")
+        print(f"wrote {out_dir / 'same_model.tsv'}, same_model_phases.tsv, same_model_speedup.tsv, same_model.png")
     if failed:
         print(f"FAILED: {failed}", file=sys.stderr)
     return 0 if rows and not failed else 1

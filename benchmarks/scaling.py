@@ -161,6 +161,19 @@ def summarise(rows: list[dict]) -> pd.DataFrame:
     return table[first + [c for c in table.columns if c not in first]]
 
 
+def wide_table(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per stage, in pipeline order: seconds and peak RSS at each size (columns ``seconds_<n>``,
+    ``peak_rss_gib_<n>``) and the stage's log-log slope: what docs/performance.md shows."""
+    stages = table["stage"].unique()
+    columns = {}
+    for values in ("seconds", "peak_rss_gib"):
+        wide = table.pivot(index="stage", columns="n_cells", values=values).reindex(stages)
+        columns.update({f"{values}_{n_cells}": wide[n_cells] for n_cells in wide.columns})
+    wide = pd.DataFrame(columns)
+    wide["scaling_exponent"] = table.groupby("stage")["scaling_exponent"].first().reindex(stages)
+    return wide.rename_axis("stage").reset_index()
+
+
 def scaling_figure(table: pd.DataFrame, rss_limit_gib: float):
     import matplotlib
 
@@ -273,6 +286,7 @@ def main(argv=None) -> int:
         return 1
     table = summarise(rows)
     write_tsv(table.round(4), out_dir / "scaling.tsv")
+    write_tsv(wide_table(table).round(3), out_dir / "scaling_wide.tsv")
     save_figure(scaling_figure(table, args.rss_limit_gib), out_dir / "scaling.png")
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         for values in ("seconds", "peak_rss_gib"):

@@ -87,6 +87,10 @@ def test_scaling_runner_gives_one_row_per_stage(tmp_path):
     assert exponents["qc"] == pytest.approx(1.0)  # twice the time for twice the cells: slope 1
     pipeline = summary[summary["stage"] == "pipeline"].set_index("n_cells")["seconds"]
     assert pipeline[500] == pytest.approx(table[table["stage"].isin(scaling.PIPELINE_STAGES)]["seconds"].sum())
+    wide = scaling.wide_table(summary).set_index("stage")
+    assert list(wide.index) == ["simulate", *scaling.PIPELINE_STAGES, "pipeline"]
+    assert wide.loc["qc", "seconds_1000"] == pytest.approx(2 * wide.loc["qc", "seconds_500"])
+    assert wide.loc["qc", "scaling_exponent"] == pytest.approx(1.0) and "peak_rss_gib_1000" in wide
 
 
 def test_same_model_rerun_replaces_only_its_own_rows():

@@ -85,6 +85,18 @@ def test_the_committed_template_reads_only_files_the_workflow_writes(repo):
         assert pattern in rules or generic in rules, f"{path}: no rule writes it"
 
 
+def test_the_performance_template_reads_only_what_make_bench_writes(repo):
+    """docs/performance.md.in names only tables a benchmark script writes, and `make bench` renders it."""
+    scripts = "\n".join(path.read_text() for path in (repo / "benchmarks").glob("*.py"))
+    template = (repo / "docs/performance.md.in").read_text()
+    paths = set(re.findall(r"\{\{\s*(?:table\??\s+|\?)?(results/[^ |}]+)", template))
+    assert paths and all(path.startswith("results/benchmarks/") for path in paths)
+    for path in paths:
+        assert f'"{path.split("/")[-1]}"' in scripts, f"{path}: no benchmark script writes it"
+    makefile = (repo / "Makefile").read_text()
+    assert "render_results.py --template docs/performance.md.in --output docs/performance.md" in makefile
+
+
 def test_a_table_leaves_out_rows_without_the_measures_asked_for(render_results, results):
     """pca has no log-likelihood: a table of log-likelihoods (and a count) shows the vae alone."""
     text = render_results.render("{{ table results/d/metrics.tsv | arch, loglik, n_cells | .1f }}\n", results)
