@@ -18,6 +18,15 @@ def default_config(repo):
     return read_yaml(repo / "config/config.yaml")
 
 
+def test_the_benchmark_config_and_sheet_are_valid(repo, schemas, default_config):
+    """make bench's real-size workflow run (benchmarks/workflow_scale.py) merges these over the default config."""
+    scale = read_yaml(repo / "benchmarks/workflow_scale.yaml")
+    config = validate_config({**copy.deepcopy(default_config), **scale, "datasets": ["sim_10k"]}, schemas[0])
+    sheet = load_datasets_sheet(repo / scale["datasets_sheet"], schemas[1])
+    assert selected_datasets(config, sheet, scale["datasets_sheet"]) == ["sim_10k"]
+    assert set(sheet) == {"sim_10k", "sim_100k"} and set(config["qc_per_dataset"]) == set(sheet)
+
+
 def test_default_config_and_sheet_are_valid(repo, schemas, default_config):
     config = validate_config(copy.deepcopy(default_config), schemas[0])
     assert config["architectures"][0] == "pca"
