@@ -218,6 +218,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--rss-limit-gib", type=float, default=16.0)
     parser.add_argument("--quick", action="store_true", help=f"smoke run: {QUICK_SIZES} cells, 1 epoch")
     parser.add_argument("--out-dir", help="default results/benchmarks (--quick: results/benchmarks/quick)")
+    parser.add_argument(
+        "--replace",
+        action="store_true",
+        help="start a new scaling.tsv (default: keep an existing table's rows for the sizes not run now)",
+    )
     parser.add_argument("--child-size", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--child-result", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -284,8 +289,13 @@ def main(argv=None) -> int:
     if not rows:
         print("no size finished", file=sys.stderr)
         return 1
-    table = summarise(rows)
-    write_tsv(table.round(4), out_dir / "scaling.tsv")
+    table_path = out_dir / "scaling.tsv"
+    if table_path.exists() and not args.replace:  # sizes can be rerun apart and still end up in one table
+        previous = pd.read_csv(table_path, sep="\t")
+        kept = previous[~previous["n_cells"].isin({row["n_cells"] for row in rows}) & (previous["stage"] != "pipeline")]
+        rows = kept.to_dict("records") + rows
+    table = summarise(rows).sort_values("n_cells", kind="stable", ignore_index=True)
+    write_tsv(table.round(4), table_path)
     write_tsv(wide_table(table).round(3), out_dir / "scaling_wide.tsv")
     save_figure(scaling_figure(table, args.rss_limit_gib), out_dir / "scaling.png")
     with pd.option_context("display.width", 200, "display.max_columns", 20):
