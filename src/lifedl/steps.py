@@ -168,6 +168,7 @@ def train(
     architecture = get_architecture(arch)
     params = architecture.resolve_params(hyper_parameters, where=f"config/config.yaml params.{arch}")
     resolve_accelerator(str((training or {}).get("accelerator", "auto")))  # no GPU where one is asked for: stop now
+    registering = pyfunc and should_register(register, tracking_uri)  # a bad setting stops before training
     inputs = {Path(qc_h5ad).name: file_sha256(qc_h5ad)}
     used = dict(zip(architecture.uses_models, models, strict=True))
     inputs.update({f"{name}/{Path(path).name}": file_sha256(path) for name, path in used.items()})
@@ -236,7 +237,7 @@ def train(
 
             requirements = [f"{name}=={v}" for name, v in provenance["versions"].items() if name in PYFUNC_NEEDS]
             model_uri = log_pyfunc_model(run, model, checkpoint, adata, requirements)
-            if should_register(register, tracking_uri):
+            if registering:
                 model_name = registered_model_name(dataset, arch)
                 model_version = register_model(run, model_name)
         write_json(

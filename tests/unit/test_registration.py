@@ -53,3 +53,23 @@ def test_a_local_run_logs_its_model_and_registers_it_only_when_asked(register, t
         assert registered == [] and run["registered_model"] == ""
     else:
         assert registered == ["lifedl-local-pca"] and str(run["registered_version"]) == "1"
+
+
+def test_a_bad_register_setting_stops_before_training(tmp_path):
+    adata = simulate_counts(SimulationParams(n_cells=60, n_genes=40, n_types=2, seed=2))
+    qc_file = tmp_path / "qc.h5ad"
+    run_qc(adata, QCParams(min_genes=5, min_cells=1, n_top_genes=30, max_pct_mito=100)).write_h5ad(qc_file)
+    model_dir = tmp_path / "pca"
+    with pytest.raises(LifedlError, match="register_models must be auto, true or false"):
+        steps.train(
+            str(qc_file),
+            str(model_dir / "model.ckpt"),
+            str(model_dir / "run.json"),
+            "pca",
+            "local",
+            None,
+            0,
+            f"sqlite:///{tmp_path / 'mlflow.db'}",
+            register="yes",
+        )
+    assert not (model_dir / "model.ckpt").exists() and not (tmp_path / "mlflow.db").exists()
