@@ -574,12 +574,37 @@ def read_json(path: str) -> dict:
 
 
 def report(datasets: Mapping[str, Mapping[str, object]], tracking_uri: str, output: str) -> None:
+    """The HTML report; each data set's figures also go to its MLflow runs (:func:`log_figures`)."""
     from lifedl.data.spec import read_uns
     from lifedl.report import write_report
 
     for parts in datasets.values():
         parts["qc"] = dict(read_uns(parts.pop("qc_h5ad")).get("qc", {}))
     write_report(datasets, tracking_uri, output)
+    log_figures(datasets)
+
+
+def figure_archs(figure: str, archs: Sequence[str]) -> list[str]:
+    """The architectures whose runs a figure belongs to: the one it is named after (``{arch}_...``, the longest
+    such name: cnn_mc_dropout_calibration is cnn_mc_dropout's, not cnn's), else all (UMAPs, QC, training curves)."""
+    name = Path(figure).stem
+    named = [arch for arch in archs if name.startswith(f"{arch}_")]
+    return [max(named, key=len)] if named else list(archs)
+
+
+def log_figures(datasets: Mapping[str, Mapping[str, object]]) -> None:
+    """Each data set's figures as artifacts (``figures/``) of the MLflow runs of the architectures they show;
+    here, once for the whole workflow, as an MLflow client costs seconds per process."""
+    from lifedl.train.tracking import open_run
+
+    for parts in datasets.values():
+        runs = {run["arch"]: run for run in map(read_json, parts["run_jsons"])}
+        recorders = {}
+        for figure, _ in parts["figures"]:
+            for arch in figure_archs(figure, list(runs)):
+                if arch not in recorders:
+                    recorders[arch] = open_run(runs[arch]["mlflow_tracking_uri"], runs[arch]["mlflow_run_id"])
+                recorders[arch].log_artifact(figure, "figures")
 
 
 def collect_metrics(metric_files: Sequence[str], run_jsons: Sequence[str], output: str) -> None:

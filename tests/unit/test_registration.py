@@ -1,4 +1,4 @@
-"""Models are registered on a tracking server only, unless configured: a local run logs them in its runs alone."""
+"""Models are registered on a tracking server only, unless configured; figures go to the runs they show."""
 
 import json
 
@@ -73,3 +73,11 @@ def test_a_bad_register_setting_stops_before_training(tmp_path):
             register="yes",
         )
     assert not (model_dir / "model.ckpt").exists() and not (tmp_path / "mlflow.db").exists()
+
+
+def test_a_figure_goes_to_the_runs_of_the_architectures_it_shows():
+    archs = ["pca", "vae", "ldvae", "cnn", "cnn_mc_dropout"]
+    assert steps.figure_archs("results/d/figures/vae_interpolation.png", archs) == ["vae"]
+    assert steps.figure_archs("results/d/figures/ldvae_loadings.png", archs) == ["ldvae"]
+    assert steps.figure_archs("results/d/figures/cnn_mc_dropout_calibration.png", archs) == ["cnn_mc_dropout"]
+    assert steps.figure_archs("results/d/figures/umap.png", archs) == archs  # a data set's figure: every run

@@ -380,8 +380,12 @@ def test_tiny_run_is_tracked_in_mlflow(tiny_run):
         assert client.get_logged_model(output.model_id).source_run_id == run.info.run_id
         assert "eval/ari" in run.data.metrics and "eval/nmi" in run.data.metrics
         assert [a.path for a in client.list_artifacts(run.info.run_id, "checkpoints")] == ["checkpoints/model.ckpt"]
+        figures = {Path(a.path).name for a in client.list_artifacts(run.info.run_id, "figures")}
+        assert {"umap.png", "qc_metrics.png", "training_curves.png"} <= figures  # the data set's figures
+        assert not any(name.startswith(("vae_", "ldvae_")) for name in figures if arch not in ("vae", "ldvae"))
         assert Path(run.info.artifact_uri.removeprefix("file://")).is_relative_to(tiny_run / "results")
     vae = runs["vae"]
+    assert "figures/vae_interpolation.png" in {a.path for a in client.list_artifacts(vae.info.run_id, "figures")}
     assert vae.data.params["n_latent"] == "4"
     history = client.get_metric_history(vae.info.run_id, "train/reconstruction")
     assert [m.step for m in history] == list(range(len(history))) and len(history) >= 10
