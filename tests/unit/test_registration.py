@@ -1,6 +1,7 @@
 """Models are registered on a tracking server only, unless configured; figures go to the runs they show."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -19,27 +20,34 @@ def test_auto_registers_on_a_server_only():
         should_register("yes", "http://x:5000")
 
 
-@pytest.mark.parametrize("register", ["auto", True])
-def test_a_local_run_logs_its_model_and_registers_it_only_when_asked(register, tmp_path):
-    import mlflow
-    import mlflow.pyfunc
-
+def _train_pca(tmp_path, params, register) -> Path:
+    """pca trained on a small simulation into tmp_path/pca, tracked in tmp_path/mlflow.db; its model folder."""
     adata = simulate_counts(SimulationParams(n_cells=120, n_genes=80, n_types=2, seed=1))
     qc_file = tmp_path / "qc.h5ad"
     run_qc(adata, QCParams(min_genes=5, min_cells=1, n_top_genes=60, max_pct_mito=100)).write_h5ad(qc_file)
-    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
     model_dir = tmp_path / "pca"
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
     steps.train(
         str(qc_file),
         str(model_dir / "model.ckpt"),
         str(model_dir / "run.json"),
         "pca",
         "local",
-        {"n_components": 5},
+        params,
         0,
         store,
         register=register,
     )
+    return model_dir
+
+
+@pytest.mark.parametrize("register", ["auto", True])
+def test_a_local_run_logs_its_model_and_registers_it_only_when_asked(register, tmp_path):
+    import mlflow
+    import mlflow.pyfunc
+
+    model_dir = _train_pca(tmp_path, {"n_components": 5}, register)
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
     run = json.loads((model_dir / "run.json").read_text())
     client = mlflow.MlflowClient(store)
     registered = [model.name for model in client.search_registered_models()]
@@ -56,23 +64,9 @@ def test_a_local_run_logs_its_model_and_registers_it_only_when_asked(register, t
 
 
 def test_a_bad_register_setting_stops_before_training(tmp_path):
-    adata = simulate_counts(SimulationParams(n_cells=60, n_genes=40, n_types=2, seed=2))
-    qc_file = tmp_path / "qc.h5ad"
-    run_qc(adata, QCParams(min_genes=5, min_cells=1, n_top_genes=30, max_pct_mito=100)).write_h5ad(qc_file)
-    model_dir = tmp_path / "pca"
     with pytest.raises(LifedlError, match="register_models must be auto, true or false"):
-        steps.train(
-            str(qc_file),
-            str(model_dir / "model.ckpt"),
-            str(model_dir / "run.json"),
-            "pca",
-            "local",
-            None,
-            0,
-            f"sqlite:///{tmp_path / 'mlflow.db'}",
-            register="yes",
-        )
-    assert not (model_dir / "model.ckpt").exists() and not (tmp_path / "mlflow.db").exists()
+        _train_pca(tmp_path, None, "yes")
+    assert not (tmp_path / "pca" / "model.ckpt").exists() and not (tmp_path / "mlflow.db").exists()
 
 
 def test_a_figure_goes_to_the_runs_of_the_architectures_it_shows():
