@@ -24,6 +24,10 @@ SAME_MODEL_ARGS ?=
 SCALING_ARGS ?=
 # The real-size workflow run: sim_10k by default; WORKFLOW_SCALE_ARGS="--datasets sim_10k sim_100k" adds 100k cells.
 WORKFLOW_SCALE_ARGS ?=
+# with WORKFLOW_SCALE_ARGS="--datasets sim_10k sim_100k", EMBED_PROFILE_ARGS="--datasets sim_10k sim_100k"
+EMBED_PROFILE_ARGS ?=
+# copied next to docs/performance.md, which shows them (results/ is not in git)
+BENCH_FIGURES := same_model.png scaling.png workflow_rules.png
 
 .PHONY: run reproduce docs test dry-run report mlflow-ui lint clean venv bench bench-venv
 
@@ -90,9 +94,12 @@ bench: $(BENCH_STAMP)
 	$(BENCH_BIN)/python benchmarks/workflow_rules.py $(WORKFLOW_RULES_ARGS)
 	$(BENCH_BIN)/python benchmarks/same_model.py --replace --datasets pbmc68k_reduced $(SAME_MODEL_ARGS)
 	$(BENCH_BIN)/python benchmarks/same_model.py --datasets simulated --epochs $(SIM_EPOCHS) $(SAME_MODEL_ARGS)
+	$(BENCH_BIN)/python benchmarks/step_profile.py
 	$(BENCH_BIN)/python benchmarks/scaling.py $(SCALING_ARGS)
 	$(BENCH_BIN)/python benchmarks/workflow_scale.py $(WORKFLOW_SCALE_ARGS)
+	$(BENCH_BIN)/python benchmarks/embed_profile.py $(EMBED_PROFILE_ARGS)
 	$(BENCH_BIN)/python benchmarks/wnn_muon.py
+	mkdir -p docs/performance && cp $(addprefix results/benchmarks/,$(BENCH_FIGURES)) docs/performance/
 	$(BENCH_BIN)/python scripts/render_results.py --template docs/performance.md.in --output docs/performance.md
 
 clean:

@@ -253,29 +253,6 @@ def scvi_like_vae_params(epochs: int, val_fraction: float) -> dict:
     }
 
 
-def knn_method(n_cells: int, requested: str = "auto") -> str:
-    """``auto``: the workflow's choice (lifedl.tl.cluster): exact (sklearn) up to EXACT_NEIGHBOURS_MAX_CELLS,
-    pynndescent above."""
-    from lifedl.tl.cluster import EXACT_NEIGHBOURS_MAX_CELLS
-
-    if requested != "auto":
-        return requested
-    return "sklearn" if n_cells <= EXACT_NEIGHBOURS_MAX_CELLS else "pynndescent"
-
-
-def neighbors(adata, rep: str, n_neighbors: int, seed: int, transformer: str = "auto") -> None:
-    """scanpy's neighbour graph on ``obsm[rep]`` without the UMAP that lifedl.tl.cluster.neighbors_and_umap
-    adds (the library has no neighbours-only function). ``transformer``: ``sklearn`` (exact), ``pynndescent``
-    or ``auto`` (the workflow's choice by size, :func:`knn_method`)."""
-    import scanpy as sc
-
-    from lifedl.tl.cluster import cache_numba_compilation
-
-    cache_numba_compilation()
-    transformer = knn_method(adata.n_obs, transformer)
-    sc.pp.neighbors(adata, n_neighbors=n_neighbors, use_rep=rep, random_state=seed, transformer=transformer)
-
-
 def output_dir(requested: str | None, quick: bool) -> Path:
     """results/benchmarks, or results/benchmarks/quick for smoke runs so they never overwrite real results."""
     if requested:

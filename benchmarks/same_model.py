@@ -43,7 +43,6 @@ from common import (
     TENX_LABELS,
     check_machine_idle,
     describe_counts,
-    neighbors,
     output_dir,
     peak_rss_bytes,
     run_child,
@@ -136,7 +135,7 @@ def run_one(
     import anndata as ad
     import torch
 
-    from lifedl.tl.cluster import leiden, leiden_key
+    from lifedl.tl.cluster import leiden, leiden_key, neighbors
     from lifedl.tl.metrics import evaluate_clustering
 
     set_torch_threads(threads)
@@ -150,7 +149,7 @@ def run_one(
     peak_rss = peak_rss_bytes() / GIB  # a fresh process: its peak from start, over imports, data, training, embedding
     adata.obsm["X_bench"] = result["embedding"]
     started = time.perf_counter()  # cluster_seconds: also pynndescent's one-off compilation above 4,096 cells
-    neighbors(adata, "X_bench", settings["n_neighbors"], settings["seed"])
+    neighbors(adata, "bench", settings["n_neighbors"], settings["seed"])
     leiden(adata, "bench", settings["resolutions"], settings["seed"])
     clusterings = {res: adata.obs[leiden_key("bench", res)] for res in settings["resolutions"]}
     scores = evaluate_clustering(

@@ -34,8 +34,6 @@ from common import (
     StageRecorder,
     check_machine_idle,
     describe_counts,
-    knn_method,
-    neighbors,
     output_dir,
     run_child,
     set_torch_threads,
@@ -70,7 +68,7 @@ def run_pipeline(
     from lifedl.data.spec import DatasetSpec
     from lifedl.models import get_architecture
     from lifedl.pp import QCParams, run_qc
-    from lifedl.tl.cluster import leiden
+    from lifedl.tl.cluster import leiden, neighbors, neighbour_method
     from lifedl.tl.metrics import cluster_agreement
     from lifedl.train.context import TrainingContext
     from lifedl.train.plans import fit_architecture
@@ -113,16 +111,16 @@ def run_pipeline(
     )
     with recorder.stage("vae_embed"):
         adata.obsm["X_vae"] = model.embed(adata)
-    knn = knn_method(adata.n_obs, knn)
+    knn = neighbour_method(adata.n_obs, knn)
     with recorder.stage("neighbors_compile", knn=knn):
         # pynndescent compiles its search with numba on first use in every process (35-55 s here, and numba
         # cannot cache it): a fixed cost, timed apart on a small graph so the neighbors row scales cleanly.
         # Exact neighbours (the workflow's choice up to EXACT_NEIGHBOURS_MAX_CELLS) compile nothing.
         if knn == "pynndescent":
             warm_up = ad.AnnData(obsm={"X_vae": np.random.default_rng(seed).normal(size=(300, 10)).astype(np.float32)})
-            neighbors(warm_up, "X_vae", settings["n_neighbors"], seed, knn)
+            neighbors(warm_up, "vae", settings["n_neighbors"], seed, method=knn)
     with recorder.stage("neighbors", knn=knn):
-        neighbors(adata, "X_vae", settings["n_neighbors"], seed, knn)
+        neighbors(adata, "vae", settings["n_neighbors"], seed, method=knn)
     with recorder.stage("leiden", resolution=settings["default_resolution"]) as row:
         (key,) = leiden(adata, "vae", [settings["default_resolution"]], seed)
     row.update(n_clusters=adata.obs[key].nunique(), **cluster_agreement(adata.obs[TENX_LABELS], adata.obs[key]))

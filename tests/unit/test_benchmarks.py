@@ -146,3 +146,17 @@ def test_cpu_busy_fraction_sees_a_busy_core():
         stop.set()
         spinner.join()
     assert 0.6 / os.cpu_count() < busy <= 1.0  # one core of all spins (more if something else runs)
+
+
+def test_step_profile_names_the_operators_of_a_training_step():
+    import step_profile
+
+    batches = step_profile.dense_batches(300, 2, seed=0)
+    assert len(batches) == 2 and tuple(batches[0].shape) == (step_profile.BATCH, 2000)
+    step = step_profile.step_function(compiled=False, seed=0)
+    seconds, loss = step_profile.timed_steps(step, batches, 3)
+    assert seconds > 0 and np.isfinite(loss)
+    table = step_profile.operator_table(step, batches, 2)
+    assert table["share_of_step"].sum() == pytest.approx(1.0)
+    assert (table["ms_per_step"].diff().dropna() <= 0).all()  # the largest first
+    assert table["operator"].str.contains("addmm|mm").any()  # the layers' matrix products are in it

@@ -38,24 +38,48 @@ def cache_numba_compilation() -> None:
 EXACT_NEIGHBOURS_MAX_CELLS = 120_000
 
 
-def neighbors_and_umap(adata: ad.AnnData, arch: str, n_neighbors: int, seed: int, graph=None) -> None:
-    """The kNN graph of the embedding ``obsm['X_{arch}']`` (or ``graph``, a model's own (distances,
-    connectivities), e.g. WNN's), and UMAP on it."""
+def neighbour_method(n_cells: int, requested: str = "auto") -> str:
+    """``auto``: exact (``sklearn``) up to :data:`EXACT_NEIGHBOURS_MAX_CELLS`, ``pynndescent`` above."""
+    if requested not in ("auto", "sklearn", "pynndescent"):
+        raise ValueError(f"neighbour method '{requested}' is not one of auto, sklearn, pynndescent")
+    if requested != "auto":
+        return requested
+    return "sklearn" if n_cells <= EXACT_NEIGHBOURS_MAX_CELLS else "pynndescent"
+
+
+def neighbors(adata: ad.AnnData, arch: str, n_neighbors: int, seed: int, graph=None, method: str = "auto") -> None:
+    """The kNN graph of the embedding ``obsm['X_{arch}']`` in scanpy's place (``obsp``, ``uns['neighbors']``),
+    or ``graph``, a model's own (distances, connectivities), e.g. WNN's. ``method``: ``auto`` (exact up to
+    :data:`EXACT_NEIGHBOURS_MAX_CELLS`, pynndescent above), ``sklearn`` (exact) or ``pynndescent``."""
     cache_numba_compilation()
     import scanpy as sc  # here, not at the top: leiden_key's callers (evaluate, figures) need no scanpy
 
     if graph is None:
-        transformer = "sklearn" if adata.n_obs <= EXACT_NEIGHBOURS_MAX_CELLS else None  # None: pynndescent
+        method = neighbour_method(adata.n_obs, method)
+        transformer = None if method == "pynndescent" else method  # None: scanpy's pynndescent
         sc.pp.neighbors(adata, n_neighbors=n_neighbors, use_rep=f"X_{arch}", random_state=seed, transformer=transformer)
-    else:
-        adata.obsp["distances"], adata.obsp["connectivities"] = graph
-        adata.uns["neighbors"] = {
-            "connectivities_key": "connectivities",
-            "distances_key": "distances",
-            "params": {"n_neighbors": n_neighbors, "method": "umap", "random_state": seed, "use_rep": f"X_{arch}"},
-        }
+        return
+    adata.obsp["distances"], adata.obsp["connectivities"] = graph
+    adata.uns["neighbors"] = {
+        "connectivities_key": "connectivities",
+        "distances_key": "distances",
+        "params": {"n_neighbors": n_neighbors, "method": "umap", "random_state": seed, "use_rep": f"X_{arch}"},
+    }
+
+
+def umap(adata: ad.AnnData, arch: str, seed: int) -> None:
+    """UMAP on the neighbour graph :func:`neighbors` left, into ``obsm['X_umap_{arch}']``."""
+    cache_numba_compilation()
+    import scanpy as sc
+
     sc.tl.umap(adata, random_state=seed)
     adata.obsm[f"X_umap_{arch}"] = adata.obsm["X_umap"]
+
+
+def neighbors_and_umap(adata: ad.AnnData, arch: str, n_neighbors: int, seed: int, graph=None) -> None:
+    """:func:`neighbors`, then :func:`umap` on that graph."""
+    neighbors(adata, arch, n_neighbors, seed, graph)
+    umap(adata, arch, seed)
 
 
 def igraph_from_adjacency(adjacency):

@@ -1,0 +1,122 @@
+"""Where an embed job's time goes, part by part, on the models `workflow_scale.py` trained (issue part 2).
+
+For each architecture of each data set under results/benchmarks/workflow_scale/{dataset}/, a fresh process
+repeats what the workflow's embed job does (lifedl.steps.embed) and times each part: the imports (the
+interpreter's start and scanpy, torch, lifedl), reading qc.h5ad, loading the model, the embedding, the
+neighbour graph, UMAP, Leiden at every resolution of the config, and the scores. The neighbour graph is
+the workflow's choice (exact up to lifedl.tl.cluster.EXACT_NEIGHBOURS_MAX_CELLS). Written to
+results/benchmarks/embed_profile.tsv, with each part's share of the model's training job
+(workflow_scale_archs.tsv) where that table is there.
+
+    python benchmarks/embed_profile.py                      # sim_10k, after workflow_scale.py
+    python benchmarks/embed_profile.py --datasets sim_10k sim_100k
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+STARTED = time.perf_counter()  # before the heavy imports: they are part of a job's fixed cost
+
+PARTS = ("imports", "read", "load_model", "embed", "neighbors", "umap", "leiden", "scores")
+
+
+def profile_one(results: Path, dataset: str, arch: str) -> dict[str, float]:
+    """Seconds per part of one embed job, in this process (which must be fresh, for the imports)."""
+    import scanpy  # noqa: F401  (the embed job's imports, timed as one part)
+    import torch  # noqa: F401
+    from common import workflow_settings
+
+    from lifedl.models.base import load_model
+    from lifedl.steps import read_json, read_with_spec, score_embedding
+    from lifedl.tl.cluster import leiden, neighbors, umap
+
+    seconds = {"imports": time.perf_counter() - STARTED}
+    settings = workflow_settings()
+    models = results / dataset / "models" / arch
+    mark = time.perf_counter()
+
+    def part(name: str) -> None:
+        nonlocal mark
+        now = time.perf_counter()
+        seconds[name], mark = now - mark, now
+
+    adata, spec = read_with_spec(str(results / dataset / "qc.h5ad"))
+    part("read")
+    model = load_model(str(models / "model.ckpt"))
+    part("load_model")
+    adata.obsm[f"X_{arch}"] = model.embed(adata)
+    part("embed")
+    graph = model.neighbour_graph(adata, settings["n_neighbors"]) if hasattr(model, "neighbour_graph") else None
+    neighbors(adata, arch, settings["n_neighbors"], settings["seed"], graph)
+    part("neighbors")
+    umap(adata, arch, settings["seed"])
+    part("umap")
+    leiden(adata, arch, settings["resolutions"], settings["seed"])
+    part("leiden")
+    score_embedding(
+        adata,
+        spec,
+        read_json(str(models / "run.json")),
+        arch,
+        settings["resolutions"],
+        settings["default_resolution"],
+        settings["seed"],
+    )
+    part("scores")
+    return {"n_cells": adata.n_obs, **seconds}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", nargs="+", default=["sim_10k"], help="data sets workflow_scale.py ran")
+    parser.add_argument("--work-root", help="default results/benchmarks/workflow_scale")
+    parser.add_argument("--out-dir", help="default results/benchmarks")
+    parser.add_argument("--child", nargs=3, metavar=("RESULTS", "DATASET", "ARCH"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:  # one job's profile, printed as JSON for the parent
+        results, dataset, arch = args.child
+        print(json.dumps(profile_one(Path(results), dataset, arch)))
+        return 0
+
+    import pandas as pd
+    from common import child_environment, output_dir
+
+    from lifedl.io import write_tsv
+
+    out_dir = output_dir(args.out_dir, quick=False)
+    work_root = Path(args.work_root) if args.work_root else out_dir / "workflow_scale"
+    archs_table = out_dir / "workflow_scale_archs.tsv"
+    train_seconds = pd.read_csv(archs_table, sep="\t") if archs_table.is_file() else pd.DataFrame()
+    rows = []
+    for dataset in args.datasets:
+        results = work_root / dataset / "results"
+        metrics = results / dataset / "metrics.tsv"
+        if not metrics.is_file():
+            raise SystemExit(f"{metrics} is missing: run benchmarks/workflow_scale.py --datasets {dataset} first.")
+        for arch in pd.read_csv(metrics, sep="\t")["arch"]:
+            command = [sys.executable, __file__, "--child", str(results), dataset, arch]
+            finished = subprocess.run(command, env=child_environment(1), capture_output=True, text=True, check=False)
+            if finished.returncode != 0:
+                raise SystemExit(f"profiling {dataset}/{arch} failed:\n{finished.stderr[-3000:]}")
+            seconds = json.loads(finished.stdout.strip().splitlines()[-1])
+            row = {"dataset": dataset, "arch": arch, "n_cells": seconds.pop("n_cells"), **seconds}
+            row["total"] = sum(seconds[name] for name in PARTS)
+            match = train_seconds.query("dataset == @dataset and arch == @arch") if len(train_seconds) else []
+            if len(match):
+                row["train_job_seconds"] = float(match["train_seconds"].iloc[0])
+                row["total_share_of_train"] = row["total"] / row["train_job_seconds"]
+            rows.append(row)
+            print(f"{dataset}/{arch}: " + ", ".join(f"{name} {seconds[name]:.1f} s" for name in PARTS), flush=True)
+    write_tsv(pd.DataFrame(rows).round(3), out_dir / "embed_profile.tsv")
+    print(f"wrote {out_dir / 'embed_profile.tsv'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

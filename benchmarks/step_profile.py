@@ -1,0 +1,130 @@
+"""Where a training step of the scVI-sized NB VAE spends its time, operator by operator (issue part 1).
+
+A plain PyTorch loop (no Lightning, no data loader: dense batches of 128 cut beforehand) over lifedl's
+`vae` network with scVI's defaults (benchmarks/common.scvi_like_vae_params) on the 20k 10x-like simulated
+cells of same_model.py, with the same Adam. It measures:
+
+- step_profile.tsv: torch.profiler's self CPU time per operator, in ms per step and as a share of the
+  profiled steps' total, the largest first (what a faster step has to shrink);
+- step_compile.tsv: ms per step of the same loop eager and with ``torch.compile`` of the loss (inductor's
+  C++ kernels; the first steps' compilation timed apart as warm_up_seconds), and the loss after the timed
+  steps (compiled dropout draws its own random numbers, so the two differ in their digits).
+
+    python benchmarks/step_profile.py              # 2 threads, 200 timed steps
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import pandas as pd
+from common import output_dir, scvi_like_vae_params, set_torch_threads, simulate_tenx_like
+
+BATCH = 128
+
+
+def dense_batches(n_cells: int, n_batches: int, seed: int):
+    import torch
+
+    counts = simulate_tenx_like(n_cells, seed=seed).X
+    return [torch.from_numpy(counts[i * BATCH : (i + 1) * BATCH].toarray()) for i in range(n_batches)]
+
+
+def step_function(compiled: bool, seed: int):
+    """One Adam step of the scVI-sized VAE (KL weight as at the warm-up's start), eager or compiled."""
+    import torch
+
+    from lifedl.models.vae import VAE
+
+    params = scvi_like_vae_params(1, 0.0)
+    torch.manual_seed(seed)
+    network = VAE(
+        2000, params["n_latent"], params["n_hidden"], params["n_layers"], params["dropout"], params["likelihood"]
+    )
+    optimiser = torch.optim.Adam(network.parameters(), lr=params["learning_rate"], weight_decay=params["weight_decay"])
+    loss_of = network.loss
+    if compiled:
+        import torch._dynamo
+
+        torch._dynamo.config.capture_dynamic_output_shape_ops = True  # the likelihood's torch.nonzero
+        loss_of = torch.compile(network.loss)
+
+    def step(counts):
+        parts = loss_of({"counts": counts})
+        loss = parts["reconstruction"] + parts["kl"] / params["kl_warmup_epochs"]
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        return loss.item()
+
+    return step
+
+
+def timed_steps(step, batches, n_steps: int) -> tuple[float, float]:
+    """Seconds per step over ``n_steps`` (cycling over ``batches``) and the last loss."""
+    started = time.perf_counter()
+    for i in range(n_steps):
+        loss = step(batches[i % len(batches)])
+    return (time.perf_counter() - started) / n_steps, loss
+
+
+def operator_table(step, batches, n_steps: int) -> pd.DataFrame:
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as profiler:
+        for i in range(n_steps):
+            step(batches[i % len(batches)])
+    rows = [
+        {
+            "operator": event.key,
+            "calls_per_step": event.count / n_steps,
+            "ms_per_step": event.self_cpu_time_total / 1e3 / n_steps,
+        }
+        for event in profiler.key_averages()
+    ]
+    table = pd.DataFrame(rows).sort_values("ms_per_step", ascending=False)
+    table["share_of_step"] = table["ms_per_step"] / table["ms_per_step"].sum()
+    return table
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=200, help="timed steps per variant")
+    parser.add_argument("--cells", type=int, default=20_000, help="simulated cells (as same_model.py)")
+    parser.add_argument("--top", type=int, default=12, help="operators kept in step_profile.tsv")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out-dir", help="default results/benchmarks")
+    args = parser.parse_args(argv)
+    from lifedl.io import write_tsv
+
+    set_torch_threads(args.threads)
+    out_dir = output_dir(args.out_dir, quick=False)
+    batches = dense_batches(args.cells, 60, args.seed)
+    rows, losses = [], {}
+    for variant in ("eager", "compiled"):
+        step = step_function(variant == "compiled", args.seed)
+        started = time.perf_counter()
+        for counts in batches[:5]:  # compilation, or the allocator's first steps
+            step(counts)
+        warm_up = time.perf_counter() - started
+        seconds, losses[variant] = timed_steps(step, batches, args.steps)
+        rows.append(
+            {"variant": variant, "threads": args.threads, "warm_up_seconds": warm_up, "ms_per_step": seconds * 1e3}
+        )
+        print(f"{variant}: warm-up {warm_up:.1f} s, {seconds * 1e3:.2f} ms per step", flush=True)
+        if variant == "eager":
+            operators = operator_table(step, batches, min(args.steps, 100))
+    for row in rows:
+        row["loss_after_steps"] = losses[row["variant"]]
+    write_tsv(pd.DataFrame(rows).round(4), out_dir / "step_compile.tsv")
+    write_tsv(operators.head(args.top).round(4), out_dir / "step_profile.tsv")
+    print(operators.head(args.top).round(3).to_string(index=False))
+    print(f"wrote {out_dir / 'step_profile.tsv'} and {out_dir / 'step_compile.tsv'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
