@@ -20,13 +20,23 @@ def _embedded(n_cells: int = 600, seed: int = 0) -> ad.AnnData:
 def test_graph_holds_every_stored_entry_in_scanpy_order():
     adata = _embedded(200)
     adjacency = adata.obsp["connectivities"]
-    graph = igraph_from_adjacency(adjacency)
+    graph, weights = igraph_from_adjacency(adjacency)
     sources, targets = adjacency.nonzero()
     assert graph.vcount() == adata.n_obs and not graph.is_directed()
     # an undirected edge reads back as (smaller, larger) end
     expected = [tuple(sorted(pair)) for pair in zip(sources.tolist(), targets.tolist(), strict=True)]
     assert graph.get_edgelist() == expected
-    np.testing.assert_allclose(graph.es["weight"], np.asarray(adjacency[sources, targets]).ravel())
+    np.testing.assert_allclose(weights, np.asarray(adjacency[sources, targets]).ravel())
+
+
+def test_cells_without_edges_stay_vertices():
+    import scipy.sparse as sp
+
+    adjacency = sp.csr_matrix(([0.5, 0.5], ([0, 1], [1, 0])), shape=(4, 4))  # cells 2 and 3 have no neighbours
+    graph, weights = igraph_from_adjacency(adjacency)
+    assert graph.vcount() == 4 and graph.get_edgelist() == [(0, 1), (0, 1)] and list(weights) == [0.5, 0.5]
+    empty, no_weights = igraph_from_adjacency(sp.csr_matrix((3, 3)))
+    assert empty.vcount() == 3 and empty.ecount() == 0 and len(no_weights) == 0
 
 
 @pytest.mark.parametrize("seed", [0, 3])

@@ -84,26 +84,38 @@ def neighbors_and_umap(adata: ad.AnnData, arch: str, n_neighbors: int, seed: int
 
 def igraph_from_adjacency(adjacency):
     """An undirected igraph graph with one edge per stored entry of the sparse ``adjacency`` (both (i, j) and
-    (j, i) of a symmetric kNN graph, in scanpy's order: its Leiden gives the same clusters) and the entries as
-    edge attribute ``weight``. Read from an int64 buffer instead of scanpy's Python list of edge tuples; that
-    measured no smaller or faster (igraph's own graph is the cost: about 1.2 s and 0.16 GiB per million
-    edges), so what :func:`leiden` gains is building it once for every resolution."""
+    (j, i) of a symmetric kNN graph, in scanpy's order: its Leiden gives the same clusters), and the entries,
+    one float64 weight per edge in the graph's edge order.
+
+    igraph reads the edges as text from a temporary file (in ``$TMPDIR``, about 16 bytes per edge, removed at
+    once): python-igraph turns a list or an int64 buffer of edges into one Python object per edge first, which
+    at 1.3M cells (35M stored entries) took 60 s and 5.5 GiB above the graph itself; its C reader takes half
+    that time and no Python objects. The weights stay a numpy array for the same reason (as an edge attribute
+    igraph keeps one Python float per edge, 1.3 GiB there)."""
+    import tempfile
+    from pathlib import Path
+
     import igraph as ig
     import numpy as np
+    import pandas as pd
     import scipy.sparse as sp
 
     adjacency = sp.csr_matrix(adjacency)
     adjacency.sort_indices()  # scanpy's adjacency.nonzero() order: row by row, columns ascending
     stored = adjacency.data != 0
-    sources = np.repeat(np.arange(adjacency.shape[0], dtype=np.int64), np.diff(adjacency.indptr))[stored]
-    edges = np.empty((len(sources), 2), dtype=np.int64)  # igraph reads an (n, 2) int64 buffer without a list
-    edges[:, 0], edges[:, 1] = sources, adjacency.indices[stored]
-    return ig.Graph(
-        n=adjacency.shape[0],
-        edges=memoryview(edges),
-        directed=False,
-        edge_attrs={"weight": adjacency.data[stored].astype(np.float64)},
+    edges = pd.DataFrame(
+        {
+            "source": np.repeat(np.arange(adjacency.shape[0], dtype=np.int64), np.diff(adjacency.indptr))[stored],
+            "target": adjacency.indices[stored],
+        }
     )
+    with tempfile.TemporaryDirectory(prefix="lifedl-edges-") as directory:
+        path = Path(directory) / "edges.txt"
+        edges.to_csv(path, sep=" ", header=False, index=False)
+        del edges
+        graph = ig.Graph.Read_Edgelist(str(path), directed=False)
+    graph.add_vertices(adjacency.shape[0] - graph.vcount())  # cells after the last one with an edge
+    return graph, adjacency.data[stored].astype(np.float64)
 
 
 class _IgraphRandom:
@@ -128,8 +140,8 @@ class _IgraphRandom:
         return self._rng.normal(mu, sigma)
 
 
-def leiden_on_graph(graph, resolution: float, seed: int):
-    """igraph's Leiden (modularity, 2 iterations: scanpy's ``flavor="igraph"``) seeded as scanpy seeds it;
+def leiden_on_graph(graph, weights, resolution: float, seed: int):
+    """igraph's Leiden on ``graph`` with one weight per edge (modularity, 2 iterations: scanpy's ``flavor="igraph"``) seeded as scanpy seeds it;
     a categorical of cluster names ordered as scanpy orders them."""
     import random
 
@@ -141,7 +153,7 @@ def leiden_on_graph(graph, resolution: float, seed: int):
     ig.set_random_number_generator(_IgraphRandom(seed))
     try:
         partition = graph.community_leiden(
-            objective_function="modularity", weights="weight", resolution=resolution, n_iterations=2
+            objective_function="modularity", weights=weights, resolution=resolution, n_iterations=2
         )
     finally:
         ig.set_random_number_generator(random)
@@ -152,11 +164,11 @@ def leiden_on_graph(graph, resolution: float, seed: int):
 def leiden(adata: ad.AnnData, arch: str, resolutions: list[float], seed: int) -> list[str]:
     """Leiden at each resolution on ``obsp['connectivities']``, the same clusters as scanpy's
     ``sc.tl.leiden(flavor="igraph", n_iterations=2)``, with the graph built once for every resolution."""
-    graph = igraph_from_adjacency(adata.obsp["connectivities"])
+    graph, weights = igraph_from_adjacency(adata.obsp["connectivities"])
     keys = []
     for resolution in resolutions:
         key = leiden_key(arch, resolution)
-        adata.obs[key] = leiden_on_graph(graph, resolution, seed)
+        adata.obs[key] = leiden_on_graph(graph, weights, resolution, seed)
         adata.uns[key] = {"params": {"resolution": resolution, "random_state": seed, "n_iterations": 2}}
         keys.append(key)
     return keys
