@@ -75,3 +75,37 @@ def test_a_figure_goes_to_the_runs_of_the_architectures_it_shows():
     assert steps.figure_archs("results/d/figures/ldvae_loadings.png", archs) == ["ldvae"]
     assert steps.figure_archs("results/d/figures/cnn_mc_dropout_calibration.png", archs) == ["cnn_mc_dropout"]
     assert steps.figure_archs("results/d/figures/umap.png", archs) == archs  # a data set's figure: every run
+
+
+def test_a_data_set_two_jobs_log_at_once_is_logged_by_both(tmp_path):
+    """Two training jobs starting together on a new store both insert the data set; the loser logs it again."""
+    from mlflow.exceptions import MlflowException
+
+    from lifedl.train.tracking import RunRecorder, get_client
+
+    client = get_client(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    run_id = client.create_run(client.create_experiment("race")).info.run_id
+    data = tmp_path / "qc.h5ad"
+    data.write_bytes(b"cells")
+
+    class LosesTheRaceOnce:
+        def __init__(self, error: str):
+            self.error, self.calls = error, 0
+
+        def __getattr__(self, name):
+            return getattr(client, name)
+
+        def log_inputs(self, *args, **kwargs):
+            self.calls += 1
+            if self.calls == 1:
+                raise MlflowException(self.error)
+            return client.log_inputs(*args, **kwargs)
+
+    racing = LosesTheRaceOnce(
+        "(sqlite3.IntegrityError) UNIQUE constraint failed: datasets.experiment_id, datasets.name"
+    )
+    RunRecorder(racing, run_id).log_input(data, name="sim", digest="abc123")
+    assert racing.calls == 2
+    assert [d.dataset.name for d in client.get_run(run_id).inputs.dataset_inputs] == ["sim"]
+    with pytest.raises(MlflowException, match="database is locked"):
+        RunRecorder(LosesTheRaceOnce("database is locked"), run_id).log_input(data, name="sim", digest="abc123")

@@ -176,13 +176,22 @@ class RunRecorder:
         from mlflow.data.dataset_source_registry import resolve_dataset_source
         from mlflow.data.meta_dataset import MetaDataset
         from mlflow.entities import DatasetInput, InputTag
+        from mlflow.exceptions import MlflowException
 
         with warnings.catch_warnings():  # two registered local sources match a path; they are the same class
             warnings.simplefilter("ignore", UserWarning)
             source = resolve_dataset_source(str(Path(path).resolve()))
         dataset = MetaDataset(source=source, name=name, digest=digest[:36])
         tags = [InputTag("mlflow.data.context", context)]
-        self.client.log_inputs(self.run_id, datasets=[DatasetInput(dataset._to_mlflow_entity(), tags=tags)])
+        inputs = [DatasetInput(dataset._to_mlflow_entity(), tags=tags)]
+        try:
+            self.client.log_inputs(self.run_id, datasets=inputs)
+        except MlflowException as error:
+            # Two jobs starting together on one SQL store both find the data set missing and both insert it;
+            # the loser's transaction is rolled back, and logging again finds the winner's row.
+            if "UNIQUE constraint failed: datasets" not in str(error):
+                raise
+            self.client.log_inputs(self.run_id, datasets=inputs)
 
     def set_tags(self, tags: Mapping[str, str]) -> None:
         for key, value in tags.items():
