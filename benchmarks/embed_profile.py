@@ -3,8 +3,9 @@
 For each architecture of each data set under results/benchmarks/workflow_scale/{dataset}/, a fresh process
 repeats what the workflow's embed job does (lifedl.steps.embed) and times each part: the imports (the
 interpreter's start and scanpy, torch, lifedl), reading qc.h5ad, loading the model, the embedding, the
-neighbour graph, UMAP, Leiden at every resolution of the config, and the scores. The neighbour graph is
-the workflow's choice (exact up to lifedl.tl.cluster.EXACT_NEIGHBOURS_MAX_CELLS). Written to
+neighbour graph, UMAP, Leiden at every resolution of the config, writing the embedding's h5ad, and the
+scores. The neighbour graph is the workflow's choice (exact up to
+lifedl.tl.cluster.EXACT_NEIGHBOURS_MAX_CELLS). Written to
 results/benchmarks/embed_profile.tsv, with each part's share of the model's training job
 (workflow_scale_archs.tsv) where that table is there.
 
@@ -18,12 +19,13 @@ import argparse
 import json
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 STARTED = time.perf_counter()  # before the heavy imports: they are part of a job's fixed cost
 
-PARTS = ("imports", "read", "load_model", "embed", "neighbors", "umap", "leiden", "scores")
+PARTS = ("imports", "read", "load_model", "embed", "neighbors", "umap", "leiden", "write", "scores")
 
 
 def profile_one(results: Path, dataset: str, arch: str) -> dict[str, float]:
@@ -32,6 +34,7 @@ def profile_one(results: Path, dataset: str, arch: str) -> dict[str, float]:
     import torch  # noqa: F401
     from common import workflow_settings
 
+    from lifedl.io import write_h5ad
     from lifedl.models.base import load_model
     from lifedl.steps import read_json, read_with_spec, score_embedding
     from lifedl.tl.cluster import leiden, neighbors, umap
@@ -51,6 +54,8 @@ def profile_one(results: Path, dataset: str, arch: str) -> dict[str, float]:
     model = load_model(str(models / "model.ckpt"))
     part("load_model")
     adata.obsm[f"X_{arch}"] = model.embed(adata)
+    if hasattr(model, "annotate"):
+        model.annotate(adata)
     part("embed")
     graph = model.neighbour_graph(adata, settings["n_neighbors"]) if hasattr(model, "neighbour_graph") else None
     neighbors(adata, arch, settings["n_neighbors"], settings["seed"], graph)
@@ -59,6 +64,9 @@ def profile_one(results: Path, dataset: str, arch: str) -> dict[str, float]:
     part("umap")
     leiden(adata, arch, settings["resolutions"], settings["seed"])
     part("leiden")
+    with tempfile.TemporaryDirectory(prefix="lifedl-embed-profile-") as directory:
+        write_h5ad(adata, str(Path(directory) / f"{arch}.h5ad"))  # the job's embeddings/{arch}.h5ad
+    part("write")
     score_embedding(
         adata,
         spec,
