@@ -22,9 +22,10 @@ SIM_EPOCHS ?= 100
 WORKFLOW_RULES_ARGS ?=
 SAME_MODEL_ARGS ?=
 SCALING_ARGS ?=
-# The real-size workflow run: sim_10k by default; WORKFLOW_SCALE_ARGS="--datasets sim_10k sim_100k" adds 100k cells.
+# The real-size workflow run: sim_10k by default; WORKFLOW_SCALE_ARGS="--datasets sim_100k" adds 100k cells (most of
+# an hour; the tables keep the rows of the data sets not run).
 WORKFLOW_SCALE_ARGS ?=
-# with WORKFLOW_SCALE_ARGS="--datasets sim_10k sim_100k", EMBED_PROFILE_ARGS="--datasets sim_10k sim_100k"
+# with the 100k set: EMBED_PROFILE_ARGS="--datasets sim_10k sim_100k"
 EMBED_PROFILE_ARGS ?=
 # copied next to docs/performance.md, which shows them (results/ is not in git)
 BENCH_FIGURES := same_model.png scaling.png workflow_rules.png

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -251,6 +252,16 @@ def scvi_like_vae_params(epochs: int, val_fraction: float) -> dict:
         "patience": epochs + 1,
         "val_fraction": val_fraction,
     }
+
+
+def merge_runs(previous: pd.DataFrame | None, new: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """The new rows plus the rows of an earlier table whose ``keys`` (e.g. data set and tool) were not run now:
+    data sets can be run apart (with different epochs, or the long one alone) and still end up in one table."""
+    if previous is None or previous.empty:
+        return new.reset_index(drop=True)
+    done = set(new[keys].itertuples(index=False, name=None))
+    kept = previous[[row not in done for row in previous[keys].itertuples(index=False, name=None)]]
+    return pd.concat([kept, new], ignore_index=True).sort_values(keys, ignore_index=True)
 
 
 def output_dir(requested: str | None, quick: bool) -> Path:

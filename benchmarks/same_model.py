@@ -43,6 +43,7 @@ from common import (
     TENX_LABELS,
     check_machine_idle,
     describe_counts,
+    merge_runs,
     output_dir,
     peak_rss_bytes,
     run_child,
@@ -197,16 +198,6 @@ def prepare_datasets(names, sim_cells: int, n_genes: int, seed: int, directory: 
     return prepared
 
 
-def merge_runs(previous: pd.DataFrame | None, new: pd.DataFrame) -> pd.DataFrame:
-    """The new rows plus the rows of an earlier table for other (dataset, tool) pairs: data sets can be run
-    apart (e.g. with different --epochs) and still end up in one table and figure."""
-    if previous is None or previous.empty:
-        return new.reset_index(drop=True)
-    done = set(zip(new["dataset"], new["tool"]))
-    kept = previous[[pair not in done for pair in zip(previous["dataset"], previous["tool"])]]
-    return pd.concat([kept, new], ignore_index=True).sort_values(["dataset", "tool"], ignore_index=True)
-
-
 def speedups(table: pd.DataFrame) -> pd.Series:
     """lifedl's training cells/s over scvi-tools' per data set (where both ran)."""
     rate = table.pivot(index="dataset", columns="tool", values="cells_per_s")
@@ -349,7 +340,7 @@ def main(argv=None) -> int:
     if rows:
         table_path = out_dir / "same_model.tsv"
         previous = pd.read_csv(table_path, sep="\t") if table_path.exists() and not args.replace else None
-        table = merge_runs(previous, pd.DataFrame(rows))
+        table = merge_runs(previous, pd.DataFrame(rows), ["dataset", "tool"])
         write_tsv(table.round(4), table_path)
         phases = phase_table(table)
         phases.insert(0, "tool", table["tool"].to_numpy())

@@ -2,7 +2,7 @@
 
 A plain PyTorch loop (no Lightning, no data loader: dense batches of 128 cut beforehand) over lifedl's
 `vae` network with scVI's defaults (benchmarks/common.scvi_like_vae_params) on the 20k 10x-like simulated
-cells of same_model.py, with the same Adam. It measures:
+cells of same_model.py, with lifedl's optimiser (Adam's fused kernel). It measures:
 
 - step_profile.tsv: torch.profiler's self CPU time per operator, in ms per step and as a share of the
   profiled steps' total, the largest first (what a faster step has to shrink);
@@ -37,13 +37,14 @@ def step_function(compiled: bool, seed: int):
     import torch
 
     from lifedl.models.vae import VAE
+    from lifedl.nn.optim import adam
 
     params = scvi_like_vae_params(1, 0.0)
     torch.manual_seed(seed)
     network = VAE(
         2000, params["n_latent"], params["n_hidden"], params["n_layers"], params["dropout"], params["likelihood"]
     )
-    optimiser = torch.optim.Adam(network.parameters(), lr=params["learning_rate"], weight_decay=params["weight_decay"])
+    optimiser = adam(network.parameters(), lr=params["learning_rate"], weight_decay=params["weight_decay"])
     loss_of = network.loss
     if compiled:
         import torch._dynamo

@@ -15,7 +15,7 @@ figures and the report. Written to results/benchmarks/:
 Jobs run side by side (``--cores``), so the summed job time is more than the wall time.
 
     python benchmarks/workflow_scale.py                          # sim_10k, 2 cores
-    python benchmarks/workflow_scale.py --datasets sim_10k sim_100k
+    python benchmarks/workflow_scale.py --datasets sim_100k     # joins the 10k rows already there
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
-from common import REPO, output_dir
+from common import REPO, merge_runs, output_dir
 from workflow_rules import collect_jobs, per_rule
 
 CONFIG = REPO / "benchmarks" / "workflow_scale.yaml"
@@ -95,6 +95,9 @@ def main(argv=None) -> int:
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--work-root", help="default results/benchmarks/workflow_scale")
     parser.add_argument("--out-dir", help="default results/benchmarks")
+    parser.add_argument(
+        "--replace", action="store_true", help="new tables (default: keep the rows of data sets not run now)"
+    )
     args = parser.parse_args(argv)
     from lifedl.io import write_tsv
 
@@ -124,9 +127,15 @@ def main(argv=None) -> int:
         rules.append(per_rule(jobs))
         archs.append(architecture_table(metrics, results, dataset, jobs))
         print(f"{dataset}: {wall:.0f} s wall, {n_jobs} jobs", flush=True)
-    write_tsv(pd.DataFrame(runs), out_dir / "workflow_scale.tsv")
-    write_tsv(pd.concat(rules, ignore_index=True).round(2), out_dir / "workflow_scale_rules.tsv")
-    write_tsv(pd.concat(archs, ignore_index=True).round(3), out_dir / "workflow_scale_archs.tsv")
+    tables = {
+        "workflow_scale.tsv": pd.DataFrame(runs),
+        "workflow_scale_rules.tsv": pd.concat(rules, ignore_index=True).round(2),
+        "workflow_scale_archs.tsv": pd.concat(archs, ignore_index=True).round(3),
+    }
+    for name, table in tables.items():
+        # the 100k set takes most of an hour: it can run alone and join the 10k set's rows
+        previous = pd.read_csv(out_dir / name, sep="\t") if (out_dir / name).is_file() and not args.replace else None
+        write_tsv(merge_runs(previous, table, ["dataset"]), out_dir / name)
     print(f"wrote {out_dir / 'workflow_scale.tsv'}, workflow_scale_rules.tsv, workflow_scale_archs.tsv")
     return 0
 

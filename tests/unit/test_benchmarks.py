@@ -100,14 +100,14 @@ def test_same_model_rerun_replaces_only_its_own_rows():
         {"dataset": ["sim", "sim", "pbmc", "pbmc"], "tool": ["lifedl", "scvi"] * 2, "cells_per_s": [1.0, 2.0, 3.0, 4.0]}
     )
     new = pd.DataFrame({"dataset": ["pbmc"], "tool": ["lifedl"], "cells_per_s": [30.0]})
-    merged = same_model.merge_runs(previous, new).set_index(["dataset", "tool"])["cells_per_s"]
+    merged = common.merge_runs(previous, new, ["dataset", "tool"]).set_index(["dataset", "tool"])["cells_per_s"]
     assert merged.to_dict() == {
         ("pbmc", "lifedl"): 30.0,
         ("pbmc", "scvi"): 4.0,
         ("sim", "lifedl"): 1.0,
         ("sim", "scvi"): 2.0,
     }
-    assert same_model.merge_runs(None, new).equals(new)
+    assert common.merge_runs(None, new, ["dataset", "tool"]).equals(new)
     assert same_model.speedups(previous).to_dict() == {"pbmc": 0.75, "sim": 0.5}
 
 
