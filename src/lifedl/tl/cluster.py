@@ -55,8 +55,8 @@ def neighbors(adata: ad.AnnData, arch: str, n_neighbors: int, seed: int, graph=N
     import scanpy as sc  # here, not at the top: leiden_key's callers (evaluate, figures) need no scanpy
 
     if graph is None:
-        method = neighbour_method(adata.n_obs, method)
-        transformer = None if method == "pynndescent" else method  # None: scanpy's pynndescent
+        # named, not None: scanpy's None is exact below 4,096 cells whatever is asked
+        transformer = neighbour_method(adata.n_obs, method)
         sc.pp.neighbors(adata, n_neighbors=n_neighbors, use_rep=f"X_{arch}", random_state=seed, transformer=transformer)
         return
     adata.obsp["distances"], adata.obsp["connectivities"] = graph
