@@ -113,7 +113,7 @@ def run_pipeline(
         adata.obsm["X_vae"] = model.embed(adata)
     knn = neighbour_method(adata.n_obs, knn)
     with recorder.stage("neighbors_compile", knn=knn):
-        # pynndescent compiles its search with numba on first use in every process (35-55 s here, and numba
+        # pynndescent compiles its search with numba on first use in every process (20-55 s here, and numba
         # cannot cache it): a fixed cost, timed apart on a small graph so the neighbors row scales cleanly.
         # Exact neighbours (the workflow's choice up to EXACT_NEIGHBOURS_MAX_CELLS) compile nothing.
         if knn == "pynndescent":
@@ -184,7 +184,8 @@ def scaling_figure(table: pd.DataFrame, rss_limit_gib: float):
         exponent = rows["scaling_exponent"].iloc[0]
         label = stage if np.isnan(exponent) else f"{stage} (slope {exponent:.2f})"
         style = {"linewidth": 2.5, "color": "black"} if stage == "pipeline" else {}
-        time_axis.plot(rows["n_cells"], rows["seconds"], marker="o", label=label, **style)
+        timed = rows[rows["seconds"] > 0]  # a stage that cost nothing at a size (compilation) has no log
+        time_axis.plot(timed["n_cells"], timed["seconds"], marker="o", label=label, **style)
         rss_axis.plot(rows["n_cells"], rows["peak_rss_gib"], marker="o", label=stage, **style)
     pipeline = table[table["stage"] == "pipeline"].sort_values("n_cells")
     if len(pipeline):

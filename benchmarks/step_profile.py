@@ -7,8 +7,8 @@ cells of same_model.py, with lifedl's optimiser (Adam's fused kernel). It measur
 - step_profile.tsv: torch.profiler's self CPU time per operator, in ms per step and as a share of the
   profiled steps' total, the largest first (what a faster step has to shrink);
 - step_compile.tsv: ms per step of the same loop eager and with ``torch.compile`` of the loss (inductor's
-  C++ kernels; the first steps' compilation timed apart as warm_up_seconds), and the loss after the timed
-  steps (compiled dropout draws its own random numbers, so the two differ in their digits).
+  C++ kernels; the first steps' compilation, in an empty cache, timed apart as warm_up_seconds): the median
+  and range over interleaved blocks of steps, eager and compiled taking turns.
 
     python benchmarks/step_profile.py              # 2 threads, 200 timed steps
 """
@@ -16,13 +16,17 @@ cells of same_model.py, with lifedl's optimiser (Adam's fused kernel). It measur
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 import time
 
+import numpy as np
 import pandas as pd
 from common import output_dir, scvi_like_vae_params, set_torch_threads, simulate_tenx_like
 
 BATCH = 128
+VARIANTS = ("eager", "compiled")
 
 
 def dense_batches(n_cells: int, n_batches: int, seed: int):
@@ -93,7 +97,8 @@ def operator_table(step, batches, n_steps: int) -> pd.DataFrame:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=200, help="timed steps per variant")
+    parser.add_argument("--steps", type=int, default=300, help="timed steps per variant")
+    parser.add_argument("--blocks", type=int, default=6, help="interleaved timing blocks per variant")
     parser.add_argument("--cells", type=int, default=20_000, help="simulated cells (as same_model.py)")
     parser.add_argument("--top", type=int, default=12, help="operators kept in step_profile.tsv")
     parser.add_argument("--seed", type=int, default=0)
@@ -104,22 +109,36 @@ def main(argv=None) -> int:
     set_torch_threads(args.threads)
     out_dir = output_dir(args.out_dir, quick=False)
     batches = dense_batches(args.cells, 60, args.seed)
-    rows, losses = [], {}
-    for variant in ("eager", "compiled"):
-        step = step_function(variant == "compiled", args.seed)
-        started = time.perf_counter()
-        for counts in batches[:5]:  # compilation, or the allocator's first steps
-            step(counts)
-        warm_up = time.perf_counter() - started
-        seconds, losses[variant] = timed_steps(step, batches, args.steps)
+    steps, warm_up = {}, {}
+    with tempfile.TemporaryDirectory(prefix="lifedl-inductor-") as cache:
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = cache  # a cold cache: the compilation a first job pays
+        for variant in VARIANTS:
+            steps[variant] = step_function(variant == "compiled", args.seed)
+            started = time.perf_counter()
+            for counts in batches[:5]:  # compilation, or the allocator's first steps
+                steps[variant](counts)
+            warm_up[variant] = time.perf_counter() - started
+        # Interleaved blocks, so that a slower spell of the machine falls on both variants alike.
+        block_ms = {variant: [] for variant in VARIANTS}
+        for _ in range(args.blocks):
+            for variant in VARIANTS:
+                seconds, _ = timed_steps(steps[variant], batches, args.steps // args.blocks)
+                block_ms[variant].append(seconds * 1e3)
+    rows = []
+    for variant in VARIANTS:
+        ms = np.array(block_ms[variant])
         rows.append(
-            {"variant": variant, "threads": args.threads, "warm_up_seconds": warm_up, "ms_per_step": seconds * 1e3}
+            {
+                "variant": variant,
+                "threads": args.threads,
+                "warm_up_seconds": warm_up[variant],
+                "ms_per_step": float(np.median(ms)),
+                "ms_per_step_min": float(ms.min()),
+                "ms_per_step_max": float(ms.max()),
+            }
         )
-        print(f"{variant}: warm-up {warm_up:.1f} s, {seconds * 1e3:.2f} ms per step", flush=True)
-        if variant == "eager":
-            operators = operator_table(step, batches, min(args.steps, 100))
-    for row in rows:
-        row["loss_after_steps"] = losses[row["variant"]]
+        print(f"{variant}: warm-up {warm_up[variant]:.1f} s, median {np.median(ms):.2f} ms per step", flush=True)
+    operators = operator_table(steps["eager"], batches, min(args.steps, 100))
     write_tsv(pd.DataFrame(rows).round(4), out_dir / "step_compile.tsv")
     write_tsv(operators.head(args.top).round(4), out_dir / "step_profile.tsv")
     print(operators.head(args.top).round(3).to_string(index=False))

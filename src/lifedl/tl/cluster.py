@@ -33,7 +33,7 @@ def cache_numba_compilation() -> None:
 
 
 # Up to this many cells the kNN graph is exact (brute force): on 10-50 dimensions it takes 1.3 s at 10,000 cells and
-# 21-28 s at 100,000 on 2 cores, while pynndescent compiles for 35-55 s in every process (numba cannot cache its
+# 14-28 s at 100,000 on 2 cores, while pynndescent compiles for 20-55 s in every process (numba cannot cache its
 # search) before it starts. scanpy itself is exact below 8,192 cells, so smaller data sets get the same graph.
 EXACT_NEIGHBOURS_MAX_CELLS = 120_000
 
