@@ -141,8 +141,8 @@ class _IgraphRandom:
 
 
 def leiden_on_graph(graph, weights, resolution: float, seed: int):
-    """igraph's Leiden on ``graph`` with one weight per edge (modularity, 2 iterations: scanpy's ``flavor="igraph"``) seeded as scanpy seeds it;
-    a categorical of cluster names ordered as scanpy orders them."""
+    """igraph's Leiden on ``graph`` with one weight per edge (modularity, 2 iterations: scanpy's
+    ``flavor="igraph"``) seeded as scanpy seeds it; a categorical of cluster names ordered as scanpy orders them."""
     import random
 
     import igraph as ig
