@@ -261,7 +261,8 @@ def merge_runs(previous: pd.DataFrame | None, new: pd.DataFrame, keys: list[str]
         return new.reset_index(drop=True)
     done = set(new[keys].itertuples(index=False, name=None))
     kept = previous[[row not in done for row in previous[keys].itertuples(index=False, name=None)]]
-    return pd.concat([kept, new], ignore_index=True).sort_values(keys, ignore_index=True)
+    # stable: the rows of one key (a data set's rules, largest first) keep their order
+    return pd.concat([kept, new], ignore_index=True).sort_values(keys, kind="stable", ignore_index=True)
 
 
 def output_dir(requested: str | None, quick: bool) -> Path:

@@ -34,6 +34,7 @@ from common import (
     StageRecorder,
     check_machine_idle,
     describe_counts,
+    merge_runs,
     output_dir,
     run_child,
     set_torch_threads,
@@ -291,8 +292,8 @@ def main(argv=None) -> int:
     table_path = out_dir / "scaling.tsv"
     if table_path.exists() and not args.replace:  # sizes can be rerun apart and still end up in one table
         previous = pd.read_csv(table_path, sep="\t")
-        kept = previous[~previous["n_cells"].isin({row["n_cells"] for row in rows}) & (previous["stage"] != "pipeline")]
-        rows = kept.to_dict("records") + rows
+        stages = previous[previous["stage"] != "pipeline"]  # summarise adds the pipeline rows again
+        rows = merge_runs(stages, pd.DataFrame(rows), ["n_cells"]).to_dict("records")
     table = summarise(rows).sort_values("n_cells", kind="stable", ignore_index=True)
     write_tsv(table.round(4), table_path)
     write_tsv(wide_table(table).round(3), out_dir / "scaling_wide.tsv")

@@ -108,6 +108,13 @@ def test_same_model_rerun_replaces_only_its_own_rows():
         ("sim", "scvi"): 2.0,
     }
     assert common.merge_runs(None, new, ["dataset", "tool"]).equals(new)
+    # several rows per key (a data set's rules, largest first) keep their order
+    rules = pd.DataFrame(
+        {"dataset": ["b"] * 40 + ["a"] * 30, "seconds": list(range(40, 0, -1)) + list(range(30, 0, -1))}
+    )
+    merged = common.merge_runs(rules[rules["dataset"] == "b"], rules[rules["dataset"] == "a"], ["dataset"])
+    assert list(merged["dataset"]) == ["a"] * 30 + ["b"] * 40
+    assert list(merged["seconds"]) == list(range(30, 0, -1)) + list(range(40, 0, -1))
     assert same_model.speedups(previous).to_dict() == {"pbmc": 0.75, "sim": 0.5}
 
 
