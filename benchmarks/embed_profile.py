@@ -1,7 +1,7 @@
 """Where an embed job's time goes, part by part, on the models `workflow_scale.py` trained (issue part 2).
 
 For each architecture of each data set under results/benchmarks/workflow_scale/{dataset}/, a fresh process
-repeats what the workflow's embed job does (lifedl.steps.embed) and times each part: the imports (the
+runs the workflow's embed job again (lifedl.steps.embed, which times its own parts): the imports (the
 interpreter's start and scanpy, torch, lifedl), reading qc.h5ad, loading the model, the embedding, the
 neighbour graph, UMAP, Leiden at every resolution of the config, writing the embedding's h5ad, and the
 scores. The neighbour graph is the workflow's choice (exact up to
@@ -29,55 +29,36 @@ PARTS = ("imports", "read", "load_model", "embed", "neighbors", "umap", "leiden"
 
 
 def profile_one(results: Path, dataset: str, arch: str) -> dict[str, float]:
-    """Seconds per part of one embed job, in this process (which must be fresh, for the imports)."""
+    """Seconds per part of one embed job (lifedl.steps.embed's own timing), in this process (which must be
+    fresh, for the imports)."""
+    import anndata
     import scanpy  # noqa: F401  (the embed job's imports, timed as one part)
     import torch  # noqa: F401
     from common import workflow_settings
 
-    from lifedl.io import write_h5ad
-    from lifedl.models.base import load_model
-    from lifedl.steps import read_json, read_with_spec, score_embedding
-    from lifedl.tl.cluster import leiden, neighbors, umap
+    import lifedl.models.base
+    import lifedl.tl.cluster  # noqa: F401
+    from lifedl.steps import embed
 
-    seconds = {"imports": time.perf_counter() - STARTED}
+    imports = time.perf_counter() - STARTED
     settings = workflow_settings()
     models = results / dataset / "models" / arch
-    mark = time.perf_counter()
-
-    def part(name: str) -> None:
-        nonlocal mark
-        now = time.perf_counter()
-        seconds[name], mark = now - mark, now
-
-    adata, spec = read_with_spec(str(results / dataset / "qc.h5ad"))
-    part("read")
-    model = load_model(str(models / "model.ckpt"))
-    part("load_model")
-    adata.obsm[f"X_{arch}"] = model.embed(adata)
-    if hasattr(model, "annotate"):
-        model.annotate(adata)
-    part("embed")
-    graph = model.neighbour_graph(adata, settings["n_neighbors"]) if hasattr(model, "neighbour_graph") else None
-    neighbors(adata, arch, settings["n_neighbors"], settings["seed"], graph)
-    part("neighbors")
-    umap(adata, arch, settings["seed"])
-    part("umap")
-    leiden(adata, arch, settings["resolutions"], settings["seed"])
-    part("leiden")
     with tempfile.TemporaryDirectory(prefix="lifedl-embed-profile-") as directory:
-        write_h5ad(adata, str(Path(directory) / f"{arch}.h5ad"))  # the job's embeddings/{arch}.h5ad
-    part("write")
-    score_embedding(
-        adata,
-        spec,
-        read_json(str(models / "run.json")),
-        arch,
-        settings["resolutions"],
-        settings["default_resolution"],
-        settings["seed"],
-    )
-    part("scores")
-    return {"n_cells": adata.n_obs, **seconds}
+        seconds = embed(
+            str(results / dataset / "qc.h5ad"),
+            str(models / "model.ckpt"),
+            str(models / "run.json"),
+            str(Path(directory) / f"{arch}.h5ad"),  # the job's embeddings/{arch}.h5ad
+            str(Path(directory) / f"{arch}.tsv"),
+            arch,
+            dataset,
+            settings["n_neighbors"],
+            settings["resolutions"],
+            settings["default_resolution"],
+            settings["seed"],
+        )
+    n_cells = anndata.read_h5ad(results / dataset / "qc.h5ad", backed="r").n_obs
+    return {"n_cells": n_cells, "imports": imports, **seconds}
 
 
 def main(argv=None) -> int:

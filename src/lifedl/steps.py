@@ -305,26 +305,47 @@ def embed(
     resolutions: Sequence[float],
     default_resolution: float,
     seed: int,
-) -> None:
+) -> dict[str, float]:
     """The model's embedding of every cell, its neighbour graph, on that one graph UMAP and Leiden at each
     resolution, and the embedding's scores (:func:`score_embedding`): one job, so the data, scanpy and the
-    measures' libraries are loaded once. ``output`` None (a replicate seed): the embedding is not kept."""
+    measures' libraries are loaded once. ``output`` None (a replicate seed): the embedding is not kept.
+    Returns (and prints) the seconds each part took."""
+    import time
+
     from lifedl.models.base import load_model
-    from lifedl.tl.cluster import leiden, neighbors_and_umap
+    from lifedl.tl.cluster import leiden, neighbors, umap
+
+    seconds, mark = {}, time.perf_counter()
+
+    def part(name: str) -> None:
+        nonlocal mark
+        now = time.perf_counter()
+        seconds[name], mark = now - mark, now
 
     adata, spec = read_with_spec(qc_h5ad)
+    part("read")
     model = load_model(checkpoint)
+    part("load_model")
     adata.obsm[f"X_{arch}"] = model.embed(adata)
     if hasattr(model, "annotate"):  # loadings, program names, denoised expression, predicted protein
         model.annotate(adata)
+    part("embed")
     # a model with a neighbour graph of its own (WNN) hands it over; the others' is built on the embedding
     graph = model.neighbour_graph(adata, n_neighbors) if hasattr(model, "neighbour_graph") else None
-    neighbors_and_umap(adata, arch, n_neighbors, seed, graph)
+    neighbors(adata, arch, n_neighbors, seed, graph)
+    part("neighbors")
+    umap(adata, arch, seed)
+    part("umap")
     leiden(adata, arch, list(resolutions), seed)
+    part("leiden")
     if output is not None:
         write_h5ad(adata, output)
+    part("write")
     row = score_embedding(adata, spec, read_json(run_json), arch, resolutions, default_resolution, seed)
     write_tsv(pd.DataFrame([{"dataset": dataset, "arch": arch, **row}]), metrics)  # collect_metrics logs it
+    part("scores")
+    print(f"{dataset}/{arch} embed: " + ", ".join(f"{k} {v:.1f} s" for k, v in seconds.items()), flush=True)
+    return seconds
 
 
 PLANTED_GROUPS = "separated_by"  # a simulation's obs column: which modality tells a cell's type from its pair's
