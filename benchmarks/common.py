@@ -233,7 +233,22 @@ def training_timer():
     return TrainingTimer()
 
 
-def scvi_like_vae_params(epochs: int, val_fraction: float) -> dict:
+def scvi_like_split(adata, val_fraction: float, seed: int) -> None:
+    """obs['lifedl_split'] as scvi-tools splits when asked for ``train_size=1 - val_fraction``: that share of the
+    cells is held out, the rest trains, so both tools train on the same cells' number; one held-out cell is the
+    test row lifedl's split always has, the others validate."""
+    import numpy as np
+
+    from lifedl.data.splits import SPLIT_KEY, SPLITS
+
+    order = np.random.default_rng(seed).permutation(adata.n_obs)
+    split = np.full(adata.n_obs, "train", dtype=object)
+    split[order[: max(1, round(val_fraction * adata.n_obs))]] = "validation"
+    split[order[0]] = "test"
+    adata.obs[SPLIT_KEY] = pd.Categorical(split, categories=list(SPLITS))
+
+
+def scvi_like_vae_params(epochs: int) -> dict:
     """Hyper-parameters overriding lifedl's vae defaults with scvi.model.SCVI's defaults (scvi-tools 1.4):
     128 hidden units, 10 latent dimensions, one hidden layer, dropout 0.1, batch 128, Adam lr 1e-3 with
     weight decay 1e-6, KL weight warmed up linearly over 400 epochs; NB likelihood (SCVI's default is
@@ -250,7 +265,6 @@ def scvi_like_vae_params(epochs: int, val_fraction: float) -> dict:
         "kl_warmup_epochs": 400,
         "max_epochs": epochs,
         "patience": epochs + 1,
-        "val_fraction": val_fraction,
     }
 
 

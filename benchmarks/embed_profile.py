@@ -47,7 +47,6 @@ def profile_one(results: Path, dataset: str, arch: str) -> dict[str, float]:
         seconds = embed(
             str(results / dataset / "qc.h5ad"),
             str(models / "model.ckpt"),
-            str(models / "run.json"),
             str(Path(directory) / f"{arch}.h5ad"),  # the job's embeddings/{arch}.h5ad
             str(Path(directory) / f"{arch}.tsv"),
             arch,

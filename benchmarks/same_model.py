@@ -47,6 +47,7 @@ from common import (
     output_dir,
     peak_rss_bytes,
     run_child,
+    scvi_like_split,
     scvi_like_vae_params,
     set_torch_threads,
     simulate_tenx_like,
@@ -76,7 +77,8 @@ def train_lifedl(adata, labels, epochs, val_fraction, seed, accelerator, work_di
         seed=seed, work_dir=work_dir, callbacks=callbacks, accelerator=accelerator, source=spec.where
     )
     architecture = get_architecture("vae")
-    params = architecture.resolve_params(scvi_like_vae_params(epochs, val_fraction), where="same-model benchmark")
+    params = architecture.resolve_params(scvi_like_vae_params(epochs), where="same-model benchmark")
+    scvi_like_split(adata, val_fraction, seed)
     started = time.perf_counter()
     model = fit_architecture(adata, "vae", params, context, spec)
     fit_seconds = time.perf_counter() - started

@@ -67,6 +67,7 @@ def run_pipeline(
     import scanpy as sc
 
     from lifedl.data.spec import DatasetSpec
+    from lifedl.data.splits import add_splits
     from lifedl.models import get_architecture
     from lifedl.pp import QCParams, run_qc
     from lifedl.tl.cluster import leiden, neighbors, neighbour_method
@@ -93,12 +94,13 @@ def run_pipeline(
         # The raw object stays alive during QC, as in the qc rule (lifedl.steps.qc keeps it while run_qc runs),
         # and is dropped after it, as the later rules never load it.
         adata = run_qc(raw, QCParams(min_genes=min_genes), source=f"simulated {n_cells} cells")
+        spec = DatasetSpec(id="scaling", file=f"simulated {n_cells} cells")
+        add_splits(adata, spec)  # as the qc rule does
     del raw
 
     architecture = get_architecture("vae")
     params = architecture.resolve_params({"max_epochs": epochs, "patience": epochs + 1}, where="scaling benchmark")
     timer = training_timer()
-    spec = DatasetSpec(id="scaling", file=f"simulated {n_cells} cells")
     context = TrainingContext(
         seed=seed, work_dir=work_dir, callbacks=[timer], accelerator=accelerator, source=spec.where
     )

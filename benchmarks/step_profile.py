@@ -43,7 +43,7 @@ def step_function(compiled: bool, seed: int):
     from lifedl.models.vae import VAE
     from lifedl.nn.optim import adam
 
-    params = scvi_like_vae_params(1, 0.0)
+    params = scvi_like_vae_params(1)
     torch.manual_seed(seed)
     network = VAE(
         2000, params["n_latent"], params["n_hidden"], params["n_layers"], params["dropout"], params["likelihood"]

@@ -1,8 +1,9 @@
 """lifedl's WNN (``lifedl.tl.wnn``) beside muon's (``muon.pp.neighbors``, the implementation scverse users run) on the
 same two PCAs of the same CITE-seq cells: time, modality weights, neighbour sets and Leiden clusters.
 
-Both get the RNA PCA and the protein PCA that lifedl's ``wnn`` architecture computes, and 20 neighbours
-(Seurat's and muon's default). Writes ``wnn_muon.tsv`` (one row per tool and a row comparing them).
+Both get the RNA PCA and the protein PCA that lifedl's ``wnn`` architecture computes, each cell scaled to unit
+L2 norm (muon.pp.l2norm, as muon's documentation asks for Seurat's results), and 20 neighbours (Seurat's and
+muon's default). Writes ``wnn_muon.tsv`` (one row per tool and a row comparing them).
 
     .venv-bench/bin/python benchmarks/wnn_muon.py --qc results/sim_citeseq/qc.h5ad
 """
@@ -55,7 +56,7 @@ def main(argv=None) -> int:
     import muon
     import scanpy as sc
 
-    from lifedl.tl.wnn import knn_graph, wnn_neighbours
+    from lifedl.tl.wnn import knn_graph, l2_normalise, wnn_neighbours
 
     adata = ad.read_h5ad(args.qc)
     model = lifedl.fit(adata, "wnn", seed=args.seed)
@@ -76,7 +77,7 @@ def main(argv=None) -> int:
     modalities = {}
     for name in ("rna", "protein"):
         modality = ad.AnnData(obs=pd.DataFrame(index=adata.obs_names))
-        modality.obsm["X_pca"] = projections[name]
+        modality.obsm["X_pca"] = l2_normalise(projections[name])  # muon.pp.l2norm: Seurat's input (lifedl's does it)
         sc.pp.neighbors(modality, n_neighbors=N_NEIGHBORS, use_rep="X_pca", random_state=args.seed)
         modalities[name] = modality
     start = time.perf_counter()

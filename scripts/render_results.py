@@ -7,12 +7,16 @@ or table goes, a directive that reads it from a results file (``make docs`` afte
     {{ table results/pbmc68k_reduced/metrics.tsv | arch, ari, nmi | .3f }} a Markdown table of those columns (rows
                                                                            with no measure filled left out)
     {{ table? results/pbmc68k_reduced/likelihoods.tsv | ... }}           the same, or a note where the file is missing
+                                                                           (columns missing from it are left out)
     {{ ?results/x/likelihoods.tsv | likelihood=nb | wins }}               one value, or a note where the file is missing
     {{ table results/x/motifs/cnn.tsv | filter, best_match | .3f | 8 }}  only the first 8 rows
     {{ run }}                                                            the run's commit, seed and date
 
-A row is picked by ``column=value`` (exactly one row must match). A missing file, row or column
-stops with a message naming the template line and the fix; nothing is written then.
+    {{ table results/x/comparisons.tsv where measure=ari | arch, baseline, verdict }}  only the rows matching
+    {{ results/x/comparisons.tsv | arch=vae & baseline=pca & measure=ari | verdict }}  a row picked by several columns
+
+A row is picked by ``column=value`` (several joined by ``&``; exactly one row must match). A missing file, row or
+column stops with a message naming the template line and the fix; nothing is written then.
 
     python scripts/render_results.py [--results results] [--template docs/results.md.in] [--output docs/results.md]
 """
@@ -52,14 +56,22 @@ def _format(value, spec: str) -> str:
     return format(value, spec or "g")
 
 
+def _matching(table: pd.DataFrame, selector: str, where: str) -> pd.DataFrame:
+    """The rows where every ``column=value`` of the selector (joined by '&') holds."""
+    rows = table
+    for condition in selector.split("&"):
+        column, _, wanted = condition.partition("=")
+        column = column.strip()
+        if column not in table:
+            raise RenderError(f"{where}: no column '{column}' to pick a row by (columns: {list(table.columns)}).")
+        rows = rows[rows[column].astype(str) == wanted.strip()]
+    return rows
+
+
 def _pick_row(table: pd.DataFrame, selector: str, where: str) -> pd.Series:
-    column, _, wanted = selector.partition("=")
-    column = column.strip()
-    if column not in table:
-        raise RenderError(f"{where}: no column '{column}' to pick a row by (columns: {list(table.columns)}).")
-    rows = table[table[column].astype(str) == wanted.strip()]
+    rows = _matching(table, selector, where)
     if len(rows) != 1:
-        raise RenderError(f"{where}: {len(rows)} rows with {column} = '{wanted.strip()}' (need exactly one).")
+        raise RenderError(f"{where}: {len(rows)} rows with {selector.strip()} (need exactly one).")
     return rows.iloc[0]
 
 
@@ -78,7 +90,11 @@ def _whole_numbers(column: pd.Series) -> bool:
     return bool((values % 1 == 0).all() and (values.abs() > 1).any())
 
 
-def _markdown_table(table: pd.DataFrame, columns: list[str], spec: str, where: str) -> str:
+def _markdown_table(table: pd.DataFrame, columns: list[str], spec: str, where: str, optional: bool = False) -> str:
+    if optional:  # table?: the columns a model of make reproduce alone writes may be missing
+        columns = [name for name in columns if name in table.columns]
+        if len(columns) < 2:
+            return "_Not in this run: `make reproduce` writes these columns._"
     for name in columns:
         _column(table, name, where)
     # counts (jobs, cells, dimensions) stay integers whatever the table's number format
@@ -98,17 +114,28 @@ def _markdown_table(table: pd.DataFrame, columns: list[str], spec: str, where: s
 
 
 def _run_line(root: Path) -> str:
-    """Which code produced the results: the commit(s) and seed(s) in the run records, and the date."""
-    records = [json.loads(path.read_text()) for path in sorted(root.glob("*/models/*/run.json"))]
+    """Which code produced the results: the one commit and the seed(s) in the run records, and the date. Results
+    of more than one commit are refused, naming the outputs that are not of the newest run's commit."""
+    paths = sorted(root.glob("**/run.json"))
+    records = {path: json.loads(path.read_text()) for path in paths}
     if not records:
         raise RenderError(f"{root}: no models/*/run.json; run the workflow first.")
-    commits = sorted({str(record.get("git_commit", "unknown"))[:10] for record in records})
-    seeds = sorted({str(record.get("seed")) for record in records})
-    newest = max(path.stat().st_mtime for path in root.glob("*/models/*/run.json"))
-    date = datetime.fromtimestamp(newest, UTC).strftime("%Y-%m-%d")
+    commits = {path: str(record.get("git_commit", "unknown"))[:10] for path, record in records.items()}
+    newest = max(paths, key=lambda path: path.stat().st_mtime)
+    stale = [path for path in paths if commits[path] != commits[newest]]
+    if stale:
+        shown = ", ".join(f"{path} ({commits[path]})" for path in stale[:5])
+        raise RenderError(
+            f"{root}: results of {len(set(commits.values()))} commits; {len(stale)} run record(s) are not of the "
+            f"newest run's commit {commits[newest]}: {shown}{' ...' if len(stale) > 5 else ''}. Rerun the workflow "
+            "at one commit (make clean, then make run or make reproduce) before make docs."
+        )
+    dirty = any(str(record.get("git_dirty")) == "true" for record in records.values())
+    seeds = sorted({str(record.get("seed")) for record in records.values()}, key=lambda seed: (len(seed), seed))
+    date = datetime.fromtimestamp(newest.stat().st_mtime, UTC).strftime("%Y-%m-%d")
     return (
-        f"Generated by `make docs` from `results/` of a run at commit {', '.join(commits)}, "
-        f"seed {', '.join(seeds)}, last model trained {date}."
+        f"Generated by `make docs` from `results/` of a run at commit {commits[newest]}"
+        f"{' (with uncommitted changes)' if dirty else ''}, seed {', '.join(seeds)}, last model trained {date}."
     )
 
 
@@ -121,15 +148,18 @@ def render(template: str, root: Path, template_name: str = "template") -> str:
         parts = [part.strip() for part in inner.split("|")]
         if parts[0].startswith(("table ", "table? ")):
             keyword, path = parts[0].split(maxsplit=1)
+            path, _, selector = (piece.strip() for piece in path.partition(" where "))
             if keyword == "table?" and not (root / Path(path).relative_to("results")).is_file():
                 return f"_Not in this run: `make reproduce` writes `{path}`._"
             table = _read(root, path, where)
+            if selector:
+                table = _matching(table, selector, where)
             columns = [name.strip() for name in parts[1].split(",")] if len(parts) > 1 else list(table.columns)
             if len(parts) > 3:
                 if not parts[3].isdigit():
                     raise RenderError(f"{where}: '{parts[3]}' is not a number of rows to show.")
                 table = table.head(int(parts[3]))
-            return _markdown_table(table, columns, parts[2] if len(parts) > 2 else "", where)
+            return _markdown_table(table, columns, parts[2] if len(parts) > 2 else "", where, keyword == "table?")
         if parts[0].startswith("?"):  # a value of a file that only make reproduce writes
             parts[0] = parts[0][1:].strip()
             if not (root / Path(parts[0]).relative_to("results")).is_file():

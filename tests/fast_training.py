@@ -3,6 +3,8 @@
 # Per architecture: settings that train in seconds on small_counts.
 FAST_PARAMS = {
     "pca": {"n_components": 8},
+    "pca_combat": {"n_components": 8},
+    "pca_harmony": {"n_components": 8},
     "vae": {"max_epochs": 6, "patience": 6, "n_hidden": 32, "n_latent": 4},
     "ldvae": {"max_epochs": 6, "patience": 6, "n_hidden": 32, "n_latent": 4},
     "vega": {"max_epochs": 6, "patience": 6, "n_hidden": 32, "min_genes": 3},
@@ -34,6 +36,15 @@ FAST_PARAMS = {
     "mlp": {"max_epochs": 20, "patience": 20, "n_hidden": 32, "n_components": 10, "learning_rate": 1e-2},
     "mc_dropout": {"max_epochs": 20, "patience": 20, "n_hidden": 32, "n_components": 10, "learning_rate": 1e-2},
     "bnn": {"max_epochs": 20, "patience": 20, "n_hidden": 32, "n_components": 10},
+    "mlp_temperature": {"max_epochs": 20, "patience": 20, "n_hidden": 32, "n_components": 10, "learning_rate": 1e-2},
+    "mlp_ensemble": {
+        "max_epochs": 20,
+        "patience": 20,
+        "n_hidden": 32,
+        "n_components": 10,
+        "learning_rate": 1e-2,
+        "n_members": 3,
+    },
 }
 
 

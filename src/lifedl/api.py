@@ -71,6 +71,8 @@ def fit(
     ``roles`` names obs columns and values, e.g. ``{"labels": "cell_type", "batch": "batch"}``
     (``lifedl.data.spec.DatasetSpec``); ``training`` sets accelerator, devices, precision, num_workers;
     ``models``: trained models the architecture uses, by name (``dqn_oracle`` designs for a ``cnn``).
+    The model trains on ``obs['lifedl_split']``'s train rows and stops early on its validation rows; an AnnData
+    without that column gets one (``lifedl.data.splits.add_splits``, in place), so its test rows stay unseen.
     Intermediate checkpoints go to a new directory of its own inside ``work_dir``, kept there, never the
     current folder, so fits never see each other's files; without ``work_dir`` they go to the system's
     temporary directory and are removed when the fit ends.

@@ -129,9 +129,10 @@ def dataset_architectures(config_architectures: list[str], row: dict[str, str], 
     (column 'kind', empty = cells) and that its sheet row can feed (every role in the architecture's
     ``needs`` filled, e.g. scgen needs a condition) and, when its 'architectures' column is filled, only
     those named there. Each chosen architecture brings its baseline and the architectures whose trained models
-    it uses (``uses_models``, trained first).
+    it uses (``uses_models``, trained first); on a data set with batches a batch-aware one also brings the
+    batch-correcting baselines (``BATCH_BASELINES``: PCA + ComBat, PCA + Harmony).
     """
-    from lifedl.models import get_architecture
+    from lifedl.models import BATCH_BASELINES, get_architecture
 
     kind = row.get("kind", "") or "cells"
     listed = [name.strip() for name in row.get("architectures", "").split(",") if name.strip()]
@@ -156,6 +157,8 @@ def dataset_architectures(config_architectures: list[str], row: dict[str, str], 
         and all(row.get(column, "") for column in get_architecture(name).needs)
     ]
     baselines = [get_architecture(name).baseline for name in chosen if get_architecture(name).baseline]
+    if row.get("batch", "") and any(get_architecture(name).batch_aware for name in chosen):
+        baselines += [name for name in BATCH_BASELINES if get_architecture(name).reads(kind)]
     used = [used for name in chosen for used in get_architecture(name).uses_models]
     return list(dict.fromkeys([*baselines, *used, *chosen]))
 

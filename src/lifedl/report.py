@@ -12,41 +12,9 @@ import pandas as pd
 
 from lifedl.io import atomic_path
 
-METRIC_COLUMNS = [
-    "arch",
-    "ari",
-    "nmi",
-    "ari_best",
-    "nmi_best",
-    "resolution_best",
-    "label_silhouette",
-    "knn_accuracy",
-    "batch_asw",
-    "cluster_silhouette",
-    "resolution_stability",
-    "component_ari",
-    "component_nmi",
-    "heldout_loglik_per_cell",
-    "n_clusters",
-    "n_dims",
-    "auroc",
-    "auprc",
-    "auroc_gc_matched",
-    "n_gc_matched",
-    "accuracy",
-    "nll",
-    "ece",
-    "mean_confidence",
-    "brier",
-    "accuracy_at_80pct_coverage",
-    "unseen_class_auroc",
-    "n_unseen",
-    "rmse",
-    "mae",
-    "pearson_r",
-    "n_test",
-    "motif_filter_correlation",
-]
+# columns of a metrics table that are not measures, and the counts shown as whole numbers
+NOT_SHOWN = ("dataset",)
+WHOLE_NUMBERS = ("resolution", "resolution_best")
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1200px; color: #222; }
 table { border-collapse: collapse; margin: 0.5rem 0 1.5rem; font-size: 0.9rem; }
@@ -77,14 +45,14 @@ def metrics_table(metric_files: Sequence[str | Path]) -> pd.DataFrame:
 
 
 def _table_html(table: pd.DataFrame) -> str:
-    """One table per task (embeddings, classifiers, regressors), each with the columns its rows fill, so a data set
-    scored more than one way does not show a wide table of blanks."""
+    """One table per task (embeddings, classifiers, regressors), each with every column its rows fill (what the
+    scoring steps wrote, in their order: no hand-kept list), so a data set scored more than one way does not show
+    a wide table of blanks."""
     from lifedl.models import get_architecture
 
-    columns = [c for c in METRIC_COLUMNS if c in table.columns]
-    table = table[columns].copy()
-    for column in ("n_clusters", "n_dims", "resolution_best", "n_test", "n_gc_matched", "n_unseen"):
-        if column in table:
+    table = table.drop(columns=[c for c in NOT_SHOWN if c in table.columns])
+    for column in table.columns:
+        if column.startswith("n_") or column in WHOLE_NUMBERS:
             table[column] = table[column].map(lambda v: f"{v:g}" if pd.notna(v) else v)
     tasks = table["arch"].map(lambda arch: get_architecture(arch).task)
     return "".join(

@@ -88,10 +88,19 @@ def download(
     write_h5ad(adata, output)
 
 
-def qc(raw: str, output: str, metrics_figure: str, features_figure: str, params: Mapping[str, float]) -> None:
+def qc(
+    raw: str,
+    output: str,
+    metrics_figure: str,
+    features_figure: str,
+    params: Mapping[str, float],
+    split: Mapping[str, float] | None = None,
+) -> None:
     """QC by data kind: cells get cell/gene filters and HVG selection; sequences their checks and composition;
-    molecules their SMILES checks and the property per split."""
+    molecules their SMILES checks and the property per split. Then every kind's rows are split once into
+    train / validation / test (``split``: config 'split', :mod:`lifedl.data.splits`)."""
     from lifedl.data.spec import DatasetSpec
+    from lifedl.data.splits import SplitParams, add_splits, describe
 
     kind = DatasetSpec.from_file(raw).kind
     if kind == "graphs":
@@ -102,9 +111,7 @@ def qc(raw: str, output: str, metrics_figure: str, features_figure: str, params:
         graph_qc(adata, spec)
         for figure, path in zip(molecule_qc_figures(adata, spec.labels, spec.split), (metrics_figure, features_figure)):
             save_figure(figure, path)
-        write_h5ad(adata, output)
-        return
-    if kind == "sequences":
+    elif kind == "sequences":
         from lifedl.pl.figures import sequence_composition_figures
         from lifedl.pp.sequences import sequence_qc
 
@@ -112,17 +119,19 @@ def qc(raw: str, output: str, metrics_figure: str, features_figure: str, params:
         sequence_qc(adata, spec)
         for figure, path in zip(sequence_composition_figures(adata, spec.labels), (metrics_figure, features_figure)):
             save_figure(figure, path)
-        write_h5ad(adata, output)
-        return
-    from lifedl.pl.figures import hvg_figure, qc_metrics_figure
-    from lifedl.pp import QCParams, run_qc
+    else:
+        from lifedl.pl.figures import hvg_figure, qc_metrics_figure
+        from lifedl.pp import QCParams, run_qc
 
-    adata = read_h5ad_counts(raw)
-    qc_params = QCParams(**params)
-    filtered = run_qc(adata, qc_params, source=raw)  # also annotates adata's obs with the QC metrics
-    save_figure(qc_metrics_figure(adata, qc_params.__dict__), metrics_figure)
-    save_figure(hvg_figure(filtered), features_figure)
-    write_h5ad(filtered, output)
+        raw_cells = read_h5ad_counts(raw)
+        qc_params = QCParams(**params)
+        adata = run_qc(raw_cells, qc_params, source=raw)  # also annotates raw_cells' obs with the QC metrics
+        save_figure(qc_metrics_figure(raw_cells, qc_params.__dict__), metrics_figure)
+        save_figure(hvg_figure(adata), features_figure)
+        spec = DatasetSpec.from_adata(adata, file=raw)
+    counts = add_splits(adata, spec, SplitParams.from_config(split))
+    print(f"{spec.id}: rows split into {describe(counts)}", flush=True)
+    write_h5ad(adata, output)
 
 
 def train(
@@ -231,8 +240,9 @@ def train(
         model_name, model_uri, model_version = "", "", ""
         # An embedding model as MLflow logs models (pyfunc: any MLflow client loads it and embeds cells), registered
         # where configured. The others (classifiers, generators, designers) have no pyfunc predict: their checkpoint
-        # artifact is the model (lifedl.load), and the pyfunc import and save (3 s a job) are spared.
-        if pyfunc and hasattr(model, "embed"):
+        # artifact is the model (lifedl.load), and the pyfunc import and save (3 s a job) are spared; so do the
+        # batch corrections that embed a data set's cells together (no model for one new cell).
+        if pyfunc and hasattr(model, "embed") and not architecture.corrects_together:
             from lifedl.train.pyfunc import log_pyfunc_model
 
             requirements = [f"{name}=={v}" for name, v in provenance["versions"].items() if name in PYFUNC_NEEDS]
@@ -296,7 +306,6 @@ def train_experiment_model(
 def embed(
     qc_h5ad: str,
     checkpoint: str,
-    run_json: str,
     output: str | None,
     metrics: str,
     arch: str,
@@ -341,7 +350,7 @@ def embed(
     if output is not None:
         write_h5ad(adata, output)
     part("write")
-    row = score_embedding(adata, spec, read_json(run_json), arch, resolutions, default_resolution, seed)
+    row = score_embedding(adata, spec, model, arch, resolutions, default_resolution, seed)
     write_tsv(pd.DataFrame([{"dataset": dataset, "arch": arch, **row}]), metrics)  # collect_metrics logs it
     part("scores")
     print(f"{dataset}/{arch} embed: " + ", ".join(f"{k} {v:.1f} s" for k, v in seconds.items()), flush=True)
@@ -352,38 +361,70 @@ PLANTED_GROUPS = "separated_by"  # a simulation's obs column: which modality tel
 
 
 def score_embedding(
-    adata: ad.AnnData, spec, run: Mapping, arch: str, resolutions: Sequence[float], default_resolution: float, seed: int
+    adata: ad.AnnData, spec, model, arch: str, resolutions: Sequence[float], default_resolution: float, seed: int
 ) -> dict[str, float]:
-    """Leiden against the labels, label silhouette, kNN label accuracy, batch mixing, the planted single-modality
-    pairs, a mixture's own components and the training's held-out measures (``run``: the run record)."""
+    """Scores of an embedding on the data set's test cells alone (``obs['lifedl_split']``): Leiden against the
+    labels (the best resolution chosen on the validation cells), label silhouette, kNN label transfer from the
+    train and validation cells, batch mixing, the planted single-modality pairs, a mixture's own components and
+    the model's own test measures (``model.test_scores``: the IWAE bound, denoising, protein from RNA)."""
     from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
+    from lifedl.data.splits import TEST, VALIDATION, split_of
     from lifedl.tl.cluster import leiden_key
-    from lifedl.tl.metrics import batch_asw, evaluate_clustering, group_agreement, knn_batch_entropy, knn_label_accuracy
+    from lifedl.tl.metrics import (
+        batch_asw,
+        best_resolution,
+        evaluate_clustering,
+        group_agreement,
+        knn_batch_entropy,
+        knn_label_accuracy,
+    )
 
+    split = split_of(adata, spec.where)
+    test, validation = split == TEST, split == VALIDATION
     labels, batch = spec.labels, spec.batch
     latent = adata.obsm[f"X_{arch}"]
     clusterings = {res: adata.obs[leiden_key(arch, res)] for res in resolutions}
     label_values = adata.obs[labels] if labels else None
-    row = evaluate_clustering(latent, clusterings, label_values, default_resolution, seed)
+    chosen = None
     if label_values is not None:
-        row["knn_accuracy"] = knn_label_accuracy(latent, label_values, seed=seed)
+        chosen = best_resolution({res: c[validation] for res, c in clusterings.items()}, label_values[validation])
+    test_clusterings = {res: clusters[test] for res, clusters in clusterings.items()}
+    test_labels = None if label_values is None else label_values[test]
+    row = evaluate_clustering(latent[test], test_clusterings, test_labels, default_resolution, seed, chosen)
+    if label_values is not None:
+        row["knn_accuracy"] = knn_label_accuracy(latent[~test], label_values[~test], latent[test], test_labels)
     if batch:
-        row["batch_asw"] = batch_asw(latent, adata.obs[batch], label_values)
-        row["batch_entropy"] = knn_batch_entropy(latent, adata.obs[batch])
+        row["batch_asw"] = batch_asw(latent[test], adata.obs[batch][test], test_labels)
+        row["batch_entropy"] = knn_batch_entropy(latent[test], adata.obs[batch][test])
     if PLANTED_GROUPS in adata.obs and label_values is not None:  # types told apart by one modality only
-        row.update(group_agreement(label_values, clusterings[default_resolution], adata.obs[PLANTED_GROUPS]))
+        row.update(group_agreement(test_labels, test_clusterings[default_resolution], adata.obs[PLANTED_GROUPS][test]))
     component = f"{arch}_component"  # a mixture model's own clustering (DGD), scored like Leiden's
     if component in adata.obs and label_values is not None:
-        row["component_ari"] = adjusted_rand_score(label_values, adata.obs[component])
-        row["component_nmi"] = normalized_mutual_info_score(label_values, adata.obs[component])
-    # the same held-out measure for every count model (VAE family, DGD), so they stand side by side
-    heldout = run["final_metrics"].get("heldout_reconstruction_loglik_per_cell")
-    if heldout is not None:
-        row["heldout_loglik_per_cell"] = heldout
-    # protein predicted from RNA alone on held-out cells (multivae), beside its baselines
-    row.update({k: v for k, v in run["final_metrics"].items() if k.startswith("protein_")})
-    return {"n_cells": adata.n_obs, "n_dims": latent.shape[1], **row}
+        row["component_ari"] = adjusted_rand_score(test_labels, adata.obs[component][test])
+        row["component_nmi"] = normalized_mutual_info_score(test_labels, adata.obs[component][test])
+        # its baseline: a Gaussian mixture with as many components on the PCA of the same training cells
+        n_components = len(adata.obs[component].cat.categories)
+        baseline = pca_mixture_components(adata, ~test, test, n_components, seed)
+        row["pca_gmm_component_ari"] = adjusted_rand_score(test_labels, baseline)
+        row["pca_gmm_component_nmi"] = normalized_mutual_info_score(test_labels, baseline)
+    if hasattr(model, "test_scores"):  # the IWAE bound (count VAEs), the DGD's own measure, denoising, protein
+        row.update(model.test_scores(adata[test], adata[~test], seed))
+    return {**split_sizes(adata, spec), "n_dims": latent.shape[1], **row}
+
+
+def pca_mixture_components(adata: ad.AnnData, fit_rows, scored_rows, n_components: int, seed: int):
+    """The DGD's baseline: each scored cell's component of a Gaussian mixture (full covariances, as many
+    components as the DGD's mixture) fitted to the PCA (scanpy's recipe, 50 components) of the ``fit_rows``."""
+    from lifedl.models.pca import ScaledPCA
+    from lifedl.pp.counts import counts_matrix, log_normalise
+    from lifedl.tl.cluster import gaussian_mixture_components
+
+    expression = log_normalise(counts_matrix(adata)).toarray()
+    pca = ScaledPCA.fit(expression[fit_rows], 50, 10.0, seed)
+    return gaussian_mixture_components(
+        pca.transform(expression[fit_rows]), pca.transform(expression[scored_rows]), n_components, seed
+    )
 
 
 def classify(qc_h5ad: str, checkpoint: str, output: str, predictions: str, arch: str, dataset: str) -> None:
@@ -422,6 +463,7 @@ def classify(qc_h5ad: str, checkpoint: str, output: str, predictions: str, arch:
     row = {
         "dataset": dataset,
         "arch": arch,
+        **split_sizes(adata, spec),
         **classification_metrics(truth, probabilities, model.classes),
         **uncertainty_metrics(truth, probabilities, model.classes),
         **unseen_scores,
@@ -548,24 +590,24 @@ def regress(qc_h5ad: str, checkpoint: str, output: str, predictions: str, arch: 
     observed = test.obs[spec.labels].to_numpy(dtype=float)
     table = pd.DataFrame({"observed": observed, "predicted": predicted}, index=test.obs_names)
     write_tsv(table.reset_index(names="id"), predictions)
-    row = {"dataset": dataset, "arch": arch, **regression_metrics(observed, predicted)}
+    row = {"dataset": dataset, "arch": arch, **split_sizes(adata, spec), **regression_metrics(observed, predicted)}
     print(f"{arch}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items() if isinstance(v, float)), flush=True)
     write_tsv(pd.DataFrame([row]), output)  # collect_metrics logs it to the MLflow run
 
 
 def test_rows(adata: ad.AnnData, spec):
-    """Rows no model or its tuning trained on: obs[split] == 'test' (the models drop them before splitting)."""
-    from lifedl.errors import LifedlError
+    """The rows scored: the data set's test split (``obs['lifedl_split']``), which no model or choice saw."""
+    from lifedl.data.splits import TEST, is_split
 
-    if not spec.split:
-        raise LifedlError(
-            f"{spec.where}: a classifier is scored on held-out rows; name the obs column whose value "
-            "'test' marks them in the data set's 'split' column of the datasets sheet."
-        )
-    is_test = spec.is_test(adata)
-    if not is_test.any():
-        raise LifedlError(f"{spec.where}: no row has obs['{spec.split}'] == 'test'; mark held-out rows 'test'.")
-    return is_test
+    return is_split(adata, TEST, spec.where)
+
+
+def split_sizes(adata: ad.AnnData, spec) -> dict[str, float]:
+    """Rows per split, stated in every scores table (n_train, n_validation, n_test)."""
+    from lifedl.data.splits import SPLITS, split_of
+
+    split = split_of(adata, spec.where)
+    return {f"n_{name}": float((split == name).sum()) for name in SPLITS}
 
 
 def figure(name: str, inputs: Mapping[str, str], output: str, options: Mapping[str, object]) -> None:
@@ -651,14 +693,13 @@ def likelihood_comparison(
     dataset: str,
     vae_params: Mapping[str, object] | None,
     max_epochs: int,
-    val_fraction: float,
     seeds: Sequence[int],
     tracking_uri: str,
     threads: int = 1,
     training: Mapping[str, object] | None = None,
 ) -> None:
-    """scVAE's comparison: the same VAE with each likelihood, trained once per seed (each seed its own split, the
-    same for every likelihood), scored on the held-out cells. ``runs_output``: one row per likelihood and seed;
+    """scVAE's comparison: the same VAE with each likelihood, trained once per seed on the data set's split, scored
+    on its test cells by the IWAE bound (``VAEModel.test_scores``). ``runs_output``: one row per likelihood and seed;
     ``output``: mean and sd over seeds (:func:`lifedl.tl.likelihoods.likelihood_summary`), with the likelihood
     the cells were drawn from where the data set is a simulation.
 
@@ -666,24 +707,36 @@ def likelihood_comparison(
     registered as a model)."""
     from lifedl.data.simulate import true_likelihood
     from lifedl.data.spec import read_uns
+    from lifedl.data.splits import TEST, split_of
     from lifedl.models import LIKELIHOOD_COMPARISON_ARCH as arch
+    from lifedl.models.base import load_model
     from lifedl.nn.likelihoods import LIKELIHOODS
     from lifedl.tl.likelihoods import RUN_COLUMNS, likelihood_summary
 
     simulation = read_uns(qc_h5ad).get("simulation")
     truth = true_likelihood(dict(simulation)) if simulation is not None else ""
+    cells = ad.read_h5ad(qc_h5ad)
+    test = split_of(cells, qc_h5ad) == TEST
     rows = []
     for position, seed in enumerate(seeds):
         for likelihood in LIKELIHOODS:
             name = f"{arch}_{likelihood}" + (f"_seed{seed}" if position else "")
             params = {**(vae_params or {}), "likelihood": likelihood, "max_epochs": max_epochs}
-            params["val_fraction"] = val_fraction
             run_dir = train_experiment_model(
                 qc_h5ad, Path(work_dir) / name, arch, dataset, params, seed, tracking_uri, threads, training, name
             )
             run = read_json(run_dir / "run.json")
+            scores = load_model(run_dir / "model.ckpt").test_scores(cells[test], cells[~test], seed)
+            _log_table_to_run(str(run_dir / "run.json"), pd.DataFrame([{"arch": name, **scores}]), "arch")
             rows.append(
-                {"likelihood": likelihood, "seed": seed, **run["final_metrics"], "mlflow_run_id": run["mlflow_run_id"]}
+                {
+                    "likelihood": likelihood,
+                    "seed": seed,
+                    **run["final_metrics"],
+                    **scores,
+                    "n_test_cells": float(test.sum()),
+                    "mlflow_run_id": run["mlflow_run_id"],
+                }
             )
     runs = pd.DataFrame(rows)[RUN_COLUMNS]
     write_tsv(runs, runs_output)
@@ -726,7 +779,7 @@ SEED_MEASURES = (
     *("nll", "ece", "mean_confidence", "accuracy_at_80pct_coverage", "unseen_class_auroc"),  # their certainty
     *("best_fraction", "policy_fraction", "evaluations_to_95pct", "designs_motif_fraction"),  # designers
     *("ari", "nmi", "ari_best", "ari_rna", "ari_protein", "knn_accuracy", "batch_asw", "batch_entropy"),  # embeddings
-    *("label_silhouette", "component_ari", "heldout_loglik_per_cell"),
+    *("label_silhouette", "component_ari", "test_iwae_per_cell", "test_loglik_fitted_z_per_cell"),
     *("protein_r_per_cell", "protein_r_per_protein", "protein_r_per_cell_ridge", "protein_r_per_cell_mean_baseline"),
 )
 
@@ -767,11 +820,35 @@ def program_peaks(embedding_h5ad: str, output: str, arch: str) -> None:
     write_tsv(program_peaks(program_activity(adata, arch), adata.obs[spec.labels].astype(str).to_numpy()), output)
 
 
-def seed_summary(metric_files: Sequence[str], seeds: Sequence[int], output: str) -> None:
+# the measures "A beats its baseline" is asked of, over seeds (paired by seed), where both report them
+COMPARED_MEASURES = (
+    *("ari", "nmi", "ari_best", "knn_accuracy", "label_silhouette", "batch_entropy", "batch_asw", "ari_rna"),
+    *("ari_protein", "auroc", "accuracy", "nll", "ece", "brier", "unseen_class_auroc", "auroc_gc_matched"),
+    *("rmse", "mae", "pearson_r", "best_fraction", "test_iwae_per_cell"),
+)
+# models compared with each other as their papers compare them (besides every model against every baseline):
+# the interpretable decoders' cost in fit against the VAE's
+MODEL_PAIRS = (("ldvae", "vae"), ("vega", "vae"))
+# a model's measure and its baseline's, both in the model's own row: the DGD's mixture against a Gaussian mixture
+# on PCA, multivae's protein from RNA against a ridge regression, the DAE's denoising against the gene means
+WITHIN_ROW_BASELINES = {
+    "component_ari": "pca_gmm_component_ari",
+    "protein_r_per_cell": "protein_r_per_cell_ridge",
+    "denoise_mse_hidden_entries": "denoise_mse_gene_mean_baseline",
+}
+
+
+def seed_summary(
+    metric_files: Sequence[str], seeds: Sequence[int], output: str, comparisons_output: str | None = None
+) -> None:
     """Mean and standard deviation over seeds of each scored architecture's measures (``metric_files``: one metrics
-    table per architecture and seed, ``seeds`` the seed of each), the baselines first."""
+    table per architecture and seed, ``seeds`` the seed of each), the baselines first; and ``comparisons_output``:
+    every model against every baseline of its task on the same seeds (and against the baselines in its own row),
+    per measure the paired difference with its bootstrap 95 % interval and the verdict it gives
+    (:func:`lifedl.tl.seeds.paired_comparisons`)."""
+    from lifedl.models import get_architecture
     from lifedl.report import metrics_table
-    from lifedl.tl.seeds import mean_and_sd
+    from lifedl.tl.seeds import mean_and_sd, paired_comparisons, paired_difference
 
     table = metrics_table(metric_files)
     order = list(dict.fromkeys(table["arch"]))
@@ -784,6 +861,23 @@ def seed_summary(metric_files: Sequence[str], seeds: Sequence[int], output: str)
         row = {"arch": arch, "n_seeds": len(runs), "seeds": " ".join(str(s) for s in sorted(runs["seed"]))}
         rows.append({**row, **mean_and_sd(runs, [m for m in SEED_MEASURES if m in runs])})
     write_tsv(pd.DataFrame(rows), output)
+    if comparisons_output is None:
+        return
+    task = {arch: get_architecture(arch).task for arch in order}
+    baselines = [arch for arch in order if not get_architecture(arch).baseline]
+    models = [arch for arch in order if get_architecture(arch).baseline]
+    pairs = [(model, baseline) for model in models for baseline in baselines if task[model] == task[baseline]]
+    pairs += [pair for pair in MODEL_PAIRS if set(pair) <= set(order)]
+    comparisons = paired_comparisons(per_seed, pairs, COMPARED_MEASURES)
+    within = []
+    for arch in order:
+        runs = per_seed[per_seed["arch"] == arch].sort_values("seed")
+        for measure, baseline_measure in WITHIN_ROW_BASELINES.items():
+            if measure in runs and baseline_measure in runs and runs[measure].notna().any():
+                difference = paired_difference(runs[measure], runs[baseline_measure], measure)
+                within.append({"arch": arch, "baseline": baseline_measure, "measure": measure, **difference})
+    write_tsv(pd.concat([comparisons, pd.DataFrame(within, columns=comparisons.columns)], ignore_index=True),
+              comparisons_output)  # fmt: skip
 
 
 def _log_table_to_run(run_json: str, table: pd.DataFrame, key_column: str) -> None:
@@ -810,12 +904,14 @@ def generate(
     means_output: str,
     seed: int,
 ) -> None:
-    """As many generated cells as real ones; realism measures beside the real-vs-real floor; figures."""
+    """As many generated cells as the data set has test cells; realism measures against those test cells (no
+    generator trained on them) beside the real-vs-real floor; figures."""
     from lifedl.models.base import load_model
     from lifedl.pl.scgan import gene_means_figure, realism_umap_figure
     from lifedl.tl.realism import realism_table
 
     real, spec = read_with_spec(qc_h5ad)
+    real = real[test_rows(real, spec)].copy()
     labels = spec.labels
     model = load_model(checkpoint)
     conditional = model.params.get("conditional", False) and labels
@@ -832,7 +928,8 @@ def generate(
 def sample_realism(qc_h5ad: str, generator: str, samplers: Mapping[str, str], output: str, seed: int) -> None:
     """Seed 002's "GANs give better samples, VAEs better latents", measured: cells drawn from each count model
     (``samplers``: arch -> checkpoint; z from its prior, counts at the real cells' depths) and from the GAN
-    (``generator``'s checkpoint), all on the GAN's scale, in one realism table beside the real-vs-real floor."""
+    (``generator``'s checkpoint), all on the GAN's scale, in one realism table beside the real-vs-real floor; the
+    real cells are the data set's test cells, which none of the models trained on."""
     import numpy as np
 
     from lifedl.models.base import load_model
@@ -840,6 +937,7 @@ def sample_realism(qc_h5ad: str, generator: str, samplers: Mapping[str, str], ou
     from lifedl.tl.realism import realism_table
 
     real, spec = read_with_spec(qc_h5ad)
+    real = real[test_rows(real, spec)].copy()
     gan = load_model(generator)
     conditional = gan.params.get("conditional", False) and spec.labels
     cell_types = real.obs[spec.labels].to_numpy() if conditional else None
@@ -961,7 +1059,7 @@ def augmentation(
 
     from lifedl.errors import LifedlError
     from lifedl.models.base import load_model
-    from lifedl.tl.augmentation import TEST_FRACTION, arm_summary, augmentation_arms, downsample_type
+    from lifedl.tl.augmentation import arm_summary, augmentation_arms, downsample_type
 
     adata, spec = read_with_spec(qc_h5ad)
     labels = adata.obs[spec.labels].astype(str).to_numpy()
@@ -970,10 +1068,7 @@ def augmentation(
             f"{qc_h5ad}: '{rare_type}' (config augmentation.rare_types.{dataset}) is not a cell type of obs "
             f"'{spec.labels}'; types: {sorted(set(labels))[:12]}."
         )
-    # the data set's test rows; without a split, a fixed random 30 % (the same for every seed)
-    training_rows = (
-        ~spec.is_test(adata) if spec.split else np.random.default_rng(0).random(adata.n_obs) >= TEST_FRACTION
-    )
+    training_rows = ~test_rows(adata, spec)  # the data set's train and validation cells, the same every seed
     rows = []
     for seed in seeds:
         kept = downsample_type(labels, training_rows, rare_type, n_rare, seed)

@@ -13,6 +13,7 @@ from local_index import planted_property
 from lifedl.data.batches import batch_loader
 from lifedl.data.graphs import featurise, normalised_adjacency, parse_smiles, scaffold_split
 from lifedl.data.spec import DatasetSpec
+from lifedl.data.splits import add_splits
 from lifedl.errors import LifedlError
 from lifedl.models import get_architecture, graph
 from lifedl.models.base import FitResult
@@ -27,7 +28,9 @@ def _molecules() -> ad.AnnData:
         index=[f"m{i}" for i in range(len(SMILES))],
     )
     obs["split"] = np.where(np.arange(len(SMILES)) % 5 == 0, "test", "train")
-    return ad.AnnData(X=np.zeros((len(SMILES), 0), dtype=np.float32), obs=obs)
+    adata = ad.AnnData(X=np.zeros((len(SMILES), 0), dtype=np.float32), obs=obs)
+    add_splits(adata, SPEC)  # the sheet's test rows stay test; validation drawn from the rest, as the qc rule does
+    return adata
 
 
 def test_featurise_pads_graphs_and_normalises_adjacency():

@@ -8,6 +8,9 @@ from lifedl.data import SimulationParams, simulate_counts
 from lifedl.data.batches import batch_loader
 from lifedl.errors import LifedlError
 from lifedl.models import ARCHITECTURES, architectures_of_task, get_architecture
+
+# the cell representations that run without a batch column (the batch-correcting baselines: test_batch_baselines)
+UNBATCHED = [a for a in architectures_of_task("representation", data_kind="cells") if not get_architecture(a).needs]
 from lifedl.models.base import load_model, save_checkpoint
 from lifedl.models.vae import VAE
 
@@ -34,7 +37,7 @@ def test_vae_loss_falls_on_simulated_counts(small_counts):
     assert epoch_losses[-1] < min(epoch_losses[:3])
 
 
-@pytest.mark.parametrize("arch", architectures_of_task("representation", data_kind="cells"))
+@pytest.mark.parametrize("arch", UNBATCHED)
 def test_checkpoint_round_trip_embeds_new_cells_identically(arch, small_counts, tmp_path):
     params = get_architecture(arch).resolve_params(FAST_PARAMS[arch])
     model = fit(arch, small_counts, tmp_path / "work")
@@ -50,12 +53,14 @@ def test_checkpoint_round_trip_embeds_new_cells_identically(arch, small_counts, 
     assert np.isfinite(actual).all() and actual.std() > 0
 
 
-def test_vae_training_reports_named_parts_and_heldout_likelihood(small_counts, tmp_path):
+def test_vae_trains_on_the_split_and_bounds_the_test_likelihood(small_counts, tmp_path):
     model = lifedl.fit(small_counts, "vae", work_dir=tmp_path, seed=0, max_epochs=4, patience=4)
     metrics = model.final_metrics
-    assert metrics["n_val_cells"] == 40 and metrics["n_train_cells"] == 360
+    split = small_counts.obs["lifedl_split"]  # drawn in place by lifedl.fit: 20 % test, 20 % of the rest validates
+    assert (split == "test").sum() == 80 and metrics["n_val_cells"] == 64 and metrics["n_train_cells"] == 256
+    test = (split == "test").to_numpy()
     # a log-likelihood of counts is negative and of the order of (genes x log count) per cell
-    assert -5000 < metrics["heldout_reconstruction_loglik_per_cell"] < 0
+    assert -5000 < model.test_scores(small_counts[test], small_counts[~test])["test_iwae_per_cell"] < 0
 
 
 def test_embedding_cells_without_the_model_genes_is_a_clear_error(small_counts, tmp_path):
@@ -69,7 +74,7 @@ def test_registry_entries_import_and_have_defaults():
         assert architecture.name == name and architecture.defaults
 
 
-@pytest.mark.parametrize("arch", architectures_of_task("representation", data_kind="cells"))
+@pytest.mark.parametrize("arch", UNBATCHED)
 def test_same_seed_gives_identical_embeddings_and_another_seed_differs(arch, small_counts, tmp_path):
     def embedding(seed, name):
         torch.manual_seed(12345 + len(name))  # disturb the global generator between runs
@@ -81,3 +86,20 @@ def test_same_seed_gives_identical_embeddings_and_another_seed_differs(arch, sma
     assert np.abs(first - second).max() == 0
     if arch != "pca":  # PCA has no randomness to change: the full SVD is exact
         assert np.abs(first - embedding(1, "ccc")).max() > 1e-3
+
+
+@pytest.mark.parametrize("arch", ["pca_combat", "pca_harmony"])
+def test_batch_baselines_mix_batches_that_pca_keeps_apart(arch, tmp_path):
+    from lifedl.tl.metrics import knn_batch_entropy
+
+    cells = simulate_counts(SimulationParams(n_cells=600, n_genes=200, n_types=3, n_batches=2, seed=4))
+    cells.obs["batch"] = cells.obs["batch"].astype(str)
+    plain = fit("pca", cells, tmp_path / "pca", roles={"batch": "batch"})
+    corrected = fit(arch, cells, tmp_path / arch, roles={"batch": "batch"})
+    entropy = {name: knn_batch_entropy(model.embed(cells), cells.obs["batch"]) for name, model in
+               (("pca", plain), (arch, corrected))}  # fmt: skip
+    assert entropy[arch] > entropy["pca"] + 0.2, entropy
+    save_checkpoint(corrected, tmp_path / "model.ckpt")
+    np.testing.assert_array_equal(load_model(tmp_path / "model.ckpt").embed(cells), corrected.embed(cells))
+    with pytest.raises(LifedlError, match="corrects batches"):
+        fit(arch, cells, tmp_path / "none")  # no batch column named

@@ -40,7 +40,10 @@ def _train_in(adata, work_dir, labels_key="", callbacks=(), **overrides):
 
 @pytest.fixture(scope="module")
 def cells():
-    return simulate_counts(SimulationParams(n_cells=300, n_genes=120, n_types=3, seed=5, mean_library_size=1500))
+    """300 training cells (and 30 each to validate and test, which the GAN never reads)."""
+    adata = simulate_counts(SimulationParams(n_cells=360, n_genes=120, n_types=3, seed=5, mean_library_size=1500))
+    adata.obs["lifedl_split"] = pd.Categorical(np.repeat(["train", "validation", "test"], [300, 30, 30]))
+    return adata
 
 
 @pytest.fixture(scope="module")

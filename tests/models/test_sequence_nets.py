@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from lifedl.data.batches import batch_loader, split_rows, take_rows
+from lifedl.data.batches import batch_loader, take_rows
 from lifedl.data.sequences import SequenceSimulationParams, simulate_sequences
 from lifedl.data.spec import DatasetSpec
+from lifedl.data.splits import add_splits
 from lifedl.errors import LifedlError
 from lifedl.models import get_architecture, sequence
 from lifedl.models.base import FitResult
@@ -21,16 +22,22 @@ SPEC = DatasetSpec(id="sim", kind="sequences", labels="label", split="split")
 # The registry's defaults, with a higher learning rate and fewer epochs for a 2-3 s test.
 PARAMS = {
     "n_filters": 32, "filter_width": 15, "n_hidden": 32, "dropout": 0.1, "learning_rate": 5e-3,
-    "weight_decay": 1e-6, "batch_size": 64, "max_epochs": 12, "patience": 5, "val_fraction": 0.1,
+    "weight_decay": 1e-6, "batch_size": 64, "max_epochs": 12, "patience": 5,
     "kl_warmup_epochs": 0, "reverse_complement": False, "embedding_dim": 0, "embedding_k": 1, "gradient_clip": 0.0,
     "mc_samples": 0,
 }  # fmt: skip
 
 
+def split(adata):
+    """The simulated sequences with the qc rule's train / validation / test split."""
+    add_splits(adata, SPEC)
+    return adata
+
+
 def train(setup, params, seed=0) -> tuple[FitResult, list[float]]:
     """Adam over shuffled minibatches of the setup's arrays; the loss is the sum of the network's parts."""
     torch.manual_seed(seed)  # dropout
-    train_index, val_index = split_rows(len(setup.arrays["label"]), params["val_fraction"], seed)
+    train_index, val_index = np.flatnonzero(setup.split == "train"), np.flatnonzero(setup.split == "validation")
     network = setup.network
     optimiser = torch.optim.Adam(network.parameters(), lr=params["learning_rate"], weight_decay=params["weight_decay"])
     loader = batch_loader(take_rows(setup.arrays, train_index), params["batch_size"], shuffle=True, seed=seed)
@@ -52,14 +59,14 @@ def train(setup, params, seed=0) -> tuple[FitResult, list[float]]:
 
 @pytest.fixture(scope="module")
 def trained():
-    adata = simulate_sequences(SequenceSimulationParams(n_sequences=800, length=60, seed=0))
+    adata = split(simulate_sequences(SequenceSimulationParams(n_sequences=800, length=60, seed=0)))
     setup = sequence.setup(adata, PARAMS, SPEC, seed=0)
     result, losses = train(setup, PARAMS)
     return adata, setup, setup.finish(result), losses
 
 
 def test_setup_leaves_out_test_rows_and_declares_its_fields():
-    adata = simulate_sequences(SequenceSimulationParams(n_sequences=100, length=40, seed=1))
+    adata = split(simulate_sequences(SequenceSimulationParams(n_sequences=100, length=40, seed=1)))
     setup = sequence.setup(adata, PARAMS, SPEC, seed=0)
     keep = (adata.obs["split"] != "test").to_numpy()
     assert set(setup.arrays) == {"sequence", "label"}
@@ -75,7 +82,7 @@ def test_setup_leaves_out_test_rows_and_declares_its_fields():
 
 
 def test_setup_errors_name_the_fix():
-    adata = simulate_sequences(SequenceSimulationParams(n_sequences=40, length=30))
+    adata = split(simulate_sequences(SequenceSimulationParams(n_sequences=40, length=30)))
     with pytest.raises(LifedlError, match="needs class labels"):
         sequence.setup(adata, PARAMS, dataclasses.replace(SPEC, labels=""), seed=0)
     with pytest.raises(LifedlError, match="cnn filter_width 31 .* is longer than the sequences"):
@@ -134,7 +141,7 @@ def small(arch: str, **overrides) -> dict:
 
 @pytest.mark.parametrize("arch", ["cnn_embed", "bilstm", "transformer"])
 def test_each_network_learns_on_tiny_data(arch):
-    adata = simulate_sequences(SequenceSimulationParams(n_sequences=400, length=40, seed=2))
+    adata = split(simulate_sequences(SequenceSimulationParams(n_sequences=400, length=40, seed=2)))
     params = small(arch, **({"filter_width": 8} if arch == "cnn_embed" else {}))
     setup = sequence.setup(adata, params, SPEC, seed=0, arch=arch)
     _, losses = train(setup, params)
@@ -160,7 +167,7 @@ def test_kmer_tokens_and_embedding_rows():
 
 
 def test_attention_weights_are_distributions_over_positions():
-    adata = simulate_sequences(SequenceSimulationParams(n_sequences=60, length=30, seed=4))
+    adata = split(simulate_sequences(SequenceSimulationParams(n_sequences=60, length=30, seed=4)))
     params = small("transformer", n_heads=4, n_layers=2, token_stride=1)
     setup = sequence.setup(adata, params, SPEC, seed=0, arch="transformer")
     model = setup.finish(FitResult({}, np.arange(10), np.arange(0)))
@@ -175,7 +182,7 @@ def test_attention_weights_are_distributions_over_positions():
 def test_reverse_complement_option_scores_both_strands_alike():
     from lifedl.data.sequences import reverse_complement
 
-    adata = simulate_sequences(SequenceSimulationParams(n_sequences=60, length=30, seed=5))
+    adata = split(simulate_sequences(SequenceSimulationParams(n_sequences=60, length=30, seed=5)))
     params = {**PARAMS, "reverse_complement": True}
     network = sequence.setup(adata, params, SPEC, seed=0).network.eval()
     codes = torch.as_tensor(adata.X[:8].astype(np.int64))
@@ -198,7 +205,7 @@ def test_gradient_clipping_bounds_the_logged_norm(tmp_path):
         def on_train_epoch_end(self, trainer, module):
             self.means.append(dict(module.epoch_means))
 
-    adata = simulate_sequences(SequenceSimulationParams(n_sequences=300, length=30, seed=6))
+    adata = split(simulate_sequences(SequenceSimulationParams(n_sequences=300, length=30, seed=6)))
     logged = {}
     for clip in (0.0, 0.05):
         epochs = Epochs()

@@ -91,3 +91,36 @@ def test_classify_scores_calibration_and_the_unseen_class(trained, cells, tmp_pa
     assert predictions["unseen_class"].sum() == unseen_cells and len(predictions) == seen_test + unseen_cells
     assert 0 <= metrics["ece"] <= 1 and 0 <= metrics["unseen_class_auroc"] <= 1 and metrics["nll"] > 0
     assert metrics["accuracy"] > 0.9  # the simulated types are well apart
+
+
+def test_temperature_scaling_recovers_a_planted_temperature():
+    from lifedl.tl.classification import fit_temperature
+
+    rng = np.random.default_rng(0)
+    true_logits = rng.normal(size=(4000, 3)) * 2
+    labels = np.array([rng.choice(3, p=np.exp(row) / np.exp(row).sum()) for row in true_logits])
+    # a classifier three times too sure of itself: its logits are the calibrated ones times 3
+    assert fit_temperature(3 * true_logits, labels) == pytest.approx(3.0, rel=0.1)
+    assert fit_temperature(true_logits, labels) == pytest.approx(1.0, rel=0.1)
+
+
+def test_the_calibration_baselines_fit_on_validation_cells(cells, tmp_path):
+    from lifedl.tl.classification import uncertainty_metrics
+
+    scaled = fit("mlp_temperature", cells, tmp_path / "ts", roles=ROLES)
+    validation = (cells.obs["lifedl_split"] == "validation").to_numpy() & (
+        cells.obs["cell_type"] != "type_3"
+    ).to_numpy()
+    truth = cells.obs["cell_type"].astype(str).to_numpy()[validation]
+    logits = scaled.logits(scaled.features(cells[validation]))
+    nll = {}
+    for temperature in (1.0, scaled.temperature):
+        scaled.trained.temperature = temperature
+        nll[temperature] = uncertainty_metrics(truth, scaled.predict_proba(cells[validation]), scaled.classes)["nll"]
+    assert scaled.final_metrics["temperature"] == scaled.temperature != 1.0
+    assert nll[scaled.temperature] <= nll[1.0]  # the temperature that minimises the validation NLL
+    assert logits.shape == (validation.sum(), 3)
+    ensemble = fit("mlp_ensemble", cells, tmp_path / "ensemble", roles=ROLES)
+    members = ensemble.probability_draws(cells[:50])
+    assert members.shape == (3, 50, 3) and np.abs(members[0] - members[1]).max() > 1e-3  # different inits
+    np.testing.assert_allclose(ensemble.predict_proba(cells[:50]), members.mean(axis=0), rtol=1e-6)

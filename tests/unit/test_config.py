@@ -102,7 +102,7 @@ def test_sheet_rejects_unknown_column_duplicate_ids_and_bad_ids(tmp_path, schema
     "arch, bad, message",
     [
         ("vae", {"max_epochs": 0}, r"'max_epochs' of 'vae' must be in \[1, inf\), got 0"),
-        ("vae", {"val_fraction": -0.5}, r"'val_fraction' of 'vae' must be in \(0, 1\), got -0.5"),
+        ("vae", {"dropout": -0.5}, r"'dropout' of 'vae' must be in \[0, 1\), got -0.5"),
         ("vae", {"patience": 0}, r"'patience' of 'vae' must be in \[1, inf\)"),
         ("ae", {"dropout": 1.0}, r"'dropout' of 'ae' must be in \[0, 1\), got 1.0"),
         ("vae", {"learning_rate": 0}, r"'learning_rate' of 'vae' must be in \(0, 1\]"),

@@ -5,17 +5,22 @@ import pytest
 from lifedl.data import SimulationParams, simulate_counts
 from lifedl.errors import LifedlError
 from lifedl.pp import QCParams, run_qc
-from lifedl.tl.metrics import evaluate_clustering, label_silhouette
+from lifedl.tl.metrics import best_resolution, evaluate_clustering, label_silhouette
 
 
-def test_evaluate_picks_best_resolution_and_scores_perfect_and_random_clusterings():
+def test_evaluate_scores_the_resolution_chosen_elsewhere_and_perfect_and_random_clusterings():
     rng = np.random.default_rng(0)
     labels = pd.Series(np.repeat(["a", "b", "c"], 100))
     embedding = np.concatenate([rng.normal(c * 10, 1, (100, 2)) for c in range(3)])
     clusterings = {0.5: labels.copy(), 1.0: pd.Series(rng.integers(0, 3, 300)).astype(str)}
-    row = evaluate_clustering(embedding, clusterings, labels, default_resolution=1.0)
+    # the resolution is chosen on other (validation) cells: here the first half, scored on the second
+    chosen = best_resolution({res: c[:150] for res, c in clusterings.items()}, labels[:150])
+    assert chosen == 0.5
+    row = evaluate_clustering(embedding, clusterings, labels, default_resolution=1.0, chosen_resolution=chosen)
     assert row["ari_best"] == pytest.approx(1.0) and row["nmi_best"] == pytest.approx(1.0)
     assert row["resolution_best"] == 0.5
+    # without a chosen resolution the default one stands in: nothing is picked on the scored cells
+    assert evaluate_clustering(embedding, clusterings, labels, 1.0)["resolution_best"] == 1.0
     assert abs(row["ari"]) < 0.05  # random clusters at the default resolution
     assert row["label_silhouette"] > 0.8
     assert label_silhouette(rng.normal(size=(300, 2)), labels) < 0.05

@@ -31,3 +31,32 @@ def test_the_metrics_note_says_when_a_data_set_has_no_labels():
     assert _metrics_note(unlabelled).startswith("This data set has no labels, so only label-free measures")
     labelled = unlabelled.assign(ari=[0.5])
     assert "against the dataset's labels" in _metrics_note(labelled) and "Label-free" in _metrics_note(labelled)
+
+
+def test_the_report_shows_every_column_each_task_writes(tmp_path):
+    """Columns come from the metrics files, not a hand-kept list: a designer's and CITE-seq's own measures show."""
+    from lifedl.report import _table_html, metrics_table
+
+    files = {
+        "dqn": {"dataset": "sim_motif", "arch": "dqn", "dqn_best_fraction_mean": 0.91, "designs_motif_fraction": 0.4},
+        "multivae": {
+            "dataset": "sim_citeseq",
+            "arch": "multivae",
+            "ari": 0.8,
+            "protein_r_per_cell": 0.85,
+            "batch_entropy": 0.6,
+            "ari_rna": 0.5,
+            "n_test": 200.0,
+        },
+        "wnn": {"dataset": "sim_citeseq", "arch": "wnn", "ari": 0.7, "batch_entropy": 0.3, "ari_protein": 0.9},
+    }
+    paths = []
+    for arch, row in files.items():
+        paths.append(tmp_path / f"{arch}.tsv")
+        pd.DataFrame([row]).to_csv(paths[-1], sep="\t", index=False)
+    designer = _table_html(metrics_table(paths[:1]))
+    assert "dqn_best_fraction_mean" in designer and "designs_motif_fraction" in designer and "0.910" in designer
+    citeseq = _table_html(metrics_table(paths[1:]))
+    for column in ("protein_r_per_cell", "batch_entropy", "ari_rna", "ari_protein"):
+        assert f"<th>{column}</th>" in citeseq
+    assert "<td>200</td>" in citeseq and "dataset" not in citeseq  # counts as whole numbers; no id column

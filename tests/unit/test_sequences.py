@@ -18,6 +18,7 @@ from lifedl.data.sequences import (
     training_rows,
 )
 from lifedl.data.spec import DatasetSpec
+from lifedl.data.splits import add_splits
 from lifedl.errors import LifedlError
 from lifedl.models import kmer
 from lifedl.pl.sequences import motif_filter_figure
@@ -25,7 +26,13 @@ from lifedl.tl.classification import classification_metrics
 from lifedl.tl.motifs import best_matching_filter, motif_similarity, reverse_complement_matrix
 
 SPEC = DatasetSpec(id="sim", kind="sequences", labels="label", split="split")
-KMER_PARAMS = {"k_values": [1, 2, 3, 4, 5, 6], "C": 1.0, "val_fraction": 0.2}
+KMER_PARAMS = {"k_values": [1, 2, 3, 4, 5, 6], "C_values": [0.1, 1.0]}
+
+
+def split(adata: ad.AnnData) -> ad.AnnData:
+    """The simulated sequences with the qc rule's train / validation / test split."""
+    add_splits(adata, SPEC)
+    return adata
 
 
 def test_encode_decode_round_trip():
@@ -125,11 +132,12 @@ def test_check_sequences_rejects_bad_codes():
 
 
 def test_training_rows_leave_out_test_rows_and_need_labels():
-    adata = simulate_sequences(SequenceSimulationParams(n_sequences=50, length=30))
-    codes, labels, classes = training_rows(adata, SPEC, "cnn")
-    keep = (adata.obs["split"] != "test").to_numpy()
+    adata = split(simulate_sequences(SequenceSimulationParams(n_sequences=50, length=30)))
+    codes, labels, classes, split_labels = training_rows(adata, SPEC, "cnn")
+    keep = (adata.obs["lifedl_split"] != "test").to_numpy()
     np.testing.assert_array_equal(codes, adata.X[keep])
     assert classes == ["negative", "positive"] and len(labels) == keep.sum()
+    assert set(split_labels) == {"train", "validation"}  # no test row, validation rows marked
     with pytest.raises(LifedlError, match="needs class labels.*'labels' column of dataset 'sim'"):
         training_rows(adata, dataclasses.replace(SPEC, labels=""), "cnn")
     with pytest.raises(LifedlError, match="obs has no column 'kind'"):
@@ -150,7 +158,7 @@ def test_kmer_frequencies():
 
 
 def test_kmer_baseline_chooses_k_without_seeing_test_rows():
-    adata = simulate_sequences(SequenceSimulationParams(n_sequences=600, length=60, seed=2))
+    adata = split(simulate_sequences(SequenceSimulationParams(n_sequences=600, length=60, seed=2)))
     model = kmer.setup(adata, KMER_PARAMS, SPEC, seed=0).finish(None)
     assert set(model.final_metrics) >= {"k", "val_auroc"} | {f"val_auroc_k{k}" for k in range(1, 7)}
     assert model.final_metrics["k"] in range(1, 7)
@@ -210,7 +218,7 @@ def _two_compositions(seed: int = 0) -> ad.AnnData:
     """Two classes that differ only in GC content (0.4 vs 0.6), no motif: composition alone tells them apart."""
     parts = []
     for gc, name in ((0.4, "low"), (0.6, "high")):
-        part = simulate_sequences(SequenceSimulationParams(n_sequences=300, length=60, gc=gc, seed=seed))
+        part = split(simulate_sequences(SequenceSimulationParams(n_sequences=300, length=60, gc=gc, seed=seed)))
         part.obs["label"] = name
         part.obs_names = [f"{name}{i}" for i in range(part.n_obs)]
         parts.append(part)
@@ -225,7 +233,7 @@ def test_gc_baseline_reads_composition_only():
     test = adata[~train]
     assert classification_metrics(test.obs["label"], model.predict_proba(test), model.classes)["auroc"] > 0.9
     # on the composition-matched simulation (motif vs shuffled motif) GC tells nothing
-    motif = simulate_sequences(SequenceSimulationParams(n_sequences=600, length=60, seed=1))
+    motif = split(simulate_sequences(SequenceSimulationParams(n_sequences=600, length=60, seed=1)))
     blind = kmer.setup(motif, {"C": 1.0}, SPEC, seed=0, arch="gc").finish(None)
     held_out = motif[(motif.obs["split"] == "test").to_numpy()]
     assert (

@@ -41,7 +41,7 @@ SHEET_HEADER = "id\tsource\tlabels\n"
         ("datasets: [nope]\n", None, ["['nope'], not in", "Add a row to the sheet"]),
         ("params: {vae: {n_latnet: 3}}\n", None, ["params.vae", "unknown hyper-parameter(s) ['n_latnet']"]),
         ("params: {vae: {n_latent: ten}}\n", None, ["params.vae", "'n_latent' of 'vae' must be of type int"]),
-        ("params: {vae: {val_fraction: -0.5}}\n", None, ["params.vae", "'val_fraction' of 'vae' must be in (0, 1)"]),
+        ("params: {vae: {dropout: 1.5}}\n", None, ["params.vae", "'dropout' of 'vae' must be in [0, 1)"]),
         ("params: {vae: {likelihood: gamma}}\n", None, ["params.vae", "must be one of ['nb', 'zinb'"]),
         ("clustering: {default_resolution: 2.0}\n", None, ["default_resolution 2.0 is not one of"]),
         ("qc: {n_top_genes: 1}\n", None, ["config/config.yaml", "1 is less than the minimum of 2", "n_top_genes"]),

@@ -179,20 +179,25 @@ def test_tiny_run_writes_every_output(tiny_run):
     assert table["knn_accuracy"].between(0, 1).all()
     likelihoods = pd.read_csv(tiny / "likelihoods.tsv", sep="\t", keep_default_na=False, na_values=[""])
     assert list(likelihoods["likelihood"]) == ["nb", "zinb", "poisson", "gaussian"]
-    assert (likelihoods["n_seeds"] == 2).all() and likelihoods["heldout_elbo_per_cell_sd"].notna().all()
+    assert (likelihoods["n_seeds"] == 2).all() and likelihoods["test_iwae_per_cell_sd"].notna().all()
     assert likelihoods["true_likelihood"].eq("nb").all()  # the tiny simulation draws NB counts
     assert likelihoods["wins"].iloc[:3].sum() == 2  # each seed's best count likelihood
     runs = pd.read_csv(tiny / "likelihood_runs.tsv", sep="\t")
     assert len(runs) == 8 and set(runs["seed"]) == {0, 1}
-    assert runs.groupby("seed")["n_val_cells"].nunique().eq(1).all()  # one seed: the same held-out cells
+    qc_split = qc.obs["lifedl_split"]
+    assert runs["n_test_cells"].eq((qc_split == "test").sum()).all()  # every likelihood scored on the test cells
+    assert set(likelihoods["verdict"].dropna()) <= {"better", "worse", "within noise"}  # two seeds: an interval
+    assert (table["n_test"] == (qc_split == "test").sum()).all()  # every embedding scored on the test cells only
     # 3 well-separated simulated types: PCA must find them
     assert table.loc[0, "ari_best"] > 0.8
     components = ad.read_h5ad(tiny / "embeddings/dgd.h5ad").obs["dgd_component"]
     assert components.notna().all() and components.nunique() >= 1
-    assert {"component_ari", "heldout_loglik_per_cell"} <= set(table.columns)
+    assert {"component_ari", "pca_gmm_component_ari", "test_iwae_per_cell", "test_loglik_fitted_z_per_cell"} <= set(
+        table.columns
+    )
     # the generator: as many cells as real ones, realism beside the real-vs-real floor
     generated = ad.read_h5ad(tiny / "generated/scgan.h5ad")
-    assert generated.shape == (qc.n_obs, qc.n_vars)
+    assert generated.shape == ((qc.obs["lifedl_split"] == "test").sum(), qc.n_vars)  # as many as the test cells
     realism = pd.read_csv(tiny / "metrics/scgan.tsv", sep="\t").set_index("comparison")
     assert list(realism.index) == ["scgan", "real_vs_real"] and realism["auroc"].between(0, 1).all()
     augmented = pd.read_csv(tiny / "augmentation/scgan.tsv", sep="\t").set_index("arm")  # scGAN's augmentation
@@ -391,4 +396,4 @@ def test_tiny_run_is_tracked_in_mlflow(tiny_run):
     assert [m.step for m in history] == list(range(len(history))) and len(history) >= 10
     val_loss = [m.value for m in sorted(client.get_metric_history(vae.info.run_id, "val/loss"), key=lambda m: m.step)]
     assert min(val_loss) < 0.9 * val_loss[0]  # training did something
-    assert {"val/kl", "val/reconstruction", "final/heldout_reconstruction_loglik_per_cell"} <= set(vae.data.metrics)
+    assert {"val/kl", "val/reconstruction", "eval/test_iwae_per_cell"} <= set(vae.data.metrics)

@@ -244,6 +244,8 @@ def report_plan():
         if dataset in replicate_datasets():
             title = "Over seeds: mean and sd of each scored architecture's measures (same cells or test rows)"
             tables.append((title, f"results/{dataset}/seeds.tsv"))
+            title = "Over seeds: each model against each baseline, paired differences with bootstrap 95 % intervals"
+            tables.append((title, f"results/{dataset}/comparisons.tsv"))
         scored = scored_archs(dataset)
         plan[dataset] = {
             "metrics": [f"results/{dataset}/metrics/{arch}.tsv" for arch in scored],

@@ -3,7 +3,6 @@ rule embed:
     input:
         h5ad="results/{dataset}/qc.h5ad",
         checkpoint="results/{dataset}/models/{arch}/model.ckpt",
-        run_json="results/{dataset}/models/{arch}/run.json",
     output:
         embedding="results/{dataset}/embeddings/{arch}.h5ad",
         metrics="results/{dataset}/metrics/{arch}.tsv",

@@ -156,7 +156,10 @@ rule seeds:
     input:
         metrics=lambda wildcards: [path for path, _ in seed_metric_files(wildcards.dataset)],
     output:
-        report("results/{dataset}/seeds.tsv", caption="../report/seeds.rst", category="{dataset}"),
+        summary=report("results/{dataset}/seeds.tsv", caption="../report/seeds.rst", category="{dataset}"),
+        comparisons=report(
+            "results/{dataset}/comparisons.tsv", caption="../report/comparisons.rst", category="{dataset}"
+        ),
     log:
         "results/{dataset}/logs/seeds.log",
     benchmark:

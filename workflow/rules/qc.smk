@@ -27,5 +27,6 @@ rule qc:
         runtime=rule_resources("qc")["runtime"],
     params:
         qc=lambda wildcards: dataset_qc(config, wildcards.dataset),  # 'qc' with the data set's own overrides
+        split=config["split"],
     script:
         "../scripts/qc.py"

@@ -62,7 +62,6 @@ rule likelihoods:
     params:
         vae_params=lambda wildcards: config["params"].get(LIKELIHOOD_COMPARISON_ARCH, {}),
         max_epochs=config["likelihood_comparison"]["max_epochs"],
-        val_fraction=config["likelihood_comparison"]["val_fraction"],
         seeds=list(dict.fromkeys([config["seed"], *config["likelihood_comparison"]["seeds"]])),
         training=config["training"],
     script:

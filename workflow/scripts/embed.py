@@ -5,7 +5,6 @@ with logged(snakemake.log[0]):
     steps.embed(
         qc_h5ad=snakemake.input.h5ad,
         checkpoint=snakemake.input.checkpoint,
-        run_json=snakemake.input.run_json,
         output=snakemake.output.embedding,
         metrics=snakemake.output.metrics,
         arch=snakemake.wildcards.arch,

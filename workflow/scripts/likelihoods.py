@@ -11,7 +11,6 @@ with logged(snakemake.log[0]):
         dataset=snakemake.wildcards.dataset,
         vae_params=snakemake.params.vae_params,
         max_epochs=snakemake.params.max_epochs,
-        val_fraction=snakemake.params.val_fraction,
         seeds=snakemake.params.seeds,
         tracking_uri=resolve_tracking_uri(snakemake.config["mlflow"]["tracking_uri"]),  # not a param: see the function
         threads=snakemake.threads,

@@ -8,4 +8,5 @@ with logged(snakemake.log[0]):
         snakemake.output.metrics_figure,
         snakemake.output.features_figure,
         snakemake.params.qc,
+        snakemake.params.split,
     )

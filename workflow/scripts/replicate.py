@@ -33,7 +33,6 @@ with logged(snakemake.log[0]):
         steps.embed(
             qc_h5ad=snakemake.input[0],
             checkpoint=snakemake.output.checkpoint,
-            run_json=snakemake.output.run_json,
             output=None,
             metrics=snakemake.output.metrics,
             arch=arch,

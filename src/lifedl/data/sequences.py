@@ -17,6 +17,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from lifedl.data.spec import DatasetSpec, stratified_test
+from lifedl.data.splits import split_of
 from lifedl.errors import LifedlError
 
 ALPHABET = "ACGT"
@@ -316,15 +317,17 @@ def _check(adata: ad.AnnData, where: str, min_sequences: int) -> None:
         )
 
 
-def training_rows(adata: ad.AnnData, spec: DatasetSpec, arch: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """The codes and labels (as strings) of the rows a model may train or tune on, and the sorted classes.
+def training_rows(
+    adata: ad.AnnData, spec: DatasetSpec, arch: str
+) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
+    """The codes and labels (as strings) of the rows a model may train or tune on, the sorted classes, and each
+    row's split ('train' or 'validation', :mod:`lifedl.data.splits`).
 
-    Rows whose ``obs[spec.split]`` is 'test', and those of the held-out class, are left out: no model or tuning
-    sees them.
+    Test rows and those of the held-out class are left out: no model or tuning sees them.
     """
     keep, labels = spec.labelled_training_rows(adata, arch, unit="sequence")
     codes = sequence_codes(adata, spec.where, min_sequences=2)[keep]
-    return codes, labels, sorted(set(labels))
+    return codes, labels, sorted(set(labels)), split_of(adata, spec.where)[keep]
 
 
 def read_fasta(text: str, where: str) -> tuple[list[str], list[str]]:

@@ -37,13 +37,19 @@ from lifedl.nn.sampling import draw_counts
 SILENCING_LOG_FOLD_CHANGE = 4.0
 
 
-COUNT_MODELS = ("nb", "poisson")
+# nb and poisson: the VAE family's own likelihoods (for the likelihood comparison, whose truth they are);
+# lognormal_poisson: Poisson counts around a mean with per-entry log-normal noise, overdispersed as UMI counts are
+# but of no model's family (no gamma mixing, no zero-inflation): the benchmark simulations use it.
+COUNT_MODELS = ("nb", "poisson", "lognormal_poisson")
+PROTEIN_COUNT_MODELS = ("mixture", "lognormal")
 
 
 def true_likelihood(params: SimulationParams | dict) -> str:
     """The likelihood the counts were drawn from, named as the VAE's likelihoods are (nb, zinb, poisson, zip)."""
     values = params if isinstance(params, dict) else params.__dict__
     model = values.get("count_model", "nb")
+    if model not in ("nb", "poisson"):
+        return ""  # of no likelihood the VAE family has
     if float(values.get("zero_inflation", 0.0)) > 0:
         return "zinb" if model == "nb" else "zip"
     return model
@@ -65,6 +71,9 @@ class SimulationParams:
     # each entry with that probability on top (zinb or zip): the truth a likelihood comparison is scored against.
     count_model: str = "nb"
     zero_inflation: float = 0.0
+    lognormal_sd: float = 0.6  # lognormal_poisson: typical sd of the per-entry log noise (each gene its own)
+    # sd of a batch's extra log fold change that differs between cell types (0: one batch effect for all types)
+    batch_type_interaction_sd: float = 0.0
     n_mito_genes: int = 13
     seed: int = 0
     # Perturbation. The defaults (one condition) simulate exactly what they did before these fields existed.
@@ -78,6 +87,9 @@ class SimulationParams:
     protein_foreground_fold: float = 6.0  # typical foreground / background ratio of an expressed protein
     protein_positive_fraction: float = 0.35  # share of (type, protein) pairs where the type expresses the protein
     protein_dispersion_theta: float = 10.0
+    # "mixture": totalVI's background/foreground NB mixture (multivae's own family); "lognormal": a continuous
+    # log-normal expression level above the background, Poisson-lognormal counts (no model's family)
+    protein_count_model: str = "mixture"
     test_fraction: float = 0.0  # > 0: obs 'split' marks this share of cells 'test' (held out from training)
 
 
@@ -96,6 +108,10 @@ def simulate_counts(params: SimulationParams, chunk_size: int = 20_000) -> ad.An
         raise ValueError(f"a simulation with proteins needs n_types >= 4 (two planted pairs), got {params.n_types}")
     if params.count_model not in COUNT_MODELS:
         raise ValueError(f"count_model must be one of {COUNT_MODELS}, got '{params.count_model}'")
+    if params.protein_count_model not in PROTEIN_COUNT_MODELS:
+        raise ValueError(
+            f"protein_count_model must be one of {PROTEIN_COUNT_MODELS}, got '{params.protein_count_model}'"
+        )
     for name in (
         "response_fraction",
         "type_specific_fraction",
@@ -115,6 +131,7 @@ def simulate_counts(params: SimulationParams, chunk_size: int = 20_000) -> ad.An
     batch_effect = rng.normal(0.0, params.batch_effect_sd, (params.n_batches, params.n_genes))
     if params.n_batches == 1:
         batch_effect[:] = 0.0
+    interaction = _batch_type_interaction(params)  # batches x types x genes, zero unless asked for
     if params.n_proteins > 0:  # the protein-only pair: the last type copies the RNA profile of the one before
         type_effect[-1] = type_effect[-2]
 
@@ -125,16 +142,20 @@ def simulate_counts(params: SimulationParams, chunk_size: int = 20_000) -> ad.An
     if perturbed:
         stimulated, response, silencing = _perturbation(params)
 
+    # lognormal_poisson: each gene's own noise sd, from a generator of its own (the other models' draws stay)
+    gene_noise_sd = params.lognormal_sd * np.exp(np.random.default_rng([params.seed, 4]).normal(0, 0.3, params.n_genes))
     chunks = []
     for start in range(0, params.n_cells, chunk_size):
         stop = min(start + chunk_size, params.n_cells)
-        logits = base + type_effect[cell_type[start:stop]] + batch_effect[batch[start:stop]]
+        types, batches = cell_type[start:stop], batch[start:stop]
+        logits = base + type_effect[types] + batch_effect[batches] + interaction[batches, types]
         if perturbed:
-            types = cell_type[start:stop]
             logits = logits + silencing[types] + response[types] * stimulated[start:stop, None]
         proportions = np.exp(logits - logits.max(axis=1, keepdims=True))
         proportions /= proportions.sum(axis=1, keepdims=True)
         mu = library_size[start:stop, None] * proportions
+        if params.count_model == "lognormal_poisson":
+            mu = mu * _lognormal_noise(mu.shape, gene_noise_sd, rng)
         theta = params.dispersion_theta if params.count_model == "nb" else None
         zeros = np.full(mu.shape, params.zero_inflation) if params.zero_inflation > 0 else None
         chunks.append(sp.csr_matrix(draw_counts(mu, theta, rng, zeros).astype(np.int32)))
@@ -171,6 +192,20 @@ def simulate_counts(params: SimulationParams, chunk_size: int = 20_000) -> ad.An
         for t in range(params.n_types)
     }
     return adata
+
+
+def _batch_type_interaction(params: SimulationParams) -> np.ndarray:
+    """batches x types x genes log fold changes: the part of a batch effect that differs between cell types, so no
+    single per-batch shift removes it (zero without batch_type_interaction_sd or with one batch)."""
+    shape = (params.n_batches, params.n_types, params.n_genes)
+    if params.batch_type_interaction_sd <= 0 or params.n_batches == 1:
+        return np.zeros(shape)
+    return np.random.default_rng([params.seed, 5]).normal(0.0, params.batch_type_interaction_sd, shape)
+
+
+def _lognormal_noise(shape: tuple[int, int], gene_sd: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """exp(sd_g * e - sd_g^2 / 2), e ~ N(0, 1) per entry: mean 1, so the expected counts stay those of the mean."""
+    return np.exp(gene_sd * rng.standard_normal(shape) - gene_sd**2 / 2)
 
 
 def _perturbation(params: SimulationParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -220,8 +255,14 @@ def _add_proteins(adata: ad.AnnData, params: SimulationParams, cell_type: np.nda
     fold = np.exp(rng.normal(np.log(params.protein_foreground_fold), 0.4, n_proteins))
     foreground = positive[cell_type] & (rng.random((params.n_cells, n_proteins)) < 0.9)
     capture = np.exp(rng.normal(0.0, 0.25, params.n_cells))
-    mu = background[batch] * capture[:, None] * np.where(foreground, fold, 1.0)
-    counts = draw_counts(mu, params.protein_dispersion_theta, rng).astype(np.int32)
+    if params.protein_count_model == "lognormal":  # a continuous level where expressed, no two-component mixture
+        level = np.exp(rng.normal(np.log(fold), 0.6, (params.n_cells, n_proteins)))
+        mu = background[batch] * capture[:, None] * (1.0 + positive[cell_type] * level)
+        mu = mu * _lognormal_noise(mu.shape, np.full(n_proteins, 0.3), rng)
+        counts = draw_counts(mu, None, rng).astype(np.int32)
+    else:
+        mu = background[batch] * capture[:, None] * np.where(foreground, fold, 1.0)
+        counts = draw_counts(mu, params.protein_dispersion_theta, rng).astype(np.int32)
     names = [f"PROT{p + 1:02d}" for p in range(n_proteins)]
     adata.obsm["protein_counts"] = pd.DataFrame(counts, index=adata.obs_names, columns=names)
     groups = np.full(n_types, "both", dtype=object)

@@ -101,8 +101,10 @@ class DatasetSpec:
         return (adata.obs[self.labels].astype(str) == self.heldout).to_numpy()
 
     def labelled_training_rows(self, adata: ad.AnnData, arch: str, unit: str = "row") -> tuple[np.ndarray, np.ndarray]:
-        """The rows a classifier may train or tune on (not test, not of the unseen class) as a boolean mask, and
-        their labels as strings; an error names what is missing (no labels, unlabelled rows, one class)."""
+        """The rows a classifier may train or tune on (not of the test split, not of the unseen class) as a boolean
+        mask, and their labels as strings; an error names what is missing (no labels, unlabelled rows, one class)."""
+        from lifedl.data.splits import TEST, split_of
+
         fix = f"set the 'labels' column of dataset '{self.id}' in {self.sheet}"
         if not self.labels:
             raise LifedlError(
@@ -113,7 +115,7 @@ class DatasetSpec:
                 f"{self.where}: obs has no column '{self.labels}' (the dataset's labels); "
                 f"obs has {list(adata.obs.columns)}; {fix}."
             )
-        keep = ~self.is_test(adata) & ~self.is_unseen_class(adata)
+        keep = (split_of(adata, self.where) != TEST) & ~self.is_unseen_class(adata)
         column = adata.obs[self.labels][keep]
         if column.isna().any():
             first = column.index[column.isna().to_numpy()][0]

@@ -23,6 +23,8 @@ from lifedl.errors import LifedlError
 # regressor: predict a held-out property -> RMSE, Pearson r; designer: design sequences -> fraction of the optimum
 # against random edits and greedy hill climbing on the same budget of evaluations.
 TASKS = ("representation", "generator", "perturbation", "classifier", "regressor", "designer")
+# Run beside every batch-aware architecture on a data set with batches, as PCA runs beside every cell model.
+BATCH_BASELINES = ("pca_harmony", "pca_combat")
 # The data kinds a kind also feeds besides its own: the RNA of CITE-seq cells is cells data.
 ALSO_FEEDS = {"cells+protein": ("cells",)}
 # Training plans (lifedl.train.plans): generic (one optimiser, early stopping on val/loss), dgd, gan, agent
@@ -45,6 +47,12 @@ class Architecture:
     needs: tuple[str, ...] = ()
     # architectures whose trained models (same data set, the main seed) this one uses: trained before it
     uses_models: tuple[str, ...] = ()
+    # corrects the cells it embeds together (ComBat, Harmony): no model that embeds one new cell alone, so no
+    # MLflow pyfunc model is logged for it
+    corrects_together: bool = False
+    # conditions on the data set's batch column where there is one: the batch-correcting baselines
+    # (BATCH_BASELINES) then run beside it
+    batch_aware: bool = False
 
     def reads(self, kind: str) -> bool:
         """Whether data of ``kind`` feeds this architecture (a cells+protein data set's RNA feeds cell models)."""
@@ -121,7 +129,7 @@ class Range:
 
 
 AT_LEAST_ONE, NON_NEGATIVE, POSITIVE = Range(low=1), Range(low=0), Range(low=0, low_open=True)
-RATE, FRACTION, PROBABILITY = Range(0, 1, low_open=True), Range(0, 1, True, True), Range(0, 1, high_open=True)
+RATE, PROBABILITY = Range(0, 1, low_open=True), Range(0, 1, high_open=True)
 # One range per hyper-parameter name, whichever architecture has it (a name means the same in each);
 # checked with the types when the workflow is parsed, so `snakemake -n` already names a bad value.
 PARAM_RANGES: dict[str, Range] = {
@@ -132,6 +140,7 @@ PARAM_RANGES: dict[str, Range] = {
             "patience",
             "n_latent",
             "n_hidden",
+            "n_members",
             "n_layers",
             "n_components",
             "n_filters",
@@ -183,7 +192,6 @@ PARAM_RANGES: dict[str, Range] = {
         ],
         PROBABILITY,
     ),
-    "val_fraction": FRACTION,
     **dict.fromkeys(
         [
             "C",
@@ -219,7 +227,6 @@ _NEURAL_TRAINING = {
     "batch_size": 128,
     "max_epochs": 300,
     "patience": 15,  # epochs without a better validation loss before stopping
-    "val_fraction": 0.1,
     "kl_warmup_epochs": 0,
 }
 
@@ -243,7 +250,6 @@ _SEQUENCE_TRAINING = {
     "batch_size": 64,
     "max_epochs": 30,
     "patience": 5,
-    "val_fraction": 0.1,
     "gradient_clip": 0.0,
 }
 
@@ -261,7 +267,6 @@ _CELL_CLASSIFIER = {
     "dropout": 0.5,
     "mc_samples": 0,
     **_NEURAL_TRAINING,
-    "val_fraction": 0.2,
     "patience": 20,
 }
 
@@ -301,6 +306,26 @@ ARCHITECTURES: dict[str, Architecture] = {
             baseline="",
         ),
         Architecture(
+            "pca_combat",
+            "lifedl.models.pca",
+            "ComBat on log-normalised expression by batch, then PCA: the batch-correcting baseline of expression",
+            {"n_components": 50, "target_sum": 1e4, "max_value": 10.0},
+            plan="none",
+            baseline="",
+            needs=("batch",),
+            corrects_together=True,
+        ),
+        Architecture(
+            "pca_harmony",
+            "lifedl.models.pca",
+            "PCA, then Harmony on its components by batch: the batch-correcting baseline of an embedding",
+            {"n_components": 50, "target_sum": 1e4, "max_value": 10.0},
+            plan="none",
+            baseline="",
+            needs=("batch",),
+            corrects_together=True,
+        ),
+        Architecture(
             "ae",
             "lifedl.models.autoencoder",
             "deterministic autoencoder on log-normalised expression (MSE): the seeds' AE vs PCA",
@@ -326,6 +351,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             "VAE on counts, library-size scaled, likelihood nb/zinb/poisson/gaussian (scVI, scVAE)",
             {"n_latent": 10, **_VAE_NETWORK, **_NEURAL_TRAINING},
             figures=("vae_interpolation",),
+            batch_aware=True,
         ),
         Architecture(
             "ldvae",
@@ -333,6 +359,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             "linearly decoded VAE: gene logits = W z + b, W = loadings (Svensson et al. 2020)",
             {"n_latent": 10, **_VAE_NETWORK, **_NEURAL_TRAINING},
             figures=("ldvae_loadings",),
+            batch_aware=True,
         ),
         Architecture(
             "vega",
@@ -353,6 +380,7 @@ ARCHITECTURES: dict[str, Architecture] = {
                 "max_epochs": 1000,
             },
             figures=("vega_programs",),
+            batch_aware=True,
         ),
         Architecture(
             "dgd",
@@ -380,7 +408,6 @@ ARCHITECTURES: dict[str, Architecture] = {
                 "batch_size": 128,
                 "max_epochs": 200,
                 "patience": 20,
-                "val_fraction": 0.1,
                 "embed_steps": 50,
                 "embed_step_size": 0.2,
             },
@@ -437,7 +464,6 @@ ARCHITECTURES: dict[str, Architecture] = {
                 "batch_size": 128,
                 "max_epochs": 100,
                 "patience": 25,
-                "val_fraction": 0.1,
                 "kl_warmup_epochs": 0,
             },
             task="perturbation",
@@ -466,11 +492,13 @@ ARCHITECTURES: dict[str, Architecture] = {
         Architecture(
             "wnn",
             "lifedl.models.joint_pca",
-            "weighted nearest neighbours of an RNA PCA and a protein PCA (Hao et al. 2021, Seurat v4, muon)",
+            "weighted nearest neighbours of an RNA PCA and a protein PCA, each Harmony-corrected where there are "
+            "batches (Hao et al. 2021, Seurat v4, muon)",
             _JOINT_PCA,
             data_kind="cells+protein",
             plan="none",
             baseline="",
+            corrects_together=True,
         ),
         Architecture(
             "concat_ae",
@@ -483,13 +511,14 @@ ARCHITECTURES: dict[str, Architecture] = {
         Architecture(
             "multivae",
             "lifedl.models.multiomics",
-            "VAE with an encoder per modality, one shared latent (product of experts), NB RNA and totalVI's "
+            "VAE with an encoder per modality, one shared latent (product of experts), NB RNA and a totalVI-like "
             "background/foreground protein mixture",
             # protein_mask_rate: share of training cells whose protein the encoder does not see (0: chosen on a
             # validation simulation, see lifedl.models.multiomics)
             {**_INTEGRATION_NETWORK, "protein_mask_rate": 0.0, **_NEURAL_TRAINING},
             data_kind="cells+protein",
             figures=("citeseq_umap", "protein_prediction"),
+            batch_aware=True,
         ),
         Architecture(
             "mlp",
@@ -499,6 +528,25 @@ ARCHITECTURES: dict[str, Architecture] = {
             task="classifier",
             baseline="",
             figures=("calibration",),
+            needs=("labels", "split"),
+        ),
+        Architecture(
+            "mlp_temperature",
+            "lifedl.models.uncertainty",
+            "the mlp with temperature scaling fitted on the validation cells (Guo et al. 2017): the calibration baseline",
+            _CELL_CLASSIFIER,
+            task="classifier",
+            baseline="",
+            needs=("labels", "split"),
+        ),
+        Architecture(
+            "mlp_ensemble",
+            "lifedl.models.uncertainty",
+            "a deep ensemble of n_members mlps from different initialisations, probabilities averaged "
+            "(Lakshminarayanan et al. 2017)",
+            {**_CELL_CLASSIFIER, "n_members": 5},
+            task="classifier",
+            baseline="",
             needs=("labels", "split"),
         ),
         Architecture(
@@ -531,8 +579,9 @@ ARCHITECTURES: dict[str, Architecture] = {
         Architecture(
             "kmer",
             "lifedl.models.kmer",
-            "logistic regression on k-mer frequencies, k chosen on a validation split; the sequence baseline",
-            {"k_values": [1, 2, 3, 4, 5, 6], "C": 1.0, "val_fraction": 0.2},
+            "logistic regression on k-mer frequencies (reverse complements pooled), k and C chosen on the validation "
+            "rows; the sequence baseline",
+            {"k_values": [1, 2, 3, 4, 5, 6], "C_values": [0.01, 0.1, 1.0, 10.0]},
             data_kind="sequences",
             task="classifier",
             plan="none",
@@ -667,7 +716,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             "fingerprint",
             "lifedl.models.graph",
             "ridge regression on Morgan fingerprint bits (radius 2), its strength chosen on a validation split",
-            {"radius": 2, "n_bits": 2048, "alphas": [0.1, 1.0, 10.0, 100.0], "val_fraction": 0.2},
+            {"radius": 2, "n_bits": 2048, "alphas": [0.1, 1.0, 10.0, 100.0]},
             data_kind="graphs",
             task="regressor",
             plan="none",
@@ -677,7 +726,8 @@ ARCHITECTURES: dict[str, Architecture] = {
         Architecture(
             "gcn",
             "lifedl.models.graph",
-            "graph convolutions X' = ReLU(Â X Wᵀ) over atoms and bonds, sum and mean pooling, regression head",
+            "graph convolutions X' = ReLU(Â X Wᵀ) over atoms joined by bonds (bond types not read), sum and mean pooling, "
+            "regression head",
             {
                 "n_hidden": 64,
                 "n_layers": 3,
@@ -687,7 +737,6 @@ ARCHITECTURES: dict[str, Architecture] = {
                 "batch_size": 32,
                 "max_epochs": 200,
                 "patience": 30,
-                "val_fraction": 0.1,
             },
             data_kind="graphs",
             task="regressor",

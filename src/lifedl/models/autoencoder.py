@@ -46,10 +46,10 @@ class Autoencoder(nn.Module):
         return {"reconstruction": ((self.reconstruct(noisy) - clean) ** 2).sum(dim=-1).mean()}
 
 
-def denoising_scores(network: Autoencoder, counts, train_index, val_index, fraction: float, seed: int) -> dict:
-    """MSE on hidden non-zero entries of held-out cells: the model (from the rest of the cell) against two
-    baselines, the per-gene mean of the training cells and the corrupted value itself (zero)."""
-    held_out = counts[val_index].toarray()
+def denoising_scores(network: Autoencoder, test_counts, training_counts, fraction: float, seed: int) -> dict:
+    """MSE on hidden non-zero entries of test cells: the model (from the rest of the cell) against two baselines,
+    the per-gene mean of the training cells and the corrupted value itself (zero)."""
+    held_out = test_counts.toarray()
     rows, cols = np.nonzero(held_out)
     hide = np.random.default_rng(seed).random(len(rows)) < fraction
     rows, cols = rows[hide], cols[hide]
@@ -58,7 +58,7 @@ def denoising_scores(network: Autoencoder, counts, train_index, val_index, fract
     masked[rows, cols] = 0.0
     with torch.no_grad():
         reconstructed = network.reconstruct(torch.from_numpy(masked)).numpy()
-    gene_mean = np.asarray(log_normalise_tensor(torch.from_numpy(counts[train_index].toarray())).mean(0))
+    gene_mean = np.asarray(log_normalise_tensor(torch.from_numpy(training_counts.toarray())).mean(0))
     truth = clean[rows, cols]
     return {
         "denoise_mse_hidden_entries": float(np.mean((reconstructed[rows, cols] - truth) ** 2)),
@@ -82,6 +82,12 @@ class AutoencoderModel:
     def embed(self, adata: ad.AnnData) -> np.ndarray:
         return self._apply(self.network.encode, adata)
 
+    def test_scores(self, test: ad.AnnData, training: ad.AnnData, seed: int = 0) -> dict[str, float]:
+        """Denoising on the test cells (:func:`denoising_scores`), the gene means from the training cells."""
+        counts = {name: counts_matrix(cells, self.gene_names) for name, cells in (("test", test), ("train", training))}
+        fraction = self.params["heldout_mask_fraction"]
+        return denoising_scores(self.network, counts["test"], counts["train"], fraction, seed)
+
     def annotate(self, adata: ad.AnnData) -> None:
         if self.arch == "dae":  # the denoised log-normalised expression
             adata.layers["denoised_dae"] = self._apply(self.network.reconstruct, adata)
@@ -102,9 +108,7 @@ def setup(adata: ad.AnnData, params: dict, spec, seed: int, arch: str = "ae") ->
     network = _network(adata.n_vars, params, arch)
 
     def finish(result: FitResult) -> AutoencoderModel:
-        fraction = params["heldout_mask_fraction"]
-        scores = denoising_scores(network, counts, result.train_index, result.val_index, fraction, seed)
-        return AutoencoderModel(arch, network, adata.var_names, params, {**result.metrics, **scores})
+        return AutoencoderModel(arch, network, adata.var_names, params, result.metrics)
 
     return Setup(network, {"counts": counts}, finish)
 

@@ -4,8 +4,10 @@ An architecture module (one per family, registered in ``lifedl.models.ARCHITECTU
 
 - ``setup(adata, params, spec, seed) -> Setup``: the network to train, the per-row arrays of the
   fields its ``loss(batch)`` reads (the minibatch keys), and ``finish``, which turns the trained
-  network into a :class:`TrainedModel` (held-out measures included). The training plan named in
-  the registry (``lifedl.train.plans``) trains it; models never import the training loop.
+  network into a :class:`TrainedModel` (validation measures included). ``adata`` holds the data set's
+  train and validation rows only (``obs['lifedl_split']``, :mod:`lifedl.data.splits`): no model sees a
+  test row. The training plan named in the registry (``lifedl.train.plans``) trains it; models never
+  import the training loop.
 - ``from_checkpoint(checkpoint) -> TrainedModel``.
 
 A trained model embeds or predicts (``embed``, ``predict_proba``, ``generate``, ``predict``, by
@@ -48,8 +50,8 @@ class FitResult:
     """What a training plan hands back to ``Setup.finish``."""
 
     metrics: dict[str, float]
-    train_index: np.ndarray  # rows the network was trained on
-    val_index: np.ndarray  # rows held out for early stopping and held-out measures
+    train_index: np.ndarray  # rows the network was trained on (the data set's train split)
+    val_index: np.ndarray  # rows of the validation split: early stopping and every choice, never a reported score
 
 
 @dataclasses.dataclass
@@ -66,6 +68,9 @@ class Setup:
     finish: Callable[[FitResult | None], TrainedModel]
     # an agent that collects its own data (plan 'agent'): trains itself, logging through log(metrics, episode)
     learn: Callable[[Callable[[dict[str, float], int], None]], dict[str, float]] | None = None
+    # 'train' or 'validation' per row of ``arrays`` (lifedl.data.splits); None: one per row of the AnnData that
+    # ``setup`` was given, in order (a model that keeps only some rows, e.g. labelled ones, names theirs)
+    split: np.ndarray | None = None
 
 
 def category_codes(values, categories: list[str], what: str) -> np.ndarray:

@@ -18,6 +18,7 @@ from torch import nn
 from lifedl.data.batches import predict_batches, take_rows
 from lifedl.data.graphs import N_ATOM_FEATURES, SMILES, featurise, morgan_fingerprints
 from lifedl.data.spec import DatasetSpec
+from lifedl.data.splits import TEST, TRAIN, VALIDATION, split_of
 from lifedl.errors import LifedlError
 from lifedl.models.base import FitResult, Setup
 from lifedl.nn.graph import GraphRegressor
@@ -26,18 +27,20 @@ from lifedl.tl.regression import regression_metrics
 GRAPH_FIELDS = ("features", "adjacency", "mask")
 
 
-def regression_rows(adata: ad.AnnData, spec: DatasetSpec, arch: str) -> tuple[np.ndarray, np.ndarray]:
-    """The SMILES and targets of the rows a model may train or tune on (test rows left out)."""
+def regression_rows(adata: ad.AnnData, spec: DatasetSpec, arch: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The SMILES, targets and split ('train' or 'validation') of the rows a model may train or tune on (test
+    rows left out)."""
     fix = f"set the 'labels' column of dataset '{spec.id}' in {spec.sheet} to the property to predict"
     if not spec.labels or spec.labels not in adata.obs:
         raise LifedlError(f"{spec.where}: {arch} needs a numeric target column in obs; {fix}.")
     if SMILES not in adata.obs:
         raise LifedlError(f"{spec.where}: no obs['{SMILES}']; a graphs data set holds each molecule's SMILES.")
-    keep = ~spec.is_test(adata)
+    split = split_of(adata, spec.where)
+    keep = split != TEST
     target = finite_numbers(adata.obs[spec.labels][keep], f"{spec.where}: obs['{spec.labels}']")
     if len(target) < 2:
         raise LifedlError(f"{spec.where}: {len(target)} training molecule(s); at least 2 are needed.")
-    return adata.obs[SMILES][keep].astype(str).to_numpy(), target
+    return adata.obs[SMILES][keep].astype(str).to_numpy(), target, split[keep]
 
 
 def finite_numbers(values, what: str) -> np.ndarray:
@@ -135,13 +138,12 @@ def _rmse(predicted, observed) -> float:
     return regression_metrics(observed, predicted)["rmse"]
 
 
-def _fit_ridge(smiles, target, params: dict, seed: int) -> FingerprintModel:
+def _fit_ridge(smiles, target, split, params: dict) -> FingerprintModel:
+    """The ridge strength chosen by the RMSE on the validation rows, refitted on train and validation rows."""
     from sklearn.linear_model import Ridge
 
-    from lifedl.data.batches import split_rows
-
     bits = morgan_fingerprints(smiles, "fingerprint", radius=params["radius"], n_bits=params["n_bits"])
-    train, val = split_rows(len(target), params["val_fraction"], seed)
+    train, val = np.flatnonzero(split == TRAIN), np.flatnonzero(split == VALIDATION)
     scores = {}
     for alpha in params["alphas"]:
         fitted = Ridge(alpha=alpha).fit(bits[train], target[train])
@@ -155,11 +157,11 @@ def _fit_ridge(smiles, target, params: dict, seed: int) -> FingerprintModel:
 def setup(adata: ad.AnnData, params: dict, spec: DatasetSpec, seed: int, arch: str = "gcn") -> Setup:
     if arch == "physics":
         return Setup(network=None, arrays={}, finish=lambda result: ColumnModel(params))
-    smiles, target = regression_rows(adata, spec, arch)
+    smiles, target, split = regression_rows(adata, spec, arch)
     if arch == "fingerprint":
         if not params["alphas"]:
             raise LifedlError("fingerprint: 'alphas' is empty; list the ridge strengths to choose from, e.g. [1, 10].")
-        return Setup(network=None, arrays={}, finish=lambda result: _fit_ridge(smiles, target, params, seed))
+        return Setup(network=None, arrays={}, finish=lambda result: _fit_ridge(smiles, target, split, params))
     graphs = featurise(smiles, spec.where)
     mean, sd = float(target.mean()), float(target.std()) or 1.0
     with torch.random.fork_rng():  # the initial weights depend on the seed only
@@ -175,7 +177,7 @@ def setup(adata: ad.AnnData, params: dict, spec: DatasetSpec, seed: int, arch: s
             model.final_metrics["val_rmse"] = _rmse(predicted, held_out["target"] * sd + mean)
         return model
 
-    return Setup(network=network, arrays=arrays, finish=finish)
+    return Setup(network=network, arrays=arrays, finish=finish, split=split)
 
 
 def from_checkpoint(checkpoint: dict):

@@ -5,7 +5,9 @@ integration autoencoders are judged:
 - ``pca_concat``: PCA of both modalities' scaled features side by side, each block weighted by
   1/sqrt(its number of features) so that 2,000 genes do not drown 14 proteins;
 - ``wnn``: weighted nearest neighbours (Hao et al. 2021) on an RNA PCA and a protein PCA
-  (``lifedl.tl.wnn``); its embedding is the two PCAs side by side, its graph is WNN's.
+  (``lifedl.tl.wnn``); its embedding is the two PCAs side by side, its graph is WNN's. Where the data set
+  has batches, each PCA is batch-corrected by Harmony first (``lifedl.tl.integration``), as Seurat's WNN
+  vignettes integrate before finding multimodal neighbours: the batch-aware multivae faces a batch-aware WNN.
 
 PCA of RNA alone is the ``pca`` architecture.
 """
@@ -15,10 +17,12 @@ from __future__ import annotations
 import anndata as ad
 import numpy as np
 
+from lifedl.data.splits import SPLIT_KEY, TRAIN, is_split
 from lifedl.models.base import Setup
 from lifedl.models.pca import ScaledPCA
 from lifedl.pp.counts import counts_matrix, log_normalise
 from lifedl.pp.protein import clr, protein_counts, protein_names
+from lifedl.tl.integration import harmony
 
 
 def modality_features(adata: ad.AnnData, gene_names, proteins, target_sum: float) -> tuple[np.ndarray, np.ndarray]:
@@ -28,9 +32,10 @@ def modality_features(adata: ad.AnnData, gene_names, proteins, target_sum: float
 
 
 class JointPCAModel:
-    def __init__(self, arch, gene_names, proteins, params, pcas: dict[str, ScaledPCA]):
+    def __init__(self, arch, gene_names, proteins, params, pcas: dict[str, ScaledPCA], batch_key="", seed=0):
         self.arch, self.gene_names, self.proteins = arch, list(gene_names), list(proteins)
         self.params, self.pcas = dict(params), pcas
+        self.batch_key, self.seed = batch_key, seed  # wnn: Harmony on each PCA by this batch column
         self.final_metrics = {
             f"explained_variance_ratio_{name}": float(pca.explained_variance_ratio.sum()) for name, pca in pcas.items()
         }
@@ -38,7 +43,11 @@ class JointPCAModel:
     def _projections(self, adata: ad.AnnData) -> dict[str, np.ndarray]:
         rna, protein = modality_features(adata, self.gene_names, self.proteins, self.params["target_sum"])
         inputs = {"rna": rna, "protein": protein, "concat": np.hstack([rna, protein])}
-        return {name: pca.transform(inputs[name]) for name, pca in self.pcas.items()}
+        projections = {name: pca.transform(inputs[name]) for name, pca in self.pcas.items()}
+        if self.batch_key:
+            batches = adata.obs[self.batch_key].to_numpy()
+            projections = {name: harmony(values, batches, self.seed) for name, values in projections.items()}
+        return projections
 
     def embed(self, adata: ad.AnnData) -> np.ndarray:
         return np.hstack(list(self._projections(adata).values()))
@@ -62,12 +71,16 @@ class JointPCAModel:
             "proteins": self.proteins,
             "params": self.params,
             "pcas": {name: pca.state() for name, pca in self.pcas.items()},
+            "batch_key": self.batch_key,
+            "seed": self.seed,
         }
 
 
-def fit(adata: ad.AnnData, params: dict, seed: int, arch: str) -> JointPCAModel:
+def fit(adata: ad.AnnData, params: dict, seed: int, arch: str, batch_key: str = "") -> JointPCAModel:
+    """The PCAs of the training cells (train split)."""
     proteins = protein_names(adata)
-    rna, protein = modality_features(adata, None, proteins, params["target_sum"])
+    training = adata[is_split(adata, TRAIN)] if SPLIT_KEY in adata.obs else adata
+    rna, protein = modality_features(training, None, proteins, params["target_sum"])
     n_rna, n_protein, max_value = params["n_components"], params["n_protein_components"], params["max_value"]
     if arch == "pca_protein":
         pcas = {"protein": ScaledPCA.fit(protein, n_protein, max_value, seed)}
@@ -83,15 +96,27 @@ def fit(adata: ad.AnnData, params: dict, seed: int, arch: str) -> JointPCAModel:
         }
     for name, pca in pcas.items():
         print(f"{arch}: {pca.summary(name)}", flush=True)
-    return JointPCAModel(arch, adata.var_names, proteins, params, pcas)
+    corrected = arch == "wnn" and spec_batches(adata, batch_key)
+    return JointPCAModel(arch, adata.var_names, proteins, params, pcas, batch_key if corrected else "", seed)
+
+
+def spec_batches(adata: ad.AnnData, batch_key: str) -> bool:
+    """Whether the cells come in two or more batches of the data set's batch column."""
+    return bool(batch_key) and batch_key in adata.obs and adata.obs[batch_key].nunique() > 1
 
 
 def setup(adata: ad.AnnData, params: dict, spec, seed: int, arch: str) -> Setup:
-    return Setup(None, {}, lambda result: fit(adata, params, seed, arch))
+    return Setup(None, {}, lambda result: fit(adata, params, seed, arch, spec.batch))
 
 
 def from_checkpoint(checkpoint: dict) -> JointPCAModel:
     pcas = {name: ScaledPCA(**state) for name, state in checkpoint["pcas"].items()}
     return JointPCAModel(
-        checkpoint["arch"], checkpoint["gene_names"], checkpoint["proteins"], checkpoint["params"], pcas
+        checkpoint["arch"],
+        checkpoint["gene_names"],
+        checkpoint["proteins"],
+        checkpoint["params"],
+        pcas,
+        checkpoint.get("batch_key", ""),
+        checkpoint.get("seed", 0),
     )

@@ -1,11 +1,11 @@
 """The sequence baselines: ``kmer`` (k-mer frequencies) and ``gc`` (GC content alone), each with an L2 logistic
 regression.
 
-Each sequence becomes the frequencies of all 4^k k-mers (counted on the given strand, divided by the
-number of k-mers in the sequence), standardised per k-mer; a scikit-learn logistic regression (L2,
-strength ``C``) predicts the class. k is chosen from ``k_values`` by the auROC on a seeded, stratified
-validation split of the non-test rows, then the model is refitted on all non-test rows with that k.
-Test rows (``obs[spec.split] == 'test'``) are never seen. No training loop: ``setup`` returns no
+Each sequence becomes the frequencies of its k-mers (divided by the number of k-mers in the sequence), a
+k-mer pooled with its reverse complement (either strand), standardised per feature; a scikit-learn logistic
+regression (L2, strength ``C``) predicts the class. k and C are chosen together from ``k_values`` x
+``C_values`` by the auROC on the data set's validation rows, then the model is refitted on the train and
+validation rows with them. Test rows are never seen. No training loop: ``setup`` returns no
 network, and ``finish(None)`` fits. The ``gc`` model reads one feature, the fraction of G and C: where it
 scores well, the classes differ in composition, and a motif claim must beat it (and hold on GC-matched rows).
 """
@@ -21,6 +21,7 @@ from sklearn.linear_model import LogisticRegression
 
 from lifedl.data.sequences import gc_content, sequence_codes, training_rows
 from lifedl.data.spec import DatasetSpec
+from lifedl.data.splits import TRAIN, VALIDATION
 from lifedl.errors import LifedlError
 from lifedl.models.base import Setup
 from lifedl.tl.classification import classification_metrics
@@ -45,23 +46,26 @@ def kmer_frequencies(codes: np.ndarray, k: int) -> np.ndarray:
     return (counts / windows).astype(np.float32)
 
 
-def _stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded train/validation row indices with each class split in the same proportion."""
-    rng = np.random.default_rng(seed)
-    val = []
-    for label in sorted(set(labels)):
-        rows = rng.permutation(np.flatnonzero(labels == label))
-        n_val = min(len(rows) - 1, max(1, round(fraction * len(rows)))) if len(rows) > 1 else 0
-        val.append(rows[:n_val])
-    val = np.sort(np.concatenate(val))
-    return np.setdiff1d(np.arange(len(labels)), val), val
+def reverse_complement_classes(k: int) -> np.ndarray:
+    """Per k-mer index (codes A=0 C=1 G=2 T=3 read as a base-4 number), the column of its class when a k-mer and
+    its reverse complement count as one (a motif binds either strand): 4^k k-mers into (4^k + 4^(k/2)) / 2."""
+    index = np.arange(4**k)
+    digits = (index[:, None] // 4 ** np.arange(k - 1, -1, -1)) % 4
+    complement = 3 - digits[:, ::-1]  # reversed, each letter complemented
+    reverse = complement @ 4 ** np.arange(k - 1, -1, -1)
+    return np.unique(np.minimum(index, reverse), return_inverse=True)[1]
 
 
 def sequence_features(codes: np.ndarray, k: int) -> np.ndarray:
-    """k-mer frequencies, or (k = GC_ONLY) an N x 1 column of GC fractions."""
+    """k-mer frequencies, each k-mer pooled with its reverse complement, or (k = GC_ONLY) an N x 1 column of GC
+    fractions."""
     if k == GC_ONLY:
         return gc_content(codes)[:, None].astype(np.float32)
-    return kmer_frequencies(codes, k)
+    frequencies = kmer_frequencies(codes, k)
+    classes = reverse_complement_classes(k)
+    pooled = np.zeros((len(frequencies), classes.max() + 1), dtype=np.float32)
+    np.add.at(pooled.T, classes, frequencies.T)
+    return pooled
 
 
 class KmerModel:
@@ -117,29 +121,38 @@ def _fit(codes: np.ndarray, labels: np.ndarray, classes: list[str], k: int, C: f
     return KmerModel({}, classes, k, mean, scale, regression.coef_, regression.intercept_)
 
 
-def fit_kmer_model(codes: np.ndarray, labels: np.ndarray, classes: list[str], params: dict, seed: int) -> KmerModel:
-    """Choose k on a validation split of the given rows, refit on all of them (callers pass non-test rows only)."""
+def fit_kmer_model(
+    codes: np.ndarray, labels: np.ndarray, classes: list[str], split: np.ndarray, params: dict, seed: int
+) -> KmerModel:
+    """Choose k and C together by the auROC on the validation rows (``split``), refit on the train and validation
+    rows with them (callers pass non-test rows only)."""
     labels = np.asarray(labels).astype(str)
     k_values = sorted({int(k) for k in params["k_values"]})
-    if not k_values:
-        raise LifedlError("kmer: 'k_values' is empty; list at least one k-mer length, e.g. [1, 2, 3, 4, 5, 6].")
-    train, val = _stratified_split(labels, params["val_fraction"], seed)
-    metrics: dict[str, float] = {"n_train": float(len(labels)), "n_val": float(len(val))}
+    c_values = sorted({float(c) for c in params["C_values"]})
+    if not k_values or not c_values:
+        raise LifedlError(
+            "kmer: 'k_values' and 'C_values' each need at least one value, e.g. k_values [1, 2, 3, 4, 5, 6] and "
+            "C_values [0.01, 0.1, 1.0, 10.0]."
+        )
+    train, val = np.flatnonzero(split == TRAIN), np.flatnonzero(split == VALIDATION)
+    metrics: dict[str, float] = {"n_train": float(len(train)), "n_val": float(len(val))}
     scores = {}
     for k in k_values:
-        model = _fit(codes[train], labels[train], classes, k, params["C"], seed)
-        scores[k] = classification_metrics(labels[val], model._proba(codes[val]), classes)["auroc"]
-        metrics[f"val_auroc_k{k}"] = scores[k]
-    valid = {k: s for k, s in scores.items() if np.isfinite(s)}
-    best = max(valid, key=lambda k: (valid[k], -k)) if valid else k_values[0]  # ties: the shorter k
-    model = _fit(codes, labels, classes, best, params["C"], seed)
+        for c in c_values:
+            model = _fit(codes[train], labels[train], classes, k, c, seed)
+            scores[k, c] = classification_metrics(labels[val], model._proba(codes[val]), classes)["auroc"]
+        metrics[f"val_auroc_k{k}"] = max(scores[k, c] for c in c_values)
+    valid = {choice: score for choice, score in scores.items() if np.isfinite(score)}
+    # ties: the shorter k, then the stronger regularisation
+    best_k, best_c = max(valid, key=lambda kc: (valid[kc], -kc[0], -kc[1])) if valid else (k_values[0], c_values[0])
+    model = _fit(codes, labels, classes, best_k, best_c, seed)
     model.params = dict(params)
-    model.final_metrics = {**metrics, "k": float(best), "val_auroc": scores[best]}
+    model.final_metrics = {**metrics, "k": float(best_k), "C": best_c, "val_auroc": scores[best_k, best_c]}
     return model
 
 
 def setup(adata: ad.AnnData, params: dict, spec: DatasetSpec, seed: int, arch: str = "kmer") -> Setup:
-    codes, labels, classes = training_rows(adata, spec, arch)
+    codes, labels, classes, split = training_rows(adata, spec, arch)
 
     def finish(result: None) -> KmerModel:
         if arch == "gc":  # nothing to choose: one feature, fitted on every non-test row
@@ -147,7 +160,7 @@ def setup(adata: ad.AnnData, params: dict, spec: DatasetSpec, seed: int, arch: s
             model.arch, model.params = arch, dict(params)
             model.final_metrics = {"n_train": float(len(labels))}
             return model
-        return fit_kmer_model(codes, labels, classes, params, seed)
+        return fit_kmer_model(codes, labels, classes, split, params, seed)
 
     return Setup(network=None, arrays={}, finish=finish)
 

@@ -5,8 +5,9 @@
   mean squared error of each modality (each averaged over its own features, so both weigh the same).
 - ``multivae``: a VAE with one encoder per modality and one shared latent space, the two Gaussian
   posteriors combined as a product of experts with the prior (so either modality alone also gives a
-  posterior), an NB decoder for the RNA counts (as scVI) and totalVI's background/foreground NB
-  mixture for the protein counts; batch-conditioned like the VAE family. With the protein expert left
+  posterior), an NB decoder for the RNA counts (as scVI) and a background/foreground NB mixture for
+  the protein counts as totalVI's, except that the background is one learned level per batch and
+  protein where totalVI infers each cell's own; batch-conditioned like the VAE family. With the protein expert left
   out, the RNA expert alone places a cell, and the decoder predicts its protein from RNA alone.
   ``protein_mask_rate`` > 0 hides each training cell's protein with that probability (MVAE's
   sub-sampled ELBO terms); 0 by default: on a validation simulation (sim_citeseq's generator,
@@ -182,6 +183,19 @@ class MultiomicsModel:
         seen = torch.full((len(batch["counts"]),), float(protein_seen))
         return self.network.encode(batch["counts"], batch["protein"], batch.get("batch"), seen)[0]
 
+    def test_scores(self, test: ad.AnnData, training: ad.AnnData, seed: int = 0) -> dict[str, float]:
+        """multivae: protein predicted from RNA alone on the test cells, beside its baselines fitted on the
+        training cells (:func:`lifedl.tl.multiomics.protein_prediction_scores`); concat_ae reads protein."""
+        if self.arch != "multivae":
+            return {}
+        return protein_prediction_scores(
+            protein_counts(test, self.proteins),
+            self.predict_protein(test),
+            protein_counts(training, self.proteins),
+            counts_matrix(training, self.gene_names),
+            counts_matrix(test, self.gene_names),
+        )
+
     def predict_protein(self, adata: ad.AnnData) -> np.ndarray:
         """Expected protein counts of each cell from its RNA alone (the protein input hidden)."""
         return predict_batches(
@@ -214,20 +228,18 @@ def _network(arch: str, n_genes: int, n_proteins: int, params: dict, n_batches: 
 
 
 def setup(adata: ad.AnnData, params: dict, spec, seed: int, arch: str = "multivae") -> Setup:
-    test = spec.is_test(adata)
-    training = adata[~test]
     proteins = protein_names(adata)
     categories = batch_categories(adata, spec.batch) if arch == "multivae" else []
     batch_key = spec.batch if categories else ""
     arrays: dict[str, object] = {
-        "counts": counts_matrix(training),
-        "protein": protein_counts(training, proteins, spec.where),
+        "counts": counts_matrix(adata),
+        "protein": protein_counts(adata, proteins, spec.where),
     }
     if arch == "multivae":
         check_counts(arrays["counts"], f"{spec.where} layers['counts'] (negative-binomial likelihood)")
         check_counts(arrays["protein"], f"{spec.where} obsm['protein_counts'] (protein mixture likelihood)")
     if categories:
-        arrays["batch"] = category_codes(training.obs[spec.batch], categories, "batches")
+        arrays["batch"] = category_codes(adata.obs[spec.batch], categories, "batches")
     log_background = None
     if arch == "multivae":
         log_background = background_levels(arrays["protein"], arrays.get("batch"), len(categories), seed)
@@ -236,17 +248,7 @@ def setup(adata: ad.AnnData, params: dict, spec, seed: int, arch: str = "multiva
         network = _network(arch, adata.n_vars, len(proteins), params, len(categories), log_background)
 
     def finish(result: FitResult) -> MultiomicsModel:
-        model = MultiomicsModel(arch, network, adata.var_names, proteins, params, batch_key, categories, result.metrics)
-        if arch == "multivae":  # protein from RNA alone, on cells the model never trained on
-            held_out = adata[test] if test.any() else training[result.val_index]
-            observed = protein_counts(held_out, proteins)
-            predicted = model.predict_protein(held_out)
-            model.final_metrics.update(
-                protein_prediction_scores(
-                    observed, predicted, arrays["protein"], counts_matrix(training), counts_matrix(held_out)
-                )
-            )
-        return model
+        return MultiomicsModel(arch, network, adata.var_names, proteins, params, batch_key, categories, result.metrics)
 
     return Setup(network, arrays, finish)
 

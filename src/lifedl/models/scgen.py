@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from lifedl.data.splits import split_of
 from lifedl.errors import LifedlError
 from lifedl.models import vae
 from lifedl.models.base import FitResult, Setup
@@ -213,7 +214,7 @@ def setup(adata: ad.AnnData, params: dict, spec, seed: int, arch: str = "scgen")
         }
         return ScGenModel(arch, vae_model, delta, settings, estimated_on["types"], seed, metrics)
 
-    return Setup(vae_setup.network, vae_setup.arrays, finish)
+    return Setup(vae_setup.network, vae_setup.arrays, finish, split=split_of(training_cells, spec.where))
 
 
 def from_checkpoint(checkpoint: dict) -> ScGenModel:

@@ -141,7 +141,7 @@ class SequenceModel:
 
 
 def setup(adata: ad.AnnData, params: dict, spec: DatasetSpec, seed: int, arch: str = "cnn") -> Setup:
-    codes, labels, classes = training_rows(adata, spec, arch)
+    codes, labels, classes, split = training_rows(adata, spec, arch)
     length = codes.shape[1]
     widest = params.get("filter_width", 1) + params.get("embedding_k", 1) - 1
     if widest > length:
@@ -164,7 +164,7 @@ def setup(adata: ad.AnnData, params: dict, spec: DatasetSpec, seed: int, arch: s
             model.final_metrics.update(validation_scores(truth, model._proba(held_out["sequence"]), classes))
         return model
 
-    return Setup(network=network, arrays=arrays, finish=finish)
+    return Setup(network=network, arrays=arrays, finish=finish, split=split)
 
 
 def from_checkpoint(checkpoint: dict) -> SequenceModel:

@@ -1,13 +1,18 @@
 """Cell-type classifiers that say how sure they are: ``mlp``, ``mc_dropout`` and ``bnn`` (seed 004's Bayesian
 network).
 
-All three read the cells' scaled PCA (fitted on the training cells alone) through one hidden layer:
+All three read the cells' scaled PCA (fitted on the train split's cells alone) through one hidden layer:
 
 - ``mlp``: trained and used deterministically; its confidence is the softmax. The family's baseline.
 - ``mc_dropout``: the same network and training; at prediction dropout stays on and the class probabilities are
   averaged over ``mc_samples`` passes (Gal & Ghahramani 2016).
 - ``bnn``: Bayes by backprop (``lifedl.nn.bayes``), ELBO = cross-entropy + KL(q(w) || prior) per training cell
   (parts ``cross_entropy`` and ``kl``); predictions average ``mc_samples`` networks drawn from q(w).
+- ``mlp_temperature``: the mlp with temperature scaling (Guo et al. 2017): one temperature dividing its logits,
+  fitted on the validation cells' negative log-likelihood; the simple calibration the others must beat.
+- ``mlp_ensemble``: a deep ensemble (Lakshminarayanan et al. 2017) of ``n_members`` mlps from different
+  initialisations, trained side by side on the same minibatches (early stopping on their summed loss);
+  predictions average the members' probabilities.
 
 Test cells and every cell of the data set's held-out class (sheet column ``heldout``) are left out of training,
 so the classify step can ask whether the predictive entropy tells unseen cells from seen ones.
@@ -25,11 +30,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from lifedl.data.spec import DatasetSpec
+from lifedl.data.splits import TRAIN, split_of
 from lifedl.models.base import FitResult, Setup
 from lifedl.models.pca import ScaledPCA
 from lifedl.nn.bayes import BayesLinear
 from lifedl.pp.counts import counts_matrix, log_normalise
-from lifedl.tl.classification import validation_scores
+from lifedl.tl.classification import fit_temperature, validation_scores
 
 MAX_VALUE = 10.0  # scanpy's scale clip, as the pca baseline
 
@@ -54,32 +60,65 @@ class CellClassifier(nn.Module):
         return parts
 
 
-def _network(arch: str, params: dict, n_in: int, n_classes: int, n_fit: int) -> CellClassifier:
+class EnsembleClassifier(nn.Module):
+    """Independently initialised CellClassifiers; the loss sums theirs, so each member fits the data alone."""
+
+    def __init__(self, members: list[CellClassifier]):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """members x n x classes logits."""
+        return torch.stack([member(features) for member in self.members])
+
+    def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        logits = self(batch["features"])
+        return {"cross_entropy": sum(F.cross_entropy(member, batch["label"]) for member in logits)}
+
+
+def _network(arch: str, params: dict, n_in: int, n_classes: int, n_fit: int) -> nn.Module:
     bayesian = arch == "bnn"
     prior_sd = params.get("prior_sd", 1.0)
-    return CellClassifier(n_in, params["n_hidden"], n_classes, params["dropout"], bayesian, prior_sd, n_fit)
+
+    def classifier() -> CellClassifier:
+        return CellClassifier(n_in, params["n_hidden"], n_classes, params["dropout"], bayesian, prior_sd, n_fit)
+
+    if arch == "mlp_ensemble":
+        return EnsembleClassifier([classifier() for _ in range(params["n_members"])])
+    return classifier()
 
 
 class CellClassifierModel:
-    def __init__(self, arch, network, params, classes, gene_names, pca: ScaledPCA, scale, final_metrics=None):
+    def __init__(
+        self, arch, network, params, classes, gene_names, pca: ScaledPCA, scale, final_metrics=None, temperature=1.0
+    ):
         self.arch, self.network, self.params = arch, network.eval(), dict(params)
         self.classes, self.gene_names = [str(c) for c in classes], list(gene_names)
         self.pca, self.scale = pca, np.asarray(scale, dtype=np.float32)
         self.final_metrics = dict(final_metrics or {})
+        self.temperature = float(temperature)  # divides the logits (mlp_temperature); 1: none
 
     def features(self, adata: ad.AnnData) -> np.ndarray:
         expression = log_normalise(counts_matrix(adata, self.gene_names), self.params["target_sum"]).toarray()
         return self.pca.transform(expression) / self.scale
 
+    def logits(self, features: np.ndarray) -> np.ndarray:
+        """n x classes logits of the deterministic network (dropout off), before any temperature."""
+        with torch.no_grad():
+            return self.network.eval()(torch.as_tensor(features, dtype=torch.float32)).numpy()
+
     def draws(self, features: np.ndarray, seed: int = 0) -> np.ndarray:
         """mc_samples x n x classes probabilities: one network per draw (dropout masks or weights drawn, the
-        same for every cell of a draw); a single deterministic pass where mc_samples is 0."""
+        same for every cell of a draw), or one per member of an ensemble; a single deterministic pass where
+        mc_samples is 0. Logits are divided by the temperature."""
+        if isinstance(self.network, EnsembleClassifier):
+            return torch.softmax(torch.as_tensor(self.logits(features)) / self.temperature, dim=-1).numpy()
         n_draws = max(1, self.params["mc_samples"])
         self.network.train(self.params["mc_samples"] > 0)  # dropout on only for Monte Carlo draws
         x = torch.as_tensor(features, dtype=torch.float32)
         with torch.no_grad(), torch.random.fork_rng():
             torch.manual_seed(seed)
-            draws = [torch.softmax(self._with_shared_draw(x), dim=-1) for _ in range(n_draws)]
+            draws = [torch.softmax(self._with_shared_draw(x) / self.temperature, dim=-1) for _ in range(n_draws)]
         self.network.eval()
         return torch.stack(draws).numpy()
 
@@ -109,17 +148,19 @@ class CellClassifierModel:
             "n_in": int(self.pca.components.shape[0]),
             "state_dict": self.network.state_dict(),
             "final_metrics": self.final_metrics,
+            "temperature": self.temperature,
         }
 
 
 def setup(adata: ad.AnnData, params: dict, spec: DatasetSpec, seed: int, arch: str = "mlp") -> Setup:
     keep, labels = spec.labelled_training_rows(adata, arch, unit="cell")
+    split = split_of(adata, spec.where)[keep]
     classes = sorted(set(labels))
     expression = log_normalise(counts_matrix(adata[keep]), params["target_sum"]).toarray()
-    pca = ScaledPCA.fit(expression, params["n_components"], MAX_VALUE, seed)
+    pca = ScaledPCA.fit(expression[split == TRAIN], params["n_components"], MAX_VALUE, seed)
     components = pca.transform(expression)
-    scale = components.std(axis=0) + 1e-6  # each component to unit variance: one learning rate suits all
-    n_fit = len(labels) - round(len(labels) * params["val_fraction"])
+    scale = components[split == TRAIN].std(axis=0) + 1e-6  # each component to unit variance: one rate suits all
+    n_fit = int((split == TRAIN).sum())
     with torch.random.fork_rng():  # the initial weights depend on the seed only
         torch.manual_seed(seed)
         network = _network(arch, params, components.shape[1], len(classes), n_fit)
@@ -133,13 +174,16 @@ def setup(adata: ad.AnnData, params: dict, spec: DatasetSpec, seed: int, arch: s
     def finish(result: FitResult) -> CellClassifierModel:
         model = CellClassifierModel(arch, network, params, classes, adata.var_names, pca, scale, result.metrics)
         val = np.asarray(result.val_index, dtype=np.int64)
+        if arch == "mlp_temperature":  # the one number it adds, chosen on the validation cells
+            model.temperature = fit_temperature(model.logits(arrays["features"][val]), arrays["label"][val])
+            model.final_metrics["temperature"] = model.temperature
         if len(val):
             probabilities = model.draws(arrays["features"][val], seed).mean(axis=0)
             truth = np.asarray(classes)[arrays["label"][val]]
             model.final_metrics.update(validation_scores(truth, probabilities, classes))
         return model
 
-    return Setup(network=network, arrays=arrays, finish=finish)
+    return Setup(network=network, arrays=arrays, finish=finish, split=split)
 
 
 def from_checkpoint(checkpoint: dict) -> CellClassifierModel:
@@ -155,4 +199,5 @@ def from_checkpoint(checkpoint: dict) -> CellClassifierModel:
         ScaledPCA(**checkpoint["pca"]),
         checkpoint["scale"],
         checkpoint["final_metrics"],
+        checkpoint.get("temperature", 1.0),
     )

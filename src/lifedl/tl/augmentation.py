@@ -19,13 +19,12 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.metrics import f1_score, precision_score, recall_score
 
 from lifedl.errors import LifedlError
-from lifedl.tl.seeds import mean_and_sd
+from lifedl.tl.seeds import mean_and_sd, paired_difference
 
 N_COMPONENTS = 50
 N_TREES = 200
 ARMS = ("rare", "oversampled", "cscgan", "all_cells")
 MIN_TEST_CELLS = 5
-TEST_FRACTION = 0.3  # test cells of a data set without a split of its own
 
 
 def downsample_type(labels: np.ndarray, training: np.ndarray, rare: str, n_rare: int, seed: int) -> np.ndarray:
@@ -96,9 +95,17 @@ def augmentation_arms(
 
 
 def arm_summary(runs: pd.DataFrame, measures: Sequence[str] = ("f1_rare", "recall_rare", "macro_f1")) -> pd.DataFrame:
-    """Mean and sd of each arm's scores over seeds (``runs``: :func:`augmentation_arms` rows with ``seed``)."""
+    """Mean and sd of each arm's scores over seeds (``runs``: :func:`augmentation_arms` rows with ``seed``), and its
+    rare-type F1 against random oversampling's, paired by seed, with a bootstrap 95 % interval and its verdict."""
     rows = []
+    oversampled = runs[runs["arm"] == "oversampled"].set_index("seed")["f1_rare"]
     for arm, group in runs.groupby("arm", sort=False):
         row = {"arm": arm, "n_seeds": len(group), "n_rare_train": group["n_rare_train"].mean()}
-        rows.append({**row, **mean_and_sd(group, measures)})
+        row.update(mean_and_sd(group, measures))
+        ours = group.set_index("seed")["f1_rare"]
+        seeds = sorted(set(ours.index) & set(oversampled.index))
+        paired = paired_difference(ours.loc[seeds], oversampled.loc[seeds], "f1_rare")
+        row.update({f"f1_rare_vs_oversampled_{key}": paired[key] for key in ("difference_mean", "ci_low", "ci_high")})
+        row["verdict_against_oversampled"] = paired["verdict"] if arm != "oversampled" else ""
+        rows.append(row)
     return pd.DataFrame(rows)

@@ -142,3 +142,18 @@ def validation_scores(labels, probabilities, classes) -> dict[str, float]:
     }
     scores["n"] = scores.pop("n_test")
     return {f"val_{name}": value for name, value in scores.items()}
+
+
+def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
+    """Temperature scaling (Guo et al. 2017): the T > 0 minimising the negative log-likelihood of softmax(logits
+    / T) on held-out rows (``labels``: class codes); a bounded search over log T in [-3, 3]."""
+    from scipy.optimize import minimize_scalar
+    from scipy.special import log_softmax
+
+    logits, labels = np.asarray(logits, dtype=np.float64), np.asarray(labels)
+
+    def nll(log_temperature: float) -> float:
+        scaled = log_softmax(logits / np.exp(log_temperature), axis=1)
+        return -float(scaled[np.arange(len(labels)), labels].mean())
+
+    return float(np.exp(minimize_scalar(nll, bounds=(-3, 3), method="bounded").x))

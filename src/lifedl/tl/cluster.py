@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import anndata as ad
+import numpy as np
 
 
 def leiden_key(arch: str, resolution: float) -> str:
@@ -172,3 +173,12 @@ def leiden(adata: ad.AnnData, arch: str, resolutions: list[float], seed: int) ->
         adata.uns[key] = {"params": {"resolution": resolution, "random_state": seed, "n_iterations": 2}}
         keys.append(key)
     return keys
+
+
+def gaussian_mixture_components(fit: np.ndarray, scored: np.ndarray, n_components: int, seed: int) -> np.ndarray:
+    """Each scored row's most likely component of a Gaussian mixture (full covariances) fitted to ``fit``."""
+    from sklearn.mixture import GaussianMixture
+
+    n_components = max(1, min(n_components, len(fit)))
+    mixture = GaussianMixture(n_components, covariance_type="full", reg_covar=1e-4, n_init=3, random_state=seed)
+    return mixture.fit(fit).predict(scored).astype(str)

@@ -7,7 +7,6 @@ import itertools
 import numpy as np
 import pandas as pd
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, silhouette_samples, silhouette_score
-from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.neighbors import KNeighborsClassifier
 
 SILHOUETTE_MAX_CELLS = 20_000  # silhouette is O(n^2); score a seeded sample above this
@@ -36,14 +35,17 @@ def resolution_stability(clusterings: dict[float, pd.Series]) -> float:
     return float(np.mean([adjusted_rand_score(a, b) for a, b in itertools.pairwise(ordered)]))
 
 
-def knn_label_accuracy(embedding: np.ndarray, labels: pd.Series, k: int = 15, seed: int = 0) -> float:
-    """5-fold cross-validated accuracy of a k-nearest-neighbour classifier of the labels in the embedding."""
-    labels = np.asarray(labels).astype(str)
-    folds = min(5, int(pd.Series(labels).value_counts().min()))
-    if folds < 2:
-        return float("nan")
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    return float(cross_val_score(KNeighborsClassifier(n_neighbors=k), embedding, labels, cv=splitter).mean())
+def knn_label_accuracy(reference: np.ndarray, reference_labels, query: np.ndarray, query_labels, k: int = 15) -> float:
+    """Accuracy on the query cells (the test split) of a k-nearest-neighbour classifier of the labels fitted on
+    the reference cells' embedding (train and validation)."""
+    reference_labels = np.asarray(reference_labels).astype(str)
+    classifier = KNeighborsClassifier(n_neighbors=min(k, len(reference_labels))).fit(reference, reference_labels)
+    return float(np.mean(classifier.predict(query) == np.asarray(query_labels).astype(str)))
+
+
+def best_resolution(clusterings: dict[float, pd.Series], labels: pd.Series) -> float:
+    """The Leiden resolution whose clusters agree best (ARI) with the labels: chosen on validation cells."""
+    return max(clusterings, key=lambda res: cluster_agreement(labels, clusterings[res])["ari"])
 
 
 def batch_asw(embedding: np.ndarray, batches: pd.Series, labels: pd.Series | None = None) -> float:
@@ -95,8 +97,10 @@ def evaluate_clustering(
     labels: pd.Series | None,
     default_resolution: float,
     seed: int = 0,
+    chosen_resolution: float | None = None,
 ) -> dict[str, float]:
-    """One row of metrics: at the default resolution, and the best (by ARI) over all resolutions.
+    """One row of metrics: at the default resolution, and at ``chosen_resolution`` (the best by ARI on other
+    cells, :func:`best_resolution` on the validation split; never chosen on the cells scored here).
 
     Label-free measures come first, for data without labels as much as with them: the silhouette of
     the Leiden clusters in the embedding (are they separated?) and their stability across resolutions
@@ -111,15 +115,15 @@ def evaluate_clustering(
     }
     if labels is None:
         return row
-    per_resolution = {res: cluster_agreement(labels, clusters) for res, clusters in clusterings.items()}
-    best_resolution = max(per_resolution, key=lambda res: per_resolution[res]["ari"])
-    row.update(per_resolution[default_resolution])
+    chosen = default_resolution if chosen_resolution is None else chosen_resolution
+    row.update(cluster_agreement(labels, default))
+    agreement = cluster_agreement(labels, clusterings[chosen])
     row.update(
         {
-            "ari_best": per_resolution[best_resolution]["ari"],
-            "nmi_best": per_resolution[best_resolution]["nmi"],
-            "resolution_best": best_resolution,
-            "n_clusters_best": float(clusterings[best_resolution].nunique()),
+            "ari_best": agreement["ari"],
+            "nmi_best": agreement["nmi"],
+            "resolution_best": chosen,
+            "n_clusters_best": float(clusterings[chosen].nunique()),
             "label_silhouette": label_silhouette(embedding, labels, seed),
         }
     )

@@ -17,7 +17,7 @@ import pandas as pd
 
 from lifedl.errors import LifedlError
 from lifedl.pp.counts import counts_matrix, log_normalise
-from lifedl.tl.seeds import mean_and_sd
+from lifedl.tl.seeds import mean_and_sd, paired_difference
 
 SHEET = "config/datasets.tsv"
 BASELINES = ("no_change", "average_response")
@@ -161,7 +161,8 @@ def r2_table(means: ResponseMeans) -> pd.DataFrame:
 
 def held_out_summary(runs: pd.DataFrame, validation_type: str = "") -> pd.DataFrame:
     """Mean and sd of each method's R^2 over held-out types and seeds (``runs``: :func:`r2_table` rows with
-    ``heldout_type`` and ``seed``), and its margin over ``average_response`` on the top genes, paired per run."""
+    ``heldout_type`` and ``seed``), and its margin over ``average_response`` on the top genes, paired per run, with
+    a bootstrap 95 % interval over the runs and the verdict it gives."""
     baseline = runs[runs["method"] == "average_response"].set_index(["heldout_type", "seed"])["r2_top_genes"]
     rows = []
     for method, group in runs.groupby("method", sort=False):
@@ -172,5 +173,8 @@ def held_out_summary(runs: pd.DataFrame, validation_type: str = "") -> pd.DataFr
             mean_and_sd(margin.to_frame("top_margin_over_average_response"), ["top_margin_over_average_response"])
         )
         row["runs_beating_average_response"] = int((margin > 0).sum())
+        paired = paired_difference(margin.to_numpy(), np.zeros(len(margin)), "r2_top_genes")  # margin vs none
+        row.update({f"margin_{key}": value for key, value in paired.items() if key in ("ci_low", "ci_high")})
+        row["verdict_against_average_response"] = paired["verdict"]
         rows.append(row)
     return pd.DataFrame(rows).assign(validation_type=validation_type)

@@ -23,7 +23,7 @@ import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from lifedl.data.batches import split_rows
+from lifedl.data.splits import TRAIN, VALIDATION
 from lifedl.errors import LifedlError
 from lifedl.io import atomic_path
 from lifedl.nn.optim import adam
@@ -186,14 +186,15 @@ class EpochMetricsLogger(L.Callback):
         self.checkpointed, self.pending = [], []
 
 
-def training_split(n_cells: int, params: dict, context: TrainingContext) -> tuple[np.ndarray, np.ndarray]:
-    """The seeded train/validation split, with at least one batch to train on and one cell held out."""
-    train_index, val_index = split_rows(n_cells, params["val_fraction"], context.seed)
+def training_split(split: np.ndarray, params: dict, context: TrainingContext) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of the data set's train and validation splits (``split``: one label per row), with at least one
+    batch to train on and one row to validate on."""
+    train_index, val_index = np.flatnonzero(split == TRAIN), np.flatnonzero(split == VALIDATION)
     if len(train_index) < params["batch_size"] or len(val_index) == 0:
         raise LifedlError(
-            f"{context.source}: {n_cells} cells leave {len(train_index)} for training (fewer than one batch, "
-            f"batch_size={params['batch_size']}) or none held out ({len(val_index)}). Lower batch_size or raise "
-            "val_fraction under 'params:' in config/config.yaml, or use a data set with more cells."
+            f"{context.source}: the data set's split leaves {len(train_index)} rows for training (fewer than one "
+            f"batch, batch_size={params['batch_size']}) or none to validate on ({len(val_index)}). Lower batch_size "
+            "under 'params:' or raise split.validation_fraction in config/config.yaml, or use more rows."
         )
     return train_index, val_index
 

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from lifedl.data.batches import batch_loader, n_rows, take_rows
+from lifedl.data.batches import batch_loader, take_rows
 from lifedl.models.base import FitResult, Setup
 from lifedl.models.dgd import ADAM_BETAS  # the DGD's embedding of new cells uses the same betas
 from lifedl.nn.optim import adam
@@ -202,7 +202,7 @@ class GANTraining(L.LightningModule):
 
 def fit_generic(setup: Setup, params: dict, context: TrainingContext) -> FitResult:
     network, arrays = setup.network, setup.arrays
-    train_index, val_index = training_split(n_rows(arrays), params, context)
+    train_index, val_index = training_split(setup.split, params, context)
     warmup = params.get("kl_warmup_epochs", 0)  # only models with a part named "kl" have it
     lit = LitModel(
         network, params["learning_rate"], params["weight_decay"], warmup, context.seed, params.get("gradient_clip")
@@ -223,7 +223,7 @@ def fit_generic(setup: Setup, params: dict, context: TrainingContext) -> FitResu
 
 def fit_dgd(setup: Setup, params: dict, context: TrainingContext) -> FitResult:
     network, arrays = setup.network, setup.arrays
-    train_index, val_index = training_split(n_rows(arrays), params, context)
+    train_index, val_index = training_split(setup.split, params, context)
     module = DGDTraining(network, len(train_index), len(val_index), params, context.seed)
     loaders = loader_settings(context)
 
@@ -240,20 +240,21 @@ def fit_dgd(setup: Setup, params: dict, context: TrainingContext) -> FitResult:
 
 
 def fit_gan(setup: Setup, params: dict, context: TrainingContext) -> FitResult:
-    network, arrays = setup.network, setup.arrays
+    network = setup.network
+    train_index, val_index = training_split(setup.split, params, context)  # no early stopping: validation unused
+    arrays = take_rows(setup.arrays, train_index)
     lit = GANTraining(network, params, context.seed, real=arrays)
     loader = batch_loader(arrays, params["batch_size"], shuffle=True, **loader_settings(context))
     trainer = run_lightning(lit, params["max_epochs"], context, train_loader=loader)
     network.cpu().eval()
-    every_row = np.arange(n_rows(arrays))
     metrics = {
         "epochs_trained": float(trainer.current_epoch),
-        "n_train_cells": float(len(every_row)),
+        "n_train_cells": float(len(train_index)),
         "critic_updates": float(lit.critic_updates),
         "generator_updates": float(lit.generator_updates),
         **{f"last_epoch_{key.split('/', 1)[1]}": value for key, value in lit.epoch_means.items()},
     }
-    return FitResult(metrics, every_row, np.array([], dtype=np.int64))
+    return FitResult(metrics, train_index, val_index)
 
 
 LOOPS = {"generic": fit_generic, "dgd": fit_dgd, "gan": fit_gan}

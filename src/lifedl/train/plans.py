@@ -16,8 +16,12 @@ The registry names each architecture's plan (``lifedl.models.Architecture.plan``
 
 from __future__ import annotations
 
+import dataclasses
+import sys
+
 import anndata as ad
 
+from lifedl.data.splits import SPLIT_KEY, TEST, add_splits, describe, split_of
 from lifedl.models import get_architecture
 from lifedl.models.base import FitResult, TrainedModel
 from lifedl.train.context import TrainingContext, seed_everything
@@ -26,9 +30,16 @@ from lifedl.train.context import TrainingContext, seed_everything
 def fit_architecture(adata: ad.AnnData, arch: str, params: dict, context: TrainingContext, spec) -> TrainedModel:
     """Train architecture ``arch`` on ``adata`` (roles from ``spec``, a ``lifedl.data.spec.DatasetSpec``).
 
-    Every generator is seeded first: weights are initialised in ``setup``, before any training loop starts.
+    The model is set up on the data set's train and validation rows only (``obs['lifedl_split']``): test rows
+    never reach it. Data without that column gets one first (``lifedl.data.splits.add_splits``, in place), so the
+    caller knows which rows stayed unseen. Every generator is seeded first: weights are initialised in ``setup``, before any training
+    loop starts.
     """
     architecture = get_architecture(arch)
+    if SPLIT_KEY not in adata.obs:  # data made by hand (the qc rule writes one): split as it would, in place
+        counts = add_splits(adata, spec)
+        print(f"{spec.where}: obs['{SPLIT_KEY}'] set to a new split ({describe(counts)})", file=sys.stderr, flush=True)
+    adata = without_test_rows(adata, spec.where)
     if architecture.plan == "none":
         seed_everything(context.seed)
         return architecture.setup(adata, params, spec, context.seed, context.models).finish(None)
@@ -45,7 +56,14 @@ def fit_architecture(adata: ad.AnnData, arch: str, params: dict, context: Traini
     torch.use_deterministic_algorithms(True, warn_only=True)
     seed_everything(context.seed)
     setup = architecture.setup(adata, params, spec, context.seed, context.models)
+    if setup.split is None:
+        setup = dataclasses.replace(setup, split=split_of(adata, spec.where))
     return setup.finish(LOOPS[architecture.plan](setup, params, context))
+
+
+def without_test_rows(adata: ad.AnnData, where: str) -> ad.AnnData:
+    """The train and validation rows (a copy: a model may write to its data)."""
+    return adata[split_of(adata, where) != TEST].copy()
 
 
 def fit_agent(setup, context: TrainingContext) -> FitResult:
