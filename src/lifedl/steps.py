@@ -414,8 +414,8 @@ def score_embedding(
 
 
 def pca_mixture_components(adata: ad.AnnData, fit_rows, scored_rows, n_components: int, seed: int):
-    """The DGD's baseline: each scored cell's component of a Gaussian mixture (full covariances, as many
-    components as the DGD's mixture) fitted to the PCA (scanpy's recipe, 50 components) of the ``fit_rows``."""
+    """The DGD's baseline: each scored cell's component of a Gaussian mixture (as many components as the DGD's
+    mixture, diagonal covariances) fitted to the PCA (scanpy's recipe, 50 components) of the ``fit_rows``."""
     from lifedl.models.pca import ScaledPCA
     from lifedl.pp.counts import counts_matrix, log_normalise
     from lifedl.tl.cluster import gaussian_mixture_components

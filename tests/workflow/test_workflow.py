@@ -305,7 +305,8 @@ def test_tiny_run_writes_every_output(tiny_run):
     cite = results / "tiny_cite"
     assert ad.read_h5ad(cite / "qc.h5ad").obsm["protein_counts"].shape[1] == 6
     joint = pd.read_csv(cite / "metrics.tsv", sep="\t").set_index("arch")
-    assert list(joint.index) == ["pca", "wnn", "multivae"]  # the baselines first, in config order
+    # the baselines first (batch-aware multivae brings PCA + ComBat and PCA + Harmony), then the model
+    assert list(joint.index) == ["pca", "pca_combat", "pca_harmony", "wnn", "multivae"]
     assert joint[["ari", "ari_rna", "ari_protein", "batch_entropy"]].notna().all().all()
     assert (
         -1 <= joint.loc["multivae", "protein_r_per_cell"] <= 1
@@ -313,6 +314,11 @@ def test_tiny_run_writes_every_output(tiny_run):
     )
     over_seeds = pd.read_csv(cite / "seeds.tsv", sep="\t").set_index("arch")  # seeds 0 and 1 of each embedding
     assert list(over_seeds.index) == list(joint.index) and (over_seeds["n_seeds"] == 2).all()
+    compared = pd.read_csv(cite / "comparisons.tsv", sep="\t")  # multivae against each baseline, paired by seed
+    against = compared[(compared["arch"] == "multivae") & (compared["measure"] == "ari")]
+    assert sorted(against["baseline"]) == ["pca", "pca_combat", "pca_harmony", "wnn"]
+    assert (against["n_seeds"] == 2).all() and set(against["verdict"]) <= {"better", "worse", "within noise"}
+    assert "protein_r_per_cell_ridge" in set(compared["baseline"])  # a baseline in multivae's own row
     replicate = pd.read_csv(cite / "replicates/multivae/seed1/metrics.tsv", sep="\t")["ari"].iloc[0]
     assert over_seeds.loc["multivae", "ari_mean"] == pytest.approx((joint.loc["multivae", "ari"] + replicate) / 2)
     embedded = ad.read_h5ad(cite / "embeddings/multivae.h5ad")

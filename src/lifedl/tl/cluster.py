@@ -176,9 +176,10 @@ def leiden(adata: ad.AnnData, arch: str, resolutions: list[float], seed: int) ->
 
 
 def gaussian_mixture_components(fit: np.ndarray, scored: np.ndarray, n_components: int, seed: int) -> np.ndarray:
-    """Each scored row's most likely component of a Gaussian mixture (full covariances) fitted to ``fit``."""
+    """Each scored row's most likely component of a Gaussian mixture (diagonal covariances, as the DGD's default
+    prior) fitted to ``fit``."""
     from sklearn.mixture import GaussianMixture
 
     n_components = max(1, min(n_components, len(fit)))
-    mixture = GaussianMixture(n_components, covariance_type="full", reg_covar=1e-4, n_init=3, random_state=seed)
+    mixture = GaussianMixture(n_components, covariance_type="diag", reg_covar=1e-4, n_init=3, random_state=seed)
     return mixture.fit(fit).predict(scored).astype(str)
