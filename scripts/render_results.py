@@ -8,7 +8,8 @@ or table goes, a directive that reads it from a results file (``make docs`` afte
                                                                            with no measure filled left out)
     {{ table? results/pbmc68k_reduced/likelihoods.tsv | ... }}           the same, or a note where the file is missing
                                                                            (columns missing from it are left out)
-    {{ ?results/x/likelihoods.tsv | likelihood=nb | wins }}               one value, or a note where the file is missing
+    {{ ?results/x/likelihoods.tsv | likelihood=nb | wins }}               one value, or a note where the file or the
+                                                                           row is missing
     {{ table results/x/motifs/cnn.tsv | filter, best_match | .3f | 8 }}  only the first 8 rows
     {{ run }}                                                            the run's commit, seed and date
 
@@ -35,6 +36,7 @@ import pandas as pd
 from lifedl.io import atomic_path
 
 DIRECTIVE = re.compile(r"\{\{(.*?)\}\}")
+NOT_IN_THIS_RUN = "(not in this run: `make reproduce`)"
 
 
 class RenderError(Exception):
@@ -160,13 +162,17 @@ def render(template: str, root: Path, template_name: str = "template") -> str:
                     raise RenderError(f"{where}: '{parts[3]}' is not a number of rows to show.")
                 table = table.head(int(parts[3]))
             return _markdown_table(table, columns, parts[2] if len(parts) > 2 else "", where, keyword == "table?")
-        if parts[0].startswith("?"):  # a value of a file that only make reproduce writes
+        optional = parts[0].startswith("?")  # a value of a file (or a row) that only make reproduce writes
+        if optional:
             parts[0] = parts[0][1:].strip()
             if not (root / Path(parts[0]).relative_to("results")).is_file():
-                return "(not in this run: `make reproduce`)"
+                return NOT_IN_THIS_RUN
         if len(parts) not in (3, 4):
             raise RenderError(f"{where}: '{{{{{inner}}}}}' is not 'file | column=value | column [| format]'.")
-        row = _pick_row(_read(root, parts[0], where), parts[1], where)
+        table = _read(root, parts[0], where)
+        if optional and _matching(table, parts[1], where).empty:
+            return NOT_IN_THIS_RUN
+        row = _pick_row(table, parts[1], where)
         return _format(_column(row, parts[2], where), parts[3] if len(parts) == 4 else "")
 
     lines = template.splitlines(keepends=True)

@@ -131,7 +131,7 @@ def _metrics_note(table: pd.DataFrame) -> str:
     if "representation" in tasks:
         label_free = (
             "cluster silhouette: the Leiden clusters' separation in the embedding; resolution stability: mean ARI "
-            "between the clusterings at neighbouring resolutions; held-out log-likelihood for count models."
+            "between the clusterings at neighbouring resolutions; the IWAE bound on the test cells for count models."
         )
         notes.insert(
             0,

@@ -240,9 +240,9 @@ def train(
         model_name, model_uri, model_version = "", "", ""
         # An embedding model as MLflow logs models (pyfunc: any MLflow client loads it and embeds cells), registered
         # where configured. The others (classifiers, generators, designers) have no pyfunc predict: their checkpoint
-        # artifact is the model (lifedl.load), and the pyfunc import and save (3 s a job) are spared; so do the
-        # batch corrections that embed a data set's cells together (no model for one new cell).
-        if pyfunc and hasattr(model, "embed") and not architecture.corrects_together:
+        # artifact is the model (lifedl.load), and the pyfunc import and save (3 s a job) are spared; so do the models
+        # that cannot embed one new cell in lifedl's environment alone (Architecture.pyfunc_loadable).
+        if pyfunc and hasattr(model, "embed") and architecture.pyfunc_loadable:
             from lifedl.train.pyfunc import log_pyfunc_model
 
             requirements = [f"{name}=={v}" for name, v in provenance["versions"].items() if name in PYFUNC_NEEDS]
@@ -826,9 +826,9 @@ COMPARED_MEASURES = (
     *("ari_protein", "auroc", "accuracy", "nll", "ece", "brier", "unseen_class_auroc", "auroc_gc_matched"),
     *("rmse", "mae", "pearson_r", "best_fraction", "test_iwae_per_cell"),
 )
-# models compared with each other as their papers compare them (besides every model against every baseline):
-# the interpretable decoders' cost in fit against the VAE's
-MODEL_PAIRS = (("ldvae", "vae"), ("vega", "vae"))
+# models compared with each other (besides every model against every baseline): the interpretable decoders'
+# cost in fit against the VAE's, and lifedl's models against scvi-tools' own (the peers)
+MODEL_PAIRS = (("ldvae", "vae"), ("vega", "vae"), ("vae", "scvi"), ("multivae", "totalvi"))
 # a model's measure and its baseline's, both in the model's own row: the DGD's mixture against a Gaussian mixture
 # on PCA, multivae's protein from RNA against a ridge regression, the DAE's denoising against the gene means
 WITHIN_ROW_BASELINES = {

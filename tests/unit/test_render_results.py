@@ -152,3 +152,10 @@ def test_table_rows_are_picked_by_several_columns_and_filtered(render_results, r
     )
     assert text.startswith("within noise\n")
     assert "| vae | better |" in text and "| ae | worse |" in text and "nmi" not in text.split("\n", 1)[1]
+
+
+def test_an_optional_value_of_a_row_not_in_this_run_gives_a_note(render_results, results):
+    text = render_results.render("{{ ?results/d/metrics.tsv | arch=scvi | ari }}\n", results)
+    assert text == render_results.NOT_IN_THIS_RUN + "\n"
+    with pytest.raises(render_results.RenderError, match="0 rows with arch=scvi"):
+        render_results.render("{{ results/d/metrics.tsv | arch=scvi | ari }}\n", results)

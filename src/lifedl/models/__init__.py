@@ -53,6 +53,15 @@ class Architecture:
     # conditions on the data set's batch column where there is one: the batch-correcting baselines
     # (BATCH_BASELINES) then run beside it
     batch_aware: bool = False
+    # "" the workflow's environment; "peer": scvi-tools' own (lifedl.models.peers), so no pyfunc model that any
+    # MLflow client could load without it
+    environment: str = ""
+
+    @property
+    def pyfunc_loadable(self) -> bool:
+        """Whether its trained model embeds a new cell alone in lifedl's environment, so that MLflow logs it as a
+        pyfunc model any client loads (not the batch corrections, nor the peers)."""
+        return not self.corrects_together and not self.environment
 
     def reads(self, kind: str) -> bool:
         """Whether data of ``kind`` feeds this architecture (a cells+protein data set's RNA feeds cell models)."""
@@ -231,6 +240,10 @@ _NEURAL_TRAINING = {
 }
 
 # held-out denoising measure: fraction of non-zero entries of held-out cells hidden from the model
+_PCA = {"n_components": 50, "target_sum": 1e4, "max_value": 10.0}
+# scvi-tools' defaults (SCVI and TOTALVI: 10 latent dimensions, 128 hidden units, one layer, batch 128) with its
+# early stopping's patience and at most 400 epochs (its rule for up to 20,000 cells)
+_PEER = {"n_latent": 10, "n_hidden": 128, "n_layers": 1, "batch_size": 128, "max_epochs": 400, "patience": 45}
 _AE_NETWORK = {"n_hidden": 128, "n_layers": 1, "dropout": 0.1, "heldout_mask_fraction": 0.1}
 _VAE_NETWORK = {"n_hidden": 128, "n_layers": 1, "dropout": 0.1, "likelihood": "nb"}
 
@@ -301,29 +314,34 @@ ARCHITECTURES: dict[str, Architecture] = {
             "pca",
             "lifedl.models.pca",
             "PCA of log-normalised, scaled expression (scanpy recipe); the baseline",
-            {"n_components": 50, "target_sum": 1e4, "max_value": 10.0},
+            _PCA,
             plan="none",
             baseline="",
         ),
-        Architecture(
-            "pca_combat",
-            "lifedl.models.pca",
-            "ComBat on log-normalised expression by batch, then PCA: the batch-correcting baseline of expression",
-            {"n_components": 50, "target_sum": 1e4, "max_value": 10.0},
-            plan="none",
-            baseline="",
-            needs=("batch",),
-            corrects_together=True,
+        *(
+            Architecture(
+                name,
+                "lifedl.models.pca",
+                summary,
+                _PCA,
+                plan="none",
+                baseline="",
+                needs=("batch",),
+                corrects_together=True,
+            )
+            for name, summary in (
+                ("pca_combat", "ComBat on log-normalised expression by batch, then PCA: a batch-correcting baseline"),
+                ("pca_harmony", "PCA, then Harmony on its components by batch: a batch-correcting baseline"),
+            )
         ),
         Architecture(
-            "pca_harmony",
-            "lifedl.models.pca",
-            "PCA, then Harmony on its components by batch: the batch-correcting baseline of an embedding",
-            {"n_components": 50, "target_sum": 1e4, "max_value": 10.0},
+            "scvi",
+            "lifedl.models.peers",
+            "scvi-tools' SCVI (Lopez et al. 2018) as a peer, in its own environment: NB, observed library size",
+            _PEER,
             plan="none",
-            baseline="",
-            needs=("batch",),
-            corrects_together=True,
+            batch_aware=True,
+            environment="peer",
         ),
         Architecture(
             "ae",
@@ -519,6 +537,17 @@ ARCHITECTURES: dict[str, Architecture] = {
             data_kind="cells+protein",
             figures=("citeseq_umap", "protein_prediction"),
             batch_aware=True,
+        ),
+        Architecture(
+            "totalvi",
+            "lifedl.models.peers",
+            "scvi-tools' TOTALVI (Gayoso et al. 2021) as a peer of multivae, in its own environment",
+            _PEER,
+            data_kind="cells+protein",
+            plan="none",
+            baseline="pca_concat",
+            batch_aware=True,
+            environment="peer",
         ),
         Architecture(
             "mlp",

@@ -1,0 +1,97 @@
+"""The scvi-tools side of the peers (``lifedl.models.peers``): run as ``python -m lifedl.peer_runner '<json>'`` by the
+interpreter of scvi-tools' own environment (``make bench-venv``); never imported by the workflow's.
+
+Commands (the JSON's ``command``), files in and out:
+
+- ``train``: ``h5ad`` (the data set's train and validation cells, counts in ``layers['counts']``, the split in
+  ``obs['lifedl_split']``) -> the saved model in ``model_dir`` and ``metrics`` (JSON). SCVI or TOTALVI trains on the
+  train cells and stops early on the validation cells, as the workflow's own models do.
+- ``embed``: ``model_dir``, ``h5ad`` -> the latent means (``output``, .npy).
+- ``marginal_ll``: ``model_dir``, ``h5ad`` -> each cell's importance-weighted log-likelihood estimate
+  (``n_samples`` samples; ``output``, .npy).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+
+MODELS = {"scvi": "SCVI", "totalvi": "TOTALVI"}
+PROTEIN_KEY = "protein_counts"
+
+
+def _model_class(arch: str):
+    import scvi
+
+    return getattr(scvi.model, MODELS[arch])
+
+
+def _setup(model_class, adata, arch: str, batch_key: str) -> None:
+    keys = {"layer": "counts", "batch_key": batch_key or None}
+    if arch == "totalvi":
+        keys["protein_expression_obsm_key"] = PROTEIN_KEY
+    model_class.setup_anndata(adata, **keys)
+
+
+def train(h5ad: str, model_dir: str, metrics: str, arch: str, params: dict, batch_key: str, seed: int) -> None:
+    import anndata as ad
+    import scvi
+
+    scvi.settings.seed = seed
+    adata = ad.read_h5ad(h5ad)
+    split = adata.obs["lifedl_split"].astype(str).to_numpy()
+    model_class = _model_class(arch)
+    _setup(model_class, adata, arch, batch_key)
+    sizes = {key: params[key] for key in ("n_latent", "n_hidden", "n_layers")}
+    model = model_class(adata, **sizes, **({"gene_likelihood": "nb"} if arch == "scvi" else {}))
+    indices = [np.flatnonzero(split == name) for name in ("train", "validation", "test")]
+    model.train(
+        max_epochs=params["max_epochs"],
+        batch_size=params["batch_size"],
+        early_stopping=True,
+        early_stopping_patience=params["patience"],
+        accelerator="cpu",
+        devices=1,
+        enable_progress_bar=False,
+        datasplitter_kwargs={"external_indexing": indices},
+    )
+    model.save(model_dir, overwrite=True)
+    history = model.history.get("validation_loss")
+    result = {
+        "epochs_trained": float(len(model.history["train_loss"])),
+        "best_val_loss": float(history.min().iloc[0]) if history is not None else float("nan"),
+        "n_train_cells": float(len(indices[0])),
+        "n_val_cells": float(len(indices[1])),
+    }
+    with open(metrics, "w") as handle:
+        json.dump(result, handle)
+
+
+def _load(model_dir: str, h5ad: str, arch: str):
+    import anndata as ad
+
+    adata = ad.read_h5ad(h5ad)
+    return _model_class(arch).load(model_dir, adata=adata, accelerator="cpu"), adata
+
+
+def embed(model_dir: str, h5ad: str, output: str, arch: str) -> None:
+    model, adata = _load(model_dir, h5ad, arch)
+    np.save(output, np.asarray(model.get_latent_representation(adata), dtype=np.float32))
+
+
+def marginal_ll(model_dir: str, h5ad: str, output: str, arch: str, n_samples: int, seed: int) -> None:
+    import scvi
+
+    scvi.settings.seed = seed
+    model, adata = _load(model_dir, h5ad, arch)
+    values = model.get_marginal_ll(adata, n_mc_samples=n_samples, return_mean=False)
+    np.save(output, np.asarray(values.cpu().numpy() if hasattr(values, "cpu") else values, dtype=np.float64))
+
+
+COMMANDS = {"train": train, "embed": embed, "marginal_ll": marginal_ll}
+
+if __name__ == "__main__":
+    arguments = json.loads(sys.argv[1])
+    COMMANDS[arguments.pop("command")](**arguments)

@@ -1,0 +1,54 @@
+"""scvi-tools' SCVI as a peer architecture: trained in its own environment on the same split, embedding and scoring
+through the same interface. The end-to-end test needs that environment (`make bench-venv`) and skips without it."""
+
+import numpy as np
+import pytest
+
+from lifedl.errors import LifedlError
+from lifedl.models import get_architecture
+from lifedl.models.base import load_model, save_checkpoint
+from lifedl.models.peers import PEER_PYTHON_VARIABLE, peer_cells, peer_python
+
+
+def test_without_scvi_tools_environment_the_error_says_how_to_make_one(monkeypatch, tmp_path):
+    monkeypatch.setenv(PEER_PYTHON_VARIABLE, str(tmp_path / "no" / "python"))
+    with pytest.raises(LifedlError, match=r"does not exist; run `make bench-venv`"):
+        peer_python()
+
+
+def test_the_cells_a_peer_reads_keep_the_models_genes_batch_and_split(small_counts):
+    small_counts.obs["lifedl_split"] = "train"
+    genes = list(small_counts.var_names[::-1][:50])  # the model's order, not the data's
+    cells = peer_cells(small_counts, genes, "batch", [])
+    assert list(cells.var_names) == genes and cells.layers["counts"].shape == (small_counts.n_obs, 50)
+    assert set(cells.obs.columns) == {"batch", "lifedl_split"}
+    np.testing.assert_array_equal(cells.layers["counts"][:, 0].toarray().ravel(),
+                                  small_counts[:, genes[0]].layers["counts"].toarray().ravel())  # fmt: skip
+
+
+def _peer_environment() -> bool:
+    try:
+        peer_python()
+    except LifedlError:
+        return False
+    return True
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _peer_environment(), reason="no scvi-tools environment (make bench-venv)")
+def test_scvi_trains_on_the_split_embeds_and_bounds_the_test_cells(small_counts, tmp_path):
+    import lifedl
+
+    params = {"max_epochs": 5, "patience": 5, "n_latent": 4, "n_hidden": 32}
+    model = lifedl.fit(small_counts, "scvi", work_dir=tmp_path, roles={"labels": "cell_type"}, **params)
+    split = small_counts.obs["lifedl_split"]
+    assert model.final_metrics["n_train_cells"] == (split == "train").sum()
+    assert model.final_metrics["n_val_cells"] == (split == "validation").sum()
+    test = (split == "test").to_numpy()
+    embedding = model.embed(small_counts[test])
+    assert embedding.shape == (test.sum(), 4) and np.isfinite(embedding).all()
+    scores = model.test_scores(small_counts[test], small_counts[~test])
+    assert -5000 < scores["test_iwae_per_cell"] < 0
+    save_checkpoint(model, tmp_path / "model.ckpt")  # the checkpoint holds scvi-tools' files: it embeds alone
+    np.testing.assert_allclose(load_model(tmp_path / "model.ckpt").embed(small_counts[test]), embedding, rtol=1e-5)
+    assert get_architecture("scvi").environment == "peer"  # so the workflow logs no pyfunc model for it
