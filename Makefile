@@ -49,7 +49,7 @@ run: $(STAMP)
 # The default run plus the experiments it leaves out for time (config/reproduce.yaml), with scvi-tools' peers
 # (SCVI, TOTALVI) run in .venv-bench, scvi-tools' own pinned environment (lifedl.models.peers).
 reproduce: $(STAMP) $(BENCH_STAMP)
-	LIFEDL_PEER_PYTHON=$(abspath $(BENCH_BIN))/python scripts/timed-run.sh $(BIN)/snakemake $(CORES) --configfile config/reproduce.yaml $(DATASET_ARGS) $(SNAKEMAKE_ARGS)
+	RUN_RECORD=results/make_reproduce.tsv LIFEDL_PEER_PYTHON=$(abspath $(BENCH_BIN))/python scripts/timed-run.sh $(BIN)/snakemake $(CORES) --configfile config/reproduce.yaml $(DATASET_ARGS) $(SNAKEMAKE_ARGS)
 
 # docs/results.md from the finished run's results files (the template: docs/results.md.in).
 docs: $(STAMP)
