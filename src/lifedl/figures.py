@@ -72,13 +72,11 @@ def _joint_umap(inputs, spec, options):
 
 
 def _protein_prediction(inputs, spec, options):
-    import numpy as np
-
+    from lifedl.data.splits import TEST, is_split
     from lifedl.pl.multiomics import protein_prediction_figure
 
     adata = inputs["embedding"]
-    held_out = spec.is_test(adata) if spec.split else np.ones(adata.n_obs, dtype=bool)
-    return protein_prediction_figure(adata, "multivae", held_out)
+    return protein_prediction_figure(adata, "multivae", is_split(adata, TEST, spec.where))
 
 
 def _ldvae_loadings(inputs, spec, options):
@@ -166,10 +164,11 @@ def _gradient_norms(inputs, spec, options):
 def _attention_maps(inputs, spec, options):
     import numpy as np
 
+    from lifedl.data.splits import TEST, is_split
     from lifedl.pl.sequences import attention_figure
 
     adata, model = inputs["qc"], inputs["transformer"]
-    test = adata[spec.is_test(adata)] if spec.split else adata
+    test = adata[is_split(adata, TEST, spec.where)]
     # Up to three held-out examples, those with a planted motif first (simulations record where it lies).
     starts = test.obs["motif_start"].to_numpy() if "motif_start" in test.obs else np.full(test.n_obs, -1)
     order = np.argsort(starts < 0, kind="stable")[:3]
@@ -190,10 +189,11 @@ def _attention_maps(inputs, spec, options):
 def _calibration(inputs, spec, options):
     import numpy as np
 
+    from lifedl.data.splits import TEST, is_split
     from lifedl.pl.uncertainty import calibration_figure
 
     adata = inputs["qc"]
-    test = adata[spec.is_test(adata) & ~spec.is_unseen_class(adata)]
+    test = adata[is_split(adata, TEST, spec.where) & ~spec.is_unseen_class(adata)]
     truth = test.obs[spec.labels].astype(str).to_numpy()
     draw_accuracies, accuracies = {}, {}  # seed 004's histogram: each posterior draw's test accuracy
     archs = [role.removesuffix(":model") for role in inputs if role.endswith(":model")]

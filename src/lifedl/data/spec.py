@@ -56,7 +56,7 @@ class DatasetSpec:
     # a class no model trains on: the cell type whose stimulated cells a perturbation model never sees; for
     # classifiers, the class left out of training entirely (out-of-distribution detection)
     heldout: str = ""
-    split: str = ""  # obs column whose value 'test' marks rows no model or tuning may train on
+    split: str = ""  # obs column whose value 'test' marks rows that stay test in the data set's split
     programs: str = ""  # gene programs (GMT) for VEGA: a path, or url:... with programs_checksum
     programs_checksum: str = ""
     sheet: str = "config/datasets.tsv"  # where the row came from, for error messages
@@ -82,7 +82,9 @@ class DatasetSpec:
         return self.file or f"{self.sheet}: dataset '{self.id}'"
 
     def is_test(self, adata: ad.AnnData) -> np.ndarray:
-        """Rows held out from every model and its tuning (``obs[split] == 'test'``); none without a split column."""
+        """The rows the datasets sheet marks test (``obs[split] == 'test'``); none without a split column. The qc
+        rule keeps them test when it draws the data set's split (``lifedl.data.splits``), which is what models and
+        scores read."""
         if not self.split:
             return np.zeros(adata.n_obs, dtype=bool)
         if self.split not in adata.obs:
