@@ -604,10 +604,9 @@ def test_rows(adata: ad.AnnData, spec):
 
 def split_sizes(adata: ad.AnnData, spec) -> dict[str, float]:
     """Rows per split, stated in every scores table (n_train, n_validation, n_test)."""
-    from lifedl.data.splits import SPLITS, split_of
+    from lifedl.data.splits import split_counts, split_of
 
-    split = split_of(adata, spec.where)
-    return {f"n_{name}": float((split == name).sum()) for name in SPLITS}
+    return {f"n_{name}": float(count) for name, count in split_counts(split_of(adata, spec.where)).items()}
 
 
 def figure(name: str, inputs: Mapping[str, str], output: str, options: Mapping[str, object]) -> None:

@@ -12,13 +12,13 @@ import dataclasses
 import anndata as ad
 import numpy as np
 
+from lifedl.data.splits import TEST, split_of
 from lifedl.errors import LifedlError
 
 # The data kinds: each picks its reader checks, its QC, its baseline and which architectures apply.
 # cells+protein: RNA counts as for cells, and the same cells' surface-protein counts in obsm['protein_counts'].
 DATA_KINDS = ("cells", "cells+protein", "sequences", "graphs")
 UNS_KEY = "lifedl_dataset"
-TEST = "test"  # the value of the split column that marks held-out rows
 
 
 def stratified_test(labels, fraction: float, rng: np.random.Generator) -> np.ndarray:
@@ -105,8 +105,6 @@ class DatasetSpec:
     def labelled_training_rows(self, adata: ad.AnnData, arch: str, unit: str = "row") -> tuple[np.ndarray, np.ndarray]:
         """The rows a classifier may train or tune on (not of the test split, not of the unseen class) as a boolean
         mask, and their labels as strings; an error names what is missing (no labels, unlabelled rows, one class)."""
-        from lifedl.data.splits import TEST, split_of
-
         fix = f"set the 'labels' column of dataset '{self.id}' in {self.sheet}"
         if not self.labels:
             raise LifedlError(

@@ -60,22 +60,27 @@ def assign_splits(adata: ad.AnnData, spec, params: SplitParams = SplitParams()) 
     everything = np.ones(adata.n_obs, dtype=bool)
     test = spec.is_test(adata) if spec.split else _draw(strata, everything, params.test_fraction, rng)
     validation = _draw(strata, ~test, params.validation_fraction, rng)
-    split = np.where(test, TEST, np.where(validation, VALIDATION, TRAIN)).astype(object)
-    counts = {name: int((split == name).sum()) for name in SPLITS}
+    split = np.where(test, TEST, np.where(validation, VALIDATION, TRAIN)).astype(str)
+    counts = split_counts(split)
     if min(counts.values()) == 0:
         raise LifedlError(
             f"{spec.where}: {adata.n_obs} rows split into {counts}; every split needs rows. Raise "
             "split.test_fraction or split.validation_fraction in config/config.yaml, or use more rows"
             + (f" (the sheet's split column '{spec.split}' marks the test rows)." if spec.split else ".")
         )
-    return split.astype(str)
+    return split
+
+
+def split_counts(split: np.ndarray) -> dict[str, int]:
+    """Rows per split, in SPLITS order."""
+    return {name: int((split == name).sum()) for name in SPLITS}
 
 
 def add_splits(adata: ad.AnnData, spec, params: SplitParams = SplitParams()) -> dict[str, int]:
     """Store :func:`assign_splits` in ``obs[SPLIT_KEY]``; returns the rows per split."""
     split = assign_splits(adata, spec, params)
     adata.obs[SPLIT_KEY] = pd.Categorical(split, categories=list(SPLITS))
-    return {name: int((split == name).sum()) for name in SPLITS}
+    return split_counts(split)
 
 
 def split_of(adata: ad.AnnData, where: str = "the data") -> np.ndarray:
@@ -91,6 +96,11 @@ def split_of(adata: ad.AnnData, where: str = "the data") -> np.ndarray:
 def is_split(adata: ad.AnnData, name: str, where: str = "the data") -> np.ndarray:
     """Mask of the rows of split ``name``."""
     return split_of(adata, where) == name
+
+
+def training_cells(adata: ad.AnnData) -> ad.AnnData:
+    """The train split's rows, which a model without early stopping fits on (all rows where there is no split)."""
+    return adata[split_of(adata) == TRAIN] if SPLIT_KEY in adata.obs else adata
 
 
 def describe(counts: dict[str, int]) -> str:

@@ -17,9 +17,10 @@ from __future__ import annotations
 import anndata as ad
 import numpy as np
 
-from lifedl.data.splits import SPLIT_KEY, TRAIN, is_split
+from lifedl.data.splits import training_cells
 from lifedl.models.base import Setup
 from lifedl.models.pca import ScaledPCA
+from lifedl.models.vae import batch_categories
 from lifedl.pp.counts import counts_matrix, log_normalise
 from lifedl.pp.protein import clr, protein_counts, protein_names
 from lifedl.tl.integration import harmony
@@ -79,7 +80,7 @@ class JointPCAModel:
 def fit(adata: ad.AnnData, params: dict, seed: int, arch: str, batch_key: str = "") -> JointPCAModel:
     """The PCAs of the training cells (train split)."""
     proteins = protein_names(adata)
-    training = adata[is_split(adata, TRAIN)] if SPLIT_KEY in adata.obs else adata
+    training = training_cells(adata)
     rna, protein = modality_features(training, None, proteins, params["target_sum"])
     n_rna, n_protein, max_value = params["n_components"], params["n_protein_components"], params["max_value"]
     if arch == "pca_protein":
@@ -96,13 +97,8 @@ def fit(adata: ad.AnnData, params: dict, seed: int, arch: str, batch_key: str = 
         }
     for name, pca in pcas.items():
         print(f"{arch}: {pca.summary(name)}", flush=True)
-    corrected = arch == "wnn" and spec_batches(adata, batch_key)
+    corrected = arch == "wnn" and batch_key in adata.obs and bool(batch_categories(adata, batch_key))
     return JointPCAModel(arch, adata.var_names, proteins, params, pcas, batch_key if corrected else "", seed)
-
-
-def spec_batches(adata: ad.AnnData, batch_key: str) -> bool:
-    """Whether the cells come in two or more batches of the data set's batch column."""
-    return bool(batch_key) and batch_key in adata.obs and adata.obs[batch_key].nunique() > 1
 
 
 def setup(adata: ad.AnnData, params: dict, spec, seed: int, arch: str) -> Setup:

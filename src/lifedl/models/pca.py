@@ -21,9 +21,10 @@ import anndata as ad
 import numpy as np
 from sklearn.decomposition import PCA
 
-from lifedl.data.splits import SPLIT_KEY, TRAIN, is_split
+from lifedl.data.splits import training_cells
 from lifedl.errors import LifedlError
 from lifedl.models.base import Setup
+from lifedl.models.vae import batch_categories
 from lifedl.pp.counts import counts_matrix, log_normalise
 from lifedl.tl.integration import combat, harmony
 
@@ -99,7 +100,7 @@ def _batches(adata: ad.AnnData, arch: str, batch_key: str) -> np.ndarray | None:
     """The batch of each cell for the batch-correcting variants (None for plain PCA)."""
     if arch == "pca":
         return None
-    if not batch_key or batch_key not in adata.obs or adata.obs[batch_key].nunique() < 2:
+    if batch_key not in adata.obs or not batch_categories(adata, batch_key):
         raise LifedlError(
             f"{arch} corrects batches, but the cells have no batch column '{batch_key}' with two or more batches; "
             "set the data set's 'batch' column in the datasets sheet, or run 'pca'."
@@ -115,7 +116,7 @@ def _expression(adata: ad.AnnData, gene_names, params: dict, arch: str, batches)
 
 def fit(adata: ad.AnnData, params: dict, seed: int, arch: str = "pca", batch_key: str = "") -> PCAModel:
     """The PCA of the training cells (train split; of their ComBat-corrected expression for ``pca_combat``)."""
-    training = adata[is_split(adata, TRAIN)] if SPLIT_KEY in adata.obs else adata
+    training = training_cells(adata)
     expression = _expression(training, None, params, arch, _batches(training, arch, batch_key))
     pca = ScaledPCA.fit(expression, params["n_components"], params["max_value"], seed)
     print(f"{arch}: {pca.summary('RNA')}", flush=True)

@@ -27,6 +27,7 @@ import pandas as pd
 
 from lifedl.errors import LifedlError
 from lifedl.models.base import Setup
+from lifedl.models.vae import batch_categories
 from lifedl.pp.counts import counts_matrix
 
 PEER_PYTHON_VARIABLE = "LIFEDL_PEER_PYTHON"
@@ -120,7 +121,7 @@ class PeerModel:
 
 def fit(adata: ad.AnnData, params: dict, spec, seed: int, arch: str) -> PeerModel:
     """Train the peer in its environment on the train cells, stopping early on the validation cells."""
-    batch_key = spec.batch if spec.batch and adata.obs[spec.batch].nunique() > 1 else ""
+    batch_key = spec.batch if batch_categories(adata, spec.batch) else ""
     proteins = []
     if arch == "totalvi":
         from lifedl.pp.protein import protein_names
