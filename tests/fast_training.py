@@ -1,6 +1,8 @@
 """Settings and a recorder shared by tests that train models (imported as `fast_training`)."""
 
-# Per architecture: settings that train in seconds on small_counts.
+# Per architecture: settings that train in seconds on small_counts (classifiers without their validation search:
+# tests/models/test_uncertainty.py tests it).
+NO_SEARCH = {"search": {}}
 FAST_PARAMS = {
     "pca": {"n_components": 8},
     "pca_combat": {"n_components": 8},
@@ -33,10 +35,24 @@ FAST_PARAMS = {
     "wnn": {"n_components": 8, "n_protein_components": 4},
     "concat_ae": {"max_epochs": 6, "patience": 6, "n_hidden": 32, "n_latent": 4},
     "multivae": {"max_epochs": 6, "patience": 6, "n_hidden": 32, "n_latent": 4},
-    "mlp": {"max_epochs": 20, "patience": 20, "n_hidden": 32, "n_components": 10, "learning_rate": 1e-2},
-    "mc_dropout": {"max_epochs": 20, "patience": 20, "n_hidden": 32, "n_components": 10, "learning_rate": 1e-2},
-    "bnn": {"max_epochs": 20, "patience": 20, "n_hidden": 32, "n_components": 10},
-    "mlp_temperature": {"max_epochs": 20, "patience": 20, "n_hidden": 32, "n_components": 10, "learning_rate": 1e-2},
+    "mlp": {"max_epochs": 20, "patience": 20, "n_hidden": 32, "n_components": 10, "learning_rate": 1e-2, **NO_SEARCH},
+    "mc_dropout": {
+        "max_epochs": 20,
+        "patience": 20,
+        "n_hidden": 32,
+        "n_components": 10,
+        "learning_rate": 1e-2,
+        **NO_SEARCH,
+    },
+    "bnn": {"max_epochs": 20, "patience": 20, "n_hidden": 32, "n_components": 10, **NO_SEARCH},
+    "mlp_temperature": {
+        "max_epochs": 20,
+        "patience": 20,
+        "n_hidden": 32,
+        "n_components": 10,
+        "learning_rate": 1e-2,
+        **NO_SEARCH,
+    },
     "mlp_ensemble": {
         "max_epochs": 20,
         "patience": 20,
@@ -44,6 +60,7 @@ FAST_PARAMS = {
         "n_components": 10,
         "learning_rate": 1e-2,
         "n_members": 3,
+        **NO_SEARCH,
     },
 }
 

@@ -111,3 +111,20 @@ def test_the_oracle_designer_without_its_cnn_names_the_fix():
     adata = ad.AnnData(uns={"motif": {"name": "MAFK6", "pwm": MOTIF}})
     with pytest.raises(LifedlError, match=r"uses the trained model of \['cnn'\].*models=\{'cnn': model\}"):
         architecture.setup(adata, architecture.resolve_params({}), DatasetSpec(id="x", kind="sequences"), seed=0)
+
+
+def test_the_agent_is_tuned_in_another_environment_than_the_scored_one(tmp_path, capsys):
+    import anndata as ad
+
+    from lifedl.train.context import TrainingContext
+    from lifedl.train.plans import fit_architecture
+
+    adata = ad.AnnData(uns={"motif": {"name": "MAFK6", "pwm": MOTIF}})
+    params = get_architecture("dqn").resolve_params(
+        {"episodes": 20, "warmup_steps": 50, "search": {"gamma": [0.5, 0.9]}, "search_trial": {"motif": "POU5F1"}}
+    )
+    model = fit_architecture(adata, "dqn", params, TrainingContext(seed=0, work_dir=tmp_path), DatasetSpec(id="t"))
+    printed = capsys.readouterr().out
+    assert "search 2/2" in printed and "chosen in {'motif': 'POU5F1'}" in printed
+    assert model.motif_name == "MAFK6" and model.final_metrics["search_settings"] == 2  # scored where it was not tuned
+    assert model.params["gamma"] in (0.5, 0.9) and model.params["search"] == {}

@@ -124,3 +124,38 @@ def test_the_calibration_baselines_fit_on_validation_cells(cells, tmp_path):
     members = ensemble.probability_draws(cells[:50])
     assert members.shape == (3, 50, 3) and np.abs(members[0] - members[1]).max() > 1e-3  # different inits
     np.testing.assert_allclose(ensemble.predict_proba(cells[:50]), members.mean(axis=0), rtol=1e-6)
+
+
+def test_the_search_keeps_the_setting_with_the_lowest_validation_nll(cells, tmp_path):
+    """Every classifier is tuned on its validation cells: each setting trained, the lowest val_nll kept, and the
+    final model is that setting refitted (same seed: the same validation score)."""
+    from lifedl.models import get_architecture
+
+    grid = {"learning_rate": [1e-4, 1e-2], "n_hidden": [8, 32]}
+    assert get_architecture("mlp").defaults["search"], "the classifiers are searched by default"
+    scores = {}
+    for lr in grid["learning_rate"]:
+        for hidden in grid["n_hidden"]:
+            alone = fit("mlp", cells, tmp_path / f"{lr}-{hidden}", roles=ROLES, learning_rate=lr, n_hidden=hidden)
+            scores[(lr, hidden)] = alone.final_metrics["val_nll"]
+    searched = fit("mlp", cells, tmp_path / "searched", roles=ROLES, search=grid)
+    best = min(scores, key=scores.get)
+    assert (searched.params["learning_rate"], searched.params["n_hidden"]) == best
+    assert searched.params["search"] == {} and searched.final_metrics["search_settings"] == 4
+    assert searched.final_metrics["val_nll"] == pytest.approx(scores[best], rel=1e-5)
+    assert len(set(np.round(list(scores.values()), 4))) > 1, "the settings must differ for the choice to mean much"
+
+
+def test_a_search_over_an_unknown_or_empty_setting_is_refused():
+    from lifedl.errors import LifedlError
+    from lifedl.models import get_architecture
+
+    mlp = get_architecture("mlp")
+    with pytest.raises(LifedlError, match="search names 'width'"):
+        mlp.resolve_params({"search": {"width": [1, 2]}})
+    with pytest.raises(LifedlError, match="non-empty list"):
+        mlp.resolve_params({"search": {"n_hidden": []}})
+    with pytest.raises(LifedlError, match="search.dropout"):
+        mlp.resolve_params({"search": {"dropout": [0.5, "high"]}})
+    # a hyper-parameter the user sets is used, not searched over; the rest of the grid stays
+    assert set(mlp.resolve_params({"n_hidden": 64})["search"]) == set(mlp.defaults["search"]) - {"n_hidden"}

@@ -17,6 +17,8 @@ The registry names each architecture's plan (``lifedl.models.Architecture.plan``
 from __future__ import annotations
 
 import dataclasses
+import itertools
+import math
 import sys
 
 import anndata as ad
@@ -24,6 +26,7 @@ import anndata as ad
 from lifedl.data.splits import SPLIT_KEY, TEST, add_splits, describe, split_of
 from lifedl.models import get_architecture
 from lifedl.models.base import FitResult, TrainedModel
+from lifedl.tl.seeds import LOWER_IS_BETTER
 from lifedl.train.context import TrainingContext, seed_everything
 
 
@@ -36,6 +39,15 @@ def fit_architecture(adata: ad.AnnData, arch: str, params: dict, context: Traini
     loop starts.
     """
     architecture = get_architecture(arch)
+    if params.get("search"):
+        chosen, n_settings = search_on_validation(adata, arch, params, context, spec)
+        model = fit_architecture(adata, arch, chosen, context, spec)
+        model.final_metrics["search_settings"] = n_settings
+        return model
+    if architecture.plan == "agent":  # no rows to split, no Lightning either: the agent runs its own episodes
+        seed_everything(context.seed)
+        setup = architecture.setup(adata, params, spec, context.seed, context.models)
+        return setup.finish(fit_agent(setup, context))
     if SPLIT_KEY not in adata.obs:  # data made by hand (the qc rule writes one): split as it would, in place
         counts = add_splits(adata, spec)
         print(f"{spec.where}: obs['{SPLIT_KEY}'] set to a new split ({describe(counts)})", file=sys.stderr, flush=True)
@@ -43,10 +55,6 @@ def fit_architecture(adata: ad.AnnData, arch: str, params: dict, context: Traini
     if architecture.plan == "none":
         seed_everything(context.seed)
         return architecture.setup(adata, params, spec, context.seed, context.models).finish(None)
-    if architecture.plan == "agent":  # no Lightning either: the agent runs its own episodes
-        seed_everything(context.seed)
-        setup = architecture.setup(adata, params, spec, context.seed, context.models)
-        return setup.finish(fit_agent(setup, context))
     import torch
 
     from lifedl.train.loops import LOOPS  # Lightning, imported only for a network
@@ -59,6 +67,44 @@ def fit_architecture(adata: ad.AnnData, arch: str, params: dict, context: Traini
     if setup.split is None:
         setup = dataclasses.replace(setup, split=split_of(adata, spec.where))
     return setup.finish(LOOPS[architecture.plan](setup, params, context))
+
+
+def search_on_validation(
+    adata: ad.AnnData, arch: str, params: dict, context: TrainingContext, spec
+) -> tuple[dict, int]:
+    """The hyper-parameters of the grid ``params['search']`` ({name: [values]}) whose model scores best on
+    ``params['search_metric']`` (one of its final metrics: a classifier's on its validation rows; lower is better
+    where ``lifedl.tl.seeds.LOWER_IS_BETTER`` says so), returned with ``search`` emptied for the final fit, and
+    the number of settings tried. ``params['search_trial']`` overrides apply to the settings' fits only: an agent,
+    which has no validation rows, is tuned in another environment than the one it is scored in (another motif).
+    Every setting is trained with the same seed, in its own checkpoint folder and outside the MLflow run, which
+    gets one ``search/<metric>`` value per setting (step: the setting's number) and the chosen values as
+    parameters."""
+    names = sorted(params["search"])
+    settings = [
+        dict(zip(names, values, strict=True)) for values in itertools.product(*(params["search"][n] for n in names))
+    ]
+    metric = params["search_metric"]
+    sign = 1.0 if metric.removeprefix("val_") in LOWER_IS_BETTER else -1.0
+    scores = []
+    for number, setting in enumerate(settings):
+        trial = dataclasses.replace(context, recorder=None, work_dir=context.work_dir / "search" / str(number))
+        trial.work_dir.mkdir(parents=True, exist_ok=True)
+        trial_params = {**params, **setting, **params.get("search_trial", {}), "search": {}}
+        model = fit_architecture(adata, arch, trial_params, trial, spec)
+        score = float(model.final_metrics.get(metric, math.nan))
+        scores.append(sign * score if math.isfinite(score) else math.inf)
+        print(
+            f"{context.label or arch}: search {number + 1}/{len(settings)} {setting}: {metric} {score:.4g}", flush=True
+        )
+        if context.recorder is not None:
+            context.recorder.log_metrics({f"search/{metric}": score}, step=number)
+    chosen = settings[scores.index(min(scores))]
+    where = f"in {params['search_trial']}" if params.get("search_trial") else "on the validation rows"
+    print(f"{context.label or arch}: chosen {where} ({metric}): {chosen}", flush=True)
+    if context.recorder is not None:
+        context.recorder.log_params({f"chosen/{name}": value for name, value in chosen.items()})
+    return {**params, **chosen, "search": {}}, len(settings)
 
 
 def without_test_rows(adata: ad.AnnData, where: str) -> ad.AnnData:
