@@ -15,7 +15,6 @@ No MLflow run is made; the workflow's train rule does that.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import shutil
 import tempfile
@@ -84,7 +83,8 @@ def fit(
 
     architecture = get_architecture(arch)
     resolved = architecture.resolve_params(params, where=f"lifedl.fit(..., '{arch}') keyword arguments")
-    spec = dataclasses.replace(DatasetSpec.from_adata(adata, file="the AnnData passed to lifedl.fit"), **(roles or {}))
+    spec = DatasetSpec.from_adata(adata, file="the AnnData passed to lifedl.fit")
+    spec = spec.with_roles(adata, dict(roles or {}), "lifedl.fit(..., roles=...)")
     if work_dir is not None:
         Path(work_dir).mkdir(parents=True, exist_ok=True)
     own_dir = Path(tempfile.mkdtemp(prefix=f"lifedl-{arch}-", dir=work_dir))

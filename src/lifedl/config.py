@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import os
 import re
+import sys
 from pathlib import Path
 
 import yaml
@@ -43,6 +44,11 @@ def validate_config(config: dict, schema_path: str | Path, source: str = "config
         f"{source} (with any --config/--configfile overrides)",
         f"Compare it with the keys and types in {Path(schema_path).name}.",
     )
+    uri = (config.get("mlflow") or {}).get("tracking_uri")
+    if uri:
+        from lifedl.train.tracking import check_tracking_uri
+
+        check_tracking_uri(uri, f"{source}: mlflow.tracking_uri")
     clustering = config.get("clustering", {})
     if "default_resolution" in clustering and clustering["default_resolution"] not in clustering["resolutions"]:
         raise LifedlError(
@@ -61,7 +67,7 @@ def load_datasets_sheet(path: str | Path, schema_path: str | Path) -> dict[str, 
     path = Path(path)
     if not path.is_file():
         raise LifedlError(f"datasets sheet {path} does not exist; set 'datasets_sheet' in config/config.yaml.")
-    with path.open(newline="", encoding="utf-8") as handle:
+    with path.open(newline="", encoding="utf-8-sig") as handle:  # -sig: a sheet saved with a BOM (Excel) reads too
         lines = [line for line in handle if line.strip() and not line.startswith("#")]
     reader = csv.DictReader(lines, delimiter="\t", restval="")
     rows = list(reader)
@@ -112,14 +118,44 @@ def dataset_qc(config: dict, dataset: str) -> dict:
     return {**config["qc"], **override}
 
 
-def check_qc_overrides(config: dict, sheet: dict[str, dict[str, str]], sheet_path: str) -> None:
-    """Every 'qc_per_dataset' entry names a data set of the sheet and only keys that 'qc' has."""
-    for dataset in config.get("qc_per_dataset", {}):
-        if dataset not in sheet:
+# Config keys that name data sets of the sheet: (section, key), the key's value a list of ids or a mapping by id.
+DATASET_KEYS = (
+    ("qc_per_dataset", None),
+    ("replicates", "datasets"),
+    ("likelihood_comparison", "datasets"),
+    ("augmentation", "rare_types"),
+)
+
+
+def check_dataset_keys(config: dict, sheet: dict[str, dict[str, str]], sheet_path: str, schema_path: str) -> None:
+    """Every config key that names data sets names rows of the sheet (a typo would schedule nothing, silently),
+    and every 'qc_per_dataset' entry holds only keys and values that 'qc' accepts."""
+    for section, key in DATASET_KEYS:
+        named = config.get(section, {}) if key is None else config.get(section, {}).get(key) or []
+        unknown = [dataset for dataset in named if dataset not in sheet]
+        if unknown:
+            where = section if key is None else f"{section}.{key}"
             raise LifedlError(
-                f"config 'qc_per_dataset' names '{dataset}', not in {sheet_path} (known: {sorted(sheet)}); fix the id."
+                f"config '{where}' names {unknown}, not in {sheet_path} (known: {sorted(sheet)}); fix the id(s)."
             )
+    qc_schema = read_yaml(schema_path)["properties"]["qc"]
+    for dataset, override in config.get("qc_per_dataset", {}).items():
         dataset_qc(config, dataset)
+        for name, value in override.items():
+            _check_value(value, qc_schema["properties"][name], f"config 'qc_per_dataset.{dataset}.{name}'", name)
+
+
+def _check_value(value, schema: dict, where: str, name: str) -> None:
+    """``value`` against one property's JSON schema, without filling defaults (an override holds what it sets)."""
+    import jsonschema
+
+    try:
+        jsonschema.validate(value, schema)
+    except jsonschema.ValidationError as error:
+        raise LifedlError(
+            f"{where} is {value!r}: {error.message}. Use a value that 'qc.{name}' accepts "
+            f"({', '.join(f'{k} {v}' for k, v in schema.items() if k != 'default')})."
+        ) from None
 
 
 def dataset_architectures(config_architectures: list[str], row: dict[str, str], sheet_path: str) -> list[str]:
@@ -132,7 +168,7 @@ def dataset_architectures(config_architectures: list[str], row: dict[str, str], 
     it uses (``uses_models``, trained first); on a data set with batches a batch-aware one also brings the
     batch-correcting baselines (``BATCH_BASELINES``: PCA + ComBat, PCA + Harmony).
     """
-    from lifedl.models import BATCH_BASELINES, get_architecture
+    from lifedl.models import ARCHITECTURES, BATCH_BASELINES, get_architecture
 
     kind = row.get("kind", "") or "cells"
     listed = [name.strip() for name in row.get("architectures", "").split(",") if name.strip()]
@@ -159,6 +195,21 @@ def dataset_architectures(config_architectures: list[str], row: dict[str, str], 
     baselines = [get_architecture(name).baseline for name in chosen if get_architecture(name).baseline]
     if row.get("batch", "") and any(get_architecture(name).batch_aware for name in chosen):
         baselines += [name for name in BATCH_BASELINES if get_architecture(name).reads(kind)]
+    if not chosen:
+        raise LifedlError(
+            f"dataset '{row['id']}' (kind '{kind}', {sheet_path}) would run no model: none of config 'architectures' "
+            f"{config_architectures} reads {kind} data"
+            + (f" and is listed in its row ({listed})" if listed else "")
+            + ". Add one that does to config 'architectures' (e.g. "
+            + f"{[n for n, a in ARCHITECTURES.items() if a.reads(kind)][:4]}), or leave the data set out."
+        )
+    dropped = [name for name in listed if name not in config_architectures]
+    if dropped:  # said once per parse: the row asks for them, the run's master list leaves them out
+        print(
+            f"note: dataset '{row['id']}' lists {dropped} in {sheet_path}, which config 'architectures' does not "
+            "include: not run (add them to config 'architectures' to run them).",
+            file=sys.stderr,
+        )
     used = [used for name in chosen for used in get_architecture(name).uses_models]
     return list(dict.fromkeys([*baselines, *used, *chosen]))
 

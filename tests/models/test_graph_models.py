@@ -100,9 +100,42 @@ def test_baselines_fingerprint_ridge_and_shipped_column():
     assert ridge.predict(adata).shape == (adata.n_obs,)
     physics = graph.setup(adata, {"column": "calc"}, SPEC, 0, "physics").finish(None)
     np.testing.assert_allclose(physics.predict(adata), adata.obs["property"] + 1.0)
-    with pytest.raises(LifedlError, match="obs has no column 'dft'"):
+    with pytest.raises(LifedlError, match="the data has no column 'dft' .*set params.physics.column"):
         graph.from_checkpoint(physics.checkpoint() | {"params": {"column": "dft"}}).predict(adata)
+    with pytest.raises(LifedlError, match="no column 'dft'"):  # at setup: before any run is logged as finished
+        graph.setup(adata, {"column": "dft"}, SPEC, 0, "physics")
     unlabelled = adata.copy()
     unlabelled.obs.loc["m1", "property"] = np.nan
     with pytest.raises(LifedlError, match=r"obs\['property'\] must hold a finite number"):
         graph.setup(unlabelled, get_architecture("gcn").defaults, SPEC, 0, "gcn")
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        ("test_target", r"1 row\(s\) lack a number in 'property'.*\['m0: nan'\].*test rows too"),
+        ("text_target", r"lack a number in 'property'.*m3: high"),
+        ("duplicate", r"1 molecule\(s\) appear in more than one row, e.g. OCCCCO in rows \['m1', 'm2'\]"),
+        ("no_column", r"the labels column 'property' .* is not in the data"),
+    ],
+)
+def test_molecule_qc_refuses_what_would_be_scored_wrongly(damage, message):
+    """A test row without a target left every score empty and the runs FINISHED; a molecule in two rows could
+    be trained on and scored at once."""
+    from lifedl.pp.graphs import graph_qc
+
+    adata = _molecules()
+    obs = adata.obs
+    if damage == "test_target":
+        obs["property"] = obs["property"].astype(float)
+        obs.loc["m0", "property"] = np.nan  # m0 is a test row
+    elif damage == "text_target":
+        obs["property"] = obs["property"].astype(object)
+        obs.loc["m3", "property"] = "high"
+    elif damage == "duplicate":
+        obs.loc[["m1", "m2"], "smiles"] = ["OCCCCO", "C(O)CCCO"]  # one diol written two ways
+    else:
+        obs.drop(columns="property", inplace=True)
+    with pytest.raises(LifedlError, match=message):
+        graph_qc(adata, SPEC)
+    graph_qc(_molecules(), SPEC)  # the undamaged data passes

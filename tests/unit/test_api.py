@@ -102,3 +102,18 @@ def test_errors_about_the_data_name_the_anndata_passed_to_fit(cells, tmp_path):
     cells.layers["counts"] = cells.layers["counts"] * 0.5
     with pytest.raises(LifedlError, match=r"the AnnData passed to lifedl.fit layers\['counts'\].*non-integer"):
         lifedl.fit(cells, "vae", work_dir=tmp_path, **VAE)
+
+
+@pytest.mark.parametrize(
+    "roles, message",
+    [
+        ({"labels": "celltype"}, r"labels='celltype' names no obs column of the data, which has \['cell_type'"),
+        ({"label": "cell_type"}, r"unknown role\(s\) \['label'\]; the roles are \['labels', 'batch'"),
+        ({"labels": "cell_type", "heldout": "type_9"}, r"heldout='type_9' is not a value of obs\['cell_type'\]"),
+    ],
+)
+def test_roles_naming_what_the_data_lacks_are_refused_before_training(cells, tmp_path, roles, message):
+    """A misspelt labels column trained a PCA without a word, and an unknown role was a TypeError."""
+    with pytest.raises(LifedlError, match=r"lifedl.fit\(..., roles=...\): " + message):
+        lifedl.fit(cells, "pca", roles=roles, work_dir=tmp_path, n_components=3)
+    assert not list(tmp_path.iterdir()) and "lifedl_split" not in cells.obs  # stopped before any fit or split

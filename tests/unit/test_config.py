@@ -143,7 +143,7 @@ def test_seed_and_default_resolution_are_checked_at_parse(default_config, schema
 
 
 def test_qc_per_dataset_overrides_one_data_set_and_is_checked(repo, schemas, default_config, tmp_path):
-    from lifedl.config import check_qc_overrides, dataset_qc
+    from lifedl.config import check_dataset_keys, dataset_qc
 
     config = validate_config(copy.deepcopy(default_config), schemas[0])
     config["qc_per_dataset"] = {"pbmc68k_reduced": {"min_genes": 50, "outlier_mads": 5}}
@@ -151,13 +151,47 @@ def test_qc_per_dataset_overrides_one_data_set_and_is_checked(repo, schemas, def
     assert dataset_qc(config, "pbmc68k_reduced")["outlier_mads"] == 5
     assert dataset_qc(config, "sim_batches") == config["qc"]  # the others keep 'qc'
     sheet = load_datasets_sheet(repo / "config/datasets.tsv", schemas[1])
-    check_qc_overrides(config, sheet, "config/datasets.tsv")
+
+    def check(config):
+        check_dataset_keys(config, sheet, "config/datasets.tsv", schemas[0])
+
+    check(config)
     config["qc_per_dataset"] = {"pbmc68k_reduced": {"min_genez": 50}}
     with pytest.raises(LifedlError, match=r"qc_per_dataset.pbmc68k_reduced' has unknown key\(s\) \['min_genez'\]"):
-        check_qc_overrides(config, sheet, "config/datasets.tsv")
+        check(config)
     config["qc_per_dataset"] = {"pbmc": {"min_genes": 50}}
-    with pytest.raises(LifedlError, match=r"'qc_per_dataset' names 'pbmc', not in config/datasets.tsv"):
-        check_qc_overrides(config, sheet, "config/datasets.tsv")
+    with pytest.raises(LifedlError, match=r"'qc_per_dataset' names \['pbmc'\], not in config/datasets.tsv"):
+        check(config)
+    # the values 'qc' refuses are refused per data set too (a negative, a string), naming the key and the range
+    for bad, message in ((-5, "-5 is less than the minimum of 0"), ("fifty", "'fifty' is not of type 'integer'")):
+        config["qc_per_dataset"] = {"pbmc68k_reduced": {"min_genes": bad}}
+        with pytest.raises(LifedlError, match=rf"qc_per_dataset.pbmc68k_reduced.min_genes' is .*{message}.*minimum 0"):
+            check(config)
+
+
+@pytest.mark.parametrize(
+    "section, value",
+    [
+        ("replicates", {"seeds": [1], "datasets": ["pbmc68k"]}),
+        ("likelihood_comparison", {"enabled": True, "datasets": ["pbmc68k"]}),
+        ("augmentation", {"enabled": True, "rare_types": {"pbmc68k": "B"}}),
+    ],
+)
+def test_experiments_naming_an_unknown_data_set_are_refused(repo, schemas, default_config, section, value):
+    """A typo under an experiment's data sets used to schedule nothing, silently."""
+    from lifedl.config import check_dataset_keys
+
+    config = validate_config(copy.deepcopy(default_config), schemas[0])
+    config[section].update(value)
+    sheet = load_datasets_sheet(repo / "config/datasets.tsv", schemas[1])
+    with pytest.raises(LifedlError, match=rf"config '{section}\.\w+' names \['pbmc68k'\], not in config/datasets.tsv"):
+        check_dataset_keys(config, sheet, "config/datasets.tsv", schemas[0])
+
+
+def test_a_sheet_saved_with_a_byte_order_mark_reads(tmp_path, schemas):
+    path = _write_sheet(tmp_path / "s.tsv", [["sim", "simulated:", ""]])
+    path.write_bytes("\ufeff".encode() + path.read_bytes())  # as Excel saves UTF-8
+    assert list(load_datasets_sheet(path, schemas[1])) == ["sim"]
 
 
 def test_sheet_comments_are_whole_lines_only(tmp_path, schemas):
@@ -198,8 +232,10 @@ def test_dataset_architectures_follow_config_sheet_list_and_needs(monkeypatch):
     listed = with_condition.copy()
     listed["architectures"] = "needy, vae"
     assert dataset_architectures(["ae", "vae", "needy"], listed, "sheet.tsv") == ["pca", "vae", "needy"]
-    # nothing the row can feed: no baseline either (PCA alone only where config names it)
-    assert dataset_architectures(["needy"], row, "sheet.tsv") == []
+    # nothing the row can feed: no baseline either (PCA alone only where config names it), and a data set left
+    # with no model at all is refused, naming the architectures that would read it
+    with pytest.raises(LifedlError, match=r"dataset 'd' \(kind 'cells', sheet.tsv\) would run no model.*e.g. \['pca'"):
+        dataset_architectures(["needy"], row, "sheet.tsv")
     assert dataset_architectures(["pca", "needy"], row, "sheet.tsv") == ["pca"]
     # the data kind picks the architectures (empty kind = cells) and so the baseline: k-mers for sequences
     every = ["pca", "vae", "needy", "kmer", "cnn"]
@@ -214,7 +250,8 @@ def test_dataset_architectures_follow_config_sheet_list_and_needs(monkeypatch):
     # a sequence classifier needs its labels, like any role
     unlabelled = sequences.copy()
     unlabelled["labels"] = ""
-    assert dataset_architectures(every, unlabelled, "sheet.tsv") == []
+    with pytest.raises(LifedlError, match="would run no model"):
+        dataset_architectures(every, unlabelled, "sheet.tsv")
     # listing an architecture of another data kind is an error naming both kinds
     wrong_kind = row.copy()
     wrong_kind["architectures"] = "vae, cnn"
@@ -231,3 +268,14 @@ def test_dataset_architectures_follow_config_sheet_list_and_needs(monkeypatch):
     bad["architectures"] = "vea"
     with pytest.raises(LifedlError, match="unknown architecture 'vea'"):
         dataset_architectures(["vae"], bad, "sheet.tsv")
+
+
+def test_a_row_listing_an_architecture_the_run_leaves_out_says_so(capsys):
+    """A row's 'architectures' selects among config's; one config does not name is not run, and a note says so."""
+    from lifedl.config import dataset_architectures
+
+    row = {"id": "d", "kind": "cells", "labels": "", "architectures": "vae, dae"}
+    assert dataset_architectures(["pca", "vae"], row, "sheet.tsv") == ["pca", "vae"]
+    assert "dataset 'd' lists ['dae'] in sheet.tsv, which config 'architectures' does not include" in (
+        capsys.readouterr().err
+    )

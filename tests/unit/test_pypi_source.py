@@ -74,6 +74,25 @@ def test_fasta_problems_name_the_file_and_sequence(tmp_path):
         sequences_from_fasta([("x.fa", ">a\nACGT\n>b\nACT\n", "l", "train")])
 
 
+def test_a_gzipped_fasta_reads_as_the_plain_one_and_repeated_headers_are_named(package_index, tmp_path):
+    import gzip
+
+    from lifedl.data.sequences import fasta_text, sequences_from_fasta
+
+    _, publish = package_index
+    members = {"gzpkg/pos.fa.gz": gzip.compress(POSITIVES.encode()), "gzpkg/neg.fa": NEGATIVES}
+    digest = publish("gzpkg", "1.0", members)
+    source = "pypi:gzpkg==1.0#gzpkg/pos.fa.gz=bound;gzpkg/neg.fa=unbound"
+    spec = DatasetSpec("seq", source, kind="sequences", checksum=digest, format="fasta", labels="label")
+    adata = load_source(spec, tmp_path / "cache")
+    assert list(adata.obs_names) == ["bound:p1", "bound:p2", "unbound:n1", "unbound:n2"]
+    with pytest.raises(LifedlError, match="x.fa.gz: a gzip-compressed file that does not decompress"):
+        fasta_text(gzip.compress(POSITIVES.encode())[:20], "x.fa.gz")
+    # two sequences under one header: named as a FASTA problem (not as duplicate cell barcodes)
+    with pytest.raises(LifedlError, match=r"x.fa: 1 header\(s\) name more than one sequence \(e.g. \['a'\]\)"):
+        sequences_from_fasta([("x.fa", ">a\nACGT\n>a\nACGA\n", "l", "train")])
+
+
 def test_a_csv_of_smiles_becomes_molecules_with_a_scaffold_split(package_index, tmp_path):
     _, publish = package_index
     csv = "name,smiles,expt,calc\n" + "".join(

@@ -109,3 +109,37 @@ def test_a_data_set_two_jobs_log_at_once_is_logged_by_both(tmp_path):
     assert [d.dataset.name for d in client.get_run(run_id).inputs.dataset_inputs] == ["sim"]
     with pytest.raises(MlflowException, match="database is locked"):
         RunRecorder(LosesTheRaceOnce("database is locked"), run_id).log_input(data, name="sim", digest="abc123")
+
+
+def test_the_pyfunc_model_takes_integer_counts_and_refuses_normalised_values(tmp_path):
+    """The README's example passes integer counts (MLflow refused int64 against a float32 signature); a
+    log-normalised table is refused by the same check as model.embed and every fit, naming the cause."""
+    import mlflow
+    import mlflow.pyfunc
+    import numpy as np
+    import pandas as pd
+
+    import lifedl
+
+    model_dir = _train_pca(tmp_path, {"n_components": 5}, False)
+    run = json.loads((model_dir / "run.json").read_text())
+    model = lifedl.load(str(model_dir / "model.ckpt"))
+    adata = simulate_counts(SimulationParams(n_cells=20, n_genes=80, n_types=2, seed=2))
+    counts = adata[:, model.gene_names].layers["counts"]
+    table = pd.DataFrame(np.asarray(counts.todense(), dtype=np.int64), columns=model.gene_names)
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    try:
+        pyfunc = mlflow.pyfunc.load_model(run["mlflow_model_uri"])
+        embedded = pyfunc.predict(table)
+        np.testing.assert_allclose(embedded.to_numpy(), model.embed(adata[:, model.gene_names]), rtol=1e-5, atol=1e-5)
+        logged = np.log1p(table / table.sum(axis=1).to_numpy()[:, None] * 1e4)
+        with pytest.raises(Exception, match="non-integer values .*raw integer UMI counts"):
+            pyfunc.predict(logged)
+    finally:
+        mlflow.set_tracking_uri(None)
+    normalised = adata.copy()
+    normalised.layers["counts"] = np.log1p(normalised.layers["counts"].toarray())
+    with pytest.raises(LifedlError, match="non-integer values"):
+        model.embed(normalised)
+    with pytest.raises(LifedlError, match="non-integer values"):
+        lifedl.fit(normalised, "pca", n_components=3, work_dir=tmp_path / "fit")

@@ -418,6 +418,22 @@ def test_tracking_uri_in_a_missing_directory_is_an_error_not_a_new_directory(tmp
     assert not (tmp_path / "no").exists()
 
 
+@pytest.mark.parametrize("uri", ["./mlruns", "file:///tmp/mlruns"])
+def test_a_file_store_tracking_uri_is_refused_with_the_fix(repo, tmp_path, uri, monkeypatch):
+    """MLflow 3 refuses its old file store with a raw exception about migration; lifedl says what to write."""
+    monkeypatch.chdir(tmp_path)
+    qc_file = _qc_file(tmp_path, _cells(200))
+    message, _ = _train(tmp_path, qc_file, tracking_uri=uri)
+    assert f"is '{uri}', a directory" in message and "sqlite:///results/mlruns.db" in message
+    from lifedl.config import read_yaml, validate_config
+
+    config = read_yaml(repo / "config/config.yaml")
+    config["mlflow"]["tracking_uri"] = uri
+    with pytest.raises(LifedlError, match=f"config/config.yaml: mlflow.tracking_uri is '{uri}', a directory"):
+        validate_config(config, repo / "workflow/schemas/config.schema.yaml")  # at parse, before any job
+    assert not (tmp_path / "mlruns").exists()
+
+
 def _train(tmp_path, qc_file, params=None, tracking_uri=None):
     model_dir = tmp_path / "results/bad/models/vae"
     tracking_uri = tracking_uri or f"sqlite:///{tmp_path / 'results/mlflow.db'}"
@@ -556,6 +572,18 @@ def test_labels_are_checked_at_download(http_server, tmp_path, values, expected)
     _assert_names_dataset(message)
     assert "obs column 'cell_type' (its labels)" in message and expected in message
     assert "leave" in message and "empty" in message  # the fix
+
+
+@pytest.mark.parametrize("empty", ["cells", "genes"])
+def test_an_empty_file_is_named_as_empty(http_server, tmp_path, empty):
+    """A file of 0 cells used to be blamed on its labels ('one class only')."""
+    root, base = http_server
+    cells = _cells()
+    (cells[:0] if empty == "cells" else cells[:, :0]).copy().write_h5ad(root / "x.h5ad")
+    message = _download(tmp_path, f"url:{base}/x.h5ad", _sha256(root / "x.h5ad"), labels="cell_type")
+    _assert_names_dataset(message)
+    shape = f"0 cells x {cells.n_vars}" if empty == "cells" else f"{cells.n_obs} cells x 0 features"
+    assert shape in message and "nothing to analyse" in message and "right file" in message
 
 
 @pytest.mark.parametrize(

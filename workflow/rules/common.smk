@@ -4,7 +4,7 @@ from pathlib import Path
 
 # (the Snakefile put this checkout's src/ on sys.path)
 from lifedl.config import (
-    check_qc_overrides,
+    check_dataset_keys,
     dataset_architectures,
     dataset_qc,
     export_pythonpath,
@@ -21,7 +21,7 @@ validate_config(config, f"{workflow.basedir}/workflow/schemas/config.schema.yaml
 SHEET_PATH = config["datasets_sheet"]
 SHEET = load_datasets_sheet(SHEET_PATH, f"{workflow.basedir}/workflow/schemas/datasets.schema.yaml")
 DATASETS = selected_datasets(config, SHEET, SHEET_PATH)
-check_qc_overrides(config, SHEET, SHEET_PATH)
+check_dataset_keys(config, SHEET, SHEET_PATH, f"{workflow.basedir}/workflow/schemas/config.schema.yaml")
 # Per data set: config's architectures that read its kind and that its sheet row can feed (and lists, if it
 # lists any), each family's baseline (PCA, k-mers) first.
 DATASET_ARCHS = {

@@ -10,6 +10,7 @@ negatives have the same composition and only the letters' order tells them apart
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 
 import anndata as ad
 import numpy as np
@@ -330,6 +331,21 @@ def training_rows(
     return codes, labels, sorted(set(labels)), split_of(adata, spec.where)[keep]
 
 
+def fasta_text(data: bytes, where: str) -> str:
+    """A FASTA file's text, gunzipped first where it is gzip-compressed (``.fa.gz``: by its magic bytes)."""
+    import gzip
+    import zlib
+
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as error:
+            raise LifedlError(
+                f"{where}: a gzip-compressed file that does not decompress ({error}); is it whole?"
+            ) from None
+    return data.decode("utf-8", errors="replace")
+
+
 def read_fasta(text: str, where: str) -> tuple[list[str], list[str]]:
     """Headers (up to the first space) and sequences of a FASTA text; sequences may span lines."""
     names, sequences, lines = [], [], None
@@ -355,6 +371,12 @@ def sequences_from_fasta(files: list[tuple[str, str, str, str]]) -> ad.AnnData:
     names, sequences, labels, splits = [], [], [], []
     for where, text, label, split in files:
         headers, letters = read_fasta(text, where)
+        repeated = sorted(header for header, n in Counter(headers).items() if n > 1)
+        if repeated:  # rows are named by their headers: two sequences under one name could not be told apart
+            raise LifedlError(
+                f"{where}: {len(repeated)} header(s) name more than one sequence (e.g. {repeated[:3]}); give each "
+                "sequence its own '>name' (e.g. append its position or a running number)."
+            )
         names += [f"{label}:{header}" for header in headers]
         sequences += letters
         labels += [label] * len(headers)

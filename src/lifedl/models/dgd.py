@@ -44,7 +44,7 @@ from lifedl.nn.likelihoods import nb_log_likelihood_per_cell
 from lifedl.nn.mixture import GaussianMixturePrior
 from lifedl.nn.optim import adam
 from lifedl.nn.sampling import draw_counts, sample_library_sizes
-from lifedl.pp.counts import check_counts, counts_matrix
+from lifedl.pp.counts import model_counts
 
 # Adam's (beta1, beta2) in the authors' code: a representation gets one step per epoch, so long
 # gradient averages would mostly remember stale decoders.
@@ -115,7 +115,7 @@ class DGDModel:
     def test_scores(self, test: ad.AnnData, training: ad.AnnData, seed: int = 0) -> dict[str, float]:
         """The DGD's own measure on the test cells, not a bound on log p(x) and not the VAEs' IWAE: each cell's
         representation is fitted to that cell's counts (embed), then log p(x | z*) and log p_GMM(z*) there."""
-        counts = counts_matrix(test, self.gene_names)
+        counts = model_counts(test, self.gene_names)
         z, _ = self.fit_representations(counts)
         with torch.no_grad():
             z = torch.from_numpy(z)
@@ -176,7 +176,7 @@ class DGDModel:
         return means[(log_likelihoods + self.network.mixture.log_prob(means)).argmax(dim=-1)].clone()
 
     def embed(self, adata: ad.AnnData) -> np.ndarray:
-        return self.fit_representations(counts_matrix(adata, self.gene_names))[0]
+        return self.fit_representations(model_counts(adata, self.gene_names))[0]
 
     def components(self, z: np.ndarray) -> np.ndarray:
         """Index of the most likely mixture component (weight times density) of each representation."""
@@ -220,8 +220,7 @@ def _network(n_genes: int, params: dict) -> DGD:
 
 def setup(adata: ad.AnnData, params: dict, spec, seed: int, arch: str = "dgd") -> Setup:
     """The decoder and mixture; the representations are the training plan's (``lifedl.train.plans``)."""
-    counts = counts_matrix(adata)
-    check_counts(counts, f"{spec.where} layers['counts'] (negative-binomial likelihood)")
+    counts = model_counts(adata, what=spec.where)
     network = _network(adata.n_vars, params)
 
     def finish(result: FitResult) -> DGDModel:

@@ -126,7 +126,9 @@ class ColumnModel:
         column = self.params["column"]
         if column not in adata.obs:
             raise LifedlError(
-                f"physics: obs has no column '{column}' (params.physics.column); it has {list(adata.obs)}."
+                f"physics: the data has no column '{column}' (params.physics.column), only {list(adata.obs)}; "
+                "set params.physics.column in config/config.yaml to the column holding the shipped values, or "
+                "leave physics out of 'architectures'."
             )
         return finite_numbers(adata.obs[column], f"obs['{column}']")
 
@@ -155,7 +157,8 @@ def _fit_ridge(smiles, target, split, params: dict) -> FingerprintModel:
 
 
 def setup(adata: ad.AnnData, params: dict, spec: DatasetSpec, seed: int, arch: str = "gcn") -> Setup:
-    if arch == "physics":
+    if arch == "physics":  # its column checked now, before a run is logged as finished
+        ColumnModel(params).predict(adata)
         return Setup(network=None, arrays={}, finish=lambda result: ColumnModel(params))
     smiles, target, split = regression_rows(adata, spec, arch)
     if arch == "fingerprint":

@@ -21,14 +21,14 @@ from lifedl.data.splits import training_cells
 from lifedl.models.base import Setup
 from lifedl.models.pca import ScaledPCA
 from lifedl.models.vae import batch_categories
-from lifedl.pp.counts import counts_matrix, log_normalise
+from lifedl.pp.counts import log_normalise, model_counts
 from lifedl.pp.protein import clr, protein_counts, protein_names
 from lifedl.tl.integration import harmony
 
 
 def modality_features(adata: ad.AnnData, gene_names, proteins, target_sum: float) -> tuple[np.ndarray, np.ndarray]:
     """Log-normalised RNA and CLR protein, each cells x features, in a model's feature order."""
-    rna = log_normalise(counts_matrix(adata, gene_names), target_sum).toarray()
+    rna = log_normalise(model_counts(adata, gene_names), target_sum).toarray()
     return rna, clr(protein_counts(adata, proteins))
 
 

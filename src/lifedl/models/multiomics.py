@@ -31,7 +31,7 @@ from lifedl.models.base import FitResult, Setup, category_codes, network_checkpo
 from lifedl.models.vae import batch_categories
 from lifedl.nn.layers import GaussianEncoder, log_normalise_tensor, mlp
 from lifedl.nn.likelihoods import kl_to_standard_normal, nb_log_likelihood_per_cell, protein_mixture_parts
-from lifedl.pp.counts import check_counts, counts_matrix
+from lifedl.pp.counts import check_counts, model_counts
 from lifedl.pp.protein import protein_counts, protein_names
 from lifedl.tl.multiomics import background_levels, protein_prediction_scores
 
@@ -166,7 +166,7 @@ class MultiomicsModel:
 
     def fields(self, adata: ad.AnnData) -> dict[str, object]:
         arrays: dict[str, object] = {
-            "counts": counts_matrix(adata, self.gene_names),
+            "counts": model_counts(adata, self.gene_names),
             "protein": protein_counts(adata, self.proteins),
         }
         if self.batch_categories:
@@ -192,8 +192,8 @@ class MultiomicsModel:
             protein_counts(test, self.proteins),
             self.predict_protein(test),
             protein_counts(training, self.proteins),
-            counts_matrix(training, self.gene_names),
-            counts_matrix(test, self.gene_names),
+            model_counts(training, self.gene_names),
+            model_counts(test, self.gene_names),
         )
 
     def predict_protein(self, adata: ad.AnnData) -> np.ndarray:
@@ -232,11 +232,10 @@ def setup(adata: ad.AnnData, params: dict, spec, seed: int, arch: str = "multiva
     categories = batch_categories(adata, spec.batch) if arch == "multivae" else []
     batch_key = spec.batch if categories else ""
     arrays: dict[str, object] = {
-        "counts": counts_matrix(adata),
+        "counts": model_counts(adata, what=spec.where),
         "protein": protein_counts(adata, proteins, spec.where),
     }
     if arch == "multivae":
-        check_counts(arrays["counts"], f"{spec.where} layers['counts'] (negative-binomial likelihood)")
         check_counts(arrays["protein"], f"{spec.where} obsm['protein_counts'] (protein mixture likelihood)")
     if categories:
         arrays["batch"] = category_codes(adata.obs[spec.batch], categories, "batches")

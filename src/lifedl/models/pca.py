@@ -25,7 +25,7 @@ from lifedl.data.splits import training_cells
 from lifedl.errors import LifedlError
 from lifedl.models.base import Setup
 from lifedl.models.vae import batch_categories
-from lifedl.pp.counts import counts_matrix, log_normalise
+from lifedl.pp.counts import log_normalise, model_counts
 from lifedl.tl.integration import combat, harmony
 
 
@@ -110,7 +110,7 @@ def _batches(adata: ad.AnnData, arch: str, batch_key: str) -> np.ndarray | None:
 
 def _expression(adata: ad.AnnData, gene_names, params: dict, arch: str, batches) -> np.ndarray:
     """Log-normalised expression (ComBat-corrected for ``pca_combat``)."""
-    expression = log_normalise(counts_matrix(adata, gene_names), params["target_sum"]).toarray()
+    expression = log_normalise(model_counts(adata, gene_names), params["target_sum"]).toarray()
     return combat(expression, batches) if arch == "pca_combat" else expression
 
 

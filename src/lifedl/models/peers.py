@@ -28,7 +28,7 @@ import pandas as pd
 from lifedl.errors import LifedlError
 from lifedl.models.base import Setup
 from lifedl.models.vae import batch_categories
-from lifedl.pp.counts import counts_matrix
+from lifedl.pp.counts import model_counts
 
 PEER_PYTHON_VARIABLE = "LIFEDL_PEER_PYTHON"
 IWAE_SAMPLES = 100  # as lifedl's VAE family (lifedl.models.vae.IWAE_SAMPLES)
@@ -60,7 +60,7 @@ def run_peer(command: str, **arguments) -> None:
 
 def peer_cells(adata: ad.AnnData, gene_names, batch_key: str, proteins) -> ad.AnnData:
     """What scvi-tools reads of the cells: counts of the model's genes, the batch column, the proteins."""
-    counts = counts_matrix(adata, gene_names)
+    counts = model_counts(adata, gene_names)
     obs = pd.DataFrame(index=adata.obs_names.astype(str))
     for column in (batch_key, "lifedl_split"):
         if column and column in adata.obs:

@@ -42,7 +42,7 @@ from torch import nn
 
 from lifedl.errors import LifedlError
 from lifedl.models.base import FitResult, Setup, network_checkpoint
-from lifedl.pp.counts import counts_matrix, library_size_normalise
+from lifedl.pp.counts import library_size_normalise, model_counts
 
 GENERATE_BATCH = 4096  # cells per generator pass in generate()
 
@@ -245,7 +245,7 @@ class ScGANModel:
     def prepare(self, adata: ad.AnnData) -> ad.AnnData:
         """Real cells on the generator's scale: layers['counts'] of the model's genes, each cell scaled to
         ``library_size`` (no log); obs is kept, with obs['cell_type'] from the training labels column."""
-        counts = counts_matrix(adata, self.gene_names)
+        counts = model_counts(adata, self.gene_names)
         prepared = ad.AnnData(
             X=library_size_normalise(counts, self.params["library_size"]),
             obs=adata.obs.copy(),
@@ -337,7 +337,9 @@ def setup(adata: ad.AnnData, params: dict, spec, seed: int, arch: str = "scgan")
     check_params(params)
     if adata.n_obs < 2:
         raise LifedlError(f"{spec.where}: {adata.n_obs} cell(s); scgan needs at least two cells to train.")
-    arrays: dict[str, object] = {"expression": library_size_normalise(counts_matrix(adata), params["library_size"])}
+    arrays: dict[str, object] = {
+        "expression": library_size_normalise(model_counts(adata, what=spec.where), params["library_size"])
+    }
     cell_types: list[str] = []
     if params["conditional"]:
         cell_types, arrays["label"] = _cell_type_codes(adata, spec)

@@ -38,7 +38,7 @@ from lifedl.models import vae
 from lifedl.models.base import FitResult, Setup
 from lifedl.nn.layers import TARGET_SUM
 from lifedl.nn.sampling import draw_counts
-from lifedl.pp.counts import counts_matrix, library_sizes
+from lifedl.pp.counts import library_sizes, model_counts
 from lifedl.tl.perturbation import stimulated_value
 
 PREDICTED = "predicted"  # obs condition value of predicted cells
@@ -139,7 +139,7 @@ class ScGenModel:
                 f"'{settings.condition_key}' == '{settings.control_value}') to predict the response of."
             )
         shifted = self.embed(control) + self.delta
-        library_size = library_sizes(counts_matrix(control, self.gene_names))
+        library_size = library_sizes(model_counts(control, self.gene_names))
         obs = control.obs.copy()
         obs[settings.condition_key] = pd.Categorical([PREDICTED] * control.n_obs)
         predicted = ad.AnnData(

@@ -34,7 +34,7 @@ from lifedl.data.splits import TRAIN, split_of
 from lifedl.models.base import FitResult, Setup
 from lifedl.models.pca import ScaledPCA
 from lifedl.nn.bayes import BayesLinear
-from lifedl.pp.counts import counts_matrix, log_normalise
+from lifedl.pp.counts import log_normalise, model_counts
 from lifedl.tl.classification import fit_temperature, validation_scores
 
 MAX_VALUE = 10.0  # scanpy's scale clip, as the pca baseline
@@ -99,7 +99,7 @@ class CellClassifierModel:
         self.temperature = float(temperature)  # divides the logits (mlp_temperature); 1: none
 
     def features(self, adata: ad.AnnData) -> np.ndarray:
-        expression = log_normalise(counts_matrix(adata, self.gene_names), self.params["target_sum"]).toarray()
+        expression = log_normalise(model_counts(adata, self.gene_names), self.params["target_sum"]).toarray()
         return self.pca.transform(expression) / self.scale
 
     def logits(self, features: np.ndarray) -> np.ndarray:
@@ -156,7 +156,7 @@ def setup(adata: ad.AnnData, params: dict, spec: DatasetSpec, seed: int, arch: s
     keep, labels = spec.labelled_training_rows(adata, arch, unit="cell")
     split = split_of(adata, spec.where)[keep]
     classes = sorted(set(labels))
-    expression = log_normalise(counts_matrix(adata[keep]), params["target_sum"]).toarray()
+    expression = log_normalise(model_counts(adata[keep], what=spec.where), params["target_sum"]).toarray()
     pca = ScaledPCA.fit(expression[split == TRAIN], params["n_components"], MAX_VALUE, seed)
     components = pca.transform(expression)
     scale = components[split == TRAIN].std(axis=0) + 1e-6  # each component to unit variance: one rate suits all

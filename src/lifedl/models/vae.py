@@ -27,7 +27,7 @@ from lifedl.nn.bounds import importance_weighted_bound
 from lifedl.nn.layers import TARGET_SUM, GaussianEncoder, MaskedLinear, log_normalise_tensor, mlp
 from lifedl.nn.likelihoods import get_likelihood, kl_to_standard_normal
 from lifedl.nn.sampling import draw_counts, sample_library_sizes
-from lifedl.pp.counts import check_counts, counts_matrix
+from lifedl.pp.counts import model_counts
 
 DECODERS = {"vae": "mlp", "ldvae": "linear", "vega": "masked"}
 IWAE_SAMPLES = 100  # importance samples per test cell for the IWAE bound (scVI's marginal log-likelihood: 1,000)
@@ -151,7 +151,7 @@ class VAEModel:
 
     def fields(self, adata: ad.AnnData) -> dict[str, object]:
         """The network's fields of any cells measured on the model's genes: counts, and batch if conditioned."""
-        arrays: dict[str, object] = {"counts": counts_matrix(adata, self.gene_names)}
+        arrays: dict[str, object] = {"counts": model_counts(adata, self.gene_names)}
         if self.batch_categories:
             if self.batch_key not in adata.obs:
                 raise LifedlError(f"the model is conditioned on batch column '{self.batch_key}', which the cells lack.")
@@ -251,10 +251,7 @@ def batch_categories(adata: ad.AnnData, batch_key: str) -> list[str]:
 
 def setup(adata: ad.AnnData, params: dict, spec, seed: int, arch: str = "vae") -> Setup:
     decoder = DECODERS[arch]
-    counts = counts_matrix(adata)
-    likelihood = get_likelihood(params["likelihood"], f"config params.{arch}.likelihood")
-    if likelihood.on_counts:
-        check_counts(counts, f"{spec.where} layers['counts'] ({likelihood.description} likelihood)")
+    counts = model_counts(adata, what=spec.where)
     categories = batch_categories(adata, spec.batch)
     arrays: dict[str, object] = {"counts": counts}
     if categories:

@@ -27,6 +27,14 @@ def counts_matrix(adata: ad.AnnData, gene_names: list[str] | None = None) -> sp.
     return sp.csr_matrix(adata.layers["counts"], dtype=np.float32)
 
 
+def model_counts(adata: ad.AnnData, gene_names: list[str] | None = None, what: str = "the cells") -> sp.csr_matrix:
+    """:func:`counts_matrix`, checked as counts (:func:`check_counts`): what every model reads, to fit, embed or
+    score, so log-normalised values are refused in one place for every model (PCA and the pyfunc model too)."""
+    counts = counts_matrix(adata, gene_names)
+    check_counts(counts, f"{what} layers['counts']")
+    return counts
+
+
 def check_counts(counts, what: str) -> None:
     """Counts for a count likelihood must be finite, non-negative integers."""
     values = counts.data if sp.issparse(counts) else np.asarray(counts)
@@ -36,8 +44,9 @@ def check_counts(counts, what: str) -> None:
         raise LifedlError(f"{what}: the count matrix holds negative values; supply raw UMI counts.")
     if not np.array_equal(values, np.round(values)):
         raise LifedlError(
-            f"{what}: the count matrix holds non-integer values (normalised data?); a count likelihood "
-            "needs raw integer UMI counts: point the dataset at the raw counts."
+            f"{what}: the count matrix holds non-integer values (normalised data?); lifedl's models read raw "
+            "integer UMI counts (they normalise themselves): point the data at the raw counts (e.g. "
+            "adata.layers['counts'] = the raw matrix, or adata.raw's)."
         )
 
 

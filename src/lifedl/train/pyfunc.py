@@ -87,6 +87,17 @@ def example_input(model, cells, n_cells: int = N_EXAMPLE_CELLS) -> pd.DataFrame 
     return table
 
 
+def counts_of_any_number_type(inputs, batch_key: str):
+    """The input schema with the count columns typed 'any': MLflow would take only the example's number type
+    (it refuses int64 counts against float columns and floats against integer ones); the model's own check
+    (``lifedl.pp.counts.model_counts``) then says whether they are counts."""
+    from mlflow.types.schema import AnyType, ColSpec, Schema
+
+    return Schema(
+        [spec if spec.name == batch_key else ColSpec(AnyType(), spec.name, spec.required) for spec in inputs.inputs]
+    )
+
+
 def log_pyfunc_model(recorder, model, checkpoint: str, cells, requirements: list[str]) -> str:
     """Save ``model`` (its checkpoint at ``checkpoint``) as a pyfunc model with a signature and an input
     example from ``cells``, into the run's artifacts under ``model/``; return its ``runs:/`` URI."""
@@ -101,6 +112,7 @@ def log_pyfunc_model(recorder, model, checkpoint: str, cells, requirements: list
         wrapper = LifedlModel()
         wrapper.model = model
         signature = mlflow.models.infer_signature(example, wrapper.predict(None, example))
+        signature.inputs = counts_of_any_number_type(signature.inputs, getattr(model, "batch_key", ""))
     # The requirements are this environment's own versions, so MLflow's check of them against the
     # environment cannot fail; it scans every installed distribution's file list (1.7 s per job here).
     # Patched where MLflow calls it: an MLflow that moves it fails here loudly, not silently.

@@ -36,6 +36,23 @@ def resolve_tracking_uri(configured: str | None, results_dir: str | os.PathLike 
     return f"sqlite:///{Path(results_dir) / 'mlflow.db'}"
 
 
+# Stores MLflow 3 writes to: a database (SQLAlchemy URIs) or a server; a plain path or file:// is its file
+# store, which MLflow 3 refuses (maintenance mode) with an exception about migration.
+TRACKING_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql", "http", "https", "databricks")
+
+
+def check_tracking_uri(tracking_uri: str, where: str = "mlflow.tracking_uri in config/config.yaml") -> None:
+    """A tracking URI MLflow 3 can log to; a directory (its old file store) is refused with the fix."""
+    scheme = tracking_uri.partition(":")[0].partition("+")[0].lower() if ":" in tracking_uri else tracking_uri
+    if scheme not in TRACKING_SCHEMES:
+        name = Path(tracking_uri.removeprefix("file://")).name or "mlflow"
+        raise LifedlError(
+            f"{where} is '{tracking_uri}', a directory (MLflow's file store, which MLflow 3 no longer writes). Use "
+            f"a database, e.g. sqlite:///results/{name}.db, or a tracking server's http(s):// address; leave it "
+            "empty for the local store sqlite:///results/mlflow.db."
+        )
+
+
 def _sqlite_path(tracking_uri: str) -> Path | None:
     return Path(tracking_uri.removeprefix("sqlite:///")) if tracking_uri.startswith("sqlite:///") else None
 
@@ -83,6 +100,7 @@ def check_server(tracking_uri: str, timeout_s: float = 5.0) -> None:
 def get_client(tracking_uri: str):
     from mlflow.tracking import MlflowClient
 
+    check_tracking_uri(tracking_uri, "the MLflow tracking URI (mlflow.tracking_uri or MLFLOW_TRACKING_URI)")
     check_server(tracking_uri)
     database = _sqlite_path(tracking_uri)
     new_store = database is not None and not database.exists()
