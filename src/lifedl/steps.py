@@ -166,6 +166,7 @@ def train(
     """
     import torch
 
+    from lifedl.errors import LifedlError
     from lifedl.models import get_architecture
     from lifedl.models.base import load_model, save_checkpoint
     from lifedl.train.context import TrainingContext, resolve_accelerator
@@ -236,7 +237,11 @@ def train(
         if history:  # from MLflow, so a resumed run's earlier epochs are in it too
             write_tsv(run.epoch_history(), history)
         save_checkpoint(model, checkpoint)
-        run.log_artifact(checkpoint, "checkpoints")
+        try:
+            run.log_artifact(checkpoint, "checkpoints")
+        except LifedlError:  # no model.ckpt that looks finished beside a FAILED run
+            Path(checkpoint).unlink(missing_ok=True)
+            raise
         model_name, model_uri, model_version = "", "", ""
         # An embedding model as MLflow logs models (pyfunc: any MLflow client loads it and embeds cells), registered
         # where configured. The others (classifiers, generators, designers) have no pyfunc predict: their checkpoint

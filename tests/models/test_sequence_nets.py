@@ -217,3 +217,14 @@ def test_gradient_clipping_bounds_the_logged_norm(tmp_path):
         assert means["train/grad_norm_clipped_max"] <= 0.05 + 1e-6  # ... and no step applied more
     for means in logged[0.0]:  # no clipping: what is applied is the raw norm
         assert means["train/grad_norm_clipped_max"] == means["train/grad_norm_max"]
+
+
+def test_a_transformer_too_long_for_memory_is_refused_before_allocating():
+    """10 kb sequences used to try to allocate ~25 GB of attention weights; the message names the limit and a
+    token_stride that fits."""
+    params = get_architecture("transformer").defaults
+    sequence.check_attention_memory(params, 100, "x.h5ad")  # sim_motif's length passes
+    with pytest.raises(LifedlError, match=r"x.h5ad: .* 10000 letters attends over 4999 tokens: .* 47.7 GiB") as error:
+        sequence.check_attention_memory(params, 10_000, "x.h5ad")
+    stride = int(str(error.value).split("token_stride to ")[1].split()[0])
+    sequence.check_attention_memory({**params, "token_stride": stride}, 10_000, "x.h5ad")  # the advice fits

@@ -143,3 +143,21 @@ def test_the_pyfunc_model_takes_integer_counts_and_refuses_normalised_values(tmp
         model.embed(normalised)
     with pytest.raises(LifedlError, match="non-integer values"):
         lifedl.fit(normalised, "pca", n_components=3, work_dir=tmp_path / "fit")
+
+
+def test_a_table_or_cells_naming_a_gene_twice_are_refused(tmp_path):
+    import pandas as pd
+
+    import lifedl
+    from lifedl.train.pyfunc import LifedlModel
+
+    adata = simulate_counts(SimulationParams(n_cells=60, n_genes=40, n_types=2, seed=3))
+    model = lifedl.fit(adata, "pca", n_components=3, work_dir=tmp_path)
+    table = pd.DataFrame(adata.layers["counts"].toarray(), columns=list(adata.var_names))
+    wrapper = LifedlModel()
+    wrapper.model = model.trained
+    with pytest.raises(LifedlError, match=r"names 1 column\(s\) more than once \(e.g. \['MT-SIM1'\]\)"):
+        wrapper.predict(None, pd.concat([table, table.iloc[:, :1]], axis=1))
+    twice = adata[:, [*adata.var_names, adata.var_names[0]]].copy()  # a gene's column repeated
+    with pytest.raises(LifedlError, match=r"name 1 of the model's genes more than once"):
+        model.embed(twice)

@@ -492,6 +492,22 @@ def test_out_of_disk_on_checkpoint_write(tmp_path, monkeypatch):
     assert _single_run_status(uri) == "FAILED"
 
 
+def test_out_of_disk_when_the_checkpoint_is_copied_into_mlflow(tmp_path, monkeypatch):
+    """The copy into the artifact store (another file system, often) fills it: a message, not a traceback."""
+    import mlflow.store.artifact.local_artifact_repo as local
+
+    qc_file = _qc_file(tmp_path, _cells(200))
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(local.LocalArtifactRepository, "log_artifact", disk_full)
+    message, uri = _train(tmp_path, qc_file)
+    assert "cannot copy" in message and "model.ckpt into the run's MLflow artifacts at" in message
+    assert "No space left on device" in message and "Free disk space" in message
+    assert _single_run_status(uri) == "FAILED"
+
+
 def test_unreachable_mlflow_server_fails_fast(tmp_path):
     qc_file = _qc_file(tmp_path, _cells(200))
     with socket.socket() as probe:

@@ -31,10 +31,9 @@ def _free_port():
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def mlflow_server(tmp_path_factory):
-    root = tmp_path_factory.mktemp("mlflow-server")
-    port = _free_port()
+def _start_server(root: Path, port: int) -> tuple[subprocess.Popen, str]:
+    """`mlflow server` on 127.0.0.1:port with its store under root, once it answers /health."""
+    root.mkdir(parents=True, exist_ok=True)
     mlflow = Path(sys.executable).parent / "mlflow"
     command = [
         str(mlflow),
@@ -51,25 +50,34 @@ def mlflow_server(tmp_path_factory):
         str(root / "artifacts"),
     ]
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    log = open(root / "server.log", "w")  # noqa: SIM115 - open for the server's whole life
-    server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    with open(root / "server.log", "a") as log:  # the child keeps its own descriptor
+        server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     uri = f"http://127.0.0.1:{port}"
+    for _ in range(240):
+        try:
+            if requests.get(f"{uri}/health", timeout=1).ok:
+                return server, uri
+        except requests.RequestException:
+            pass
+        if server.poll() is not None:
+            pytest.fail((root / "server.log").read_text()[-2000:])
+        time.sleep(0.25)
+    _stop(server)
+    pytest.fail("mlflow server did not answer /health in 60 s")
+
+
+def _stop(server: subprocess.Popen, sig=signal.SIGTERM) -> None:
+    os.killpg(server.pid, sig)
+    server.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(tmp_path_factory):
+    server, uri = _start_server(tmp_path_factory.mktemp("mlflow-server"), _free_port())
     try:
-        for _ in range(240):
-            try:
-                if requests.get(f"{uri}/health", timeout=1).ok:
-                    break
-            except requests.RequestException:
-                pass
-            assert server.poll() is None, (root / "server.log").read_text()[-2000:]
-            time.sleep(0.25)
-        else:
-            pytest.fail("mlflow server did not answer /health in 60 s")
         yield uri
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
-        log.close()
+        _stop(server)
 
 
 @pytest.fixture(scope="module")
@@ -177,3 +185,53 @@ def test_dashboard_lists_the_runs_with_datasets_and_models_in_a_browser(repo, ml
     assert "|Dataset|" in text and f"server_test ({digest[:16]}" in text
     # the Source and Models columns: each of the three runs, its rule and its logged pyfunc model
     assert "|Source|Models|" in text and text.count("|snakemake rule train|model|") == 3, text[:3000]
+
+
+TRAIN_UNTIL_KILLED = """
+import sys
+from lifedl import steps
+qc, out, uri = sys.argv[1:]
+params = {"max_epochs": 300, "patience": 300, "n_hidden": 32, "n_latent": 4}
+steps.train(qc, f"{out}/model.ckpt", f"{out}/run.json", "vae", "killed", params, 0, uri, pyfunc=False)
+"""
+
+
+def test_a_server_killed_during_training_fails_the_job_in_bounded_time_and_a_rerun_resumes(tmp_path):
+    """The job used to sit at 0 % CPU for minutes (MLflow's retries, 120 s each); now it stops within 2 minutes
+    with a message, and once the server is back the same command continues the run from its checkpoint."""
+    adata = simulate_counts(SimulationParams(n_cells=300, n_genes=200, n_types=3, seed=5))
+    qc_file = tmp_path / "qc.h5ad"
+    run_qc(adata, QCParams(min_genes=10, min_cells=1, n_top_genes=150, max_pct_mito=100)).write_h5ad(qc_file)
+    root, port = tmp_path / "server", _free_port()
+    server, uri = _start_server(root, port)
+    command = [sys.executable, "-c", TRAIN_UNTIL_KILLED, str(qc_file), str(tmp_path / "vae"), uri]
+    job = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        client = MlflowClient(uri)
+        for _ in range(600):  # until 12 epochs are logged: a last.ckpt (every 10 epochs) exists to resume from
+            runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
+            if runs and len(client.get_metric_history(runs[0].info.run_id, "train/loss")) >= 12:
+                break
+            assert job.poll() is None, job.stdout.read()
+            time.sleep(0.2)
+        run_id = runs[0].info.run_id
+        _stop(server, signal.SIGKILL)
+        killed = time.monotonic()
+        output, _ = job.communicate(timeout=180)
+        waited = time.monotonic() - killed
+    finally:
+        if job.poll() is None:
+            job.kill()
+    assert job.returncode != 0 and waited < 120, (waited, output[-2000:])
+    assert f"MLflow tracking server {uri} stopped answering during the run" in output and "rerun the job" in output
+    assert not (tmp_path / "vae/model.ckpt").exists()
+    server, uri = _start_server(root, port)  # the same store back
+    try:
+        rerun = subprocess.run(command, capture_output=True, text=True, timeout=600)
+        assert rerun.returncode == 0, rerun.stderr[-2000:]
+        assert f"continuing MLflow run {run_id}" in rerun.stderr
+        resumed = MlflowClient(uri).get_run(run_id)
+        assert resumed.info.status == "FINISHED"
+        assert json.loads((tmp_path / "vae/run.json").read_text())["mlflow_run_id"] == run_id
+    finally:
+        _stop(server)

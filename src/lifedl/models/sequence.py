@@ -140,6 +140,25 @@ class SequenceModel:
         }
 
 
+MAX_ATTENTION_GIB = 4.0  # attention weights one training batch may hold, all layers together
+
+
+def check_attention_memory(params: dict, length: int, where: str) -> None:
+    """Refuse, before allocating, a transformer whose attention weights (batch x heads x tokens^2 per layer, in
+    float32) would exceed MAX_ATTENTION_GIB: self-attention's memory grows with the square of the length."""
+    tokens = (length - params["embedding_k"]) // params["token_stride"] + 1
+    gib = params["batch_size"] * params["n_heads"] * tokens**2 * 4 * params["n_layers"] / 2**30
+    if gib > MAX_ATTENTION_GIB:
+        stride = params["token_stride"] * int(np.ceil(np.sqrt(gib / MAX_ATTENTION_GIB)))
+        raise LifedlError(
+            f"{where}: the transformer on sequences of {length} letters attends over {tokens} tokens: its attention "
+            f"weights would take {gib:.1f} GiB per batch (batch_size {params['batch_size']} x n_heads "
+            f"{params['n_heads']} x tokens^2 x n_layers {params['n_layers']}; the limit is {MAX_ATTENTION_GIB:g} "
+            f"GiB). Set params.transformer.token_stride to {stride} or more (fewer tokens), or lower batch_size, "
+            "in config/config.yaml; or use the cnn, whose cost grows linearly with the length."
+        )
+
+
 def setup(adata: ad.AnnData, params: dict, spec: DatasetSpec, seed: int, arch: str = "cnn") -> Setup:
     codes, labels, classes, split = training_rows(adata, spec, arch)
     length = codes.shape[1]
@@ -150,6 +169,8 @@ def setup(adata: ad.AnnData, params: dict, spec: DatasetSpec, seed: int, arch: s
             f"{params.get('embedding_k', 1)}) is longer than the sequences ({length}); set a shorter "
             f"filter_width or embedding_k under 'params: {arch}:' in config/config.yaml."
         )
+    if arch == "transformer":
+        check_attention_memory(params, length, spec.where)
     with torch.random.fork_rng():  # the initial weights depend on the seed only
         torch.manual_seed(seed)
         network = SequenceClassifier(_body(arch, params, len(classes), length))

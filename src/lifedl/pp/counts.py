@@ -17,6 +17,12 @@ def counts_matrix(adata: ad.AnnData, gene_names: list[str] | None = None) -> sp.
     if "counts" not in adata.layers:
         raise LifedlError("the AnnData has no layers['counts']; run it through the download and qc rules first.")
     if gene_names is not None and list(adata.var_names) != list(gene_names):
+        repeated = sorted(set(adata.var_names[adata.var_names.duplicated()]) & set(gene_names))
+        if repeated:
+            raise LifedlError(
+                f"the cells name {len(repeated)} of the model's genes more than once (e.g. {repeated[:3]}); make "
+                "var_names unique (sum or drop the repeats) so each gene is read once."
+            )
         missing = [g for g in gene_names if g not in adata.var_names]
         if missing:
             raise LifedlError(

@@ -34,6 +34,14 @@ def cells_from_table(table: pd.DataFrame, gene_names: list[str]):
 
     from lifedl.pp.protein import PROTEIN_KEY
 
+    from lifedl.errors import LifedlError
+
+    repeated = sorted({str(c) for c in table.columns[table.columns.duplicated()]})
+    if repeated:
+        raise LifedlError(
+            f"the table to embed names {len(repeated)} column(s) more than once (e.g. {repeated[:3]}); give one "
+            "column per gene (sum or drop the repeats)."
+        )
     genes = set(gene_names)
     gene_columns = [c for c in table.columns if c in genes]
     protein_columns = [c for c in table.columns if str(c).startswith(PROTEIN_PREFIX)]

@@ -81,11 +81,24 @@ def _store_lock(tracking_uri: str) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+# A server that stops answering mid-run fails the request within about 100 s (4 tries of at most 20 s, 2 + 4 + 8 s
+# apart) instead of MLflow's default minutes of retries with a 120 s timeout each; a user's own settings win.
+SERVER_PATIENCE = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "2",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "20",
+}
+
+
 def check_server(tracking_uri: str, timeout_s: float = 5.0) -> None:
-    """Fail in seconds, not after MLflow's minutes of retries, when a tracking server does not answer."""
+    """Fail in seconds, not after MLflow's minutes of retries, when a tracking server does not answer; bound
+    how long any later request waits for it (SERVER_PATIENCE)."""
     if not tracking_uri.startswith(("http://", "https://")):
         return
     import requests
+
+    for name, value in SERVER_PATIENCE.items():
+        os.environ.setdefault(name, value)
 
     try:
         requests.get(tracking_uri.rstrip("/") + "/health", timeout=timeout_s).raise_for_status()
@@ -159,6 +172,7 @@ class RunRecorder:
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         """All in one request (one database transaction per epoch, not one per metric)."""
         from mlflow.entities import Metric
+        from mlflow.exceptions import MlflowException
 
         timestamp = int(time.time() * 1000)
         batch = [
@@ -166,8 +180,20 @@ class RunRecorder:
             for key, value in metrics.items()
             if not math.isnan(value)  # MLflow rejects NaN in some stores; a missing metric says the same
         ]
-        if batch:
+        if not batch:
+            return
+        try:
             self.client.log_batch(self.run_id, metrics=batch)
+        except MlflowException as error:
+            uri = self.client.tracking_uri
+            if not uri.startswith(("http://", "https://")):
+                raise
+            tries = os.environ.get("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "?")
+            raise LifedlError(
+                f"MLflow tracking server {uri} stopped answering during the run (step {step}; {tries} retries "
+                f"failed: {str(error).splitlines()[0][:200]}). The job stops here. Start the server again and "
+                "rerun the job: it resumes from its last checkpoint in the same MLflow run."
+            ) from None
 
     def logged_steps(self, key: str) -> set[int]:
         """The steps (epochs) at which metric ``key`` has been logged."""
@@ -185,7 +211,14 @@ class RunRecorder:
         return wide.sort_index(axis=1).reset_index().rename_axis(columns=None)
 
     def log_artifact(self, path: str | os.PathLike, artifact_path: str | None = None) -> None:
-        self.client.log_artifact(self.run_id, str(path), artifact_path)
+        try:
+            self.client.log_artifact(self.run_id, str(path), artifact_path)
+        except OSError as error:  # a full or read-only artifact store: say which, and that the run failed
+            store = self.client.get_run(self.run_id).info.artifact_uri
+            raise LifedlError(
+                f"cannot copy {path} into the run's MLflow artifacts at {store}: {error.strerror or error}. Free "
+                "disk space there (or make it writable), then rerun; this run is marked FAILED."
+            ) from error
 
     def log_input(self, path: str | os.PathLike, name: str, digest: str, context: str = "training") -> None:
         """The data file the run read, as an MLflow dataset (the runs table's Dataset column)."""
@@ -264,9 +297,30 @@ def tracked_run(
     try:
         yield RunRecorder(client, run_id)
     except BaseException:
-        client.set_terminated(run_id, "FAILED")
+        from mlflow.exceptions import MlflowException
+
+        try:  # one quick try: the server may be what made the job fail
+            with _patience(MLFLOW_HTTP_REQUEST_MAX_RETRIES="0", MLFLOW_HTTP_REQUEST_TIMEOUT="5"):
+                client.set_terminated(run_id, "FAILED")
+        except MlflowException as error:  # keep the job's own error
+            print(f"MLflow run {run_id} could not be marked FAILED ({type(error).__name__})", file=sys.stderr)
         raise
     client.set_terminated(run_id, "FINISHED")
+
+
+@contextlib.contextmanager
+def _patience(**settings: str) -> Iterator[None]:
+    """MLflow's HTTP settings (read per request) changed for the requests inside the block only."""
+    before = {name: os.environ.get(name) for name in settings}
+    os.environ.update(settings)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def open_run(tracking_uri: str, run_id: str) -> RunRecorder:
