@@ -32,9 +32,8 @@ def cells_from_table(table: pd.DataFrame, gene_names: list[str]):
     import anndata as ad
     import scipy.sparse as sp
 
-    from lifedl.pp.protein import PROTEIN_KEY
-
     from lifedl.errors import LifedlError
+    from lifedl.pp.protein import PROTEIN_KEY
 
     repeated = sorted({str(c) for c in table.columns[table.columns.duplicated()]})
     if repeated:
