@@ -7,6 +7,7 @@ import pytest
 from lifedl.errors import LifedlError
 from lifedl.models import get_architecture
 from lifedl.models.base import load_model, save_checkpoint
+from lifedl.models import peers
 from lifedl.models.peers import PEER_PYTHON_VARIABLE, peer_cells, peer_python
 
 
@@ -14,6 +15,22 @@ def test_without_scvi_tools_environment_the_error_says_how_to_make_one(monkeypat
     monkeypatch.setenv(PEER_PYTHON_VARIABLE, str(tmp_path / "no" / "python"))
     with pytest.raises(LifedlError, match=r"does not exist; run `make bench-venv`"):
         peer_python()
+
+
+def test_the_peers_output_reaches_a_workflow_jobs_log(monkeypatch, tmp_path):
+    """In a job, stderr is a tee to the log with no file descriptor (subprocess could not hand it to the child: the
+    first make reproduce with peers stopped there); the peer's lines are relayed into the log."""
+    import sys
+
+    from lifedl.logs import logged
+
+    monkeypatch.setenv(peers.PEER_PYTHON_VARIABLE, sys.executable)  # this environment stands in for scvi-tools'
+    log = tmp_path / "job.log"
+    with pytest.raises(SystemExit), logged(str(log)):
+        peers.run_peer("no_such_command")
+    text = log.read_text()
+    assert "no_such_command" in text.split("lifedl error")[0]  # the child's own output, relayed
+    assert "the scvi-tools peer's 'no_such_command' failed (exit" in text
 
 
 def test_the_cells_a_peer_reads_keep_the_models_genes_batch_and_split(small_counts):

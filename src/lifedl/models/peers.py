@@ -48,14 +48,18 @@ def peer_python() -> str:
 
 def run_peer(command: str, **arguments) -> None:
     """``lifedl.peer_runner``'s ``command`` in the peer environment; its output goes to this job's log."""
-    result = subprocess.run(
+    # Relayed line by line through sys.stderr, which in a workflow job is a tee to its log (no file descriptor
+    # to hand to the child).
+    with subprocess.Popen(
         [peer_python(), "-m", "lifedl.peer_runner", json.dumps({"command": command, **arguments})],
-        stdout=sys.stderr,
+        stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise LifedlError(f"the scvi-tools peer's '{command}' failed (exit {result.returncode}); its log is above.")
+        text=True,
+    ) as process:
+        for line in process.stdout:
+            sys.stderr.write(line)
+    if process.returncode != 0:
+        raise LifedlError(f"the scvi-tools peer's '{command}' failed (exit {process.returncode}); its log is above.")
 
 
 def peer_cells(adata: ad.AnnData, gene_names, batch_key: str, proteins) -> ad.AnnData:
