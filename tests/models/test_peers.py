@@ -5,9 +5,8 @@ import numpy as np
 import pytest
 
 from lifedl.errors import LifedlError
-from lifedl.models import get_architecture
+from lifedl.models import get_architecture, peers
 from lifedl.models.base import load_model, save_checkpoint
-from lifedl.models import peers
 from lifedl.models.peers import PEER_PYTHON_VARIABLE, peer_cells, peer_python
 
 
