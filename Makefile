@@ -12,7 +12,16 @@ PORT ?= 5000
 SNAKEMAKE_ARGS ?=
 # DATASETS=janggu_oct4_mafk,freesolv: run these rows of config/datasets.tsv instead of the default ones
 DATASETS ?=
-DATASET_ARGS := $(if $(DATASETS),--config 'datasets=[$(DATASETS)]')
+# Snakemake keeps only the last --config option: DATASETS joins one given in SNAKEMAKE_ARGS instead of replacing it.
+DATASET_CONFIG := 'datasets=[$(DATASETS)]'
+ifneq ($(DATASETS),)
+ifneq ($(findstring --config,$(SNAKEMAKE_ARGS)),)
+override SNAKEMAKE_ARGS := $(subst --config,--config $(DATASET_CONFIG),$(SNAKEMAKE_ARGS))
+DATASET_ARGS :=
+else
+DATASET_ARGS := --config $(DATASET_CONFIG)
+endif
+endif
 BENCH_VENV := .venv-bench
 BENCH_BIN := $(BENCH_VENV)/bin
 BENCH_STAMP := $(BENCH_VENV)/.installed

@@ -279,3 +279,19 @@ def test_a_row_listing_an_architecture_the_run_leaves_out_says_so(capsys):
     assert "dataset 'd' lists ['dae'] in sheet.tsv, which config 'architectures' does not include" in (
         capsys.readouterr().err
     )
+
+
+def test_datasets_and_a_config_option_in_snakemake_args_combine(repo):
+    """Snakemake keeps only the last --config: `make run DATASETS=a SNAKEMAKE_ARGS="--config 'x=..'"` ran the
+    default data sets. Both now reach one --config."""
+    import subprocess
+
+    def command(*arguments):
+        shown = subprocess.run(["make", "-n", "run", *arguments], cwd=repo, capture_output=True, text=True).stdout
+        return next(line for line in shown.splitlines() if "timed-run.sh" in line)
+
+    combined = command("DATASETS=sim_batches", "SNAKEMAKE_ARGS=--config 'architectures=[pca,dae]'")
+    assert combined.count("--config") == 1
+    assert "'datasets=[sim_batches]'" in combined and "'architectures=[pca,dae]'" in combined
+    assert "--config 'datasets=[sim_batches]'" in command("DATASETS=sim_batches")
+    assert "--config" not in command()

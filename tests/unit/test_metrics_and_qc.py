@@ -74,6 +74,31 @@ def test_qc_that_keeps_a_sliver_of_the_cells_stops_and_names_what_removed_them(c
     assert "no mitochondrial genes" in capsys.readouterr().err
 
 
+def test_qc_advice_comes_from_the_data_and_its_messages_agree(capsys):
+    """At 19 genes per cell and min_genes 50 already set, the advice was min_genes 50 again; with no MT- genes
+    and a cell without counts, the warning said max_pct_mito removes no cell while the error said 'removes 1'."""
+    import re
+
+    import scipy.sparse as sp
+
+    adata = simulate_counts(SimulationParams(n_cells=400, n_genes=600, mean_library_size=22, seed=4))
+    adata.var_names = [f"Gene{i}" for i in range(adata.n_vars)]  # mouse-style symbols: no MT- genes
+    counts = adata.layers["counts"].tolil()
+    counts[0, :] = 0  # one empty cell: its mito fraction is 0/0
+    adata.layers["counts"] = sp.csr_matrix(counts)
+    with pytest.raises(LifedlError) as error:
+        run_qc(adata, QCParams(min_genes=50), source="results/mouse/raw.h5ad")
+    message = str(error.value)
+    median = int(re.search(r"median genes per cell: (\d+)", message).group(1))
+    suggested = int(re.search(r"mouse: \{min_genes: (\d+)\}", message).group(1))
+    assert median < 50 and suggested < 50 and suggested <= median  # reached by most cells, not the failed value
+    assert "max_pct_mito=20.0 removes 0" in message  # as the warning says: no mito genes, no cell removed
+    assert "removes no cell" in capsys.readouterr().err
+    kept = run_qc(adata, QCParams(min_genes=suggested, n_top_genes=2000))
+    assert kept.n_obs >= 0.9 * 399  # the advice keeps the data
+    assert "every gene is kept (no highly variable gene selection)" in capsys.readouterr().err
+
+
 def test_adaptive_qc_drops_the_cells_outside_the_data_s_own_spread():
     """outlier_mads: cells far from the median in log counts, log genes or % mito go, whatever the data's depth."""
     from lifedl.pp.qc import mad_outliers

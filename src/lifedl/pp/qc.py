@@ -63,7 +63,9 @@ def run_qc(adata: ad.AnnData, params: QCParams, source: str = "raw.h5ad") -> ad.
     passes = {
         f"min_genes={params.min_genes}": adata.obs["n_genes_by_counts"].to_numpy() >= params.min_genes,
         f"min_counts={params.min_counts}": adata.obs["total_counts"].to_numpy() >= params.min_counts,
-        f"max_pct_mito={params.max_pct_mito}": adata.obs["pct_counts_mt"].to_numpy() <= params.max_pct_mito,
+        # a cell without counts has no mito fraction (0/0): min_genes and min_counts judge it, not this filter
+        f"max_pct_mito={params.max_pct_mito}": np.nan_to_num(adata.obs["pct_counts_mt"].to_numpy())
+        <= params.max_pct_mito,
     }
     if params.outlier_mads > 0:
         passes[f"outlier_mads={params.outlier_mads:g}"] = ~mad_outliers(adata.obs, params.outlier_mads)
@@ -72,12 +74,16 @@ def run_qc(adata: ad.AnnData, params: QCParams, source: str = "raw.h5ad") -> ad.
         # Keeping a sliver of the cells is a threshold made for other data, not a result: stop and say which.
         removed = ", ".join(f"{name} removes {int((~ok).sum())}" for name, ok in passes.items())
         kept = "no cells pass QC" if not keep_cells.any() else f"QC keeps only {int(keep_cells.sum())}"
+        genes_per_cell = adata.obs["n_genes_by_counts"].to_numpy()
+        # advice from the data, never the value that just failed: the genes per cell that 95 % of cells reach
+        suggested = min(int(np.percentile(genes_per_cell, 5)), max(params.min_genes - 1, 0))
+        dataset = Path(source).parent.name or "my_dataset"
         raise LifedlError(
             f"{source}: {kept} of {n_cells_in} (under {MIN_KEPT_FRACTION:.0%}): {removed} "
-            f"(median genes per cell: {int(np.median(adata.obs['n_genes_by_counts']))}). Lower the thresholds "
+            f"(median genes per cell: {int(np.median(genes_per_cell))}). Lower the thresholds "
             "under 'qc:' in config/config.yaml, or for this data set alone under 'qc_per_dataset:' (e.g. "
-            f"qc_per_dataset: {{{Path(source).parent.name or 'my_dataset'}: {{min_genes: 50}}}}), or filter by "
-            "the data's own spread instead (qc.outlier_mads: 5, min_genes: 0)."
+            f"qc_per_dataset: {{{dataset}: {{min_genes: {suggested}}}}}, which 95 % of its cells reach), or filter "
+            "by the data's own spread instead (qc.outlier_mads: 5, min_genes: 0)."
         )
     keep_genes = cells_detecting_each_gene(counts, keep_cells) >= params.min_cells
     if not keep_genes.any():
@@ -89,6 +95,13 @@ def run_qc(adata: ad.AnnData, params: QCParams, source: str = "raw.h5ad") -> ad.
     del counts
 
     n_top_genes = min(params.n_top_genes, filtered.n_vars)
+    if params.n_top_genes >= filtered.n_vars:
+        print(
+            f"lifedl note: {source}: n_top_genes={params.n_top_genes} is not below the {filtered.n_vars} genes left "
+            "after QC, so every gene is kept (no highly variable gene selection); lower qc.n_top_genes to select.",
+            file=sys.stderr,
+            flush=True,
+        )
     sc.pp.highly_variable_genes(filtered, flavor="seurat_v3", n_top_genes=n_top_genes, layer="counts")
     highly_variable = filtered.var["highly_variable"].to_numpy()
     if not highly_variable.all():
