@@ -791,11 +791,11 @@ SEED_MEASURES = (
 def loadings_enrichment(embeddings: Mapping[str, str], output: str, factors_output: str, n_factors: int) -> None:
     """Linear decoders' factors (LDVAE) and PCA's leading components, the baseline, against the data set's gene
     programs (:mod:`lifedl.tl.enrichment`): the first ``n_factors`` of each, so both face as many tests."""
-    from lifedl.data.programs import dataset_programs
+    from lifedl.data.programs import dataset_programs, programs_source
     from lifedl.errors import LifedlError
     from lifedl.tl.enrichment import enrichment_summary, loading_enrichment
 
-    tables = {}
+    tables, untested = {}, {}
     for arch, path in embeddings.items():
         adata = ad.read_h5ad(path)
         key = f"loadings_{arch}"
@@ -803,17 +803,22 @@ def loadings_enrichment(embeddings: Mapping[str, str], output: str, factors_outp
             raise LifedlError(f"{path}: no varm['{key}']; '{arch}' has no linear decoder to read loadings from.")
         programs = dataset_programs(adata)
         if not any(set(genes) & set(adata.var_names) for genes in programs.values()):
-            # a side table: data without matching programs (another species, say) still gets its other results
-            print(
-                f"WARNING {path}: none of the {len(programs)} gene programs shares a gene with the data, so the "
-                "factors are not tested; give the data set a GMT of its own genes (datasets.tsv column 'programs').",
-                flush=True,
+            # a row that says why, not an empty table: data of another species or tissue gets its other results
+            untested[arch] = (
+                f"none of the {len(programs)} gene programs ({programs_source(adata)}) shares a gene with the "
+                f"data's {adata.n_vars} genes (e.g. {list(adata.var_names[:3])}): not tested; give the data set "
+                "programs of its species and tissue (datasets.tsv column 'programs', a GMT file)"
             )
+            print(f"WARNING {path}: {untested[arch]}.", flush=True)
             continue
         tables[arch] = loading_enrichment(adata.varm[key][:, :n_factors], list(adata.var_names), programs)
     factors = [table.assign(arch=arch) for arch, table in tables.items()]
     write_tsv(pd.concat(factors) if factors else pd.DataFrame(columns=["arch", "factor"]), factors_output)
-    write_tsv(enrichment_summary(tables), output)
+    summary = enrichment_summary(tables)
+    if untested:
+        notes = pd.DataFrame({"arch": list(untested), "note": list(untested.values())})
+        summary = pd.concat([summary, notes], ignore_index=True)
+    write_tsv(summary, output)
 
 
 def program_peaks(embedding_h5ad: str, output: str, arch: str) -> None:

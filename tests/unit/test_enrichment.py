@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from lifedl.errors import LifedlError
+from lifedl.data.programs import DEFAULT_GMT
 from lifedl.tl.enrichment import enrichment_summary, loading_enrichment
 
 GENES = [f"g{i}" for i in range(200)]
@@ -46,3 +47,22 @@ def test_loadings_that_do_not_match_the_genes_or_programs_with_no_shared_gene_ar
         loading_enrichment(_loadings(), GENES, {"absent": ["x"]})
     with pytest.raises(LifedlError, match="n_top"):
         loading_enrichment(_loadings(), GENES, PROGRAMS, n_top=0)
+
+
+def test_mouse_genes_against_the_human_programs_get_a_note_not_an_empty_table(tmp_path):
+    """On mouse cells the enrichment table was empty without a word (only a log said why)."""
+    import anndata as ad
+    import pandas as pd
+
+    from lifedl import steps
+
+    genes = [f"Gm{i}" for i in range(40)]  # mouse-style names: none in the human PBMC programs
+    embedding = ad.AnnData(np.zeros((5, 40), dtype=np.float32), var=pd.DataFrame(index=genes))
+    embedding.varm["loadings_pca"] = np.random.default_rng(0).normal(size=(40, 4))
+    embedding.write_h5ad(tmp_path / "pca.h5ad")
+    summary, factors = tmp_path / "enrichment.tsv", tmp_path / "factors.tsv"
+    steps.loadings_enrichment({"pca": str(tmp_path / "pca.h5ad")}, str(summary), str(factors), n_factors=4)
+    row = pd.read_csv(summary, sep="\t").set_index("arch").loc["pca"]
+    assert "lifedl's human PBMC marker programs" in row["note"] and "shares a gene with the data's 40 genes" in row["note"]
+    assert "datasets.tsv column 'programs'" in row["note"]
+    assert "species: human" in DEFAULT_GMT.read_text().splitlines()[0]  # the shipped programs say whose they are

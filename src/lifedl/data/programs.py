@@ -26,6 +26,16 @@ def read_gmt(path: str | Path) -> dict[str, list[str]]:
     return programs
 
 
+DEFAULT_PROGRAMS = "lifedl's human PBMC marker programs"
+
+
+def programs_source(adata, gmt: str | Path = "") -> str:
+    """Where :func:`dataset_programs` takes a data set's programs from, in words for a report."""
+    if gmt:
+        return str(gmt)
+    return "the data set's own programs" if adata.uns.get("gene_programs") is not None else DEFAULT_PROGRAMS
+
+
 def dataset_programs(adata, gmt: str | Path = "") -> dict[str, list[str]]:
     """The gene programs of a data set: ``gmt`` when given, else those the download rule stored with the data
     (``uns['gene_programs']``: a simulation's own, a datasets.tsv 'programs' file), else the PBMC marker programs."""
