@@ -8,6 +8,7 @@ import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from lifedl.io import atomic_path
@@ -23,6 +24,7 @@ th:first-child, td:first-child { text-align: left; }
 img { max-width: 100%; border: 1px solid #eee; margin: 0.3rem 0; }
 code { background: #f4f4f4; padding: 0 0.2rem; }
 .muted { color: #666; font-size: 0.9rem; }
+.warning { color: #8a4b00; background: #fff4e0; padding: 0.3rem 0.6rem; }
 .flag { color: #a40; font-weight: 600; }
 nav ul { columns: 2; }
 """
@@ -130,8 +132,11 @@ def _metrics_note(table: pd.DataFrame) -> str:
     notes = [TASK_NOTES[task] for task in tasks if task in TASK_NOTES]
     if "representation" in tasks:
         label_free = (
-            "cluster silhouette: the Leiden clusters' separation in the embedding; resolution stability: mean ARI "
-            "between the clusterings at neighbouring resolutions; the IWAE bound on the test cells for count models."
+            "cluster_silhouette_pca: the Leiden clusters' silhouette in the PCA of the data, one space for every "
+            "model (cluster_silhouette, in each model's own space, does not compare across models); resolution "
+            "stability: mean ARI between the clusterings at neighbouring resolutions; depth_eta2: the share of log "
+            "sequencing depth's variance the clusters explain; effective_dims: near 1 for a collapsed embedding; "
+            "the IWAE bound on the test cells for count models."
         )
         notes.insert(
             0,
@@ -141,6 +146,35 @@ def _metrics_note(table: pd.DataFrame) -> str:
             f"best over the configured resolutions; label silhouette in the embedding. Label-free: {label_free}",
         )
     return " ".join(notes)
+
+
+SHALLOW_GENES_PER_CELL = 200  # scanpy's usual min_genes: below it as a median, cell types blur into depth
+DEPTH_DRIVEN = 0.5  # clusters explaining half of log depth's variance follow depth more than biology
+COLLAPSED_DIMS = 1.5  # an embedding using about one dimension
+
+
+def data_warnings(qc: Mapping[str, object], table: pd.DataFrame) -> list[str]:
+    """What a reader must know before trusting the clusters: shallow data, embeddings collapsed onto a line or
+    into one mixture component, clusters that follow sequencing depth."""
+    warnings = []
+    median = qc.get("median_genes_per_cell")
+    if median is not None and float(median) < SHALLOW_GENES_PER_CELL:
+        warnings.append(
+            f"Shallow data: a median of {float(median):.0f} genes per cell (under {SHALLOW_GENES_PER_CELL}). So few "
+            "genes per cell hardly support cell types; read the agreement table and depth_eta2 before the clusters."
+        )
+    for _, row in table.iterrows():
+        arch = row["arch"]
+        if row.get("effective_dims", np.inf) < COLLAPSED_DIMS:
+            warnings.append(f"{arch}: its embedding is collapsed ({row['effective_dims']:.2f} effective dimensions).")
+        if row.get("components_used", np.inf) <= 1:
+            warnings.append(f"{arch}: every test cell is in one mixture component; its components find no groups.")
+        if row.get("depth_eta2", 0) > DEPTH_DRIVEN:
+            warnings.append(
+                f"{arch}: its clusters explain {row['depth_eta2']:.0%} of the variance of log sequencing depth: they "
+                "follow depth more than biology."
+            )
+    return warnings
 
 
 def _contents(datasets: Mapping[str, object]) -> str:
@@ -173,8 +207,9 @@ def write_report(datasets: Mapping[str, Mapping[str, object]], tracking_uri: str
             for title, path in parts.get("tables", [])
         )
         anchor = html.escape(dataset)
+        warnings = "".join(f"<p class='warning'>{html.escape(text)}</p>" for text in data_warnings(qc, table))
         sections.append(
-            f"<h2 id='{anchor}'>{html.escape(dataset)}</h2><p class='muted'>{html.escape(qc_line)}</p>"
+            f"<h2 id='{anchor}'>{html.escape(dataset)}</h2><p class='muted'>{html.escape(qc_line)}</p>{warnings}"
             f"<h3 id='{anchor}-metrics'>Metrics</h3><p class='muted'>Baseline first. {_metrics_note(table)}</p>"
             f"{_table_html(table)}{tables}<h3 id='{anchor}-runs'>Runs and provenance</h3>"
             f"<table><tr>{''.join(f'<th>{h}</th>' for h in RUN_HEADERS)}</tr>"

@@ -16,6 +16,7 @@ from importlib import metadata
 from pathlib import Path
 
 import anndata as ad
+import numpy as np
 import pandas as pd
 
 from lifedl.io import file_sha256, read_h5ad_counts, save_figure, write_h5ad, write_json, write_tsv
@@ -415,21 +416,47 @@ def score_embedding(
         row["pca_gmm_component_nmi"] = normalized_mutual_info_score(test_labels, baseline)
     if hasattr(model, "test_scores"):  # the IWAE bound (count VAEs), the DGD's own measure, denoising, protein
         row.update(model.test_scores(adata[test], adata[~test], seed))
+    row.update(label_free_scores(adata, latent, test_clusterings[default_resolution], test, seed))
     return {**split_sizes(adata, spec), "n_dims": latent.shape[1], **row}
+
+
+def label_free_scores(adata: ad.AnnData, latent: np.ndarray, clusters, test: np.ndarray, seed: int) -> dict:
+    """Measures comparable across models without labels, on the test cells: the clusters' silhouette in one
+    space shared by every model (the PCA of the data; each embedding's own silhouette is not comparable), how
+    much of sequencing depth the clusters explain, and the embedding's effective dimensions (a collapse shows)."""
+    from lifedl.pp.counts import counts_matrix, library_sizes
+    from lifedl.tl.metrics import depth_association, effective_dimensions, label_silhouette
+
+    shared = shared_pca(adata, ~test, seed)[test]
+    scores = {
+        "cluster_silhouette_pca": label_silhouette(shared, clusters, seed),
+        "depth_eta2": depth_association(clusters, library_sizes(counts_matrix(adata[test]))),
+        "effective_dims": effective_dimensions(latent[test]),
+    }
+    components = [column for column in adata.obs if column.endswith("_component")]  # a mixture's own (DGD)
+    if components:
+        scores["components_used"] = float(adata.obs[components[0]][test].nunique())
+    return scores
+
+
+def shared_pca(adata: ad.AnnData, fit_rows, seed: int, n_components: int = 50) -> np.ndarray:
+    """Every cell in the PCA (scanpy's recipe: log-normalised, scaled, clipped at 10) of the ``fit_rows``: one space
+    in which every model's clusters are measured alike."""
+    from lifedl.models.pca import ScaledPCA
+    from lifedl.pp.counts import counts_matrix, log_normalise
+
+    expression = log_normalise(counts_matrix(adata)).toarray()
+    n_components = min(n_components, int(np.sum(fit_rows)) - 1, adata.n_vars - 1)
+    return ScaledPCA.fit(expression[fit_rows], n_components, 10.0, seed).transform(expression)
 
 
 def pca_mixture_components(adata: ad.AnnData, fit_rows, scored_rows, n_components: int, seed: int):
     """The DGD's baseline: each scored cell's component of a Gaussian mixture (as many components as the DGD's
-    mixture, diagonal covariances) fitted to the PCA (scanpy's recipe, 50 components) of the ``fit_rows``."""
-    from lifedl.models.pca import ScaledPCA
-    from lifedl.pp.counts import counts_matrix, log_normalise
+    mixture, diagonal covariances) fitted to the shared PCA (:func:`shared_pca`) of the ``fit_rows``."""
     from lifedl.tl.cluster import gaussian_mixture_components
 
-    expression = log_normalise(counts_matrix(adata)).toarray()
-    pca = ScaledPCA.fit(expression[fit_rows], 50, 10.0, seed)
-    return gaussian_mixture_components(
-        pca.transform(expression[fit_rows]), pca.transform(expression[scored_rows]), n_components, seed
-    )
+    components = shared_pca(adata, fit_rows, seed)
+    return gaussian_mixture_components(components[fit_rows], components[scored_rows], n_components, seed)
 
 
 def classify(qc_h5ad: str, checkpoint: str, output: str, predictions: str, arch: str, dataset: str) -> None:
@@ -819,6 +846,19 @@ def loadings_enrichment(embeddings: Mapping[str, str], output: str, factors_outp
         notes = pd.DataFrame({"arch": list(untested), "note": list(untested.values())})
         summary = pd.concat([summary, notes], ignore_index=True)
     write_tsv(summary, output)
+
+
+def clustering_agreement(embeddings: Mapping[str, str], output: str, resolution: float) -> None:
+    """The adjusted Rand index between every two models' Leiden clusters (at ``resolution``) of the test cells."""
+    from lifedl.data.splits import TEST, split_of
+    from lifedl.tl.cluster import leiden_key
+    from lifedl.tl.metrics import clustering_agreement as agreement
+
+    clusterings = {}
+    for arch, path in embeddings.items():
+        obs = ad.read_h5ad(path, backed="r").obs
+        clusterings[arch] = obs.loc[split_of(ad.AnnData(obs=obs), path) == TEST, leiden_key(arch, resolution)]
+    write_tsv(agreement(clusterings).round(3).reset_index(), output)
 
 
 def program_peaks(embedding_h5ad: str, output: str, arch: str) -> None:

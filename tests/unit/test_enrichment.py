@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from lifedl.errors import LifedlError
 from lifedl.data.programs import DEFAULT_GMT
+from lifedl.errors import LifedlError
 from lifedl.tl.enrichment import enrichment_summary, loading_enrichment
 
 GENES = [f"g{i}" for i in range(200)]
@@ -63,6 +63,8 @@ def test_mouse_genes_against_the_human_programs_get_a_note_not_an_empty_table(tm
     summary, factors = tmp_path / "enrichment.tsv", tmp_path / "factors.tsv"
     steps.loadings_enrichment({"pca": str(tmp_path / "pca.h5ad")}, str(summary), str(factors), n_factors=4)
     row = pd.read_csv(summary, sep="\t").set_index("arch").loc["pca"]
-    assert "lifedl's human PBMC marker programs" in row["note"] and "shares a gene with the data's 40 genes" in row["note"]
+    assert (
+        "lifedl's human PBMC marker programs" in row["note"] and "shares a gene with the data's 40 genes" in row["note"]
+    )
     assert "datasets.tsv column 'programs'" in row["note"]
     assert "species: human" in DEFAULT_GMT.read_text().splitlines()[0]  # the shipped programs say whose they are

@@ -159,3 +159,20 @@ def test_qc_without_copies_keeps_exactly_what_anndata_subsetting_keeps(tmp_path)
     assert (filtered.layers["counts"] != expected.layers["counts"]).nnz == 0
     np.testing.assert_array_equal(filtered.obsm["X_given"], expected.obsm["X_given"])
     assert list(filtered.obs["cell_type"].cat.categories) == list(expected.obs["cell_type"].cat.categories)
+
+
+def test_label_free_measures_that_compare_across_models():
+    """Clusters that follow depth, an embedding on a line, and two clusterings that agree or not."""
+    from lifedl.tl.metrics import clustering_agreement, depth_association, effective_dimensions
+
+    rng = np.random.default_rng(0)
+    depth = np.exp(rng.normal(7, 1, 400))
+    by_depth = pd.Series(np.digitize(np.log(depth), [6.5, 7.5]).astype(str))
+    at_random = pd.Series(rng.integers(0, 3, 400).astype(str))
+    assert depth_association(by_depth, depth) > 0.7 and depth_association(at_random, depth) < 0.05
+    spread = rng.normal(size=(400, 10))
+    assert 8 < effective_dimensions(spread) <= 10
+    line = np.outer(rng.normal(size=400), rng.normal(size=10)) + 1e-4 * rng.normal(size=(400, 10))
+    assert effective_dimensions(line) < 1.1
+    table = clustering_agreement({"a": by_depth, "b": by_depth.copy(), "c": at_random})
+    assert table.loc["a", "b"] == 1.0 and abs(table.loc["a", "c"]) < 0.05 and table.loc["c", "a"] == table.loc["a", "c"]

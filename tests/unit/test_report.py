@@ -60,3 +60,24 @@ def test_the_report_shows_every_column_each_task_writes(tmp_path):
     for column in ("protein_r_per_cell", "batch_entropy", "ari_rna", "ari_protein"):
         assert f"<th>{column}</th>" in citeseq
     assert "<td>200</td>" in citeseq and "dataset" not in citeseq  # counts as whole numbers; no id column
+
+
+def test_shallow_data_collapsed_embeddings_and_depth_driven_clusters_are_warned_about():
+    """The 10x file (19 genes per cell) was ranked by silhouettes while the DGD put every cell in one component."""
+    from lifedl.report import data_warnings
+
+    table = pd.DataFrame(
+        {
+            "arch": ["pca", "dgd", "vae"],
+            "effective_dims": [12.0, 1.1, 6.0],
+            "components_used": [float("nan"), 1.0, float("nan")],
+            "depth_eta2": [0.1, 0.2, 0.7],
+        }
+    )
+    warnings = data_warnings({"median_genes_per_cell": 19.0}, table)
+    assert warnings[0].startswith("Shallow data: a median of 19 genes per cell")
+    assert any(w.startswith("dgd: its embedding is collapsed (1.10 effective") for w in warnings)
+    assert any(w.startswith("dgd: every test cell is in one mixture component") for w in warnings)
+    assert any(w.startswith("vae: its clusters explain 70% of the variance of log sequencing depth") for w in warnings)
+    assert not any(w.startswith("pca") for w in warnings)
+    assert data_warnings({"median_genes_per_cell": 900.0}, table.iloc[:1]) == []

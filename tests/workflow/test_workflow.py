@@ -216,6 +216,14 @@ def test_tiny_run_writes_every_output(tiny_run):
     assert list(enrichment.index) == ["pca", "ldvae"] and (enrichment["n_factors"] == 4).all()  # ldvae's n_latent
     factors = pd.read_csv(tiny / "enrichment_factors.tsv", sep="\t")
     assert len(factors) == 2 * 2 * 4 and factors["p_adjusted"].between(0, 1).all()
+    # label-free measures comparable across models, and the models' clusterings against each other
+    scored = pd.read_csv(tiny / "metrics.tsv", sep="\t").set_index("arch")
+    assert scored.loc[ARCHS, "cluster_silhouette_pca"].between(-1, 1).all()
+    assert scored.loc[ARCHS, "depth_eta2"].between(0, 1).all() and (scored.loc[ARCHS, "effective_dims"] > 0).all()
+    assert scored.loc["dgd", "components_used"] >= 1
+    agreement = pd.read_csv(tiny / "agreement.tsv", sep="\t").set_index("arch")
+    assert list(agreement.index) == list(agreement.columns) and set(agreement.index) == set(ARCHS)
+    assert (np.diag(agreement.to_numpy()) == 1).all() and agreement.to_numpy().min() >= -1
     # the perturbation model, on its own data set: scgen beside its own baselines (no PCA: it embeds nothing to score)
     stim = results / "tiny_stim"
     response = pd.read_csv(stim / "metrics/scgen.tsv", sep="\t").set_index("method")

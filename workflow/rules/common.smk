@@ -229,6 +229,9 @@ def report_plan():
             for arch in [arch for arch in PROGRAM_ARCHS if arch in archs_of(dataset)]:
                 title = f"{arch}: the cell type where each program is most and least active (z across cell types)"
                 tables.append((title, f"results/{dataset}/programs/{arch}.tsv"))
+        if len(archs_of(dataset, "representation")) > 1:
+            title = "Agreement between the models' clusterings (ARI of their Leiden clusters on the test cells)"
+            tables.append((title, f"results/{dataset}/agreement.tsv"))
         if loadings_archs(dataset):
             title = "Factors whose top-loading genes form a gene program (hypergeometric test, Bonferroni)"
             tables.append((title, f"results/{dataset}/enrichment.tsv"))

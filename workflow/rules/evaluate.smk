@@ -252,3 +252,25 @@ rule program_peaks:
         "../../envs/report.yaml"
     script:
         "../scripts/program_peaks.py"
+
+
+rule agreement:
+    input:
+        lambda wildcards: [
+            f"results/{wildcards.dataset}/embeddings/{arch}.h5ad"
+            for arch in archs_of(wildcards.dataset, "representation")
+        ],
+    output:
+        report("results/{dataset}/agreement.tsv", caption="../report/agreement.rst", category="{dataset}"),
+    log:
+        "results/{dataset}/logs/agreement.log",
+    benchmark:
+        "results/{dataset}/benchmarks/agreement.tsv"
+    localrule: True
+    conda:
+        "../../envs/report.yaml"
+    params:
+        archs=lambda wildcards: archs_of(wildcards.dataset, "representation"),
+        resolution=config["clustering"]["default_resolution"],
+    script:
+        "../scripts/agreement.py"

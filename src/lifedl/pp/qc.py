@@ -117,6 +117,7 @@ def run_qc(adata: ad.AnnData, params: QCParams, source: str = "raw.h5ad") -> ad.
         "n_genes_before": n_genes_in,
         "n_cells_after": filtered.n_obs,
         "n_genes_after": filtered.n_vars,
+        "median_genes_per_cell": float(np.median(filtered.obs["n_genes_by_counts"])),
     }
     print(
         f"QC: kept {filtered.n_obs}/{n_cells_in} cells and {filtered.n_vars}/{n_genes_in} genes "

@@ -128,3 +128,34 @@ def evaluate_clustering(
         }
     )
     return row
+
+
+def depth_association(clusters: pd.Series, library_sizes: np.ndarray) -> float:
+    """Share of the variance of log sequencing depth that the clusters explain (eta squared, 0..1): clusters
+    that follow depth (technical) rather than biology score high."""
+    depth = pd.Series(np.log1p(np.asarray(library_sizes, dtype=float)), index=clusters.index)
+    total = ((depth - depth.mean()) ** 2).sum()
+    if total == 0:
+        return float("nan")
+    means = depth.groupby(clusters.to_numpy(), observed=True).transform("mean")
+    return float(((means - depth.mean()) ** 2).sum() / total)
+
+
+def effective_dimensions(embedding: np.ndarray) -> float:
+    """The participation ratio of the embedding's covariance eigenvalues, (sum l)^2 / sum l^2: about k for k
+    equally used dimensions, near 1 for an embedding collapsed onto a line, 0 for one collapsed onto a point."""
+    values = np.clip(np.linalg.eigvalsh(np.cov(np.asarray(embedding, dtype=float), rowvar=False)), 0, None)
+    return float(values.sum() ** 2 / (values**2).sum()) if (values**2).sum() > 0 else 0.0
+
+
+def clustering_agreement(clusterings: dict[str, pd.Series]) -> pd.DataFrame:
+    """The adjusted Rand index between every two models' clusterings of the same cells (a square table, 1 on the
+    diagonal): on data without labels, whether the models find the same groups at all."""
+    names = list(clusterings)
+    table = pd.DataFrame(1.0, index=pd.Index(names, name="arch"), columns=names)
+    for i, first in enumerate(names):
+        for second in names[i + 1 :]:
+            table.loc[first, second] = table.loc[second, first] = adjusted_rand_score(
+                clusterings[first].to_numpy(), clusterings[second].to_numpy()
+            )
+    return table
