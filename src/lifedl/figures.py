@@ -35,14 +35,20 @@ class Figure:
 
 
 def _umap(inputs, spec, options):
+    import numpy as np
+
     from lifedl.pl.figures import umap_grid
     from lifedl.tl.cluster import leiden_key
 
     resolution = options["default_resolution"]
+    for adata in inputs.values():  # depth beside the clusters: do they follow it?
+        if "total_counts" in adata.obs:
+            adata.obs["log10_depth"] = np.log10(adata.obs["total_counts"].astype(float).clip(lower=1))
     colour_keys = {
         arch: ([(spec.labels, f"label ({spec.labels})")] if spec.labels else [])
         + [(leiden_key(arch, resolution), f"Leiden {resolution:g}")]
-        for arch in inputs
+        + ([("log10_depth", "log10 UMIs per cell")] if "log10_depth" in adata.obs else [])
+        for arch, adata in inputs.items()
     }
     return umap_grid(dict(inputs), colour_keys)
 

@@ -42,27 +42,56 @@ def hvg_figure(adata: ad.AnnData) -> plt.Figure:
     hvg = var["highly_variable"].to_numpy()
     ax.scatter(var["means"][~hvg], var["variances"][~hvg], s=3, c="lightgrey", label="other")
     ax.scatter(var["means"][hvg], var["variances"][hvg], s=3, c="tab:blue", label=f"highly variable ({hvg.sum()})")
-    ax.set(xscale="log", yscale="log", xlabel="mean count", ylabel="variance", title="Highly variable genes")
+    title = "Highly variable genes" if not hvg.all() else f"Every gene kept ({hvg.sum()}: n_top_genes >= genes)"
+    ax.set(xscale="log", yscale="log", xlabel="mean count", ylabel="variance", title=title)
     ax.legend(fontsize=8, markerscale=3)
     fig.tight_layout()
     return fig
 
 
+# 60 distinct colours (tab20, tab20b, tab20c): Leiden on shallow data can give dozens of clusters
+PALETTE = [plt.get_cmap(name)(i) for name in ("tab20", "tab20b", "tab20c") for i in range(20)]
+LEGEND_ROWS = 20
+
+
 def scatter_categories(ax, coordinates: np.ndarray, categories: pd.Series, title: str, legend: bool = True) -> None:
+    """Points coloured by category: a legend (in columns of 20) up to 60 categories, beyond that each category's
+    name at its centre, so no colour stands for two categories without a word."""
     categories = categories.astype("category")
-    colours = plt.get_cmap("tab20")
-    for i, name in enumerate(categories.cat.categories):
+    names = list(categories.cat.categories)
+    for i, name in enumerate(names):
         mask = (categories == name).to_numpy()
-        ax.scatter(coordinates[mask, 0], coordinates[mask, 1], s=3, color=colours(i % 20), label=str(name))
+        ax.scatter(coordinates[mask, 0], coordinates[mask, 1], s=3, color=PALETTE[i % len(PALETTE)], label=str(name))
     ax.set_title(title, fontsize=10)
     ax.set_xticks([])
     ax.set_yticks([])
-    if legend and len(categories.cat.categories) <= 20:
-        ax.legend(fontsize=6, markerscale=2, loc="center left", bbox_to_anchor=(1, 0.5), frameon=False)
+    if legend and len(names) <= len(PALETTE):
+        ax.legend(
+            fontsize=6,
+            markerscale=2,
+            loc="center left",
+            bbox_to_anchor=(1, 0.5),
+            frameon=False,
+            ncol=int(np.ceil(len(names) / LEGEND_ROWS)),
+        )
+    elif legend:
+        for name in names:
+            centre = np.median(coordinates[(categories == name).to_numpy()], axis=0)
+            ax.annotate(str(name), centre, fontsize=6, ha="center", va="center")
+
+
+def scatter_values(ax, coordinates: np.ndarray, values, title: str, label: str) -> None:
+    """Points coloured by a number (e.g. sequencing depth), with a colour bar."""
+    points = ax.scatter(coordinates[:, 0], coordinates[:, 1], s=3, c=np.asarray(values, dtype=float), cmap="viridis")
+    ax.figure.colorbar(points, ax=ax, label=label, shrink=0.8)
+    ax.set_title(title, fontsize=10)
+    ax.set_xticks([])
+    ax.set_yticks([])
 
 
 def umap_grid(panels: Mapping[str, ad.AnnData], colour_keys: Mapping[str, list[tuple[str, str]]]) -> plt.Figure:
-    """One row per architecture: its UMAP coloured by each (obs column, title) in ``colour_keys[arch]``."""
+    """One row per architecture: its UMAP coloured by each (obs column, title) in ``colour_keys[arch]``; a
+    numeric column (e.g. log depth) gets a colour scale, a categorical one a legend."""
     n_cols = max(len(keys) for keys in colour_keys.values())
     fig, axes = plt.subplots(len(panels), n_cols, figsize=(5.2 * n_cols, 4 * len(panels)), squeeze=False)
     for row, (arch, adata) in enumerate(panels.items()):
@@ -72,7 +101,11 @@ def umap_grid(panels: Mapping[str, ad.AnnData], colour_keys: Mapping[str, list[t
                 ax.axis("off")
                 continue
             column, title = colour_keys[arch][col]
-            scatter_categories(ax, adata.obsm[f"X_umap_{arch}"], adata.obs[column], f"{arch.upper()}: {title}")
+            coordinates, values = adata.obsm[f"X_umap_{arch}"], adata.obs[column]
+            if pd.api.types.is_numeric_dtype(values) and not isinstance(values.dtype, pd.CategoricalDtype):
+                scatter_values(ax, coordinates, values, f"{arch.upper()}: {title}", title)
+            else:
+                scatter_categories(ax, coordinates, values, f"{arch.upper()}: {title}")
     fig.tight_layout()
     return fig
 
