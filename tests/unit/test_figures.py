@@ -20,7 +20,7 @@ def test_28_clusters_get_a_legend_of_distinct_colours_and_100_get_their_names_on
     matplotlib.use("Agg")
     from lifedl.pl.figures import PALETTE, scatter_categories
 
-    fig, (left, right) = matplotlib.pyplot.subplots(1, 2)
+    _, (left, right) = matplotlib.pyplot.subplots(1, 2)
     scatter_categories(left, _panel(28).obsm["X_umap_dgd"], _panel(28).obs["leiden_dgd_1"], "28")
     legend = left.get_legend()
     assert legend is not None and len(legend.get_texts()) == 28 and legend._ncols == 2
