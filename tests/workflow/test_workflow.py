@@ -119,6 +119,22 @@ def test_a_moved_finished_run_or_another_tracking_store_retrains_nothing(repo, t
         assert "Nothing to be done" in result.stdout + result.stderr, (result.stdout + result.stderr)[-3000:]
 
 
+def test_the_readmes_mlflow_snippet_runs_as_written_from_the_project_root(repo, tiny_run, monkeypatch):
+    """It set no tracking URI ('Run ... not found', a stray ./mlflow.db) and left the counts table to the reader."""
+    import mlflow
+
+    readme = (repo / "README.md").read_text()
+    snippet = next(block for block in readme.split("```python")[1:] if "mlflow.pyfunc.load_model" in block)
+    monkeypatch.chdir(tiny_run)
+    namespace = {}
+    try:
+        exec(snippet.split("```")[0].replace("pbmc68k_reduced", "tiny"), namespace)  # noqa: S102 - the README's own code
+    finally:
+        mlflow.set_tracking_uri(None)
+    cells = ad.read_h5ad(tiny_run / "results/tiny/qc.h5ad")
+    assert namespace["embedding"].shape[0] == cells.n_obs and not (tiny_run / "mlflow.db").exists()
+
+
 def test_trained_models_load_in_any_mlflow_client_and_embed_as_their_checkpoints(tiny_run):
     import mlflow.pyfunc
 
