@@ -24,6 +24,18 @@ from typing import Any
 import anndata as ad
 import numpy as np
 
+from lifedl.errors import LifedlError
+
+# What lifedl.fit's ``training`` may set (lifedl.train.context.TrainingContext's fields a user chooses).
+TRAINING_KEYS = ("accelerator", "devices", "precision", "num_workers")
+# What each data kind holds, for the message that refuses an architecture of another kind.
+KIND_CONTENTS = {
+    "cells": "integer counts in layers['counts']",
+    "cells+protein": "integer counts in layers['counts'] and surface-protein counts in obsm['protein_counts']",
+    "sequences": "sequence codes in X, as lifedl.data.sequences makes them",
+    "graphs": "molecules' SMILES in obs['smiles']",
+}
+
 
 class Model:
     """A trained lifedl model: ``embed`` (representations), ``predict_proba`` (classifiers), ``generate``,
@@ -42,7 +54,7 @@ class Model:
 
     def embed(self, adata: ad.AnnData, key: str | None = None) -> np.ndarray:
         """The representation of ``adata``'s cells, also stored in ``adata.obsm[key]`` (default ``X_<arch>``)."""
-        embedding = self.trained.embed(adata)
+        embedding = self.trained.embed(_anndata(adata, "Model.embed(adata)"))
         adata.obsm[key or f"X_{self.trained.arch}"] = embedding
         return embedding
 
@@ -81,10 +93,13 @@ def fit(
     from lifedl.train.context import TrainingContext
     from lifedl.train.plans import fit_architecture
 
+    adata = _anndata(adata, "lifedl.fit(adata, ...)")
     architecture = get_architecture(arch)
     resolved = architecture.resolve_params(params, where=f"lifedl.fit(..., '{arch}') keyword arguments")
     spec = DatasetSpec.from_adata(adata, file="the AnnData passed to lifedl.fit")
     spec = spec.with_roles(adata, dict(roles or {}), "lifedl.fit(..., roles=...)")
+    _check_fits(adata, architecture, spec)
+    _check_training(training or {})
     if work_dir is not None:
         Path(work_dir).mkdir(parents=True, exist_ok=True)
     own_dir = Path(tempfile.mkdtemp(prefix=f"lifedl-{arch}-", dir=work_dir))
@@ -102,6 +117,58 @@ def fit(
         if work_dir is None:
             shutil.rmtree(own_dir, ignore_errors=True)
     return Model(trained, own_dir if work_dir is not None else None)
+
+
+def _anndata(adata, where: str) -> ad.AnnData:
+    """``adata`` itself, once known to be an AnnData (a DataFrame failed deep inside with an AttributeError)."""
+    if not isinstance(adata, ad.AnnData):
+        raise LifedlError(
+            f"{where}: got a {type(adata).__name__}, not an AnnData; make one from a cells x genes table of counts, "
+            "e.g. adata = anndata.AnnData(table); adata.layers['counts'] = adata.X.copy()."
+        )
+    return adata
+
+
+def _check_fits(adata: ad.AnnData, architecture, spec) -> None:
+    """The data is of the kind the architecture reads, names the roles it needs and holds proteins a model can read:
+    what the workflow's sheet and download check, here before any split is written or a model set up (which failed on
+    a missing key)."""
+    from lifedl.models import ARCHITECTURES
+    from lifedl.pp.protein import check_proteins
+
+    where = f"lifedl.fit(..., '{architecture.name}')"
+    if not architecture.reads(spec.kind):
+        fitting = [name for name, other in ARCHITECTURES.items() if other.reads(spec.kind)]
+        raise LifedlError(
+            f"{where}: '{architecture.name}' reads {architecture.data_kind} data "
+            f"({KIND_CONTENTS[architecture.data_kind]}), but the AnnData holds {spec.kind} data; train one of the "
+            f"architectures that read {spec.kind} ({', '.join(fitting)}), or pass data of the kind it reads."
+        )
+    # 'split' names the sheet's test rows; fit draws a split where the data has none
+    missing = [role for role in architecture.needs if role != "split" and not getattr(spec, role)]
+    if missing:
+        raise LifedlError(
+            f"{where}: '{architecture.name}' needs the role(s) {missing}, which neither roles= nor the data's "
+            f"uns['lifedl_dataset'] names; pass them, e.g. roles={{'{missing[0]}': ...}} (obs columns for labels, "
+            "batch and condition; values for control and heldout)."
+        )
+    if architecture.data_kind == "cells+protein":  # as at download; before any subset, which repeated names break
+        check_proteins(adata, spec.where)
+
+
+def _check_training(training: dict[str, Any]) -> None:
+    """Known settings only (a misspelt one was a TypeError), and no GPU asked for where there is none."""
+    from lifedl.train.context import resolve_accelerator
+
+    where = "lifedl.fit(..., training=...)"
+    unknown = sorted(set(training) - set(TRAINING_KEYS))
+    if unknown:
+        raise LifedlError(f"{where}: unknown setting(s) {unknown}; the settings are {list(TRAINING_KEYS)}.")
+    resolve_accelerator(
+        str(training.get("accelerator", "auto")),
+        setting=f"{where}: accelerator",
+        fix="Pass training={'accelerator': 'cpu'} (or 'auto'), or run on a machine with a CUDA GPU.",
+    )
 
 
 def load(path: str | os.PathLike) -> Model:

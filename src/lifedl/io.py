@@ -20,6 +20,8 @@ import anndata as ad
 from lifedl.errors import LifedlError
 
 WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR}
+# The path itself is wrong (a directory, or a file where a folder on its way should be), not the disk.
+PATH_ERRNOS = {errno.ENOTDIR, errno.EISDIR, errno.EEXIST}
 
 
 def current_umask() -> int:
@@ -47,11 +49,16 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
     except OSError as error:
-        if error.errno not in WRITE_ERRNOS:
+        if error.errno not in WRITE_ERRNOS | PATH_ERRNOS:
             raise
+        fix = (
+            "The path must name a file, and each folder on its way a folder, not a file: give another path (e.g. "
+            "runs/model.ckpt)"
+            if error.errno in PATH_ERRNOS
+            else "Free disk space on that file system or make the results directory writable, then rerun"
+        )
         raise LifedlError(
-            f"cannot write {path}: {error.strerror or error}. Free disk space on that file system or make the "
-            "results directory writable, then rerun (nothing half-written was kept)."
+            f"cannot write {path}: {error.strerror or error}. {fix} (nothing half-written was kept)."
         ) from error
     finally:
         if tmp is not None:

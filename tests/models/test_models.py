@@ -106,5 +106,5 @@ def test_batch_baselines_mix_batches_that_pca_keeps_apart(arch, tmp_path):
     assert entropy[arch] > entropy["pca"] + 0.2, entropy
     save_checkpoint(corrected, tmp_path / "model.ckpt")
     np.testing.assert_array_equal(load_model(tmp_path / "model.ckpt").embed(cells), corrected.embed(cells))
-    with pytest.raises(LifedlError, match="corrects batches"):
+    with pytest.raises(LifedlError, match=r"needs the role\(s\) \['batch'\]"):
         fit(arch, cells, tmp_path / "none")  # no batch column named

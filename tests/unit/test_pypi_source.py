@@ -10,7 +10,7 @@ import pytest
 from lifedl.data import DatasetSpec, load_source
 from lifedl.errors import LifedlError
 
-POSITIVES = ">p1 peak one\nACGTACGTAC\n>p2\nacgtac\ngtac\n"  # a sequence may span lines, either case
+POSITIVES = ">p1 peak one\nACGTACGTAC\n>p2\nacgtac\ngtaa\n"  # a sequence may span lines, either case
 NEGATIVES = ">n1\nTTTTGGGGCC\n>n2\nCCCCAAAATT\n"
 HELD_OUT = ">t1\nACGTTTTTAA\n"
 
@@ -33,7 +33,7 @@ def test_wheel_members_become_labelled_sequences(index, tmp_path):
     assert list(adata.obs_names) == ["bound:p1", "bound:p2", "unbound:n1", "unbound:n2", "bound:t1"]
     assert list(adata.obs["label"]) == ["bound"] * 2 + ["unbound"] * 2 + ["bound"]
     assert list(adata.obs["split"]) == ["train"] * 4 + ["test"]
-    np.testing.assert_array_equal(adata.X[1], [0, 1, 2, 3, 0, 1, 2, 3, 0, 1])  # ACGTACGTAC over two lines
+    np.testing.assert_array_equal(adata.X[1], [0, 1, 2, 3, 0, 1, 2, 3, 0, 0])  # ACGTACGTAA over two lines
     cached = list((tmp_path / "cache" / "pypi").iterdir())
     assert [path.name for path in cached] == [f"seqpkg-1.0-{digest[:16]}.whl"]  # keyed by its checksum, no leftovers
     assert stat.S_IMODE(cached[0].stat().st_mode) & 0o044 == 0o044  # readable by others under the usual umask

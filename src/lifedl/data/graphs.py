@@ -31,13 +31,20 @@ def _rdkit():
 
 def parse_smiles(smiles, where: str) -> list:
     """RDKit molecules of ``smiles``; any that RDKit cannot parse is an error naming its rows."""
+    smiles = list(smiles)
+    empty = [index for index, s in enumerate(smiles) if pd.isna(s) or not str(s).strip()]
+    if empty:  # an empty cell read as NaN was reported as the unparsable SMILES 'nan'
+        raise LifedlError(
+            f"{where}: {len(empty)} molecule(s) have no SMILES (an empty cell; first: row {empty[0]}); fill in their "
+            "SMILES or drop those rows."
+        )
     Chem = _rdkit()
     molecules = [Chem.MolFromSmiles(str(s)) for s in smiles]
     bad = [index for index, molecule in enumerate(molecules) if molecule is None]
     if bad:
         raise LifedlError(
             f"{where}: RDKit cannot parse the SMILES of {len(bad)} molecule(s) (first: row {bad[0]}, "
-            f"'{list(smiles)[bad[0]]}'); fix or drop those rows."
+            f"'{smiles[bad[0]]}'); fix or drop those rows."
         )
     return molecules
 
@@ -120,13 +127,38 @@ def scaffold_split(smiles, where: str, test_fraction: float = 0.2) -> np.ndarray
     return split.astype(str)
 
 
+def _no_smiles_column(columns: list, where: str, smiles_column: str) -> str:
+    """Why a CSV has no SMILES column: another separator than commas (the whole header one column), or the
+    column named otherwise."""
+    separators = {";": "semicolons", "\t": "tabs", "|": "bars"}
+    found = [name for separator, name in separators.items() if len(columns) == 1 and separator in str(columns[0])]
+    if found:
+        return (
+            f"{where}: the header {str(columns[0])!r} reads as one column: the file is separated by {found[0]}, "
+            "not commas; write it with commas (e.g. pandas' to_csv) or convert it (e.g. csvformat)."
+        )
+    return (
+        f"{where}: no '{smiles_column}' column (columns: {columns}); name the column of SMILES strings "
+        f"'{smiles_column}' in the header, exactly so."
+    )
+
+
 def molecules_from_csv(text: str, where: str, smiles_column: str = SMILES) -> ad.AnnData:
     """One ``graphs`` data set from a CSV with a SMILES column: every column goes to ``obs``, the SMILES
     are checked with RDKit; ``obs['scaffold_split']`` holds a scaffold split and ``obs['random_split']`` a
     random one (MoleculeNet's usual; seeded), each with 20 % test."""
-    table = pd.read_csv(io.StringIO(text))
+    try:
+        table = pd.read_csv(io.StringIO(text))
+    except pd.errors.EmptyDataError:
+        raise LifedlError(
+            f"{where}: an empty file (no header, no rows); point the source at the CSV of molecules."
+        ) from None
+    except pd.errors.ParserError as error:
+        raise LifedlError(
+            f"{where}: not a comma-separated table ({error}); write it as CSV with one header line."
+        ) from None
     if smiles_column not in table:
-        raise LifedlError(f"{where}: no '{smiles_column}' column (columns: {list(table.columns)}).")
+        raise LifedlError(_no_smiles_column(list(table.columns), where, smiles_column))
     table = table.rename(columns={smiles_column: SMILES})
     table["scaffold_split"] = pd.Categorical(scaffold_split(table[SMILES], where), categories=["train", "test"])
     test = np.random.default_rng(0).permutation(len(table)) < round(0.2 * len(table))

@@ -343,7 +343,7 @@ def fasta_text(data: bytes, where: str) -> str:
             raise LifedlError(
                 f"{where}: a gzip-compressed file that does not decompress ({error}); is it whole?"
             ) from None
-    return data.decode("utf-8", errors="replace")
+    return data.decode("utf-8-sig", errors="replace")  # -sig: a byte-order mark is no letter before the header
 
 
 def read_fasta(text: str, where: str) -> tuple[list[str], list[str]]:
@@ -361,6 +361,12 @@ def read_fasta(text: str, where: str) -> tuple[list[str], list[str]]:
             lines.append(line)
     if not names:
         raise LifedlError(f"{where}: no '>' header; a FASTA file starts each sequence with a '>name' line.")
+    empty = [name for name, parts in zip(names, sequences) if not parts]
+    if empty:  # blamed on the sequences' lengths before, or read as sequences of length 0 when all were empty
+        raise LifedlError(
+            f"{where}: {len(empty)} header(s) have no sequence after them (e.g. {empty[:3]}); put each sequence's "
+            "letters on the lines below its '>name', or drop the empty records."
+        )
     return names, ["".join(parts) for parts in sequences]
 
 
@@ -368,7 +374,7 @@ def sequences_from_fasta(files: list[tuple[str, str, str, str]]) -> ad.AnnData:
     """One sequences data set from FASTA texts, each of one class: ``files`` holds (where, text, label, split).
 
     Rows are named label:header; obs 'label' and 'split' (train or test) say where each came from."""
-    names, sequences, labels, splits = [], [], [], []
+    names, sequences, labels, splits, sources = [], [], [], [], []
     for where, text, label, split in files:
         headers, letters = read_fasta(text, where)
         repeated = sorted(header for header, n in Counter(headers).items() if n > 1)
@@ -381,11 +387,13 @@ def sequences_from_fasta(files: list[tuple[str, str, str, str]]) -> ad.AnnData:
         sequences += letters
         labels += [label] * len(headers)
         splits += [split] * len(headers)
+        sources += [where] * len(headers)
     where = files[0][0] if len(files) == 1 else f"{len(files)} FASTA files"
     try:
         codes = encode(sequences, names)
     except LifedlError as error:
         raise LifedlError(f"{where}: {error}") from error
+    _check_each_sequence_once(sequences, names, sources, where)
     obs = pd.DataFrame(
         {
             "label": pd.Categorical(labels, categories=sorted(set(labels))),
@@ -396,3 +404,17 @@ def sequences_from_fasta(files: list[tuple[str, str, str, str]]) -> ad.AnnData:
     adata = ad.AnnData(X=codes, obs=obs, var=pd.DataFrame(index=[str(i) for i in range(1, codes.shape[1] + 1)]))
     adata.uns["alphabet"] = ALPHABET
     return adata
+
+
+def _check_each_sequence_once(sequences: list[str], names: list[str], sources: list[str], where: str) -> None:
+    """One record per sequence (either case): a sequence in two records could be trained on and scored at once,
+    or carry two labels."""
+    letters = pd.Series([sequence.upper() for sequence in sequences])
+    repeated = letters[letters.duplicated(keep=False)]
+    if len(repeated):
+        rows = [f"'{names[i]}' ({sources[i]})" for i in repeated.index[repeated == repeated.iloc[0]]]
+        raise LifedlError(
+            f"{where}: {repeated.nunique()} sequence(s) appear in more than one record, e.g. in {', '.join(rows)}; "
+            "a sequence in two records could be trained on and scored at once, or carry two labels. Keep one record "
+            "per sequence (e.g. seqkit rmdup -s), under one label."
+        )

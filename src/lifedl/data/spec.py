@@ -31,6 +31,16 @@ def stratified_test(labels, fraction: float, rng: np.random.Generator) -> np.nda
     return test
 
 
+def kind_of(adata: ad.AnnData) -> str:
+    """The data kind of an AnnData made without a spec, from what lifedl's readers leave in it: ``uns['alphabet']``
+    (sequences), obs 'smiles' and no features (molecules), ``obsm['protein_counts']`` (CITE-seq), else cells."""
+    if "alphabet" in adata.uns:
+        return "sequences"
+    if "smiles" in adata.obs and adata.n_vars == 0:
+        return "graphs"
+    return "cells+protein" if "protein_counts" in adata.obsm else "cells"
+
+
 def read_uns(path) -> dict:
     """``uns`` of an h5ad file alone (no matrices read)."""
     import h5py
@@ -132,10 +142,11 @@ class DatasetSpec:
         labels = column.astype(str).to_numpy()
         classes = sorted(set(labels))
         if len(classes) < 2:
+            left_out = "test rows" + (f" and the held-out class '{self.heldout}'" if self.heldout else "")
             raise LifedlError(
                 f"{self.where}: obs['{self.labels}'] has {len(classes)} class(es) {classes} among the {len(labels)} "
-                f"training {unit}s (test rows and the held-out class '{self.heldout}' left out); a classifier needs "
-                "at least 2."
+                f"training {unit}s ({left_out} left out); a classifier needs at least 2: give it {unit}s of two or "
+                "more classes, or name another labels column."
             )
         return keep, labels
 
@@ -174,8 +185,10 @@ class DatasetSpec:
 
     @classmethod
     def from_adata(cls, adata: ad.AnnData, file: str = "", dataset: str = "") -> DatasetSpec:
-        """The spec stored with the data (``uns['lifedl_dataset']``), or an empty one (cells, no roles)."""
-        return cls._from_uns(adata.uns, file, dataset)
+        """The spec stored with the data (``uns['lifedl_dataset']``), or an empty one (no roles) of the kind the
+        data's contents show (:func:`kind_of`)."""
+        spec = cls._from_uns(adata.uns, file, dataset)
+        return spec if adata.uns.get(UNS_KEY) else dataclasses.replace(spec, kind=kind_of(adata))
 
     @classmethod
     def from_file(cls, path, dataset: str = "") -> DatasetSpec:

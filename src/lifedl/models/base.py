@@ -76,9 +76,12 @@ class Setup:
 def category_codes(values, categories: list[str], what: str) -> np.ndarray:
     """Integer codes of ``values`` in ``categories`` (a trained model's classes or batches); unknown ones are an error."""
     values = np.asarray(values).astype(str)
-    unknown = sorted(set(values) - set(categories))
+    unknown = sorted(str(value) for value in set(values) - set(categories))
     if unknown:
-        raise LifedlError(f"{what} {unknown[:5]} were not seen in training (known: {categories}).")
+        raise LifedlError(
+            f"{what} {unknown[:5]} were not seen in training (known: {categories}); give each cell one of the known "
+            "values, or train a model on data that holds these."
+        )
     index = {name: code for code, name in enumerate(categories)}
     return np.array([index[v] for v in values], dtype=np.int64)
 
@@ -115,10 +118,21 @@ def save_checkpoint(model: TrainedModel, path: str | os.PathLike) -> None:
 def load_model(path: str | os.PathLike) -> TrainedModel:
     """Load any lifedl checkpoint back into a model that can embed or predict new data."""
     path = Path(path)
+    if not path.is_file():
+        raise LifedlError(
+            f"{path}: {'a directory' if path.is_dir() else 'no such file'}, not a checkpoint; give the path of a file "
+            "that Model.save or the train rule wrote (results/<dataset>/models/<arch>/model.ckpt)."
+        )
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as error:
-        raise LifedlError(f"{path}: not a readable checkpoint ({error}); rerun the train rule for it.") from error
+        raise LifedlError(
+            f"{path}: not a readable checkpoint ({error}); is it a file Model.save or the train rule wrote? If so, "
+            "it was cut short: rerun the train rule for it (or save the model again)."
+        ) from error
     if not isinstance(checkpoint, dict) or "lifedl_arch" not in checkpoint:
-        raise LifedlError(f"{path}: not a lifedl checkpoint (no 'lifedl_arch' entry).")
+        raise LifedlError(
+            f"{path}: a torch file, but not a lifedl checkpoint (no 'lifedl_arch' entry); give a file that "
+            "Model.save or the train rule wrote, or read this one with torch.load."
+        )
     return model_from_state(checkpoint)

@@ -26,10 +26,12 @@ from lifedl.pp.protein import clr, protein_counts, protein_names
 from lifedl.tl.integration import harmony
 
 
-def modality_features(adata: ad.AnnData, gene_names, proteins, target_sum: float) -> tuple[np.ndarray, np.ndarray]:
+def modality_features(
+    adata: ad.AnnData, gene_names, proteins, target_sum: float, where: str = "the cells"
+) -> tuple[np.ndarray, np.ndarray]:
     """Log-normalised RNA and CLR protein, each cells x features, in a model's feature order."""
-    rna = log_normalise(model_counts(adata, gene_names), target_sum).toarray()
-    return rna, clr(protein_counts(adata, proteins))
+    rna = log_normalise(model_counts(adata, gene_names, where), target_sum).toarray()
+    return rna, clr(protein_counts(adata, proteins, where))
 
 
 class JointPCAModel:
@@ -77,11 +79,13 @@ class JointPCAModel:
         }
 
 
-def fit(adata: ad.AnnData, params: dict, seed: int, arch: str, batch_key: str = "") -> JointPCAModel:
-    """The PCAs of the training cells (train split)."""
-    proteins = protein_names(adata)
+def fit(
+    adata: ad.AnnData, params: dict, seed: int, arch: str, batch_key: str = "", where: str = "the cells"
+) -> JointPCAModel:
+    """The PCAs of the training cells (train split); ``where`` names the data in errors."""
+    proteins = protein_names(adata, where)
     training = training_cells(adata)
-    rna, protein = modality_features(training, None, proteins, params["target_sum"])
+    rna, protein = modality_features(training, None, proteins, params["target_sum"], where)
     n_rna, n_protein, max_value = params["n_components"], params["n_protein_components"], params["max_value"]
     if arch == "pca_protein":
         pcas = {"protein": ScaledPCA.fit(protein, n_protein, max_value, seed)}
@@ -97,12 +101,12 @@ def fit(adata: ad.AnnData, params: dict, seed: int, arch: str, batch_key: str = 
         }
     for name, pca in pcas.items():
         print(f"{arch}: {pca.summary(name)}", flush=True)
-    corrected = arch == "wnn" and batch_key in adata.obs and bool(batch_categories(adata, batch_key))
+    corrected = arch == "wnn" and batch_key in adata.obs and bool(batch_categories(adata, batch_key, where))
     return JointPCAModel(arch, adata.var_names, proteins, params, pcas, batch_key if corrected else "", seed)
 
 
 def setup(adata: ad.AnnData, params: dict, spec, seed: int, arch: str) -> Setup:
-    return Setup(None, {}, lambda result: fit(adata, params, seed, arch, spec.batch))
+    return Setup(None, {}, lambda result: fit(adata, params, seed, arch, spec.batch, spec.where))
 
 
 def from_checkpoint(checkpoint: dict) -> JointPCAModel:

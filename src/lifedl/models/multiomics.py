@@ -27,11 +27,11 @@ import torch
 from torch import nn
 
 from lifedl.data.batches import predict_batches
-from lifedl.models.base import FitResult, Setup, category_codes, network_checkpoint
-from lifedl.models.vae import batch_categories
+from lifedl.models.base import FitResult, Setup, network_checkpoint
+from lifedl.models.vae import batch_categories, batch_codes
 from lifedl.nn.layers import GaussianEncoder, log_normalise_tensor, mlp
 from lifedl.nn.likelihoods import kl_to_standard_normal, nb_log_likelihood_per_cell, protein_mixture_parts
-from lifedl.pp.counts import check_counts, model_counts
+from lifedl.pp.counts import model_counts
 from lifedl.pp.protein import protein_counts, protein_names
 from lifedl.tl.multiomics import background_levels, protein_prediction_scores
 
@@ -170,7 +170,7 @@ class MultiomicsModel:
             "protein": protein_counts(adata, self.proteins),
         }
         if self.batch_categories:
-            arrays["batch"] = category_codes(adata.obs[self.batch_key], self.batch_categories, "batches")
+            arrays["batch"] = batch_codes(adata, self.batch_key, self.batch_categories)
         return arrays
 
     def embed(self, adata: ad.AnnData, protein_seen: bool = True) -> np.ndarray:
@@ -228,17 +228,15 @@ def _network(arch: str, n_genes: int, n_proteins: int, params: dict, n_batches: 
 
 
 def setup(adata: ad.AnnData, params: dict, spec, seed: int, arch: str = "multivae") -> Setup:
-    proteins = protein_names(adata)
-    categories = batch_categories(adata, spec.batch) if arch == "multivae" else []
+    proteins = protein_names(adata, spec.where)
+    categories = batch_categories(adata, spec.batch, spec.where) if arch == "multivae" else []
     batch_key = spec.batch if categories else ""
     arrays: dict[str, object] = {
         "counts": model_counts(adata, what=spec.where),
         "protein": protein_counts(adata, proteins, spec.where),
     }
-    if arch == "multivae":
-        check_counts(arrays["protein"], f"{spec.where} obsm['protein_counts'] (protein mixture likelihood)")
     if categories:
-        arrays["batch"] = category_codes(adata.obs[spec.batch], categories, "batches")
+        arrays["batch"] = batch_codes(adata, spec.batch, categories)
     log_background = None
     if arch == "multivae":
         log_background = background_levels(arrays["protein"], arrays.get("batch"), len(categories), seed)

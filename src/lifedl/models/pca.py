@@ -108,16 +108,19 @@ def _batches(adata: ad.AnnData, arch: str, batch_key: str) -> np.ndarray | None:
     return adata.obs[batch_key].to_numpy()
 
 
-def _expression(adata: ad.AnnData, gene_names, params: dict, arch: str, batches) -> np.ndarray:
+def _expression(adata: ad.AnnData, gene_names, params: dict, arch: str, batches, what="the cells") -> np.ndarray:
     """Log-normalised expression (ComBat-corrected for ``pca_combat``)."""
-    expression = log_normalise(model_counts(adata, gene_names), params["target_sum"]).toarray()
+    expression = log_normalise(model_counts(adata, gene_names, what), params["target_sum"]).toarray()
     return combat(expression, batches) if arch == "pca_combat" else expression
 
 
-def fit(adata: ad.AnnData, params: dict, seed: int, arch: str = "pca", batch_key: str = "") -> PCAModel:
-    """The PCA of the training cells (train split; of their ComBat-corrected expression for ``pca_combat``)."""
+def fit(
+    adata: ad.AnnData, params: dict, seed: int, arch: str = "pca", batch_key: str = "", where: str = "the cells"
+) -> PCAModel:
+    """The PCA of the training cells (train split; of their ComBat-corrected expression for ``pca_combat``);
+    ``where`` names the data in errors."""
     training = training_cells(adata)
-    expression = _expression(training, None, params, arch, _batches(training, arch, batch_key))
+    expression = _expression(training, None, params, arch, _batches(training, arch, batch_key), where)
     pca = ScaledPCA.fit(expression, params["n_components"], params["max_value"], seed)
     print(f"{arch}: {pca.summary('RNA')}", flush=True)
     return PCAModel(adata.var_names, params, pca, arch, batch_key if arch != "pca" else "", seed)
@@ -125,7 +128,7 @@ def fit(adata: ad.AnnData, params: dict, seed: int, arch: str = "pca", batch_key
 
 def setup(adata: ad.AnnData, params: dict, spec, seed: int, arch: str = "pca") -> Setup:
     """No training loop (plan 'none'): ``finish`` fits the PCA."""
-    return Setup(None, {}, lambda result: fit(adata, params, seed, arch, spec.batch))
+    return Setup(None, {}, lambda result: fit(adata, params, seed, arch, spec.batch, spec.where))
 
 
 def from_checkpoint(checkpoint: dict) -> PCAModel:

@@ -125,12 +125,12 @@ class PeerModel:
 
 def fit(adata: ad.AnnData, params: dict, spec, seed: int, arch: str) -> PeerModel:
     """Train the peer in its environment on the train cells, stopping early on the validation cells."""
-    batch_key = spec.batch if batch_categories(adata, spec.batch) else ""
+    batch_key = spec.batch if batch_categories(adata, spec.batch, spec.where) else ""
     proteins = []
     if arch == "totalvi":
         from lifedl.pp.protein import protein_names
 
-        proteins = protein_names(adata)
+        proteins = protein_names(adata, spec.where)
     with tempfile.TemporaryDirectory(prefix=f"lifedl-{arch}-") as directory:
         cells, model_dir = Path(directory) / "cells.h5ad", Path(directory) / "model"
         peer_cells(adata, list(adata.var_names), batch_key, proteins).write_h5ad(cells)

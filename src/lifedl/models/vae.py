@@ -153,9 +153,7 @@ class VAEModel:
         """The network's fields of any cells measured on the model's genes: counts, and batch if conditioned."""
         arrays: dict[str, object] = {"counts": model_counts(adata, self.gene_names)}
         if self.batch_categories:
-            if self.batch_key not in adata.obs:
-                raise LifedlError(f"the model is conditioned on batch column '{self.batch_key}', which the cells lack.")
-            arrays["batch"] = category_codes(adata.obs[self.batch_key], self.batch_categories, "batches")
+            arrays["batch"] = batch_codes(adata, self.batch_key, self.batch_categories)
         return arrays
 
     def embed(self, adata: ad.AnnData) -> np.ndarray:
@@ -241,21 +239,39 @@ def _programs(adata: ad.AnnData, params: dict, source: str) -> tuple[list[str], 
     return program_mask(dataset_programs(adata, params["gmt"]), list(adata.var_names), params["min_genes"], source)
 
 
-def batch_categories(adata: ad.AnnData, batch_key: str) -> list[str]:
-    """The experimental batches to condition on: none without a batch column or with a single batch."""
+def batch_categories(adata: ad.AnnData, batch_key: str, where: str = "the data") -> list[str]:
+    """The experimental batches to condition on: none without a batch column or with a single batch. A cell
+    without a batch is an error (its NaN became a batch named 'nan')."""
     if not batch_key:
         return []
+    missing = adata.obs[batch_key].isna().to_numpy()
+    if missing.any():
+        raise LifedlError(
+            f"{where}: {int(missing.sum())} cell(s) without a batch in obs['{batch_key}'] (the batch role; first: "
+            f"'{adata.obs_names[missing][0]}'); give every cell its batch (e.g. 'unknown' where that is one batch) "
+            "or drop those cells."
+        )
     categories = sorted(adata.obs[batch_key].astype(str).unique())
     return categories if len(categories) > 1 else []
+
+
+def batch_codes(adata: ad.AnnData, batch_key: str, categories: list[str]) -> np.ndarray:
+    """Each cell's batch as its code among a model's ``categories``; a missing column or unseen batch is an error."""
+    if batch_key not in adata.obs:
+        raise LifedlError(
+            f"the cells lack obs column '{batch_key}', the batch the model is conditioned on (one of {categories}); "
+            f"add it, one of those batches per cell (to a table to embed: a column '{batch_key}')."
+        )
+    return category_codes(adata.obs[batch_key], categories, f"the batches in obs['{batch_key}']")
 
 
 def setup(adata: ad.AnnData, params: dict, spec, seed: int, arch: str = "vae") -> Setup:
     decoder = DECODERS[arch]
     counts = model_counts(adata, what=spec.where)
-    categories = batch_categories(adata, spec.batch)
+    categories = batch_categories(adata, spec.batch, spec.where)
     arrays: dict[str, object] = {"counts": counts}
     if categories:
-        arrays["batch"] = category_codes(adata.obs[spec.batch], categories, "batches")
+        arrays["batch"] = batch_codes(adata, spec.batch, categories)
     programs, mask = _programs(adata, params, spec.where) if decoder == "masked" else ([], None)
     network = _network(adata.n_vars, params, decoder, len(categories), mask)
 

@@ -12,10 +12,14 @@ from lifedl.errors import LifedlError
 TARGET_SUM = 1e4  # counts per cell after library-size normalisation (scanpy's and scVI's usual 10,000)
 
 
-def counts_matrix(adata: ad.AnnData, gene_names: list[str] | None = None) -> sp.csr_matrix:
+def counts_matrix(adata: ad.AnnData, gene_names: list[str] | None = None, what: str = "the cells") -> sp.csr_matrix:
     """``layers['counts']`` as float32 CSR, with genes in the order a trained model expects."""
     if "counts" not in adata.layers:
-        raise LifedlError("the AnnData has no layers['counts']; run it through the download and qc rules first.")
+        raise LifedlError(
+            f"{what}: no layers['counts'], where every model reads the raw integer counts (X may hold normalised "
+            "values); put the raw counts there, e.g. adata.layers['counts'] = adata.X.copy() while X still holds "
+            "them, or run the data through the download and qc rules."
+        )
     if gene_names is not None and list(adata.var_names) != list(gene_names):
         repeated = sorted(set(adata.var_names[adata.var_names.duplicated()]) & set(gene_names))
         if repeated:
@@ -36,7 +40,7 @@ def counts_matrix(adata: ad.AnnData, gene_names: list[str] | None = None) -> sp.
 def model_counts(adata: ad.AnnData, gene_names: list[str] | None = None, what: str = "the cells") -> sp.csr_matrix:
     """:func:`counts_matrix`, checked as counts (:func:`check_counts`): what every model reads, to fit, embed or
     score, so log-normalised values are refused in one place for every model (PCA and the pyfunc model too)."""
-    counts = counts_matrix(adata, gene_names)
+    counts = counts_matrix(adata, gene_names, what)
     check_counts(counts, f"{what} layers['counts']")
     return counts
 

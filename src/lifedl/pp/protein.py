@@ -20,8 +20,9 @@ from lifedl.pp.counts import check_counts
 PROTEIN_KEY = "protein_counts"
 
 
-def protein_counts(adata: ad.AnnData, protein_names: list[str] | None = None, where: str = "the data") -> np.ndarray:
-    """The cells' protein counts as float32 (cells x proteins), in the order ``protein_names`` if given."""
+def protein_table(adata: ad.AnnData, where: str = "the data") -> pd.DataFrame:
+    """``obsm['protein_counts']`` as a cells x proteins DataFrame, each protein named once (an array's columns are
+    named by ``uns['protein_names']`` or ``protein_<i>``)."""
     if PROTEIN_KEY not in adata.obsm:
         raise LifedlError(
             f"{where} has no obsm['{PROTEIN_KEY}'] (surface-protein counts); a cells+protein data set needs them: "
@@ -31,6 +32,19 @@ def protein_counts(adata: ad.AnnData, protein_names: list[str] | None = None, wh
     if not isinstance(table, pd.DataFrame):
         names = adata.uns.get("protein_names", [f"protein_{i}" for i in range(table.shape[1])])
         table = pd.DataFrame(np.asarray(table), index=adata.obs_names, columns=list(names))
+    repeated = sorted({str(name) for name in table.columns[table.columns.duplicated()]})
+    if repeated:  # a model reads each protein by its name: two columns under one name cannot be told apart
+        raise LifedlError(
+            f"{where} obsm['{PROTEIN_KEY}'] names {len(repeated)} protein(s) more than once (e.g. {repeated[:3]}); "
+            "give each antibody one column (sum the repeats, or rename them, e.g. by their clone)."
+        )
+    return table
+
+
+def protein_counts(adata: ad.AnnData, protein_names: list[str] | None = None, where: str = "the data") -> np.ndarray:
+    """The cells' protein counts as float32 (cells x proteins), in the order ``protein_names`` if given, checked as
+    counts (:func:`lifedl.pp.counts.check_counts`): what every model reads, to fit or embed."""
+    table = protein_table(adata, where)
     if protein_names is not None:
         missing = [name for name in protein_names if name not in table.columns]
         if missing:
@@ -39,18 +53,18 @@ def protein_counts(adata: ad.AnnData, protein_names: list[str] | None = None, wh
                 "with the same antibody panel."
             )
         table = table[list(protein_names)]
-    return table.to_numpy(dtype=np.float32)
+    counts = table.to_numpy(dtype=np.float32)
+    check_counts(counts, f"{where} obsm['{PROTEIN_KEY}']")
+    return counts
 
 
-def protein_names(adata: ad.AnnData) -> list[str]:
-    table = adata.obsm[PROTEIN_KEY]
-    return [str(name) for name in table.columns] if isinstance(table, pd.DataFrame) else []
+def protein_names(adata: ad.AnnData, where: str = "the data") -> list[str]:
+    return [str(name) for name in protein_table(adata, where).columns]
 
 
 def check_proteins(adata: ad.AnnData, where: str) -> None:
-    """Protein counts must be present, named, finite non-negative integers, with more than one protein."""
+    """Protein counts must be present, named once, finite non-negative integers, with more than one protein."""
     counts = protein_counts(adata, where=where)
-    check_counts(counts, f"{where} obsm['{PROTEIN_KEY}']")
     if counts.shape[1] < 2:
         raise LifedlError(f"{where}: {counts.shape[1]} protein(s); integrating modalities needs at least 2.")
     if not (counts.sum(axis=1) > 0).all():

@@ -42,17 +42,25 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)  # every device
 
 
-def resolve_accelerator(accelerator: str) -> str:
+CONFIG_ACCELERATOR_FIX = (
+    "Set training.accelerator to auto or cpu in config/config.yaml, or run the job on a GPU node "
+    "(resources.train.gpu with --profile slurm)."
+)
+
+
+def resolve_accelerator(
+    accelerator: str, setting: str = "training.accelerator", fix: str = CONFIG_ACCELERATOR_FIX
+) -> str:
+    """'gpu' or 'cpu' for 'auto'; a GPU asked for where there is none is an error naming ``setting`` (where the
+    value came from: the config, or lifedl.fit's ``training``) and ``fix``."""
     import torch
 
     if accelerator == "auto":
         return "gpu" if torch.cuda.is_available() else "cpu"
     if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
         raise LifedlError(
-            f"training.accelerator is '{accelerator}' but no CUDA device is visible on {socket.gethostname()} "
-            f"(torch {torch.__version__}, built for CUDA {torch.version.cuda or 'none: a CPU-only wheel'}). Set "
-            "training.accelerator to auto or cpu in config/config.yaml, or run the job on a GPU node "
-            "(resources.train.gpu with --profile slurm)."
+            f"{setting} is '{accelerator}' but no CUDA device is visible on {socket.gethostname()} "
+            f"(torch {torch.__version__}, built for CUDA {torch.version.cuda or 'none: a CPU-only wheel'}). {fix}"
         )
     return "gpu" if accelerator == "cuda" else accelerator
 

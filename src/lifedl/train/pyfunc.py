@@ -26,20 +26,34 @@ N_EXAMPLE_CELLS = 3
 PROTEIN_PREFIX = "protein:"
 
 
-def cells_from_table(table: pd.DataFrame, gene_names: list[str]):
+def cells_from_table(table: pd.DataFrame, gene_names: list[str], proteins: list[str] = ()):
     """An AnnData of the table's cells: gene columns as ``layers['counts']``, ``protein:<name>`` columns as
-    ``obsm['protein_counts']``, the other columns as obs."""
+    ``obsm['protein_counts']``, the other columns as obs. A table the model cannot read is an error naming its
+    columns (what is checked here is what a table, unlike an AnnData, can get wrong)."""
     import anndata as ad
     import scipy.sparse as sp
 
     from lifedl.errors import LifedlError
     from lifedl.pp.protein import PROTEIN_KEY
 
+    if not isinstance(table, pd.DataFrame):
+        raise LifedlError(
+            f"the input to embed is a {type(table).__name__}, not a table; pass a pandas DataFrame of counts, one "
+            "row per cell and one column per gene, named as in the model's signature."
+        )
+    if not len(table):
+        raise LifedlError("the table to embed has 0 rows; give it one row of counts per cell to embed.")
     repeated = sorted({str(c) for c in table.columns[table.columns.duplicated()]})
     if repeated:
         raise LifedlError(
             f"the table to embed names {len(repeated)} column(s) more than once (e.g. {repeated[:3]}); give one "
             "column per gene (sum or drop the repeats)."
+        )
+    missing = [PROTEIN_PREFIX + p for p in proteins if PROTEIN_PREFIX + p not in table.columns]
+    if missing:
+        raise LifedlError(
+            f"the table to embed lacks {len(missing)} of the model's protein columns (e.g. {missing[:3]}); add one "
+            f"column '{PROTEIN_PREFIX}<name>' of antibody (ADT) counts per protein of the model's panel."
         )
     genes = set(gene_names)
     gene_columns = [c for c in table.columns if c in genes]
@@ -47,11 +61,31 @@ def cells_from_table(table: pd.DataFrame, gene_names: list[str]):
     obs = table[[c for c in table.columns if c not in genes and c not in protein_columns]].copy()
     obs.index = table.index.astype(str)
     cells = ad.AnnData(obs=obs, var=pd.DataFrame(index=[str(c) for c in gene_columns]))
-    cells.layers["counts"] = sp.csr_matrix(table[gene_columns].to_numpy(dtype=np.float32))
+    cells.layers["counts"] = sp.csr_matrix(_counts(table[gene_columns], "gene"))
     if protein_columns:
-        proteins = table[protein_columns].set_axis(obs.index)
+        proteins = pd.DataFrame(_counts(table[protein_columns], "protein"), index=obs.index, columns=protein_columns)
         cells.obsm[PROTEIN_KEY] = proteins.rename(columns=lambda c: str(c).removeprefix(PROTEIN_PREFIX))
     return cells
+
+
+def _counts(columns: pd.DataFrame, kind: str) -> np.ndarray:
+    """The columns' values as float32 counts; text (which failed as a bare ValueError) or values that are not counts
+    are errors naming the column."""
+    from lifedl.errors import LifedlError
+    from lifedl.pp.counts import check_counts
+
+    numbers = columns.apply(pd.to_numeric, errors="coerce")
+    text = numbers.isna() & columns.notna()
+    if text.to_numpy().any():
+        column = text.any().idxmax()
+        row = text[column].idxmax()
+        raise LifedlError(
+            f"the table to embed: {kind} column '{column}' holds {columns.at[row, column]!r} (row {row!r}), not a "
+            "number; give counts as numbers (e.g. table[genes].astype(int)), not text."
+        )
+    counts = numbers.to_numpy(dtype=np.float32)
+    check_counts(counts, f"the table to embed ({kind} columns)")
+    return counts
 
 
 class LifedlModel(mlflow.pyfunc.PythonModel):
@@ -68,7 +102,8 @@ class LifedlModel(mlflow.pyfunc.PythonModel):
                 f"the MLflow model of '{self.model.arch}' loads, but only representation models predict (embed) "
                 "through pyfunc; use lifedl.load on its checkpoint for the rest of its interface."
             )
-        embedding = self.model.embed(cells_from_table(model_input, self.model.gene_names))
+        proteins = getattr(self.model, "proteins", [])
+        embedding = self.model.embed(cells_from_table(model_input, self.model.gene_names, proteins))
         columns = [f"{self.model.arch}_{i + 1}" for i in range(embedding.shape[1])]
         return pd.DataFrame(embedding, index=model_input.index, columns=columns)
 
