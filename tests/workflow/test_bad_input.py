@@ -460,12 +460,13 @@ def _single_run_status(tracking_uri):
     return runs[0].info.status
 
 
-def test_non_integer_counts_for_a_count_likelihood_fail_the_run(tmp_path):
+def test_non_integer_counts_fail_the_run(tmp_path):
+    """Every model reads counts through one check (lifedl.pp.counts.model_counts), the count likelihoods' too."""
     adata = _cells(200)
     adata.layers["counts"] = adata.layers["counts"].astype(np.float32) * 0.5
     qc_file = _qc_file(tmp_path, adata)
     message, uri = _train(tmp_path, qc_file)
-    assert str(qc_file) in message and "non-integer" in message and "negative-binomial" in message
+    assert str(qc_file) in message and "non-integer" in message and "raw integer UMI counts" in message
     assert _single_run_status(uri) == "FAILED"
 
 
