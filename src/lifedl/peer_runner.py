@@ -22,6 +22,13 @@ MODELS = {"scvi": "SCVI", "totalvi": "TOTALVI"}
 PROTEIN_KEY = "protein_counts"
 
 
+# The network's sizes each model takes (TOTALVI: separate encoder and decoder depths, no n_layers)
+NETWORK_SIZES = {
+    "scvi": ("n_latent", "n_hidden", "n_layers"),
+    "totalvi": ("n_latent", "n_hidden", "n_layers_encoder", "n_layers_decoder"),
+}
+
+
 def _model_class(arch: str):
     import scvi
 
@@ -35,6 +42,15 @@ def _setup(model_class, adata, arch: str, batch_key: str) -> None:
     model_class.setup_anndata(adata, **keys)
 
 
+def _split_argument(model, indices) -> dict:
+    """lifedl's train / validation / test rows: TOTALVI.train takes them itself, SCVI.train through its splitter."""
+    import inspect
+
+    if "external_indexing" in inspect.signature(model.train).parameters:
+        return {"external_indexing": indices}
+    return {"datasplitter_kwargs": {"external_indexing": indices}}
+
+
 def train(h5ad: str, model_dir: str, metrics: str, arch: str, params: dict, batch_key: str, seed: int) -> None:
     import anndata as ad
     import scvi
@@ -44,7 +60,7 @@ def train(h5ad: str, model_dir: str, metrics: str, arch: str, params: dict, batc
     split = adata.obs["lifedl_split"].astype(str).to_numpy()
     model_class = _model_class(arch)
     _setup(model_class, adata, arch, batch_key)
-    sizes = {key: params[key] for key in ("n_latent", "n_hidden", "n_layers")}
+    sizes = {key: params[key] for key in NETWORK_SIZES[arch]}
     model = model_class(adata, **sizes, **({"gene_likelihood": "nb"} if arch == "scvi" else {}))
     indices = [np.flatnonzero(split == name) for name in ("train", "validation", "test")]
     model.train(
@@ -55,7 +71,7 @@ def train(h5ad: str, model_dir: str, metrics: str, arch: str, params: dict, batc
         accelerator="cpu",
         devices=1,
         enable_progress_bar=False,
-        datasplitter_kwargs={"external_indexing": indices},
+        **_split_argument(model, indices),
     )
     model.save(model_dir, overwrite=True)
     history = model.history.get("validation_loss")

@@ -68,3 +68,19 @@ def test_scvi_trains_on_the_split_embeds_and_bounds_the_test_cells(small_counts,
     save_checkpoint(model, tmp_path / "model.ckpt")  # the checkpoint holds scvi-tools' files: it embeds alone
     np.testing.assert_allclose(load_model(tmp_path / "model.ckpt").embed(small_counts[test]), embedding, rtol=1e-5)
     assert get_architecture("scvi").environment == "peer"  # so the workflow logs no pyfunc model for it
+
+
+@pytest.mark.skipif(not _peer_environment(), reason="no scvi-tools environment (make bench-venv)")
+def test_totalvi_trains_with_its_own_network_sizes_and_embeds_the_test_cells(tmp_path):
+    """TOTALVI takes encoder and decoder depths, not n_layers (the first make reproduce with peers stopped there)."""
+    import lifedl
+    from lifedl.data import SimulationParams, simulate_counts
+
+    cells = simulate_counts(SimulationParams(n_cells=200, n_genes=60, n_types=4, n_batches=2, n_proteins=6, seed=2))
+    params = {"max_epochs": 3, "patience": 3, "n_latent": 4, "n_hidden": 16}
+    roles = {"labels": "cell_type", "batch": "batch"}
+    model = lifedl.fit(cells, "totalvi", work_dir=tmp_path, roles=roles, **params)
+    test = (cells.obs["lifedl_split"] == "test").to_numpy()
+    embedding = model.embed(cells[test])
+    assert embedding.shape == (test.sum(), 4) and np.isfinite(embedding).all()
+    assert set(get_architecture("totalvi").defaults) >= {"n_layers_encoder", "n_layers_decoder"}

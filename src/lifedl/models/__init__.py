@@ -266,9 +266,20 @@ _NEURAL_TRAINING = {
 
 # held-out denoising measure: fraction of non-zero entries of held-out cells hidden from the model
 _PCA = {"n_components": 50, "target_sum": 1e4, "max_value": 10.0}
-# scvi-tools' defaults (SCVI and TOTALVI: 10 latent dimensions, 128 hidden units, one layer, batch 128) with its
-# early stopping's patience and at most 400 epochs (its rule for up to 20,000 cells)
+# SCVI's defaults (scvi-tools: 10 latent dimensions, 128 hidden units, one layer, batch 128) with its early
+# stopping's patience and at most 400 epochs (its rule for up to 20,000 cells)
 _PEER = {"n_latent": 10, "n_hidden": 128, "n_layers": 1, "batch_size": 128, "max_epochs": 400, "patience": 45}
+# TOTALVI's own defaults (scvi-tools 1.4): 20 latent dimensions, 256 hidden units, a 2-layer encoder and a 1-layer
+# decoder, batch 256
+_TOTALVI = {
+    "n_latent": 20,
+    "n_hidden": 256,
+    "n_layers_encoder": 2,
+    "n_layers_decoder": 1,
+    "batch_size": 256,
+    "max_epochs": 400,
+    "patience": 45,
+}
 _AE_NETWORK = {"n_hidden": 128, "n_layers": 1, "dropout": 0.1, "heldout_mask_fraction": 0.1}
 _VAE_NETWORK = {"n_hidden": 128, "n_layers": 1, "dropout": 0.1, "likelihood": "nb"}
 
@@ -577,7 +588,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             "totalvi",
             "lifedl.models.peers",
             "scvi-tools' TOTALVI (Gayoso et al. 2021) as a peer of multivae, in its own environment",
-            _PEER,
+            _TOTALVI,
             data_kind="cells+protein",
             plan="none",
             baseline="pca_concat",
