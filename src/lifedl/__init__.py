@@ -14,3 +14,8 @@ def __getattr__(name: str):
 
         return getattr(api, name)
     raise AttributeError(f"module 'lifedl' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    # tab completion and dir() show the lazy names too
+    return sorted([*globals(), *__all__])

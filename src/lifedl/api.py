@@ -24,6 +24,7 @@ from typing import Any
 import anndata as ad
 import numpy as np
 
+from lifedl.data.splits import SPLIT_KEY
 from lifedl.errors import LifedlError
 
 # What lifedl.fit's ``training`` may set (lifedl.train.context.TrainingContext's fields a user chooses).
@@ -45,6 +46,7 @@ class Model:
     def __init__(self, trained, work_dir: Path | None = None):
         self.trained = trained
         self.work_dir = work_dir  # the fit's own directory of intermediate checkpoints
+        self.history = None  # per-epoch losses of the fit that made it (lifedl.fit); None for a loaded model
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.__dict__["trained"], name)
@@ -74,6 +76,8 @@ def fit(
     training: dict[str, Any] | None = None,
     callbacks: list | None = None,
     models: dict[str, Model] | None = None,
+    layer: str | None = None,
+    threads: int | None = None,
     **params: Any,
 ) -> Model:
     """Train architecture ``arch`` (``lifedl.models.ARCHITECTURES``) on ``adata``.
@@ -81,7 +85,11 @@ def fit(
     ``params`` override the architecture's defaults (unknown names and wrong types are errors);
     ``roles`` names obs columns and values, e.g. ``{"labels": "cell_type", "batch": "batch"}``
     (``lifedl.data.spec.DatasetSpec``); ``training`` sets accelerator, devices, precision, num_workers;
-    ``models``: trained models the architecture uses, by name (``dqn_oracle`` designs for a ``cnn``).
+    ``models``: trained models the architecture uses, by name (``dqn_oracle`` designs for a ``cnn``);
+    ``layer``: where the raw counts are, ``"X"`` or a layer's name (default: ``layers['counts']``);
+    ``threads``: torch's CPU threads during the fit (default: the cores available, at most 4; more threads than
+    free cores make training many times slower on a busy machine).
+    ``Model.history`` holds the per-epoch losses.
     The model trains on ``obs['lifedl_split']``'s train rows and stops early on its validation rows; an AnnData
     without that column gets one (``lifedl.data.splits.add_splits``, in place), so its test rows stay unseen.
     Intermediate checkpoints go to a new directory of its own inside ``work_dir``, kept there, never the
@@ -100,23 +108,74 @@ def fit(
     spec = spec.with_roles(adata, dict(roles or {}), "lifedl.fit(..., roles=...)")
     _check_fits(adata, architecture, spec)
     _check_training(training or {})
+    counts = _with_counts_from(adata, layer)
     if work_dir is not None:
         Path(work_dir).mkdir(parents=True, exist_ok=True)
     own_dir = Path(tempfile.mkdtemp(prefix=f"lifedl-{arch}-", dir=work_dir))
+    history = EpochHistory()
     context = TrainingContext(
         seed=seed,
         work_dir=own_dir,
         callbacks=list(callbacks or []),
+        recorder=history,
         source=spec.where,
         models={name: model.trained if isinstance(model, Model) else model for name, model in (models or {}).items()},
         **(training or {}),
     )
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads or min(4, len(os.sched_getaffinity(0))))
+    failed = True
     try:
-        trained = fit_architecture(adata, arch, resolved, context, spec)
+        trained = fit_architecture(counts, arch, resolved, context, spec)
+        failed = False
     finally:
-        if work_dir is None:
+        torch.set_num_threads(before)
+        if counts is not adata and SPLIT_KEY in counts.obs:  # the split written where the user looks for it
+            adata.obs[SPLIT_KEY] = counts.obs[SPLIT_KEY]
+        if work_dir is None or failed:  # a failed fit leaves no folder behind
             shutil.rmtree(own_dir, ignore_errors=True)
-    return Model(trained, own_dir if work_dir is not None else None)
+    model = Model(trained, own_dir if work_dir is not None else None)
+    model.history = history.table()
+    return model
+
+
+class EpochHistory:
+    """What a fit logs per epoch (losses, validation measures), kept in memory: ``lifedl.fit``'s MLflow run."""
+
+    def __init__(self):
+        self.rows: dict[int, dict[str, float]] = {}
+
+    def log_metrics(self, metrics, step: int | None = None) -> None:
+        self.rows.setdefault(step or 0, {}).update(metrics)
+
+    def log_params(self, params) -> None:
+        """Nothing to keep: the model holds its parameters."""
+
+    def logged_steps(self, key: str) -> set[int]:
+        return {step for step, row in self.rows.items() if key in row}
+
+    def table(self):
+        import pandas as pd
+
+        return pd.DataFrame.from_dict(self.rows, orient="index").rename_axis("epoch").reset_index()
+
+
+def _with_counts_from(adata: ad.AnnData, layer: str | None) -> ad.AnnData:
+    """``adata`` with its raw counts in ``layers['counts']``, where every model reads them: itself, or (``layer``
+    given) a shallow AnnData sharing its obs, var and obsm with the counts taken from X or that layer."""
+    if layer is None or layer == "counts":
+        return adata
+    if layer != "X" and layer not in adata.layers:
+        raise LifedlError(
+            f"lifedl.fit(..., layer='{layer}'): the AnnData has no such layer (layers: {list(adata.layers)}); "
+            "name the layer holding the raw counts, or 'X'."
+        )
+    counts = adata.X if layer == "X" else adata.layers[layer]
+    copy = ad.AnnData(obs=adata.obs.copy(), var=adata.var, obsm=dict(adata.obsm), uns=dict(adata.uns))
+    copy.layers["counts"] = counts
+    return copy
 
 
 def _anndata(adata, where: str) -> ad.AnnData:

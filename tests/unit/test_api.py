@@ -117,3 +117,28 @@ def test_roles_naming_what_the_data_lacks_are_refused_before_training(cells, tmp
     with pytest.raises(LifedlError, match=r"lifedl.fit\(..., roles=...\): " + message):
         lifedl.fit(cells, "pca", roles=roles, work_dir=tmp_path, n_components=3)
     assert not list(tmp_path.iterdir()) and "lifedl_split" not in cells.obs  # stopped before any fit or split
+
+
+def test_a_scanpy_user_gets_counts_from_x_a_history_threads_back_and_tab_completion(cells, tmp_path):
+    """Counts in X (layer='X'), per-epoch losses, torch's threads restored, fit/load visible to dir()."""
+    import torch
+
+    in_x = cells.copy()
+    in_x.X = in_x.layers.pop("counts")
+    before = torch.get_num_threads()
+    model = lifedl.fit(in_x, "vae", layer="X", work_dir=tmp_path, threads=1, **VAE)
+    assert torch.get_num_threads() == before and "counts" not in in_x.layers  # the user's object keeps its layout
+    assert "lifedl_split" in in_x.obs  # the split is written where the user looks for it
+    history = model.history
+    assert list(history["epoch"]) == list(range(len(history))) and history["val/loss"].notna().all()
+    assert {"fit", "load", "Model"} <= set(dir(lifedl))
+    with pytest.raises(LifedlError, match=r"layer='raw'\): the AnnData has no such layer"):
+        lifedl.fit(in_x, "vae", layer="raw", work_dir=tmp_path / "none", **VAE)
+
+
+def test_a_failed_fit_leaves_no_folder_behind(cells, tmp_path):
+    normalised = cells.copy()
+    normalised.layers["counts"] = normalised.layers["counts"] * 0.5
+    with pytest.raises(LifedlError, match="non-integer"):
+        lifedl.fit(normalised, "vae", work_dir=tmp_path, **VAE)
+    assert list(tmp_path.iterdir()) == []

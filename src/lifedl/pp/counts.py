@@ -18,7 +18,7 @@ def counts_matrix(adata: ad.AnnData, gene_names: list[str] | None = None, what: 
         raise LifedlError(
             f"{what}: no layers['counts'], where every model reads the raw integer counts (X may hold normalised "
             "values); put the raw counts there, e.g. adata.layers['counts'] = adata.X.copy() while X still holds "
-            "them, or run the data through the download and qc rules."
+            "them (lifedl.fit(..., layer='X') reads them from X), or run the data through the download and qc rules."
         )
     if gene_names is not None and list(adata.var_names) != list(gene_names):
         repeated = sorted(set(adata.var_names[adata.var_names.duplicated()]) & set(gene_names))
