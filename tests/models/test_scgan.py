@@ -145,7 +145,7 @@ def test_checkpoint_round_trip_generates_identical_cells(conditional_model, tmp_
 def test_conditioning_needs_a_cell_type_column(cells, tmp_path):
     with pytest.raises(LifedlError, match="names no cell-type column"):
         _train(cells, tmp_path, conditional=True)
-    with pytest.raises(LifedlError, match="not in obs"):
+    with pytest.raises(LifedlError, match="labels='celltype' names no obs column"):
         _train(cells, tmp_path, labels_key="celltype", conditional=True)
 
 
