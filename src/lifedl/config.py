@@ -118,26 +118,31 @@ def dataset_qc(config: dict, dataset: str) -> dict:
     return {**config["qc"], **override}
 
 
-# Config keys that name data sets of the sheet: (section, key), the key's value a list of ids or a mapping by id.
+# Config keys that name data sets of the sheet: (section, key, when the section is in use).
 DATASET_KEYS = (
-    ("qc_per_dataset", None),
-    ("replicates", "datasets"),
-    ("likelihood_comparison", "datasets"),
-    ("augmentation", "rare_types"),
+    ("qc_per_dataset", None, lambda section: True),
+    ("replicates", "datasets", lambda section: bool(section.get("seeds"))),
+    ("likelihood_comparison", "datasets", lambda section: bool(section.get("enabled"))),
+    ("augmentation", "rare_types", lambda section: bool(section.get("enabled"))),
 )
 
 
 def check_dataset_keys(config: dict, sheet: dict[str, dict[str, str]], sheet_path: str, schema_path: str) -> None:
-    """Every config key that names data sets names rows of the sheet (a typo would schedule nothing, silently),
-    and every 'qc_per_dataset' entry holds only keys and values that 'qc' accepts."""
-    for section, key in DATASET_KEYS:
-        named = config.get(section, {}) if key is None else config.get(section, {}).get(key) or []
+    """Every config key in use that names data sets names rows of the sheet (a typo would schedule nothing,
+    silently), and every 'qc_per_dataset' entry holds only keys and values that 'qc' accepts. A mapping by id
+    (rare_types) also holds the defaults' entries when a config file adds one: those are noted, not refused."""
+    for section_name, key, in_use in DATASET_KEYS:
+        section = config.get(section_name, {})
+        if not in_use(section):
+            continue
+        named = section if key is None else section.get(key) or []
         unknown = [dataset for dataset in named if dataset not in sheet]
-        if unknown:
-            where = section if key is None else f"{section}.{key}"
-            raise LifedlError(
-                f"config '{where}' names {unknown}, not in {sheet_path} (known: {sorted(sheet)}); fix the id(s)."
-            )
+        where = section_name if key is None else f"{section_name}.{key}"
+        message = f"config '{where}' names {unknown}, not in {sheet_path} (known: {sorted(sheet)})"
+        if unknown and isinstance(named, dict) and key is not None and len(unknown) < len(named):
+            print(f"note: {message}: not run for those.", file=sys.stderr)
+        elif unknown:
+            raise LifedlError(f"{message}; fix the id(s).")
     qc_schema = read_yaml(schema_path)["properties"]["qc"]
     for dataset, override in config.get("qc_per_dataset", {}).items():
         dataset_qc(config, dataset)

@@ -25,7 +25,7 @@ def _planned_rules(repo, *args) -> set[str]:
 
 def test_dry_run_of_the_default_config_plans_every_rule(repo):
     rules = {"download", "qc", "train", "embed", "collect_metrics", "report", "all"}
-    rules |= {"generate", "perturbation", "figure", "classify", "design", "sample_realism", "enrichment"}
+    rules |= {"generate", "perturbation", "figure", "classify", "design", "sample_realism", "enrichment", "agreement"}
     rules |= {"program_peaks"}
     assert _planned_rules(repo) == rules  # the likelihood comparison is left to make reproduce
     # make reproduce adds the likelihood comparison, seeds of the classifiers, JASPAR names for janggu's filters,
