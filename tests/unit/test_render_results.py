@@ -73,6 +73,7 @@ def test_the_committed_template_reads_only_files_the_workflow_writes(repo):
     template = (repo / "docs/results.md.in").read_text()
     extra = {
         "results/make_run.tsv": "scripts/timed-run.sh",
+        "results/make_reproduce.tsv": "Makefile",  # make reproduce: RUN_RECORD for scripts/timed-run.sh
         "results/benchmarks/workflow_rule_totals.tsv": "benchmarks/workflow_rules.py",
         "results/benchmarks/wnn_muon.tsv": "benchmarks/wnn_muon.py",  # make bench
     }
