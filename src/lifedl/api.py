@@ -125,7 +125,9 @@ def fit(
     import torch
 
     before = torch.get_num_threads()
-    torch.set_num_threads(threads or min(4, len(os.sched_getaffinity(0))))
+    # the cores this process may use (os.sched_getaffinity is Linux's; macOS has only cpu_count)
+    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    torch.set_num_threads(threads or min(4, available))
     failed = True
     try:
         trained = fit_architecture(counts, arch, resolved, context, spec)
