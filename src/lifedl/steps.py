@@ -405,29 +405,32 @@ def score_embedding(
         row["batch_entropy"] = knn_batch_entropy(latent[test], adata.obs[batch][test])
     if PLANTED_GROUPS in adata.obs and label_values is not None:  # types told apart by one modality only
         row.update(group_agreement(test_labels, test_clusterings[default_resolution], adata.obs[PLANTED_GROUPS][test]))
+    shared = shared_pca(adata, ~test, seed)  # one space for the label-free measures and the mixture baseline
     component = f"{arch}_component"  # a mixture model's own clustering (DGD), scored like Leiden's
     if component in adata.obs and label_values is not None:
         row["component_ari"] = adjusted_rand_score(test_labels, adata.obs[component][test])
         row["component_nmi"] = normalized_mutual_info_score(test_labels, adata.obs[component][test])
         # its baseline: a Gaussian mixture with as many components on the PCA of the same training cells
         n_components = len(adata.obs[component].cat.categories)
-        baseline = pca_mixture_components(adata, ~test, test, n_components, seed)
+        baseline = pca_mixture_components(shared, ~test, test, n_components, seed)
         row["pca_gmm_component_ari"] = adjusted_rand_score(test_labels, baseline)
         row["pca_gmm_component_nmi"] = normalized_mutual_info_score(test_labels, baseline)
     if hasattr(model, "test_scores"):  # the IWAE bound (count VAEs), the DGD's own measure, denoising, protein
         row.update(model.test_scores(adata[test], adata[~test], seed))
-    row.update(label_free_scores(adata, latent, test_clusterings[default_resolution], test, seed))
+    row.update(label_free_scores(adata, latent, test_clusterings[default_resolution], test, shared[test], seed))
     return {**split_sizes(adata, spec), "n_dims": latent.shape[1], **row}
 
 
-def label_free_scores(adata: ad.AnnData, latent: np.ndarray, clusters, test: np.ndarray, seed: int) -> dict:
+def label_free_scores(
+    adata: ad.AnnData, latent: np.ndarray, clusters, test: np.ndarray, shared: np.ndarray, seed: int
+) -> dict:
     """Measures comparable across models without labels, on the test cells: the clusters' silhouette in one
     space shared by every model (the PCA of the data; each embedding's own silhouette is not comparable), how
-    much of sequencing depth the clusters explain, and the embedding's effective dimensions (a collapse shows)."""
+    much of sequencing depth the clusters explain, and the embedding's effective dimensions (a collapse shows).
+    ``shared``: the test cells in :func:`shared_pca`."""
     from lifedl.pp.counts import counts_matrix, library_sizes
     from lifedl.tl.metrics import depth_association, effective_dimensions, label_silhouette
 
-    shared = shared_pca(adata, ~test, seed)[test]
     scores = {
         "cluster_silhouette_pca": label_silhouette(shared, clusters, seed),
         "depth_eta2": depth_association(clusters, library_sizes(counts_matrix(adata[test]))),
@@ -450,12 +453,11 @@ def shared_pca(adata: ad.AnnData, fit_rows, seed: int, n_components: int = 50) -
     return ScaledPCA.fit(expression[fit_rows], n_components, 10.0, seed).transform(expression)
 
 
-def pca_mixture_components(adata: ad.AnnData, fit_rows, scored_rows, n_components: int, seed: int):
+def pca_mixture_components(components: np.ndarray, fit_rows, scored_rows, n_components: int, seed: int):
     """The DGD's baseline: each scored cell's component of a Gaussian mixture (as many components as the DGD's
-    mixture, diagonal covariances) fitted to the shared PCA (:func:`shared_pca`) of the ``fit_rows``."""
+    mixture, diagonal covariances) fitted to the ``fit_rows`` of the shared PCA (:func:`shared_pca`)."""
     from lifedl.tl.cluster import gaussian_mixture_components
 
-    components = shared_pca(adata, fit_rows, seed)
     return gaussian_mixture_components(components[fit_rows], components[scored_rows], n_components, seed)
 
 
