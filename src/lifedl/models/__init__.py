@@ -16,13 +16,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from lifedl.errors import LifedlError
+from lifedl.tl.tasks import TASKS  # what the workflow does after training, per task
 
-# What the workflow does after training, per task:
-# representation: embed -> cluster -> evaluate; generator: generate cells -> realism measures;
-# perturbation: predict a response -> R^2; classifier: predict held-out rows -> auROC/auPRC;
-# regressor: predict a held-out property -> RMSE, Pearson r; designer: design sequences -> fraction of the optimum
-# against random edits and greedy hill climbing on the same budget of evaluations.
-TASKS = ("representation", "generator", "perturbation", "classifier", "regressor", "designer")
 # Run beside every batch-aware architecture on a data set with batches, as PCA runs beside every cell model.
 BATCH_BASELINES = ("pca_harmony", "pca_combat")
 # The data kinds a kind also feeds besides its own: the RNA of CITE-seq cells is cells data.
@@ -30,6 +25,17 @@ ALSO_FEEDS = {"cells+protein": ("cells",)}
 # Training plans (lifedl.train.plans): generic (one optimiser, early stopping on val/loss), dgd, gan, agent
 # (reinforcement learning: the agent makes its own data), none (no loop).
 PLANS = ("generic", "dgd", "gan", "agent", "none")
+# What an architecture offers beyond its task, declared on its entry: the workflow adds rules, tables and figures
+# for it (no architecture names in the rules, no guessing from methods or hyper-parameters).
+CAPABILITIES = {
+    "prior_samples": "cells sampled from its prior are scored for realism beside the GAN's (seed 002)",
+    "gene_programs": "its latent dimensions are named gene programs: where each is most active is tabulated",
+    "loadings": "a linear decoder: its factors' top-loading genes are tested against the gene programs, beside PCA's",
+    "motif_filters": "its first-layer filters are letter motifs, matched to the motif database",
+    "gradient_norms": "its training logs gradient norms, clipped at its gradient_clip (figure gradient_norms)",
+    "probability_draws": "predicts class probabilities as draws (dropout passes, posterior samples or ensemble "
+    "members; one draw if deterministic): drawn in its data kind's calibration figure",
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +62,22 @@ class Architecture:
     # "" the workflow's environment; "peer": scvi-tools' own (lifedl.models.peers), so no pyfunc model that any
     # MLflow client could load without it
     environment: str = ""
+    capabilities: frozenset[str] = frozenset()  # names in CAPABILITIES
+    # other models it is compared with over seeds, besides its task's baselines (a simpler variant; scvi-tools' peer)
+    compared_with: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.capabilities) - set(CAPABILITIES))
+        if unknown or self.task not in TASKS or self.plan not in PLANS:
+            raise LifedlError(
+                f"architecture '{self.name}': unknown capabilities {unknown}, task '{self.task}' or plan "
+                f"'{self.plan}'; known: {sorted(CAPABILITIES)}, {list(TASKS)}, {list(PLANS)}."
+            )
+
+    def can(self, capability: str) -> bool:
+        if capability not in CAPABILITIES:
+            raise LifedlError(f"unknown capability '{capability}'; known: {sorted(CAPABILITIES)}.")
+        return capability in self.capabilities
 
     @property
     def pyfunc_loadable(self) -> bool:
@@ -416,6 +438,8 @@ ARCHITECTURES: dict[str, Architecture] = {
             {"n_latent": 10, **_VAE_NETWORK, **_NEURAL_TRAINING},
             figures=("vae_interpolation",),
             batch_aware=True,
+            capabilities=frozenset({"prior_samples"}),
+            compared_with=("scvi",),
         ),
         Architecture(
             "ldvae",
@@ -424,6 +448,8 @@ ARCHITECTURES: dict[str, Architecture] = {
             {"n_latent": 10, **_VAE_NETWORK, **_NEURAL_TRAINING},
             figures=("ldvae_loadings",),
             batch_aware=True,
+            capabilities=frozenset({"loadings"}),
+            compared_with=("vae",),
         ),
         Architecture(
             "vega",
@@ -445,6 +471,8 @@ ARCHITECTURES: dict[str, Architecture] = {
             },
             figures=("vega_programs",),
             batch_aware=True,
+            capabilities=frozenset({"gene_programs"}),
+            compared_with=("vae",),
         ),
         Architecture(
             "dgd",
@@ -477,6 +505,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             },
             plan="dgd",
             figures=("dgd_latent", "dgd_subclusters", "generation"),
+            capabilities=frozenset({"prior_samples"}),
         ),
         Architecture(
             "scgan",
@@ -583,6 +612,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             data_kind="cells+protein",
             figures=("citeseq_umap", "protein_prediction"),
             batch_aware=True,
+            compared_with=("totalvi",),
         ),
         Architecture(
             "totalvi",
@@ -604,6 +634,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             baseline="",
             figures=("calibration",),
             needs=("labels", "split"),
+            capabilities=frozenset({"probability_draws"}),
         ),
         Architecture(
             "mlp_temperature",
@@ -613,6 +644,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             task="classifier",
             baseline="",
             needs=("labels", "split"),
+            capabilities=frozenset({"probability_draws"}),
         ),
         Architecture(
             "mlp_ensemble",
@@ -623,6 +655,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             task="classifier",
             baseline="",
             needs=("labels", "split"),
+            capabilities=frozenset({"probability_draws"}),
         ),
         Architecture(
             "mc_dropout",
@@ -632,6 +665,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             task="classifier",
             baseline="mlp",
             needs=("labels", "split"),
+            capabilities=frozenset({"probability_draws"}),
         ),
         Architecture(
             "bnn",
@@ -651,6 +685,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             task="classifier",
             baseline="mlp",
             needs=("labels", "split"),
+            capabilities=frozenset({"probability_draws"}),
         ),
         Architecture(
             "kmer",
@@ -685,6 +720,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             baseline="kmer",
             figures=("cnn_motif", "filter_logos"),
             needs=("labels",),
+            capabilities=frozenset({"motif_filters", "gradient_norms", "probability_draws"}),
         ),
         Architecture(
             "cnn_mc_dropout",
@@ -696,6 +732,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             baseline="cnn",
             figures=("sequence_calibration",),
             needs=("labels",),
+            capabilities=frozenset({"gradient_norms", "probability_draws"}),
         ),
         Architecture(
             "cnn_embed",
@@ -708,6 +745,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             baseline="kmer",
             figures=("kmer_embedding",),
             needs=("labels",),
+            capabilities=frozenset({"gradient_norms", "probability_draws"}),
         ),
         Architecture(
             "bilstm",
@@ -728,6 +766,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             baseline="kmer",
             figures=("gradient_norms",),
             needs=("labels",),
+            capabilities=frozenset({"gradient_norms"}),
         ),
         Architecture(
             "transformer",
@@ -751,6 +790,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             baseline="kmer",
             figures=("attention_maps",),
             needs=("labels",),
+            capabilities=frozenset({"gradient_norms"}),
         ),
         Architecture(
             "dqn",
@@ -845,6 +885,7 @@ def architectures_of_task(task: str, data_kind: str | None = None) -> list[str]:
 
 __all__ = [
     "ARCHITECTURES",
+    "CAPABILITIES",
     "LIKELIHOOD_COMPARISON_ARCH",
     "PLANS",
     "TASKS",
