@@ -65,3 +65,19 @@ def test_binned_calibration_is_the_diagonal_for_calibrated_predictions():
     assert max(abs(row["observed"] - row["predicted"]) for row in curve) < 0.05
     shifted = binned_calibration(observed + 1.0, predicted)  # a regressor 1 too low everywhere
     assert all(row["observed"] - row["predicted"] == pytest.approx(1.0, abs=0.05) for row in shifted)
+
+
+def test_the_default_run_is_the_registry_s_and_the_docs_say_which_entries_are_left_out():
+    from lifedl.config import read_yaml, validate_config
+    from lifedl.models import BATCH_BASELINES, default_architectures
+
+    schema = REPO / "workflow/schemas/config.schema.yaml"
+    default = validate_config(read_yaml(REPO / "config/config.yaml"), schema)
+    assert default["architectures"] == default_architectures() and "scvi" not in default["architectures"]
+    every = validate_config({**read_yaml(REPO / "config/config.yaml"), "architectures": "all"}, schema)
+    assert every["architectures"] == list(ARCHITECTURES)
+    rows = {line.split("`")[1]: line for line in (REPO / "docs/architectures.md").read_text().splitlines()
+            if line.startswith("| `")}  # fmt: skip
+    for name, arch in ARCHITECTURES.items():
+        if name not in BATCH_BASELINES:  # those run beside every batch-aware model, wherever there are batches
+            assert ("make reproduce" in rows[name]) == (not arch.default_run), name

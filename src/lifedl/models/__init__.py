@@ -62,6 +62,8 @@ class Architecture:
     # "" the workflow's environment; "peer": scvi-tools' own (lifedl.models.peers), so no pyfunc model that any
     # MLflow client could load without it
     environment: str = ""
+    # run when config leaves 'architectures' out (make run); the others run with `architectures: all` (make reproduce)
+    default_run: bool = True
     capabilities: frozenset[str] = frozenset()  # names in CAPABILITIES
     # other models it is compared with over seeds, besides its task's baselines (a simpler variant; scvi-tools' peer)
     compared_with: tuple[str, ...] = ()
@@ -396,6 +398,7 @@ ARCHITECTURES: dict[str, Architecture] = {
                 baseline="",
                 needs=("batch",),
                 corrects_together=True,
+                default_run=False,  # run beside every batch-aware model on a data set with batches
             )
             for name, summary in (
                 ("pca_combat", "ComBat on log-normalised expression by batch, then PCA: a batch-correcting baseline"),
@@ -410,6 +413,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             plan="none",
             batch_aware=True,
             environment="peer",
+            default_run=False,
         ),
         Architecture(
             "ae",
@@ -424,12 +428,14 @@ ARCHITECTURES: dict[str, Architecture] = {
             "seed 004's 8-layer autoencoder: the same AE with three hidden layers each way (4 linear layers each)",
             {"n_latent": 10, **_AE_NETWORK, "n_layers": 3, **_NEURAL_TRAINING},
             figures=("seed004_deep_panel",),
+            default_run=False,
         ),
         Architecture(
             "dae",
             "lifedl.models.autoencoder",
             "denoising autoencoder: non-zero counts dropped at rate `corruption`, trained to give back clean values",
             {"n_latent": 10, "corruption": 0.2, **_AE_NETWORK, **_NEURAL_TRAINING},
+            default_run=False,
         ),
         Architecture(
             "vae",
@@ -624,6 +630,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             baseline="pca_concat",
             batch_aware=True,
             environment="peer",
+            default_run=False,
         ),
         Architecture(
             "mlp",
@@ -688,11 +695,10 @@ ARCHITECTURES: dict[str, Architecture] = {
             capabilities=frozenset({"probability_draws"}),
         ),
         Architecture(
-            "kmer",
+            "gc",
             "lifedl.models.kmer",
-            "logistic regression on k-mer frequencies (reverse complements pooled), k and C chosen on the validation "
-            "rows; the sequence baseline",
-            {"k_values": [1, 2, 3, 4, 5, 6], "C_values": [0.01, 0.1, 1.0, 10.0]},
+            "logistic regression on GC content alone: how far composition separates the classes",
+            {"C": 1.0},
             data_kind="sequences",
             task="classifier",
             plan="none",
@@ -700,10 +706,11 @@ ARCHITECTURES: dict[str, Architecture] = {
             needs=("labels",),
         ),
         Architecture(
-            "gc",
+            "kmer",
             "lifedl.models.kmer",
-            "logistic regression on GC content alone: how far composition separates the classes",
-            {"C": 1.0},
+            "logistic regression on k-mer frequencies (reverse complements pooled), k and C chosen on the validation "
+            "rows; the sequence baseline",
+            {"k_values": [1, 2, 3, 4, 5, 6], "C_values": [0.01, 0.1, 1.0, 10.0]},
             data_kind="sequences",
             task="classifier",
             plan="none",
@@ -733,6 +740,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             figures=("sequence_calibration",),
             needs=("labels",),
             capabilities=frozenset({"gradient_norms", "probability_draws"}),
+            default_run=False,
         ),
         Architecture(
             "cnn_embed",
@@ -816,6 +824,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             baseline="",
             figures=("oracle_design_curves",),
             uses_models=("cnn",),
+            default_run=False,
         ),
         Architecture(
             "physics",
@@ -875,6 +884,11 @@ def get_architecture(name: str) -> Architecture:
     return ARCHITECTURES[name]
 
 
+def default_architectures() -> list[str]:
+    """What config 'architectures' means when left out: the entries marked for the default run, in registry order."""
+    return [name for name, architecture in ARCHITECTURES.items() if architecture.default_run]
+
+
 def architectures_of_task(task: str, data_kind: str | None = None) -> list[str]:
     return sorted(
         name
@@ -891,5 +905,6 @@ __all__ = [
     "TASKS",
     "Architecture",
     "architectures_of_task",
+    "default_architectures",
     "get_architecture",
 ]
