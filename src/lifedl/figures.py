@@ -65,10 +65,10 @@ def _training_curves(inputs, spec, options):
     return training_curves({arch: history for arch, history in inputs.items() if len(history)})
 
 
-def _seed004_panel(inputs, spec, options):
-    from lifedl.pl.papers import seed004_panel
+def _embedding_panel(inputs, spec, options):
+    from lifedl.pl.papers import embedding_panel
 
-    return seed004_panel(dict(inputs), spec.labels, options["seed"], tuple(inputs))
+    return embedding_panel(dict(inputs), spec.labels, options["seed"], tuple(inputs))
 
 
 def _joint_umap(inputs, spec, options):
@@ -300,9 +300,9 @@ FIGURES: dict[str, Figure] = {
             lambda archs: {arch: f"models/{arch}/history.tsv" for arch in archs["all"]},
             _training_curves,
         ),
-        _labelled_embeddings("seed004_panel", ("pca", "ae", "vae"), _seed004_panel),
-        _labelled_embeddings("seed004_deep_panel", ("pca", "deep_ae", "vae"), _seed004_panel),
-        _labelled_embeddings("seed004_joint_panel", ("pca_concat", "concat_ae", "multivae"), _seed004_panel),
+        _labelled_embeddings("embedding_panel", ("pca", "ae", "vae"), _embedding_panel),
+        _labelled_embeddings("embedding_panel_deep", ("pca", "deep_ae", "vae"), _embedding_panel),
+        _labelled_embeddings("embedding_panel_joint", ("pca_concat", "concat_ae", "multivae"), _embedding_panel),
         _labelled_embeddings("citeseq_umap", ("multivae", "wnn"), _joint_umap),
         Figure(
             "protein_prediction",

@@ -327,7 +327,7 @@ def embed(
     Returns (and prints) the seconds each part took."""
     import time
 
-    from lifedl.models.base import Annotates, OwnNeighbourGraph, load_model
+    from lifedl.models.base import Annotates, OwnNeighborGraph, load_model
     from lifedl.tl.cluster import leiden, neighbors, umap
 
     seconds, mark = {}, time.perf_counter()
@@ -346,7 +346,7 @@ def embed(
         model.annotate(adata)
     part("embed")
     # a model with a neighbour graph of its own (WNN) hands it over; the others' is built on the embedding
-    graph = model.neighbour_graph(adata, n_neighbors) if isinstance(model, OwnNeighbourGraph) else None
+    graph = model.neighbor_graph(adata, n_neighbors) if isinstance(model, OwnNeighborGraph) else None
     neighbors(adata, arch, n_neighbors, seed, graph)
     part("neighbors")
     umap(adata, arch, seed)
@@ -483,7 +483,7 @@ def classify(
 
     adata, spec = read_with_spec(qc_h5ad)
     unseen_rows = spec.is_unseen_class(adata)
-    scored = adata[test_rows(adata, spec) | unseen_rows]
+    scored = adata[held_out_rows(adata, spec) | unseen_rows]
     unseen = spec.is_unseen_class(scored)
     model = load_model(checkpoint)
     probabilities = model.predict_proba(scored)
@@ -632,7 +632,7 @@ def regress(
     from lifedl.tl.regression import binned_calibration, regression_metrics
 
     adata, spec = read_with_spec(qc_h5ad)
-    test = adata[test_rows(adata, spec)]
+    test = adata[held_out_rows(adata, spec)]
     predicted = load_model(checkpoint).predict(test)
     observed = test.obs[spec.labels].to_numpy(dtype=float)
     table = pd.DataFrame({"observed": observed, "predicted": predicted}, index=test.obs_names)
@@ -648,7 +648,7 @@ def regress(
 SCORERS = {"classifier": classify, "regressor": regress, "designer": design}
 
 
-def test_rows(adata: ad.AnnData, spec):
+def held_out_rows(adata: ad.AnnData, spec):
     """The rows scored: the data set's test split (``obs['lifedl_split']``), which no model or choice saw."""
     from lifedl.data.splits import TEST, is_split
 
@@ -965,7 +965,7 @@ def generate(
     from lifedl.tl.realism import realism_table
 
     real, spec = read_with_spec(qc_h5ad)
-    real = real[test_rows(real, spec)].copy()
+    real = real[held_out_rows(real, spec)].copy()
     labels = spec.labels
     model = load_model(checkpoint)
     conditional = model.params.get("conditional", False) and labels
@@ -991,7 +991,7 @@ def sample_realism(qc_h5ad: str, generator: str, samplers: Mapping[str, str], ou
     from lifedl.tl.realism import realism_table
 
     real, spec = read_with_spec(qc_h5ad)
-    real = real[test_rows(real, spec)].copy()
+    real = real[held_out_rows(real, spec)].copy()
     gan = load_model(generator)
     conditional = gan.params.get("conditional", False) and spec.labels
     cell_types = real.obs[spec.labels].to_numpy() if conditional else None
@@ -1122,7 +1122,7 @@ def augmentation(
             f"{qc_h5ad}: '{rare_type}' (config augmentation.rare_types.{dataset}) is not a cell type of obs "
             f"'{spec.labels}'; types: {sorted(set(labels))[:12]}."
         )
-    training_rows = ~test_rows(adata, spec)  # the data set's train and validation cells, the same every seed
+    training_rows = ~held_out_rows(adata, spec)  # the data set's train and validation cells, the same every seed
     rows = []
     for seed in seeds:
         kept = downsample_type(labels, training_rows, rare_type, n_rare, seed)

@@ -256,7 +256,7 @@ def test_tiny_run_writes_every_output(tiny_run):
     assert summary.loc["average_response", "top_margin_over_average_response_mean"] == 0
     assert (summary["validation_type"] == "type_0").all()
     figures = ["qc_metrics", "qc_features", "umap", "training_curves"]
-    figures += ["seed004_panel", "seed004_deep_panel", "ldvae_loadings", "vega_programs", "vae_interpolation"]
+    figures += ["embedding_panel", "embedding_panel_deep", "ldvae_loadings", "vega_programs", "vae_interpolation"]
     figures += ["dgd_latent", "dgd_subclusters", "generation", "scgan_realism_umap", "scgan_gene_means"]
     figures += ["scgan_realism_curve"]
     for figure in figures:

@@ -420,14 +420,14 @@ ARCHITECTURES: dict[str, Architecture] = {
             "lifedl.models.autoencoder",
             "deterministic autoencoder on log-normalised expression (MSE): the seeds' AE vs PCA",
             {"n_latent": 10, **_AE_NETWORK, **_NEURAL_TRAINING},
-            figures=("seed004_panel",),
+            figures=("embedding_panel",),
         ),
         Architecture(
             "deep_ae",
             "lifedl.models.autoencoder",
             "seed 004's 8-layer autoencoder: the same AE with three hidden layers each way (4 linear layers each)",
             {"n_latent": 10, **_AE_NETWORK, "n_layers": 3, **_NEURAL_TRAINING},
-            figures=("seed004_deep_panel",),
+            figures=("embedding_panel_deep",),
             default_run=False,
         ),
         Architecture(
@@ -605,7 +605,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             "autoencoder on log-normalised RNA and CLR protein side by side (seed 004's integration autoencoder)",
             {**_INTEGRATION_NETWORK, **_NEURAL_TRAINING},
             data_kind="cells+protein",
-            figures=("seed004_joint_panel",),
+            figures=("embedding_panel_joint",),
         ),
         Architecture(
             "multivae",

@@ -66,10 +66,10 @@ class ScoresTestCells(Protocol):
 
 
 @runtime_checkable
-class OwnNeighbourGraph(Protocol):
+class OwnNeighborGraph(Protocol):
     """Builds the cells' neighbour graph itself (WNN) instead of from its embedding."""
 
-    def neighbour_graph(self, adata: ad.AnnData, n_neighbors: int): ...
+    def neighbor_graph(self, adata: ad.AnnData, n_neighbors: int): ...
 
 
 @runtime_checkable
