@@ -42,82 +42,80 @@ class Task:
         return self.report_note if labelled or not self.unlabelled_note else self.unlabelled_note
 
 
-TASKS: dict[str, Task] = {
-    task.name: task
-    for task in (
-        Task(
-            "representation",
-            "embed -> cluster -> evaluate on the test cells",
-            scored=True,
-            seed_measures=(
-                *("ari", "nmi", "ari_best", "ari_rna", "ari_protein", "knn_accuracy", "batch_asw", "batch_entropy"),
-                *("label_silhouette", "component_ari", "test_iwae_per_cell", "test_loglik_fitted_z_per_cell"),
-                *("protein_r_per_cell", "protein_r_per_protein", "protein_r_per_cell_ridge"),
-                "protein_r_per_cell_mean_baseline",
-            ),
-            compared_measures=(
-                *("ari", "nmi", "ari_best", "knn_accuracy", "label_silhouette", "batch_entropy", "batch_asw"),
-                *("ari_rna", "ari_protein", "test_iwae_per_cell"),
-            ),
-            report_note="Cells: Leiden clusters against the dataset's labels, ARI/NMI at the default resolution and "
-            f"the best over the configured resolutions; label silhouette in the embedding. Label-free: {_LABEL_FREE}",
-            unlabelled_note=f"This data set has no labels, so only label-free measures: {_LABEL_FREE}",
+_DECLARED = (
+    Task(
+        "representation",
+        "embed -> cluster -> evaluate on the test cells",
+        scored=True,
+        seed_measures=(
+            *("ari", "nmi", "ari_best", "ari_rna", "ari_protein", "knn_accuracy", "batch_asw", "batch_entropy"),
+            *("label_silhouette", "component_ari", "test_iwae_per_cell", "test_loglik_fitted_z_per_cell"),
+            *("protein_r_per_cell", "protein_r_per_protein", "protein_r_per_cell_ridge"),
+            "protein_r_per_cell_mean_baseline",
         ),
-        Task(
-            "generator",
-            "generate as many cells as there are test cells -> realism against the test cells",
-            figures=("realism_umap", "gene_means"),
-            caption="generator",
-            table="realism of generated cells, beside two halves of the real cells (the floor)",
+        compared_measures=(
+            *("ari", "nmi", "ari_best", "knn_accuracy", "label_silhouette", "batch_entropy", "batch_asw"),
+            *("ari_rna", "ari_protein", "test_iwae_per_cell"),
         ),
-        Task(
-            "perturbation",
-            "predict the held-out cell type's response -> R^2 beside two baselines",
-            figures=("response",),
-            caption="perturbation",
-            table="predicted response of the held-out cell type, beside two baselines",
+        report_note="Cells: Leiden clusters against the dataset's labels, ARI/NMI at the default resolution and "
+        f"the best over the configured resolutions; label silhouette in the embedding. Label-free: {_LABEL_FREE}",
+        unlabelled_note=f"This data set has no labels, so only label-free measures: {_LABEL_FREE}",
+    ),
+    Task(
+        "generator",
+        "generate as many cells as there are test cells -> realism against the test cells",
+        figures=("realism_umap", "gene_means"),
+        caption="generator",
+        table="realism of generated cells, beside two halves of the real cells (the floor)",
+    ),
+    Task(
+        "perturbation",
+        "predict the held-out cell type's response -> R^2 beside two baselines",
+        figures=("response",),
+        caption="perturbation",
+        table="predicted response of the held-out cell type, beside two baselines",
+    ),
+    Task(
+        "classifier",
+        "predict the held-out test rows -> auROC/auPRC and calibration",
+        scored=True,
+        scored_on_rows=True,
+        seed_measures=(
+            *("auroc", "auprc", "auroc_gc_matched", "accuracy"),
+            *("nll", "ece", "mean_confidence", "accuracy_at_80pct_coverage", "unseen_class_auroc"),
         ),
-        Task(
-            "classifier",
-            "predict the held-out test rows -> auROC/auPRC and calibration",
-            scored=True,
-            scored_on_rows=True,
-            seed_measures=(
-                *("auroc", "auprc", "auroc_gc_matched", "accuracy"),
-                *("nll", "ece", "mean_confidence", "accuracy_at_80pct_coverage", "unseen_class_auroc"),
-            ),
-            compared_measures=("auroc", "accuracy", "nll", "ece", "brier", "unseen_class_auroc", "auroc_gc_matched"),
-            curves="the reliability diagram of the test rows of trained classes: 15 confidence bins, their mean "
-            "confidence, accuracy and share of rows",
-            report_note="Classifiers: auROC/auPRC/accuracy on held-out test rows; how well they state their "
-            "certainty there (NLL, ECE over 15 bins, mean confidence, accuracy of the surest 80 %); where a class "
-            "was held out of training, the auROC of predictive entropy for its rows (unseen_class_auroc).",
-        ),
-        Task(
-            "regressor",
-            "predict a held-out property -> RMSE, MAE, Pearson r",
-            scored=True,
-            scored_on_rows=True,
-            seed_measures=("rmse", "mae", "pearson_r"),
-            compared_measures=("rmse", "mae", "pearson_r"),
-            report_note="Regressors: RMSE, MAE and Pearson r on held-out test rows.",
-            curves="the test rows in ten bins by prediction: mean predicted and observed value, share of rows",
-        ),
-        Task(
-            "designer",
-            "design sequences -> fraction of the optimum against random edits and greedy hill climbing on the same "
-            "budget of evaluations",
-            scored=True,
-            scored_on_rows=True,
-            seed_measures=("best_fraction", "policy_fraction", "evaluations_to_95pct", "designs_motif_fraction"),
-            compared_measures=("best_fraction",),
-            report_note="Designers: the best score reached as a fraction of the exact optimum, beside random edits "
-            "and greedy hill climbing given the same number of score evaluations.",
-            curves="the best score so far as a fraction of the optimum, per evaluation, for the designer and each "
-            "seed of both baselines",
-        ),
-    )
-}
+        compared_measures=("auroc", "accuracy", "nll", "ece", "brier", "unseen_class_auroc", "auroc_gc_matched"),
+        curves="the reliability diagram of the test rows of trained classes: 15 confidence bins, their mean "
+        "confidence, accuracy and share of rows",
+        report_note="Classifiers: auROC/auPRC/accuracy on held-out test rows; how well they state their "
+        "certainty there (NLL, ECE over 15 bins, mean confidence, accuracy of the surest 80 %); where a class "
+        "was held out of training, the auROC of predictive entropy for its rows (unseen_class_auroc).",
+    ),
+    Task(
+        "regressor",
+        "predict a held-out property -> RMSE, MAE, Pearson r",
+        scored=True,
+        scored_on_rows=True,
+        seed_measures=("rmse", "mae", "pearson_r"),
+        compared_measures=("rmse", "mae", "pearson_r"),
+        report_note="Regressors: RMSE, MAE and Pearson r on held-out test rows.",
+        curves="the test rows in ten bins by prediction: mean predicted and observed value, share of rows",
+    ),
+    Task(
+        "designer",
+        "design sequences -> fraction of the optimum against random edits and greedy hill climbing on the same "
+        "budget of evaluations",
+        scored=True,
+        scored_on_rows=True,
+        seed_measures=("best_fraction", "policy_fraction", "evaluations_to_95pct", "designs_motif_fraction"),
+        compared_measures=("best_fraction",),
+        report_note="Designers: the best score reached as a fraction of the exact optimum, beside random edits "
+        "and greedy hill climbing given the same number of score evaluations.",
+        curves="the best score so far as a fraction of the optimum, per evaluation, for the designer and each "
+        "seed of both baselines",
+    ),
+)
+TASKS: dict[str, Task] = {task.name: task for task in _DECLARED}
 
 
 def get_task(name: str) -> Task:
