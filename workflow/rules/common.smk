@@ -67,7 +67,7 @@ def arch_pattern(*tasks, capability=None):
     return "|".join(names) if names else "(?!)"
 
 
-# the tasks the score rule scores on held-out rows, and those whose replicate seeds are scored as representations
+# the tasks the score rule scores on held-out rows (the replicate rule scores their extra seeds the same way)
 SCORED_ON_ROWS = [task.name for task in TASKS.values() if task.scored_on_rows]
 
 
