@@ -5,7 +5,7 @@ runs the workflow's embed job again (lifedl.steps.embed, which times its own par
 interpreter's start and scanpy, torch, lifedl), reading qc.h5ad, loading the model, the embedding, the
 neighbour graph, UMAP, Leiden at every resolution of the config, writing the embedding's h5ad, and the
 scores. The neighbour graph is the workflow's choice (exact up to
-lifedl.tl.cluster.EXACT_NEIGHBOURS_MAX_CELLS). Written to
+lifedl.tl.cluster.EXACT_NEIGHBORS_MAX_CELLS). Written to
 results/benchmarks/embed_profile.tsv, with each part's share of the model's training job
 (workflow_scale_archs.tsv) where that table is there.
 

@@ -70,7 +70,7 @@ def run_pipeline(
     from lifedl.data.splits import add_splits
     from lifedl.models import get_architecture
     from lifedl.pp import QCParams, run_qc
-    from lifedl.tl.cluster import leiden, neighbors, neighbour_method
+    from lifedl.tl.cluster import leiden, neighbors, neighbors_method
     from lifedl.tl.metrics import cluster_agreement
     from lifedl.train.context import TrainingContext
     from lifedl.train.plans import fit_architecture
@@ -114,11 +114,11 @@ def run_pipeline(
     )
     with recorder.stage("vae_embed"):
         adata.obsm["X_vae"] = model.embed(adata)
-    knn = neighbour_method(adata.n_obs, knn)
+    knn = neighbors_method(adata.n_obs, knn)
     with recorder.stage("neighbors_compile", knn=knn):
         # pynndescent compiles its search with numba on first use in every process (20-55 s here, and numba
         # cannot cache it): a fixed cost, timed apart on a small graph so the neighbors row scales cleanly.
-        # Exact neighbours (the workflow's choice up to EXACT_NEIGHBOURS_MAX_CELLS) compile nothing.
+        # Exact neighbours (the workflow's choice up to EXACT_NEIGHBORS_MAX_CELLS) compile nothing.
         if knn == "pynndescent":
             warm_up = ad.AnnData(obsm={"X_vae": np.random.default_rng(seed).normal(size=(300, 10)).astype(np.float32)})
             neighbors(warm_up, "vae", settings["n_neighbors"], seed, method=knn)

@@ -56,7 +56,7 @@ def main(argv=None) -> int:
     import muon
     import scanpy as sc
 
-    from lifedl.tl.wnn import knn_graph, l2_normalise, wnn_neighbours
+    from lifedl.tl.wnn import knn_graph, l2_normalise, wnn_neighbors
 
     adata = ad.read_h5ad(args.qc)
     model = lifedl.fit(adata, "wnn", seed=args.seed)
@@ -64,7 +64,7 @@ def main(argv=None) -> int:
     rows = []
 
     start = time.perf_counter()
-    index, distance, weights = wnn_neighbours([projections["rna"], projections["protein"]], N_NEIGHBORS)
+    index, distance, weights = wnn_neighbors([projections["rna"], projections["protein"]], N_NEIGHBORS)
     distances, connectivities = knn_graph(index, distance)
     ours_seconds = time.perf_counter() - start
     adata.obsp["lifedl_distances"], adata.obsp["lifedl_connectivities"] = distances, connectivities

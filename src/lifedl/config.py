@@ -38,6 +38,11 @@ def _validate(data, schema_path: Path, what: str, fix: str):
 
 
 def validate_config(config: dict, schema_path: str | Path, source: str = "config/config.yaml") -> dict:
+    from lifedl.models import ARCHITECTURES, default_architectures
+
+    # 'architectures' left out: the registry's default run; "all": every entry (then checked as any list is)
+    if config.get("architectures", "all") == "all":
+        config["architectures"] = list(ARCHITECTURES) if "architectures" in config else default_architectures()
     _validate(
         config,
         Path(schema_path),

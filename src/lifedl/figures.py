@@ -65,10 +65,10 @@ def _training_curves(inputs, spec, options):
     return training_curves({arch: history for arch, history in inputs.items() if len(history)})
 
 
-def _seed004_panel(inputs, spec, options):
-    from lifedl.pl.papers import seed004_panel
+def _embedding_panel(inputs, spec, options):
+    from lifedl.pl.papers import embedding_panel
 
-    return seed004_panel(dict(inputs), spec.labels, options["seed"], tuple(inputs))
+    return embedding_panel(dict(inputs), spec.labels, options["seed"], tuple(inputs))
 
 
 def _joint_umap(inputs, spec, options):
@@ -231,32 +231,35 @@ def _designer(arch: str) -> Inputs:
         {
             "model": f"models/{arch}/model.ckpt",
             "history": f"models/{arch}/history.tsv",
-            "curves": f"design/{arch}_curves.tsv",
+            "curves": f"curves/{arch}.tsv",
             "designs": f"predictions/{arch}.tsv",
         }
     )
 
 
 def _logging_gradients(archs: Sequence[str]) -> list[str]:
-    """The architectures whose training logs gradient norms: those with a 'gradient_clip' hyper-parameter."""
+    """The architectures whose training logs gradient norms (capability 'gradient_norms')."""
     from lifedl.models import get_architecture
 
-    return [arch for arch in archs if "gradient_clip" in get_architecture(arch).defaults]
+    return [arch for arch in archs if get_architecture(arch).can("gradient_norms")]
 
 
-def _monte_carlo_archs(module: str) -> list[str]:
-    """The architectures of ``module`` that can average Monte Carlo draws at prediction (they declare
-    'mc_samples'; the deterministic baseline, with 0, among them), in registry order."""
+def _drawing_probabilities(data_kind: str) -> list[str]:
+    """The architectures of a data kind that predict class probabilities as draws (capability
+    'probability_draws'; the deterministic baselines, one draw each, among them), in registry order."""
     from lifedl.models import ARCHITECTURES
 
-    return [name for name, arch in ARCHITECTURES.items() if arch.module == module and "mc_samples" in arch.defaults]
+    return [
+        name for name, arch in ARCHITECTURES.items() if arch.data_kind == data_kind and arch.can("probability_draws")
+    ]
 
 
-def _calibration_inputs(module: str) -> Inputs:
-    """The qc file, and the test predictions and model of each of ``module``'s Monte Carlo architectures that runs."""
+def _calibration_inputs(data_kind: str) -> Inputs:
+    """The qc file, and the test predictions and model of each architecture of a data kind that draws
+    probabilities and runs."""
 
     def inputs(archs):
-        chosen = [arch for arch in _monte_carlo_archs(module) if arch in archs["all"]]
+        chosen = [arch for arch in _drawing_probabilities(data_kind) if arch in archs["all"]]
         return {
             "qc": "qc.h5ad",
             **{arch: f"predictions/{arch}.tsv" for arch in chosen},
@@ -297,9 +300,9 @@ FIGURES: dict[str, Figure] = {
             lambda archs: {arch: f"models/{arch}/history.tsv" for arch in archs["all"]},
             _training_curves,
         ),
-        _labelled_embeddings("seed004_panel", ("pca", "ae", "vae"), _seed004_panel),
-        _labelled_embeddings("seed004_deep_panel", ("pca", "deep_ae", "vae"), _seed004_panel),
-        _labelled_embeddings("seed004_joint_panel", ("pca_concat", "concat_ae", "multivae"), _seed004_panel),
+        _labelled_embeddings("embedding_panel", ("pca", "ae", "vae"), _embedding_panel),
+        _labelled_embeddings("embedding_panel_deep", ("pca", "deep_ae", "vae"), _embedding_panel),
+        _labelled_embeddings("embedding_panel_joint", ("pca_concat", "concat_ae", "multivae"), _embedding_panel),
         _labelled_embeddings("citeseq_umap", ("multivae", "wnn"), _joint_umap),
         Figure(
             "protein_prediction",
@@ -372,14 +375,14 @@ FIGURES: dict[str, Figure] = {
         ),
         Figure(
             "calibration",
-            _calibration_inputs("lifedl.models.uncertainty"),
+            _calibration_inputs("cells"),
             _calibration,
             archs=("mlp",),
             needs_labels=True,
         ),
         Figure(
             "sequence_calibration",
-            _calibration_inputs("lifedl.models.sequence"),
+            _calibration_inputs("sequences"),
             _calibration,
             archs=("cnn_mc_dropout",),
             needs_labels=True,

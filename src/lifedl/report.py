@@ -112,40 +112,19 @@ def _history(run_json: str | Path) -> pd.DataFrame | None:
     return pd.read_csv(path, sep="\t") if path.is_file() else None
 
 
-TASK_NOTES = {
-    "classifier": "Classifiers: auROC/auPRC/accuracy on held-out test rows; how well they state their certainty "
-    "there (NLL, ECE over 15 bins, mean confidence, accuracy of the surest 80 %); where a class was held out of "
-    "training, the auROC of predictive entropy for its rows (unseen_class_auroc).",
-    "regressor": "Regressors: RMSE, MAE and Pearson r on held-out test rows.",
-    "designer": "Designers: the best score reached as a fraction of the exact optimum, beside random edits and "
-    "greedy hill climbing given the same number of score evaluations.",
-}
-
-
 def _metrics_note(table: pd.DataFrame) -> str:
-    """What the measures are, for each task with rows in the table."""
+    """What the measures are, for each task with rows in the table (lifedl.tl.tasks: each task's note), the
+    embeddings' first."""
     from lifedl.models import get_architecture
+    from lifedl.tl.tasks import get_task
 
     if table.empty:
         return "No architecture of this data set has a row here: the tables below give its measures and baselines."
-    tasks = list(dict.fromkeys(get_architecture(arch).task for arch in table["arch"]))
-    notes = [TASK_NOTES[task] for task in tasks if task in TASK_NOTES]
-    if "representation" in tasks:
-        label_free = (
-            "cluster_silhouette_pca: the Leiden clusters' silhouette in the PCA of the data, one space for every "
-            "model (cluster_silhouette, in each model's own space, does not compare across models); resolution "
-            "stability: mean ARI between the clusterings at neighbouring resolutions; depth_eta2: the share of log "
-            "sequencing depth's variance the clusters explain; effective_dims: near 1 for a collapsed embedding; "
-            "the IWAE bound on the test cells for count models."
-        )
-        notes.insert(
-            0,
-            f"This data set has no labels, so only label-free measures: {label_free}"
-            if "ari" not in table
-            else "Cells: Leiden clusters against the dataset's labels, ARI/NMI at the default resolution and the "
-            f"best over the configured resolutions; label silhouette in the embedding. Label-free: {label_free}",
-        )
-    return " ".join(notes)
+    tasks = sorted(
+        dict.fromkeys(get_architecture(arch).task for arch in table["arch"]), key=lambda t: t != "representation"
+    )
+    notes = [get_task(task).note(labelled="ari" in table) for task in tasks]
+    return " ".join(note for note in notes if note)
 
 
 SHALLOW_GENES_PER_CELL = 200  # scanpy's usual min_genes: below it as a median, cell types blur into depth

@@ -169,7 +169,7 @@ def train(
 
     from lifedl.errors import LifedlError
     from lifedl.models import get_architecture
-    from lifedl.models.base import load_model, save_checkpoint
+    from lifedl.models.base import Embeds, load_model, save_checkpoint
     from lifedl.train.context import TrainingContext, resolve_accelerator
     from lifedl.train.plans import fit_architecture
     from lifedl.train.resume import resume_point
@@ -248,7 +248,7 @@ def train(
         # where configured. The others (classifiers, generators, designers) have no pyfunc predict: their checkpoint
         # artifact is the model (lifedl.load), and the pyfunc import and save (3 s a job) are spared; so do the models
         # that cannot embed one new cell in lifedl's environment alone (Architecture.pyfunc_loadable).
-        if pyfunc and hasattr(model, "embed") and architecture.pyfunc_loadable:
+        if pyfunc and isinstance(model, Embeds) and architecture.pyfunc_loadable:
             from lifedl.train.pyfunc import log_pyfunc_model
 
             requirements = [f"{name}=={v}" for name, v in provenance["versions"].items() if name in PYFUNC_NEEDS]
@@ -327,7 +327,7 @@ def embed(
     Returns (and prints) the seconds each part took."""
     import time
 
-    from lifedl.models.base import load_model
+    from lifedl.models.base import Annotates, OwnNeighborGraph, load_model
     from lifedl.tl.cluster import leiden, neighbors, umap
 
     seconds, mark = {}, time.perf_counter()
@@ -342,11 +342,11 @@ def embed(
     model = load_model(checkpoint)
     part("load_model")
     adata.obsm[f"X_{arch}"] = model.embed(adata)
-    if hasattr(model, "annotate"):  # loadings, program names, denoised expression, predicted protein
+    if isinstance(model, Annotates):
         model.annotate(adata)
     part("embed")
     # a model with a neighbour graph of its own (WNN) hands it over; the others' is built on the embedding
-    graph = model.neighbour_graph(adata, n_neighbors) if hasattr(model, "neighbour_graph") else None
+    graph = model.neighbor_graph(adata, n_neighbors) if isinstance(model, OwnNeighborGraph) else None
     neighbors(adata, arch, n_neighbors, seed, graph)
     part("neighbors")
     umap(adata, arch, seed)
@@ -376,6 +376,7 @@ def score_embedding(
     from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
     from lifedl.data.splits import TEST, VALIDATION, split_of
+    from lifedl.models.base import ScoresTestCells
     from lifedl.tl.cluster import leiden_key
     from lifedl.tl.metrics import (
         batch_asw,
@@ -415,7 +416,7 @@ def score_embedding(
         baseline = pca_mixture_components(shared, ~test, test, n_components, seed)
         row["pca_gmm_component_ari"] = adjusted_rand_score(test_labels, baseline)
         row["pca_gmm_component_nmi"] = normalized_mutual_info_score(test_labels, baseline)
-    if hasattr(model, "test_scores"):  # the IWAE bound (count VAEs), the DGD's own measure, denoising, protein
+    if isinstance(model, ScoresTestCells):
         row.update(model.test_scores(adata[test], adata[~test], seed))
     row.update(label_free_scores(adata, latent, test_clusterings[default_resolution], test, shared[test], seed))
     return {**split_sizes(adata, spec), "n_dims": latent.shape[1], **row}
@@ -461,24 +462,28 @@ def pca_mixture_components(components: np.ndarray, fit_rows, scored_rows, n_comp
     return gaussian_mixture_components(components[fit_rows], components[scored_rows], n_components, seed)
 
 
-def classify(qc_h5ad: str, checkpoint: str, output: str, predictions: str, arch: str, dataset: str) -> None:
+def classify(
+    qc_h5ad: str, checkpoint: str, output: str, predictions: str, arch: str, dataset: str, curves: str | None = None
+) -> None:
     """A classifier's class probabilities for the held-out test rows (``split`` role: 'test') and, where the data
     set names a ``heldout`` class, for every row of that class (never trained on). On the test rows of the
     trained classes: auROC/auPRC/accuracy and how well the probabilities state the model's certainty (NLL, ECE,
     Brier, accuracy at 80 % coverage); on all of them: whether predictive entropy tells the unseen class from
     the seen ones (``unseen_class_auroc``). For two classes of sequences also the auROC on GC-matched test rows,
-    and on simulations how well the first-layer filters (one-hot CNNs) match the planted motifs."""
-    from lifedl.models.base import load_model
+    and on simulations how well the first-layer filters (one-hot CNNs) match the planted motifs. ``curves``: the
+    reliability diagram of the test rows (15 confidence bins: mean confidence, accuracy, share of rows)."""
+    from lifedl.models.base import FirstLayerFilters, load_model
     from lifedl.tl.classification import (
         classification_metrics,
         predictive_entropy,
+        reliability_table,
         uncertainty_metrics,
         unseen_class_auroc,
     )
 
     adata, spec = read_with_spec(qc_h5ad)
     unseen_rows = spec.is_unseen_class(adata)
-    scored = adata[test_rows(adata, spec) | unseen_rows]
+    scored = adata[held_out_rows(adata, spec) | unseen_rows]
     unseen = spec.is_unseen_class(scored)
     model = load_model(checkpoint)
     probabilities = model.predict_proba(scored)
@@ -494,6 +499,9 @@ def classify(qc_h5ad: str, checkpoint: str, output: str, predictions: str, arch:
         else {}
     )
     seen, probabilities, truth = ~unseen, probabilities[~unseen], truth[~unseen]
+    if curves:
+        correct = np.asarray(model.classes).astype(str)[probabilities.argmax(axis=1)] == truth
+        write_tsv(pd.DataFrame(reliability_table(probabilities.max(axis=1), correct)).assign(arch=arch), curves)
     row = {
         "dataset": dataset,
         "arch": arch,
@@ -509,7 +517,7 @@ def classify(qc_h5ad: str, checkpoint: str, output: str, predictions: str, arch:
         matched = composition_matched_rows(gc_content(sequence_codes(scored[seen])), truth)
         scores = classification_metrics(truth[matched], probabilities[matched], model.classes)
         row.update({"auroc_gc_matched": scores["auroc"], "n_gc_matched": scores["n_test"]})
-    filters = model.first_layer_filters() if hasattr(model, "first_layer_filters") else None  # one-hot CNNs
+    filters = model.first_layer_filters() if isinstance(model, FirstLayerFilters) else None  # one-hot CNNs
     planted = dict(adata.uns.get("motifs", {}))  # a simulation's planted motifs: found?
     if filters is not None and planted:
         from lifedl.tl.motifs import best_matching_filter
@@ -521,18 +529,20 @@ def classify(qc_h5ad: str, checkpoint: str, output: str, predictions: str, arch:
 
 
 def score_held_out(
-    qc_h5ad: str, checkpoint: str, output: str, predictions: str, arch: str, dataset: str, curves: str | None = None
+    qc_h5ad: str,
+    checkpoint: str,
+    output: str,
+    predictions: str,
+    arch: str,
+    dataset: str,
+    curves: str | None = None,
 ) -> None:
-    """Score what a predictor or a designer made: :func:`classify`, :func:`regress` or :func:`design` (which also
-    writes ``curves``), by the task."""
+    """Score what a predictor or a designer made on the held-out rows, by its task's scorer (``SCORERS``):
+    ``output`` its measures, ``predictions`` what it predicted or designed, ``curves`` its task's curve table
+    (``lifedl.tl.tasks.Task.curves``; None: not written, as for a replicate seed)."""
     from lifedl.models import get_architecture
 
-    task = get_architecture(arch).task
-    if task == "designer":
-        design(qc_h5ad, checkpoint, output, predictions, arch, dataset, curves)
-        return
-    score = classify if task == "classifier" else regress
-    score(qc_h5ad, checkpoint, output, predictions, arch, dataset)
+    SCORERS[get_architecture(arch).task](qc_h5ad, checkpoint, output, predictions, arch, dataset, curves)
 
 
 BASELINE_SEEDS = (0, 1, 2)  # the design baselines' seeds: mean and sd over these
@@ -613,23 +623,32 @@ def design(
     write_tsv(pd.DataFrame([row]), output)  # collect_metrics logs it to the MLflow run
 
 
-def regress(qc_h5ad: str, checkpoint: str, output: str, predictions: str, arch: str, dataset: str) -> None:
-    """A regressor's predictions for the held-out test rows and RMSE, MAE and Pearson r against the target."""
+def regress(
+    qc_h5ad: str, checkpoint: str, output: str, predictions: str, arch: str, dataset: str, curves: str | None = None
+) -> None:
+    """A regressor's predictions for the held-out test rows and RMSE, MAE and Pearson r against the target;
+    ``curves``: the observed mean per bin of predicted values (:func:`lifedl.tl.regression.binned_calibration`)."""
     from lifedl.models.base import load_model
-    from lifedl.tl.regression import regression_metrics
+    from lifedl.tl.regression import binned_calibration, regression_metrics
 
     adata, spec = read_with_spec(qc_h5ad)
-    test = adata[test_rows(adata, spec)]
+    test = adata[held_out_rows(adata, spec)]
     predicted = load_model(checkpoint).predict(test)
     observed = test.obs[spec.labels].to_numpy(dtype=float)
     table = pd.DataFrame({"observed": observed, "predicted": predicted}, index=test.obs_names)
     write_tsv(table.reset_index(names="id"), predictions)
+    if curves:
+        write_tsv(pd.DataFrame(binned_calibration(observed, predicted)).assign(arch=arch), curves)
     row = {"dataset": dataset, "arch": arch, **split_sizes(adata, spec), **regression_metrics(observed, predicted)}
     print(f"{arch}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items() if isinstance(v, float)), flush=True)
     write_tsv(pd.DataFrame([row]), output)  # collect_metrics logs it to the MLflow run
 
 
-def test_rows(adata: ad.AnnData, spec):
+# the scorer of each task the score rule runs (lifedl.tl.tasks.Task.scored_on_rows)
+SCORERS = {"classifier": classify, "regressor": regress, "designer": design}
+
+
+def held_out_rows(adata: ad.AnnData, spec):
     """The rows scored: the data set's test split (``obs['lifedl_split']``), which no model or choice saw."""
     from lifedl.data.splits import TEST, is_split
 
@@ -807,16 +826,6 @@ def filter_motifs(checkpoint: str, database: str, output: str, arch: str, datase
     print("best-matching filters: " + ", ".join(f"{r['filter']} {r['best_match']}" for r in rows[:5]), flush=True)
 
 
-SEED_MEASURES = (
-    *("auroc", "auprc", "auroc_gc_matched", "accuracy", "rmse", "mae", "pearson_r"),  # classifiers, regressors
-    *("nll", "ece", "mean_confidence", "accuracy_at_80pct_coverage", "unseen_class_auroc"),  # their certainty
-    *("best_fraction", "policy_fraction", "evaluations_to_95pct", "designs_motif_fraction"),  # designers
-    *("ari", "nmi", "ari_best", "ari_rna", "ari_protein", "knn_accuracy", "batch_asw", "batch_entropy"),  # embeddings
-    *("label_silhouette", "component_ari", "test_iwae_per_cell", "test_loglik_fitted_z_per_cell"),
-    *("protein_r_per_cell", "protein_r_per_protein", "protein_r_per_cell_ridge", "protein_r_per_cell_mean_baseline"),
-)
-
-
 def loadings_enrichment(embeddings: Mapping[str, str], output: str, factors_output: str, n_factors: int) -> None:
     """Linear decoders' factors (LDVAE) and PCA's leading components, the baseline, against the data set's gene
     programs (:mod:`lifedl.tl.enrichment`): the first ``n_factors`` of each, so both face as many tests."""
@@ -872,14 +881,6 @@ def program_peaks(embedding_h5ad: str, output: str, arch: str) -> None:
 
 
 # the measures "A beats its baseline" is asked of, over seeds (paired by seed), where both report them
-COMPARED_MEASURES = (
-    *("ari", "nmi", "ari_best", "knn_accuracy", "label_silhouette", "batch_entropy", "batch_asw", "ari_rna"),
-    *("ari_protein", "auroc", "accuracy", "nll", "ece", "brier", "unseen_class_auroc", "auroc_gc_matched"),
-    *("rmse", "mae", "pearson_r", "best_fraction", "test_iwae_per_cell"),
-)
-# models compared with each other (besides every model against every baseline): the interpretable decoders'
-# cost in fit against the VAE's, and lifedl's models against scvi-tools' own (the peers)
-MODEL_PAIRS = (("ldvae", "vae"), ("vega", "vae"), ("vae", "scvi"), ("multivae", "totalvi"))
 # a model's measure and its baseline's, both in the model's own row: the DGD's mixture against a Gaussian mixture
 # on PCA, multivae's protein from RNA against a ridge regression, the DAE's denoising against the gene means
 WITHIN_ROW_BASELINES = {
@@ -900,9 +901,12 @@ def seed_summary(
     from lifedl.models import get_architecture
     from lifedl.report import metrics_table
     from lifedl.tl.seeds import mean_and_sd, paired_comparisons, paired_difference
+    from lifedl.tl.tasks import measures_of
 
     table = metrics_table(metric_files)
     order = list(dict.fromkeys(table["arch"]))
+    task = {arch: get_architecture(arch).task for arch in order}
+    seed_measures = measures_of(task.values(), "seed_measures")
     per_seed = pd.concat(
         [pd.read_csv(path, sep="\t").assign(seed=seed) for path, seed in zip(metric_files, seeds)], ignore_index=True
     )
@@ -910,16 +914,15 @@ def seed_summary(
     for arch in order:
         runs = per_seed[per_seed["arch"] == arch]
         row = {"arch": arch, "n_seeds": len(runs), "seeds": " ".join(str(s) for s in sorted(runs["seed"]))}
-        rows.append({**row, **mean_and_sd(runs, [m for m in SEED_MEASURES if m in runs])})
+        rows.append({**row, **mean_and_sd(runs, [m for m in seed_measures if m in runs])})
     write_tsv(pd.DataFrame(rows), output)
     if comparisons_output is None:
         return
-    task = {arch: get_architecture(arch).task for arch in order}
     baselines = [arch for arch in order if not get_architecture(arch).baseline]
     models = [arch for arch in order if get_architecture(arch).baseline]
     pairs = [(model, baseline) for model in models for baseline in baselines if task[model] == task[baseline]]
-    pairs += [pair for pair in MODEL_PAIRS if set(pair) <= set(order)]
-    comparisons = paired_comparisons(per_seed, pairs, COMPARED_MEASURES)
+    pairs += [(arch, other) for arch in order for other in get_architecture(arch).compared_with if other in order]
+    comparisons = paired_comparisons(per_seed, pairs, measures_of(task.values(), "compared_measures"))
     within = []
     for arch in order:
         runs = per_seed[per_seed["arch"] == arch].sort_values("seed")
@@ -962,7 +965,7 @@ def generate(
     from lifedl.tl.realism import realism_table
 
     real, spec = read_with_spec(qc_h5ad)
-    real = real[test_rows(real, spec)].copy()
+    real = real[held_out_rows(real, spec)].copy()
     labels = spec.labels
     model = load_model(checkpoint)
     conditional = model.params.get("conditional", False) and labels
@@ -988,7 +991,7 @@ def sample_realism(qc_h5ad: str, generator: str, samplers: Mapping[str, str], ou
     from lifedl.tl.realism import realism_table
 
     real, spec = read_with_spec(qc_h5ad)
-    real = real[test_rows(real, spec)].copy()
+    real = real[held_out_rows(real, spec)].copy()
     gan = load_model(generator)
     conditional = gan.params.get("conditional", False) and spec.labels
     cell_types = real.obs[spec.labels].to_numpy() if conditional else None
@@ -1119,7 +1122,7 @@ def augmentation(
             f"{qc_h5ad}: '{rare_type}' (config augmentation.rare_types.{dataset}) is not a cell type of obs "
             f"'{spec.labels}'; types: {sorted(set(labels))[:12]}."
         )
-    training_rows = ~test_rows(adata, spec)  # the data set's train and validation cells, the same every seed
+    training_rows = ~held_out_rows(adata, spec)  # the data set's train and validation cells, the same every seed
     rows = []
     for seed in seeds:
         kept = downsample_type(labels, training_rows, rare_type, n_rare, seed)

@@ -17,7 +17,7 @@ from lifedl.models.base import load_model, save_checkpoint
 from lifedl.nn.likelihoods import protein_mixture_parts
 from lifedl.pp.protein import clr, protein_counts, protein_names
 from lifedl.tl.metrics import group_agreement, knn_batch_entropy
-from lifedl.tl.wnn import modality_weights, wnn_neighbours
+from lifedl.tl.wnn import modality_weights, wnn_neighbors
 
 JOINT = ["pca_protein", "pca_concat", "wnn", "concat_ae", "multivae"]
 
@@ -108,7 +108,7 @@ def test_wnn_weights_the_modality_that_carries_the_structure():
     noise = rng.normal(size=(200, 5))
     weights, _ = modality_weights([structured, noise], n_neighbors=15)
     assert np.allclose(weights.sum(1), 1) and np.median(weights[:, 0]) > 0.6
-    index, distance, _ = wnn_neighbours([noise, structured], n_neighbors=15)
+    index, distance, _ = wnn_neighbors([noise, structured], n_neighbors=15)
     assert (index[:, 0] == np.arange(200)).all() and (distance[:, 0] == 0).all()
     assert (clusters[index[:, 1:]] == clusters[:, None]).mean() > 0.9  # the graph follows the structured one
 
@@ -178,7 +178,7 @@ def test_checkpoint_round_trip_embeds_identically(arch, cite, tmp_path):
     np.testing.assert_array_equal(loaded.embed(cite), expected)
     assert np.isfinite(expected).all() and expected.std() > 0
     if arch == "wnn":
-        _distances, connectivities = loaded.neighbour_graph(cite, 10)
+        _distances, connectivities = loaded.neighbor_graph(cite, 10)
         assert connectivities.shape == (cite.n_obs, cite.n_obs) and "wnn_rna_weight" in cite.obs
 
 

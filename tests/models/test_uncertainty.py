@@ -82,8 +82,13 @@ def test_classify_scores_calibration_and_the_unseen_class(trained, cells, tmp_pa
     from lifedl.models.base import save_checkpoint
 
     save_checkpoint(trained[0]["bnn"], checkpoint)
-    steps.classify(str(qc), str(checkpoint), str(tmp_path / "m.tsv"), str(tmp_path / "p.tsv"), "bnn", "sim")
+    steps.score_held_out(str(qc), str(checkpoint), str(tmp_path / "m.tsv"), str(tmp_path / "p.tsv"), "bnn", "sim",
+                         curves=str(tmp_path / "c.tsv"))  # fmt: skip
     metrics = pd.read_csv(tmp_path / "m.tsv", sep="\t").iloc[0]
+    # the curve table is the reliability diagram of the seen test rows: its share-weighted gap is the ECE
+    curve = pd.read_csv(tmp_path / "c.tsv", sep="\t")
+    assert curve["share"].sum() == pytest.approx(1.0) and (curve["arch"] == "bnn").all()
+    assert (curve["share"] * (curve["accuracy"] - curve["confidence"]).abs()).sum() == pytest.approx(metrics["ece"])
     predictions = pd.read_csv(tmp_path / "p.tsv", sep="\t")
     unseen_cells = int((cells.obs["cell_type"] == "type_3").sum())
     seen_test = int(((cells.obs["split"] == "test") & (cells.obs["cell_type"] != "type_3")).sum())

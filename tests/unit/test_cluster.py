@@ -71,14 +71,14 @@ def test_leiden_leaves_pythons_random_state_alone():
     assert random.random() == expected
 
 
-def test_neighbours_are_exact_up_to_the_limit_and_the_graph_is_scanpys():
-    from lifedl.tl.cluster import EXACT_NEIGHBOURS_MAX_CELLS, neighbors, neighbour_method
+def test_neighbors_are_exact_up_to_the_limit_and_the_graph_is_scanpys():
+    from lifedl.tl.cluster import EXACT_NEIGHBORS_MAX_CELLS, neighbors, neighbors_method
 
-    assert neighbour_method(EXACT_NEIGHBOURS_MAX_CELLS) == "sklearn"
-    assert neighbour_method(EXACT_NEIGHBOURS_MAX_CELLS + 1) == "pynndescent"
-    assert neighbour_method(10, "pynndescent") == "pynndescent"
+    assert neighbors_method(EXACT_NEIGHBORS_MAX_CELLS) == "sklearn"
+    assert neighbors_method(EXACT_NEIGHBORS_MAX_CELLS + 1) == "pynndescent"
+    assert neighbors_method(10, "pynndescent") == "pynndescent"
     with pytest.raises(ValueError, match="not one of"):
-        neighbour_method(10, "annoy")
+        neighbors_method(10, "annoy")
     expected = _embedded(300)
     adata = expected.copy()
     del adata.obsp["connectivities"], adata.obsp["distances"]

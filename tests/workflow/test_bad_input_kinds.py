@@ -116,7 +116,7 @@ def test_fit_refuses_data_it_cannot_read(tmp_path, make, arch, kwargs, expected)
             ["lifedl.fit(..., 'multivae')", "reads cells+protein data", "obsm['protein_counts']",
              "but the AnnData holds cells data", "architectures that read cells (pca,"],
         ),
-        (_sequences, "pca", {}, ["'pca' reads cells data", "holds sequences data", "read sequences (kmer, gc, cnn"]),
+        (_sequences, "pca", {}, ["'pca' reads cells data", "holds sequences data", "read sequences (gc, kmer, cnn"]),
         (_cells, "cnn", {"labels": "cell_type"}, ["'cnn' reads sequences data", "holds cells data", "(pca,"]),
         (
             _cells,

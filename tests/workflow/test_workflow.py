@@ -25,13 +25,13 @@ def _planned_rules(repo, *args) -> set[str]:
 
 def test_dry_run_of_the_default_config_plans_every_rule(repo):
     rules = {"download", "qc", "train", "embed", "collect_metrics", "report", "all"}
-    rules |= {"generate", "perturbation", "figure", "classify", "design", "sample_realism", "enrichment", "agreement"}
+    rules |= {"generate", "perturbation", "figure", "score", "sample_realism", "enrichment", "agreement"}
     rules |= {"program_peaks"}
     assert _planned_rules(repo) == rules  # the likelihood comparison is left to make reproduce
     # make reproduce adds the likelihood comparison, seeds of the classifiers, JASPAR names for janggu's filters,
     # FreeSolv's regressors and scGen with every type held out in turn
     extra = {"likelihoods", "replicate", "replicate_representation", "seeds", "motif_database", "filter_motifs"}
-    extra |= {"regress", "leave_one_type_out", "augmentation", "realism_budget"}
+    extra |= {"leave_one_type_out", "augmentation", "realism_budget"}
     assert _planned_rules(repo, "--configfile", "config/reproduce.yaml") == rules | extra
 
 
@@ -256,7 +256,7 @@ def test_tiny_run_writes_every_output(tiny_run):
     assert summary.loc["average_response", "top_margin_over_average_response_mean"] == 0
     assert (summary["validation_type"] == "type_0").all()
     figures = ["qc_metrics", "qc_features", "umap", "training_curves"]
-    figures += ["seed004_panel", "seed004_deep_panel", "ldvae_loadings", "vega_programs", "vae_interpolation"]
+    figures += ["embedding_panel", "embedding_panel_deep", "ldvae_loadings", "vega_programs", "vae_interpolation"]
     figures += ["dgd_latent", "dgd_subclusters", "generation", "scgan_realism_umap", "scgan_gene_means"]
     figures += ["scgan_realism_curve"]
     for figure in figures:
@@ -295,7 +295,7 @@ def test_tiny_run_writes_every_output(tiny_run):
     assert designer["evaluations"] == 190 and designer["motif"] == "CTCF"
     for column in ("best_fraction", "random_edits_best_fraction_mean", "greedy_hill_climbing_best_fraction_mean"):
         assert 0 <= designer[column] <= 1, column
-    curves = pd.read_csv(seq / "design/dqn_curves.tsv", sep="\t")
+    curves = pd.read_csv(seq / "curves/dqn.tsv", sep="\t")
     assert (
         set(curves["method"]) == {"dqn", "random_edits", "greedy_hill_climbing"} and curves["evaluation"].max() == 190
     )
@@ -384,7 +384,7 @@ def test_tiny_run_times_every_rule(repo, tiny_run):
     assert jobs["known_rule"].all() and (jobs["seconds"] > 0).all()
     ran = set(zip(jobs["dataset"], jobs["rule"]))
     assert ("(all data sets)", "report") in ran and ("tiny", "figure") in ran and ("tiny_stim", "perturbation") in ran
-    assert ("tiny_seq", "classify") in ran
+    assert ("tiny_seq", "score") in ran
     assert {rule for _, rule in ran} == rules  # the tiny run runs every rule once or more
 
 

@@ -15,7 +15,8 @@ from lifedl.config import (
 
 export_pythonpath(f"{workflow.basedir}/src")
 from lifedl.figures import FIGURES, figures_for
-from lifedl.models import LIKELIHOOD_COMPARISON_ARCH, TASKS, get_architecture
+from lifedl.models import LIKELIHOOD_COMPARISON_ARCH, get_architecture
+from lifedl.tl.tasks import TASKS
 
 validate_config(config, f"{workflow.basedir}/workflow/schemas/config.schema.yaml")
 SHEET_PATH = config["datasets_sheet"]
@@ -33,19 +34,19 @@ for _arch in dict.fromkeys([*config["architectures"], *ARCHS]):  # every one nam
 
 
 def archs_of(dataset, task=None):
-    """Architectures run on a data set; task: representation, generator, perturbation or classifier."""
+    """Architectures run on a data set; task: one of lifedl.tl.tasks.TASKS (None: all)."""
     return [arch for arch in DATASET_ARCHS[dataset] if task is None or get_architecture(arch).task == task]
 
 
-def predictors(dataset):
-    """Architectures scored on what they predict or design (classifiers, regressors, designers)."""
-    return archs_of(dataset, "classifier") + archs_of(dataset, "regressor") + archs_of(dataset, "designer")
+def archs_with(dataset, capability):
+    """Architectures run on a data set that declare a capability (lifedl.models.CAPABILITIES)."""
+    return [arch for arch in archs_of(dataset) if get_architecture(arch).can(capability)]
 
 
 def scored_archs(dataset):
-    """Architectures with a row in the data set's metrics.tsv: representations, classifiers and regressors (the
-    replicate seeds train these again)."""
-    return archs_of(dataset, "representation") + predictors(dataset)
+    """Architectures with a row in the data set's metrics.tsv, task by task (the replicate seeds train these
+    again): representations, classifiers, regressors, designers (lifedl.tl.tasks: scored)."""
+    return [arch for task in TASKS.values() if task.scored for arch in archs_of(dataset, task.name)]
 
 
 def used_models(wildcards):
@@ -54,10 +55,20 @@ def used_models(wildcards):
     return [f"results/{wildcards.dataset}/models/{name}/model.ckpt" for name in used]
 
 
-def arch_pattern(task):
-    """Wildcard pattern of the architectures of one task (never empty, so always a valid regex)."""
-    names = [arch for arch in ARCHS if get_architecture(arch).task == task]
+def arch_pattern(*tasks, capability=None):
+    """Wildcard pattern of the architectures of these tasks (all, if none named) or with this capability (never
+    empty, so always a valid regex)."""
+    names = [
+        arch
+        for arch in ARCHS
+        if (not tasks or get_architecture(arch).task in tasks)
+        and (capability is None or get_architecture(arch).can(capability))
+    ]
     return "|".join(names) if names else "(?!)"
+
+
+# the tasks the score rule scores on held-out rows (the replicate rule scores their extra seeds the same way)
+SCORED_ON_ROWS = [task.name for task in TASKS.values() if task.scored_on_rows]
 
 
 wildcard_constraints:
@@ -124,15 +135,6 @@ def caption(name):
     return (Path(workflow.basedir) / "workflow" / "report" / f"{name}.rst").read_text().strip()
 
 
-# Figures written by the task rules (generate, perturbation), named {arch}_{figure}, with their caption files.
-TASK_FIGURES = {"generator": ("realism_umap", "gene_means"), "perturbation": ("response",)}
-TASK_CAPTIONS = {"generator": "generator", "perturbation": "perturbation"}
-TASK_TABLES = {
-    "generator": "realism of generated cells, beside two halves of the real cells (the floor)",
-    "perturbation": "predicted response of the held-out cell type, beside two baselines",
-}
-
-
 def likelihood_datasets():
     chosen = config["likelihood_comparison"]["datasets"] or DATASETS
     if not config["likelihood_comparison"]["enabled"]:
@@ -158,30 +160,27 @@ def seed_metric_files(dataset):
     return files
 
 
-REALISM_SAMPLERS = ("vae", "dgd")  # count models whose prior samples are measured beside the GAN's (seed 002)
-
-
 def realism_generator(dataset):
-    """The GAN whose realism the count models' samples are measured beside (None: no realism table)."""
+    """The GAN whose realism the count models' prior samples are measured beside (None: no realism table)."""
     generators = archs_of(dataset, "generator")
-    return generators[0] if generators and realism_samplers(dataset) else None
-
-
-def realism_samplers(dataset):
-    return [arch for arch in REALISM_SAMPLERS if arch in archs_of(dataset)]
-
-
-PROGRAM_ARCHS = ("vega",)  # latent dimensions named by gene program: where each is most active is tabulated
-LOADINGS_ARCHS = ("ldvae",)  # linear decoders: each factor's loadings are tested against the gene programs
+    return generators[0] if generators and archs_with(dataset, "prior_samples") else None
 
 
 def loadings_archs(dataset):
-    """PCA (the baseline) and the linear decoders run on a data set; none where no linear decoder runs."""
-    decoders = [arch for arch in LOADINGS_ARCHS if arch in archs_of(dataset)]
-    return (["pca"] if decoders and "pca" in archs_of(dataset) else []) + decoders
+    """The linear decoders run on a data set, after their baselines (PCA's components); none where no linear
+    decoder runs."""
+    decoders = archs_with(dataset, "loadings")
+    baselines = [get_architecture(arch).baseline for arch in decoders]
+    return [arch for arch in dict.fromkeys(baselines) if arch in archs_of(dataset)] + decoders
 
 
-MOTIF_FILTER_ARCHS = ("cnn",)  # one-hot CNNs: their first-layer filters are letter motifs
+def loadings_factors(dataset):
+    """Factors tested per model: the linear decoders' latent size (the smallest, where several run), so PCA's
+    leading components face as many tests."""
+    return min(
+        get_architecture(arch).resolve_params(config["params"].get(arch))["n_latent"]
+        for arch in archs_with(dataset, "loadings")
+    )
 
 
 def motif_datasets():
@@ -191,8 +190,7 @@ def motif_datasets():
     return [
         dataset
         for dataset in DATASETS
-        if set(MOTIF_FILTER_ARCHS) & set(archs_of(dataset))
-        and (wanted or not SHEET[dataset]["source"].startswith("simulated:"))
+        if archs_with(dataset, "motif_filters") and (wanted or not SHEET[dataset]["source"].startswith("simulated:"))
     ]
 
 
@@ -203,11 +201,11 @@ def report_plan():
         figures = [(f"results/{dataset}/figures/{name}.png", caption(name)) for name in ("qc_metrics", "qc_features")]
         figures += [(f"results/{dataset}/figures/{name}.png", caption(name)) for name in dataset_figures(dataset)]
         tables = []
-        for task, names in TASK_FIGURES.items():
-            for arch in archs_of(dataset, task):
-                text = caption(TASK_CAPTIONS[task]).replace("{{ snakemake.wildcards.arch }}", arch)
-                figures += [(f"results/{dataset}/figures/{arch}_{name}.png", text) for name in names]
-                tables.append((f"{arch}: {TASK_TABLES[task]}", f"results/{dataset}/metrics/{arch}.tsv"))
+        for task in [task for task in TASKS.values() if task.figures]:
+            for arch in archs_of(dataset, task.name):
+                text = caption(task.caption).replace("{{ snakemake.wildcards.arch }}", arch)
+                figures += [(f"results/{dataset}/figures/{arch}_{name}.png", text) for name in task.figures]
+                tables.append((f"{arch}: {task.table}", f"results/{dataset}/metrics/{arch}.tsv"))
         if config["leave_one_type_out"]["enabled"]:
             for arch in archs_of(dataset, "perturbation"):
                 title = f"{arch}: every cell type held out in turn (the validation type left out), beside the baselines"
@@ -226,7 +224,7 @@ def report_plan():
             )
             tables.append((title, f"results/{dataset}/likelihoods.tsv"))
         if SHEET[dataset]["labels"]:
-            for arch in [arch for arch in PROGRAM_ARCHS if arch in archs_of(dataset)]:
+            for arch in archs_with(dataset, "gene_programs"):
                 title = f"{arch}: the cell type where each program is most and least active (z across cell types)"
                 tables.append((title, f"results/{dataset}/programs/{arch}.tsv"))
         if len(archs_of(dataset, "representation")) > 1:
@@ -236,10 +234,10 @@ def report_plan():
             title = "Factors whose top-loading genes form a gene program (hypergeometric test, Bonferroni)"
             tables.append((title, f"results/{dataset}/enrichment.tsv"))
         if realism_generator(dataset):
-            title = f"Realism of cells sampled from {', '.join(realism_samplers(dataset))} beside the GAN's"
+            title = f"Realism of cells sampled from {', '.join(archs_with(dataset, 'prior_samples'))} beside the GAN's"
             tables.append((title, f"results/{dataset}/realism.tsv"))
         if dataset in motif_datasets():
-            for arch in MOTIF_FILTER_ARCHS:
+            for arch in archs_with(dataset, "motif_filters"):
                 title = (
                     f"{arch}: first-layer filters named by their best-matching {config['motif_database']['release']}"
                 )

@@ -1,63 +1,19 @@
-rule classify:
+# Every task scored on held-out rows (lifedl.tl.tasks: classifiers, regressors, designers): what the model
+# predicts or designs, its measures and its task's curve table.
+rule score:
     input:
         qc_h5ad="results/{dataset}/qc.h5ad",
         checkpoint="results/{dataset}/models/{arch}/model.ckpt",
     output:
         metrics="results/{dataset}/metrics/{arch}.tsv",
         predictions="results/{dataset}/predictions/{arch}.tsv",
+        curves="results/{dataset}/curves/{arch}.tsv",
     log:
-        "results/{dataset}/logs/classify_{arch}.log",
+        "results/{dataset}/logs/score_{arch}.log",
     benchmark:
-        "results/{dataset}/benchmarks/classify_{arch}.tsv"
+        "results/{dataset}/benchmarks/score_{arch}.tsv"
     wildcard_constraints:
-        arch=arch_pattern("classifier"),
-    conda:
-        "../../envs/train.yaml"
-    threads: rule_resources("evaluate")["threads"]
-    resources:
-        mem_mb=mem_mb("evaluate"),
-        runtime=rule_resources("evaluate")["runtime"],
-    script:
-        "../scripts/score.py"
-
-
-rule regress:
-    input:
-        qc_h5ad="results/{dataset}/qc.h5ad",
-        checkpoint="results/{dataset}/models/{arch}/model.ckpt",
-    output:
-        metrics="results/{dataset}/metrics/{arch}.tsv",
-        predictions="results/{dataset}/predictions/{arch}.tsv",
-    log:
-        "results/{dataset}/logs/regress_{arch}.log",
-    benchmark:
-        "results/{dataset}/benchmarks/regress_{arch}.tsv"
-    wildcard_constraints:
-        arch=arch_pattern("regressor"),
-    conda:
-        "../../envs/train.yaml"
-    threads: rule_resources("evaluate")["threads"]
-    resources:
-        mem_mb=mem_mb("evaluate"),
-        runtime=rule_resources("evaluate")["runtime"],
-    script:
-        "../scripts/score.py"
-
-
-rule design:
-    input:
-        qc_h5ad="results/{dataset}/qc.h5ad",
-        checkpoint="results/{dataset}/models/{arch}/model.ckpt",
-    output:
-        metrics="results/{dataset}/metrics/{arch}.tsv",
-        predictions="results/{dataset}/predictions/{arch}.tsv",
-        curves="results/{dataset}/design/{arch}_curves.tsv",
-    log:
-        "results/{dataset}/logs/design_{arch}.log",
-    benchmark:
-        "results/{dataset}/benchmarks/design_{arch}.tsv"
-    wildcard_constraints:
-        arch=arch_pattern("designer"),
+        arch=arch_pattern(*SCORED_ON_ROWS),
     conda:
         "../../envs/train.yaml"
     threads: rule_resources("evaluate")["threads"]
@@ -104,7 +60,7 @@ rule replicate:
     benchmark:
         "results/{dataset}/benchmarks/replicate_{arch}_seed{seed}.tsv"
     wildcard_constraints:
-        arch=f'{arch_pattern("classifier")}|{arch_pattern("regressor")}|{arch_pattern("designer")}',
+        arch=arch_pattern(*SCORED_ON_ROWS),
         seed=r"\d+",
     conda:
         "../../envs/train.yaml"
@@ -201,7 +157,7 @@ rule filter_motifs:
     benchmark:
         "results/{dataset}/benchmarks/filter_motifs_{arch}.tsv"
     wildcard_constraints:
-        arch="|".join(MOTIF_FILTER_ARCHS),
+        arch=arch_pattern(capability="motif_filters"),
     conda:
         "../../envs/train.yaml"
     threads: rule_resources("evaluate")["threads"]
@@ -229,9 +185,7 @@ rule enrichment:
         "../../envs/report.yaml"
     params:
         archs=lambda wildcards: loadings_archs(wildcards.dataset),
-        n_factors=get_architecture("ldvae").resolve_params(
-            config["params"].get("ldvae"), where="config 'params.ldvae'"
-        )["n_latent"],
+        n_factors=lambda wildcards: loadings_factors(wildcards.dataset),
     script:
         "../scripts/enrichment.py"
 
@@ -246,7 +200,7 @@ rule program_peaks:
     benchmark:
         "results/{dataset}/benchmarks/program_peaks_{arch}.tsv"
     wildcard_constraints:
-        arch="|".join(PROGRAM_ARCHS),
+        arch=arch_pattern(capability="gene_programs"),
     localrule: True
     conda:
         "../../envs/report.yaml"

@@ -77,7 +77,8 @@ rule sample_realism:
         qc_h5ad="results/{dataset}/qc.h5ad",
         generator=lambda wildcards: f"results/{wildcards.dataset}/models/{realism_generator(wildcards.dataset)}/model.ckpt",
         samplers=lambda wildcards: [
-            f"results/{wildcards.dataset}/models/{arch}/model.ckpt" for arch in realism_samplers(wildcards.dataset)
+            f"results/{wildcards.dataset}/models/{arch}/model.ckpt"
+            for arch in archs_with(wildcards.dataset, "prior_samples")
         ],
     output:
         report("results/{dataset}/realism.tsv", caption="../report/realism.rst", category="{dataset}"),
@@ -92,7 +93,7 @@ rule sample_realism:
         mem_mb=mem_mb("evaluate"),
         runtime=rule_resources("evaluate")["runtime"],
     params:
-        samplers=lambda wildcards: realism_samplers(wildcards.dataset),
+        samplers=lambda wildcards: archs_with(wildcards.dataset, "prior_samples"),
         seed=config["seed"],
     script:
         "../scripts/sample_realism.py"

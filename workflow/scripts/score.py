@@ -1,7 +1,7 @@
 from lifedl import steps
 from lifedl.logs import logged
 
-# The classify, regress and design rules: score what the model predicts or designs, by the architecture's task.
+# The score rule: what the model predicts or designs, scored on the held-out rows by its task's scorer.
 with logged(snakemake.log[0]):
     steps.score_held_out(
         qc_h5ad=snakemake.input.qc_h5ad,
@@ -10,5 +10,5 @@ with logged(snakemake.log[0]):
         predictions=snakemake.output.predictions,
         arch=snakemake.wildcards.arch,
         dataset=snakemake.wildcards.dataset,
-        curves=snakemake.output.get("curves"),  # the design rule's best-so-far curves
+        curves=snakemake.output.curves,
     )

@@ -16,13 +16,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from lifedl.errors import LifedlError
+from lifedl.tl.tasks import TASKS  # what the workflow does after training, per task
 
-# What the workflow does after training, per task:
-# representation: embed -> cluster -> evaluate; generator: generate cells -> realism measures;
-# perturbation: predict a response -> R^2; classifier: predict held-out rows -> auROC/auPRC;
-# regressor: predict a held-out property -> RMSE, Pearson r; designer: design sequences -> fraction of the optimum
-# against random edits and greedy hill climbing on the same budget of evaluations.
-TASKS = ("representation", "generator", "perturbation", "classifier", "regressor", "designer")
 # Run beside every batch-aware architecture on a data set with batches, as PCA runs beside every cell model.
 BATCH_BASELINES = ("pca_harmony", "pca_combat")
 # The data kinds a kind also feeds besides its own: the RNA of CITE-seq cells is cells data.
@@ -30,6 +25,17 @@ ALSO_FEEDS = {"cells+protein": ("cells",)}
 # Training plans (lifedl.train.plans): generic (one optimiser, early stopping on val/loss), dgd, gan, agent
 # (reinforcement learning: the agent makes its own data), none (no loop).
 PLANS = ("generic", "dgd", "gan", "agent", "none")
+# What an architecture offers beyond its task, declared on its entry: the workflow adds rules, tables and figures
+# for it (no architecture names in the rules, no guessing from methods or hyper-parameters).
+CAPABILITIES = {
+    "prior_samples": "cells sampled from its prior are scored for realism beside the GAN's (seed 002)",
+    "gene_programs": "its latent dimensions are named gene programs: where each is most active is tabulated",
+    "loadings": "a linear decoder: its factors' top-loading genes are tested against the gene programs, beside PCA's",
+    "motif_filters": "its first-layer filters are letter motifs, matched to the motif database",
+    "gradient_norms": "its training logs gradient norms, clipped at its gradient_clip (figure gradient_norms)",
+    "probability_draws": "predicts class probabilities as draws (dropout passes, posterior samples or ensemble "
+    "members; one draw if deterministic): drawn in its data kind's calibration figure",
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +62,24 @@ class Architecture:
     # "" the workflow's environment; "peer": scvi-tools' own (lifedl.models.peers), so no pyfunc model that any
     # MLflow client could load without it
     environment: str = ""
+    # run when config leaves 'architectures' out (make run); the others run with `architectures: all` (make reproduce)
+    default_run: bool = True
+    capabilities: frozenset[str] = frozenset()  # names in CAPABILITIES
+    # other models it is compared with over seeds, besides its task's baselines (a simpler variant; scvi-tools' peer)
+    compared_with: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.capabilities) - set(CAPABILITIES))
+        if unknown or self.task not in TASKS or self.plan not in PLANS:
+            raise LifedlError(
+                f"architecture '{self.name}': unknown capabilities {unknown}, task '{self.task}' or plan "
+                f"'{self.plan}'; known: {sorted(CAPABILITIES)}, {list(TASKS)}, {list(PLANS)}."
+            )
+
+    def can(self, capability: str) -> bool:
+        if capability not in CAPABILITIES:
+            raise LifedlError(f"unknown capability '{capability}'; known: {sorted(CAPABILITIES)}.")
+        return capability in self.capabilities
 
     @property
     def pyfunc_loadable(self) -> bool:
@@ -374,6 +398,7 @@ ARCHITECTURES: dict[str, Architecture] = {
                 baseline="",
                 needs=("batch",),
                 corrects_together=True,
+                default_run=False,  # run beside every batch-aware model on a data set with batches
             )
             for name, summary in (
                 ("pca_combat", "ComBat on log-normalised expression by batch, then PCA: a batch-correcting baseline"),
@@ -388,26 +413,29 @@ ARCHITECTURES: dict[str, Architecture] = {
             plan="none",
             batch_aware=True,
             environment="peer",
+            default_run=False,
         ),
         Architecture(
             "ae",
             "lifedl.models.autoencoder",
             "deterministic autoencoder on log-normalised expression (MSE): the seeds' AE vs PCA",
             {"n_latent": 10, **_AE_NETWORK, **_NEURAL_TRAINING},
-            figures=("seed004_panel",),
+            figures=("embedding_panel",),
         ),
         Architecture(
             "deep_ae",
             "lifedl.models.autoencoder",
             "seed 004's 8-layer autoencoder: the same AE with three hidden layers each way (4 linear layers each)",
             {"n_latent": 10, **_AE_NETWORK, "n_layers": 3, **_NEURAL_TRAINING},
-            figures=("seed004_deep_panel",),
+            figures=("embedding_panel_deep",),
+            default_run=False,
         ),
         Architecture(
             "dae",
             "lifedl.models.autoencoder",
             "denoising autoencoder: non-zero counts dropped at rate `corruption`, trained to give back clean values",
             {"n_latent": 10, "corruption": 0.2, **_AE_NETWORK, **_NEURAL_TRAINING},
+            default_run=False,
         ),
         Architecture(
             "vae",
@@ -416,6 +444,8 @@ ARCHITECTURES: dict[str, Architecture] = {
             {"n_latent": 10, **_VAE_NETWORK, **_NEURAL_TRAINING},
             figures=("vae_interpolation",),
             batch_aware=True,
+            capabilities=frozenset({"prior_samples"}),
+            compared_with=("scvi",),
         ),
         Architecture(
             "ldvae",
@@ -424,6 +454,8 @@ ARCHITECTURES: dict[str, Architecture] = {
             {"n_latent": 10, **_VAE_NETWORK, **_NEURAL_TRAINING},
             figures=("ldvae_loadings",),
             batch_aware=True,
+            capabilities=frozenset({"loadings"}),
+            compared_with=("vae",),
         ),
         Architecture(
             "vega",
@@ -445,6 +477,8 @@ ARCHITECTURES: dict[str, Architecture] = {
             },
             figures=("vega_programs",),
             batch_aware=True,
+            capabilities=frozenset({"gene_programs"}),
+            compared_with=("vae",),
         ),
         Architecture(
             "dgd",
@@ -477,6 +511,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             },
             plan="dgd",
             figures=("dgd_latent", "dgd_subclusters", "generation"),
+            capabilities=frozenset({"prior_samples"}),
         ),
         Architecture(
             "scgan",
@@ -570,7 +605,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             "autoencoder on log-normalised RNA and CLR protein side by side (seed 004's integration autoencoder)",
             {**_INTEGRATION_NETWORK, **_NEURAL_TRAINING},
             data_kind="cells+protein",
-            figures=("seed004_joint_panel",),
+            figures=("embedding_panel_joint",),
         ),
         Architecture(
             "multivae",
@@ -583,6 +618,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             data_kind="cells+protein",
             figures=("citeseq_umap", "protein_prediction"),
             batch_aware=True,
+            compared_with=("totalvi",),
         ),
         Architecture(
             "totalvi",
@@ -594,6 +630,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             baseline="pca_concat",
             batch_aware=True,
             environment="peer",
+            default_run=False,
         ),
         Architecture(
             "mlp",
@@ -604,6 +641,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             baseline="",
             figures=("calibration",),
             needs=("labels", "split"),
+            capabilities=frozenset({"probability_draws"}),
         ),
         Architecture(
             "mlp_temperature",
@@ -613,6 +651,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             task="classifier",
             baseline="",
             needs=("labels", "split"),
+            capabilities=frozenset({"probability_draws"}),
         ),
         Architecture(
             "mlp_ensemble",
@@ -623,6 +662,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             task="classifier",
             baseline="",
             needs=("labels", "split"),
+            capabilities=frozenset({"probability_draws"}),
         ),
         Architecture(
             "mc_dropout",
@@ -632,6 +672,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             task="classifier",
             baseline="mlp",
             needs=("labels", "split"),
+            capabilities=frozenset({"probability_draws"}),
         ),
         Architecture(
             "bnn",
@@ -651,13 +692,13 @@ ARCHITECTURES: dict[str, Architecture] = {
             task="classifier",
             baseline="mlp",
             needs=("labels", "split"),
+            capabilities=frozenset({"probability_draws"}),
         ),
         Architecture(
-            "kmer",
+            "gc",
             "lifedl.models.kmer",
-            "logistic regression on k-mer frequencies (reverse complements pooled), k and C chosen on the validation "
-            "rows; the sequence baseline",
-            {"k_values": [1, 2, 3, 4, 5, 6], "C_values": [0.01, 0.1, 1.0, 10.0]},
+            "logistic regression on GC content alone: how far composition separates the classes",
+            {"C": 1.0},
             data_kind="sequences",
             task="classifier",
             plan="none",
@@ -665,10 +706,11 @@ ARCHITECTURES: dict[str, Architecture] = {
             needs=("labels",),
         ),
         Architecture(
-            "gc",
+            "kmer",
             "lifedl.models.kmer",
-            "logistic regression on GC content alone: how far composition separates the classes",
-            {"C": 1.0},
+            "logistic regression on k-mer frequencies (reverse complements pooled), k and C chosen on the validation "
+            "rows; the sequence baseline",
+            {"k_values": [1, 2, 3, 4, 5, 6], "C_values": [0.01, 0.1, 1.0, 10.0]},
             data_kind="sequences",
             task="classifier",
             plan="none",
@@ -685,6 +727,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             baseline="kmer",
             figures=("cnn_motif", "filter_logos"),
             needs=("labels",),
+            capabilities=frozenset({"motif_filters", "gradient_norms", "probability_draws"}),
         ),
         Architecture(
             "cnn_mc_dropout",
@@ -696,6 +739,8 @@ ARCHITECTURES: dict[str, Architecture] = {
             baseline="cnn",
             figures=("sequence_calibration",),
             needs=("labels",),
+            capabilities=frozenset({"gradient_norms", "probability_draws"}),
+            default_run=False,
         ),
         Architecture(
             "cnn_embed",
@@ -708,6 +753,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             baseline="kmer",
             figures=("kmer_embedding",),
             needs=("labels",),
+            capabilities=frozenset({"gradient_norms", "probability_draws"}),
         ),
         Architecture(
             "bilstm",
@@ -728,6 +774,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             baseline="kmer",
             figures=("gradient_norms",),
             needs=("labels",),
+            capabilities=frozenset({"gradient_norms"}),
         ),
         Architecture(
             "transformer",
@@ -751,6 +798,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             baseline="kmer",
             figures=("attention_maps",),
             needs=("labels",),
+            capabilities=frozenset({"gradient_norms"}),
         ),
         Architecture(
             "dqn",
@@ -776,6 +824,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             baseline="",
             figures=("oracle_design_curves",),
             uses_models=("cnn",),
+            default_run=False,
         ),
         Architecture(
             "physics",
@@ -835,6 +884,11 @@ def get_architecture(name: str) -> Architecture:
     return ARCHITECTURES[name]
 
 
+def default_architectures() -> list[str]:
+    """What config 'architectures' means when left out: the entries marked for the default run, in registry order."""
+    return [name for name, architecture in ARCHITECTURES.items() if architecture.default_run]
+
+
 def architectures_of_task(task: str, data_kind: str | None = None) -> list[str]:
     return sorted(
         name
@@ -845,10 +899,12 @@ def architectures_of_task(task: str, data_kind: str | None = None) -> list[str]:
 
 __all__ = [
     "ARCHITECTURES",
+    "CAPABILITIES",
     "LIKELIHOOD_COMPARISON_ARCH",
     "PLANS",
     "TASKS",
     "Architecture",
     "architectures_of_task",
+    "default_architectures",
     "get_architecture",
 ]

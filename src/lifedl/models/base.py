@@ -21,7 +21,7 @@ import dataclasses
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import anndata as ad
 import numpy as np
@@ -43,6 +43,40 @@ class Representation(TrainedModel, Protocol):
     gene_names: list[str]
 
     def embed(self, adata: ad.AnnData) -> np.ndarray: ...
+
+
+# What a trained model can do beyond its task, as methods the steps call where the model has them.
+@runtime_checkable
+class Embeds(Protocol):
+    def embed(self, adata: ad.AnnData) -> np.ndarray: ...
+
+
+@runtime_checkable
+class Annotates(Protocol):
+    """Writes what else it knows into the embedded AnnData: loadings, program names, denoised values, protein."""
+
+    def annotate(self, adata: ad.AnnData) -> None: ...
+
+
+@runtime_checkable
+class ScoresTestCells(Protocol):
+    """Its own measures on the test cells: the IWAE bound (count VAEs), the DGD's, denoising, predicted protein."""
+
+    def test_scores(self, test: ad.AnnData, training: ad.AnnData, seed: int = 0) -> dict[str, float]: ...
+
+
+@runtime_checkable
+class OwnNeighborGraph(Protocol):
+    """Builds the cells' neighbour graph itself (WNN) instead of from its embedding."""
+
+    def neighbor_graph(self, adata: ad.AnnData, n_neighbors: int): ...
+
+
+@runtime_checkable
+class FirstLayerFilters(Protocol):
+    """A sequence network's first-layer filters, letters x width (None where it reads k-mer tokens)."""
+
+    def first_layer_filters(self) -> np.ndarray | None: ...
 
 
 @dataclasses.dataclass

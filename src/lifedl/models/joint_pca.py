@@ -55,14 +55,14 @@ class JointPCAModel:
     def embed(self, adata: ad.AnnData) -> np.ndarray:
         return np.hstack(list(self._projections(adata).values()))
 
-    def neighbour_graph(self, adata: ad.AnnData, n_neighbors: int):
+    def neighbor_graph(self, adata: ad.AnnData, n_neighbors: int):
         """WNN's graph (distances, connectivities); the modality weights go to obs ``wnn_rna_weight``."""
         if self.arch != "wnn":
             return None
-        from lifedl.tl.wnn import knn_graph, wnn_neighbours
+        from lifedl.tl.wnn import knn_graph, wnn_neighbors
 
         projections = self._projections(adata)
-        index, distance, weights = wnn_neighbours([projections["rna"], projections["protein"]], n_neighbors)
+        index, distance, weights = wnn_neighbors([projections["rna"], projections["protein"]], n_neighbors)
         adata.obs["wnn_rna_weight"] = weights[:, 0]
         print(f"WNN: mean RNA weight {weights[:, 0].mean():.2f} (protein {weights[:, 1].mean():.2f})", flush=True)
         return knn_graph(index, distance)

@@ -32,7 +32,7 @@ def tsne_perplexity(n_cells: int) -> float:
     return float(min(max(30.0, scaled), max(1.0, (n_cells - 1) / 3)))
 
 
-def seed004_panel(
+def embedding_panel(
     panels: Mapping[str, ad.AnnData], labels: str, seed: int, archs: tuple[str, str, str] = ("pca", "ae", "vae")
 ) -> plt.Figure:
     """Seed 004's comparison on the same cells: a PCA, an AE and a VAE (``archs``, in that order), tSNE on the

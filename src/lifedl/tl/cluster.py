@@ -36,28 +36,28 @@ def cache_numba_compilation() -> None:
 # Up to this many cells the kNN graph is exact (brute force): on 10-50 dimensions it takes 1.3 s at 10,000 cells and
 # 14-28 s at 100,000 on 2 cores, while pynndescent compiles for 20-55 s in every process (numba cannot cache its
 # search) before it starts. scanpy itself is exact below 8,192 cells, so smaller data sets get the same graph.
-EXACT_NEIGHBOURS_MAX_CELLS = 120_000
+EXACT_NEIGHBORS_MAX_CELLS = 120_000
 
 
-def neighbour_method(n_cells: int, requested: str = "auto") -> str:
-    """``auto``: exact (``sklearn``) up to :data:`EXACT_NEIGHBOURS_MAX_CELLS`, ``pynndescent`` above."""
+def neighbors_method(n_cells: int, requested: str = "auto") -> str:
+    """``auto``: exact (``sklearn``) up to :data:`EXACT_NEIGHBORS_MAX_CELLS`, ``pynndescent`` above."""
     if requested not in ("auto", "sklearn", "pynndescent"):
         raise ValueError(f"neighbour method '{requested}' is not one of auto, sklearn, pynndescent")
     if requested != "auto":
         return requested
-    return "sklearn" if n_cells <= EXACT_NEIGHBOURS_MAX_CELLS else "pynndescent"
+    return "sklearn" if n_cells <= EXACT_NEIGHBORS_MAX_CELLS else "pynndescent"
 
 
 def neighbors(adata: ad.AnnData, arch: str, n_neighbors: int, seed: int, graph=None, method: str = "auto") -> None:
     """The kNN graph of the embedding ``obsm['X_{arch}']`` in scanpy's place (``obsp``, ``uns['neighbors']``),
     or ``graph``, a model's own (distances, connectivities), e.g. WNN's. ``method``: ``auto`` (exact up to
-    :data:`EXACT_NEIGHBOURS_MAX_CELLS`, pynndescent above), ``sklearn`` (exact) or ``pynndescent``."""
+    :data:`EXACT_NEIGHBORS_MAX_CELLS`, pynndescent above), ``sklearn`` (exact) or ``pynndescent``."""
     cache_numba_compilation()
     import scanpy as sc  # here, not at the top: leiden_key's callers (evaluate, figures) need no scanpy
 
     if graph is None:
         # named, not None: scanpy's None is exact below 4,096 cells whatever is asked
-        transformer = neighbour_method(adata.n_obs, method)
+        transformer = neighbors_method(adata.n_obs, method)
         sc.pp.neighbors(adata, n_neighbors=n_neighbors, use_rep=f"X_{arch}", random_state=seed, transformer=transformer)
         return
     adata.obsp["distances"], adata.obsp["connectivities"] = graph

@@ -18,3 +18,20 @@ def regression_metrics(observed, predicted) -> dict[str, float]:
         "pearson_r": float(np.corrcoef(observed, predicted)[0, 1]) if varied else float("nan"),
         "n_test": float(len(observed)),
     }
+
+
+def binned_calibration(observed, predicted, n_bins: int = 10) -> list[dict[str, float]]:
+    """The regression reliability curve: rows sorted by prediction into ``n_bins`` bins of (nearly) equal size;
+    per bin the mean predicted and mean observed value and the share of rows (on the diagonal when the
+    predictions are calibrated)."""
+    observed, predicted = np.asarray(observed, dtype=float), np.asarray(predicted, dtype=float)
+    order = np.argsort(predicted, kind="stable")
+    return [
+        {
+            "bin": float(b),
+            "predicted": float(predicted[rows].mean()),
+            "observed": float(observed[rows].mean()),
+            "share": len(rows) / len(order),
+        }
+        for b, rows in enumerate(np.array_split(order, min(n_bins, len(order))))
+    ]

@@ -102,7 +102,7 @@ def modality_weights(embeddings: list[np.ndarray], n_neighbors: int = 20) -> tup
     return weights / weights.sum(axis=1, keepdims=True), modalities
 
 
-def wnn_neighbours(embeddings: list[np.ndarray], n_neighbors: int = 20) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def wnn_neighbors(embeddings: list[np.ndarray], n_neighbors: int = 20) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The WNN graph as n_neighbors nearest cells per cell (itself first, as UMAP expects): indices, distances
     (sqrt((1 - WNN similarity) / 2)) and the modality weights."""
     weights, modalities = modality_weights(embeddings, n_neighbors)
