@@ -39,12 +39,6 @@ class TrainedModel(Protocol):
     def checkpoint(self) -> dict[str, Any]: ...
 
 
-class Representation(TrainedModel, Protocol):
-    gene_names: list[str]
-
-    def embed(self, adata: ad.AnnData) -> np.ndarray: ...
-
-
 # What a trained model can do beyond its task, as methods the steps call where the model has them.
 @runtime_checkable
 class Embeds(Protocol):
