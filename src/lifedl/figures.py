@@ -20,7 +20,9 @@ from typing import Any
 
 from lifedl.errors import LifedlError
 
-Inputs = Callable[[Mapping[str, Sequence[str]]], dict[str, str]]  # architectures by task -> {role: path}
+# (the data set's architectures by task, and all under "all"; those of them naming the figure, in registry order)
+# -> {role: path}
+Inputs = Callable[[Mapping[str, Sequence[str]], Sequence[str]], dict[str, str]]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,7 +30,7 @@ class Figure:
     name: str
     inputs: Inputs
     draw: Callable[[Mapping[str, Any], Any, Mapping[str, Any]], Any]
-    archs: tuple[str, ...] = ()  # architectures that must run on the data set
+    min_named: int = 1  # how many of the architectures naming it must run on the data set (a panel of three: 3)
     task: str = ""  # a task with at least one architecture on the data set ("" = none needed)
     needs_labels: bool = False
     simulated: bool | None = None  # True: simulations only (planted truth); False: real data only; None: both
@@ -68,7 +70,7 @@ def _training_curves(inputs, spec, options):
 def _embedding_panel(inputs, spec, options):
     from lifedl.pl.papers import embedding_panel
 
-    return embedding_panel(dict(inputs), spec.labels, options["seed"], tuple(inputs))
+    return embedding_panel(dict(inputs), spec.labels, options["seed"])
 
 
 def _joint_umap(inputs, spec, options):
@@ -81,20 +83,22 @@ def _protein_prediction(inputs, spec, options):
     from lifedl.data.splits import TEST, is_split
     from lifedl.pl.multiomics import protein_prediction_figure
 
-    adata = inputs["embedding"]
-    return protein_prediction_figure(adata, "multivae", is_split(adata, TEST, spec.where))
+    (arch, adata), *_ = inputs.items()
+    return protein_prediction_figure(adata, arch, is_split(adata, TEST, spec.where))
 
 
 def _ldvae_loadings(inputs, spec, options):
     from lifedl.pl.papers import loadings_figure
 
-    return loadings_figure(inputs["embedding"], "ldvae")
+    (arch, embedding), *_ = inputs.items()
+    return loadings_figure(embedding, arch)
 
 
 def _vega_programs(inputs, spec, options):
     from lifedl.pl.papers import program_heatmap
 
-    return program_heatmap(inputs["embedding"], spec.labels)
+    (arch, embedding), *_ = inputs.items()
+    return program_heatmap(embedding, arch, spec.labels)
 
 
 def _vae_interpolation(inputs, spec, options):
@@ -121,7 +125,8 @@ def _generation(inputs, spec, options):
 
     real = inputs["qc"]
     depths = library_sizes(counts_matrix(real))  # generated cells get the real cells' depths
-    samples = {arch: inputs[arch].sample(real.n_obs, depths, options["seed"]) for arch in ("dgd", "vae")}
+    models = {arch: model for arch, model in inputs.items() if arch != "qc"}
+    samples = {arch: model.sample(real.n_obs, depths, options["seed"]) for arch, model in models.items()}
     return generation_figure(real, samples)
 
 
@@ -134,11 +139,12 @@ def _scgan_realism_curve(inputs, spec, options):
 def _cnn_motif(inputs, spec, options):
     from lifedl.pl.sequences import motif_filter_figure
 
-    filters = inputs["cnn"].first_layer_filters()
+    filters = inputs["model"].first_layer_filters()
     if filters is None:
         raise LifedlError(
-            "cnn_motif: this cnn reads a k-mer embedding (embedding_dim > 0), so its filters are not letter "
-            "motifs; set params.cnn.embedding_dim to 0 (the cnn_embed architecture is the embedding variant)."
+            f"cnn_motif: this {inputs['model'].arch} reads a k-mer embedding (embedding_dim > 0), so its filters "
+            f"are not letter motifs; set params.{inputs['model'].arch}.embedding_dim to 0 (a k-mer embedding is the "
+            "variant with its own architecture)."
         )
     motif = inputs["qc"].uns["motif"]
     return motif_filter_figure(filters, motif["pwm"], str(motif["name"]))
@@ -149,13 +155,13 @@ def _filter_logos(inputs, spec, options):
     from lifedl.pl.sequences import filter_match_figure
 
     motifs = {motif.matrix_id: motif for motif in motifs_from_table(inputs["database"])}
-    return filter_match_figure(inputs["cnn"].first_layer_filters(), inputs["matches"], motifs)
+    return filter_match_figure(inputs["model"].first_layer_filters(), inputs["matches"], motifs)
 
 
 def _kmer_embedding(inputs, spec, options):
     from lifedl.pl.sequences import kmer_embedding_figure
 
-    model = inputs["cnn_embed"]
+    model = inputs["model"]
     return kmer_embedding_figure(model.kmer_embedding(), model.params["embedding_k"])
 
 
@@ -173,7 +179,7 @@ def _attention_maps(inputs, spec, options):
     from lifedl.data.splits import TEST, is_split
     from lifedl.pl.sequences import attention_figure
 
-    adata, model = inputs["qc"], inputs["transformer"]
+    adata, model = inputs["qc"], inputs["model"]
     test = adata[is_split(adata, TEST, spec.where)]
     # Up to three held-out examples, those with a planted motif first (simulations record where it lies).
     starts = test.obs["motif_start"].to_numpy() if "motif_start" in test.obs else np.full(test.n_obs, -1)
@@ -225,59 +231,65 @@ def _design_curves(inputs, spec, options):
     return design_figure(inputs["history"], inputs["curves"], designed, model.pwm, model.motif_name, oracle)
 
 
-def _designer(arch: str) -> Inputs:
+def _first_named(paths: Mapping[str, str]) -> Inputs:
+    """Paths of the first architecture naming the figure, ``{arch}`` filled in, keyed by role."""
+    return lambda archs, named: {role: path.format(arch=named[0]) for role, path in paths.items()}
+
+
+def _each_named(path: str, **shared: str) -> Inputs:
+    """One path per architecture naming the figure, keyed by architecture (in registry order), and shared paths."""
+    return lambda archs, named: {**shared, **{arch: path.format(arch=arch) for arch in named}}
+
+
+def _designer(archs, named) -> dict[str, str]:
     """A designer's model, training history, curves and designs."""
-    return _fixed(
-        {
-            "model": f"models/{arch}/model.ckpt",
-            "history": f"models/{arch}/history.tsv",
-            "curves": f"curves/{arch}.tsv",
-            "designs": f"predictions/{arch}.tsv",
-        }
-    )
+    arch = named[0]
+    return {
+        "model": f"models/{arch}/model.ckpt",
+        "history": f"models/{arch}/history.tsv",
+        "curves": f"curves/{arch}.tsv",
+        "designs": f"predictions/{arch}.tsv",
+    }
 
 
-def _logging_gradients(archs: Sequence[str]) -> list[str]:
-    """The architectures whose training logs gradient norms (capability 'gradient_norms')."""
+def _with_capability(capability: str, archs: Sequence[str], data_kind: str = "") -> list[str]:
+    """The architectures among ``archs`` with this capability (and of this data kind, where one is given)."""
     from lifedl.models import get_architecture
 
-    return [arch for arch in archs if get_architecture(arch).can("gradient_norms")]
-
-
-def _drawing_probabilities(data_kind: str) -> list[str]:
-    """The architectures of a data kind that predict class probabilities as draws (capability
-    'probability_draws'; the deterministic baselines, one draw each, among them), in registry order."""
-    from lifedl.models import ARCHITECTURES
-
     return [
-        name for name, arch in ARCHITECTURES.items() if arch.data_kind == data_kind and arch.can("probability_draws")
+        arch
+        for arch in archs
+        if get_architecture(arch).can(capability) and (not data_kind or get_architecture(arch).data_kind == data_kind)
     ]
 
 
-def _calibration_inputs(data_kind: str) -> Inputs:
-    """The qc file, and the test predictions and model of each architecture of a data kind that draws
-    probabilities and runs."""
-
-    def inputs(archs):
-        chosen = [arch for arch in _drawing_probabilities(data_kind) if arch in archs["all"]]
-        return {
-            "qc": "qc.h5ad",
-            **{arch: f"predictions/{arch}.tsv" for arch in chosen},
-            **{f"{arch}:model": f"models/{arch}/model.ckpt" for arch in chosen},
-        }
-
-    return inputs
+def _gradient_norm_inputs(archs, named) -> dict[str, str]:
+    """The history and run record of every architecture whose training logs gradient norms."""
+    logging = _with_capability("gradient_norms", archs["all"])
+    return {
+        **{arch: f"models/{arch}/history.tsv" for arch in logging},
+        **{f"{arch}:run": f"models/{arch}/run.json" for arch in logging},
+    }
 
 
-def _fixed(paths: dict[str, str]) -> Inputs:
-    return lambda archs: dict(paths)
+def _calibration_inputs(archs, named) -> dict[str, str]:
+    """The qc file, and the test predictions and model of each architecture of the naming one's data kind that
+    predicts class probabilities as draws (capability 'probability_draws'; the deterministic baselines, one draw
+    each, among them), in registry order."""
+    from lifedl.models import ARCHITECTURES, get_architecture
+
+    kind = get_architecture(named[0]).data_kind
+    chosen = [arch for arch in _with_capability("probability_draws", list(ARCHITECTURES), kind) if arch in archs["all"]]
+    return {
+        "qc": "qc.h5ad",
+        **{arch: f"predictions/{arch}.tsv" for arch in chosen},
+        **{f"{arch}:model": f"models/{arch}/model.ckpt" for arch in chosen},
+    }
 
 
-def _labelled_embeddings(name: str, archs: tuple[str, ...], draw) -> Figure:
-    """A figure of these architectures' embeddings (inputs keyed by architecture, in this order), coloured by label."""
-    return Figure(
-        name, _fixed({arch: f"embeddings/{arch}.h5ad" for arch in archs}), draw, archs=archs, needs_labels=True
-    )
+def _embeddings(name: str, draw, min_named: int = 1) -> Figure:
+    """A figure of the embeddings of the architectures naming it (inputs keyed by architecture), by label."""
+    return Figure(name, _each_named("embeddings/{arch}.h5ad"), draw, min_named=min_named, needs_labels=True)
 
 
 FIGURES: dict[str, Figure] = {
@@ -285,136 +297,109 @@ FIGURES: dict[str, Figure] = {
     for figure in (
         Figure(
             "umap",
-            lambda archs: {arch: f"embeddings/{arch}.h5ad" for arch in archs["representation"]},
+            lambda archs, named: {arch: f"embeddings/{arch}.h5ad" for arch in archs["representation"]},
             _umap,
             task="representation",
         ),
         Figure(
             "parity",
-            lambda archs: {arch: f"predictions/{arch}.tsv" for arch in archs["regressor"]},
+            lambda archs, named: {arch: f"predictions/{arch}.tsv" for arch in archs["regressor"]},
             _parity,
             task="regressor",
         ),
         Figure(
             "training_curves",
-            lambda archs: {arch: f"models/{arch}/history.tsv" for arch in archs["all"]},
+            lambda archs, named: {arch: f"models/{arch}/history.tsv" for arch in archs["all"]},
             _training_curves,
         ),
-        _labelled_embeddings("embedding_panel", ("pca", "ae", "vae"), _embedding_panel),
-        _labelled_embeddings("embedding_panel_deep", ("pca", "deep_ae", "vae"), _embedding_panel),
-        _labelled_embeddings("embedding_panel_joint", ("pca_concat", "concat_ae", "multivae"), _embedding_panel),
-        _labelled_embeddings("citeseq_umap", ("multivae", "wnn"), _joint_umap),
-        Figure(
-            "protein_prediction",
-            _fixed({"embedding": "embeddings/multivae.h5ad"}),
-            _protein_prediction,
-            archs=("multivae",),
-        ),
-        Figure("ldvae_loadings", _fixed({"embedding": "embeddings/ldvae.h5ad"}), _ldvae_loadings, archs=("ldvae",)),
-        Figure(
-            "vega_programs",
-            _fixed({"embedding": "embeddings/vega.h5ad"}),
-            _vega_programs,
-            archs=("vega",),
-            needs_labels=True,
-        ),
+        # seed 004's panels: a linear embedding, an autoencoder's and a VAE's (registry order), the three naming it
+        _embeddings("embedding_panel", _embedding_panel, min_named=3),
+        _embeddings("embedding_panel_deep", _embedding_panel, min_named=3),
+        _embeddings("embedding_panel_joint", _embedding_panel, min_named=3),
+        _embeddings("citeseq_umap", _joint_umap, min_named=2),
+        Figure("protein_prediction", _each_named("embeddings/{arch}.h5ad"), _protein_prediction),
+        Figure("ldvae_loadings", _each_named("embeddings/{arch}.h5ad"), _ldvae_loadings),
+        _embeddings("vega_programs", _vega_programs),
         Figure(
             "vae_interpolation",
-            _fixed({"model": "models/vae/model.ckpt", "embedding": "embeddings/vae.h5ad"}),
+            _first_named({"model": "models/{arch}/model.ckpt", "embedding": "embeddings/{arch}.h5ad"}),
             _vae_interpolation,
-            archs=("vae",),
             needs_labels=True,
         ),
-        Figure(
-            "dgd_latent", _fixed({"embedding": "embeddings/dgd.h5ad"}), _dgd_latent, archs=("dgd",), needs_labels=True
-        ),
-        Figure("dgd_subclusters", _fixed({"embedding": "embeddings/dgd.h5ad"}), _dgd_subclusters, archs=("dgd",)),
-        Figure(
-            "generation",
-            _fixed({"qc": "qc.h5ad", "dgd": "models/dgd/model.ckpt", "vae": "models/vae/model.ckpt"}),
-            _generation,
-            archs=("dgd", "vae"),
-        ),
+        Figure("dgd_latent", _first_named({"embedding": "embeddings/{arch}.h5ad"}), _dgd_latent, needs_labels=True),
+        Figure("dgd_subclusters", _first_named({"embedding": "embeddings/{arch}.h5ad"}), _dgd_subclusters),
+        # cells sampled from the prior of each model naming it, beside the real ones
+        Figure("generation", _each_named("models/{arch}/model.ckpt", qc="qc.h5ad"), _generation, min_named=2),
         Figure(
             "scgan_realism_curve",
-            _fixed({"history": "models/scgan/history.tsv", "table": "metrics/scgan.tsv"}),
+            _first_named({"history": "models/{arch}/history.tsv", "table": "metrics/{arch}.tsv"}),
             _scgan_realism_curve,
-            archs=("scgan",),
         ),
         Figure(
             "cnn_motif",
-            _fixed({"qc": "qc.h5ad", "cnn": "models/cnn/model.ckpt"}),
+            _first_named({"qc": "qc.h5ad", "model": "models/{arch}/model.ckpt"}),
             _cnn_motif,
-            archs=("cnn",),
             simulated=True,
         ),
         Figure(
             "filter_logos",
             # results/-rooted paths are shared by every data set (lifedl.steps.figure reads them as they are)
-            _fixed(
-                {"cnn": "models/cnn/model.ckpt", "matches": "motifs/cnn.tsv", "database": "results/motif_database.tsv"}
+            _first_named(
+                {
+                    "model": "models/{arch}/model.ckpt",
+                    "matches": "motifs/{arch}.tsv",
+                    "database": "results/motif_database.tsv",
+                }
             ),
             _filter_logos,
-            archs=("cnn",),
             simulated=False,
         ),
-        Figure(
-            "kmer_embedding",
-            _fixed({"cnn_embed": "models/cnn_embed/model.ckpt"}),
-            _kmer_embedding,
-            archs=("cnn_embed",),
-        ),
-        Figure(
-            "gradient_norms",
-            lambda archs: {
-                **{arch: f"models/{arch}/history.tsv" for arch in _logging_gradients(archs["all"])},
-                **{f"{arch}:run": f"models/{arch}/run.json" for arch in _logging_gradients(archs["all"])},
-            },
-            _gradient_norms,
-            archs=("bilstm",),
-        ),
-        Figure(
-            "calibration",
-            _calibration_inputs("cells"),
-            _calibration,
-            archs=("mlp",),
-            needs_labels=True,
-        ),
-        Figure(
-            "sequence_calibration",
-            _calibration_inputs("sequences"),
-            _calibration,
-            archs=("cnn_mc_dropout",),
-            needs_labels=True,
-        ),
-        Figure("design_curves", _designer("dqn"), _design_curves, archs=("dqn",)),
-        Figure("oracle_design_curves", _designer("dqn_oracle"), _design_curves, archs=("dqn_oracle",)),
+        Figure("kmer_embedding", _first_named({"model": "models/{arch}/model.ckpt"}), _kmer_embedding),
+        Figure("gradient_norms", _gradient_norm_inputs, _gradient_norms),
+        Figure("calibration", _calibration_inputs, _calibration, needs_labels=True),
+        Figure("sequence_calibration", _calibration_inputs, _calibration, needs_labels=True),
+        Figure("design_curves", _designer, _design_curves),
+        Figure("oracle_design_curves", _designer, _design_curves),
         Figure(
             "attention_maps",
-            _fixed({"qc": "qc.h5ad", "transformer": "models/transformer/model.ckpt"}),
+            _first_named({"qc": "qc.h5ad", "model": "models/{arch}/model.ckpt"}),
             _attention_maps,
-            archs=("transformer",),
         ),
     )
 }
 GENERAL_FIGURES = ("umap", "parity", "training_curves")  # drawn for every data set with architectures of their task
 
 
-def figures_for(
-    archs_by_task: Mapping[str, Sequence[str]], figure_names: Sequence[str], has_labels: bool, simulated: bool = False
-) -> list[str]:
+def named_by(figure: str, archs: Sequence[str]) -> list[str]:
+    """The architectures among ``archs`` whose registry entry names this figure, in registry order."""
+    from lifedl.models import ARCHITECTURES
+
+    return [name for name, arch in ARCHITECTURES.items() if name in archs and figure in arch.figures]
+
+
+def figure_input_paths(name: str, archs_by_task: Mapping[str, Sequence[str]]) -> dict[str, str]:
+    """A figure's inputs on a data set with these architectures: {role: path under results/{dataset}/}."""
+    return FIGURES[name].inputs(archs_by_task, named_by(name, archs_by_task["all"]))
+
+
+def figures_for(archs_by_task: Mapping[str, Sequence[str]], has_labels: bool, simulated: bool = False) -> list[str]:
     """The figures a data set gets: the general ones, then those its architectures name, where their needs hold.
 
     ``archs_by_task``: the data set's architectures per task, and under ``"all"`` all of them; ``simulated``:
     whether the data set comes from a simulator (which records its planted truth)."""
+    from lifedl.models import get_architecture
+
+    named = [figure for arch in archs_by_task["all"] for figure in get_architecture(arch).figures]
     chosen = []
-    for name in [*GENERAL_FIGURES, *figure_names]:
+    for name in dict.fromkeys([*GENERAL_FIGURES, *named]):
         figure = FIGURES[name]
         if figure.task and not archs_by_task.get(figure.task):
             continue
-        if not set(figure.archs) <= set(archs_by_task["all"]) or (figure.needs_labels and not has_labels):
+        if name not in GENERAL_FIGURES and len(named_by(name, archs_by_task["all"])) < figure.min_named:
+            continue
+        if figure.needs_labels and not has_labels:
             continue
         if figure.simulated is not None and figure.simulated != simulated:
             continue
         chosen.append(name)
-    return list(dict.fromkeys(chosen))
+    return chosen

@@ -38,3 +38,24 @@ def test_the_umap_figure_shows_depth_and_no_label_panel_without_labels():
     figure = FIGURES["umap"].draw({"dgd": _panel(5)}, DatasetSpec(id="x"), {"default_resolution": 1.0})
     titles = [ax.get_title() for ax in figure.axes if ax.get_title()]
     assert titles == ["DGD: Leiden 1", "DGD: log10 UMIs per cell"]
+
+
+def test_a_figure_is_drawn_from_the_architectures_naming_it_where_enough_of_them_run():
+    from lifedl.figures import figure_input_paths, figures_for
+
+    def by_task(*archs):
+        return {"representation": list(archs), "all": list(archs)}
+
+    three = figures_for(by_task("pca", "ae", "vae"), has_labels=True)
+    assert "embedding_panel" in three and "embedding_panel_deep" not in three  # deep_ae does not run
+    assert figure_input_paths("embedding_panel", by_task("vae", "ae", "pca")) == {
+        "pca": "embeddings/pca.h5ad",  # registry order, whatever order the data set lists them in
+        "ae": "embeddings/ae.h5ad",
+        "vae": "embeddings/vae.h5ad",
+    }
+    assert "embedding_panel" not in figures_for(by_task("pca", "vae"), has_labels=True)  # a panel of three
+    assert "embedding_panel" not in figures_for(by_task("pca", "ae", "vae"), has_labels=False)  # coloured by label
+    assert figure_input_paths("vae_interpolation", by_task("vae")) == {
+        "model": "models/vae/model.ckpt",
+        "embedding": "embeddings/vae.h5ad",
+    }

@@ -46,12 +46,17 @@ def test_over_seeds_measures_come_from_the_tasks_predicting_tasks_first():
     assert measures_of(["regressor"], "compared_measures") == ["rmse", "mae", "pearson_r"]
 
 
-def test_the_rules_and_steps_name_no_architecture_and_guess_no_capability():
-    """Which model does what is declared on its registry entry (lifedl.models), never spelled in the workflow."""
-    quoted = re.compile(r"[\"']([a-z][a-z0-9_]*)[\"']")
+def test_the_rules_steps_and_figures_name_no_architecture_and_guess_no_capability():
+    """Which model does what is declared on its registry entry (lifedl.models), never spelled in the workflow, the
+    steps or the figure code: a quoted name ("vae") or a path part (models/vae/, embeddings/vae.h5ad)."""
+    spelled = re.compile(r"(?<!init=)[\"']([a-z][a-z0-9_]*)[\"']|/([a-z][a-z0-9_]*)[/.]")
+    src = REPO / "src/lifedl"
     files = [*REPO.glob("workflow/**/*.smk"), *REPO.glob("workflow/**/*.py"), REPO / "Snakefile"]
-    named = {(f.name, m) for f in files for m in quoted.findall(f.read_text()) if m in ARCHITECTURES}
-    assert not named, f"architecture names in the workflow: {sorted(named)}; declare a capability instead"
+    files += [src / "steps.py", src / "report.py", src / "figures.py", *src.glob("pl/*.py")]
+    named = {
+        (f.name, m) for f in files for found in spelled.findall(f.read_text()) for m in found if m in ARCHITECTURES
+    }
+    assert not named, f"architecture names in the workflow or figures: {sorted(named)}; declare it on the entry"
     for path in [*files, REPO / "src/lifedl/steps.py", REPO / "src/lifedl/report.py"]:
         assert "hasattr(" not in path.read_text(), f"{path.name} guesses a model's capability with hasattr"
 

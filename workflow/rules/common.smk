@@ -14,7 +14,7 @@ from lifedl.config import (
 )
 
 export_pythonpath(f"{workflow.basedir}/src")
-from lifedl.figures import FIGURES, figures_for
+from lifedl.figures import FIGURES, figure_input_paths, figures_for
 from lifedl.models import LIKELIHOOD_COMPARISON_ARCH, get_architecture
 from lifedl.tl.tasks import TASKS
 
@@ -117,13 +117,12 @@ def archs_by_task(dataset):
 
 def dataset_figures(dataset):
     """Names of the figures (lifedl.figures) a data set gets, from its architectures and labels."""
-    named = [figure for arch in archs_of(dataset) for figure in get_architecture(arch).figures]
     simulated = SHEET[dataset]["source"].startswith("simulated:")
-    return figures_for(archs_by_task(dataset), named, bool(SHEET[dataset]["labels"]), simulated)
+    return figures_for(archs_by_task(dataset), bool(SHEET[dataset]["labels"]), simulated)
 
 
 def figure_inputs(wildcards):
-    paths = FIGURES[wildcards.figure].inputs(archs_by_task(wildcards.dataset))
+    paths = figure_input_paths(wildcards.figure, archs_by_task(wildcards.dataset))
     return {
         role: path if path.startswith("results/") else f"results/{wildcards.dataset}/{path}"
         for role, path in paths.items()

@@ -48,7 +48,9 @@ class Architecture:
     task: str = "representation"
     plan: str = "generic"
     baseline: str = "pca"  # the simple model it is compared with, on the same data and measures ("" = it is one)
-    figures: tuple[str, ...] = ()  # names in lifedl.figures.FIGURES
+    # the figures it is drawn in (names in lifedl.figures.FIGURES): each is drawn from the architectures naming it
+    # that run on a data set, where there are as many as it needs (a three-model panel: three)
+    figures: tuple[str, ...] = ()
     # dataset roles (datasets.tsv columns) that must be filled for a data set to run this architecture
     needs: tuple[str, ...] = ()
     # architectures whose trained models (same data set, the main seed) this one uses: trained before it
@@ -387,6 +389,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             _PCA,
             plan="none",
             baseline="",
+            figures=("embedding_panel", "embedding_panel_deep"),
         ),
         *(
             Architecture(
@@ -442,7 +445,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             "lifedl.models.vae",
             "VAE on counts, library-size scaled, likelihood nb/zinb/poisson/gaussian (scVI, scVAE)",
             {"n_latent": 10, **_VAE_NETWORK, **_NEURAL_TRAINING},
-            figures=("vae_interpolation",),
+            figures=("vae_interpolation", "embedding_panel", "embedding_panel_deep", "generation"),
             batch_aware=True,
             capabilities=frozenset({"prior_samples"}),
             compared_with=("scvi",),
@@ -587,6 +590,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             data_kind="cells+protein",
             plan="none",
             baseline="",
+            figures=("embedding_panel_joint",),
         ),
         Architecture(
             "wnn",
@@ -598,6 +602,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             plan="none",
             baseline="",
             corrects_together=True,
+            figures=("citeseq_umap",),
         ),
         Architecture(
             "concat_ae",
@@ -616,7 +621,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             # validation simulation, see lifedl.models.multiomics)
             {**_INTEGRATION_NETWORK, "protein_mask_rate": 0.0, **_NEURAL_TRAINING},
             data_kind="cells+protein",
-            figures=("citeseq_umap", "protein_prediction"),
+            figures=("embedding_panel_joint", "citeseq_umap", "protein_prediction"),
             batch_aware=True,
             compared_with=("totalvi",),
         ),

@@ -13,6 +13,7 @@ import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 
+from lifedl.errors import LifedlError
 from lifedl.pl.figures import scatter_categories
 from lifedl.tl.enrichment import program_activity, standardised_activity
 
@@ -32,31 +33,33 @@ def tsne_perplexity(n_cells: int) -> float:
     return float(min(max(30.0, scaled), max(1.0, (n_cells - 1) / 3)))
 
 
-def embedding_panel(
-    panels: Mapping[str, ad.AnnData], labels: str, seed: int, archs: tuple[str, str, str] = ("pca", "ae", "vae")
-) -> plt.Figure:
-    """Seed 004's comparison on the same cells: a PCA, an AE and a VAE (``archs``, in that order), tSNE on the
-    PCA and on the AE, UMAP on the PCA (for two modalities: the joint PCA, the integration AE, multivae)."""
-    pca, ae, vae = (panels[a] for a in archs)
-    latent = {role: panel.obsm[f"X_{arch}"] for role, panel, arch in zip(("pca", "ae", "vae"), (pca, ae, vae), archs)}
-    perplexity = tsne_perplexity(pca.n_obs)
-    tsne = {
-        name: TSNE(2, perplexity=perplexity, random_state=seed, init="pca").fit_transform(latent[name])
-        for name in ("pca", "ae")
-    }
+def embedding_panel(panels: Mapping[str, ad.AnnData], labels: str, seed: int) -> plt.Figure:
+    """Seed 004's comparison on the same cells: ``panels`` holds a linear embedding (PCA), an autoencoder's and a
+    VAE's, by architecture in that order; tSNE on the first two, UMAP on the first (for two modalities: the joint
+    PCA, the integration AE, the joint VAE)."""
+    archs = list(panels)
+    if len(archs) != 3:
+        raise LifedlError(f"the embedding panel shows three embeddings (linear, autoencoder, VAE), got {archs}.")
+    linear, autoencoder, variational = (panels[arch].obsm[f"X_{arch}"] for arch in archs)
+    first = panels[archs[0]]
+    perplexity = tsne_perplexity(first.n_obs)
+    tsne = [
+        TSNE(2, perplexity=perplexity, random_state=seed, init="pca").fit_transform(latent)
+        for latent in (linear, autoencoder)
+    ]
     names = [arch.upper() for arch in archs]
     views = [
-        (f"{names[0]} (PC1, PC2)", latent["pca"][:, :2]),
-        (f"{names[1]} (latent, 2 PCs)", _two_dims(latent["ae"], seed)),
-        (f"{names[2]} (latent means, 2 PCs)", _two_dims(latent["vae"], seed)),
-        (f"tSNE on {names[0]} (perplexity {perplexity:.0f})", tsne["pca"]),
-        (f"tSNE on {names[1]} (perplexity {perplexity:.0f})", tsne["ae"]),
-        (f"UMAP on {names[0]}", pca.obsm[f"X_umap_{archs[0]}"]),
+        (f"{names[0]} (PC1, PC2)", linear[:, :2]),
+        (f"{names[1]} (latent, 2 PCs)", _two_dims(autoencoder, seed)),
+        (f"{names[2]} (latent means, 2 PCs)", _two_dims(variational, seed)),
+        (f"tSNE on {names[0]} (perplexity {perplexity:.0f})", tsne[0]),
+        (f"tSNE on {names[1]} (perplexity {perplexity:.0f})", tsne[1]),
+        (f"UMAP on {names[0]}", first.obsm[f"X_umap_{archs[0]}"]),
     ]
     fig, axes = plt.subplots(2, 3, figsize=(15, 9.5))
     for ax, (title, coordinates) in zip(axes.ravel(), views):
-        scatter_categories(ax, coordinates, pca.obs[labels], title, legend=ax is axes[0, 2])
-    fig.suptitle(f"The same {pca.n_obs} cells, coloured by {labels}")
+        scatter_categories(ax, coordinates, first.obs[labels], title, legend=ax is axes[0, 2])
+    fig.suptitle(f"The same {first.n_obs} cells, coloured by {labels}")
     fig.tight_layout()
     return fig
 
@@ -83,15 +86,15 @@ def loadings_figure(embedding: ad.AnnData, arch: str, n_genes: int = 6) -> plt.F
     return fig
 
 
-def program_heatmap(embedding: ad.AnnData, labels: str) -> plt.Figure:
-    """VEGA: mean program activity per cell type, standardised per program."""
-    standardised = standardised_activity(program_activity(embedding, "vega"), embedding.obs[labels].to_numpy())
+def program_heatmap(embedding: ad.AnnData, arch: str, labels: str) -> plt.Figure:
+    """VEGA: mean program activity per cell type, standardised per program (``arch``: the programs' model)."""
+    standardised = standardised_activity(program_activity(embedding, arch), embedding.obs[labels].to_numpy())
     fig, ax = plt.subplots(figsize=(1 + 0.6 * standardised.shape[1], 1 + 0.4 * standardised.shape[0]))
     image = ax.imshow(standardised.to_numpy(), cmap="RdBu_r", vmin=-2, vmax=2, aspect="auto")
     ax.set_xticks(range(standardised.shape[1]), standardised.columns, rotation=60, ha="right", fontsize=8)
     ax.set_yticks(range(standardised.shape[0]), standardised.index, fontsize=8)
     fig.colorbar(image, ax=ax, label="mean activity (z across cell types)")
-    ax.set_title("VEGA: gene-program activity per cell type")
+    ax.set_title(f"{arch.upper()}: gene-program activity per cell type")
     fig.tight_layout()
     return fig
 
