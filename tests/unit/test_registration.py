@@ -31,12 +31,7 @@ def _train_pca(tmp_path, params, register) -> Path:
         str(qc_file),
         str(model_dir / "model.ckpt"),
         str(model_dir / "run.json"),
-        "pca",
-        "local",
-        params,
-        0,
-        store,
-        register=register,
+        steps.TrainSettings("pca", "local", params, 0, store, register=register),
     )
     return model_dir
 

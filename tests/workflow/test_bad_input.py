@@ -477,11 +477,7 @@ def _train(tmp_path, qc_file, params=None, tracking_uri=None):
             str(qc_file),
             str(model_dir / "model.ckpt"),
             str(model_dir / "run.json"),
-            "vae",
-            "bad",
-            {"max_epochs": 2, "n_hidden": 16, **(params or {})},
-            0,
-            tracking_uri,
+            steps.TrainSettings("vae", "bad", {"max_epochs": 2, "n_hidden": 16, **(params or {})}, 0, tracking_uri),
         )
     assert not (model_dir / "model.ckpt").exists() and not (model_dir / "run.json").exists()
     assert not list(model_dir.glob(".*.tmp*"))
@@ -655,16 +651,13 @@ def test_an_h5ad_without_counts_is_named(http_server, tmp_path, make, expected):
 
 
 def _train_tiny(tmp_path, qc_file, **training):
+    params = {"max_epochs": 12, "patience": 12, "n_hidden": 16, "n_latent": 2}
+    uri = f"sqlite:///{tmp_path / 'results/mlflow.db'}"
     steps.train(
         str(qc_file),
         str(tmp_path / "results/bad/models/vae/model.ckpt"),
         str(tmp_path / "results/bad/models/vae/run.json"),
-        "vae",
-        "bad",
-        {"max_epochs": 12, "patience": 12, "n_hidden": 16, "n_latent": 2},
-        0,
-        f"sqlite:///{tmp_path / 'results/mlflow.db'}",
-        training=training or None,
+        steps.TrainSettings("vae", "bad", params, 0, uri, training=training or None),
     )
 
 

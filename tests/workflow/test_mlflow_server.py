@@ -95,12 +95,9 @@ def trained(mlflow_server, tmp_path_factory):
             str(qc_file),
             str(model_dir / "model.ckpt"),
             str(model_dir / "run.json"),
-            arch,
-            "server_test",
-            params[arch],
-            seed,
-            mlflow_server,
-            tags={"snakemake_rule": "train"},
+            steps.TrainSettings(
+                arch, "server_test", params[arch], seed, mlflow_server, tags={"snakemake_rule": "train"}
+            ),
         )
         runs[name] = json.loads((model_dir / "run.json").read_text()) | {"dir": model_dir}
     return qc_file, runs
@@ -192,7 +189,8 @@ import sys
 from lifedl import steps
 qc, out, uri = sys.argv[1:]
 params = {"max_epochs": 300, "patience": 300, "n_hidden": 32, "n_latent": 4}
-steps.train(qc, f"{out}/model.ckpt", f"{out}/run.json", "vae", "killed", params, 0, uri, pyfunc=False)
+settings = steps.TrainSettings("vae", "killed", params, 0, uri, pyfunc=False)
+steps.train(qc, f"{out}/model.ckpt", f"{out}/run.json", settings)
 """
 
 

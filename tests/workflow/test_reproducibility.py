@@ -32,9 +32,8 @@ def _pipeline(qc_file, directory, arch, seed):
     models = directory / "models" / arch
     embedding, metrics = directory / "embedding.h5ad", directory / "metrics.tsv"
     uri = f"sqlite:///{directory / 'mlflow.db'}"
-    steps.train(
-        str(qc_file), str(models / "model.ckpt"), str(models / "run.json"), arch, "repro", FAST_PARAMS[arch], seed, uri
-    )
+    settings = steps.TrainSettings(arch, "repro", FAST_PARAMS[arch], seed, uri)
+    steps.train(str(qc_file), str(models / "model.ckpt"), str(models / "run.json"), settings)
     steps.embed(
         str(qc_file), str(models / "model.ckpt"), str(embedding), str(metrics), arch, "repro",
         15, [0.5, 1.0], 1.0, seed,

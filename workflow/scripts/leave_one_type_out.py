@@ -1,6 +1,5 @@
 from lifedl import steps
 from lifedl.logs import logged
-from lifedl.train.tracking import resolve_tracking_uri
 
 with logged(snakemake.log[0]):
     steps.leave_one_type_out(
@@ -8,11 +7,6 @@ with logged(snakemake.log[0]):
         output=snakemake.output.summary,
         runs_output=snakemake.output.runs,
         work_dir=f"results/{snakemake.wildcards.dataset}/loto/{snakemake.wildcards.arch}",
-        arch=snakemake.wildcards.arch,
-        dataset=snakemake.wildcards.dataset,
-        hyper_parameters=snakemake.params.hyper_parameters,
+        settings=steps.TrainSettings.of_job(snakemake),
         seeds=snakemake.params.seeds,
-        tracking_uri=resolve_tracking_uri(snakemake.config["mlflow"]["tracking_uri"]),  # not a param: see likelihoods
-        threads=snakemake.threads,
-        training=snakemake.params.training,
     )

@@ -1,7 +1,5 @@
 from lifedl import steps
-from lifedl.config import config_sha256
 from lifedl.logs import logged
-from lifedl.train.tracking import resolve_tracking_uri
 
 # One more seed of a scored architecture: trained (an MLflow run named '<arch> seed <n>', not registered), then
 # scored as the main model is: a classifier or regressor on the same held-out rows (rule replicate); a
@@ -9,24 +7,21 @@ from lifedl.train.tracking import resolve_tracking_uri
 # replicate_representation; its embedding is not kept).
 with logged(snakemake.log[0]):
     arch, seed, dataset = snakemake.wildcards.arch, int(snakemake.wildcards.seed), snakemake.wildcards.dataset
-    steps.train(
-        qc_h5ad=snakemake.input[0],
-        checkpoint=snakemake.output.checkpoint,
-        run_json=snakemake.output.run_json,
-        history=snakemake.output.history,
-        arch=arch,
-        dataset=dataset,
-        hyper_parameters=snakemake.params.hyper_parameters,
+    settings = steps.TrainSettings.of_job(
+        snakemake,
         seed=seed,
-        models=getattr(snakemake.input, "models", []),  # checkpoints of the models it uses (none for most)
-        tracking_uri=resolve_tracking_uri(snakemake.config["mlflow"]["tracking_uri"]),  # not a param: see train
-        threads=snakemake.threads,
-        training=snakemake.params.training,
-        config_sha256=config_sha256(snakemake.config),
         tags={"snakemake_rule": snakemake.rule, "replicate_of": arch},
         run_name=f"{arch} seed {seed}",
         pyfunc=False,
         register=False,
+    )
+    steps.train(
+        qc_h5ad=snakemake.input[0],
+        checkpoint=snakemake.output.checkpoint,
+        run_json=snakemake.output.run_json,
+        settings=settings,
+        history=snakemake.output.history,
+        models=getattr(snakemake.input, "models", []),  # checkpoints of the models it uses (none for most)
     )
     if snakemake.rule == "replicate_representation":  # embedded, clustered and scored; the embedding not kept
         params = snakemake.params

@@ -105,3 +105,13 @@ def training_cells(adata: ad.AnnData) -> ad.AnnData:
 
 def describe(counts: dict[str, int]) -> str:
     return ", ".join(f"{counts[name]} {name}" for name in SPLITS)
+
+
+def held_out_rows(adata: ad.AnnData, spec):
+    """The rows scored: the data set's test split (``obs['lifedl_split']``), which no model or choice saw."""
+    return is_split(adata, TEST, spec.where)
+
+
+def split_sizes(adata: ad.AnnData, spec) -> dict[str, float]:
+    """Rows per split, stated in every scores table (n_train, n_validation, n_test)."""
+    return {f"n_{name}": float(count) for name, count in split_counts(split_of(adata, spec.where)).items()}

@@ -19,9 +19,9 @@ import numpy as np
 
 from lifedl.data.splits import training_cells
 from lifedl.models.base import Setup
-from lifedl.models.pca import ScaledPCA
 from lifedl.models.vae import batch_categories
 from lifedl.pp.counts import log_normalise, model_counts
+from lifedl.pp.pca import ScaledPCA
 from lifedl.pp.protein import clr, protein_counts, protein_names
 from lifedl.tl.integration import harmony
 

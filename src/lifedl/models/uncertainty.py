@@ -32,9 +32,9 @@ from torch import nn
 from lifedl.data.spec import DatasetSpec
 from lifedl.data.splits import TRAIN, split_of
 from lifedl.models.base import FitResult, Setup
-from lifedl.models.pca import ScaledPCA
 from lifedl.nn.bayes import BayesLinear
 from lifedl.pp.counts import log_normalise, model_counts
+from lifedl.pp.pca import ScaledPCA
 from lifedl.tl.classification import fit_temperature, validation_scores
 
 MAX_VALUE = 10.0  # scanpy's scale clip, as the pca baseline

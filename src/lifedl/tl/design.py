@@ -144,3 +144,47 @@ def greedy_hill_climbing(score: PWMScore, length: int, budget: int, seed: int) -
                 if evaluation >= budget:
                     break
     return best
+
+
+BASELINE_SEEDS = (0, 1, 2)  # the baselines' seeds: mean and sd over these
+BASELINES = ("random_edits", "greedy_hill_climbing")
+
+
+def evaluations_to_reach(curve: np.ndarray, level: float = 0.95) -> float:
+    """Evaluations a best-so-far curve (fractions of the optimum) needed to reach ``level``; NaN if never."""
+    reached = np.flatnonzero(curve >= level)
+    return float(reached[0] + 1) if len(reached) else float("nan")
+
+
+def baseline_curves(
+    score: PWMScore, length: int, budget: int, episode_length: int, seeds=BASELINE_SEEDS
+) -> dict[tuple[str, int], np.ndarray]:
+    """Best-so-far fraction of the optimum per evaluation of both baselines, on a designer's budget, per seed."""
+    curves = {}
+    for seed in seeds:
+        curves[("random_edits", seed)] = score.fraction(random_edits(score, length, budget, episode_length, seed))
+        curves[("greedy_hill_climbing", seed)] = score.fraction(greedy_hill_climbing(score, length, budget, seed))
+    return curves
+
+
+def baseline_summary(curves: dict[tuple[str, int], np.ndarray], seeds=BASELINE_SEEDS) -> dict[str, float]:
+    """Per baseline, the best fraction reached (mean and sd over seeds) and the mean evaluations to 95 %."""
+    row = {}
+    for method in BASELINES:
+        best = np.array([curves[(method, seed)][-1] for seed in seeds])
+        needed = np.array([evaluations_to_reach(curves[(method, seed)]) for seed in seeds])
+        row.update({f"{method}_best_fraction_mean": best.mean(), f"{method}_best_fraction_sd": best.std(ddof=1)})
+        row[f"{method}_evaluations_to_95pct_mean"] = (
+            float(np.nanmean(needed)) if np.isfinite(needed).any() else float("nan")
+        )
+    return row
+
+
+def curve_points(curves: dict[tuple[str, int], np.ndarray], budget: int) -> list[dict]:
+    """The curves as table rows: every evaluation up to 100, then 200 points (the figure's curves, a small file)."""
+    points = np.unique(np.r_[np.arange(min(100, budget)), np.linspace(0, budget - 1, 200).astype(int)])
+    return [
+        {"method": method, "seed": seed, "evaluation": int(point) + 1, "best_fraction": curve[point]}
+        for (method, seed), curve in curves.items()
+        for point in points
+    ]

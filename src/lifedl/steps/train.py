@@ -1,0 +1,202 @@
+"""The train rule (workflow/rules/train.smk), and the models the experiments train."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import socket
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from lifedl.io import file_sha256, write_json, write_tsv
+from lifedl.steps.common import read_with_spec
+from lifedl.train.provenance import PYFUNC_NEEDS, git_commit, git_dirty, package_versions
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainSettings:
+    """What one training job trains and how it is tracked (its files are the arguments of :func:`train`)."""
+
+    arch: str
+    dataset: str
+    hyper_parameters: Mapping[str, object] | None  # config params.<arch>: overrides of the registry's defaults
+    seed: int
+    tracking_uri: str
+    threads: int = 1
+    training: Mapping[str, object] | None = None  # config 'training' (accelerator, precision, checkpoints, ...)
+    config_sha256: str = ""  # tagged on the run; not part of the fingerprint: a clustering change must not retrain
+    tags: Mapping[str, str] | None = None
+    run_name: str | None = None  # the MLflow run's name (default: the architecture)
+    # log an embedding model as an MLflow pyfunc model; and register it (config mlflow.register_models: "auto" = on
+    # a tracking server only, lifedl.train.tracking.should_register)
+    pyfunc: bool = True
+    register: str | bool = "auto"
+
+    @classmethod
+    def of_job(cls, job, **given) -> TrainSettings:
+        """A Snakemake job's settings: its wildcards, params and config (``job``: the ``snakemake`` object of a
+        script); ``given`` replaces any of them."""
+        from lifedl.config import config_sha256
+        from lifedl.train.tracking import resolve_tracking_uri
+
+        settings = {
+            "arch": getattr(job.wildcards, "arch", ""),
+            "dataset": job.wildcards.dataset,
+            "hyper_parameters": getattr(job.params, "hyper_parameters", None),
+            "seed": getattr(job.params, "seed", 0),
+            # not a param: the tracking URI must not change a job's params (a run moved to a server would retrain)
+            "tracking_uri": resolve_tracking_uri(job.config["mlflow"]["tracking_uri"]),
+            "threads": job.threads,
+            "training": job.params.training,
+            "config_sha256": config_sha256(job.config),
+            "tags": {"snakemake_rule": job.rule},
+            "register": job.config["mlflow"]["register_models"],
+        }
+        return cls(**{**settings, **given})
+
+    def for_experiment(self, run_name: str, seed: int, hyper_parameters: Mapping[str, object] | None) -> TrainSettings:
+        """One model of an experiment: its own run name, seed and hyper-parameters; no pyfunc model, not registered."""
+        return dataclasses.replace(
+            self, run_name=run_name, seed=seed, hyper_parameters=hyper_parameters, pyfunc=False, register=False
+        )
+
+
+def train(
+    qc_h5ad: str,
+    checkpoint: str,
+    run_json: str,
+    settings: TrainSettings,
+    history: str | None = None,
+    models: Sequence[str] = (),
+) -> None:
+    """Train one architecture on one dataset, tracked as one MLflow run; ``history``: where to write the
+    per-epoch metrics as a table (one row per epoch), for readers without MLflow; ``models``: the checkpoints
+    of the architectures whose models it uses (``Architecture.uses_models``), in that order.
+
+    Intermediate checkpoints go to ``models/{arch}/checkpoints/<fingerprint>/``, the
+    fingerprint covering input file, hyper-parameters and seed: a job killed mid-training
+    resumes from its ``last.ckpt`` and continues its MLflow run, while a changed input or
+    config starts afresh.
+    """
+    import torch
+
+    from lifedl.errors import LifedlError
+    from lifedl.models import get_architecture
+    from lifedl.models.base import load_model, save_checkpoint
+    from lifedl.train.context import TrainingContext, resolve_accelerator
+    from lifedl.train.plans import fit_architecture
+    from lifedl.train.resume import resume_point
+    from lifedl.train.tracking import should_register, tracked_run
+
+    arch, dataset, seed = settings.arch, settings.dataset, settings.seed
+    torch.set_num_threads(max(1, settings.threads))
+    architecture = get_architecture(arch)
+    params = architecture.resolve_params(settings.hyper_parameters, where=f"config/config.yaml params.{arch}")
+    resolve_accelerator(str((settings.training or {}).get("accelerator", "auto")))  # no GPU where one is asked for
+    registering = settings.pyfunc and should_register(settings.register, settings.tracking_uri)  # bad: stop now
+    inputs = {Path(qc_h5ad).name: file_sha256(qc_h5ad)}
+    used = dict(zip(architecture.uses_models, models, strict=True))
+    inputs.update({f"{name}/{Path(path).name}": file_sha256(path) for name, path in used.items()})
+    # The data set's roles travel inside qc.h5ad, so its checksum covers them.
+    fingerprint = hashlib.sha256(json.dumps([arch, params, seed, inputs], sort_keys=True).encode()).hexdigest()
+    work_dir = Path(checkpoint).parent / "checkpoints" / fingerprint[:16]
+    work_dir.mkdir(parents=True, exist_ok=True)
+    run_id_file = work_dir.with_name(f"{work_dir.name}.mlflow_run_id")
+    adata, spec = read_with_spec(qc_h5ad)
+    provenance = {
+        "seed": seed,
+        "git_commit": git_commit(Path(__file__).parent),
+        "git_dirty": git_dirty(Path(__file__).parent),
+        "config_sha256": settings.config_sha256,
+        "input_sha256": inputs,
+        "versions": package_versions(),
+    }
+    previous_run = run_id_file.read_text().strip() if run_id_file.is_file() else None
+    last_checkpoint, unreadable = resume_point(work_dir)
+    if unreadable:
+        print(f"warning: {unreadable}", file=sys.stderr, flush=True)
+    # an interrupted run continues only where its checkpoint does; otherwise a new run names the one it replaces
+    restart_reason = "" if last_checkpoint else unreadable or f"no {work_dir / 'last.ckpt'} to resume from"
+    run_name = settings.run_name or arch
+    tags = _run_tags(settings, provenance)
+    with tracked_run(settings.tracking_uri, dataset, run_name, tags, previous_run, restart_reason) as run:
+        run_id_file.write_text(run.run_id)
+        run.log_params({**params, "seed": seed, "n_cells": adata.n_obs, "n_genes": adata.n_vars})
+        run.log_params({f"input_sha256/{name}": digest for name, digest in inputs.items()})
+        run.log_input(qc_h5ad, name=dataset, digest=inputs[Path(qc_h5ad).name])
+        run.log_params({f"version/{name}": version for name, version in provenance["versions"].items()})
+        context = TrainingContext(
+            seed=seed,
+            work_dir=work_dir,
+            recorder=run,
+            label=f"{dataset}/{run_name}",
+            source=qc_h5ad,
+            models={name: load_model(path) for name, path in used.items()},
+            **(settings.training or {}),
+        )
+        model = fit_architecture(adata, arch, params, context, spec)
+        run.log_metrics({f"final/{k}": v for k, v in model.final_metrics.items()})
+        if history:  # from MLflow, so a resumed run's earlier epochs are in it too
+            write_tsv(run.epoch_history(), history)
+        save_checkpoint(model, checkpoint)
+        try:
+            run.log_artifact(checkpoint, "checkpoints")
+        except LifedlError:  # no model.ckpt that looks finished beside a FAILED run
+            Path(checkpoint).unlink(missing_ok=True)
+            raise
+        logged = _log_model(run, model, architecture, checkpoint, adata, settings, provenance, registering)
+        record = {"arch": arch, "dataset": dataset, "params": params, "mlflow_run_id": run.run_id}
+        record |= {"mlflow_experiment": dataset, "mlflow_tracking_uri": settings.tracking_uri, **logged}
+        write_json({**record, "final_metrics": model.final_metrics, **provenance}, run_json)
+
+
+def _run_tags(settings: TrainSettings, provenance: Mapping[str, object]) -> dict[str, str]:
+    """The MLflow run's tags: what ran where, from which commit and config (MLflow's own source tags included: the
+    runs table shows them)."""
+    return {
+        "dataset": settings.dataset,
+        "arch": settings.arch,
+        "seed": str(settings.seed),
+        "git_commit": provenance["git_commit"],
+        "git_dirty": provenance["git_dirty"],
+        "mlflow.source.git.commit": provenance["git_commit"],
+        "mlflow.source.type": "JOB",
+        "mlflow.source.name": f"snakemake rule {(settings.tags or {}).get('snakemake_rule', 'train')}",
+        "config_sha256": settings.config_sha256,
+        "host": socket.gethostname(),
+        "slurm_job_id": os.environ.get("SLURM_JOB_ID", ""),
+        **(settings.tags or {}),
+    }
+
+
+def _log_model(run, model, architecture, checkpoint, adata, settings, provenance, registering) -> dict[str, str]:
+    """An embedding model as MLflow logs models (pyfunc: any MLflow client loads it and embeds cells), registered
+    where configured: its registered name and version and its model URI ("" where none). The others (classifiers,
+    generators, designers) have no pyfunc predict: their checkpoint artifact is the model (lifedl.load), and the
+    pyfunc import and save (3 s a job) are spared; so do the models that cannot embed one new cell in lifedl's
+    environment alone (Architecture.pyfunc_loadable)."""
+    from lifedl.models.base import Embeds
+    from lifedl.train.tracking import register_model, registered_model_name
+
+    logged = {"registered_model": "", "registered_version": "", "mlflow_model_uri": ""}
+    if settings.pyfunc and isinstance(model, Embeds) and architecture.pyfunc_loadable:
+        from lifedl.train.pyfunc import log_pyfunc_model
+
+        requirements = [f"{name}=={v}" for name, v in provenance["versions"].items() if name in PYFUNC_NEEDS]
+        logged["mlflow_model_uri"] = log_pyfunc_model(run, model, checkpoint, adata, requirements)
+        if registering:
+            logged["registered_model"] = registered_model_name(settings.dataset, settings.arch)
+            logged["registered_version"] = register_model(run, logged["registered_model"])
+    return logged
+
+
+def train_experiment_model(qc_h5ad: str, run_dir: str | os.PathLike, settings: TrainSettings) -> Path:
+    """One model of an experiment (likelihoods, leave-one-type-out, augmentation, realism budget; ``settings``
+    from :meth:`TrainSettings.for_experiment`): its ``model.ckpt``, ``run.json`` and ``history.tsv`` in
+    ``run_dir``, which is returned."""
+    run_dir = Path(run_dir)
+    train(qc_h5ad, str(run_dir / "model.ckpt"), str(run_dir / "run.json"), settings, str(run_dir / "history.tsv"))
+    return run_dir
