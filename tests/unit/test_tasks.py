@@ -87,3 +87,14 @@ def test_the_default_run_is_the_registry_s_and_the_docs_say_which_entries_are_le
     for name, arch in ARCHITECTURES.items():
         if name not in BATCH_BASELINES:  # those run beside every batch-aware model, wherever there are batches
             assert ("make reproduce" in rows[name]) == (not arch.default_run), name
+
+
+def test_the_fast_test_settings_come_from_the_registry_for_every_architecture():
+    """tests/fast_training.py derives them from each entry's defaults: a new architecture needs no entry there."""
+    from fast_training import FAST_PARAMS
+
+    assert set(FAST_PARAMS) == set(ARCHITECTURES)
+    for name, params in FAST_PARAMS.items():
+        resolved = ARCHITECTURES[name].resolve_params(params, where=f"fast_training {name}")  # known names, types
+        assert resolved.get("max_epochs", 0) <= ARCHITECTURES[name].defaults.get("max_epochs", 0), name
+        assert not resolved.get("search"), name  # no validation search in a fast fit
