@@ -1,0 +1,295 @@
+"""The registry's parts: an architecture's entry (:class:`Architecture`), the ranges its hyper-parameters are
+checked against, the capabilities and plans it may declare, and :func:`family`, which makes the entries of one
+family (``lifedl.models.families``) share what they have in common. Imports nothing heavy: Snakemake reads it when
+parsing the workflow."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from lifedl.errors import LifedlError
+from lifedl.tl.tasks import TASKS  # what the workflow does after training, per task
+
+# The data kinds a kind also feeds besides its own: the RNA of CITE-seq cells is cells data.
+ALSO_FEEDS = {"cells+protein": ("cells",)}
+# Training plans (lifedl.train.plans): generic (one optimiser, early stopping on val/loss), dgd, gan, agent
+# (reinforcement learning: the agent makes its own data), none (no loop).
+PLANS = ("generic", "dgd", "gan", "agent", "none")
+# What an architecture offers beyond its task, declared on its entry: the workflow adds rules, tables and figures
+# for it (no architecture names in the rules, no guessing from methods or hyper-parameters).
+CAPABILITIES = {
+    "prior_samples": "cells sampled from its prior are scored for realism beside the GAN's (seed 002)",
+    "gene_programs": "its latent dimensions are named gene programs: where each is most active is tabulated",
+    "loadings": "a linear decoder: its factors' top-loading genes are tested against the gene programs, beside PCA's",
+    "motif_filters": "its first-layer filters are letter motifs, matched to the motif database",
+    "gradient_norms": "its training logs gradient norms, clipped at its gradient_clip (figure gradient_norms)",
+    "probability_draws": "predicts class probabilities as draws (dropout passes, posterior samples or ensemble "
+    "members; one draw if deterministic): drawn in its data kind's calibration figure",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Architecture:
+    name: str
+    module: str
+    summary: str
+    defaults: Mapping[str, Any]
+    data_kind: str = "cells"  # lifedl.data.spec.DATA_KINDS
+    task: str = "representation"
+    plan: str = "generic"
+    baseline: str = "pca"  # the simple model it is compared with, on the same data and measures ("" = it is one)
+    # the figures it is drawn in (names in lifedl.figures.FIGURES): each is drawn from the architectures naming it
+    # that run on a data set, where there are as many as it needs (a three-model panel: three)
+    figures: tuple[str, ...] = ()
+    # dataset roles (datasets.tsv columns) that must be filled for a data set to run this architecture
+    needs: tuple[str, ...] = ()
+    # architectures whose trained models (same data set, the main seed) this one uses: trained before it
+    uses_models: tuple[str, ...] = ()
+    # corrects the cells it embeds together (ComBat, Harmony): no model that embeds one new cell alone, so no
+    # MLflow pyfunc model is logged for it
+    corrects_together: bool = False
+    # conditions on the data set's batch column where there is one: the batch-correcting baselines
+    # (BATCH_BASELINES) then run beside it
+    batch_aware: bool = False
+    # "" the workflow's environment; "peer": scvi-tools' own (lifedl.models.peers), so no pyfunc model that any
+    # MLflow client could load without it
+    environment: str = ""
+    # run when config leaves 'architectures' out (make run); the others run with `architectures: all` (make reproduce)
+    default_run: bool = True
+    capabilities: frozenset[str] = frozenset()  # names in CAPABILITIES
+    # other models it is compared with over seeds, besides its task's baselines (a simpler variant; scvi-tools' peer)
+    compared_with: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.capabilities) - set(CAPABILITIES))
+        if unknown or self.task not in TASKS or self.plan not in PLANS:
+            raise LifedlError(
+                f"architecture '{self.name}': unknown capabilities {unknown}, task '{self.task}' or plan "
+                f"'{self.plan}'; known: {sorted(CAPABILITIES)}, {list(TASKS)}, {list(PLANS)}."
+            )
+
+    def can(self, capability: str) -> bool:
+        if capability not in CAPABILITIES:
+            raise LifedlError(f"unknown capability '{capability}'; known: {sorted(CAPABILITIES)}.")
+        return capability in self.capabilities
+
+    @property
+    def pyfunc_loadable(self) -> bool:
+        """Whether its trained model embeds a new cell alone in lifedl's environment, so that MLflow logs it as a
+        pyfunc model any client loads (not the batch corrections, nor the peers)."""
+        return not self.corrects_together and not self.environment
+
+    def reads(self, kind: str) -> bool:
+        """Whether data of ``kind`` feeds this architecture (a cells+protein data set's RNA feeds cell models)."""
+        return self.data_kind == kind or self.data_kind in ALSO_FEEDS.get(kind, ())
+
+    def resolve_params(self, overrides: Mapping[str, Any] | None, where: str = "config") -> dict[str, Any]:
+        """Defaults updated by ``overrides``; an unknown name is an error, not silently ignored."""
+        overrides = dict(overrides or {})
+        unknown = sorted(set(overrides) - set(self.defaults))
+        if unknown:
+            raise LifedlError(
+                f"{where}: unknown hyper-parameter(s) {unknown} for architecture '{self.name}'; "
+                f"known: {sorted(self.defaults)}."
+            )
+        for name, value in overrides.items():
+            self._check_type(name, value, where)
+            check_range(name, value, f"{where}: hyper-parameter '{name}' of '{self.name}'")
+        resolved = {**self.defaults, **overrides}
+        if "search" not in overrides and resolved.get("search"):  # a value set by hand is not searched over
+            resolved["search"] = {name: values for name, values in resolved["search"].items() if name not in overrides}
+        self._check_search(resolved.get("search") or {}, resolved, where)
+        return resolved
+
+    def _check_search(self, search: Mapping[str, Any], resolved: Mapping[str, Any], where: str) -> None:
+        """A search grid ({name: [values]}, lifedl.train.plans.search_on_validation) names known hyper-parameters,
+        lists valid values for each and says which final metric chooses."""
+        for name, values in search.items():
+            if name not in self.defaults or name.startswith("search"):
+                raise LifedlError(
+                    f"{where}: search names '{name}', which is not a hyper-parameter of '{self.name}'; "
+                    f"known: {sorted(n for n in self.defaults if not n.startswith('search'))}."
+                )
+            if not isinstance(values, list) or not values:
+                raise LifedlError(f"{where}: search.{name} of '{self.name}' must be a non-empty list, got {values!r}.")
+            for value in values:
+                self._check_type(name, value, f"{where}: search.{name}")
+                check_range(name, value, f"{where}: search.{name} of '{self.name}'")
+        for name, value in (resolved.get("search_trial") or {}).items():
+            if name not in self.defaults or name.startswith("search"):
+                raise LifedlError(f"{where}: search_trial names '{name}', not a hyper-parameter of '{self.name}'.")
+            self._check_type(name, value, f"{where}: search_trial.{name}")
+        if search and not resolved.get("search_metric"):
+            raise LifedlError(f"{where}: a search for '{self.name}' needs search_metric (a validation final metric).")
+
+    def _check_type(self, name: str, value: Any, where: str) -> None:
+        expected = type(self.defaults[name])
+        # an int is a valid float; a bool is not a valid int or float
+        valid = isinstance(value, expected) and not (isinstance(value, bool) and expected is not bool)
+        valid = valid or (expected is float and isinstance(value, int) and not isinstance(value, bool))
+        if not valid:
+            raise LifedlError(
+                f"{where}: hyper-parameter '{name}' of '{self.name}' must be of type {expected.__name__} "
+                f"(default {self.defaults[name]!r}), got {value!r}."
+            )
+
+    def setup(self, adata, params: dict, spec, seed: int, models: Mapping[str, Any] | None = None):
+        """The network, its fields' arrays and how to finish it (``lifedl.models.base.Setup``); ``models``: the
+        trained models of the architectures in its ``uses_models``, by name."""
+        module = importlib.import_module(self.module)
+        if not self.uses_models:
+            return module.setup(adata, params, spec, seed, self.name)
+        missing = [name for name in self.uses_models if name not in (models or {})]
+        if missing:
+            raise LifedlError(
+                f"{self.name} uses the trained model of {missing} on the same data set, but none was given; "
+                f"train {missing} first and pass it (lifedl.fit(..., models={{'{missing[0]}': model}}))."
+            )
+        return module.setup(
+            adata, params, spec, seed, self.name, models={name: models[name] for name in self.uses_models}
+        )
+
+    def from_checkpoint(self, checkpoint: dict):
+        return importlib.import_module(self.module).from_checkpoint(checkpoint)
+
+
+@dataclasses.dataclass(frozen=True)
+class Range:
+    """Allowed values of a hyper-parameter: an interval (``low``/``high``, each open or closed) or choices."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    choices: tuple[str, ...] = ()
+
+    def allows(self, value: Any) -> bool:
+        if self.choices:
+            return value in self.choices
+        above = self.low is None or (value > self.low if self.low_open else value >= self.low)
+        below = self.high is None or (value < self.high if self.high_open else value <= self.high)
+        return above and below
+
+    def describe(self) -> str:
+        if self.choices:
+            return f"one of {list(self.choices)}"
+        low = "-inf" if self.low is None else f"{self.low:g}"
+        high = "inf" if self.high is None else f"{self.high:g}"
+        return f"in {'(' if self.low_open or self.low is None else '['}{low}, {high}{')' if self.high_open or self.high is None else ']'}"
+
+
+AT_LEAST_ONE, NON_NEGATIVE, POSITIVE = Range(low=1), Range(low=0), Range(low=0, low_open=True)
+RATE, PROBABILITY = Range(0, 1, low_open=True), Range(0, 1, high_open=True)
+# One range per hyper-parameter name, whichever architecture has it (a name means the same in each);
+# checked with the types when the workflow is parsed, so `snakemake -n` already names a bad value.
+PARAM_RANGES: dict[str, Range] = {
+    **dict.fromkeys(
+        [
+            "max_epochs",
+            "batch_size",
+            "patience",
+            "n_latent",
+            "n_hidden",
+            "n_members",
+            "n_layers",
+            "n_components",
+            "n_filters",
+            "filter_width",
+            "critic_steps",
+            "embed_steps",
+            "embedding_k",
+            "token_stride",
+            "radius",
+            "n_bits",
+            "d_model",
+            "n_heads",
+            "n_protein_components",
+            "episodes",
+            "replay_size",
+            "target_sync",
+        ],
+        AT_LEAST_ONE,
+    ),
+    **dict.fromkeys(
+        [
+            "kl_warmup_epochs",
+            "weight_decay",
+            "penalty_weight",
+            "min_genes",
+            "embedding_dim",
+            "gradient_clip",
+            "mc_samples",
+            "length",
+            "episode_steps",
+            "warmup_steps",
+        ],
+        NON_NEGATIVE,
+    ),
+    **dict.fromkeys(
+        ["learning_rate", "learning_rate_final", "mixture_learning_rate", "representation_learning_rate"], RATE
+    ),
+    **dict.fromkeys(
+        [
+            "dropout",
+            "corruption",
+            "heldout_mask_fraction",
+            "beta1",
+            "beta2",
+            "protein_mask_rate",
+            "gamma",
+            "epsilon_final",
+            "exploration_fraction",
+        ],
+        PROBABILITY,
+    ),
+    **dict.fromkeys(
+        [
+            "C",
+            "target_sum",
+            "max_value",
+            "library_size",
+            "embed_step_size",
+            "initial_sd",
+            "dirichlet_alpha",
+            "log_var_prior_sd",
+            "softball_radius",
+            "softball_sharpness",
+            "prior_sd",
+        ],
+        POSITIVE,
+    ),
+    # lifedl.nn.likelihoods.LIKELIHOODS and lifedl.nn.mixture.COVARIANCES (a test keeps them equal): named
+    # here so that the check needs no torch
+    "likelihood": Range(choices=("nb", "zinb", "poisson", "gaussian")),
+    "covariance": Range(choices=("diagonal", "isotropic")),
+}
+
+
+def check_range(name: str, value: Any, what: str) -> None:
+    allowed = PARAM_RANGES.get(name)
+    if allowed is not None and not allowed.allows(value):
+        raise LifedlError(f"{what} must be {allowed.describe()}, got {value!r}. Fix it under 'params:' in the config.")
+
+
+NEURAL_TRAINING = {
+    "learning_rate": 1e-3,
+    "weight_decay": 1e-6,
+    "batch_size": 128,
+    "max_epochs": 300,
+    "patience": 15,  # epochs without a better validation loss before stopping
+    "kl_warmup_epochs": 0,
+}
+
+
+def family(**shared: Any) -> Callable[..., Architecture]:
+    """An entry maker for one family: ``shared`` holds the fields its entries have in common (module, data kind,
+    task, plan, baseline, needs, capabilities, ...); each entry gives its name, summary and defaults and what
+    differs from them."""
+
+    def entry(name: str, summary: str, defaults: Mapping[str, Any], **own: Any) -> Architecture:
+        return Architecture(name=name, summary=summary, defaults=defaults, **{**shared, **own})
+
+    return entry
