@@ -47,6 +47,9 @@ def test_checkpoint_round_trip_embeds_new_cells_identically(arch, small_counts, 
     params = get_architecture(arch).resolve_params(FAST_PARAMS[arch])
     model = fit(arch, small_counts, tmp_path / "work")
     save_checkpoint(model, tmp_path / "model.ckpt")
+    state = torch.load(tmp_path / "model.ckpt", weights_only=False)
+    # one format: the envelope every model's checkpoint shares (lifedl.models.base.TrainedModel), then its own fields
+    assert list(state)[:4] == ["lifedl_arch", "arch", "params", "final_metrics"] and state["arch"] == arch
     loaded = load_model(tmp_path / "model.ckpt")
     # New cells from the same generative process, genes given in a shuffled order.
     new = simulate_counts(SimulationParams(n_cells=120, n_genes=300, n_types=4, seed=3, mean_library_size=1500))

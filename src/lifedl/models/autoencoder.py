@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from lifedl.data.batches import predict_batches
-from lifedl.models.base import FitResult, Setup, network_checkpoint
+from lifedl.models.base import FitResult, Setup, TrainedModel, network_state
 from lifedl.nn.layers import log_normalise_tensor, mlp
 from lifedl.pp.counts import model_counts
 
@@ -68,7 +68,7 @@ def denoising_scores(network: Autoencoder, test_counts, training_counts, fractio
     }
 
 
-class AutoencoderModel:
+class AutoencoderModel(TrainedModel):
     def __init__(self, arch, network, gene_names, params, final_metrics=None):
         self.arch, self.network = arch, network.eval()
         self.gene_names, self.params = list(gene_names), dict(params)
@@ -92,8 +92,8 @@ class AutoencoderModel:
         if self.arch == "dae":  # the denoised log-normalised expression
             adata.layers["denoised_dae"] = self._apply(self.network.reconstruct, adata)
 
-    def checkpoint(self) -> dict:
-        return network_checkpoint(self, self.network)
+    def own_state(self) -> dict:
+        return network_state(self, self.network)
 
 
 def _network(n_genes: int, params: dict, arch: str) -> Autoencoder:

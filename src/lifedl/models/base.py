@@ -31,12 +31,20 @@ from lifedl.errors import LifedlError
 from lifedl.io import atomic_path
 
 
-class TrainedModel(Protocol):
+class TrainedModel:
+    """The base of every trained model: its architecture, hyper-parameters and final metrics, and the one
+    checkpoint format, those three and the model's own fields (:meth:`own_state`: names, fitted arrays, its
+    network's ``state_dict``), which its module's ``from_checkpoint`` reads back (:func:`load_model`)."""
+
     arch: str
     params: dict[str, Any]
     final_metrics: dict[str, float]
 
-    def checkpoint(self) -> dict[str, Any]: ...
+    def own_state(self) -> dict[str, Any]:
+        raise NotImplementedError(f"{type(self).__name__} does not say what its checkpoint holds (own_state)")
+
+    def checkpoint(self) -> dict[str, Any]:
+        return {"arch": self.arch, "params": self.params, "final_metrics": self.final_metrics, **self.own_state()}
 
 
 # What a trained model can do beyond its task, as methods the steps call where the model has them.
@@ -114,16 +122,9 @@ def category_codes(values, categories: list[str], what: str) -> np.ndarray:
     return np.array([index[v] for v in values], dtype=np.int64)
 
 
-def network_checkpoint(model, network: torch.nn.Module, **extra: Any) -> dict[str, Any]:
-    """The checkpoint fields every trained network shares, plus the model's own ``extra`` ones."""
-    return {
-        "arch": model.arch,
-        "params": model.params,
-        "gene_names": model.gene_names,
-        **extra,
-        "state_dict": network.state_dict(),
-        "final_metrics": model.final_metrics,
-    }
+def network_state(model, network: torch.nn.Module, **extra: Any) -> dict[str, Any]:
+    """The own state of a model of cells with a network: its genes, its ``extra`` fields and the weights."""
+    return {"gene_names": model.gene_names, **extra, "state_dict": network.state_dict()}
 
 
 def model_state(model: TrainedModel) -> dict[str, Any]:

@@ -39,7 +39,7 @@ import torch
 from torch import nn
 
 from lifedl.errors import LifedlError
-from lifedl.models.base import FitResult, Setup, network_checkpoint
+from lifedl.models.base import FitResult, Setup, TrainedModel, network_state
 from lifedl.nn.likelihoods import nb_log_likelihood_per_cell
 from lifedl.nn.mixture import GaussianMixturePrior
 from lifedl.nn.optim import adam
@@ -106,7 +106,7 @@ class DGD(nn.Module):
         return {"reconstruction": reconstruction, "prior": prior}
 
 
-class DGDModel:
+class DGDModel(TrainedModel):
     def __init__(self, arch: str, network: DGD, gene_names, params: dict, final_metrics: dict | None = None):
         self.arch, self.network = arch, network.eval()
         self.gene_names, self.params = list(gene_names), dict(params)
@@ -204,8 +204,8 @@ class DGDModel:
             theta = torch.exp(self.network.log_theta)
         return draw_counts(mu.numpy(), theta.numpy(), np.random.default_rng(seed))
 
-    def checkpoint(self) -> dict:
-        return network_checkpoint(self, self.network)
+    def own_state(self) -> dict:
+        return network_state(self, self.network)
 
 
 def _network(n_genes: int, params: dict) -> DGD:

@@ -31,7 +31,7 @@ from torch import nn
 from lifedl.data.sequences import MOTIFS
 from lifedl.data.spec import DatasetSpec
 from lifedl.errors import LifedlError
-from lifedl.models.base import FitResult, Setup, model_from_state, model_state
+from lifedl.models.base import FitResult, Setup, TrainedModel, model_from_state, model_state
 from lifedl.tl.design import PWMScore, SequenceDesignEnv
 
 Logger = Callable[[dict[str, float], int], None]
@@ -94,7 +94,7 @@ def q_network(length: int, n_hidden: int) -> nn.Module:
     )
 
 
-class DQNModel:
+class DQNModel(TrainedModel):
     def __init__(self, arch, params, network, motif_name, pwm, length, training_best, final_metrics=None, oracle=None):
         self.arch, self.params, self.network = arch, dict(params), network.eval()
         self.motif_name, self.pwm, self.length = motif_name, np.asarray(pwm, dtype=float), int(length)
@@ -127,16 +127,13 @@ class DQNModel:
             scores.append(best)
         return np.array(designed), np.array(scores)
 
-    def checkpoint(self) -> dict[str, Any]:
+    def own_state(self) -> dict[str, Any]:
         return {
-            "arch": self.arch,
-            "params": self.params,
             "motif_name": self.motif_name,
             "pwm": self.pwm,
             "length": self.length,
             "training_best": self.training_best,
             "state_dict": self.network.state_dict(),
-            "final_metrics": self.final_metrics,
             "oracle": None if self.oracle is None else model_state(self.oracle),
         }
 

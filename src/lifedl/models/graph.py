@@ -20,7 +20,7 @@ from lifedl.data.graphs import N_ATOM_FEATURES, SMILES, featurise, morgan_finger
 from lifedl.data.spec import DatasetSpec
 from lifedl.data.splits import TEST, TRAIN, VALIDATION, split_of
 from lifedl.errors import LifedlError
-from lifedl.models.base import FitResult, Setup
+from lifedl.models.base import FitResult, Setup, TrainedModel
 from lifedl.nn.graph import GraphRegressor
 from lifedl.tl.regression import regression_metrics
 
@@ -63,7 +63,7 @@ class GraphNetwork(nn.Module):
         return {"mse": F.mse_loss(self(batch), batch["target"])}  # on the standardised target
 
 
-class GraphModel:
+class GraphModel(TrainedModel):
     def __init__(self, arch, network, params, target_mean, target_sd, final_metrics=None):
         self.arch, self.network, self.params = arch, network.eval(), dict(params)
         self.target_mean, self.target_sd = float(target_mean), float(target_sd)
@@ -80,18 +80,15 @@ class GraphModel:
         graphs = featurise(adata.obs[SMILES].astype(str), "the molecules to predict")  # any size: padded per call
         return self._predict_graphs(graphs)
 
-    def checkpoint(self) -> dict[str, Any]:
+    def own_state(self) -> dict[str, Any]:
         return {
-            "arch": self.arch,
-            "params": self.params,
             "target_mean": self.target_mean,
             "target_sd": self.target_sd,
             "state_dict": self.network.state_dict(),
-            "final_metrics": self.final_metrics,
         }
 
 
-class FingerprintModel:
+class FingerprintModel(TrainedModel):
     """Ridge regression on Morgan fingerprint bits, the strength chosen on a validation split."""
 
     def __init__(self, params, coef, intercept, final_metrics=None):
@@ -106,17 +103,14 @@ class FingerprintModel:
     def _fingerprint(self) -> dict:
         return {"radius": self.params["radius"], "n_bits": self.params["n_bits"]}
 
-    def checkpoint(self) -> dict[str, Any]:
+    def own_state(self) -> dict[str, Any]:
         return {
-            "arch": self.arch,
-            "params": self.params,
             "coef": torch.from_numpy(self.coef),
             "intercept": self.intercept,
-            "final_metrics": self.final_metrics,
         }
 
 
-class ColumnModel:
+class ColumnModel(TrainedModel):
     """The ``physics`` baseline: a value the data set ships per molecule (e.g. a physics-based calculation)."""
 
     def __init__(self, params, final_metrics=None):
@@ -132,8 +126,8 @@ class ColumnModel:
             )
         return finite_numbers(adata.obs[column], f"obs['{column}']")
 
-    def checkpoint(self) -> dict[str, Any]:
-        return {"arch": self.arch, "params": self.params, "final_metrics": self.final_metrics}
+    def own_state(self) -> dict[str, Any]:
+        return {}
 
 
 def _rmse(predicted, observed) -> float:

@@ -18,7 +18,7 @@ import anndata as ad
 import numpy as np
 
 from lifedl.data.splits import training_cells
-from lifedl.models.base import Setup
+from lifedl.models.base import Setup, TrainedModel
 from lifedl.models.vae import batch_categories
 from lifedl.pp.counts import log_normalise, model_counts
 from lifedl.pp.pca import ScaledPCA
@@ -34,7 +34,7 @@ def modality_features(
     return rna, clr(protein_counts(adata, proteins, where))
 
 
-class JointPCAModel:
+class JointPCAModel(TrainedModel):
     def __init__(self, arch, gene_names, proteins, params, pcas: dict[str, ScaledPCA], batch_key="", seed=0):
         self.arch, self.gene_names, self.proteins = arch, list(gene_names), list(proteins)
         self.params, self.pcas = dict(params), pcas
@@ -67,12 +67,10 @@ class JointPCAModel:
         print(f"WNN: mean RNA weight {weights[:, 0].mean():.2f} (protein {weights[:, 1].mean():.2f})", flush=True)
         return knn_graph(index, distance)
 
-    def checkpoint(self) -> dict:
+    def own_state(self) -> dict:
         return {
-            "arch": self.arch,
             "gene_names": self.gene_names,
             "proteins": self.proteins,
-            "params": self.params,
             "pcas": {name: pca.state() for name, pca in self.pcas.items()},
             "batch_key": self.batch_key,
             "seed": self.seed,

@@ -23,7 +23,7 @@ from lifedl.data.sequences import gc_content, sequence_codes, training_rows
 from lifedl.data.spec import DatasetSpec
 from lifedl.data.splits import TRAIN, VALIDATION
 from lifedl.errors import LifedlError
-from lifedl.models.base import Setup
+from lifedl.models.base import Setup, TrainedModel
 from lifedl.tl.classification import classification_metrics
 
 GC_ONLY = 0  # the "k" of the gc model: its one feature is the GC fraction
@@ -68,7 +68,7 @@ def sequence_features(codes: np.ndarray, k: int) -> np.ndarray:
     return pooled
 
 
-class KmerModel:
+class KmerModel(TrainedModel):
     def __init__(
         self, params, classes, k, feature_mean, feature_scale, coef, intercept, final_metrics=None, arch="kmer"
     ):
@@ -94,18 +94,15 @@ class KmerModel:
         """n x len(classes) class probabilities, columns in ``classes`` order."""
         return self._proba(sequence_codes(adata, "the sequences to predict"))
 
-    def checkpoint(self) -> dict[str, Any]:
+    def own_state(self) -> dict[str, Any]:
         # Plain tensors, not a pickled scikit-learn object: readable by any version, and by weights-only loading.
         return {
-            "arch": self.arch,
-            "params": self.params,
             "classes": self.classes,
             "k": self.k,
             "feature_mean": torch.from_numpy(self.feature_mean),
             "feature_scale": torch.from_numpy(self.feature_scale),
             "coef": torch.from_numpy(self.coef),
             "intercept": torch.from_numpy(self.intercept),
-            "final_metrics": self.final_metrics,
         }
 
 

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from lifedl.data.batches import predict_batches
-from lifedl.models.base import FitResult, Setup, network_checkpoint
+from lifedl.models.base import FitResult, Setup, TrainedModel, network_state
 from lifedl.models.vae import batch_categories, batch_codes
 from lifedl.nn.layers import GaussianEncoder, log_normalise_tensor, mlp
 from lifedl.nn.likelihoods import kl_to_standard_normal, nb_log_likelihood_per_cell, protein_mixture_parts
@@ -155,7 +155,7 @@ class MultiVAE(nn.Module):
             }
 
 
-class MultiomicsModel:
+class MultiomicsModel(TrainedModel):
     def __init__(
         self, arch, network, gene_names, proteins, params, batch_key="", batch_categories=(), final_metrics=None
     ):
@@ -207,8 +207,8 @@ class MultiomicsModel:
             predicted = self.predict_protein(adata)
             adata.obsm[f"protein_predicted_{self.arch}"] = pd.DataFrame(predicted, adata.obs_names, self.proteins)
 
-    def checkpoint(self) -> dict:
-        return network_checkpoint(
+    def own_state(self) -> dict:
+        return network_state(
             self, self.network, proteins=self.proteins, batch_key=self.batch_key, batch_categories=self.batch_categories
         )
 

@@ -20,14 +20,14 @@ import numpy as np
 
 from lifedl.data.splits import training_cells
 from lifedl.errors import LifedlError
-from lifedl.models.base import Setup
+from lifedl.models.base import Setup, TrainedModel
 from lifedl.models.vae import batch_categories
 from lifedl.pp.counts import log_normalise, model_counts
 from lifedl.pp.pca import ScaledPCA
 from lifedl.tl.integration import combat, harmony
 
 
-class PCAModel:
+class PCAModel(TrainedModel):
     def __init__(self, gene_names, params, pca: ScaledPCA, arch: str = "pca", batch_key: str = "", seed: int = 0):
         self.arch, self.batch_key, self.seed = arch, batch_key, seed
         self.gene_names = list(gene_names)
@@ -47,13 +47,11 @@ class PCAModel:
         """The components' gene loadings (genes x components, scanpy's varm['PCs']), as LDVAE's."""
         adata.varm["loadings_pca"] = self.pca.components.T.astype(np.float32)
 
-    def checkpoint(self) -> dict:
+    def own_state(self) -> dict:
         return {
-            "arch": self.arch,
             "batch_key": self.batch_key,
             "seed": self.seed,
             "gene_names": self.gene_names,
-            "params": self.params,
             "pca": self.pca.state(),
         }
 

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from lifedl.errors import LifedlError
-from lifedl.models.base import Setup
+from lifedl.models.base import Setup, TrainedModel
 from lifedl.models.vae import batch_categories
 from lifedl.pp.counts import model_counts
 
@@ -78,7 +78,7 @@ def peer_cells(adata: ad.AnnData, gene_names, batch_key: str, proteins) -> ad.An
     return cells
 
 
-class PeerModel:
+class PeerModel(TrainedModel):
     def __init__(
         self, arch, model_files: dict[str, bytes], gene_names, params, batch_key="", proteins=(), metrics=None
     ):
@@ -111,15 +111,12 @@ class PeerModel:
         values = self._run("marginal_ll", test, n_samples=IWAE_SAMPLES, seed=seed)
         return {"test_iwae_per_cell": float(np.mean(values)), "iwae_samples": float(IWAE_SAMPLES)}
 
-    def checkpoint(self) -> dict:
+    def own_state(self) -> dict:
         return {
-            "arch": self.arch,
-            "params": self.params,
             "gene_names": self.gene_names,
             "batch_key": self.batch_key,
             "proteins": self.proteins,
             "model_files": self.model_files,
-            "final_metrics": self.final_metrics,
         }
 
 

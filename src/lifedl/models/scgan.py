@@ -41,7 +41,7 @@ import torch
 from torch import nn
 
 from lifedl.errors import LifedlError
-from lifedl.models.base import FitResult, Setup, network_checkpoint
+from lifedl.models.base import FitResult, Setup, TrainedModel, network_state
 from lifedl.pp.counts import library_size_normalise, model_counts
 
 GENERATE_BATCH = 4096  # cells per generator pass in generate()
@@ -217,7 +217,7 @@ def check_params(params: dict) -> None:
             fail(name, "in [0, 1)")
 
 
-class ScGANModel:
+class ScGANModel(TrainedModel):
     """A trained generator: ``generate`` new cells, ``prepare`` real ones on the same scale."""
 
     def __init__(
@@ -299,9 +299,9 @@ class ScGANModel:
             var=pd.DataFrame(index=pd.Index(self.gene_names, dtype=str)),
         )
 
-    def checkpoint(self) -> dict:
+    def own_state(self) -> dict:
         # The generator alone: it is what generates cells. Resuming training uses the run's last.ckpt instead.
-        return network_checkpoint(
+        return network_state(
             self,
             self.generator,
             cell_types=self.cell_types,

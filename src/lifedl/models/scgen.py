@@ -35,7 +35,7 @@ import torch
 from lifedl.data.splits import split_of
 from lifedl.errors import LifedlError
 from lifedl.models import vae
-from lifedl.models.base import FitResult, Setup
+from lifedl.models.base import FitResult, Setup, TrainedModel
 from lifedl.nn.layers import TARGET_SUM
 from lifedl.nn.sampling import draw_counts
 from lifedl.pp.counts import library_sizes, model_counts
@@ -99,7 +99,7 @@ def balanced_delta(
     return stimulated_mean - control_mean, {"types": types, "cells_per_group": n_per_group}
 
 
-class ScGenModel:
+class ScGenModel(TrainedModel):
     def __init__(
         self,
         arch: str,
@@ -172,15 +172,13 @@ class ScGenModel:
             chunks.append(np.log1p(draws / np.maximum(library, 1.0) * TARGET_SUM).mean(axis=0))
         return np.concatenate(chunks).astype(np.float32)
 
-    def checkpoint(self) -> dict:
+    def own_state(self) -> dict:
         return {
-            "arch": self.arch,
             "vae": self.vae.checkpoint(),
             "delta": self.delta,
             "settings": dataclasses.asdict(self.settings),
             "delta_types": self.delta_types,
             "seed": self.seed,
-            "final_metrics": self.final_metrics,
         }
 
 

@@ -22,7 +22,7 @@ from lifedl.data.batches import predict_batches, take_rows
 from lifedl.data.sequences import sequence_codes, training_rows
 from lifedl.data.spec import DatasetSpec
 from lifedl.errors import LifedlError
-from lifedl.models.base import FitResult, Setup
+from lifedl.models.base import FitResult, Setup, TrainedModel
 from lifedl.nn.sequence import SequenceBiLSTM, SequenceCNN, SequenceTransformer
 from lifedl.tl.classification import validation_scores
 
@@ -69,7 +69,7 @@ class SequenceClassifier(nn.Module):
         return {"cross_entropy": F.cross_entropy(self(batch["sequence"]), batch["label"])}
 
 
-class SequenceModel:
+class SequenceModel(TrainedModel):
     def __init__(self, arch: str, network: SequenceClassifier, params, classes, length: int, final_metrics=None):
         self.arch, self.network = arch, network.eval()
         self.params, self.classes, self.length = dict(params), [str(c) for c in classes], int(length)
@@ -129,14 +129,11 @@ class SequenceModel:
             raise LifedlError(f"{self.arch} has no attention; attention maps come from a transformer.")
         return body.attention_maps(torch.as_tensor(self.codes(adata, "the sequences to attend over"))).numpy()
 
-    def checkpoint(self) -> dict[str, Any]:
+    def own_state(self) -> dict[str, Any]:
         return {
-            "arch": self.arch,
-            "params": self.params,
             "classes": self.classes,
             "length": self.length,
             "state_dict": self.network.state_dict(),
-            "final_metrics": self.final_metrics,
         }
 
 

@@ -31,7 +31,7 @@ from torch import nn
 
 from lifedl.data.spec import DatasetSpec
 from lifedl.data.splits import TRAIN, split_of
-from lifedl.models.base import FitResult, Setup
+from lifedl.models.base import FitResult, Setup, TrainedModel
 from lifedl.nn.bayes import BayesLinear
 from lifedl.pp.counts import log_normalise, model_counts
 from lifedl.pp.pca import ScaledPCA
@@ -88,7 +88,7 @@ def _network(arch: str, params: dict, n_in: int, n_classes: int, n_fit: int) -> 
     return classifier()
 
 
-class CellClassifierModel:
+class CellClassifierModel(TrainedModel):
     def __init__(
         self, arch, network, params, classes, gene_names, pca: ScaledPCA, scale, final_metrics=None, temperature=1.0
     ):
@@ -137,17 +137,14 @@ class CellClassifierModel:
         """n x len(classes) class probabilities (the mean over draws), columns in ``classes`` order."""
         return self.probability_draws(adata).mean(axis=0)
 
-    def checkpoint(self) -> dict[str, Any]:
+    def own_state(self) -> dict[str, Any]:
         return {
-            "arch": self.arch,
-            "params": self.params,
             "classes": self.classes,
             "gene_names": self.gene_names,
             "pca": self.pca.state(),
             "scale": self.scale,
             "n_in": int(self.pca.components.shape[0]),
             "state_dict": self.network.state_dict(),
-            "final_metrics": self.final_metrics,
             "temperature": self.temperature,
         }
 

@@ -22,7 +22,7 @@ from torch import nn
 from lifedl.data.batches import predict_batches
 from lifedl.data.programs import dataset_programs, program_mask
 from lifedl.errors import LifedlError
-from lifedl.models.base import FitResult, Setup, category_codes, network_checkpoint
+from lifedl.models.base import FitResult, Setup, TrainedModel, category_codes, network_state
 from lifedl.nn.bounds import importance_weighted_bound
 from lifedl.nn.layers import TARGET_SUM, GaussianEncoder, MaskedLinear, log_normalise_tensor, mlp
 from lifedl.nn.likelihoods import get_likelihood, kl_to_standard_normal
@@ -139,7 +139,7 @@ class VAE(nn.Module):
         return (out.effective_weight() if isinstance(out, MaskedLinear) else out.weight).detach()
 
 
-class VAEModel:
+class VAEModel(TrainedModel):
     def __init__(
         self, arch, network, gene_names, params, batch_key="", batch_categories=(), programs=(), final_metrics=None
     ):
@@ -210,8 +210,8 @@ class VAEModel:
             zero_probability = None if zero_logits is None else torch.sigmoid(zero_logits.float()).numpy()
         return draw_counts(mu, theta, np.random.default_rng(seed), zero_probability)
 
-    def checkpoint(self) -> dict:
-        return network_checkpoint(
+    def own_state(self) -> dict:
+        return network_state(
             self,
             self.network,
             batch_key=self.batch_key,
