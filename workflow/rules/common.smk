@@ -73,7 +73,7 @@ SCORED_ON_ROWS = [task.name for task in TASKS.values() if task.scored_on_rows]
 
 wildcard_constraints:
     dataset="[A-Za-z0-9][A-Za-z0-9_-]*",
-    arch="|".join(ARCHS) or "(?!)",
+    arch=arch_pattern(),
     figure="|".join(FIGURES),
 
 
