@@ -70,6 +70,12 @@ def test_a_figure_goes_to_the_runs_of_the_architectures_it_shows():
     assert steps.figure_archs("results/d/figures/ldvae_loadings.png", archs) == ["ldvae"]
     assert steps.figure_archs("results/d/figures/cnn_mc_dropout_calibration.png", archs) == ["cnn_mc_dropout"]
     assert steps.figure_archs("results/d/figures/umap.png", archs) == archs  # a data set's figure: every run
+    # a panel goes to the runs of the architectures naming it (registry order), not to every run
+    assert steps.figure_archs("results/d/figures/embedding_panel.png", ["vae", "ae", "pca", "cnn"]) == [
+        "pca",
+        "ae",
+        "vae",
+    ]
 
 
 def test_a_data_set_two_jobs_log_at_once_is_logged_by_both(tmp_path):

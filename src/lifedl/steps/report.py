@@ -48,9 +48,14 @@ def report(datasets: Mapping[str, Mapping[str, object]], tracking_uri: str, outp
 
 
 def figure_archs(figure: str, archs: Sequence[str]) -> list[str]:
-    """The architectures whose runs a figure belongs to: the one it is named after (``{arch}_...``, the longest
-    such name: cnn_mc_dropout_calibration is cnn_mc_dropout's, not cnn's), else all (UMAPs, QC, training curves)."""
+    """The architectures whose runs a figure belongs to: those of ``archs`` whose entries name it
+    (:func:`lifedl.figures.named_by`); a task's own figure (``{arch}_{name}``) its architecture's (the longest such
+    name: cnn_mc_dropout_x is cnn_mc_dropout's, not cnn's); else all (UMAPs, QC, training curves)."""
+    from lifedl.figures import FIGURES, GENERAL_FIGURES, named_by
+
     name = Path(figure).stem
+    if name in FIGURES and name not in GENERAL_FIGURES:
+        return named_by(name, archs)
     named = [arch for arch in archs if name.startswith(f"{arch}_")]
     return [max(named, key=len)] if named else list(archs)
 
