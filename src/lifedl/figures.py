@@ -241,15 +241,15 @@ def _each_named(path: str, **shared: str) -> Inputs:
     return lambda archs, named: {**shared, **{arch: path.format(arch=arch) for arch in named}}
 
 
-def _designer(archs, named) -> dict[str, str]:
-    """A designer's model, training history, curves and designs."""
-    arch = named[0]
-    return {
-        "model": f"models/{arch}/model.ckpt",
-        "history": f"models/{arch}/history.tsv",
-        "curves": f"curves/{arch}.tsv",
-        "designs": f"predictions/{arch}.tsv",
+# a designer's model, training history, curves and designs
+_DESIGNER = _first_named(
+    {
+        "model": "models/{arch}/model.ckpt",
+        "history": "models/{arch}/history.tsv",
+        "curves": "curves/{arch}.tsv",
+        "designs": "predictions/{arch}.tsv",
     }
+)
 
 
 def _with_capability(capability: str, archs: Sequence[str], data_kind: str = "") -> list[str]:
@@ -358,8 +358,8 @@ FIGURES: dict[str, Figure] = {
         Figure("gradient_norms", _gradient_norm_inputs, _gradient_norms),
         Figure("calibration", _calibration_inputs, _calibration, needs_labels=True),
         Figure("sequence_calibration", _calibration_inputs, _calibration, needs_labels=True),
-        Figure("design_curves", _designer, _design_curves),
-        Figure("oracle_design_curves", _designer, _design_curves),
+        Figure("design_curves", _DESIGNER, _design_curves),
+        Figure("oracle_design_curves", _DESIGNER, _design_curves),
         Figure(
             "attention_maps",
             _first_named({"qc": "qc.h5ad", "model": "models/{arch}/model.ckpt"}),
