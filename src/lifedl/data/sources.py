@@ -607,11 +607,16 @@ def _read_file(path: Path, file_format: str) -> ad.AnnData:
 
 def read_h5ad_sparse(path: Path) -> ad.AnnData:
     """An h5ad file with a dense X (counts stored as a float array, as some packages ship them) read into CSR a
-    block of rows at a time, so no dense copy of the whole matrix is ever held; a sparse X is read as it is."""
+    block of rows at a time, so no dense copy of the whole matrix is ever held; any other file is read as it is
+    (a sparse X, layers, no X at all)."""
+    import h5py
+
+    with h5py.File(path, "r") as file:  # a dense X is an HDF5 dataset, a sparse one a group
+        dense_x = isinstance(file.get("X"), h5py.Dataset) and not len(file.get("layers", {}))
+    if not dense_x:
+        return ad.read_h5ad(path)
     backed = ad.read_h5ad(path, backed="r")
     try:
-        if isinstance(backed.X, ad.abc.CSRDataset | ad.abc.CSCDataset) or backed.X is None or len(backed.layers):
-            return ad.read_h5ad(path)
         blocks = [
             sp.csr_matrix(np.asarray(backed.X[start : start + DENSE_ROWS_PER_BLOCK]))
             for start in range(0, backed.n_obs, DENSE_ROWS_PER_BLOCK)
