@@ -123,9 +123,16 @@ def dataset_qc(config: dict, dataset: str) -> dict:
     return {**config["qc"], **override}
 
 
+def dataset_params(config: dict, dataset: str, arch: str) -> dict:
+    """One architecture's hyper-parameter overrides on one data set: config 'params.<arch>', updated by
+    'params_per_dataset.<dataset>.<arch>' (e.g. peptides' 20-letter alphabet wants other k-mers than DNA)."""
+    return {**config["params"].get(arch, {}), **config.get("params_per_dataset", {}).get(dataset, {}).get(arch, {})}
+
+
 # Config keys that name data sets of the sheet: (section, key, when the section is in use).
 DATASET_KEYS = (
     ("qc_per_dataset", None, lambda section: True),
+    ("params_per_dataset", None, lambda section: True),
     ("replicates", "datasets", lambda section: bool(section.get("seeds"))),
     ("likelihood_comparison", "datasets", lambda section: bool(section.get("enabled"))),
     ("augmentation", "rare_types", lambda section: bool(section.get("enabled"))),

@@ -155,14 +155,15 @@ def _filter_logos(inputs, spec, options):
     from lifedl.pl.sequences import filter_match_figure
 
     motifs = {motif.matrix_id: motif for motif in motifs_from_table(inputs["database"])}
-    return filter_match_figure(inputs["model"].first_layer_filters(), inputs["matches"], motifs)
+    model = inputs["model"]
+    return filter_match_figure(model.first_layer_filters(), inputs["matches"], motifs, alphabet=model.alphabet)
 
 
 def _kmer_embedding(inputs, spec, options):
     from lifedl.pl.sequences import kmer_embedding_figure
 
     model = inputs["model"]
-    return kmer_embedding_figure(model.kmer_embedding(), model.params["embedding_k"])
+    return kmer_embedding_figure(model.kmer_embedding(), model.params["embedding_k"], model.alphabet)
 
 
 def _gradient_norms(inputs, spec, options):
@@ -195,7 +196,13 @@ def _attention_maps(inputs, spec, options):
         for s in starts[order]
     ]
     labels = examples.obs[spec.labels].astype(str) if spec.labels else [""] * len(order)
-    return attention_figure(maps, spans, [f"{name} ({label})" for name, label in zip(examples.obs_names, labels)])
+    titles = [f"{name} ({label})" for name, label in zip(examples.obs_names, labels)]
+    letters = None
+    if (k, stride) == (1, 1):  # one token per letter: cut off the padding and name the letters
+        from lifedl.data.sequences import decode
+
+        letters = decode(examples.X, model.alphabet)
+    return attention_figure(maps, spans, titles, letters)
 
 
 def _calibration(inputs, spec, options):

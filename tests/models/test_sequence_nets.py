@@ -163,7 +163,8 @@ def test_kmer_tokens_and_embedding_rows():
     from lifedl.nn.sequence import SequenceInput
 
     strided = SequenceInput(embedding_dim=4, embedding_k=2, stride=2)
-    assert strided(codes).shape == (1, strided.length(5), 4) == (1, 2, 4)
+    features, mask = strided(codes)
+    assert features.shape == (1, strided.length(5), 4) == (1, 2, 4) and mask is None
 
 
 def test_attention_weights_are_distributions_over_positions():

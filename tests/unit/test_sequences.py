@@ -122,9 +122,14 @@ def test_check_sequences_rejects_bad_codes():
     adata = simulate_sequences(SequenceSimulationParams(n_sequences=20, length=30))
     bad = adata.copy()
     bad.X = bad.X.astype(np.int64)
-    bad.X[3, 5] = 4
+    bad.X[3, 5] = 5
     with pytest.raises(LifedlError, match=r"data.h5ad: sequence 3 \('seq3'\) has codes outside 0..3"):
         check_sequences(bad, "data.h5ad")
+    bad.X[3, 5] = 4  # the pad code, but with letters after it
+    with pytest.raises(LifedlError, match=r"sequence 3 \('seq3'\) has the pad code 4 before a letter"):
+        check_sequences(bad, "data.h5ad")
+    bad.X[3, 5:] = 4  # padding as a suffix is a shorter sequence
+    check_sequences(bad, "data.h5ad")
     with pytest.raises(LifedlError, match="data.h5ad: X has dtype float32, not integer codes"):
         check_sequences(ad.AnnData(adata.X.astype(np.float32)), "data.h5ad")
     with pytest.raises(LifedlError, match="at least 2"):

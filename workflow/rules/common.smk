@@ -6,6 +6,7 @@ from pathlib import Path
 from lifedl.config import (
     check_dataset_keys,
     dataset_architectures,
+    dataset_params,
     dataset_qc,
     export_pythonpath,
     load_datasets_sheet,
@@ -31,6 +32,11 @@ DATASET_ARCHS = {
 ARCHS = list(dict.fromkeys(arch for archs in DATASET_ARCHS.values() for arch in archs))
 for _arch in dict.fromkeys([*config["architectures"], *ARCHS]):  # every one named, run or not
     get_architecture(_arch).resolve_params(config["params"].get(_arch), where=f"config 'params.{_arch}'")
+for _dataset, _overrides in config["params_per_dataset"].items():
+    for _arch in _overrides:
+        get_architecture(_arch).resolve_params(
+            dataset_params(config, _dataset, _arch), where=f"config 'params_per_dataset.{_dataset}.{_arch}'"
+        )
 
 
 def archs_of(dataset, task=None):
@@ -177,7 +183,7 @@ def loadings_factors(dataset):
     """Factors tested per model: the linear decoders' latent size (the smallest, where several run), so PCA's
     leading components face as many tests."""
     return min(
-        get_architecture(arch).resolve_params(config["params"].get(arch))["n_latent"]
+        get_architecture(arch).resolve_params(dataset_params(config, dataset, arch))["n_latent"]
         for arch in archs_with(dataset, "loadings")
     )
 

@@ -70,7 +70,7 @@ rule replicate:
         runtime=rule_resources("train")["runtime"],
         gpu=rule_resources("train").get("gpu", 0),
     params:
-        hyper_parameters=lambda wildcards: config["params"].get(wildcards.arch, {}),
+        hyper_parameters=lambda wildcards: dataset_params(config, wildcards.dataset, wildcards.arch),
         training=config["training"],
     script:
         "../scripts/replicate.py"
@@ -99,7 +99,7 @@ rule replicate_representation:
         runtime=rule_resources("train")["runtime"],
         gpu=rule_resources("train").get("gpu", 0),
     params:
-        hyper_parameters=lambda wildcards: config["params"].get(wildcards.arch, {}),
+        hyper_parameters=lambda wildcards: dataset_params(config, wildcards.dataset, wildcards.arch),
         training=config["training"],
         n_neighbors=config["embedding"]["n_neighbors"],
         resolutions=config["clustering"]["resolutions"],

@@ -121,7 +121,7 @@ rule leave_one_type_out:
         runtime=rule_resources("train")["runtime"],
         gpu=rule_resources("train").get("gpu", 0),
     params:
-        hyper_parameters=lambda wildcards: config["params"].get(wildcards.arch, {}),
+        hyper_parameters=lambda wildcards: dataset_params(config, wildcards.dataset, wildcards.arch),
         seeds=list(dict.fromkeys([config["seed"], *config["leave_one_type_out"]["seeds"]])),
         training=config["training"],
     script:
@@ -152,7 +152,7 @@ rule augmentation:
     params:
         rare_type=lambda wildcards: config["augmentation"]["rare_types"][wildcards.dataset],
         n_rare=config["augmentation"]["n_rare"],
-        hyper_parameters=lambda wildcards: config["params"].get(wildcards.arch, {})
+        hyper_parameters=lambda wildcards: dataset_params(config, wildcards.dataset, wildcards.arch)
         | ({"max_epochs": config["augmentation"]["max_epochs"]} if config["augmentation"]["max_epochs"] else {}),
         seeds=list(dict.fromkeys([config["seed"], *config["augmentation"]["seeds"]])),
         training=config["training"],
@@ -181,7 +181,7 @@ rule realism_budget:
         runtime=rule_resources("train")["runtime"],
         gpu=rule_resources("train").get("gpu", 0),
     params:
-        hyper_parameters=lambda wildcards: config["params"].get(wildcards.arch, {}),
+        hyper_parameters=lambda wildcards: dataset_params(config, wildcards.dataset, wildcards.arch),
         max_epochs=config["realism_budget"]["max_epochs"],
         every=config["realism_budget"]["every"],
         seed=config["seed"],

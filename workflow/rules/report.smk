@@ -60,7 +60,7 @@ rule likelihoods:
         runtime=rule_resources("train")["runtime"],
         gpu=rule_resources("train").get("gpu", 0),
     params:
-        hyper_parameters=lambda wildcards: config["params"].get(LIKELIHOOD_COMPARISON_ARCH, {}),
+        hyper_parameters=lambda wildcards: dataset_params(config, wildcards.dataset, LIKELIHOOD_COMPARISON_ARCH),
         max_epochs=config["likelihood_comparison"]["max_epochs"],
         seeds=list(dict.fromkeys([config["seed"], *config["likelihood_comparison"]["seeds"]])),
         training=config["training"],

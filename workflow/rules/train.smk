@@ -18,7 +18,7 @@ rule train:
         runtime=rule_resources("train")["runtime"],
         gpu=rule_resources("train").get("gpu", 0),
     params:
-        hyper_parameters=lambda wildcards: config["params"].get(wildcards.arch, {}),
+        hyper_parameters=lambda wildcards: dataset_params(config, wildcards.dataset, wildcards.arch),
         seed=config["seed"],
         training=config["training"],
     script:

@@ -1,15 +1,20 @@
-"""DNA sequences as a data kind: integer codes, FASTA reading, QC, and a simulator with a planted motif.
+"""Biological sequences as a data kind: integer codes, FASTA and labelled-CSV reading, QC, and a simulator with a
+planted motif.
 
-A data set of kind ``sequences`` holds one sequence per row of ``X`` as ``uint8`` codes (A=0, C=1,
-G=2, T=3; one column per position, all sequences one length), the class labels and the split in
-``obs``. The simulator plants a real transcription-factor motif (sampled from its position weight
-matrix) in the positives; each negative gets the same letters in shuffled order, so positives and
-negatives have the same composition and only the letters' order tells them apart.
+A data set of kind ``sequences`` holds one sequence per row of ``X`` as ``uint8`` codes over its alphabet
+(``uns['alphabet']``: DNA ``ACGT``, A=0 C=1 G=2 T=3, or the 20 amino acids of PROTEIN in alphabetical order), the
+class labels and the split in ``obs``. Sequences of unequal length (peptides) are padded at their end with the
+code ``len(alphabet)`` (the pad code), never truncated; the networks mask the padding (``lifedl.nn.sequence``).
+DNA read from FASTA keeps one length (a window around each peak: the strand-aware models need it). The simulator
+plants a real transcription-factor motif (sampled from its position weight matrix) in the positives; each
+negative gets the same letters in shuffled order, so positives and negatives have the same composition and only
+the letters' order tells them apart.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections import Counter
 
 import anndata as ad
@@ -21,12 +26,25 @@ from lifedl.data.spec import DatasetSpec, stratified_test
 from lifedl.data.splits import split_of
 from lifedl.errors import LifedlError
 
-ALPHABET = "ACGT"
+ALPHABET = DNA = "ACGT"
+PROTEIN = "ACDEFGHIKLMNPQRSTVWY"  # the 20 standard amino acids, one-letter codes
+ALPHABETS = {"DNA": DNA, "protein": PROTEIN}
+ALPHABET_KEY = "alphabet"
 
-# Letter -> code for every byte value; 255 marks a letter outside ACGT (either case).
-_CODE_OF_BYTE = np.full(256, 255, dtype=np.uint8)
-for _code, _letter in enumerate(ALPHABET):
-    _CODE_OF_BYTE[ord(_letter)] = _CODE_OF_BYTE[ord(_letter.lower())] = _code
+
+def alphabet_name(alphabet: str) -> str:
+    """'DNA' or 'protein' for a known alphabet, else the letters themselves."""
+    return next((name for name, letters in ALPHABETS.items() if letters == alphabet), alphabet)
+
+
+@functools.cache
+def _code_of_byte(alphabet: str) -> np.ndarray:
+    """Letter -> code for every byte value; 255 marks a letter outside the alphabet (either case)."""
+    table = np.full(256, 255, dtype=np.uint8)
+    for code, letter in enumerate(alphabet):
+        table[ord(letter)] = table[ord(letter.lower())] = code
+    return table
+
 
 # JASPAR MA0139.1 (CTCF, Homo sapiens; JASPAR CORE vertebrates): the position frequency matrix,
 # counts of A, C, G, T at each of its 19 positions (consensus TGGCCACCAGGGGGCGCTA).
@@ -78,10 +96,12 @@ MOTIF_SOURCES = {"CTCF": "JASPAR MA0139.1", "POU5F1": "JASPAR MA1115.1", "MAFK":
 SIMULATION_TASKS = ("presence", "which", "spacing", "order")
 
 
-def encode(sequences: list[str], names: list[str] | None = None) -> np.ndarray:
-    """Sequences of one length over ACGT (either case) as an N x L ``uint8`` array, A=0 C=1 G=2 T=3.
+def encode(sequences: list[str], names: list[str] | None = None, alphabet: str = DNA, pad: bool = False) -> np.ndarray:
+    """Sequences over ``alphabet`` (either case) as an N x L ``uint8`` array of codes (a letter's index in it).
 
-    ``names`` (one per sequence) name the offending sequence in errors; else its index does."""
+    With ``pad``, sequences may differ in length: each is padded at its end with the pad code ``len(alphabet)``
+    to the longest (L); without, they must share one length. ``names`` (one per sequence) name the offending
+    sequence in errors; else its index does."""
     sequences = list(sequences)
     if not sequences:
         return np.zeros((0, 0), dtype=np.uint8)
@@ -89,39 +109,64 @@ def encode(sequences: list[str], names: list[str] | None = None) -> np.ndarray:
     def called(index: int) -> str:
         return f"sequence '{names[index]}'" if names is not None else f"sequence {index}"
 
-    length = len(sequences[0])
-    for index, sequence in enumerate(sequences):
-        if len(sequence) != length:
-            raise LifedlError(
-                f"{called(index)} has length {len(sequence)}, but {called(0)} has length {length}: every sequence "
-                "must have one length; trim or pad them to a common length (e.g. a fixed window around each peak)."
-            )
+    lengths = np.array([len(sequence) for sequence in sequences])
+    if not pad and (lengths != lengths[0]).any():
+        index = int(np.flatnonzero(lengths != lengths[0])[0])
+        raise LifedlError(
+            f"{called(index)} has length {lengths[index]}, but {called(0)} has length {lengths[0]}: every sequence "
+            "must have one length; trim or pad them to a common length (e.g. a fixed window around each peak)."
+        )
+    if (lengths == 0).any():
+        raise LifedlError(f"{called(int(np.argmin(lengths)))} is empty; drop it.")
+    table, width = _code_of_byte(alphabet), int(lengths.max())
+    codes = np.full((len(sequences), width), len(alphabet), dtype=np.uint8)
     try:
         raw = np.frombuffer("".join(sequences).encode("ascii"), dtype=np.uint8)
     except UnicodeEncodeError:
         raw = None
-    codes = None if raw is None else _CODE_OF_BYTE[raw].reshape(len(sequences), length)
-    if codes is None or (codes == 255).any():
-        index = next(i for i, s in enumerate(sequences) if set(s.upper()) - set(ALPHABET))
-        bad = sorted(set(sequences[index].upper()) - set(ALPHABET))
+    letters = None if raw is None else table[raw]
+    if letters is None or (letters == 255).any():
+        index = next(i for i, s in enumerate(sequences) if set(s.upper()) - set(alphabet))
+        bad = sorted(set(sequences[index].upper()) - set(alphabet))
         raise LifedlError(
-            f"{called(index)} has letters {bad} outside {ALPHABET}: only A, C, G and T (either case) are read; "
-            "drop the sequences with N or other IUPAC codes, or replace those letters."
+            f"{called(index)} has letters {bad} outside the {alphabet_name(alphabet)} alphabet {alphabet}: only "
+            "these letters (either case) are read; drop the sequences with ambiguity codes (N, X, B, Z, ...) or "
+            "other letters, or replace those letters."
         )
+    codes[np.arange(width)[None, :] < lengths[:, None]] = letters  # row-major: each sequence's letters in order
     return codes
 
 
-def decode(codes) -> list[str]:
-    """The letters of N x L codes (inverse of :func:`encode`)."""
-    codes = np.asarray(codes)
-    letters = np.frombuffer(ALPHABET.encode("ascii"), dtype=np.uint8)[codes.astype(np.intp)]
-    return [row.tobytes().decode("ascii") for row in np.atleast_2d(letters)]
+def sequence_lengths(codes, alphabet: str = DNA) -> np.ndarray:
+    """Letters per sequence: the codes before the padding (all of them where nothing is padded)."""
+    return (np.atleast_2d(np.asarray(codes)) < len(alphabet)).sum(axis=1)
+
+
+def alphabet_of(adata: ad.AnnData) -> str:
+    """The data set's alphabet (``uns['alphabet']``; DNA where none is recorded)."""
+    return str(adata.uns.get(ALPHABET_KEY, DNA))
+
+
+def decode(codes, alphabet: str = DNA) -> list[str]:
+    """The letters of N x L codes (inverse of :func:`encode`; padding dropped)."""
+    codes = np.atleast_2d(np.asarray(codes)).astype(np.intp)
+    letters = np.frombuffer((alphabet + " ").encode("ascii"), dtype=np.uint8)[np.minimum(codes, len(alphabet))]
+    return [row.tobytes().decode("ascii").rstrip(" ") for row in letters]
 
 
 def gc_content(codes) -> np.ndarray:
     """Fraction of G or C per sequence."""
     codes = np.atleast_2d(np.asarray(codes))
     return ((codes == 1) | (codes == 2)).mean(axis=1)
+
+
+def confound(codes, alphabet: str = DNA) -> tuple[str, np.ndarray, float]:
+    """What could tell the classes apart without reading motifs, to match the classes on before scoring:
+    (name, value per sequence, bin width). DNA: the GC content (bins of 0.02); other alphabets: the length
+    (bins of 2 letters; peptide classes often differ in length, e.g. antimicrobial peptides run longer)."""
+    if alphabet == DNA:
+        return "gc", gc_content(codes), 0.02
+    return "length", sequence_lengths(codes, alphabet).astype(float), 2.0
 
 
 def reverse_complement(codes) -> np.ndarray:
@@ -216,7 +261,7 @@ def simulate_sequences(params: SequenceSimulationParams = SequenceSimulationPara
         index=[f"seq{i}" for i in range(n)],
     )
     adata = ad.AnnData(X=codes, obs=obs, var=pd.DataFrame(index=[str(i) for i in range(1, length + 1)]))
-    adata.uns["alphabet"] = ALPHABET
+    adata.uns[ALPHABET_KEY] = DNA
     names = params.motif.split("+")
     adata.uns["motif"] = {"name": names[0], "pwm": pwms[0].copy(), "consensus": consensus(pwms[0])}
     adata.uns["motifs"] = {name: pwm.copy() for name, pwm in zip(names, pwms)}
@@ -287,18 +332,21 @@ def sequence_codes(adata: ad.AnnData, where: str = "the data", min_sequences: in
 
 
 def check_sequences(adata: ad.AnnData, where: str) -> None:
-    """QC of a sequences data set: X holds integer codes 0..3 (A, C, G, T), at least 2 sequences."""
+    """QC of a sequences data set: X holds integer codes over its alphabet, padding only at a sequence's end, at
+    least 2 sequences."""
     _check(adata, where, 2)
 
 
 def _check(adata: ad.AnnData, where: str, min_sequences: int) -> None:
+    alphabet = alphabet_of(adata)
+    coding = ", ".join(f"{letter}={code}" for code, letter in enumerate(alphabet[:4])) + (
+        ", ..." if len(alphabet) > 4 else ""
+    )
     if adata.X is None:
-        raise LifedlError(
-            f"{where}: no X; a sequences data set holds one sequence per row of X as codes A=0 C=1 G=2 T=3."
-        )
+        raise LifedlError(f"{where}: no X; a sequences data set holds one sequence per row of X as codes {coding}.")
     X = adata.X.toarray() if sp.issparse(adata.X) else np.asarray(adata.X)
     if X.ndim != 2 or X.shape[1] < 1:
-        raise LifedlError(f"{where}: X has shape {X.shape}; it must be sequences x positions (codes of one length).")
+        raise LifedlError(f"{where}: X has shape {X.shape}; it must be sequences x positions (integer codes).")
     if adata.n_obs < min_sequences:
         raise LifedlError(
             f"{where}: {adata.n_obs} sequence(s); at least {min_sequences} are needed"
@@ -307,14 +355,25 @@ def _check(adata: ad.AnnData, where: str, min_sequences: int) -> None:
     if X.dtype.kind not in "iu":
         raise LifedlError(
             f"{where}: X has dtype {X.dtype}, not integer codes; store sequences with "
-            "lifedl.data.sequences.encode (uint8, A=0 C=1 G=2 T=3)."
+            f"lifedl.data.sequences.encode (uint8, {coding})."
         )
-    bad = np.flatnonzero(((X < 0) | (X > 3)).any(axis=1))
+    pad = len(alphabet)
+    bad = np.flatnonzero(((X < 0) | (X > pad)).any(axis=1))
     if len(bad):
         raise LifedlError(
-            f"{where}: sequence {bad[0]} ('{adata.obs_names[bad[0]]}') has codes outside 0..3 "
-            f"({len(bad)} such sequences); codes are A=0 C=1 G=2 T=3: re-encode the sequences with "
-            "lifedl.data.sequences.encode, dropping those with N or other letters."
+            f"{where}: sequence {bad[0]} ('{adata.obs_names[bad[0]]}') has codes outside 0..{pad - 1} "
+            f"({len(bad)} such sequences); codes are {coding} over the {alphabet_name(alphabet)} alphabet "
+            f"{alphabet} ({pad} pads a shorter sequence's end): re-encode the sequences with "
+            "lifedl.data.sequences.encode, dropping those with other letters."
+        )
+    padded = X == pad
+    # padding is a suffix: no letter after a pad code, and at least one letter
+    bad = np.flatnonzero((padded[:, :-1] & ~padded[:, 1:]).any(axis=1) | padded[:, 0])
+    if len(bad):
+        raise LifedlError(
+            f"{where}: sequence {bad[0]} ('{adata.obs_names[bad[0]]}') has the pad code {pad} before a letter or "
+            f"no letter at all ({len(bad)} such sequences); padding only fills a sequence's end. Re-encode them "
+            "with lifedl.data.sequences.encode(..., pad=True)."
         )
 
 
@@ -402,7 +461,7 @@ def sequences_from_fasta(files: list[tuple[str, str, str, str]]) -> ad.AnnData:
         index=names,
     )
     adata = ad.AnnData(X=codes, obs=obs, var=pd.DataFrame(index=[str(i) for i in range(1, codes.shape[1] + 1)]))
-    adata.uns["alphabet"] = ALPHABET
+    adata.uns[ALPHABET_KEY] = DNA
     return adata
 
 
@@ -418,3 +477,73 @@ def _check_each_sequence_once(sequences: list[str], names: list[str], sources: l
             "a sequence in two records could be trained on and scored at once, or carry two labels. Keep one record "
             "per sequence (e.g. seqkit rmdup -s), under one label."
         )
+
+
+def sequences_from_labelled_csv(text: str, where: str, alphabet: str = PROTEIN) -> ad.AnnData:
+    """One sequences data set from a scikit-learn-style labelled CSV (as in modlAMP's data sets): a first line
+    ``n_samples,n_features,CLASS_0,CLASS_1,...`` (here one feature, the sequence), then one ``sequence,label`` row
+    per sample, the label the index of its class name. Sequences of unequal length are padded, not cut.
+
+    A sequence in several rows is kept once where its rows agree on the class and dropped where they disagree
+    (it could otherwise be trained on and scored at once, or carry two labels); the counts are printed and kept
+    in ``uns['duplicates']``."""
+    import csv
+    import io
+
+    rows = [row for row in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in row)]
+    header = [cell.strip() for cell in rows[0]] if rows else []
+    if len(header) < 4 or not header[0].isdigit() or header[1] != "1":
+        raise LifedlError(
+            f"{where}: the first line is {header[:6]}; a labelled sequence CSV starts with "
+            "'n_samples,1,CLASS_0,CLASS_1,...' (scikit-learn's layout: one feature, the sequence, then the class "
+            "names), followed by 'sequence,label' rows."
+        )
+    n_samples, class_names, body = int(header[0]), header[2:], rows[1:]
+    if len(body) != n_samples:
+        raise LifedlError(
+            f"{where}: the first line announces {n_samples} samples, but {len(body)} rows follow; is the file whole?"
+        )
+    sequences, labels = [], []
+    for number, row in enumerate(body, start=2):
+        cells = [cell.strip() for cell in row]
+        if len(cells) != 2 or not cells[1].isdigit() or int(cells[1]) >= len(class_names):
+            raise LifedlError(
+                f"{where}: line {number} is {row}; each row holds a sequence and its class index 0.."
+                f"{len(class_names) - 1} ({', '.join(class_names)})."
+            )
+        sequences.append(cells[0].upper())
+        labels.append(class_names[int(cells[1])])
+    table = pd.DataFrame({"sequence": sequences, "label": labels})
+    classes_per_sequence = table.groupby("sequence")["label"].nunique()
+    conflicting = classes_per_sequence.index[classes_per_sequence > 1]
+    repeated = table["sequence"].duplicated(keep=False) & ~table["sequence"].isin(conflicting)
+    kept = table[~table["sequence"].isin(conflicting) & ~table["sequence"].duplicated(keep="first")]
+    duplicates = {
+        "rows_read": len(table),
+        "sequences_in_several_rows": int(table.loc[repeated, "sequence"].nunique()),
+        "sequences_with_two_classes_dropped": len(conflicting),
+        "rows_kept": len(kept),
+    }
+    if len(kept) < len(table):
+        print(
+            f"{where}: {duplicates['rows_read']} rows, {duplicates['rows_kept']} kept: "
+            f"{duplicates['sequences_in_several_rows']} sequences in several rows of one class kept once, "
+            f"{duplicates['sequences_with_two_classes_dropped']} sequences labelled with two classes dropped",
+            flush=True,
+        )
+    names = [f"{label}:{index}" for label, index in zip(kept["label"], kept.index)]
+    try:
+        codes = encode(kept["sequence"].tolist(), names, alphabet=alphabet, pad=True)
+    except LifedlError as error:
+        raise LifedlError(f"{where}: {error}") from error
+    obs = pd.DataFrame(
+        {
+            "label": pd.Categorical(kept["label"].to_numpy(), categories=sorted(set(class_names))),
+            "length": sequence_lengths(codes, alphabet).astype(np.int64),
+        },
+        index=names,
+    )
+    adata = ad.AnnData(X=codes, obs=obs, var=pd.DataFrame(index=[str(i) for i in range(1, codes.shape[1] + 1)]))
+    adata.uns[ALPHABET_KEY] = alphabet
+    adata.uns["duplicates"] = duplicates
+    return adata

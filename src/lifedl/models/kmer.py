@@ -1,8 +1,10 @@
 """The sequence baselines: ``kmer`` (k-mer frequencies) and ``gc`` (GC content alone), each with an L2 logistic
 regression.
 
-Each sequence becomes the frequencies of its k-mers (divided by the number of k-mers in the sequence), a
-k-mer pooled with its reverse complement (either strand), standardised per feature; a scikit-learn logistic
+Each sequence becomes the frequencies of its k-mers (divided by the number of k-mers in the sequence; padding
+counts no k-mer), for DNA a k-mer pooled with its reverse complement (either strand), standardised per feature;
+with ``shorter_kmers`` the frequencies of every shorter k-mer join them (for peptides, k = 2: the amino-acid
+composition and the dipeptide frequencies, the peptide field's classic features); a scikit-learn logistic
 regression (L2, strength ``C``) predicts the class. k and C are chosen together from ``k_values`` x
 ``C_values`` by the auROC on the data set's validation rows, then the model is refitted on the train and
 validation rows with them. Test rows are never seen. No training loop: ``setup`` returns no
@@ -19,7 +21,7 @@ import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression
 
-from lifedl.data.sequences import gc_content, sequence_codes, training_rows
+from lifedl.data.sequences import DNA, alphabet_name, alphabet_of, gc_content, sequence_codes, training_rows
 from lifedl.data.spec import DatasetSpec
 from lifedl.data.splits import TRAIN, VALIDATION
 from lifedl.errors import LifedlError
@@ -27,23 +29,31 @@ from lifedl.models.base import Setup, TrainedModel
 from lifedl.tl.classification import classification_metrics
 
 GC_ONLY = 0  # the "k" of the gc model: its one feature is the GC fraction
+MAX_KMERS = 4**8  # features per k: 4^8 DNA 8-mers, 20^4 would be 160,000 amino-acid 4-mers
 
 
-def kmer_frequencies(codes: np.ndarray, k: int) -> np.ndarray:
-    """N x 4^k frequencies of the k-mers of each sequence (k-mer index = its codes read as a base-4 number)."""
+def kmer_frequencies(codes: np.ndarray, k: int, n_letters: int = 4) -> np.ndarray:
+    """N x n_letters^k frequencies of the k-mers of each sequence (k-mer index = its codes read as a base-n_letters
+    number), each divided by the sequence's own number of k-mers; k-mers reaching into the padding are not counted."""
     codes = np.asarray(codes, dtype=np.int64)
     n, length = codes.shape
     if not 1 <= k <= length:
         raise LifedlError(
             f"k-mers of length {k} do not fit sequences of length {length}; choose k_values in 1..{length}."
         )
-    windows = length - k + 1
+    windows, size = length - k + 1, n_letters**k
+    if size > MAX_KMERS:
+        raise LifedlError(
+            f"k-mers of length {k} over {n_letters} letters make {size:,} features (the limit is {MAX_KMERS:,}); "
+            f"choose smaller k_values for this alphabet (for peptides, k_values [1, 2] with shorter_kmers: true)."
+        )
     index = np.zeros((n, windows), dtype=np.int64)
     for offset in range(k):
-        index = index * 4 + codes[:, offset : offset + windows]
-    index += (np.arange(n, dtype=np.int64) * 4**k)[:, None]
-    counts = np.bincount(index.ravel(), minlength=n * 4**k).reshape(n, 4**k)
-    return (counts / windows).astype(np.float32)
+        index = index * n_letters + np.minimum(codes[:, offset : offset + windows], n_letters - 1)
+    inside = codes[:, k - 1 :] < n_letters  # the k-mer's last letter is no padding (padding is a suffix)
+    index += (np.arange(n, dtype=np.int64) * size)[:, None]
+    counts = np.bincount(index[inside], minlength=n * size).reshape(n, size)
+    return (counts / np.maximum(inside.sum(axis=1), 1)[:, None]).astype(np.float32)
 
 
 def reverse_complement_classes(k: int) -> np.ndarray:
@@ -56,12 +66,17 @@ def reverse_complement_classes(k: int) -> np.ndarray:
     return np.unique(np.minimum(index, reverse), return_inverse=True)[1]
 
 
-def sequence_features(codes: np.ndarray, k: int) -> np.ndarray:
-    """k-mer frequencies, each k-mer pooled with its reverse complement, or (k = GC_ONLY) an N x 1 column of GC
-    fractions."""
+def sequence_features(codes: np.ndarray, k: int, alphabet: str = DNA, shorter_kmers: bool = False) -> np.ndarray:
+    """k-mer frequencies (for DNA each k-mer pooled with its reverse complement), beside those of every shorter
+    k-mer with ``shorter_kmers``; or (k = GC_ONLY) an N x 1 column of GC fractions."""
     if k == GC_ONLY:
         return gc_content(codes)[:, None].astype(np.float32)
-    frequencies = kmer_frequencies(codes, k)
+    if shorter_kmers and k > 1:
+        shorter = [sequence_features(codes, size, alphabet) for size in range(1, k)]
+        return np.hstack([*shorter, sequence_features(codes, k, alphabet)])
+    frequencies = kmer_frequencies(codes, k, len(alphabet))
+    if alphabet != DNA:  # one strand: nothing to pool
+        return frequencies
     classes = reverse_complement_classes(k)
     pooled = np.zeros((len(frequencies), classes.max() + 1), dtype=np.float32)
     np.add.at(pooled.T, classes, frequencies.T)
@@ -70,9 +85,19 @@ def sequence_features(codes: np.ndarray, k: int) -> np.ndarray:
 
 class KmerModel(TrainedModel):
     def __init__(
-        self, params, classes, k, feature_mean, feature_scale, coef, intercept, final_metrics=None, arch="kmer"
+        self,
+        params,
+        classes,
+        k,
+        feature_mean,
+        feature_scale,
+        coef,
+        intercept,
+        final_metrics=None,
+        arch="kmer",
+        alphabet=DNA,
     ):
-        self.arch, self.params = arch, dict(params)
+        self.arch, self.params, self.alphabet = arch, dict(params), alphabet
         self.classes, self.k = [str(c) for c in classes], int(k)
         self.feature_mean = np.asarray(feature_mean, dtype=np.float64)
         self.feature_scale = np.asarray(feature_scale, dtype=np.float64)
@@ -81,7 +106,8 @@ class KmerModel(TrainedModel):
         self.final_metrics = dict(final_metrics or {})
 
     def _proba(self, codes: np.ndarray) -> np.ndarray:
-        features = (sequence_features(codes, self.k) - self.feature_mean) / self.feature_scale
+        features = sequence_features(codes, self.k, self.alphabet, self.params.get("shorter_kmers", False))
+        features = (features - self.feature_mean) / self.feature_scale
         logits = features @ self.coef.T + self.intercept
         if len(self.classes) == 2:  # as scikit-learn: sigmoid of the second class's score
             positive = 1 / (1 + np.exp(-logits[:, 0]))
@@ -99,6 +125,7 @@ class KmerModel(TrainedModel):
         return {
             "classes": self.classes,
             "k": self.k,
+            "alphabet": self.alphabet,
             "feature_mean": torch.from_numpy(self.feature_mean),
             "feature_scale": torch.from_numpy(self.feature_scale),
             "coef": torch.from_numpy(self.coef),
@@ -106,8 +133,11 @@ class KmerModel(TrainedModel):
         }
 
 
-def _fit(codes: np.ndarray, labels: np.ndarray, classes: list[str], k: int, C: float, seed: int) -> KmerModel:
-    features = sequence_features(codes, k).astype(np.float64)
+def _fit(
+    codes: np.ndarray, labels: np.ndarray, classes: list[str], k: int, C: float, seed: int, alphabet=DNA, params=None
+) -> KmerModel:
+    params = dict(params or {})
+    features = sequence_features(codes, k, alphabet, params.get("shorter_kmers", False)).astype(np.float64)
     mean = features.mean(axis=0)
     scale = features.std(axis=0)
     scale[scale == 0] = 1.0
@@ -115,11 +145,17 @@ def _fit(codes: np.ndarray, labels: np.ndarray, classes: list[str], k: int, C: f
     regression.fit((features - mean) / scale, labels)
     if list(regression.classes_) != classes:
         raise AssertionError(f"scikit-learn classes {list(regression.classes_)} differ from {classes}")
-    return KmerModel({}, classes, k, mean, scale, regression.coef_, regression.intercept_)
+    return KmerModel(params, classes, k, mean, scale, regression.coef_, regression.intercept_, alphabet=alphabet)
 
 
 def fit_kmer_model(
-    codes: np.ndarray, labels: np.ndarray, classes: list[str], split: np.ndarray, params: dict, seed: int
+    codes: np.ndarray,
+    labels: np.ndarray,
+    classes: list[str],
+    split: np.ndarray,
+    params: dict,
+    seed: int,
+    alphabet: str = DNA,
 ) -> KmerModel:
     """Choose k and C together by the auROC on the validation rows (``split``), refit on the train and validation
     rows with them (callers pass non-test rows only)."""
@@ -136,28 +172,33 @@ def fit_kmer_model(
     scores = {}
     for k in k_values:
         for c in c_values:
-            model = _fit(codes[train], labels[train], classes, k, c, seed)
+            model = _fit(codes[train], labels[train], classes, k, c, seed, alphabet, params)
             scores[k, c] = classification_metrics(labels[val], model._proba(codes[val]), classes)["auroc"]
         metrics[f"val_auroc_k{k}"] = max(scores[k, c] for c in c_values)
     valid = {choice: score for choice, score in scores.items() if np.isfinite(score)}
     # ties: the shorter k, then the stronger regularisation
     best_k, best_c = max(valid, key=lambda kc: (valid[kc], -kc[0], -kc[1])) if valid else (k_values[0], c_values[0])
-    model = _fit(codes, labels, classes, best_k, best_c, seed)
-    model.params = dict(params)
+    model = _fit(codes, labels, classes, best_k, best_c, seed, alphabet, params)
     model.final_metrics = {**metrics, "k": float(best_k), "C": best_c, "val_auroc": scores[best_k, best_c]}
     return model
 
 
 def setup(adata: ad.AnnData, params: dict, spec: DatasetSpec, seed: int, arch: str = "kmer") -> Setup:
     codes, labels, classes, split = training_rows(adata, spec, arch)
+    alphabet = alphabet_of(adata)
+    if arch == "gc" and alphabet != DNA:
+        raise LifedlError(
+            f"{spec.where}: gc reads the fraction of G and C in DNA; these are {alphabet_name(alphabet)} sequences. "
+            f"Take gc out of the architectures of {spec.id} in {spec.sheet}."
+        )
 
     def finish(result: None) -> KmerModel:
         if arch == "gc":  # nothing to choose: one feature, fitted on every non-test row
-            model = _fit(codes, labels, classes, GC_ONLY, params["C"], seed)
-            model.arch, model.params = arch, dict(params)
+            model = _fit(codes, labels, classes, GC_ONLY, params["C"], seed, alphabet, params)
+            model.arch = arch
             model.final_metrics = {"n_train": float(len(labels))}
             return model
-        return fit_kmer_model(codes, labels, classes, split, params, seed)
+        return fit_kmer_model(codes, labels, classes, split, params, seed, alphabet)
 
     return Setup(network=None, arrays={}, finish=finish)
 
@@ -177,4 +218,5 @@ def from_checkpoint(checkpoint: dict) -> KmerModel:
         array("intercept"),
         checkpoint["final_metrics"],
         checkpoint["arch"],
+        checkpoint.get("alphabet", DNA),  # checkpoints from before peptides read DNA only
     )

@@ -1,6 +1,6 @@
 """The neural sequence classifiers: ``cnn``, ``cnn_mc_dropout``, ``cnn_embed``, ``bilstm`` and ``transformer``.
 
-Each reads DNA as integer codes (``lifedl.data.sequences``) through one of the networks of
+Each reads sequences (DNA or peptides, padded where their lengths differ) as integer codes (``lifedl.data.sequences``) through one of the networks of
 ``lifedl.nn.sequence`` and is trained on cross-entropy against the labels of the non-test rows;
 held-out measures are those of the plan's validation rows. What each learned is shown by its
 figures: first-layer filters as motifs (cnn), the learned k-mer embedding (cnn_embed), gradient
@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lifedl.data.batches import predict_batches, take_rows
-from lifedl.data.sequences import sequence_codes, training_rows
+from lifedl.data.sequences import DNA, alphabet_name, alphabet_of, sequence_codes, sequence_lengths, training_rows
 from lifedl.data.spec import DatasetSpec
 from lifedl.errors import LifedlError
 from lifedl.models.base import FitResult, Setup, TrainedModel
@@ -27,8 +27,12 @@ from lifedl.nn.sequence import SequenceBiLSTM, SequenceCNN, SequenceTransformer
 from lifedl.tl.classification import validation_scores
 
 
-def _body(arch: str, params: dict, n_classes: int, length: int) -> nn.Module:
-    embedding = {"embedding_dim": params.get("embedding_dim", 0), "embedding_k": params.get("embedding_k", 1)}
+def _body(arch: str, params: dict, n_classes: int, length: int, alphabet: str) -> nn.Module:
+    embedding = {
+        "embedding_dim": params.get("embedding_dim", 0),
+        "embedding_k": params.get("embedding_k", 1),
+        "n_letters": len(alphabet),
+    }
     if arch in ("cnn", "cnn_mc_dropout", "cnn_embed"):
         return SequenceCNN(
             params["n_filters"],
@@ -70,9 +74,12 @@ class SequenceClassifier(nn.Module):
 
 
 class SequenceModel(TrainedModel):
-    def __init__(self, arch: str, network: SequenceClassifier, params, classes, length: int, final_metrics=None):
+    def __init__(
+        self, arch: str, network: SequenceClassifier, params, classes, length: int, final_metrics=None, alphabet=DNA
+    ):
         self.arch, self.network = arch, network.eval()
         self.params, self.classes, self.length = dict(params), [str(c) for c in classes], int(length)
+        self.alphabet = alphabet
         self.final_metrics = dict(final_metrics or {})
 
     def _draws(self, codes: np.ndarray, seed: int = 0) -> np.ndarray:
@@ -101,6 +108,11 @@ class SequenceModel(TrainedModel):
 
     def codes(self, adata: ad.AnnData, what: str = "the sequences to predict") -> np.ndarray:
         codes = sequence_codes(adata, what)
+        if alphabet_of(adata) != self.alphabet:
+            raise LifedlError(
+                f"{what} are {alphabet_name(alphabet_of(adata))} sequences, but this {self.arch} was trained on "
+                f"{alphabet_name(self.alphabet)} ({self.alphabet})."
+            )
         if codes.shape[1] != self.length:
             raise LifedlError(
                 f"{what} are {codes.shape[1]} long, but this {self.arch} was trained on sequences "
@@ -113,12 +125,13 @@ class SequenceModel(TrainedModel):
         return self._proba(self.codes(adata))
 
     def first_layer_filters(self) -> np.ndarray | None:
-        """A one-hot CNN's n_filters x 4 x width first-layer weights (rows A, C, G, T); None for other networks."""
+        """A one-hot CNN's n_filters x letters x width first-layer weights (rows in ``alphabet`` order); None for
+        other networks."""
         body = self.network.body
         return body.first_layer_filters() if isinstance(body, SequenceCNN) else None
 
     def kmer_embedding(self) -> np.ndarray | None:
-        """4^k x embedding_dim learned k-mer vectors (rows in base-4 order of the k-mers), or None."""
+        """letters^k x embedding_dim learned k-mer vectors (rows in base-letters order of the k-mers), or None."""
         embedding = self.network.body.input.embedding
         return None if embedding is None else embedding.weight.detach().cpu().numpy().copy()
 
@@ -133,6 +146,7 @@ class SequenceModel(TrainedModel):
         return {
             "classes": self.classes,
             "length": self.length,
+            "alphabet": self.alphabet,
             "state_dict": self.network.state_dict(),
         }
 
@@ -158,8 +172,20 @@ def check_attention_memory(params: dict, length: int, where: str) -> None:
 
 def setup(adata: ad.AnnData, params: dict, spec: DatasetSpec, seed: int, arch: str = "cnn") -> Setup:
     codes, labels, classes, split = training_rows(adata, spec, arch)
-    length = codes.shape[1]
+    alphabet, length = alphabet_of(adata), codes.shape[1]
     widest = params.get("filter_width", 1) + params.get("embedding_k", 1) - 1
+    shortest = int(sequence_lengths(codes, alphabet).min())
+    if params.get("embedding_k", 1) > shortest:
+        raise LifedlError(
+            f"{spec.where}: {arch} reads k-mers of {params['embedding_k']} letters, but the shortest sequence has "
+            f"{shortest}; set a smaller embedding_k under 'params_per_dataset: {spec.id}: {arch}:' in "
+            "config/config.yaml."
+        )
+    if params.get("reverse_complement") and alphabet != DNA:
+        raise LifedlError(
+            f"{spec.where}: {arch} has reverse_complement on, but these are {alphabet_name(alphabet)} sequences: "
+            f"only DNA has a second strand; set reverse_complement to false for {spec.id}."
+        )
     if widest > length:
         raise LifedlError(
             f"{spec.where}: {arch} filter_width {params.get('filter_width', 1)} (with k-mers of "
@@ -170,12 +196,12 @@ def setup(adata: ad.AnnData, params: dict, spec: DatasetSpec, seed: int, arch: s
         check_attention_memory(params, length, spec.where)
     with torch.random.fork_rng():  # the initial weights depend on the seed only
         torch.manual_seed(seed)
-        network = SequenceClassifier(_body(arch, params, len(classes), length))
+        network = SequenceClassifier(_body(arch, params, len(classes), length, alphabet))
     index = {name: code for code, name in enumerate(classes)}
     arrays = {"sequence": codes, "label": np.array([index[label] for label in labels], dtype=np.int64)}
 
     def finish(result: FitResult) -> SequenceModel:
-        model = SequenceModel(arch, network, params, classes, length, result.metrics)
+        model = SequenceModel(arch, network, params, classes, length, result.metrics, alphabet)
         held_out = take_rows(arrays, np.asarray(result.val_index, dtype=np.int64))
         if len(held_out["label"]):
             truth = np.asarray(classes)[held_out["label"]]
@@ -187,6 +213,7 @@ def setup(adata: ad.AnnData, params: dict, spec: DatasetSpec, seed: int, arch: s
 
 def from_checkpoint(checkpoint: dict) -> SequenceModel:
     arch, params, classes = checkpoint["arch"], checkpoint["params"], checkpoint["classes"]
-    network = SequenceClassifier(_body(arch, params, len(classes), checkpoint["length"]))
+    alphabet = checkpoint.get("alphabet", DNA)  # checkpoints from before peptides read DNA only
+    network = SequenceClassifier(_body(arch, params, len(classes), checkpoint["length"], alphabet))
     network.load_state_dict(checkpoint["state_dict"])
-    return SequenceModel(arch, network, params, classes, checkpoint["length"], checkpoint["final_metrics"])
+    return SequenceModel(arch, network, params, classes, checkpoint["length"], checkpoint["final_metrics"], alphabet)

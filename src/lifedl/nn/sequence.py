@@ -1,8 +1,12 @@
-"""Networks that read DNA: a convolutional net (DeepBind), a bidirectional LSTM and a small transformer.
+"""Networks that read sequences: a convolutional net (DeepBind), a bidirectional LSTM and a small transformer.
 
-Each takes an N x L tensor of integer codes (A=0 C=1 G=2 T=3) and returns class logits. The input
-is one-hot letters, or, with ``embedding_dim > 0``, a learned embedding of the overlapping k-mers
-(``embedding_k`` letters each: 4^k tokens), the lecture's one-hot versus learned embedding.
+Each takes an N x L tensor of integer codes over an alphabet of ``n_letters`` letters (DNA: A=0 C=1 G=2 T=3;
+peptides: the 20 amino acids) and returns class logits. The input is one-hot letters, or, with
+``embedding_dim > 0``, a learned embedding of the overlapping k-mers (``embedding_k`` letters each:
+n_letters^k tokens), the lecture's one-hot versus learned embedding. Sequences shorter than L end in the pad
+code ``n_letters``: a padded position is a zero vector, and each network masks it where it pools or attends,
+so a sequence's output does not depend on how much padding its batch holds. A batch without padding takes
+the unmasked path, the same arithmetic as before padding existed.
 """
 
 from __future__ import annotations
@@ -14,31 +18,50 @@ import torch.nn.functional as F
 from torch import nn
 
 
-def kmer_tokens(codes: torch.Tensor, k: int, stride: int = 1) -> torch.Tensor:
-    """N x L' indices of the k-mers starting every ``stride`` letters (codes read as a base-4 number);
-    L' = (L - k) // stride + 1."""
+def kmer_tokens(codes: torch.Tensor, k: int, stride: int = 1, n_letters: int = 4) -> torch.Tensor:
+    """N x L' indices of the k-mers starting every ``stride`` letters (codes read as a base-``n_letters``
+    number); L' = (L - k) // stride + 1. A k-mer reaching into the padding gets index 0 (masked by the caller)."""
     codes = codes.long()
     windows = codes.shape[1] - k + 1
     tokens = torch.zeros_like(codes[:, :windows])
     for offset in range(k):
-        tokens = tokens * 4 + codes[:, offset : offset + windows]
+        tokens = tokens * n_letters + codes[:, offset : offset + windows]
+    valid = kmer_mask(codes, k, 1, n_letters)
+    if valid is not None:
+        tokens = tokens.masked_fill(~valid, 0)
     return tokens[:, ::stride]
 
 
+def kmer_mask(codes: torch.Tensor, k: int, stride: int, n_letters: int) -> torch.Tensor | None:
+    """N x L' booleans, True where the k-mer lies wholly inside the sequence; None where nothing is padded."""
+    letters = codes < n_letters
+    if bool(letters.all()):
+        return None
+    # a k-mer is inside where its last letter is (padding is a suffix)
+    return letters[:, k - 1 :][:, ::stride]
+
+
 class SequenceInput(nn.Module):
-    """Codes -> N x L' x C features: one-hot letters (C = 4, L' = L) or learned embeddings of the k-mers
-    starting every ``stride`` letters (C = embedding_dim, L' = (L - k) // stride + 1)."""
+    """Codes -> (N x L' x C features, N x L' mask or None): one-hot letters (C = n_letters, L' = L) or learned
+    embeddings of the k-mers starting every ``stride`` letters (C = embedding_dim, L' = (L - k) // stride + 1).
+    Padded positions are zero vectors; the mask (True: a real letter or k-mer) is None where nothing is padded."""
 
-    def __init__(self, embedding_dim: int = 0, embedding_k: int = 1, stride: int = 1):
+    def __init__(self, embedding_dim: int = 0, embedding_k: int = 1, stride: int = 1, n_letters: int = 4):
         super().__init__()
-        self.k, self.stride = embedding_k, stride
-        self.embedding = nn.Embedding(4**embedding_k, embedding_dim) if embedding_dim > 0 else None
-        self.channels = embedding_dim if embedding_dim > 0 else 4
+        self.k, self.stride, self.n_letters = embedding_k, stride, n_letters
+        self.embedding = nn.Embedding(n_letters**embedding_k, embedding_dim) if embedding_dim > 0 else None
+        self.channels = embedding_dim if embedding_dim > 0 else n_letters
 
-    def forward(self, codes: torch.Tensor) -> torch.Tensor:
+    def forward(self, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        codes = codes.long()
         if self.embedding is None:
-            return F.one_hot(codes.long(), 4).float()
-        return self.embedding(kmer_tokens(codes, self.k, self.stride))
+            mask = kmer_mask(codes, 1, 1, self.n_letters)
+            if mask is None:
+                return F.one_hot(codes, self.n_letters).float(), None
+            return F.one_hot(codes, self.n_letters + 1)[..., : self.n_letters].float(), mask
+        mask = kmer_mask(codes, self.k, self.stride, self.n_letters)
+        features = self.embedding(kmer_tokens(codes, self.k, self.stride, self.n_letters))
+        return (features, None) if mask is None else (features * mask[..., None], mask)
 
     def length(self, sequence_length: int) -> int:
         if self.embedding is None:
@@ -48,6 +71,15 @@ class SequenceInput(nn.Module):
 
 def _reverse_complement(codes: torch.Tensor) -> torch.Tensor:
     return (3 - codes.long()).flip(-1)
+
+
+def masked_max_mean(states: torch.Tensor, mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Max and mean of N x L x C states over the positions the mask keeps (all where it is None)."""
+    if mask is None:
+        return states.amax(dim=1), states.mean(dim=1)
+    keep = mask[..., None]
+    largest = states.masked_fill(~keep, float("-inf")).amax(dim=1)
+    return largest, (states * keep).sum(dim=1) / keep.sum(dim=1)
 
 
 class SequenceCNN(nn.Module):
@@ -65,9 +97,12 @@ class SequenceCNN(nn.Module):
         embedding_dim: int = 0,
         embedding_k: int = 1,
         reverse_complement: bool = False,
+        n_letters: int = 4,
     ):
         super().__init__()
-        self.input = SequenceInput(embedding_dim, embedding_k)
+        if reverse_complement and n_letters != 4:
+            raise ValueError(f"reverse_complement reads DNA (4 letters); this alphabet has {n_letters}")
+        self.input = SequenceInput(embedding_dim, embedding_k, n_letters=n_letters)
         self.reverse_complement = reverse_complement
         self.conv = nn.Conv1d(self.input.channels, n_filters, filter_width)
         self.dropout = nn.Dropout(dropout)
@@ -75,8 +110,14 @@ class SequenceCNN(nn.Module):
         self.output = nn.Linear(n_hidden, n_classes)
 
     def _pooled(self, codes: torch.Tensor) -> torch.Tensor:
-        features = self.input(codes).transpose(1, 2)  # N x C x L'
-        return F.relu(self.conv(features)).amax(dim=-1)  # N x n_filters: the best match anywhere
+        features, mask = self.input(codes)
+        scores = F.relu(self.conv(features.transpose(1, 2)))  # N x n_filters x windows
+        if mask is not None:
+            # windows starting in the padding are no match; one reaching past a short sequence's end sees zeros
+            # there (zero padding at the border). Scores are >= 0 after the ReLU and every sequence starts a
+            # window, so zeroing the others leaves the maximum over the real ones.
+            scores = scores * mask[:, None, : scores.shape[-1]]
+        return scores.amax(dim=-1)  # N x n_filters: the best match anywhere
 
     def forward(self, codes: torch.Tensor) -> torch.Tensor:
         pooled = self._pooled(codes)
@@ -85,7 +126,8 @@ class SequenceCNN(nn.Module):
         return self.output(F.relu(self.hidden(self.dropout(pooled))))
 
     def first_layer_filters(self):
-        """n_filters x 4 x width weights (rows A, C, G, T) of a one-hot CNN; None with an embedding."""
+        """n_filters x n_letters x width weights (rows in the alphabet's order) of a one-hot CNN; None with an
+        embedding."""
         if self.input.embedding is not None:
             return None
         return self.conv.weight.detach().cpu().numpy().copy()
@@ -96,9 +138,11 @@ class SequenceBiLSTM(nn.Module):
     classifier. The recurrence makes the gradient a product over positions, which can explode: the training
     plan clips its norm (``gradient_clip``) and logs it per epoch."""
 
-    def __init__(self, n_hidden: int, n_layers: int, dropout: float, n_classes: int, embedding_dim=0, embedding_k=1):
+    def __init__(
+        self, n_hidden: int, n_layers: int, dropout: float, n_classes: int, embedding_dim=0, embedding_k=1, n_letters=4
+    ):
         super().__init__()
-        self.input = SequenceInput(embedding_dim, embedding_k)
+        self.input = SequenceInput(embedding_dim, embedding_k, n_letters=n_letters)
         self.lstm = nn.LSTM(
             self.input.channels,
             n_hidden,
@@ -111,8 +155,16 @@ class SequenceBiLSTM(nn.Module):
         self.output = nn.Linear(4 * n_hidden, n_classes)
 
     def forward(self, codes: torch.Tensor) -> torch.Tensor:
-        states, _ = self.lstm(self.input(codes))  # N x L x 2 n_hidden
-        pooled = torch.cat([states.amax(dim=1), states.mean(dim=1)], dim=-1)
+        features, mask = self.input(codes)
+        if mask is None:
+            states, _ = self.lstm(features)  # N x L x 2 n_hidden
+        else:  # packed: the backward direction starts at each sequence's own end, not in its padding
+            lengths = mask.sum(dim=1).cpu()
+            packed = nn.utils.rnn.pack_padded_sequence(features, lengths, batch_first=True, enforce_sorted=False)
+            states, _ = nn.utils.rnn.pad_packed_sequence(
+                self.lstm(packed)[0], batch_first=True, total_length=features.shape[1]
+            )
+        pooled = torch.cat(masked_max_mean(states, mask), dim=-1)
         return self.output(self.dropout(pooled))
 
 
@@ -138,10 +190,14 @@ class SelfAttention(nn.Module):
         self.qkv = nn.Linear(dim, 3 * dim)
         self.out = nn.Linear(dim, dim)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``mask`` (N x L, True: a real token) keeps padded tokens from being attended to."""
         n, length, dim = x.shape
         q, k, v = self.qkv(x).view(n, length, 3, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4)
-        weights = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(self.head_dim), dim=-1)
+        scores = q @ k.transpose(-2, -1) / math.sqrt(self.head_dim)
+        if mask is not None:
+            scores = scores.masked_fill(~mask[:, None, None, :], float("-inf"))
+        weights = torch.softmax(scores, dim=-1)
         attended = (weights @ v).transpose(1, 2).reshape(n, length, dim)
         return self.out(attended), weights
 
@@ -156,8 +212,8 @@ class EncoderLayer(nn.Module):
         self.feed_forward = nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU(), nn.Linear(2 * dim, dim))
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        attended, weights = self.attention(self.norm1(x))
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        attended, weights = self.attention(self.norm1(x), mask)
         x = x + self.dropout(attended)
         return x + self.dropout(self.feed_forward(self.norm2(x))), weights
 
@@ -177,25 +233,29 @@ class SequenceTransformer(nn.Module):
         embedding_dim: int = 0,
         embedding_k: int = 1,
         token_stride: int = 1,
+        n_letters: int = 4,
     ):
         super().__init__()
-        self.input = SequenceInput(embedding_dim, embedding_k, token_stride)
+        self.input = SequenceInput(embedding_dim, embedding_k, token_stride, n_letters)
         self.project = nn.Linear(self.input.channels, d_model)
         self.register_buffer("positions", sinusoidal_positions(self.input.length(length), d_model), persistent=False)
         self.layers = nn.ModuleList(EncoderLayer(d_model, n_heads, dropout) for _ in range(n_layers))
         self.norm = nn.LayerNorm(d_model)
         self.output = nn.Linear(d_model, n_classes)
 
-    def encode(self, codes: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        x = self.project(self.input(codes)) + self.positions
+    def encode(self, codes: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor | None]:
+        """Token states, each layer's attention weights, and the token mask (None: nothing padded)."""
+        features, mask = self.input(codes)
+        x = self.project(features) + self.positions
         attention = []
         for layer in self.layers:
-            x, weights = layer(x)
+            x, weights = layer(x, mask)
             attention.append(weights)
-        return self.norm(x), attention
+        return self.norm(x), attention, mask
 
     def forward(self, codes: torch.Tensor) -> torch.Tensor:
-        return self.output(self.encode(codes)[0].mean(dim=1))
+        states, _, mask = self.encode(codes)
+        return self.output(masked_max_mean(states, mask)[1])
 
     @torch.no_grad()
     def attention_maps(self, codes: torch.Tensor) -> torch.Tensor:

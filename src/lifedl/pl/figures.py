@@ -143,26 +143,41 @@ def training_curves(histories: Mapping[str, pd.DataFrame]) -> plt.Figure:
 
 
 def sequence_composition_figures(adata: ad.AnnData, labels: str) -> tuple[plt.Figure, plt.Figure]:
-    """Sequences' QC: GC content per class (a composition difference a model could use instead of motifs), and
-    the nucleotide frequency at each position per class."""
-    from lifedl.data.sequences import ALPHABET, gc_content
+    """Sequences' QC: the confound per class (DNA: GC content; peptides: length), a difference a model could use
+    instead of motifs; and the letters per class (DNA: nucleotide frequency at each position; other alphabets,
+    whose sequences differ in length: each letter's share of all letters)."""
+    from lifedl.data.sequences import DNA, alphabet_of, confound
 
-    codes = np.asarray(adata.X).astype(np.int64)
+    alphabet, codes = alphabet_of(adata), np.asarray(adata.X).astype(np.int64)
     classes = adata.obs[labels].astype(str).to_numpy() if labels else np.full(adata.n_obs, "all")
     names = sorted(set(classes))
-    gc = gc_content(codes)
+    name, values, _ = confound(codes, alphabet)
+    shown = {"gc": "GC content", "length": "length (letters)"}[name]
     composition, ax = plt.subplots(figsize=(5, 3.4))
-    for name in names:
-        ax.hist(gc[classes == name], bins=30, alpha=0.5, label=f"{name} (mean {gc[classes == name].mean():.3f})")
-    ax.set(xlabel="GC content", ylabel="sequences", title="GC content per class")
+    for label in names:
+        members = values[classes == label]
+        ax.hist(members, bins=30, alpha=0.5, label=f"{label} (mean {members.mean():.3f})")
+    ax.set(xlabel=shown, ylabel="sequences", title=f"{shown} per class")
     ax.legend(fontsize=8)
     composition.tight_layout()
+    if alphabet != DNA:
+        letters, ax = plt.subplots(figsize=(8, 3.4))
+        width = 0.8 / len(names)
+        for index, label in enumerate(names):
+            members = codes[classes == label]
+            shares = np.bincount(members.ravel(), minlength=len(alphabet) + 1)[: len(alphabet)]
+            ax.bar(np.arange(len(alphabet)) + index * width, shares / shares.sum(), width, label=label)
+        ax.set_xticks(np.arange(len(alphabet)) + 0.4 - width / 2, list(alphabet))
+        ax.set(xlabel="letter", ylabel="share of all letters", title="composition per class")
+        ax.legend(fontsize=8)
+        letters.tight_layout()
+        return composition, letters
     positions, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 3.2), squeeze=False)
-    for ax, name in zip(axes[0], names):
-        members = codes[classes == name]
-        for code, letter in enumerate(ALPHABET):
+    for ax, label in zip(axes[0], names):
+        members = codes[classes == label]
+        for code, letter in enumerate(alphabet):
             ax.plot(np.arange(1, codes.shape[1] + 1), (members == code).mean(axis=0), label=letter, lw=1)
-        ax.set(xlabel="position", ylabel="frequency", title=f"{name}: nucleotide frequency per position")
+        ax.set(xlabel="position", ylabel="frequency", title=f"{label}: nucleotide frequency per position")
         ax.legend(fontsize=7, ncol=4)
     positions.tight_layout()
     return composition, positions

@@ -16,22 +16,20 @@ from matplotlib.patches import PathPatch
 from matplotlib.textpath import TextPath
 from matplotlib.transforms import Affine2D
 
-from lifedl.tl.motifs import best_matching_filter, information_content, reverse_complement_matrix
+from lifedl.tl.motifs import best_matching_filter, filter_probabilities, information_content, reverse_complement_matrix
 
 ALPHABET = "ACGT"
 LETTER_COLOURS = {"A": "#109648", "C": "#255C99", "G": "#F7B32B", "T": "#D62839"}
+# amino acids by chemistry, as WebLogo colours them: hydrophobic, polar, basic, acidic
+AMINO_ACID_COLOURS = {
+    **dict.fromkeys("AVLIPWFM", "#222222"),
+    **dict.fromkeys("GSTYCNQ", "#109648"),
+    **dict.fromkeys("KRH", "#255C99"),
+    **dict.fromkeys("DE", "#D62839"),
+}
 
 
-def filter_probabilities(filter: np.ndarray) -> np.ndarray:
-    """A filter as letter probabilities: per column, the positive part of the column-centred weights,
-    normalised to sum 1 (a column without preference becomes uniform)."""
-    centred = np.asarray(filter, dtype=float) - np.mean(filter, axis=0, keepdims=True)
-    positive = np.clip(centred, 0, None)
-    total = positive.sum(axis=0, keepdims=True)
-    return np.divide(positive, total, out=np.full_like(positive, 0.25), where=total > 1e-12)
-
-
-def _draw_letter(ax, letter: str, x: float, y: float, height: float) -> None:
+def _draw_letter(ax, letter: str, x: float, y: float, height: float, colours: dict) -> None:
     path = TextPath((0, 0), letter, size=1, prop=FontProperties(family="DejaVu Sans", weight="bold"))
     extents = path.get_extents()
     transform = (
@@ -40,20 +38,21 @@ def _draw_letter(ax, letter: str, x: float, y: float, height: float) -> None:
         .scale(0.9 / extents.width, height / extents.height)
         .translate(x - 0.45, y)
     )
-    ax.add_patch(PathPatch(transform.transform_path(path), facecolor=LETTER_COLOURS[letter], edgecolor="none"))
+    ax.add_patch(PathPatch(transform.transform_path(path), facecolor=colours[letter], edgecolor="none"))
 
 
-def draw_logo(ax, probabilities: np.ndarray, start: int = 0) -> None:
+def draw_logo(ax, probabilities: np.ndarray, start: int = 0, alphabet: str = ALPHABET) -> None:
     """A letter logo: at each position the letters stacked, heights = probability x information content."""
     probabilities = np.asarray(probabilities, dtype=float)
+    colours = LETTER_COLOURS if alphabet == ALPHABET else AMINO_ACID_COLOURS
     for column, (p, bits) in enumerate(zip(probabilities.T, information_content(probabilities))):
         y = 0.0
         for row in np.argsort(p):  # the most probable letter on top
             height = p[row] * bits
             if height > 1e-3:
-                _draw_letter(ax, ALPHABET[row], start + column, y, height)
+                _draw_letter(ax, alphabet[row], start + column, y, height, colours)
                 y += height
-    ax.set_ylim(0, 2)
+    ax.set_ylim(0, np.log2(len(alphabet)))
     ax.set_ylabel("bits")
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
@@ -85,11 +84,11 @@ def motif_filter_figure(filters: np.ndarray, pwm: np.ndarray, motif_name: str) -
     return fig
 
 
-def kmer_names(k: int) -> list[str]:
-    """All 4^k k-mers in base-4 order (the row order of a k-mer embedding)."""
+def kmer_names(k: int, alphabet: str = ALPHABET) -> list[str]:
+    """All letters^k k-mers in base-letters order (the row order of a k-mer embedding)."""
     names = [""]
     for _ in range(k):
-        names = [name + letter for name in names for letter in ALPHABET]
+        names = [name + letter for name in names for letter in alphabet]
     return names
 
 
@@ -98,16 +97,23 @@ def _cosine(vectors: np.ndarray) -> np.ndarray:
     return unit @ unit.T
 
 
-def kmer_embedding_figure(embedding: np.ndarray, k: int) -> plt.Figure:
-    """Left: cosine similarity of every pair of learned k-mer vectors. Right: the similarity of each k-mer to
-    its reverse complement beside all other pairs (a strand-aware model would put them close)."""
-    names = kmer_names(k)
+def kmer_embedding_figure(embedding: np.ndarray, k: int, alphabet: str = ALPHABET) -> plt.Figure:
+    """Left: cosine similarity of every pair of learned k-mer vectors. Right, for DNA: the similarity of each
+    k-mer to its reverse complement beside all other pairs (a strand-aware model would put them close); for
+    amino acids (k = 1): pairs of one chemistry (hydrophobic, polar, basic, acidic) beside the other pairs."""
+    names = kmer_names(k, alphabet)
     similarity = _cosine(np.asarray(embedding, dtype=float))
-    complement = {a: b for a, b in zip(ALPHABET, ALPHABET[::-1])}
-    index = {name: i for i, name in enumerate(names)}
-    reverse = np.array([index["".join(complement[c] for c in reversed(name))] for name in names])
     pairs = np.triu_indices(len(names), 1)
-    own = np.arange(len(names)) != reverse
+    if alphabet == ALPHABET:
+        complement = {a: b for a, b in zip(ALPHABET, ALPHABET[::-1])}
+        index = {name: i for i, name in enumerate(names)}
+        reverse = np.array([index["".join(complement[c] for c in reversed(name))] for name in names])
+        own = np.arange(len(names)) != reverse
+        special, label = similarity[np.arange(len(names)), reverse][own], "k-mer and its reverse complement"
+    else:
+        group = np.array([AMINO_ACID_COLOURS.get(name[0], "") + AMINO_ACID_COLOURS.get(name[-1], "") for name in names])
+        same = (group[:, None] == group[None, :])[pairs]
+        special, label = similarity[pairs][same], "pairs of one chemistry (first and last letter)"
 
     fig, axes = plt.subplots(1, 2, figsize=(13, 5.5), gridspec_kw={"width_ratios": [1.3, 1]})
     image = axes[0].imshow(similarity, cmap="RdBu_r", vmin=-1, vmax=1)
@@ -118,8 +124,7 @@ def kmer_embedding_figure(embedding: np.ndarray, k: int) -> plt.Figure:
     fig.colorbar(image, ax=axes[0], shrink=0.8)
     bins = np.linspace(-1, 1, 31)
     axes[1].hist(similarity[pairs], bins=bins, density=True, alpha=0.6, label="all pairs")
-    axes[1].hist(similarity[np.arange(len(names)), reverse][own], bins=bins, density=True, alpha=0.6,
-                 label="k-mer and its reverse complement")  # fmt: skip
+    axes[1].hist(special, bins=bins, density=True, alpha=0.6, label=label)
     axes[1].set_xlabel("cosine similarity")
     axes[1].set_ylabel("density")
     axes[1].legend(frameon=False)
@@ -147,39 +152,57 @@ def gradient_norm_figure(histories: dict, clips: dict[str, float]) -> plt.Figure
     return fig
 
 
-def attention_figure(maps: np.ndarray, motif_spans: list[tuple[int, int] | None], titles: list[str]) -> plt.Figure:
+def attention_figure(
+    maps: np.ndarray,
+    motif_spans: list[tuple[int, int] | None],
+    titles: list[str],
+    letters: list[str] | None = None,
+) -> plt.Figure:
     """Top: each example's last-layer attention (mean over heads), query position by key position. Bottom: the
     attention each position receives (column mean), with the planted motif's span shaded where known.
 
-    ``maps``: n_layers x n_examples x heads x L' x L'; ``motif_spans``: per example (first, last) token."""
+    ``maps``: n_layers x n_examples x heads x L' x L'; ``motif_spans``: per example (first, last) token;
+    ``letters``: per example its sequence where each token is one letter (the maps are then cut to its length,
+    leaving out the padding, and a short sequence's letters label the positions)."""
     last = np.asarray(maps)[-1].mean(axis=1)  # n_examples x L' x L'
     n = len(last)
     fig, axes = plt.subplots(2, n, figsize=(4.2 * n, 7.5), squeeze=False, gridspec_kw={"height_ratios": [3, 1]})
     for column in range(n):
         top, bottom = axes[0, column], axes[1, column]
-        top.imshow(last[column], cmap="viridis", aspect="auto")
+        tokens = len(letters[column]) if letters else last.shape[-1]
+        shown = last[column][:tokens, :tokens]
+        top.imshow(shown, cmap="viridis", aspect="auto")
         top.set_title(titles[column], fontsize=9)
         top.set_xlabel("key position")
         top.set_ylabel("query position")
-        received = last[column].mean(axis=0)
+        received = shown.mean(axis=0)
         bottom.plot(received, color="black", lw=0.8)
         bottom.set_xlim(0, len(received) - 1)
         bottom.set_xlabel("position (token)")
+        if letters and tokens <= 60:
+            bottom.set_xticks(range(tokens), list(letters[column]), fontsize=6, family="monospace")
+            bottom.set_xlabel("letter")
         bottom.set_ylabel("attention received")
         span = motif_spans[column]
         if span is not None:
             for ax in (top, bottom):
                 ax.axvspan(span[0] - 0.5, span[1] + 0.5, color="red", alpha=0.2, lw=0)
-    fig.suptitle("transformer: last layer's self-attention (mean over heads); planted motif shaded")
+    shaded = "; planted motif shaded" if any(span is not None for span in motif_spans) else ""
+    fig.suptitle(f"transformer: last layer's self-attention (mean over heads){shaded}")
     fig.tight_layout()
     return fig
 
 
-def filter_match_figure(filters: np.ndarray, matches, motifs: dict, n_shown: int = 6) -> plt.Figure:
+def filter_match_figure(
+    filters: np.ndarray, matches, motifs: dict, n_shown: int = 6, alphabet: str = ALPHABET
+) -> plt.Figure:
     """The best-matching first-layer filters (rows of ``matches``, a table from ``lifedl.tl.motifs.match_filters``)
-    as logos, each beside the known motif it matches best (``motifs``: matrix id -> motif), aligned."""
+    as logos, each beside the known motif it matches best (``motifs``: matrix id -> motif), aligned. Where the
+    alphabet has no motif database (peptides; ``lifedl.tl.motifs.rank_filters``), the sharpest filters alone."""
     from lifedl.tl.motifs import motif_similarity
 
+    if alphabet != ALPHABET:
+        return _filter_logos_alone(filters, matches.head(2 * n_shown), alphabet)
     shown = matches.head(n_shown)
     fig, axes = plt.subplots(len(shown), 2, figsize=(12, 1.9 * len(shown)), squeeze=False)
     for (left, right), row in zip(axes, shown.itertuples()):
@@ -198,6 +221,22 @@ def filter_match_figure(filters: np.ndarray, matches, motifs: dict, n_shown: int
         for ax in (left, right):
             ax.set_xlim(*span)
     fig.suptitle("first-layer filters and their best-matching known motifs (information-weighted column correlation)")
+    fig.tight_layout()
+    return fig
+
+
+def _filter_logos_alone(filters: np.ndarray, ranked, alphabet: str) -> plt.Figure:
+    """The filters of ``ranked`` (sharpest first) as letter logos in two columns."""
+    rows = (len(ranked) + 1) // 2
+    fig, axes = plt.subplots(rows, 2, figsize=(12, 1.9 * rows), squeeze=False)
+    for ax, row in zip(axes.ravel(), ranked.itertuples()):
+        draw_logo(ax, filter_probabilities(filters[row.filter]), alphabet=alphabet)
+        ax.set_xlim(-0.5, filters.shape[-1] - 0.5)
+        ax.set_xlabel("position in the filter")
+        ax.set_title(f"filter {row.filter}: {row.best_score:.1f} bits", fontsize=9)
+    for ax in axes.ravel()[len(ranked) :]:
+        ax.set_visible(False)
+    fig.suptitle("the sharpest first-layer filters as letter logos (no motif database for this alphabet)")
     fig.tight_layout()
     return fig
 

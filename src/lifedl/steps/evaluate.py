@@ -99,16 +99,20 @@ def motif_database(source: str, checksum: str, tax_group: str, cache_dir: str, o
 
 
 def filter_motifs(checkpoint: str, database: str, output: str, arch: str, dataset: str) -> None:
-    """Each first-layer filter of a one-hot CNN named by its best-matching known motif (``lifedl.tl.motifs``)."""
+    """Each first-layer filter of a one-hot CNN named by its best-matching known motif (``lifedl.tl.motifs``);
+    for peptides, which have no motif database here, ranked by the information in its letter preferences."""
     from lifedl.data.jaspar import read_motif_table
+    from lifedl.data.sequences import DNA
     from lifedl.errors import LifedlError
     from lifedl.models.base import load_model
-    from lifedl.tl.motifs import match_filters
+    from lifedl.tl.motifs import match_filters, rank_filters
 
-    filters = load_model(checkpoint).first_layer_filters()
+    model = load_model(checkpoint)
+    filters = model.first_layer_filters()
     if filters is None:
         raise LifedlError(f"{checkpoint}: {arch} reads a k-mer embedding, so its filters are not letter motifs.")
-    rows = match_filters(filters, read_motif_table(database))
+    # the database holds DNA motifs (JASPAR): other alphabets' filters are ranked by their information alone
+    rows = match_filters(filters, read_motif_table(database)) if model.alphabet == DNA else rank_filters(filters)
     write_tsv(pd.DataFrame([{"dataset": dataset, "arch": arch, **row} for row in rows]), output)
     print("best-matching filters: " + ", ".join(f"{r['filter']} {r['best_match']}" for r in rows[:5]), flush=True)
 

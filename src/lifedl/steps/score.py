@@ -77,12 +77,13 @@ def classify(
         **unseen_scores,
     }
     if spec.kind == "sequences" and len(model.classes) == 2:  # the same measure where composition cannot help
-        from lifedl.data.sequences import gc_content, sequence_codes
+        from lifedl.data.sequences import alphabet_of, confound, sequence_codes
         from lifedl.tl.classification import composition_matched_rows
 
-        matched = composition_matched_rows(gc_content(sequence_codes(scored[seen])), truth)
+        name, values, bin_width = confound(sequence_codes(scored[seen]), alphabet_of(scored))
+        matched = composition_matched_rows(values, truth, bin_width)
         scores = classification_metrics(truth[matched], probabilities[matched], model.classes)
-        row.update({"auroc_gc_matched": scores["auroc"], "n_gc_matched": scores["n_test"]})
+        row.update({f"auroc_{name}_matched": scores["auroc"], f"n_{name}_matched": scores["n_test"]})
     filters = model.first_layer_filters() if isinstance(model, FirstLayerFilters) else None  # one-hot CNNs
     planted = dict(adata.uns.get("motifs", {}))  # a simulation's planted motifs: found?
     if filters is not None and planted:

@@ -47,7 +47,7 @@ def classification_metrics(labels, probabilities, classes) -> dict[str, float]:
 
 
 def composition_matched_rows(values, labels, bin_width: float = 0.02, seed: int = 0) -> np.ndarray:
-    """Rows whose classes share one distribution of ``values`` (e.g. GC content): within each bin of
+    """Rows whose classes share one distribution of ``values`` (e.g. GC content, or length): within each bin of
     ``bin_width``, as many rows of every class as the rarest class has there, drawn at random (seeded).
 
     Scored on these rows, a classifier cannot win by composition alone: a GC-only model falls to chance.

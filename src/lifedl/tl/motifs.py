@@ -63,9 +63,39 @@ def best_matching_filter(
 
 
 def information_content(probabilities: np.ndarray) -> np.ndarray:
-    """Bits per column: 2 - entropy (base 2)."""
+    """Bits per column: log2(letters) - entropy (base 2); 2 - entropy for DNA."""
     p = np.clip(np.asarray(probabilities, dtype=float), 1e-12, 1)
-    return 2 + (p * np.log2(p)).sum(axis=0)
+    return np.log2(p.shape[0]) + (p * np.log2(p)).sum(axis=0)
+
+
+def filter_probabilities(filter: np.ndarray) -> np.ndarray:
+    """A filter as letter probabilities: per column, the positive part of the column-centred weights,
+    normalised to sum 1 (a column without preference becomes uniform)."""
+    centred = np.asarray(filter, dtype=float) - np.mean(filter, axis=0, keepdims=True)
+    positive = np.clip(centred, 0, None)
+    total = positive.sum(axis=0, keepdims=True)
+    return np.divide(positive, total, out=np.full_like(positive, 1 / positive.shape[0]), where=total > 1e-12)
+
+
+def rank_filters(filters: np.ndarray) -> list[dict]:
+    """First-layer filters where the alphabet has no motif database (peptides): each filter's consensus and the
+    information of its letter preferences (bits summed over its columns), the sharpest first. One dict per
+    filter, with the columns of :func:`match_filters` (the matches left empty)."""
+    rows = []
+    for index, weights in enumerate(np.asarray(filters, dtype=float)):
+        probabilities = filter_probabilities(weights)
+        rows.append(
+            {
+                "filter": index,
+                "best_match": "",
+                "best_matrix_id": "",
+                "best_family": "",
+                "best_score": float(information_content(probabilities).sum()),
+                "second_match": "",
+                "second_score": float("nan"),
+            }
+        )
+    return sorted(rows, key=lambda row: -row["best_score"])
 
 
 def _standardised_columns(matrices: np.ndarray) -> np.ndarray:

@@ -81,10 +81,13 @@ _DECLARED = (
         scored=True,
         scored_on_rows=True,
         seed_measures=(
-            *("auroc", "auprc", "auroc_gc_matched", "accuracy"),
+            *("auroc", "auprc", "auroc_gc_matched", "auroc_length_matched", "accuracy"),
             *("nll", "ece", "mean_confidence", "accuracy_at_80pct_coverage", "unseen_class_auroc"),
         ),
-        compared_measures=("auroc", "accuracy", "nll", "ece", "brier", "unseen_class_auroc", "auroc_gc_matched"),
+        compared_measures=(
+            *("auroc", "accuracy", "nll", "ece", "brier", "unseen_class_auroc"),
+            *("auroc_gc_matched", "auroc_length_matched"),
+        ),
         curves="the reliability diagram of the test rows of trained classes: 15 confidence bins, their mean "
         "confidence, accuracy and share of rows",
         report_note="Classifiers: auROC/auPRC/accuracy on held-out test rows; how well they state their "

@@ -65,7 +65,8 @@ ENTRIES = (
         "kmer",
         "logistic regression on k-mer frequencies (reverse complements pooled), k and C chosen on the validation "
         "rows; the sequence baseline",
-        {"k_values": [1, 2, 3, 4, 5, 6], "C_values": [0.01, 0.1, 1.0, 10.0]},
+        # shorter_kmers: the frequencies of every shorter k-mer beside the k-mers' (composition + dipeptides at k 2)
+        {"k_values": [1, 2, 3, 4, 5, 6], "C_values": [0.01, 0.1, 1.0, 10.0], "shorter_kmers": False},
     ),
     network(
         "cnn",
