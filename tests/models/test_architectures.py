@@ -7,6 +7,7 @@ import torch
 from fast_training import ValidationLosses, fit
 
 from lifedl.data import SimulationParams, simulate_counts
+from lifedl.models import get_architecture
 from lifedl.tl.metrics import batch_asw
 
 NEURAL = ["ae", "dae", "vae", "ldvae", "vega"]
@@ -111,3 +112,13 @@ def test_vega_positive_decoder_puts_each_program_highest_in_its_own_type(tmp_pat
     peaks = program_peaks(activity, cells.obs["cell_type"].astype(str).to_numpy()).set_index("program")
     assert peaks["peak_label"].to_dict() == {f"type_{t}_up": f"type_{t}" for t in range(4)}
     assert (peaks["peak_z"] > 1).all()  # clearly highest, not by a hair
+
+
+def test_peptides_get_their_alphabets_defaults_and_the_config_still_overrides_them():
+    kmer, transformer = get_architecture("kmer"), get_architecture("transformer")
+    assert kmer.resolve_params(None)["k_values"] == [1, 2, 3, 4, 5, 6]  # DNA: the entry's defaults
+    peptides = kmer.resolve_params(None, alphabet="protein")
+    assert peptides["k_values"] == [1, 2] and peptides["shorter_kmers"] is True
+    assert kmer.resolve_params({"k_values": [1]}, alphabet="protein")["k_values"] == [1]
+    assert transformer.resolve_params(None, alphabet="protein")["embedding_k"] == 1
+    assert transformer.resolve_params(None, alphabet="DNA")["embedding_k"] == 4

@@ -169,6 +169,18 @@ def test_qc_per_dataset_overrides_one_data_set_and_is_checked(repo, schemas, def
             check(config)
 
 
+def test_params_per_dataset_override_one_architecture_on_one_data_set(schemas, default_config):
+    from lifedl.config import dataset_params
+
+    config = validate_config(copy.deepcopy(default_config), schemas[0])
+    config["params"] = {"kmer": {"C_values": [1.0]}, "cnn": {"filter_width": 11}}
+    config["params_per_dataset"] = {"amp_peptides": {"kmer": {"k_values": [1, 2]}}}
+    assert dataset_params(config, "amp_peptides", "kmer") == {"C_values": [1.0], "k_values": [1, 2]}
+    assert dataset_params(config, "janggu_oct4_mafk", "kmer") == {"C_values": [1.0]}  # the others keep 'params'
+    assert dataset_params(config, "amp_peptides", "cnn") == {"filter_width": 11}
+    assert dataset_params(config, "amp_peptides", "vae") == {}
+
+
 @pytest.mark.parametrize(
     "section, value",
     [

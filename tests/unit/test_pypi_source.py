@@ -186,3 +186,42 @@ def test_two_h5ad_files_of_a_source_distribution_become_two_batches_on_their_sha
     assert len(list((tmp_path / "cache" / "pypi").glob("cellsdist-0.6.8-*.tar.gz"))) == 1  # the sdist, cached
     with pytest.raises(LifedlError, match="one batch each: write each as path=BATCH"):
         load_source(dataclasses.replace(spec, batch=""), tmp_path / "cache")
+
+
+PEPTIDES = "7,1,UniProt,AMP\nGLWSKIKEVGKEAAKAAAKAAGKAAL, 1\nKWKLFKK, 1\nMSTNPKPQRKTKRNTNRRPQDVK, 0\nKWKLFKK, 1\nacdefghik, 0\nGIGKFLHSAKKF, 1\nGIGKFLHSAKKF, 0\n"
+
+
+def test_a_labelled_peptide_csv_becomes_padded_protein_sequences(package_index, tmp_path):
+    from lifedl.data.sequences import PROTEIN, decode
+
+    _, publish = package_index
+    digest = publish("amppkg", "4.3.3", {"amppkg/data/AMPvsUniProt.csv": PEPTIDES})
+    spec = DatasetSpec(
+        "amp", "pypi:amppkg==4.3.3#amppkg/data/AMPvsUniProt.csv", kind="sequences", checksum=digest, format="csv",
+        labels="label",
+    )  # fmt: skip
+    adata = load_source(spec, tmp_path / "cache")
+    # the repeated KWKLFKK kept once; GIGKFLHSAKKF, labelled both ways, dropped; lower case read as upper
+    assert decode(adata.X, PROTEIN) == ["GLWSKIKEVGKEAAKAAAKAAGKAAL", "KWKLFKK", "MSTNPKPQRKTKRNTNRRPQDVK", "ACDEFGHIK"]
+    assert list(adata.obs["label"]) == ["AMP", "AMP", "UniProt", "UniProt"]
+    assert list(adata.obs["length"]) == [26, 7, 23, 9] and adata.n_vars == 26  # padded to the longest, not cut
+    assert (adata.X[1, 7:] == len(PROTEIN)).all() and adata.uns["alphabet"] == PROTEIN
+    assert adata.uns["duplicates"] == {
+        "rows_read": 7, "sequences_in_several_rows": 1, "sequences_with_two_classes_dropped": 1, "rows_kept": 4,
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("sequence,label\nKWK,1\n", r"the first line is \['sequence', 'label'\]; a labelled sequence CSV starts with"),
+        ("3,1,no,yes\nKWK,1\nAAA,0\n", "announces 3 samples, but 2 rows follow"),
+        ("2,1,no,yes\nKWK,2\nAAA,0\n", r"line 2 is \['KWK', '2'\]; each row holds a sequence and its class index 0..1"),
+        ("2,1,no,yes\nKWXK,1\nAAA,0\n", r"letters \['X'\] outside the protein alphabet"),
+    ],
+)
+def test_bad_labelled_peptide_csvs_name_the_line_and_the_fix(text, message):
+    from lifedl.data.sequences import sequences_from_labelled_csv
+
+    with pytest.raises(LifedlError, match=f"peps.csv: .*{message}"):
+        sequences_from_labelled_csv(text, "peps.csv")

@@ -314,3 +314,18 @@ def test_simulation_task_errors_say_what_fits():
         simulate_sequences(SequenceSimulationParams(task="which", motif="CTCF+SOX2"))
     with pytest.raises(ValueError, match="needs sequences at least 32 long"):
         simulate_sequences(SequenceSimulationParams(task="spacing", motif="POU5F1+MAFK", length=30))
+
+
+def test_the_amino_acid_encoder_pads_unequal_lengths_and_decodes_back():
+    from lifedl.data.sequences import PROTEIN, decode, encode, sequence_lengths
+
+    codes = encode(["ACDW", "wy", "M"], alphabet=PROTEIN, pad=True)
+    np.testing.assert_array_equal(codes, [[0, 1, 2, 18], [18, 19, 20, 20], [10, 20, 20, 20]])
+    assert decode(codes, PROTEIN) == ["ACDW", "WY", "M"]
+    np.testing.assert_array_equal(sequence_lengths(codes, PROTEIN), [4, 2, 1])
+    with pytest.raises(LifedlError, match=r"sequence 'p2' has letters \['B', 'X'\] outside the protein alphabet"):
+        encode(["ACD", "XAB"], ["p1", "p2"], alphabet=PROTEIN, pad=True)
+    with pytest.raises(LifedlError, match="sequence 1 has length 2, but sequence 0 has length 4"):
+        encode(["ACGT", "AC"])  # DNA keeps one length unless asked to pad
+    with pytest.raises(LifedlError, match="sequence 1 is empty"):
+        encode(["ACD", ""], alphabet=PROTEIN, pad=True)

@@ -30,6 +30,7 @@ ALPHABET = DNA = "ACGT"
 PROTEIN = "ACDEFGHIKLMNPQRSTVWY"  # the 20 standard amino acids, one-letter codes
 ALPHABETS = {"DNA": DNA, "protein": PROTEIN}
 ALPHABET_KEY = "alphabet"
+MAX_KMERS = 4**8  # distinct k-mers a model may count or embed: 4^8 DNA 8-mers; 20^4 amino-acid 4-mers would be 160,000
 
 
 def alphabet_name(alphabet: str) -> str:

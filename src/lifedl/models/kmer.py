@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression
 
-from lifedl.data.sequences import DNA, alphabet_name, alphabet_of, gc_content, sequence_codes, training_rows
+from lifedl.data.sequences import DNA, MAX_KMERS, alphabet_name, alphabet_of, gc_content, sequence_codes, training_rows
 from lifedl.data.spec import DatasetSpec
 from lifedl.data.splits import TRAIN, VALIDATION
 from lifedl.errors import LifedlError
@@ -29,7 +29,6 @@ from lifedl.models.base import Setup, TrainedModel
 from lifedl.tl.classification import classification_metrics
 
 GC_ONLY = 0  # the "k" of the gc model: its one feature is the GC fraction
-MAX_KMERS = 4**8  # features per k: 4^8 DNA 8-mers, 20^4 would be 160,000 amino-acid 4-mers
 
 
 def kmer_frequencies(codes: np.ndarray, k: int, n_letters: int = 4) -> np.ndarray:

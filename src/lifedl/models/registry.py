@@ -62,8 +62,17 @@ class Architecture:
     capabilities: frozenset[str] = frozenset()  # names in CAPABILITIES
     # other models it is compared with over seeds, besides its task's baselines (a simpler variant; scvi-tools' peer)
     compared_with: tuple[str, ...] = ()
+    # defaults that differ by the sequences' alphabet ('protein' -> {name: value}): what suits 4 letters may not
+    # suit 20 (k-mers of 20^k). They replace the defaults; the config's params still override them.
+    alphabet_defaults: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        for alphabet, values in self.alphabet_defaults.items():
+            if set(values) - set(self.defaults):
+                raise LifedlError(
+                    f"architecture '{self.name}': alphabet_defaults['{alphabet}'] names "
+                    f"{sorted(set(values) - set(self.defaults))}, which are not among its defaults."
+                )
         unknown = sorted(set(self.capabilities) - set(CAPABILITIES))
         if unknown or self.task not in TASKS or self.plan not in PLANS:
             raise LifedlError(
@@ -86,9 +95,13 @@ class Architecture:
         """Whether data of ``kind`` feeds this architecture (a cells+protein data set's RNA feeds cell models)."""
         return self.data_kind == kind or self.data_kind in ALSO_FEEDS.get(kind, ())
 
-    def resolve_params(self, overrides: Mapping[str, Any] | None, where: str = "config") -> dict[str, Any]:
-        """Defaults updated by ``overrides``; an unknown name is an error, not silently ignored."""
+    def resolve_params(
+        self, overrides: Mapping[str, Any] | None, where: str = "config", alphabet: str = ""
+    ) -> dict[str, Any]:
+        """Defaults (those of the sequences' ``alphabet``, e.g. 'protein', where the entry has them) updated by
+        ``overrides``; an unknown name is an error, not silently ignored."""
         overrides = dict(overrides or {})
+        defaults = {**self.defaults, **self.alphabet_defaults.get(alphabet, {})}
         unknown = sorted(set(overrides) - set(self.defaults))
         if unknown:
             raise LifedlError(
@@ -98,7 +111,7 @@ class Architecture:
         for name, value in overrides.items():
             self._check_type(name, value, where)
             check_range(name, value, f"{where}: hyper-parameter '{name}' of '{self.name}'")
-        resolved = {**self.defaults, **overrides}
+        resolved = {**defaults, **overrides}
         if "search" not in overrides and resolved.get("search"):  # a value set by hand is not searched over
             resolved["search"] = {name: values for name, values in resolved["search"].items() if name not in overrides}
         self._check_search(resolved.get("search") or {}, resolved, where)

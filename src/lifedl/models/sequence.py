@@ -19,7 +19,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from lifedl.data.batches import predict_batches, take_rows
-from lifedl.data.sequences import DNA, alphabet_name, alphabet_of, sequence_codes, sequence_lengths, training_rows
+from lifedl.data.sequences import (
+    DNA,
+    MAX_KMERS,
+    alphabet_name,
+    alphabet_of,
+    sequence_codes,
+    sequence_lengths,
+    training_rows,
+)
 from lifedl.data.spec import DatasetSpec
 from lifedl.errors import LifedlError
 from lifedl.models.base import FitResult, Setup, TrainedModel
@@ -175,11 +183,17 @@ def setup(adata: ad.AnnData, params: dict, spec: DatasetSpec, seed: int, arch: s
     alphabet, length = alphabet_of(adata), codes.shape[1]
     widest = params.get("filter_width", 1) + params.get("embedding_k", 1) - 1
     shortest = int(sequence_lengths(codes, alphabet).min())
-    if params.get("embedding_k", 1) > shortest:
+    if params.get("embedding_dim", 0) > 0 and params["embedding_k"] > shortest:
         raise LifedlError(
             f"{spec.where}: {arch} reads k-mers of {params['embedding_k']} letters, but the shortest sequence has "
             f"{shortest}; set a smaller embedding_k under 'params_per_dataset: {spec.id}: {arch}:' in "
             "config/config.yaml."
+        )
+    if params.get("embedding_dim", 0) > 0 and len(alphabet) ** params["embedding_k"] > MAX_KMERS:
+        raise LifedlError(
+            f"{spec.where}: {arch} would embed {len(alphabet)}^{params['embedding_k']} k-mers of "
+            f"{alphabet_name(alphabet)} letters (the limit is {MAX_KMERS:,}); set a smaller embedding_k under "
+            f"'params_per_dataset: {spec.id}: {arch}:' in config/config.yaml (peptides: 1, one vector per amino acid)."
         )
     if params.get("reverse_complement") and alphabet != DNA:
         raise LifedlError(

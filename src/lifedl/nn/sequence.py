@@ -41,6 +41,16 @@ def kmer_mask(codes: torch.Tensor, k: int, stride: int, n_letters: int) -> torch
     return letters[:, k - 1 :][:, ::stride]
 
 
+def without_padding(codes: torch.Tensor, n_letters: int, room: int = 0) -> torch.Tensor:
+    """The columns up to the batch's longest sequence (plus ``room``): positions every sequence pads carry nothing
+    but cost time (peptides of 7-174 letters are mostly padding). Exact, as the networks mask the padding."""
+    letters = codes < n_letters
+    if bool(letters.all()):
+        return codes
+    longest = int(letters.sum(dim=1).max())
+    return codes[:, : min(codes.shape[1], longest + room)]
+
+
 class SequenceInput(nn.Module):
     """Codes -> (N x L' x C features, N x L' mask or None): one-hot letters (C = n_letters, L' = L) or learned
     embeddings of the k-mers starting every ``stride`` letters (C = embedding_dim, L' = (L - k) // stride + 1).
@@ -110,6 +120,8 @@ class SequenceCNN(nn.Module):
         self.output = nn.Linear(n_hidden, n_classes)
 
     def _pooled(self, codes: torch.Tensor) -> torch.Tensor:
+        # room for a window starting at the longest sequence's last letter (it reads zeros past the end)
+        codes = without_padding(codes, self.input.n_letters, room=self.conv.kernel_size[0] - 1)
         features, mask = self.input(codes)
         scores = F.relu(self.conv(features.transpose(1, 2)))  # N x n_filters x windows
         if mask is not None:
@@ -155,7 +167,7 @@ class SequenceBiLSTM(nn.Module):
         self.output = nn.Linear(4 * n_hidden, n_classes)
 
     def forward(self, codes: torch.Tensor) -> torch.Tensor:
-        features, mask = self.input(codes)
+        features, mask = self.input(without_padding(codes, self.input.n_letters))
         if mask is None:
             states, _ = self.lstm(features)  # N x L x 2 n_hidden
         else:  # packed: the backward direction starts at each sequence's own end, not in its padding
@@ -245,8 +257,8 @@ class SequenceTransformer(nn.Module):
 
     def encode(self, codes: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor | None]:
         """Token states, each layer's attention weights, and the token mask (None: nothing padded)."""
-        features, mask = self.input(codes)
-        x = self.project(features) + self.positions
+        features, mask = self.input(without_padding(codes, self.input.n_letters))
+        x = self.project(features) + self.positions[: features.shape[1]]
         attention = []
         for layer in self.layers:
             x, weights = layer(x, mask)

@@ -152,7 +152,7 @@ def sequence_composition_figures(adata: ad.AnnData, labels: str) -> tuple[plt.Fi
     classes = adata.obs[labels].astype(str).to_numpy() if labels else np.full(adata.n_obs, "all")
     names = sorted(set(classes))
     name, values, _ = confound(codes, alphabet)
-    shown = {"gc": "GC content", "length": "length (letters)"}[name]
+    shown = "GC content" if alphabet == DNA else f"{name} (letters)"
     composition, ax = plt.subplots(figsize=(5, 3.4))
     for label in names:
         members = values[classes == label]

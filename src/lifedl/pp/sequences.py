@@ -17,7 +17,7 @@ def sequence_qc(adata: ad.AnnData, spec) -> None:
     name, values, _ = confound(codes, alphabet)
     unit = "bp" if alphabet == DNA else "letters"
     size = f"{adata.n_vars} {unit}" if lengths.min() == lengths.max() else f"{lengths.min()}-{lengths.max()} {unit}"
-    shown = {"gc": "GC"}.get(name, name)
+    shown = "GC" if alphabet == DNA else name
     summary = f"{adata.n_obs} {alphabet_name(alphabet)} sequences of {size}, mean {shown} {values.mean():.3f}"
     if spec.labels:
         classes = adata.obs[spec.labels].astype(str).to_numpy()

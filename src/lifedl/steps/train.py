@@ -83,6 +83,7 @@ def train(
     """
     import torch
 
+    from lifedl.data.sequences import alphabet_name, alphabet_of
     from lifedl.errors import LifedlError
     from lifedl.models import get_architecture
     from lifedl.models.base import load_model, save_checkpoint
@@ -94,7 +95,11 @@ def train(
     arch, dataset, seed = settings.arch, settings.dataset, settings.seed
     torch.set_num_threads(max(1, settings.threads))
     architecture = get_architecture(arch)
-    params = architecture.resolve_params(settings.hyper_parameters, where=f"config/config.yaml params.{arch}")
+    adata, spec = read_with_spec(qc_h5ad)
+    alphabet = alphabet_name(alphabet_of(adata)) if spec.kind == "sequences" else ""
+    params = architecture.resolve_params(
+        settings.hyper_parameters, where=f"config/config.yaml params.{arch}", alphabet=alphabet
+    )
     resolve_accelerator(str((settings.training or {}).get("accelerator", "auto")))  # no GPU where one is asked for
     registering = settings.pyfunc and should_register(settings.register, settings.tracking_uri)  # bad: stop now
     inputs = {Path(qc_h5ad).name: file_sha256(qc_h5ad)}
@@ -105,7 +110,6 @@ def train(
     work_dir = Path(checkpoint).parent / "checkpoints" / fingerprint[:16]
     work_dir.mkdir(parents=True, exist_ok=True)
     run_id_file = work_dir.with_name(f"{work_dir.name}.mlflow_run_id")
-    adata, spec = read_with_spec(qc_h5ad)
     provenance = {
         "seed": seed,
         "git_commit": git_commit(Path(__file__).parent),

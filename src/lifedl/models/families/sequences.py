@@ -1,4 +1,4 @@
-"""DNA sequences: the GC and k-mer baselines, the CNN (one-hot, MC dropout, k-mer embedding), the BiLSTM, the
+"""DNA and peptide sequences: the GC and k-mer baselines, the CNN (one-hot, MC dropout, k-mer embedding), the BiLSTM, the
 transformer, and the deep Q-network designers. Why each default is what it is: docs/architectures.md."""
 
 from lifedl.models.registry import family
@@ -13,6 +13,9 @@ CNN_NETWORK = {
     "reverse_complement": False,
     "mc_samples": 0,
 }
+# Peptides (20 letters, 7-174 long): filters of 9 amino acids, about two and a half turns of an alpha helix,
+# where a DNA filter spans 15 letters; the shortest peptides are then read with zero padding past their end.
+PEPTIDE_CNN = {"filter_width": 9}
 # gradient_clip: the largest gradient norm a step applies (0: no clipping); the norm is logged either way.
 SEQUENCE_TRAINING = {
     "learning_rate": 1e-3,
@@ -67,11 +70,15 @@ ENTRIES = (
         "rows; the sequence baseline",
         # shorter_kmers: the frequencies of every shorter k-mer beside the k-mers' (composition + dipeptides at k 2)
         {"k_values": [1, 2, 3, 4, 5, 6], "C_values": [0.01, 0.1, 1.0, 10.0], "shorter_kmers": False},
+        # peptides: amino-acid composition (k 1) or composition + dipeptides (k 2), the peptide field's classic
+        # features; 20^3 tripeptides would outnumber the training peptides
+        alphabet_defaults={"protein": {"k_values": [1, 2], "shorter_kmers": True}},
     ),
     network(
         "cnn",
         "1-D CNN on one-hot DNA: convolution, ReLU, global max pooling, dense (DeepBind)",
         {**CNN_NETWORK, "embedding_dim": 0, "embedding_k": 1, **SEQUENCE_TRAINING},
+        alphabet_defaults={"protein": PEPTIDE_CNN},
         figures=("cnn_motif", "filter_logos"),
         capabilities=frozenset({"motif_filters", "gradient_norms", "probability_draws"}),
     ),
@@ -79,6 +86,7 @@ ENTRIES = (
         "cnn_mc_dropout",
         "the same one-hot CNN with dropout kept on at prediction, averaged over mc_samples passes (MC dropout)",
         {**CNN_NETWORK, "mc_samples": 30, "embedding_dim": 0, "embedding_k": 1, **SEQUENCE_TRAINING},
+        alphabet_defaults={"protein": PEPTIDE_CNN},
         baseline="cnn",
         figures=("sequence_calibration",),
         default_run=False,
@@ -88,6 +96,7 @@ ENTRIES = (
         "the same CNN on a learned embedding of overlapping k-mers instead of one-hot letters",
         # 3-mers and a width of 13 k-mers see the same 15 letters as the one-hot CNN's filters.
         {**CNN_NETWORK, "filter_width": 13, "embedding_dim": 8, "embedding_k": 3, **SEQUENCE_TRAINING},
+        alphabet_defaults={"protein": {**PEPTIDE_CNN, "embedding_k": 1}},  # one learned vector per amino acid
         figures=("kmer_embedding",),
     ),
     network(
@@ -121,6 +130,8 @@ ENTRIES = (
             **SEQUENCE_TRAINING,
             "gradient_clip": 1.0,
         },
+        # peptides: one token per amino acid (20^4 4-mers would outnumber the peptides a hundredfold)
+        alphabet_defaults={"protein": {"embedding_k": 1, "token_stride": 1}},
         figures=("attention_maps",),
         capabilities=frozenset({"gradient_norms"}),
     ),
