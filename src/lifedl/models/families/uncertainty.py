@@ -24,7 +24,7 @@ classifier = family(
     module="lifedl.models.uncertainty",
     task="classifier",
     baseline="",
-    needs=("labels", "split"),
+    needs=("labels",),  # the test cells: the sheet's split column where it has one, else drawn (lifedl.data.splits)
     capabilities=frozenset({"probability_draws"}),
 )
 
