@@ -176,15 +176,22 @@ def _gradient_norms(inputs, spec, options):
 
 def _attention_maps(inputs, spec, options):
     import numpy as np
+    import pandas as pd
 
     from lifedl.data.splits import TEST, is_split
     from lifedl.pl.sequences import attention_figure
 
     adata, model = inputs["qc"], inputs["model"]
     test = adata[is_split(adata, TEST, spec.where)]
-    # Up to three held-out examples, those with a planted motif first (simulations record where it lies).
+    # Up to three held-out examples: those with a planted motif first (simulations record where it lies), else
+    # the first of each class in turn (real data).
     starts = test.obs["motif_start"].to_numpy() if "motif_start" in test.obs else np.full(test.n_obs, -1)
-    order = np.argsort(starts < 0, kind="stable")[:3]
+    if "motif_start" in test.obs or not spec.labels:
+        order = np.argsort(starts < 0, kind="stable")[:3]
+    else:
+        classes = test.obs[spec.labels].astype(str).to_numpy()
+        rank = pd.Series(classes).groupby(classes).cumcount().to_numpy()  # 0 for each class's first row
+        order = np.lexsort((np.arange(test.n_obs), rank))[:3]
     examples = test[order]
     maps = model.attention_maps(examples)
     embedded = model.params["embedding_dim"] > 0
