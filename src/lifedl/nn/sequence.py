@@ -19,16 +19,13 @@ from torch import nn
 
 
 def kmer_tokens(codes: torch.Tensor, k: int, stride: int = 1, n_letters: int = 4) -> torch.Tensor:
-    """N x L' indices of the k-mers starting every ``stride`` letters (codes read as a base-``n_letters``
-    number); L' = (L - k) // stride + 1. A k-mer reaching into the padding gets index 0 (masked by the caller)."""
+    """N x L' indices of the k-mers starting every ``stride`` letters (codes, all below ``n_letters``, read as a
+    base-``n_letters`` number); L' = (L - k) // stride + 1."""
     codes = codes.long()
     windows = codes.shape[1] - k + 1
     tokens = torch.zeros_like(codes[:, :windows])
     for offset in range(k):
         tokens = tokens * n_letters + codes[:, offset : offset + windows]
-    valid = kmer_mask(codes, k, 1, n_letters)
-    if valid is not None:
-        tokens = tokens.masked_fill(~valid, 0)
     return tokens[:, ::stride]
 
 
@@ -70,8 +67,11 @@ class SequenceInput(nn.Module):
                 return F.one_hot(codes, self.n_letters).float(), None
             return F.one_hot(codes, self.n_letters + 1)[..., : self.n_letters].float(), mask
         mask = kmer_mask(codes, self.k, self.stride, self.n_letters)
-        features = self.embedding(kmer_tokens(codes, self.k, self.stride, self.n_letters))
-        return (features, None) if mask is None else (features * mask[..., None], mask)
+        if mask is None:
+            return self.embedding(kmer_tokens(codes, self.k, self.stride, self.n_letters)), None
+        # a k-mer reaching into the padding is read as if the pad were the last letter, then zeroed
+        letters = codes.clamp(max=self.n_letters - 1)
+        return self.embedding(kmer_tokens(letters, self.k, self.stride, self.n_letters)) * mask[..., None], mask
 
     def length(self, sequence_length: int) -> int:
         if self.embedding is None:
@@ -83,13 +83,19 @@ def _reverse_complement(codes: torch.Tensor) -> torch.Tensor:
     return (3 - codes.long()).flip(-1)
 
 
-def masked_max_mean(states: torch.Tensor, mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Max and mean of N x L x C states over the positions the mask keeps (all where it is None)."""
+def masked_max(states: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Max of N x L x C states over the positions the mask keeps (all where it is None)."""
     if mask is None:
-        return states.amax(dim=1), states.mean(dim=1)
+        return states.amax(dim=1)
+    return states.masked_fill(~mask[..., None], float("-inf")).amax(dim=1)
+
+
+def masked_mean(states: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Mean of N x L x C states over the positions the mask keeps (all where it is None)."""
+    if mask is None:
+        return states.mean(dim=1)
     keep = mask[..., None]
-    largest = states.masked_fill(~keep, float("-inf")).amax(dim=1)
-    return largest, (states * keep).sum(dim=1) / keep.sum(dim=1)
+    return (states * keep).sum(dim=1) / keep.sum(dim=1)
 
 
 class SequenceCNN(nn.Module):
@@ -176,7 +182,7 @@ class SequenceBiLSTM(nn.Module):
             states, _ = nn.utils.rnn.pad_packed_sequence(
                 self.lstm(packed)[0], batch_first=True, total_length=features.shape[1]
             )
-        pooled = torch.cat(masked_max_mean(states, mask), dim=-1)
+        pooled = torch.cat([masked_max(states, mask), masked_mean(states, mask)], dim=-1)
         return self.output(self.dropout(pooled))
 
 
@@ -267,7 +273,7 @@ class SequenceTransformer(nn.Module):
 
     def forward(self, codes: torch.Tensor) -> torch.Tensor:
         states, _, mask = self.encode(codes)
-        return self.output(masked_max_mean(states, mask)[1])
+        return self.output(masked_mean(states, mask))
 
     @torch.no_grad()
     def attention_maps(self, codes: torch.Tensor) -> torch.Tensor:
