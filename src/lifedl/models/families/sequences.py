@@ -71,8 +71,11 @@ ENTRIES = (
         # shorter_kmers: the frequencies of every shorter k-mer beside the k-mers' (composition + dipeptides at k 2)
         {"k_values": [1, 2, 3, 4, 5, 6], "C_values": [0.01, 0.1, 1.0, 10.0], "shorter_kmers": False},
         # peptides: amino-acid composition (k 1) or composition + dipeptides (k 2), the peptide field's classic
-        # features; 20^3 tripeptides would outnumber the training peptides
-        alphabet_defaults={"protein": {"k_values": [1, 2], "shorter_kmers": True}},
+        # features; 20^3 tripeptides would outnumber the training peptides. C up to 100: on modlAMP's peptides
+        # validation chose 10, the top of the DNA grid
+        alphabet_defaults={
+            "protein": {"k_values": [1, 2], "shorter_kmers": True, "C_values": [0.01, 0.1, 1.0, 10.0, 100.0]}
+        },
     ),
     network(
         "cnn",
