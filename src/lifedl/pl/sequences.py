@@ -16,9 +16,10 @@ from matplotlib.patches import PathPatch
 from matplotlib.textpath import TextPath
 from matplotlib.transforms import Affine2D
 
+from lifedl.data.sequences import DNA
 from lifedl.tl.motifs import best_matching_filter, filter_probabilities, information_content, reverse_complement_matrix
 
-ALPHABET = "ACGT"
+ALPHABET = DNA  # the letter order of DNA codes and of JASPAR matrices
 LETTER_COLOURS = {"A": "#109648", "C": "#255C99", "G": "#F7B32B", "T": "#D62839"}
 # amino acids by chemistry, as WebLogo colours them: hydrophobic, polar, basic, acidic
 AMINO_ACID_COLOURS = {
