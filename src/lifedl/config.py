@@ -134,6 +134,9 @@ DATASET_KEYS = (
     ("qc_per_dataset", None, lambda section: True),
     ("params_per_dataset", None, lambda section: True),
     ("replicates", "datasets", lambda section: bool(section.get("seeds"))),
+    ("replicates", "skip", lambda section: bool(section.get("seeds"))),
+    ("realism_budget", "datasets", lambda section: bool(section.get("enabled"))),
+    ("leave_one_type_out", "seeds_per_dataset", lambda section: bool(section.get("enabled"))),
     ("likelihood_comparison", "datasets", lambda section: bool(section.get("enabled"))),
     ("augmentation", "rare_types", lambda section: bool(section.get("enabled"))),
 )

@@ -1,6 +1,8 @@
 """The uncertainty family (mlp, mc_dropout, bnn): draws, the ELBO's parts, the held-out class, and the classify
 step's measures on a simulation with a cell type no classifier trains on."""
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -164,3 +166,32 @@ def test_a_search_over_an_unknown_or_empty_setting_is_refused():
         mlp.resolve_params({"search": {"dropout": [0.5, "high"]}})
     # a hyper-parameter the user sets is used, not searched over; the rest of the grid stays
     assert set(mlp.resolve_params({"n_hidden": 64})["search"]) == set(mlp.defaults["search"]) - {"n_hidden"}
+
+
+def test_a_replicate_seed_retrains_the_setting_the_main_seed_chose(cells, tmp_path):
+    """steps.train writes what the search chose into run.json; a replicate's settings take those values and
+    search no more (the 8 fits per seed the calibration family's replicates would otherwise repeat)."""
+    import json
+
+    from lifedl.models import get_architecture
+
+    qc = tmp_path / "qc.h5ad"
+    adata = cells.copy()
+    adata.uns[UNS_KEY] = DatasetSpec("cells", kind="cells", **ROLES).to_uns()
+    adata.write_h5ad(qc)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    grid = {"learning_rate": [1e-4, 1e-2], "n_hidden": [8, 32]}
+    params = {"max_epochs": 3, "search": grid, "search_metric": "val_nll"}
+    main = steps.TrainSettings("mlp", "cells", params, 0, uri)
+    steps.train(str(qc), str(tmp_path / "main" / "model.ckpt"), str(tmp_path / "main" / "run.json"), main)
+    chosen = json.loads((tmp_path / "main" / "run.json").read_text())["chosen"]
+    assert set(chosen) == set(grid) and all(chosen[name] in grid[name] for name in grid)
+
+    replicate = dataclasses.replace(main, seed=1).with_choices_of(str(tmp_path / "main" / "run.json"))
+    resolved = get_architecture("mlp").resolve_params(replicate.hyper_parameters)
+    assert resolved["search"] == {} and {name: resolved[name] for name in grid} == chosen
+    steps.train(str(qc), str(tmp_path / "rep" / "model.ckpt"), str(tmp_path / "rep" / "run.json"), replicate)
+    record = json.loads((tmp_path / "rep" / "run.json").read_text())
+    assert "chosen" not in record and "search_settings" not in record["final_metrics"]  # no search ran
+    # a run without a search leaves the settings as they were
+    assert replicate.with_choices_of(str(tmp_path / "rep" / "run.json")) == replicate

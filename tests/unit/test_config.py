@@ -187,6 +187,9 @@ def test_params_per_dataset_override_one_architecture_on_one_data_set(schemas, d
         ("replicates", {"seeds": [1], "datasets": ["pbmc68k"]}),
         ("likelihood_comparison", {"enabled": True, "datasets": ["pbmc68k"]}),
         ("augmentation", {"enabled": True, "rare_types": {"pbmc68k": "B"}}),
+        ("replicates", {"seeds": [1], "skip": {"pbmc68k": ["vae"]}}),
+        ("realism_budget", {"enabled": True, "datasets": ["pbmc68k"]}),
+        ("leave_one_type_out", {"enabled": True, "seeds_per_dataset": {"pbmc68k": []}}),
     ],
 )
 def test_experiments_naming_an_unknown_data_set_are_refused(repo, schemas, default_config, section, value):

@@ -35,6 +35,26 @@ def test_dry_run_of_the_default_config_plans_every_rule(repo):
     assert _planned_rules(repo, "--configfile", "config/reproduce.yaml") == rules | extra
 
 
+def test_make_reproduce_replicates_what_its_config_names_and_no_more(repo, tmp_path):
+    """`replicates.skip` keeps a model at its main seed on one data set, `realism_budget.datasets` and
+    `leave_one_type_out.seeds_per_dataset` narrow those experiments: what keeps make reproduce under 2 hours."""
+    result = snakemake(repo, repo, "-n", "--forceall", "--configfile", "config/reproduce.yaml")
+    assert result.returncode == 0, result.stderr
+    plan = result.stdout + result.stderr
+    assert "results/janggu_oct4_mafk/replicates/cnn/seed4/metrics.tsv" in plan
+    assert "results/janggu_oct4_mafk/replicates/bilstm/" not in plan  # skipped there...
+    assert "results/amp_peptides/replicates/bilstm/seed4/metrics.tsv" in plan  # ...not on the peptides
+    assert "results/pbmc3k_labelled/replicates/bnn/seed4/metrics.tsv" in plan
+    assert "results/pbmc68k_reduced/replicates/" not in plan
+    budgets = set(re.findall(r"results/(\w+)/realism_budget/scgan.tsv", plan))
+    assert budgets == {"pbmc68k_reduced"}
+    misspelt = tmp_path / "misspelt.yaml"
+    misspelt.write_text("replicates: {seeds: [1], skip: {janggu_oct4_mafk: [bilstmm]}}\n")  # replaces the section
+    result = snakemake(repo, repo, "-n", "--configfile", "config/reproduce.yaml", str(misspelt))
+    assert result.returncode != 0
+    assert "config 'replicates.skip.janggu_oct4_mafk' names ['bilstmm']" in result.stdout + result.stderr
+
+
 def test_unknown_config_key_stops_snakemake_with_the_key_named(repo, tmp_path):
     result = snakemake(repo, repo, "-n", "--config", "epochs=3")
     assert result.returncode != 0

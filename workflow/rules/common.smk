@@ -15,6 +15,7 @@ from lifedl.config import (
 )
 
 export_pythonpath(f"{workflow.basedir}/src")
+from lifedl.errors import LifedlError
 from lifedl.figures import FIGURES, figure_input_paths, figures_for
 from lifedl.models import LIKELIHOOD_COMPARISON_ARCH, get_architecture
 from lifedl.tl.tasks import TASKS
@@ -156,13 +157,40 @@ def replicate_datasets():
 
 
 def seed_metric_files(dataset):
-    """(metrics file, seed) of every scored architecture and seed: the main model's, then the replicates'."""
+    """(metrics file, seed) of every scored architecture and seed: the main model's, then the replicates' (none
+    for the architectures config 'replicates.skip' names for this data set)."""
     extra = [seed for seed in dict.fromkeys(config["replicates"]["seeds"]) if seed != config["seed"]]
+    skipped = config["replicates"]["skip"].get(dataset, [])
     files = []
     for arch in scored_archs(dataset):
         files.append((f"results/{dataset}/metrics/{arch}.tsv", config["seed"]))
-        files += [(f"results/{dataset}/replicates/{arch}/seed{seed}/metrics.tsv", seed) for seed in extra]
+        if arch not in skipped:
+            files += [(f"results/{dataset}/replicates/{arch}/seed{seed}/metrics.tsv", seed) for seed in extra]
     return files
+
+
+def leave_one_type_out_seeds(dataset):
+    """`seed`, then config 'leave_one_type_out.seeds' (or the data set's own in 'seeds_per_dataset')."""
+    section = config["leave_one_type_out"]
+    return list(dict.fromkeys([config["seed"], *section["seeds_per_dataset"].get(dataset, section["seeds"])]))
+
+
+# A misspelt name under 'replicates.skip' would replicate silently; checked here, when the workflow is parsed (an
+# input function's error would only drop the jobs that need it).
+for _dataset, _skipped in config["replicates"]["skip"].items():
+    if _dataset in replicate_datasets() and (_unknown := sorted(set(_skipped) - set(scored_archs(_dataset)))):
+        raise LifedlError(
+            f"config 'replicates.skip.{_dataset}' names {_unknown}, not scored architectures of {_dataset} "
+            f"(scored: {scored_archs(_dataset)}); fix the names in the config file."
+        )
+
+
+def realism_budget_datasets():
+    """Data sets whose generators are trained longer (config 'realism_budget'; empty 'datasets': all)."""
+    if not config["realism_budget"]["enabled"]:
+        return []
+    chosen = config["realism_budget"]["datasets"] or DATASETS
+    return [dataset for dataset in DATASETS if dataset in chosen]
 
 
 def realism_generator(dataset):
@@ -215,7 +243,7 @@ def report_plan():
             for arch in archs_of(dataset, "perturbation"):
                 title = f"{arch}: every cell type held out in turn (the validation type left out), beside the baselines"
                 tables.append((title, f"results/{dataset}/loto/{arch}.tsv"))
-        if config["realism_budget"]["enabled"]:
+        if dataset in realism_budget_datasets():
             for arch in archs_of(dataset, "generator"):
                 title = f"{arch}: realism against a longer training budget (RF AUROC every few epochs)"
                 tables.append((title, f"results/{dataset}/realism_budget/{arch}.tsv"))

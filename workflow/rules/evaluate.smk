@@ -49,6 +49,7 @@ rule replicate:
     input:
         qc="results/{dataset}/qc.h5ad",
         models=used_models,
+        chosen="results/{dataset}/models/{arch}/run.json",  # the hyper-parameters its search chose, reused
     output:
         checkpoint="results/{dataset}/replicates/{arch}/seed{seed}/model.ckpt",
         run_json="results/{dataset}/replicates/{arch}/seed{seed}/run.json",

@@ -122,7 +122,7 @@ rule leave_one_type_out:
         gpu=rule_resources("train").get("gpu", 0),
     params:
         hyper_parameters=lambda wildcards: dataset_params(config, wildcards.dataset, wildcards.arch),
-        seeds=list(dict.fromkeys([config["seed"], *config["leave_one_type_out"]["seeds"]])),
+        seeds=lambda wildcards: leave_one_type_out_seeds(wildcards.dataset),
         training=config["training"],
     script:
         "../scripts/leave_one_type_out.py"

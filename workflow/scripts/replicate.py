@@ -15,6 +15,8 @@ with logged(snakemake.log[0]):
         pyfunc=False,
         register=False,
     )
+    if snakemake.rule == "replicate":  # the main seed's search result, not a new search
+        settings = settings.with_choices_of(snakemake.input.chosen)
     steps.train(
         qc_h5ad=snakemake.input[0],
         checkpoint=snakemake.output.checkpoint,

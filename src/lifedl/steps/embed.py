@@ -51,8 +51,9 @@ def embed(
     graph = model.neighbor_graph(adata, n_neighbors) if isinstance(model, OwnNeighborGraph) else None
     neighbors(adata, arch, n_neighbors, seed, graph)
     part("neighbors")
-    umap(adata, arch, seed)
-    part("umap")
+    if output is not None:  # the UMAP is for the figures; no score reads it, so a replicate seed skips it
+        umap(adata, arch, seed)
+        part("umap")
     leiden(adata, arch, list(resolutions), seed)
     part("leiden")
     if output is not None:

@@ -57,6 +57,15 @@ class TrainSettings:
         }
         return cls(**{**settings, **given})
 
+    def with_choices_of(self, run_json: str) -> TrainSettings:
+        """The hyper-parameters another run of this architecture chose on the same validation rows (its
+        run.json's 'chosen', written where a search ran), fixed instead of searched again: a replicate seed
+        retrains the chosen model rather than repeating the search (8 fits each for the calibration family)."""
+        chosen = json.loads(Path(run_json).read_text()).get("chosen", {})
+        if not chosen:
+            return self
+        return dataclasses.replace(self, hyper_parameters={**(self.hyper_parameters or {}), **chosen, "search": {}})
+
     def for_experiment(self, run_name: str, seed: int, hyper_parameters: Mapping[str, object] | None) -> TrainSettings:
         """One model of an experiment: its own run name, seed and hyper-parameters; no pyfunc model, not registered."""
         return dataclasses.replace(
@@ -153,6 +162,8 @@ def train(
             raise
         logged = _log_model(run, model, architecture, checkpoint, adata, settings, provenance, registering)
         record = {"arch": arch, "dataset": dataset, "params": params, "mlflow_run_id": run.run_id}
+        if params.get("search"):  # what the search chose on the validation rows (replicates train with it)
+            record["chosen"] = {name: model.params[name] for name in params["search"]}
         record |= {"mlflow_experiment": dataset, "mlflow_tracking_uri": settings.tracking_uri, **logged}
         write_json({**record, "final_metrics": model.final_metrics, **provenance}, run_json)
 
