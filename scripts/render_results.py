@@ -12,6 +12,9 @@ or table goes, a directive that reads it from a results file (``make docs`` afte
                                                                            row is missing
     {{ table results/x/motifs/cnn.tsv | filter, best_match | .3f | 8 }}  only the first 8 rows
     {{ run }}                                                            the run's commit, seed and date
+    {{ figure? results/x/figures/umap.png | caption }}                   the figure, copied beside the page (docs/
+                                                                           results/x_umap.png), or a note where the
+                                                                           run did not draw it
 
     {{ table results/x/comparisons.tsv where measure=ari | arch, baseline, verdict }}  only the rows matching
     {{ results/x/comparisons.tsv | arch=vae & baseline=pca & measure=ari | verdict }}  a row picked by several columns
@@ -141,6 +144,22 @@ def _run_line(root: Path) -> str:
     )
 
 
+FIGURE_DIRECTORY = "results"  # beside the page: docs/results/ (results/ itself is not in git)
+
+
+def figure_copy(path: str) -> str:
+    """Where a figure of the run is copied, relative to the page: results/{dataset}/figures/x.png ->
+    results/{dataset}_x.png."""
+    parts = Path(path).relative_to("results").parts
+    return f"{FIGURE_DIRECTORY}/{parts[0]}_{parts[-1]}"
+
+
+def figures_to_copy(template: str, root: Path) -> list[tuple[Path, str]]:
+    """(file of the run, where it goes relative to the page) of every figure the template shows and the run drew."""
+    paths = re.findall(r"\{\{\s*figure\?\s+(results/[^ |}]+)", template)
+    return [(root / Path(path).relative_to("results"), figure_copy(path)) for path in dict.fromkeys(paths)]
+
+
 def render(template: str, root: Path, template_name: str = "template") -> str:
     def replace(match: re.Match, line_number: int) -> str:
         where = f"{template_name}:{line_number}"
@@ -148,6 +167,12 @@ def render(template: str, root: Path, template_name: str = "template") -> str:
         if inner == "run":
             return _run_line(root)
         parts = [part.strip() for part in inner.split("|")]
+        if parts[0].startswith("figure? "):
+            path = parts[0].split(maxsplit=1)[1]
+            caption = parts[1] if len(parts) > 1 else Path(path).stem
+            if not (root / Path(path).relative_to("results")).is_file():
+                return f"_Not in this run: `make reproduce` draws `{path}`._"
+            return f"![{caption}]({figure_copy(path)})"
         if parts[0].startswith(("table ", "table? ")):
             keyword, path = parts[0].split(maxsplit=1)
             path, _, selector = (piece.strip() for piece in path.partition(" where "))
@@ -193,6 +218,11 @@ def main(argv: list[str] | None = None) -> int:
     except RenderError as error:
         print(f"render_results: {error}", file=sys.stderr)
         return 1
+    page_directory = Path(args.output).parent
+    for source, copy in figures_to_copy(Path(args.template).read_text(), Path(args.results)):
+        if source.is_file():
+            with atomic_path(page_directory / copy) as temporary:
+                temporary.write_bytes(source.read_bytes())
     with atomic_path(args.output) as temporary:  # whole or not at all, mode from the umask
         temporary.write_text(text)
     print(f"wrote {args.output}")

@@ -77,7 +77,10 @@ def test_the_committed_template_reads_only_files_the_workflow_writes(repo):
         "results/benchmarks/workflow_rule_totals.tsv": "benchmarks/workflow_rules.py",
         "results/benchmarks/wnn_muon.tsv": "benchmarks/wnn_muon.py",  # make bench
     }
-    for path in set(re.findall(r"\{\{\s*(?:table\??\s+|\?)?(results/[^ |}]+)", template)):
+    for path in set(re.findall(r"\{\{\s*(?:table\??\s+|figure\?\s+|\?)?(results/[^ |}]+)", template)):
+        if path.endswith(".png"):
+            assert "results/{dataset}/figures/{figure}.png" in rules and "/figures/" in path, path
+            continue
         if path in extra:
             assert path.split("/")[-1] in (repo / extra[path]).read_text()
             continue
@@ -160,3 +163,18 @@ def test_an_optional_value_of_a_row_not_in_this_run_gives_a_note(render_results,
     assert text == render_results.NOT_IN_THIS_RUN + "\n"
     with pytest.raises(render_results.RenderError, match="0 rows with arch=scvi"):
         render_results.render("{{ results/d/metrics.tsv | arch=scvi | ari }}\n", results)
+
+
+def test_a_figure_of_the_run_is_copied_beside_the_page_and_a_missing_one_noted(render_results, results, tmp_path):
+    (results / "d" / "figures").mkdir()
+    (results / "d" / "figures" / "umap.png").write_bytes(b"\x89PNG drawn")
+    template, output = tmp_path / "t.md.in", tmp_path / "docs" / "out.md"
+    template.write_text(
+        "{{ figure? results/d/figures/umap.png | the embedding }}\n{{ figure? results/d/figures/logos.png | x }}\n"
+    )
+    code = render_results.main(["--results", str(results), "--template", str(template), "--output", str(output)])
+    text = output.read_text()
+    assert code == 0 and "![the embedding](results/d_umap.png)" in text
+    assert "_Not in this run: `make reproduce` draws `results/d/figures/logos.png`._" in text
+    assert (tmp_path / "docs" / "results" / "d_umap.png").read_bytes() == b"\x89PNG drawn"
+    assert not (tmp_path / "docs" / "results" / "d_logos.png").exists()
