@@ -4,7 +4,8 @@ The QC rule draws the split and stores it with the data, so every model and base
 same rows: they train on ``train``, stop early and make every choice (hyper-parameters, k, C, temperature,
 designs) on ``validation``, and only ``test`` rows are scored. Rows the datasets sheet marks 'test' (its
 ``split`` column, e.g. janggu's own test peaks or a scaffold split) stay test; the rest are drawn at random,
-seeded and stratified by the labels where the labels are classes.
+seeded and stratified by the labels where the labels are classes. Rows that must stay together (the tiles at one
+place of a z-stack, ``obs['lifedl_split_group']``) are drawn group by group.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import pandas as pd
 from lifedl.errors import LifedlError
 
 SPLIT_KEY = "lifedl_split"
+# Rows that must share a split (tiles of one place in a z-stack): obs column whose values are the units drawn
+GROUP_KEY = "lifedl_split_group"
 TRAIN, VALIDATION, TEST = "train", "validation", "test"
 SPLITS = (TRAIN, VALIDATION, TEST)
 
@@ -56,10 +59,16 @@ def _draw(strata: np.ndarray, candidates: np.ndarray, fraction: float, rng: np.r
 def assign_splits(adata: ad.AnnData, spec, params: SplitParams = SplitParams()) -> np.ndarray:
     """'train', 'validation' or 'test' per row (see the module's docstring); at least one row of each."""
     rng = np.random.default_rng(params.seed)
-    strata = _strata(adata, spec)
-    everything = np.ones(adata.n_obs, dtype=bool)
-    test = spec.is_test(adata) if spec.split else _draw(strata, everything, params.test_fraction, rng)
-    validation = _draw(strata, ~test, params.validation_fraction, rng)
+    if GROUP_KEY in adata.obs and not spec.split:  # whole groups drawn, each group's rows in one split
+        codes, groups = pd.factorize(adata.obs[GROUP_KEY].astype(str).to_numpy())
+        one_stratum, every_group = np.zeros(len(groups), dtype=np.int64), np.ones(len(groups), dtype=bool)
+        test_groups = _draw(one_stratum, every_group, params.test_fraction, rng)
+        test, validation = test_groups[codes], _draw(one_stratum, ~test_groups, params.validation_fraction, rng)[codes]
+    else:
+        strata = _strata(adata, spec)
+        everything = np.ones(adata.n_obs, dtype=bool)
+        test = spec.is_test(adata) if spec.split else _draw(strata, everything, params.test_fraction, rng)
+        validation = _draw(strata, ~test, params.validation_fraction, rng)
     split = np.where(test, TEST, np.where(validation, VALIDATION, TRAIN)).astype(str)
     counts = split_counts(split)
     if min(counts.values()) == 0:
