@@ -70,3 +70,14 @@ def test_otsu_and_watershed_split_two_touching_discs():
     labels = otsu_watershed(image, otsu_threshold([image]), sigma=1.0, min_distance=5)
     assert labels.max() == 2 and segmentation_scores([true], [labels])["f1_iou50"] == 1.0
     assert otsu_watershed(np.zeros((8, 8)), 0.5).max() == 0  # nothing above the threshold: no nucleus
+
+
+def test_scores_fall_as_the_iou_threshold_rises_and_start_at_the_measure():
+    from lifedl.tl.segmentation import scores_by_threshold
+
+    true = _square((20, 20), 0, 0, 10, 1)
+    predicted = _square((20, 20), 0, 0, 8, 1)  # IoU 0.64: matched up to the 0.6 threshold, not from 0.65
+    rows = scores_by_threshold([true], [predicted])
+    assert [row["iou_threshold"] for row in rows][:3] == [0.5, 0.55, 0.6] and rows[-1]["iou_threshold"] == 0.95
+    assert rows[0]["f1"] == segmentation_scores([true], [predicted])["f1_iou50"] == 1.0
+    assert [row["f1"] for row in rows] == [1.0, 1.0, 1.0] + [0.0] * 7
