@@ -140,6 +140,42 @@ def _segmentation(inputs, spec, options):
     return segmentation_figure(test, {arch: model.predict_masks(test) for arch, model in models.items()})
 
 
+def _image_saliency(inputs, spec, options):
+    import numpy as np
+
+    from lifedl.data.images import IMAGE_KEY
+    from lifedl.data.splits import TEST, is_split
+    from lifedl.pl.images import saliency_figure
+    from lifedl.tl.attribution import integrated_gradients
+
+    adata, model = inputs["qc"], inputs["model"]
+    test = adata[is_split(adata, TEST, spec.where) & ~spec.is_unseen_class(adata)]
+    truth = test.obs[spec.labels].astype(str).to_numpy()
+    probabilities = model.predict_proba(test)
+    predicted = probabilities.argmax(axis=1)
+    rows = [  # per class, the two test images it is surest of (correctly), then the surest mistake
+        *[
+            row
+            for c in range(len(model.classes))
+            for row in _surest(probabilities, predicted, truth, model, c, True)[:2]
+        ],
+        *_surest(probabilities, predicted, truth, model, None, False)[:2],
+    ]
+    images = np.asarray(test.obsm[IMAGE_KEY][rows], dtype=np.float32)
+    attributions = integrated_gradients(model.logit_function(), images, predicted[rows])
+    titles = [f"{truth[r]}\n-> {model.classes[predicted[r]]} {probabilities[r].max():.2f}" for r in rows]
+    return saliency_figure(images, attributions, titles, model.arch)
+
+
+def _surest(probabilities, predicted, truth, model, code, correct):
+    """Test rows predicted as class ``code`` (any class where None), correct or not, surest first."""
+    import numpy as np
+
+    right = np.asarray(model.classes)[predicted] == truth
+    chosen = np.flatnonzero((right == correct) & ((predicted == code) if code is not None else True))
+    return list(chosen[np.argsort(-probabilities[chosen].max(axis=1), kind="stable")])
+
+
 def _scgan_realism_curve(inputs, spec, options):
     from lifedl.pl.scgan import realism_curve_figure
 
@@ -241,7 +277,7 @@ def _calibration(inputs, spec, options):
             draw_accuracies[arch] = (classes[draws.argmax(axis=2)] == truth).mean(axis=1)
         label = f"{arch} (mean of draws)" if len(draws) > 1 else arch
         accuracies[label] = float((classes[draws.mean(axis=0).argmax(axis=1)] == truth).mean())
-    unit = "sequences" if spec.kind == "sequences" else "cells"
+    unit = {"sequences": "sequences", "images": "images"}.get(spec.kind, "cells")
     return calibration_figure({arch: inputs[arch] for arch in archs}, spec.heldout, draw_accuracies, accuracies, unit)
 
 
@@ -383,6 +419,13 @@ FIGURES: dict[str, Figure] = {
         Figure("gradient_norms", _gradient_norm_inputs, _gradient_norms),
         Figure("calibration", _calibration_inputs, _calibration, needs_labels=True),
         Figure("sequence_calibration", _calibration_inputs, _calibration, needs_labels=True),
+        Figure("image_calibration", _calibration_inputs, _calibration, needs_labels=True),
+        Figure(
+            "image_saliency",
+            _first_named({"model": "models/{arch}/model.ckpt", "qc": "qc.h5ad"}),
+            _image_saliency,
+            needs_labels=True,
+        ),
         Figure("design_curves", _DESIGNER, _design_curves),
         Figure("oracle_design_curves", _DESIGNER, _design_curves),
         Figure(

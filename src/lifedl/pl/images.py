@@ -62,3 +62,21 @@ def segmentation_figure(test: ad.AnnData, predictions: dict[str, np.ndarray], n_
     figure.suptitle("held-out test tiles: nuclei outlined (F1 of nuclei matched above IoU 0.5)", fontsize=9)
     figure.tight_layout()
     return figure
+
+
+def saliency_figure(images: np.ndarray, attributions: np.ndarray, titles: list[str], arch: str) -> plt.Figure:
+    """Images (top row) and where the classifier's logit for the class it predicts comes from (bottom row:
+    integrated gradients summed over channels, red for evidence for the class, blue against)."""
+    n = len(images)
+    figure, axes = plt.subplots(2, n, figsize=(1.7 * n, 3.8), squeeze=False)
+    for column in range(n):
+        axes[0, column].imshow(images[column, 0], cmap="gray")
+        axes[0, column].set_title(titles[column], fontsize=7)
+        attribution = attributions[column].sum(axis=0)
+        limit = float(np.abs(attribution).max()) or 1.0
+        axes[1, column].imshow(attribution, cmap="bwr", vmin=-limit, vmax=limit)
+        for ax in axes[:, column]:
+            ax.set_axis_off()
+    figure.suptitle(f"{arch}: integrated gradients of the predicted class's logit (from a black image)", fontsize=9)
+    figure.tight_layout()
+    return figure
