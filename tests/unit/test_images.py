@@ -55,3 +55,16 @@ def test_an_image_and_a_mask_of_different_sizes_are_refused():
         images_from_tiffs([("img.tif", _tiff(np.zeros((64, 64), np.uint16)), _tiff(np.ones((32, 32), np.uint16)))])
     with pytest.raises(LifedlError, match="not a readable TIFF"):
         images_from_tiffs([("img.tif", b"not a tiff", b"")])
+
+
+def test_image_qc_reads_classes_without_masks_and_refuses_data_without_images():
+    import anndata as ad
+
+    from lifedl.data.images import CellImageParams, simulate_cell_images
+    from lifedl.pp.images import image_qc
+
+    cells = simulate_cell_images(CellImageParams(n_images=30, size=16))
+    image_qc(cells, DatasetSpec("cells", kind="images", labels="label"))
+    assert "30 images of 16 x 16 pixels; 10 " in cells.uns["qc"]["summary"]  # ten of each class
+    with pytest.raises(LifedlError, match=r"no obsm\['image'\]"):
+        image_qc(ad.AnnData(np.zeros((3, 0))), DatasetSpec("x", kind="images"))

@@ -22,8 +22,11 @@ def _outlined(ax, image: np.ndarray, mask: np.ndarray, title: str = "") -> None:
     ax.set_axis_off()
 
 
-def image_qc_figures(adata: ad.AnnData, n_tiles: int = 8) -> tuple[plt.Figure, plt.Figure]:
-    """Image QC: the tiles with the most nuclei, their masks outlined; and nuclei per tile and nucleus areas."""
+def image_qc_figures(adata: ad.AnnData, labels: str = "", n_tiles: int = 8) -> tuple[plt.Figure, plt.Figure]:
+    """Image QC: the tiles with the most nuclei, their masks outlined, and nuclei per tile and nucleus areas; for
+    images with classes and no masks, example images per class and each class's pixel intensities."""
+    if MASK_KEY not in adata.obsm:
+        return _class_qc_figures(adata, labels)
     images, masks = np.asarray(adata.obsm[IMAGE_KEY]), np.asarray(adata.obsm[MASK_KEY])
     nuclei = masks.reshape(len(masks), -1).max(axis=1)
     shown = np.argsort(-nuclei, kind="stable")[:n_tiles]
@@ -40,6 +43,31 @@ def image_qc_figures(adata: ad.AnnData, n_tiles: int = 8) -> tuple[plt.Figure, p
     right.set(xlabel="pixels", ylabel="nuclei (parts in a tile)", title="nucleus area")
     counts.tight_layout()
     return tiles, counts
+
+
+def _class_qc_figures(adata: ad.AnnData, labels: str, per_class: int = 6) -> tuple[plt.Figure, plt.Figure]:
+    images = np.asarray(adata.obsm[IMAGE_KEY])
+    classes = adata.obs[labels].astype(str).to_numpy() if labels else np.full(adata.n_obs, "all")
+    names = sorted(set(classes))
+    examples, axes = plt.subplots(len(names), per_class, figsize=(1.3 * per_class, 1.4 * len(names)), squeeze=False)
+    for row, name in enumerate(names):
+        for column, index in enumerate(np.flatnonzero(classes == name)[:per_class]):
+            axes[row, column].imshow(images[index, 0], cmap="gray")
+        for ax in axes[row]:
+            ax.set_axis_off()
+        axes[row, 0].set_title(name, fontsize=8, loc="left")
+    examples.suptitle("the first images of each class", fontsize=9)
+    examples.tight_layout()
+    intensity, (left, right) = plt.subplots(1, 2, figsize=(8, 3.2))
+    for name in names:
+        chosen = images[classes == name].reshape((classes == name).sum(), -1)
+        left.hist(chosen.mean(axis=1), bins=30, alpha=0.5, label=f"{name} ({len(chosen)})")
+        right.hist(chosen.max(axis=1), bins=30, alpha=0.5, label=name)
+    left.set(xlabel="mean pixel intensity", ylabel="images", title="brightness per class")
+    right.set(xlabel="brightest pixel", title="peak per class")
+    left.legend(fontsize=7)
+    intensity.tight_layout()
+    return examples, intensity
 
 
 def segmentation_figure(test: ad.AnnData, predictions: dict[str, np.ndarray], n_tiles: int = 4) -> plt.Figure:

@@ -37,7 +37,7 @@ def qc(
 
         adata, spec = read_with_spec(raw)
         image_qc(adata, spec)
-        for figure, path in zip(image_qc_figures(adata), (metrics_figure, features_figure)):
+        for figure, path in zip(image_qc_figures(adata, spec.labels), (metrics_figure, features_figure)):
             save_figure(figure, path)
     elif kind == "sequences":
         from lifedl.pl.figures import sequence_composition_figures
