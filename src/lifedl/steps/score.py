@@ -108,12 +108,8 @@ def regress(
     predicted = load_model(checkpoint).predict(test)
     observed = test.obs[spec.labels].to_numpy(dtype=float)
     table = pd.DataFrame({"observed": observed, "predicted": predicted}, index=test.obs_names)
-    write_tsv(table.reset_index(names="id"), predictions)
-    if curves:
-        write_tsv(pd.DataFrame(binned_calibration(observed, predicted)).assign(arch=arch), curves)
     row = {"dataset": dataset, "arch": arch, **split_sizes(adata, spec), **regression_metrics(observed, predicted)}
-    print(f"{arch}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items() if isinstance(v, float)), flush=True)
-    write_tsv(pd.DataFrame([row]), output)  # collect_metrics logs it to the MLflow run
+    _write_scored(row, output, table, predictions, curves, lambda: binned_calibration(observed, predicted))
 
 
 def segment(
@@ -132,12 +128,18 @@ def segment(
     truth = np.asarray(test.obsm[MASK_KEY])
     per_tile = pd.DataFrame([match_counts(t, p) for t, p in zip(truth, predicted, strict=True)], index=test.obs_names)
     per_tile["f1_iou50"] = 2 * per_tile["tp"] / (2 * per_tile["tp"] + per_tile["fp"] + per_tile["fn"]).clip(lower=1)
-    write_tsv(per_tile.reset_index(names="id"), predictions)
-    if curves:
-        write_tsv(pd.DataFrame(scores_by_threshold(truth, predicted)).assign(arch=arch), curves)
     row = {"dataset": dataset, "arch": arch, **split_sizes(adata, spec), **segmentation_scores(truth, predicted)}
-    print(f"{arch}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items() if isinstance(v, float)), flush=True)
-    write_tsv(pd.DataFrame([row]), output)  # collect_metrics logs it to the MLflow run
+    _write_scored(row, output, per_tile, predictions, curves, lambda: scores_by_threshold(truth, predicted))
+
+
+def _write_scored(row: dict, output: str, table: pd.DataFrame, predictions: str, curves: str | None, curve_rows):
+    """A predictor's table of held-out rows, its task's curve table (``curve_rows()``: its rows, where ``curves``
+    is asked for) and its measures, printed and written (collect_metrics logs them to the MLflow run)."""
+    write_tsv(table.reset_index(names="id"), predictions)
+    if curves:
+        write_tsv(pd.DataFrame(curve_rows()).assign(arch=row["arch"]), curves)
+    print(f"{row['arch']}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items() if isinstance(v, float)), flush=True)
+    write_tsv(pd.DataFrame([row]), output)
 
 
 def design(
