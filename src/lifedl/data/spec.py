@@ -18,7 +18,8 @@ from lifedl.errors import LifedlError
 # The data kinds: each picks its reader checks, its QC, its baseline and which architectures apply.
 # cells+protein: RNA counts as for cells, and the same cells' surface-protein counts in obsm['protein_counts'].
 # images: tiles of microscopy images, pixels in obsm['image'] and instance masks in obsm['mask'] (lifedl.data.images).
-DATA_KINDS = ("cells", "cells+protein", "sequences", "graphs", "images")
+# peaks: cells x genomic regions of chromatin accessibility, fragment counts (lifedl.data.chromatin).
+DATA_KINDS = ("cells", "cells+protein", "sequences", "graphs", "images", "peaks")
 UNS_KEY = "lifedl_dataset"
 
 
@@ -34,10 +35,13 @@ def stratified_test(labels, fraction: float, rng: np.random.Generator) -> np.nda
 
 def kind_of(adata: ad.AnnData) -> str:
     """The data kind of an AnnData made without a spec, from what lifedl's readers leave in it: ``uns['alphabet']``
-    (sequences), obs 'smiles' and no features (molecules), ``obsm['image']`` (image tiles), ``obsm['protein_counts']``
+    (sequences), obs 'smiles' and no features (molecules), ``obsm['image']`` (image tiles), regions with genomic
+    coordinates in var (chromatin accessibility), ``obsm['protein_counts']``
     (CITE-seq), else cells."""
     if "image" in adata.obsm:
         return "images"
+    if {"chrom", "start", "end"} <= set(adata.var.columns):
+        return "peaks"
     if "alphabet" in adata.uns:
         return "sequences"
     if "smiles" in adata.obs and adata.n_vars == 0:

@@ -277,6 +277,7 @@ PARAM_RANGES: dict[str, Range] = {
             "softball_sharpness",
             "prior_sd",
             "boundary_weight",
+            "depth_correlation_max",
         ],
         POSITIVE,
     ),

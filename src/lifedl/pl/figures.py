@@ -220,3 +220,19 @@ def parity_figure(predictions: dict, target: str) -> plt.Figure:
         ax.set_aspect("equal")
     figure.tight_layout()
     return figure
+
+
+def peak_qc_figures(adata: ad.AnnData) -> tuple[plt.Figure, plt.Figure]:
+    """Chromatin QC: fragments and accessible regions per cell; the share of cells in which each kept region is
+    open."""
+    per_cell, (left, right) = plt.subplots(1, 2, figsize=(8, 3.2))
+    left.hist(np.log10(adata.obs["n_fragments"].clip(lower=1)), bins=40)
+    left.set(xlabel="log10 fragments in the kept regions", ylabel="cells", title="depth per cell")
+    right.hist(adata.obs["n_regions"], bins=40)
+    right.set(xlabel="accessible regions", title="regions per cell")
+    per_cell.tight_layout()
+    per_region, ax = plt.subplots(figsize=(5, 3.2))
+    ax.hist(adata.var["n_cells"] / adata.n_obs, bins=40)
+    ax.set(xlabel="share of cells with the region open", ylabel="regions", title="kept regions")
+    per_region.tight_layout()
+    return per_cell, per_region

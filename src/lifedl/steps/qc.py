@@ -31,6 +31,14 @@ def qc(
         graph_qc(adata, spec)
         for figure, path in zip(molecule_qc_figures(adata, spec.labels, spec.split), (metrics_figure, features_figure)):
             save_figure(figure, path)
+    elif kind == "peaks":
+        from lifedl.pl.figures import peak_qc_figures
+        from lifedl.pp.chromatin import peak_qc
+
+        raw_cells, spec = read_with_spec(raw)
+        adata = peak_qc(raw_cells, params["min_genes"], params["min_cells"], params["n_top_genes"], spec.where)
+        for figure, path in zip(peak_qc_figures(adata), (metrics_figure, features_figure)):
+            save_figure(figure, path)
     elif kind == "images":
         from lifedl.pl.images import image_qc_figures
         from lifedl.pp.images import image_qc

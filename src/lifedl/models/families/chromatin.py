@@ -1,0 +1,23 @@
+"""Chromatin accessibility: TF-IDF + LSI (the field's baseline: Signac, ArchR, muon) and a PeakVI-like VAE."""
+
+from lifedl.models.registry import NEURAL_TRAINING, family
+
+accessibility = family(module="lifedl.models.chromatin", data_kind="peaks", task="representation")
+
+ENTRIES = (
+    accessibility(
+        "lsi",
+        "TF-IDF (muon's formula, the inverse document frequency of the training cells) and a truncated SVD fitted on "
+        "the training cells; components following sequencing depth left out (as Signac drops the first)",
+        {"n_components": 30, "depth_correlation_max": 0.75},
+        plan="none",
+        baseline="",
+    ),
+    accessibility(
+        "peakvi",
+        "a PeakVI-like VAE (Ashuach et al. 2022): regions binarised, Bernoulli probabilities = decoder(z) x a cell "
+        "factor x a region factor, KL to N(0, I)",
+        {**NEURAL_TRAINING, "n_latent": 10, "n_hidden": 128, "n_layers": 2, "dropout": 0.1, "patience": 20},
+        baseline="lsi",
+    ),
+)
