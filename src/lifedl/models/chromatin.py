@@ -29,7 +29,7 @@ def region_counts(adata: ad.AnnData, regions: list[str], where: str) -> sp.csr_m
     if missing:
         raise LifedlError(f"{where}: {len(missing)} of the model's regions are not in the data (e.g. {missing[:3]}).")
     subset = adata[:, regions]
-    return sp.csr_matrix(subset.layers["counts"] if "counts" in subset.layers else subset.X)
+    return sp.csr_matrix(subset.layers.get("counts", subset.X))
 
 
 class LSIModel(TrainedModel):
@@ -62,7 +62,7 @@ class PeakVIModel(TrainedModel):
 
 
 def setup(adata: ad.AnnData, params: dict, spec, seed: int, arch: str = "peakvi") -> Setup:
-    counts = sp.csr_matrix(adata.layers["counts"] if "counts" in adata.layers else adata.X)
+    counts = sp.csr_matrix(adata.layers.get("counts", adata.X))
     regions = list(adata.var_names)
     split = split_of(adata, spec.where)
     if arch == "lsi":
@@ -91,6 +91,8 @@ def from_checkpoint(checkpoint: dict):
     if checkpoint["arch"] == "lsi":
         lsi = LSI(**{name: np.asarray(value) for name, value in checkpoint["lsi"].items()})
         return LSIModel(params, lsi, checkpoint["regions"], np.asarray(checkpoint["kept"]), checkpoint["final_metrics"])
-    network = PeakVAE(len(checkpoint["regions"]), params["n_latent"], params["n_hidden"], params["n_layers"], params["dropout"])
+    network = PeakVAE(
+        len(checkpoint["regions"]), params["n_latent"], params["n_hidden"], params["n_layers"], params["dropout"]
+    )
     network.load_state_dict(checkpoint["state_dict"])
     return PeakVIModel(network, params, checkpoint["regions"], checkpoint["final_metrics"])
