@@ -35,40 +35,59 @@ class PeakSimulationParams:
     seed: int = 0
 
 
-def simulate_peaks(params: PeakSimulationParams = PeakSimulationParams()) -> ad.AnnData:
-    """Fragment counts of cells of ``n_types`` planted types (``obs['cell_type']``); ``var['opened_by']`` names the
-    type that opens a region ('shared' for every type, '' for none)."""
+def draw_fragments(
+    cell_type: np.ndarray, n_types: int, params: PeakSimulationParams, rng: np.random.Generator,
+    same_accessibility: tuple[int, int] | None = None,
+) -> tuple[sp.csr_matrix, np.ndarray]:  # fmt: skip
+    """Fragment counts (cells x regions) of cells of these types, and which type opens each region ('shared' for
+    every type, '' for none). ``same_accessibility``: a pair of types given one accessibility profile (a pair only
+    the RNA of a multiome data set tells apart)."""
     n_specific = round(params.specific_fraction * params.n_peaks)
     n_shared = round(params.shared_fraction * params.n_peaks)
-    if params.n_types < 2 or n_specific < 1 or params.n_types * n_specific + n_shared > params.n_peaks:
+    if n_types < 2 or n_specific < 1 or n_types * n_specific + n_shared > params.n_peaks:
         raise ValueError(
-            f"{params.n_types} types of {n_specific} regions each and {n_shared} shared do not fit in "
+            f"{n_types} types of {n_specific} regions each and {n_shared} shared do not fit in "
             f"{params.n_peaks} regions; lower specific_fraction or shared_fraction, or add regions."
         )
-    rng = np.random.default_rng(params.seed)
     regions = rng.permutation(params.n_peaks)
     opened_by = np.full(params.n_peaks, "", dtype=object)
     opened_by[regions[:n_shared]] = "shared"
-    rate = np.full((params.n_types, params.n_peaks), params.background_rate)
+    rate = np.full((n_types, params.n_peaks), params.background_rate)
     rate[:, regions[:n_shared]] = params.open_rate
-    for t in range(params.n_types):
+    for t in range(n_types):
         own = regions[n_shared + t * n_specific : n_shared + (t + 1) * n_specific]
         opened_by[own] = f"type_{t}"
         rate[t, own] = params.open_rate
+    if same_accessibility is not None:
+        first, second = same_accessibility
+        rate[second] = rate[first]
+        opened_by[opened_by == f"type_{second}"] = ""  # its own regions are closed: it opens the first's
     strength = np.exp(rng.normal(0.0, 0.5, params.n_peaks))  # some regions catch more fragments when open
-    cell_type = rng.integers(params.n_types, size=params.n_cells)
-    depth = np.exp(rng.normal(0.0, params.depth_sd, params.n_cells))
+    depth = np.exp(rng.normal(0.0, params.depth_sd, len(cell_type)))
     counts = rng.poisson(depth[:, None] * rate[cell_type] * strength).astype(np.int32)
-    matrix = sp.csr_matrix(counts)
+    return sp.csr_matrix(counts), opened_by.astype(str)
+
+
+def region_names(n_peaks: int) -> tuple[list[str], pd.DataFrame]:
+    """Names and coordinates of simulated regions: 500 bp every 5 kb along one chromosome."""
+    starts = np.arange(n_peaks) * 5000 + 1000
+    names = [f"chr1:{s}-{s + 500}" for s in starts]
+    return names, pd.DataFrame({"chrom": "chr1", "start": starts, "end": starts + 500}, index=names)
+
+
+def simulate_peaks(params: PeakSimulationParams = PeakSimulationParams()) -> ad.AnnData:
+    """Fragment counts of cells of ``n_types`` planted types (``obs['cell_type']``); ``var['opened_by']`` names the
+    type that opens a region ('shared' for every type, '' for none)."""
+    rng = np.random.default_rng(params.seed)
+    cell_type = rng.integers(params.n_types, size=params.n_cells)
+    matrix, opened_by = draw_fragments(cell_type, params.n_types, params, rng)
+    names = [f"type_{t}" for t in range(params.n_types)]
     obs = pd.DataFrame(
-        {"cell_type": pd.Categorical([f"type_{t}" for t in cell_type], [f"type_{t}" for t in range(params.n_types)])},
+        {"cell_type": pd.Categorical([f"type_{t}" for t in cell_type], names)},
         index=[f"cell{i}" for i in range(params.n_cells)],
     )
-    starts = np.arange(params.n_peaks) * 5000 + 1000
-    var = pd.DataFrame(
-        {"chrom": "chr1", "start": starts, "end": starts + 500, "opened_by": opened_by.astype(str)},
-        index=[f"chr1:{s}-{s + 500}" for s in starts],
-    )
+    _, var = region_names(params.n_peaks)
+    var["opened_by"] = opened_by
     adata = ad.AnnData(matrix.copy(), obs=obs, var=var)
     adata.layers["counts"] = matrix
     adata.uns["simulation"] = dataclasses.asdict(params)
