@@ -42,3 +42,16 @@ def test_the_joint_vae_loss_falls_on_tiny_data():
         losses.append(loss.item())
     assert np.mean(losses[-5:]) < 0.85 * np.mean(losses[:5])  # the NB part keeps its counts' own entropy
     assert network.embed(batch["counts"], batch["peaks"]).shape == (200, 4)
+
+
+def test_the_multiome_model_embeds_through_lifedl_fit_and_comes_back(tmp_path):
+    from fast_training import fit
+
+    from lifedl.models.base import load_model, save_checkpoint
+
+    cells = simulate_counts(SimulationParams(n_cells=200, n_genes=80, n_types=4, n_peaks=150, seed=2))
+    model = fit("multiome_vae", cells, tmp_path, roles={"labels": "cell_type"})
+    embedding = model.embed(cells)
+    assert embedding.shape == (200, model.params["n_latent"]) and np.isfinite(embedding).all()
+    save_checkpoint(model, tmp_path / "m.ckpt")
+    np.testing.assert_allclose(load_model(tmp_path / "m.ckpt").embed(cells), embedding, rtol=1e-5, atol=1e-6)

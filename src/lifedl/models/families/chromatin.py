@@ -1,4 +1,5 @@
-"""Chromatin accessibility: TF-IDF + LSI (the field's baseline: Signac, ArchR, muon) and a PeakVI-like VAE."""
+"""Chromatin accessibility: TF-IDF + LSI (the field's baseline: Signac, ArchR, muon) and a PeakVI-like VAE; and the
+RNA and accessibility of the same cells (10x Multiome) in one joint VAE."""
 
 from lifedl.models.registry import NEURAL_TRAINING, family
 
@@ -19,5 +20,13 @@ ENTRIES = (
         "factor x a region factor, KL to N(0, I)",
         {**NEURAL_TRAINING, "n_latent": 10, "n_hidden": 128, "n_layers": 2, "dropout": 0.1, "patience": 20},
         baseline="lsi",
+    ),
+    family(module="lifedl.models.multiome", data_kind="cells+peaks", task="representation")(
+        "multiome_vae",
+        "a joint VAE of the RNA and the accessibility of the same cells: the product of each modality's Gaussian "
+        "expert and N(0, I); negative-binomial RNA (scVI's) and Bernoulli regions with cell and region factors "
+        "(PeakVI's) decoded from it",
+        {**NEURAL_TRAINING, "n_latent": 10, "n_hidden": 128, "n_layers": 1, "dropout": 0.1, "patience": 20},
+        baseline="pca",
     ),
 )
