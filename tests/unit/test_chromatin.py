@@ -33,12 +33,8 @@ def test_tfidf_is_muons_on_the_cells_it_is_fitted_on():
 
 
 def test_lsi_places_its_training_cells_where_the_fit_did_and_separates_types():
-    easy = {
-        "n_lineages": 1,
-        "specific_fraction": 0.1,
-        "leak": 0.0,
-        "open_rate": 0.25,
-    }  # the mechanics, not the hard case
+    # the mechanics, not the hard case
+    easy = {"n_lineages": 1, "specific_fraction": 0.1, "leak": 0.0, "open_rate": 0.25}
     peaks = simulate_peaks(PeakSimulationParams(n_cells=300, n_peaks=600, n_types=3, seed=1, **easy))
     counts = peaks.layers["counts"]
     lsi = LSI.fit(counts[:200], n_components=10, seed=0)
