@@ -25,7 +25,7 @@ def test_peak_qc_keeps_the_most_open_regions_as_counts(peaks):
     assert (peaks.X != peaks.layers["counts"]).nnz == 0 and "kept" in peaks.uns["qc"]["summary"]
 
 
-@pytest.mark.parametrize("arch", ["lsi", "peakvi"])
+@pytest.mark.parametrize("arch", ["lsi", "peak_vae"])
 def test_accessibility_models_embed_every_cell_and_come_back(peaks, tmp_path, arch):
     from lifedl.models.base import load_model, save_checkpoint
 
