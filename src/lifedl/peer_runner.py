@@ -4,8 +4,8 @@ interpreter of scvi-tools' own environment (``make bench-venv``); never imported
 Commands (the JSON's ``command``), files in and out:
 
 - ``train``: ``h5ad`` (the data set's train and validation cells, counts in ``layers['counts']``, the split in
-  ``obs['lifedl_split']``) -> the saved model in ``model_dir`` and ``metrics`` (JSON). SCVI or TOTALVI trains on the
-  train cells and stops early on the validation cells, as the workflow's own models do.
+  ``obs['lifedl_split']``) -> the saved model in ``model_dir`` and ``metrics`` (JSON). SCVI, TOTALVI or PEAKVI
+  trains on the train cells and stops early on the validation cells, as the workflow's own models do.
 - ``embed``: ``model_dir``, ``h5ad`` -> the latent means (``output``, .npy).
 - ``marginal_ll``: ``model_dir``, ``h5ad`` -> each cell's importance-weighted log-likelihood estimate
   (``n_samples`` samples; ``output``, .npy).
@@ -18,14 +18,16 @@ import sys
 
 import numpy as np
 
-MODELS = {"scvi": "SCVI", "totalvi": "TOTALVI"}
+MODELS = {"scvi": "SCVI", "totalvi": "TOTALVI", "peakvi": "PEAKVI"}
 PROTEIN_KEY = "protein_counts"
 
 
-# The network's sizes each model takes (TOTALVI: separate encoder and decoder depths, no n_layers)
+# The network's sizes each model takes (TOTALVI: separate encoder and decoder depths, no n_layers; PEAKVI: its own,
+# from the number of regions)
 NETWORK_SIZES = {
     "scvi": ("n_latent", "n_hidden", "n_layers"),
     "totalvi": ("n_latent", "n_hidden", "n_layers_encoder", "n_layers_decoder"),
+    "peakvi": (),
 }
 
 

@@ -84,3 +84,22 @@ def test_totalvi_trains_with_its_own_network_sizes_and_embeds_the_test_cells(tmp
     embedding = model.embed(cells[test])
     assert embedding.shape == (test.sum(), 4) and np.isfinite(embedding).all()
     assert set(get_architecture("totalvi").defaults) >= {"n_layers_encoder", "n_layers_decoder"}
+
+
+@pytest.mark.skipif(not _peer_environment(), reason="no scvi-tools environment (make bench-venv)")
+def test_peakvi_trains_on_accessibility_with_its_own_sizes_and_embeds_the_test_cells(tmp_path):
+    """PEAKVI takes no network sizes from lifedl (its own, from the number of regions) and reads the region counts."""
+    import lifedl
+    from lifedl.data.chromatin import PeakSimulationParams, simulate_peaks
+    from lifedl.data.spec import DatasetSpec
+
+    cells = simulate_peaks(PeakSimulationParams(n_cells=200, n_peaks=400, n_types=3, seed=2))
+    cells.uns["lifedl_dataset"] = DatasetSpec("atac", kind="peaks", labels="cell_type").to_uns()
+    model = lifedl.fit(cells, "peakvi", work_dir=tmp_path, roles={"labels": "cell_type"}, max_epochs=3, patience=3)
+    test = (cells.obs["lifedl_split"] == "test").to_numpy()
+    embedding = model.embed(cells[test])
+    # PEAKVI's latent size: sqrt(its hidden width), the width sqrt(400 regions) = 20 -> 4
+    assert embedding.shape == (test.sum(), 4) and np.isfinite(embedding).all()
+    assert model.final_metrics["n_train_cells"] == (cells.obs["lifedl_split"] == "train").sum()
+    save_checkpoint(model, tmp_path / "model.ckpt")
+    np.testing.assert_allclose(load_model(tmp_path / "model.ckpt").embed(cells[test]), embedding, rtol=1e-5)

@@ -33,7 +33,9 @@ def test_tfidf_is_muons_on_the_cells_it_is_fitted_on():
 
 
 def test_lsi_places_its_training_cells_where_the_fit_did_and_separates_types():
-    peaks = simulate_peaks(PeakSimulationParams(n_cells=300, n_peaks=600, n_types=3, seed=1))
+    # the mechanics, not the hard case
+    easy = {"n_lineages": 1, "specific_fraction": 0.1, "leak": 0.0, "open_rate": 0.25}
+    peaks = simulate_peaks(PeakSimulationParams(n_cells=300, n_peaks=600, n_types=3, seed=1, **easy))
     counts = peaks.layers["counts"]
     lsi = LSI.fit(counts[:200], n_components=10, seed=0)
     scores = lsi.scores(counts[:200])
@@ -48,12 +50,24 @@ def test_lsi_places_its_training_cells_where_the_fit_did_and_separates_types():
     assert knn.score(held_out[:, 1:], labels[200:]) > 0.8
 
 
-def test_simulated_cells_are_sparse_and_open_their_own_regions():
-    peaks = simulate_peaks(PeakSimulationParams(n_cells=400, n_peaks=1000, n_types=4, seed=0))
+def test_simulated_cells_are_sparse_and_types_open_their_lineages_and_own_regions():
+    peaks = simulate_peaks(PeakSimulationParams(n_cells=600, n_peaks=1000, n_types=4, seed=0))
     binary = peaks.layers["counts"].toarray() > 0
     assert 0.01 < binary.mean() < 0.1  # a few % of regions per cell, as in real scATAC
     labels = peaks.obs["cell_type"].astype(str).to_numpy()
-    own = peaks.var["opened_by"].to_numpy() == "type_2"
-    assert binary[labels == "type_2"][:, own].mean() > 5 * binary[labels != "type_2"][:, own].mean()
+    opened_by = peaks.var["opened_by"].to_numpy()
+
+    def open_share(cells, regions):
+        return binary[cells][:, opened_by == regions].mean()
+
+    # types 0, 1 form lineage 0: its regions open in both, closed in types 2, 3
+    lineage_0 = np.isin(labels, ["type_0", "type_1"])
+    assert (peaks.obs["lineage"].to_numpy() == "lineage_0").tolist() == lineage_0.tolist()
+    assert open_share(lineage_0, "lineage_0") > 5 * open_share(~lineage_0, "lineage_0")
+    # type 2's own regions: open most in it, at the leak's share in the others (graded, not on/off)
+    own, others = labels == "type_2", labels != "type_2"
+    assert 2 < open_share(own, "type_2") / open_share(others, "type_2") < 5
     with pytest.raises(ValueError, match="do not fit"):
         simulate_peaks(PeakSimulationParams(n_peaks=10, n_types=6, specific_fraction=0.3))
+    with pytest.raises(ValueError, match="n_lineages"):
+        simulate_peaks(PeakSimulationParams(n_types=3, n_lineages=4))

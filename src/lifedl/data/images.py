@@ -42,7 +42,7 @@ def normalise(image: np.ndarray) -> np.ndarray:
 
 
 def relabel(mask: np.ndarray) -> np.ndarray:
-    """Instance labels renumbered 1..n in order of first appearance (0 stays background)."""
+    """Instance labels renumbered 1..n in the order of their values (0 stays background)."""
     values = np.unique(mask)
     values = values[values != 0]
     lookup = np.zeros(int(mask.max()) + 1 if mask.size else 1, dtype=np.int32)

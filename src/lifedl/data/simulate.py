@@ -91,6 +91,9 @@ class SimulationParams:
     # log-normal expression level above the background, Poisson-lognormal counts (no model's family)
     protein_count_model: str = "mixture"
     test_fraction: float = 0.0  # > 0: obs 'split' marks this share of cells 'test' (held out from training)
+    # Multiome: the chromatin accessibility of the same cells over this many regions (0: none), drawn as
+    # lifedl.data.chromatin draws it. Needs n_types >= 4 for the two planted single-modality pairs.
+    n_peaks: int = 0
 
 
 def simulate_counts(params: SimulationParams, chunk_size: int = 20_000) -> ad.AnnData:
@@ -104,8 +107,10 @@ def simulate_counts(params: SimulationParams, chunk_size: int = 20_000) -> ad.An
         raise ValueError(
             f"n_conditions must be 1 (no perturbation) or 2 (control and stimulated), got {params.n_conditions}"
         )
-    if params.n_proteins > 0 and params.n_types < 4:
-        raise ValueError(f"a simulation with proteins needs n_types >= 4 (two planted pairs), got {params.n_types}")
+    if (params.n_proteins > 0 or params.n_peaks > 0) and params.n_types < 4:
+        raise ValueError(
+            f"a simulation with proteins or peaks needs n_types >= 4 (two planted pairs), got {params.n_types}"
+        )
     if params.count_model not in COUNT_MODELS:
         raise ValueError(f"count_model must be one of {COUNT_MODELS}, got '{params.count_model}'")
     if params.protein_count_model not in PROTEIN_COUNT_MODELS:
@@ -132,8 +137,8 @@ def simulate_counts(params: SimulationParams, chunk_size: int = 20_000) -> ad.An
     if params.n_batches == 1:
         batch_effect[:] = 0.0
     interaction = _batch_type_interaction(params)  # batches x types x genes, zero unless asked for
-    if params.n_proteins > 0:  # the protein-only pair: the last type copies the RNA profile of the one before
-        type_effect[-1] = type_effect[-2]
+    if params.n_proteins > 0 or params.n_peaks > 0:  # the second modality's pair: the last type copies the RNA
+        type_effect[-1] = type_effect[-2]  # profile of the one before
 
     cell_type = rng.integers(params.n_types, size=params.n_cells)
     batch = rng.integers(params.n_batches, size=params.n_cells)
@@ -182,6 +187,8 @@ def simulate_counts(params: SimulationParams, chunk_size: int = 20_000) -> ad.An
         adata.varm["silenced"] = silencing.T < 0  # genes x types (column t: type_t)
     if params.n_proteins > 0:
         _add_proteins(adata, params, cell_type, batch)
+    if params.n_peaks > 0:
+        _add_peaks(adata, params, cell_type)
     if params.test_fraction > 0:
         test = np.random.default_rng([params.seed, 3]).random(params.n_cells) < params.test_fraction
         adata.obs["split"] = pd.Categorical(np.where(test, "test", "train"), ["train", "test"])
@@ -269,3 +276,29 @@ def _add_proteins(adata: ad.AnnData, params: SimulationParams, cell_type: np.nda
     groups[[-4, -3]], groups[[-2, -1]] = "rna", "protein"
     adata.obs["separated_by"] = pd.Categorical(groups[cell_type], ["both", "rna", "protein"])
     adata.uns["protein_truth"] = {"positive": positive, "fold_change": fold, "background": background}
+
+
+def _add_peaks(adata: ad.AnnData, params: SimulationParams, cell_type: np.ndarray) -> None:
+    """The same cells' chromatin accessibility (multiome): fragment counts in ``obsm['peak_counts']`` (cells x
+    regions, CSR), the regions' names in ``uns['peak_regions']``, and ``obs['separated_by']``: the last two types
+    share one RNA profile and differ in accessibility ('peaks'), the two before them share one accessibility
+    profile and differ in RNA ('rna'). Drawn from a generator of its own, so the RNA counts are those of the same
+    simulation without peaks."""
+    from lifedl.data.chromatin import PeakSimulationParams, draw_fragments, region_names
+
+    n_types = params.n_types
+    peaks = PeakSimulationParams(n_cells=params.n_cells, n_peaks=params.n_peaks, n_types=n_types, seed=params.seed)
+    counts, opened_by = draw_fragments(
+        cell_type,
+        n_types,
+        peaks,
+        np.random.default_rng([params.seed, 6]),
+        same_accessibility=(n_types - 4, n_types - 3),
+    )
+    names, _ = region_names(params.n_peaks)
+    adata.obsm["peak_counts"] = counts
+    adata.uns["peak_regions"] = np.array(names, dtype=object)
+    adata.uns["peak_opened_by"] = opened_by.astype(object)
+    groups = np.full(n_types, "both", dtype=object)
+    groups[[-4, -3]], groups[[-2, -1]] = "rna", "peaks"
+    adata.obs["separated_by"] = pd.Categorical(groups[cell_type], ["both", "rna", "peaks"])

@@ -107,6 +107,7 @@ def load_source(spec: DatasetSpec, cache_dir: str | Path, limits: DownloadLimits
     rows = {
         "cells": "cells",
         "cells+protein": "cells",
+        "cells+peaks": "cells",
         "peaks": "cells",
         "sequences": "sequences",
         "images": "tiles",
@@ -116,8 +117,18 @@ def load_source(spec: DatasetSpec, cache_dir: str | Path, limits: DownloadLimits
             f"{what} holds {adata.n_obs} {rows} x {adata.n_vars} features: nothing to analyse. Check that the "
             "source is the right file (not an empty export or a filtered-out sample)."
         )
-    if spec.kind in ("cells", "cells+protein", "peaks"):
+    if spec.kind in ("cells", "cells+protein", "cells+peaks", "peaks"):
         check_counts(adata.layers["counts"], what)
+    if spec.kind == "cells+peaks":
+        if (
+            "peak_counts" not in adata.obsm
+            or len(adata.uns.get("peak_regions", ())) != adata.obsm["peak_counts"].shape[1]
+        ):
+            raise LifedlError(
+                f"{what}: a cells+peaks data set holds the same cells' region counts in obsm['peak_counts'] and their "
+                "names in uns['peak_regions'] (one per column); simulate one with n_peaks, or give both."
+            )
+        check_counts(adata.obsm["peak_counts"], f"{what}: obsm['peak_counts']")
     if spec.kind == "cells+protein":
         from lifedl.pp.protein import check_proteins
 

@@ -19,7 +19,8 @@ from lifedl.errors import LifedlError
 # cells+protein: RNA counts as for cells, and the same cells' surface-protein counts in obsm['protein_counts'].
 # images: tiles of microscopy images, pixels in obsm['image'] and instance masks in obsm['mask'] (lifedl.data.images).
 # peaks: cells x genomic regions of chromatin accessibility, fragment counts (lifedl.data.chromatin).
-DATA_KINDS = ("cells", "cells+protein", "sequences", "graphs", "images", "peaks")
+# cells+peaks: RNA counts as for cells, and the same cells' region counts in obsm['peak_counts'] (10x Multiome).
+DATA_KINDS = ("cells", "cells+protein", "cells+peaks", "sequences", "graphs", "images", "peaks")
 UNS_KEY = "lifedl_dataset"
 
 
@@ -46,6 +47,8 @@ def kind_of(adata: ad.AnnData) -> str:
         return "sequences"
     if "smiles" in adata.obs and adata.n_vars == 0:
         return "graphs"
+    if "peak_counts" in adata.obsm:
+        return "cells+peaks"
     return "cells+protein" if "protein_counts" in adata.obsm else "cells"
 
 

@@ -49,11 +49,11 @@ class LSIModel(TrainedModel):
 
 class PeakVIModel(TrainedModel):
     def __init__(self, network: PeakVAE, params, regions, final_metrics=None):
-        self.arch, self.network, self.params = "peakvi", network.eval(), dict(params)
+        self.arch, self.network, self.params = "peak_vae", network.eval(), dict(params)
         self.gene_names, self.final_metrics = list(regions), dict(final_metrics or {})  # regions (see LSIModel)
 
     def embed(self, adata: ad.AnnData) -> np.ndarray:
-        counts = region_counts(adata, self.gene_names, "peakvi")
+        counts = region_counts(adata, self.gene_names, "peak_vae")
         self.network.eval()
         return predict_batches(lambda batch: self.network.embed(batch["counts"]), {"counts": counts})
 
@@ -61,7 +61,7 @@ class PeakVIModel(TrainedModel):
         return {"regions": self.gene_names, "state_dict": self.network.state_dict()}
 
 
-def setup(adata: ad.AnnData, params: dict, spec, seed: int, arch: str = "peakvi") -> Setup:
+def setup(adata: ad.AnnData, params: dict, spec, seed: int, arch: str = "peak_vae") -> Setup:
     counts = sp.csr_matrix(adata.layers.get("counts", adata.X))
     regions = list(adata.var_names)
     split = split_of(adata, spec.where)

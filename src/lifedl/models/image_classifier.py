@@ -122,20 +122,12 @@ class ConvClassifierModel(TrainedModel):
         """images (tensor) -> logits of the deterministic network (dropout off; a Bayesian network's posterior
         means), for attributions."""
         self.network.eval()
-        if not self.network.bayesian:
-            return lambda images: self.network(images) / self.temperature
-        layers = (self.network.conv1, self.network.conv2, self.network.hidden, self.network.output)
 
-        def at_means(images):
-            for layer in layers:
-                layer.held = (layer.weight_mean, layer.bias_mean)
-            try:
-                return self.network(images)
-            finally:
-                for layer in layers:
-                    layer.held = None
+        def logits(images):
+            with one_draw(self.network, at_means=True):  # no Bayesian layer: nothing held
+                return self.network(images) / self.temperature
 
-        return at_means
+        return logits
 
     def predict_proba(self, adata: ad.AnnData) -> np.ndarray:
         return self.probability_draws(adata).mean(axis=0)

@@ -1,4 +1,5 @@
-"""The field's own tools as peers: scvi-tools' SCVI (``scvi``, cells) and TOTALVI (``totalvi``, CITE-seq), trained
+"""The field's own tools as peers: scvi-tools' SCVI (``scvi``, cells), TOTALVI (``totalvi``, CITE-seq) and PEAKVI
+(``peakvi``, chromatin accessibility), trained
 on the same train and validation rows as lifedl's models, embedded and scored by the same rules.
 
 scvi-tools lives in its own pinned environment (``requirements-bench.lock``, ``make bench-venv``), so the

@@ -14,7 +14,7 @@ from lifedl.errors import LifedlError
 from lifedl.tl.tasks import TASKS  # what the workflow does after training, per task
 
 # The data kinds a kind also feeds besides its own: the RNA of CITE-seq cells is cells data.
-ALSO_FEEDS = {"cells+protein": ("cells",)}
+ALSO_FEEDS = {"cells+protein": ("cells",), "cells+peaks": ("cells",)}
 # Training plans (lifedl.train.plans): generic (one optimiser, early stopping on val/loss), dgd, gan, agent
 # (reinforcement learning: the agent makes its own data), none (no loop).
 PLANS = ("generic", "dgd", "gan", "agent", "none")
@@ -89,7 +89,8 @@ class Architecture:
     def pyfunc_loadable(self) -> bool:
         """Whether its trained model embeds a new cell alone in lifedl's environment, so that MLflow logs it as a
         pyfunc model any client loads (not the batch corrections, nor the peers)."""
-        return not self.corrects_together and not self.environment
+        # a multiome model reads two matrices of the same cells, which the pyfunc model's one table does not hold
+        return not self.corrects_together and not self.environment and self.data_kind != "cells+peaks"
 
     def reads(self, kind: str) -> bool:
         """Whether data of ``kind`` feeds this architecture (a cells+protein data set's RNA feeds cell models)."""

@@ -68,13 +68,14 @@ class BayesConv2d(_BayesLayer):
 
 
 @contextlib.contextmanager
-def one_draw(network: nn.Module):
+def one_draw(network: nn.Module, at_means: bool = False):
     """Hold one draw of every Bayesian layer of ``network`` while the block runs: one network from the posterior
-    for all rows, however many forward passes they take (a draw's accuracy is then one network's)."""
+    for all rows, however many forward passes they take (a draw's accuracy is then one network's). ``at_means``:
+    hold the posterior means instead (the deterministic network an attribution explains)."""
     layers = [module for module in network.modules() if isinstance(module, _BayesLayer)]
     with torch.no_grad():
         for layer in layers:
-            layer.held = layer.draw()
+            layer.held = (layer.weight_mean, layer.bias_mean) if at_means else layer.draw()
     try:
         yield
     finally:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from lifedl.data.images import relabel
+
 MATCH_IOU = 0.5
 IOU_THRESHOLDS = tuple(round(0.5 + 0.05 * step, 2) for step in range(10))  # the Data Science Bowl's 0.5 ... 0.95
 # classes of the pixels a segmentation network predicts: the boundary class keeps touching nuclei apart
@@ -105,7 +107,7 @@ def instances_from_classes(probabilities: np.ndarray, threshold: float = 0.5, mi
     sizes = np.bincount(seeds.ravel())
     seeds[sizes[seeds] < min_size] = 0
     foreground = probabilities[BACKGROUND] < 0.5
-    return _renumber(watershed(-probabilities[INTERIOR], seeds, mask=foreground | (seeds > 0)))
+    return relabel(watershed(-probabilities[INTERIOR], seeds, mask=foreground | (seeds > 0)))
 
 
 def otsu_threshold(images) -> float:
@@ -131,11 +133,4 @@ def otsu_watershed(image: np.ndarray, threshold: float, sigma: float = 1.0, min_
     peaks = peak_local_max(distance, min_distance=min_distance, labels=regions, exclude_border=False)
     markers = np.zeros(image.shape, dtype=np.int32)
     markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
-    return _renumber(watershed(-distance, markers, mask=foreground))
-
-
-def _renumber(labels: np.ndarray) -> np.ndarray:
-    values = np.unique(labels)
-    lookup = np.zeros(int(labels.max()) + 1, dtype=np.int32)
-    lookup[values[values > 0]] = np.arange(1, int((values > 0).sum()) + 1, dtype=np.int32)
-    return lookup[labels]
+    return relabel(watershed(-distance, markers, mask=foreground))

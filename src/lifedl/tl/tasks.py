@@ -48,14 +48,15 @@ _DECLARED = (
         "embed -> cluster -> evaluate on the test cells",
         scored=True,
         seed_measures=(
-            *("ari", "nmi", "ari_best", "ari_rna", "ari_protein", "knn_accuracy", "batch_asw", "batch_entropy"),
+            *("ari", "nmi", "ari_best", "ari_rna", "ari_protein", "ari_peaks", "knn_accuracy", "batch_asw"),
+            "batch_entropy",
             *("label_silhouette", "component_ari", "test_iwae_per_cell", "test_loglik_fitted_z_per_cell"),
             *("protein_r_per_cell", "protein_r_per_protein", "protein_r_per_cell_ridge"),
             "protein_r_per_cell_mean_baseline",
         ),
         compared_measures=(
             *("ari", "nmi", "ari_best", "knn_accuracy", "label_silhouette", "batch_entropy", "batch_asw"),
-            *("ari_rna", "ari_protein", "test_iwae_per_cell"),
+            *("ari_rna", "ari_protein", "ari_peaks", "test_iwae_per_cell"),
         ),
         report_note="Cells: Leiden clusters against the dataset's labels, ARI/NMI at the default resolution and "
         f"the best over the configured resolutions; label silhouette in the embedding. Label-free: {_LABEL_FREE}",

@@ -77,7 +77,7 @@ ENTRIES = (
         "the conv2d network with both dropouts kept on at prediction, averaged over mc_samples passes (MC dropout)",
         {**CONV2D, "mc_samples": 30},
         baseline="hog_logreg",
-        compared_with=("conv2d",),
+        compared_with=("conv2d", "conv2d_temperature"),
     ),
     image_classifier(
         "bayes_cnn",
@@ -85,6 +85,6 @@ ENTRIES = (
         "mc_samples networks drawn at prediction; seed 004's histogram of accuracy over posterior draws",
         {**CONV2D, "dropout": 0.0, "mc_samples": 30, "prior_sd": 1.0, "max_epochs": 120, "patience": 20},
         baseline="hog_logreg",
-        compared_with=("conv2d",),
+        compared_with=("conv2d", "conv2d_temperature"),
     ),
 )
