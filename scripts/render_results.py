@@ -88,7 +88,10 @@ def _column(table_or_row, name: str, where: str):
 
 
 def _whole_numbers(column: pd.Series) -> bool:
-    """A column of counts (jobs, cells, dimensions): whole numbers, not all of them 0 or 1 (scores)."""
+    """A column of counts or identifiers (jobs, cells, dimensions, seeds): written as integers, or whole numbers
+    not all of them 0 or 1 (a score column of 0.0 and 1.0 stays a score)."""
+    if pd.api.types.is_integer_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        return True  # a seed column of zeros is still a seed
     if not pd.api.types.is_numeric_dtype(column) or column.dropna().empty:
         return False
     values = column.dropna()

@@ -107,6 +107,13 @@ def test_a_table_leaves_out_rows_without_the_measures_asked_for(render_results, 
     assert "| vae | -653.4 | 693 |" in text and "| pca |" not in text
 
 
+def test_integer_columns_print_as_integers_even_when_all_zero(render_results, results):
+    """A seed column of zeros is no score: it prints 0, not 0.000, while a score column of 0.0 / 1.0 keeps the format."""
+    (results / "d" / "runs.tsv").write_text("arch\tseed\tacc\npca\t0\t1.0\nvae\t0\t0.0\n")
+    text = render_results.render("{{ table results/d/runs.tsv | arch, seed, acc | .3f }}\n", results)
+    assert "| pca | 0 | 1.000 |" in text and "| vae | 0 | 0.000 |" in text
+
+
 def test_the_readme_types_no_result_by_hand(repo):
     """Results live in docs/results.md, generated from results files; the README links there. A score or a
     log-likelihood typed into the README (0.513, -653.4) would drift from the code that produced it."""

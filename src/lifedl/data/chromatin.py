@@ -40,6 +40,11 @@ class PeakSimulationParams:
     seed: int = 0
 
 
+def lineage_of(cell_type: np.ndarray, n_types: int, n_lineages: int) -> np.ndarray:
+    """The lineage of each type: consecutive types share one (types 0..n/2-1 and n/2..n-1 with 2 lineages)."""
+    return np.asarray(cell_type) * n_lineages // n_types
+
+
 def draw_fragments(
     cell_type: np.ndarray, n_types: int, params: PeakSimulationParams, rng: np.random.Generator,
     same_accessibility: tuple[int, int] | None = None,
@@ -69,7 +74,7 @@ def draw_fragments(
     rate = np.full((n_types, params.n_peaks), params.background_rate)
     shared = next(regions)
     opened_by[shared], rate[:, shared] = "shared", params.open_rate
-    lineage = np.arange(n_types) * params.n_lineages // n_types
+    lineage = lineage_of(np.arange(n_types), n_types, params.n_lineages)
     for block in range(params.n_lineages):
         regions_of_lineage = next(regions)
         if n_lineage:
@@ -107,7 +112,9 @@ def simulate_peaks(params: PeakSimulationParams = PeakSimulationParams()) -> ad.
     obs = pd.DataFrame(
         {
             "cell_type": pd.Categorical([f"type_{t}" for t in cell_type], names),
-            "lineage": pd.Categorical([f"lineage_{t * params.n_lineages // params.n_types}" for t in cell_type]),
+            "lineage": pd.Categorical(
+                [f"lineage_{k}" for k in lineage_of(cell_type, params.n_types, params.n_lineages)]
+            ),
         },
         index=[f"cell{i}" for i in range(params.n_cells)],
     )

@@ -47,7 +47,7 @@ class LSIModel(TrainedModel):
         return {"lsi": state, "regions": self.gene_names, "kept": torch.from_numpy(self.kept)}
 
 
-class PeakVIModel(TrainedModel):
+class PeakVAEModel(TrainedModel):
     def __init__(self, network: PeakVAE, params, regions, final_metrics=None):
         self.arch, self.network, self.params = "peak_vae", network.eval(), dict(params)
         self.gene_names, self.final_metrics = list(regions), dict(final_metrics or {})  # regions (see LSIModel)
@@ -80,8 +80,8 @@ def setup(adata: ad.AnnData, params: dict, spec, seed: int, arch: str = "peak_va
         torch.manual_seed(seed)
         network = PeakVAE(len(regions), params["n_latent"], params["n_hidden"], params["n_layers"], params["dropout"])
 
-    def finish(result: FitResult) -> PeakVIModel:
-        return PeakVIModel(network, params, regions, result.metrics)
+    def finish(result: FitResult) -> PeakVAEModel:
+        return PeakVAEModel(network, params, regions, result.metrics)
 
     return Setup(network=network, arrays={"counts": counts}, finish=finish)
 
@@ -95,4 +95,4 @@ def from_checkpoint(checkpoint: dict):
         len(checkpoint["regions"]), params["n_latent"], params["n_hidden"], params["n_layers"], params["dropout"]
     )
     network.load_state_dict(checkpoint["state_dict"])
-    return PeakVIModel(network, params, checkpoint["regions"], checkpoint["final_metrics"])
+    return PeakVAEModel(network, params, checkpoint["regions"], checkpoint["final_metrics"])
