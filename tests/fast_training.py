@@ -36,7 +36,7 @@ def fast_params(name: str) -> dict:
     by_task = BY_TASK.get((arch.task, arch.data_kind), {})
     wanted = {**SMALL, **by_task}
     params = {key: min(value, arch.defaults[key]) for key, value in wanted.items() if key in arch.defaults}
-    if "learning_rate" in by_task:  # a faster rate, not a smaller one
+    if "learning_rate" in by_task and "learning_rate" in arch.defaults:  # a faster rate, not a smaller one
         params["learning_rate"] = by_task["learning_rate"]
     if arch.defaults.get("search"):
         params["search"] = {}

@@ -53,6 +53,26 @@ def test_a_draw_is_one_network_for_every_image(images, tmp_path):
         np.testing.assert_allclose(model.draws_of_images(stacked, seed=5), draws)  # seeded
 
 
+def test_temperature_scaling_divides_the_conv2d_networks_logits_without_training_again(images, tmp_path):
+    from lifedl.tl.classification import uncertainty_metrics
+
+    conv2d = fit("conv2d", images, tmp_path / "conv2d", max_epochs=6, learning_rate=3e-3)
+    scaled = fit("conv2d_temperature", images, tmp_path / "scaled", models={"conv2d": conv2d})
+    for name, weights in conv2d.trained.network.state_dict().items():
+        torch.testing.assert_close(scaled.trained.network.state_dict()[name], weights)
+    validation = images[(images.obs["lifedl_split"] == "validation").to_numpy()]
+    truth = validation.obs["label"].astype(str).to_numpy()
+    nll = {
+        name: uncertainty_metrics(truth, model.predict_proba(validation), model.classes)["nll"]
+        for name, model in (("conv2d", conv2d), ("scaled", scaled))
+    }
+    assert scaled.trained.temperature != 1.0 and conv2d.trained.temperature == 1.0
+    assert scaled.final_metrics["temperature"] == scaled.trained.temperature
+    assert nll["scaled"] <= nll["conv2d"] + 1e-9  # the temperature minimises the validation NLL (T = 1 included)
+    with pytest.raises(Exception, match="conv2d"):  # nothing to scale without the trained network
+        fit("conv2d_temperature", images, tmp_path / "alone")
+
+
 def test_the_hog_baseline_chooses_c_on_validation_and_gives_probabilities(images, tmp_path):
     model = fit("hog_logreg", images, tmp_path)
     assert model.final_metrics["C"] in model.params["C_values"] and model.final_metrics["val_accuracy"] > 0.5

@@ -114,7 +114,11 @@ def test_temperature_scaling_recovers_a_planted_temperature():
 def test_the_calibration_baselines_fit_on_validation_cells(cells, tmp_path):
     from lifedl.tl.classification import uncertainty_metrics
 
-    scaled = fit("mlp_temperature", cells, tmp_path / "ts", roles=ROLES)
+    mlp = fit("mlp", cells, tmp_path / "mlp", roles=ROLES)
+    scaled = fit("mlp_temperature", cells, tmp_path / "ts", roles=ROLES, models={"mlp": mlp})
+    for name, weights in mlp.trained.network.state_dict().items():  # the mlp's network, not trained again
+        torch.testing.assert_close(scaled.trained.network.state_dict()[name], weights)
+    assert mlp.trained.temperature == 1.0  # the mlp itself unscaled
     validation = (cells.obs["lifedl_split"] == "validation").to_numpy() & (
         cells.obs["cell_type"] != "type_3"
     ).to_numpy()

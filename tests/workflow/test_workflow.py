@@ -43,7 +43,13 @@ def test_make_reproduce_replicates_what_its_config_names_and_no_more(repo, tmp_p
     plan = result.stdout + result.stderr
     assert "results/janggu_oct4_mafk/replicates/cnn/seed4/metrics.tsv" in plan
     assert "results/janggu_oct4_mafk/replicates/bilstm/" not in plan  # skipped there...
-    assert "results/amp_peptides/replicates/bilstm/seed4/metrics.tsv" in plan  # ...not on the peptides
+    assert "results/sim_motif_order/replicates/bilstm/seed4/metrics.tsv" in plan  # ...not on the order task
+    assert "results/amp_peptides/replicates/transformer/seed4/metrics.tsv" in plan
+    # a deterministic baseline is fitted once: its main scores stand for every seed
+    assert "/replicates/kmer/" not in plan and "/replicates/hog_logreg/" not in plan
+    # the calibration baseline scales the network of its own seed
+    scaled = re.search(r"input: ([^\n]*)\n\s*output: results/cell_images/replicates/conv2d_temperature/seed4/", plan)
+    assert scaled and "results/cell_images/replicates/conv2d/seed4/model.ckpt" in scaled.group(1)
     assert "results/pbmc3k_labelled/replicates/bnn/seed4/metrics.tsv" in plan
     assert "results/pbmc68k_reduced/replicates/" not in plan
     budgets = set(re.findall(r"results/(\w+)/realism_budget/scgan.tsv", plan))
@@ -300,6 +306,7 @@ def test_tiny_run_writes_every_output(tiny_run):
     assert by_arch[one_hot].between(-1, 1).all() and by_arch.drop(one_hot).isna().all()
     over_seeds = pd.read_csv(seq / "seeds.tsv", sep="\t").set_index("arch")  # seed 0 (the main models) and 1
     assert list(over_seeds.index) == list(scored["arch"]) and (over_seeds["n_seeds"] == 2).all()
+    assert not (seq / "replicates/kmer").exists() and over_seeds.loc["kmer", "auroc_sd"] == 0  # fitted once
     replicate = pd.read_csv(seq / "replicates/cnn/seed1/metrics.tsv", sep="\t")["auroc"].iloc[0]
     main = classifiers.set_index("arch").loc["cnn", "auroc"]
     assert over_seeds.loc["cnn", "auroc_mean"] == pytest.approx((main + replicate) / 2)

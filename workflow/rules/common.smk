@@ -57,8 +57,11 @@ def scored_archs(dataset):
 
 
 def used_models(wildcards):
-    """The trained models (main seed) an architecture uses, e.g. the CNN oracle of dqn_oracle."""
+    """The trained models an architecture uses, of its own seed: the CNN oracle of dqn_oracle, the network that
+    conv2d_temperature scales (a replicate seed uses that seed's replicate)."""
     used = get_architecture(wildcards.arch).uses_models
+    if "seed" in wildcards.keys():
+        return [f"results/{wildcards.dataset}/replicates/{name}/seed{wildcards.seed}/model.ckpt" for name in used]
     return [f"results/{wildcards.dataset}/models/{name}/model.ckpt" for name in used]
 
 
@@ -158,13 +161,17 @@ def replicate_datasets():
 
 def seed_metric_files(dataset):
     """(metrics file, seed) of every scored architecture and seed: the main model's, then the replicates' (none
-    for the architectures config 'replicates.skip' names for this data set)."""
+    for the architectures config 'replicates.skip' names for this data set; a deterministic one's main scores
+    stand for every seed)."""
     extra = [seed for seed in dict.fromkeys(config["replicates"]["seeds"]) if seed != config["seed"]]
     skipped = config["replicates"]["skip"].get(dataset, [])
     files = []
     for arch in scored_archs(dataset):
-        files.append((f"results/{dataset}/metrics/{arch}.tsv", config["seed"]))
-        if arch not in skipped:
+        main = f"results/{dataset}/metrics/{arch}.tsv"
+        files.append((main, config["seed"]))
+        if get_architecture(arch).deterministic:  # every seed would fit it the same: the main seed's scores
+            files += [(main, seed) for seed in extra]
+        elif arch not in skipped:
             files += [(f"results/{dataset}/replicates/{arch}/seed{seed}/metrics.tsv", seed) for seed in extra]
     return files
 

@@ -5,7 +5,8 @@ calibration baseline, MC dropout and a Bayesian CNN, against logistic regression
   multinomial logistic regression, its C chosen by the validation images' negative log-likelihood. The baseline.
 - ``conv2d``: the seed's network: 3 x 3 convolution (32 maps, padded), dropout 0.2, 3 x 3 convolution (32),
   2 x 2 max-pooling, a dense layer of ``n_hidden`` (ReLU), dropout 0.5, the class logits; softmax confidence.
-- ``conv2d_temperature``: the same with temperature scaling fitted on the validation images (Guo et al. 2017).
+- ``conv2d_temperature``: conv2d's trained network of the same seed (not trained again) with temperature scaling
+  fitted on the validation images (Guo et al. 2017).
 - ``conv2d_mc_dropout``: the same network; at prediction both dropouts stay on, averaged over ``mc_samples``
   passes (Gal & Ghahramani 2016).
 - ``bayes_cnn``: the same architecture with a Gaussian posterior over every weight, fitted by Bayes by backprop
@@ -31,7 +32,7 @@ from lifedl.data.splits import TRAIN, VALIDATION, split_of
 from lifedl.errors import LifedlError
 from lifedl.models.base import FitResult, Setup, TrainedModel
 from lifedl.nn.bayes import BayesConv2d, BayesLinear, one_draw
-from lifedl.tl.classification import fit_temperature, validation_scores
+from lifedl.tl.classification import temperature_scaled, validation_scores
 
 CHUNK = 256  # images per forward pass at prediction
 
@@ -207,10 +208,22 @@ def _fit_hog(images, codes, split, classes, params: dict) -> HogModel:
     return model
 
 
-def setup(adata: ad.AnnData, params: dict, spec: DatasetSpec, seed: int, arch: str = "conv2d") -> Setup:
+def setup(
+    adata: ad.AnnData, params: dict, spec: DatasetSpec, seed: int, arch: str = "conv2d", models=None
+) -> Setup:  # fmt: skip
     images, codes, split, classes = image_rows(adata, spec, arch)
     if arch == "hog_logreg":
         return Setup(network=None, arrays={}, finish=lambda result: _fit_hog(images, codes, split, classes, params))
+    if arch == "conv2d_temperature":  # conv2d's network of the same seed, one number added on the validation images
+
+        def scale(result) -> ConvClassifierModel:
+            validation = np.flatnonzero(split == VALIDATION)
+            with torch.no_grad():
+                logits = models["conv2d"]._logits(images[validation]).numpy()
+            model = temperature_scaled(models["conv2d"], arch, logits, codes[validation])
+            return _with_validation_scores(model, images, codes, validation, seed)
+
+        return Setup(network=None, arrays={}, finish=scale)
     size = images.shape[-1]
     if images.shape[1] != 1 or images.shape[-2] != size or size % 2:
         raise LifedlError(
@@ -225,19 +238,17 @@ def setup(adata: ad.AnnData, params: dict, spec: DatasetSpec, seed: int, arch: s
 
     def finish(result: FitResult) -> ConvClassifierModel:
         model = ConvClassifierModel(arch, network, params, classes, size, result.metrics)
-        validation = np.asarray(result.val_index, dtype=np.int64)
-        if arch == "conv2d_temperature":  # the one number it adds, chosen on the validation images
-            with torch.no_grad():
-                logits = model._logits(images[validation]).numpy()
-            model.temperature = fit_temperature(logits, codes[validation])
-            model.final_metrics["temperature"] = model.temperature
-        if len(validation):
-            probabilities = model.draws_of_images(images[validation], seed).mean(axis=0)
-            truth = np.asarray(classes)[codes[validation]]
-            model.final_metrics.update(validation_scores(truth, probabilities, classes))
-        return model
+        return _with_validation_scores(model, images, codes, np.asarray(result.val_index, dtype=np.int64), seed)
 
     return Setup(network=network, arrays=arrays, finish=finish, split=split)
+
+
+def _with_validation_scores(model, images, codes, validation: np.ndarray, seed: int) -> ConvClassifierModel:
+    if len(validation):
+        probabilities = model.draws_of_images(images[validation], seed).mean(axis=0)
+        truth = np.asarray(model.classes)[codes[validation]]
+        model.final_metrics.update(validation_scores(truth, probabilities, model.classes))
+    return model
 
 
 def from_checkpoint(checkpoint: dict):

@@ -46,8 +46,11 @@ class Architecture:
     figures: tuple[str, ...] = ()
     # dataset roles (datasets.tsv columns) that must be filled for a data set to run this architecture
     needs: tuple[str, ...] = ()
-    # architectures whose trained models (same data set, the main seed) this one uses: trained before it
+    # architectures whose trained models (same data set, same seed) this one uses: trained before it
     uses_models: tuple[str, ...] = ()
+    # no seed changes what it fits or scores (no random initialisation, sampling or clustering: a grid search of a
+    # convex fit, a threshold): its replicate seeds reuse the main seed's scores instead of fitting it again
+    deterministic: bool = False
     # corrects the cells it embeds together (ComBat, Harmony): no model that embeds one new cell alone, so no
     # MLflow pyfunc model is logged for it
     corrects_together: bool = False

@@ -8,8 +8,9 @@ All three read the cells' scaled PCA (fitted on the train split's cells alone) t
   averaged over ``mc_samples`` passes (Gal & Ghahramani 2016).
 - ``bnn``: Bayes by backprop (``lifedl.nn.bayes``), ELBO = cross-entropy + KL(q(w) || prior) per training cell
   (parts ``cross_entropy`` and ``kl``); predictions average ``mc_samples`` networks drawn from q(w).
-- ``mlp_temperature``: the mlp with temperature scaling (Guo et al. 2017): one temperature dividing its logits,
-  fitted on the validation cells' negative log-likelihood; the simple calibration the others must beat.
+- ``mlp_temperature``: the mlp's trained network of the same seed (not trained again) with temperature scaling
+  (Guo et al. 2017): one temperature dividing its logits, fitted on the validation cells' negative log-likelihood;
+  the simple calibration the others must beat.
 - ``mlp_ensemble``: a deep ensemble (Lakshminarayanan et al. 2017) of ``n_members`` mlps from different
   initialisations, trained side by side on the same minibatches (early stopping on their summed loss);
   predictions average the members' probabilities.
@@ -30,12 +31,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from lifedl.data.spec import DatasetSpec
-from lifedl.data.splits import TRAIN, split_of
+from lifedl.data.splits import TRAIN, VALIDATION, split_of
 from lifedl.models.base import FitResult, Setup, TrainedModel
 from lifedl.nn.bayes import BayesLinear
 from lifedl.pp.counts import log_normalise, model_counts
 from lifedl.pp.pca import ScaledPCA
-from lifedl.tl.classification import fit_temperature, validation_scores
+from lifedl.tl.classification import temperature_scaled, validation_scores
 
 MAX_VALUE = 10.0  # scanpy's scale clip, as the pca baseline
 
@@ -149,9 +150,22 @@ class CellClassifierModel(TrainedModel):
         }
 
 
-def setup(adata: ad.AnnData, params: dict, spec: DatasetSpec, seed: int, arch: str = "mlp") -> Setup:
+def setup(
+    adata: ad.AnnData, params: dict, spec: DatasetSpec, seed: int, arch: str = "mlp", models=None
+) -> Setup:  # fmt: skip
     keep, labels = spec.labelled_training_rows(adata, arch, unit="cell")
     split = split_of(adata, spec.where)[keep]
+    if arch == "mlp_temperature":  # the mlp's network of the same seed, one number added on the validation cells
+
+        def scale(result) -> CellClassifierModel:
+            trained, validation = models["mlp"], np.flatnonzero(split == VALIDATION)
+            features = trained.features(adata[keep][validation])
+            index = {name: code for code, name in enumerate(trained.classes)}
+            codes = np.array([index[str(label)] for label in np.asarray(labels)[validation]], dtype=np.int64)
+            model = temperature_scaled(trained, arch, trained.logits(features), codes)
+            return _with_validation_scores(model, features, codes, seed)
+
+        return Setup(network=None, arrays={}, finish=scale)
     classes = sorted(set(labels))
     expression = log_normalise(model_counts(adata[keep], what=spec.where), params["target_sum"]).toarray()
     pca = ScaledPCA.fit(expression[split == TRAIN], params["n_components"], MAX_VALUE, seed)
@@ -171,16 +185,17 @@ def setup(adata: ad.AnnData, params: dict, spec: DatasetSpec, seed: int, arch: s
     def finish(result: FitResult) -> CellClassifierModel:
         model = CellClassifierModel(arch, network, params, classes, adata.var_names, pca, scale, result.metrics)
         val = np.asarray(result.val_index, dtype=np.int64)
-        if arch == "mlp_temperature":  # the one number it adds, chosen on the validation cells
-            model.temperature = fit_temperature(model.logits(arrays["features"][val]), arrays["label"][val])
-            model.final_metrics["temperature"] = model.temperature
-        if len(val):
-            probabilities = model.draws(arrays["features"][val], seed).mean(axis=0)
-            truth = np.asarray(classes)[arrays["label"][val]]
-            model.final_metrics.update(validation_scores(truth, probabilities, classes))
-        return model
+        return _with_validation_scores(model, arrays["features"][val], arrays["label"][val], seed)
 
     return Setup(network=network, arrays=arrays, finish=finish, split=split)
+
+
+def _with_validation_scores(model, features: np.ndarray, codes: np.ndarray, seed: int) -> CellClassifierModel:
+    if len(codes):
+        probabilities = model.draws(features, seed).mean(axis=0)
+        truth = np.asarray(model.classes)[codes]
+        model.final_metrics.update(validation_scores(truth, probabilities, model.classes))
+    return model
 
 
 def from_checkpoint(checkpoint: dict) -> CellClassifierModel:

@@ -157,3 +157,17 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
         return -float(scaled[np.arange(len(labels)), labels].mean())
 
     return float(np.exp(minimize_scalar(nll, bounds=(-3, 3), method="bounded").x))
+
+
+def temperature_scaled(trained, arch: str, logits: np.ndarray, labels: np.ndarray):
+    """A trained classifier's copy named ``arch`` whose logits one temperature divides, fitted on the validation
+    rows' ``logits`` (before any temperature) and class codes: the calibration baseline reuses the network of the
+    same seed instead of training it a second time. ``trained`` has ``arch``, ``temperature`` and
+    ``final_metrics``."""
+    import copy
+
+    model = copy.copy(trained)  # shares the network: nothing of it changes
+    model.arch, model.final_metrics = arch, dict(trained.final_metrics)
+    model.temperature = fit_temperature(logits, labels)
+    model.final_metrics["temperature"] = model.temperature
+    return model

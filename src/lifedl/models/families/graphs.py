@@ -12,6 +12,7 @@ ENTRIES = (
         {"column": "calc"},
         plan="none",
         baseline="",
+        deterministic=True,
     ),
     molecule_regressor(
         "fingerprint",
@@ -19,6 +20,7 @@ ENTRIES = (
         {"radius": 2, "n_bits": 2048, "alphas": [0.1, 1.0, 10.0, 100.0]},
         plan="none",
         baseline="",
+        deterministic=True,
     ),
     molecule_regressor(
         "gcn",

@@ -50,7 +50,13 @@ DQN = {
 }
 
 baseline = family(
-    module="lifedl.models.kmer", data_kind="sequences", task="classifier", plan="none", baseline="", needs=("labels",)
+    module="lifedl.models.kmer",
+    data_kind="sequences",
+    task="classifier",
+    plan="none",
+    baseline="",
+    needs=("labels",),
+    deterministic=True,
 )
 network = family(
     module="lifedl.models.sequence",

@@ -37,8 +37,11 @@ ENTRIES = (
     ),
     classifier(
         "mlp_temperature",
-        "the mlp with temperature scaling fitted on the validation cells (Guo et al. 2017): the calibration baseline",
-        CELL_CLASSIFIER,
+        "the mlp's network of the same seed (not trained again) with temperature scaling fitted on the validation "
+        "cells (Guo et al. 2017): the calibration baseline",
+        {"mc_samples": 0},  # one deterministic pass; the network and its settings are the trained model's
+        plan="none",
+        uses_models=("mlp",),
     ),
     classifier(
         "mlp_ensemble",
