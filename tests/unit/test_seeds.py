@@ -27,3 +27,30 @@ def test_comparisons_pair_the_same_seeds_only():
     table = paired_comparisons(per_seed, [("vae", "pca")], ["ari", "nmi"])
     assert table["measure"].tolist() == ["ari"] and table["n_seeds"].iloc[0] == 2  # seed 2 has no pair
     np.testing.assert_allclose(table["difference_mean"].iloc[0], 0.4)
+
+
+def test_a_baseline_also_named_in_compared_with_is_compared_once_and_a_file_may_stand_for_several_seeds(tmp_path):
+    """conv2d_mc_dropout is compared with conv2d_temperature as a baseline of its task and by its compared_with: one
+    row per measure. hog_logreg, deterministic, passes its one metrics file for every seed."""
+    from lifedl import steps
+
+    files, seeds = [], []
+    rng = np.random.default_rng(0)
+    for arch in ("hog_logreg", "conv2d_temperature", "conv2d", "conv2d_mc_dropout"):
+        for seed in range(3):
+            path = tmp_path / f"{arch}_{seed}.tsv"
+            if arch == "hog_logreg" and seed:
+                path = tmp_path / f"{arch}_0.tsv"  # the main seed's scores stand for the others
+            else:
+                pd.DataFrame({"arch": [arch], "accuracy": [rng.uniform(0.8, 0.9)], "ece": [rng.uniform(0, 0.1)]}).to_csv(
+                    path, sep="\t", index=False
+                )
+            files.append(str(path))
+            seeds.append(seed)
+    steps.seed_summary(files, seeds, str(tmp_path / "seeds.tsv"), str(tmp_path / "comparisons.tsv"))
+    comparisons = pd.read_csv(tmp_path / "comparisons.tsv", sep="\t")
+    assert not comparisons.duplicated(["arch", "baseline", "measure"]).any()
+    pair = comparisons[(comparisons["arch"] == "conv2d_mc_dropout") & (comparisons["baseline"] == "conv2d_temperature")]
+    assert sorted(pair["measure"]) == ["accuracy", "ece"] and (pair["n_seeds"] == 3).all()
+    summary = pd.read_csv(tmp_path / "seeds.tsv", sep="\t").set_index("arch")
+    assert summary.loc["hog_logreg", "n_seeds"] == 3 and summary.loc["hog_logreg", "accuracy_sd"] == 0

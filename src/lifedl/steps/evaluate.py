@@ -70,6 +70,7 @@ def seed_summary(
     models = [arch for arch in order if get_architecture(arch).baseline]
     pairs = [(model, baseline) for model in models for baseline in baselines if task[model] == task[baseline]]
     pairs += [(arch, other) for arch in order for other in get_architecture(arch).compared_with if other in order]
+    pairs = list(dict.fromkeys(pairs))  # a compared_with naming a baseline of its task: one row, not two
     comparisons = paired_comparisons(per_seed, pairs, measures_of(task.values(), "compared_measures"))
     within = []
     for arch in order:
