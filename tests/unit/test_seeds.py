@@ -42,9 +42,9 @@ def test_a_baseline_also_named_in_compared_with_is_compared_once_and_a_file_may_
             if arch == "hog_logreg" and seed:
                 path = tmp_path / f"{arch}_0.tsv"  # the main seed's scores stand for the others
             else:
-                pd.DataFrame({"arch": [arch], "accuracy": [rng.uniform(0.8, 0.9)], "ece": [rng.uniform(0, 0.1)]}).to_csv(
-                    path, sep="\t", index=False
-                )
+                pd.DataFrame(
+                    {"arch": [arch], "accuracy": [rng.uniform(0.8, 0.9)], "ece": [rng.uniform(0, 0.1)]}
+                ).to_csv(path, sep="\t", index=False)
             files.append(str(path))
             seeds.append(seed)
     steps.seed_summary(files, seeds, str(tmp_path / "seeds.tsv"), str(tmp_path / "comparisons.tsv"))
