@@ -53,7 +53,7 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	scripts/timed-run.sh $(BIN)/snakemake $(CORES) $(DATASET_ARGS) $(SNAKEMAKE_ARGS)
+	scripts/timed-run.sh $(BIN)/snakemake $(CORES) --configfile config/make_run.yaml $(DATASET_ARGS) $(SNAKEMAKE_ARGS)
 
 # The default run plus the experiments it leaves out for time (config/reproduce.yaml), with scvi-tools' peers
 # (SCVI, TOTALVI) run in .venv-bench, scvi-tools' own pinned environment (lifedl.models.peers).
