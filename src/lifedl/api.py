@@ -15,6 +15,7 @@ No MLflow run is made; the workflow's train rule does that.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -206,7 +207,7 @@ def _check_fits(adata: ad.AnnData, architecture, spec) -> None:
             f"architectures that read {spec.kind} ({', '.join(fitting)}), or pass data of the kind it reads."
         )
     # 'split' names the sheet's test rows; fit draws a split where the data has none
-    missing = [role for role in architecture.needs if role != "split" and not getattr(spec, role)]
+    missing = [role for role in architecture.missing_needs(dataclasses.asdict(spec)) if role != "split"]
     if missing:
         raise LifedlError(
             f"{where}: '{architecture.name}' needs the role(s) {missing}, which neither roles= nor the data's "

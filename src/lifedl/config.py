@@ -199,18 +199,19 @@ def dataset_architectures(config_architectures: list[str], row: dict[str, str], 
                 f"{sheet_path}: dataset '{row['id']}' (kind '{kind}') lists architecture '{name}', which reads "
                 f"'{architecture.data_kind}' data; remove it from the row's 'architectures'."
             )
-        missing = [column for column in architecture.needs if not row.get(column, "")]
+        missing = architecture.missing_needs(row)
         if missing:
             raise LifedlError(
                 f"{sheet_path}: dataset '{row['id']}' lists architecture '{name}', which needs the column(s) "
-                f"{missing} filled; fill them or remove '{name}' from its 'architectures'."
+                f"{missing} filled (planted_doublets: a doublets: source); fill them or remove '{name}' from its "
+                "'architectures'."
             )
     chosen = [
         name
         for name in config_architectures
         if get_architecture(name).reads(kind)
         and (not listed or name in listed)
-        and all(row.get(column, "") for column in get_architecture(name).needs)
+        and not get_architecture(name).missing_needs(row)
     ]
     baselines = [get_architecture(name).baseline for name in chosen if get_architecture(name).baseline]
     if row.get("batch", "") and any(get_architecture(name).batch_aware for name in chosen):

@@ -176,6 +176,12 @@ def _surest(probabilities, predicted, truth, model, code, correct):
     return list(chosen[np.argsort(-probabilities[chosen].max(axis=1), kind="stable")])
 
 
+def _doublet_scores(inputs, spec, options):
+    from lifedl.pl.doublets import doublet_figure
+
+    return doublet_figure(dict(inputs))
+
+
 def _scgan_realism_curve(inputs, spec, options):
     from lifedl.pl.scgan import realism_curve_figure
 
@@ -391,6 +397,7 @@ FIGURES: dict[str, Figure] = {
         # cells sampled from the prior of each model naming it, beside the real ones
         Figure("generation", _each_named("models/{arch}/model.ckpt", qc="qc.h5ad"), _generation, min_named=2),
         Figure("segmentation", _each_named("models/{arch}/model.ckpt", qc="qc.h5ad"), _segmentation),
+        Figure("doublet_scores", _each_named("predictions/{arch}.tsv"), _doublet_scores, min_named=2),
         Figure(
             "scgan_realism_curve",
             _first_named({"history": "models/{arch}/history.tsv", "table": "metrics/{arch}.tsv"}),

@@ -10,11 +10,12 @@ from lifedl.errors import LifedlError
 from lifedl.models import ARCHITECTURES, architectures_of_task, get_architecture
 
 # the cell representations that run without a batch column and in lifedl's environment (the batch-correcting
-# baselines: test_batch_baselines; the scvi-tools peers: tests/models/test_peers.py)
+# baselines: test_batch_baselines; the scvi-tools peers: tests/models/test_peers.py; snf, which uses the pca and ae:
+# tests/models/test_network_fusion.py)
 UNBATCHED = [
     a
     for a in architectures_of_task("representation", data_kind="cells")
-    if not get_architecture(a).needs and not get_architecture(a).environment
+    if not get_architecture(a).needs and not get_architecture(a).environment and not get_architecture(a).uses_models
 ]
 from lifedl.models.base import load_model, save_checkpoint
 from lifedl.models.vae import VAE

@@ -49,7 +49,7 @@ def _pipeline(qc_file, directory, arch, seed):
     [
         a
         for a in architectures_of_task("representation", data_kind="cells+protein")
-        if not get_architecture(a).needs and not get_architecture(a).environment
+        if not get_architecture(a).needs and not get_architecture(a).environment and not get_architecture(a).uses_models
     ],
 )
 def test_same_seed_same_embedding_and_metrics_other_seed_differs(qc_file, tmp_path, arch):

@@ -84,11 +84,12 @@ def load_source(spec: DatasetSpec, cache_dir: str | Path, limits: DownloadLimits
         "url": lambda spec, cache_dir: _load_url(spec, cache_dir, limits),
         "pypi": _load_pypi,
         "simulated": _load_simulated,
+        "doublets": lambda spec, cache_dir: _load_doublets(spec, cache_dir, limits),
     }
     if spec.source_kind not in readers:
         raise LifedlError(
             f"{spec.sheet}: dataset '{spec.id}' has source '{spec.source}'; the source must start with "
-            "'builtin:', 'url:', 'pypi:' or 'simulated:'."
+            "'builtin:', 'url:', 'pypi:', 'simulated:' or 'doublets:'."
         )
     allowed = {
         "sequences": ("simulated", "pypi"),
@@ -251,26 +252,51 @@ def _load_simulated(spec: DatasetSpec, cache_dir: Path) -> ad.AnnData:
 
 def _simulate(spec: DatasetSpec, params_class, simulate) -> ad.AnnData:
     """Parse ``simulated:key=value,...`` into ``params_class`` and run ``simulate``."""
+    params = _parse_params(spec, spec.argument, params_class, "simulation", "simulated:n_cells=2000,n_types=5")
+    try:
+        return simulate(params)
+    except ValueError as error:
+        raise LifedlError(f"{spec.sheet}: dataset '{spec.id}': {error}") from error
+
+
+def _parse_params(spec: DatasetSpec, text: str, params_class, what: str, example: str):
+    """``key=value,...`` as ``params_class`` (each value of its field's type); unknown keys and bad values name the
+    row, the ``what`` parameters allowed and an ``example``."""
     fields = {f.name: f.type for f in dataclasses.fields(params_class)}
     values = {}
-    for item in filter(None, spec.argument.split(",")):
+    for item in filter(None, text.split(",")):
         key, _, value = item.partition("=")
         key = key.strip()
         if key not in fields:
             raise LifedlError(
-                f"{spec.sheet}: dataset '{spec.id}' has unknown simulation parameter '{key}'; "
-                f"allowed: {', '.join(fields)} (e.g. simulated:n_cells=2000,n_types=5)."
+                f"{spec.sheet}: dataset '{spec.id}' has unknown {what} parameter '{key}'; "
+                f"allowed: {', '.join(fields)} (e.g. {example})."
             )
         try:
             values[key] = {"int": int, "str": str}.get(getattr(fields[key], "__name__", fields[key]), float)(value)
         except ValueError:
-            raise LifedlError(
-                f"{spec.sheet}: dataset '{spec.id}': simulation parameter {key}={value!r} is not a number."
-            )
+            raise LifedlError(f"{spec.sheet}: dataset '{spec.id}': {what} parameter {key}={value!r} is not a number.")
     try:
-        return simulate(params_class(**values))
+        return params_class(**values)
     except ValueError as error:
         raise LifedlError(f"{spec.sheet}: dataset '{spec.id}': {error}") from error
+
+
+def _load_doublets(spec: DatasetSpec, cache_dir: Path, limits: DownloadLimits) -> ad.AnnData:
+    """``doublets:rate=0.1,types=celltype,seed=0:<source>``: the cells of ``<source>`` (read as its own row would be,
+    with the row's checksum and format) with doublets planted (:mod:`lifedl.data.doublets`)."""
+    from lifedl.data.doublets import DoubletParams, plant_doublets
+
+    arguments, _, inner = spec.argument.partition(":")
+    example = "doublets:rate=0.1,types=celltype,seed=0:pypi:..."
+    params = _parse_params(spec, arguments, DoubletParams, "doublet", example)
+    if not inner or spec.kind != "cells":
+        raise LifedlError(
+            f"{spec.sheet}: dataset '{spec.id}' has source '{spec.source}' of kind '{spec.kind}'; doublets are made "
+            f"of cells (kind 'cells'), whose own source follows the parameters ({example})."
+        )
+    cells = load_source(dataclasses.replace(spec, source=inner, labels=params.types), cache_dir, limits)
+    return plant_doublets(cells, params)
 
 
 def _load_url(spec: DatasetSpec, cache_dir: Path, limits: DownloadLimits) -> ad.AnnData:

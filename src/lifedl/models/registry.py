@@ -15,6 +15,9 @@ from lifedl.tl.tasks import TASKS  # what the workflow does after training, per 
 
 # The data kinds a kind also feeds besides its own: the RNA of CITE-seq cells is cells data.
 ALSO_FEEDS = {"cells+protein": ("cells",), "cells+peaks": ("cells",)}
+# Needs that no sheet column fills: what the data set's source made of its cells (planted doublets, whose labels
+# the doublet detectors are scored on; lifedl.data.doublets)
+DERIVED_NEEDS = {"planted_doublets": lambda row: str(row.get("source", "")).startswith("doublets:")}
 # Training plans (lifedl.train.plans): generic (one optimiser, early stopping on val/loss), dgd, gan, agent
 # (reinforcement learning: the agent makes its own data), none (no loop).
 PLANS = ("generic", "dgd", "gan", "agent", "none")
@@ -44,7 +47,8 @@ class Architecture:
     # the figures it is drawn in (names in lifedl.figures.FIGURES): each is drawn from the architectures naming it
     # that run on a data set, where there are as many as it needs (a three-model panel: three)
     figures: tuple[str, ...] = ()
-    # dataset roles (datasets.tsv columns) that must be filled for a data set to run this architecture
+    # dataset roles (datasets.tsv columns) that must be filled for a data set to run this architecture, or what its
+    # source must have made (DERIVED_NEEDS: planted doublets)
     needs: tuple[str, ...] = ()
     # architectures whose trained models (same data set, same seed) this one uses: trained before it
     uses_models: tuple[str, ...] = ()
@@ -82,6 +86,15 @@ class Architecture:
                 f"architecture '{self.name}': unknown capabilities {unknown}, task '{self.task}' or plan "
                 f"'{self.plan}'; known: {sorted(CAPABILITIES)}, {list(TASKS)}, {list(PLANS)}."
             )
+
+    def missing_needs(self, row: Mapping[str, Any]) -> list[str]:
+        """Its ``needs`` that a data set's sheet row (or spec fields) leaves unmet: empty roles, or a source that did not
+        make what a derived need asks for."""
+        return [
+            need
+            for need in self.needs
+            if not (DERIVED_NEEDS[need](row) if need in DERIVED_NEEDS else row.get(need, ""))
+        ]
 
     def can(self, capability: str) -> bool:
         if capability not in CAPABILITIES:

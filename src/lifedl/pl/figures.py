@@ -20,9 +20,12 @@ def qc_metrics_figure(adata: ad.AnnData, thresholds: Mapping[str, float]) -> plt
         ("total_counts", "UMIs per cell", thresholds.get("min_counts")),
         ("pct_counts_mt", "% mitochondrial UMIs", thresholds.get("max_pct_mito")),
     ]
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
+    if "doublet_score" in adata.obs:  # qc.remove_doublets: scrublet's scores of the cells the filters kept
+        panels.append(("doublet_score", "scrublet doublet score", adata.uns.get("scrublet_threshold")))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.4))
     for ax, (column, title, threshold) in zip(axes, panels):
         values = adata.obs[column].to_numpy()
+        values = values[np.isfinite(values)]
         ax.violinplot(values, showmedians=True)
         ax.scatter(np.random.default_rng(0).normal(1, 0.04, len(values)), values, s=2, alpha=0.3, color="k")
         if threshold:

@@ -25,6 +25,9 @@ class QCParams:
     # > 0: also drop cells further than this many median absolute deviations from the median in log total
     # counts or log genes per cell, or above it in % mitochondrial counts (scanpy's best-practice QC uses 5)
     outlier_mads: float = 0.0
+    # True: also drop the cells scanpy's scrublet calls doublets (scored on the cells the other filters keep, every
+    # gene's counts; its automatic threshold), as scanpy's best-practice QC does; off by default
+    remove_doublets: bool = False
 
 
 MIN_KEPT_FRACTION = 0.1  # QC that keeps less stops with an error
@@ -70,6 +73,9 @@ def run_qc(adata: ad.AnnData, params: QCParams, source: str = "raw.h5ad") -> ad.
     if params.outlier_mads > 0:
         passes[f"outlier_mads={params.outlier_mads:g}"] = ~mad_outliers(adata.obs, params.outlier_mads)
     keep_cells = np.logical_and.reduce(list(passes.values()))
+    if params.remove_doublets:
+        passes["remove_doublets"] = ~scrublet_doublets(adata, counts, keep_cells, source)
+        keep_cells &= passes["remove_doublets"]
     if keep_cells.sum() < MIN_KEPT_FRACTION * n_cells_in:
         # Keeping a sliver of the cells is a threshold made for other data, not a result: stop and say which.
         removed = ", ".join(f"{name} removes {int((~ok).sum())}" for name, ok in passes.items())
@@ -118,6 +124,7 @@ def run_qc(adata: ad.AnnData, params: QCParams, source: str = "raw.h5ad") -> ad.
         "n_cells_after": filtered.n_obs,
         "n_genes_after": filtered.n_vars,
         "median_genes_per_cell": float(np.median(filtered.obs["n_genes_by_counts"])),
+        "n_doublets_removed": int((~passes["remove_doublets"]).sum()) if params.remove_doublets else 0,
     }
     print(
         f"QC: kept {filtered.n_obs}/{n_cells_in} cells and {filtered.n_vars}/{n_genes_in} genes "
@@ -125,6 +132,34 @@ def run_qc(adata: ad.AnnData, params: QCParams, source: str = "raw.h5ad") -> ad.
         flush=True,
     )
     return filtered
+
+
+def scrublet_components(n_cells: int, n_genes: int, wanted: int = 30) -> int:
+    """Principal components scrublet can take: it keeps the 15 % most variable genes (above their 85th percentile),
+    so a panel of a few hundred genes holds fewer than its default 30."""
+    return max(2, min(wanted, n_cells - 1, int(0.15 * n_genes) - 1))
+
+
+def scrublet_doublets(adata: ad.AnnData, counts: sp.csr_matrix, rows: np.ndarray, source: str) -> np.ndarray:
+    """The cells among ``rows`` that scanpy's scrublet calls doublets at its automatic threshold (a mask over every
+    cell); ``adata.obs`` gets ``doublet_score`` (NaN for cells not scored) and the threshold goes to the QC figure
+    (``adata.uns['scrublet_threshold']``). Where scrublet finds no threshold it calls none, and says so."""
+    sample = ad.AnnData(select(counts, rows, np.ones(counts.shape[1], dtype=bool)).astype(np.float32))
+    sc.pp.scrublet(sample, n_prin_comps=scrublet_components(*sample.shape), random_state=0, verbose=False)
+    called = sample.obs["predicted_doublet"].to_numpy()
+    threshold = sample.uns.get("scrublet", {}).get("threshold")
+    if threshold is None or not np.isfinite(threshold):
+        print(f"lifedl note: {source}: scrublet found no threshold between singlets and doublets: none removed",
+              file=sys.stderr, flush=True)  # fmt: skip
+        called = np.zeros(sample.n_obs, dtype=bool)
+    scores = np.full(adata.n_obs, np.nan)
+    scores[rows] = sample.obs["doublet_score"].to_numpy()
+    adata.obs["doublet_score"] = scores
+    adata.uns["scrublet_threshold"] = float(threshold) if threshold is not None else float("nan")
+    doublets = np.zeros(adata.n_obs, dtype=bool)
+    doublets[np.flatnonzero(rows)[called.astype(bool)]] = True
+    print(f"QC: scrublet calls {int(doublets.sum())} of {int(rows.sum())} cells doublets", flush=True)
+    return doublets
 
 
 def _mad_outside(values: np.ndarray, n_mads: float, upper_only: bool = False) -> np.ndarray:

@@ -132,6 +132,29 @@ def segment(
     _write_scored(row, output, per_tile, predictions, curves, lambda: scores_by_threshold(truth, predicted))
 
 
+def detect_doublets(
+    qc_h5ad: str, checkpoint: str, output: str, predictions: str, arch: str, dataset: str, curves: str | None = None
+) -> None:
+    """A doublet detector's scores of the held-out cells against the planted doublets (:mod:`lifedl.tl.doublets`:
+    auROC, auPRC, heterotypic auROC, F1 of calling the planted share); ``predictions``: each test cell's score, label
+    and kind; ``curves``: precision at recalls from 0 to 1."""
+    from lifedl.data.doublets import KIND_KEY
+    from lifedl.models.base import load_model
+    from lifedl.tl.doublets import doublet_metrics, precision_recall_table
+
+    adata, spec = read_with_spec(qc_h5ad)
+    test = adata[held_out_rows(adata, spec)]
+    scores = load_model(checkpoint).doublet_scores(test)
+    labels = test.obs[spec.labels].astype(str).to_numpy()
+    kinds = test.obs[KIND_KEY].astype(str).to_numpy() if KIND_KEY in test.obs else None
+    rate = adata.uns.get("doublets", {}).get("rate")
+    table = pd.DataFrame({"label": labels, "doublet_score": scores}, index=test.obs_names)
+    if kinds is not None:
+        table["kind"] = kinds
+    row = {"dataset": dataset, "arch": arch, **split_sizes(adata, spec), **doublet_metrics(labels, scores, kinds, rate)}
+    _write_scored(row, output, table, predictions, curves, lambda: precision_recall_table(labels, scores))
+
+
 def _write_scored(row: dict, output: str, table: pd.DataFrame, predictions: str, curves: str | None, curve_rows):
     """A predictor's table of held-out rows, its task's curve table (``curve_rows()``: its rows, where ``curves``
     is asked for) and its measures, printed and written (collect_metrics logs them to the MLflow run)."""
@@ -191,4 +214,10 @@ def design(
 
 
 # the scorer of each task the score rule runs (lifedl.tl.tasks.Task.scored_on_rows)
-SCORERS = {"classifier": classify, "regressor": regress, "designer": design, "segmenter": segment}
+SCORERS = {
+    "classifier": classify,
+    "regressor": regress,
+    "designer": design,
+    "segmenter": segment,
+    "doublet_detector": detect_doublets,
+}

@@ -120,6 +120,19 @@ _DECLARED = (
         "Science Bowl's range)",
     ),
     Task(
+        "doublet_detector",
+        "score the held-out cells -> auROC/auPRC of the planted doublets, F1 of calling the expected share",
+        scored=True,
+        scored_on_rows=True,
+        seed_measures=("auroc", "auprc", "auroc_heterotypic", "f1_at_rate"),
+        compared_measures=("auroc", "auprc", "auroc_heterotypic"),
+        report_note="Doublet detectors: every held-out cell gets a doublet score, fitted without the doublet labels "
+        "(the validation cells' labels choose among a detector's settings); auROC and auPRC of the planted "
+        "doublets among the test cells, the auROC without the homotypic doublets (two cells of one type, which no "
+        "expression-based score can tell), and the F1 of calling the planted share of highest scores doublets.",
+        curves="the precision of the doublet calls at recalls from 0 to 1 on the test cells",
+    ),
+    Task(
         "designer",
         "design sequences -> fraction of the optimum against random edits and greedy hill climbing on the same "
         "budget of evaluations",
