@@ -31,6 +31,7 @@ def test_the_fused_graph_clusters_the_planted_types(small_counts, tmp_path):
     adata.uns["neighbors"] = {"connectivities_key": "connectivities", "distances_key": "distances", "params": {}}
     sc.tl.leiden(adata, resolution=0.3, flavor="igraph", n_iterations=2, directed=False, random_state=0)
     assert adjusted_rand_score(types, adata.obs["leiden"]) > 0.5
+    assert trained.gene_names == list(small_counts.var_names)  # what MLflow's pyfunc model reads new cells on
     together = trained.embed(small_counts)
     np.testing.assert_allclose(trained.embed(small_counts[5:6]), together[5:6], rtol=1e-5, atol=1e-6)
     save_checkpoint(trained, tmp_path / "snf.ckpt")

@@ -26,6 +26,11 @@ class NetworkFusionModel(TrainedModel):
         self.scales = [float(scale) for scale in scales]  # each view's root mean variance on the training cells
         self.final_metrics = dict(final_metrics or {})
 
+    @property
+    def gene_names(self) -> list[str]:
+        """The genes its views read (the pca's; the ae was trained on the same), as MLflow's pyfunc model asks."""
+        return self.views["pca"].gene_names
+
     def _views(self, adata: ad.AnnData) -> list[np.ndarray]:
         return [
             np.asarray(model.embed(adata), dtype=np.float64) / scale
