@@ -53,8 +53,31 @@ class DoubletModel(TrainedModel):
 
 
 class LibrarySizeModel(DoubletModel):
+    """The cell's total counts, or its number of genes detected (``measure``; both grow in a doublet)."""
+
+    def __init__(self, arch, params, measure: str, final_metrics=None):
+        super().__init__(arch, params, final_metrics)
+        self.measure = measure
+
     def doublet_scores(self, adata: ad.AnnData) -> np.ndarray:
-        return np.asarray(sp.csr_matrix(adata.layers["counts"]).sum(axis=1), dtype=float).ravel()
+        counts = sp.csr_matrix(adata.layers["counts"])
+        per_cell = counts.sum(axis=1) if self.measure == "total_counts" else (counts > 0).sum(axis=1)
+        return np.asarray(per_cell, dtype=float).ravel()
+
+    def own_state(self) -> dict:
+        return {"measure": self.measure}
+
+
+def _best_on_validation(arch: str, candidates: dict, adata, labels, split) -> DoubletModel:
+    """The candidate model (by setting) whose scores have the highest validation auROC, the others' printed."""
+    for model in candidates.values():
+        model.validated(adata, labels, split)
+    best = max(candidates, key=lambda name: candidates[name].final_metrics.get("val_auroc", 0.0))
+    tried = ", ".join(
+        f"{name}: {model.final_metrics.get('val_auroc', float('nan')):.3f}" for name, model in candidates.items()
+    )
+    print(f"{arch}: validation auROC {tried}; kept {best}", flush=True)
+    return candidates[best]
 
 
 class ScrubletModel(DoubletModel):
@@ -156,7 +179,8 @@ def setup(adata: ad.AnnData, params: dict, spec, seed: int, arch: str, models=No
     split = split_of(adata, spec.where)
     labels = adata.obs[spec.labels].astype(str).to_numpy()
     if arch == "library_size":
-        return Setup(None, {}, lambda _: LibrarySizeModel(arch, params).validated(adata, labels, split))
+        candidates = {measure: LibrarySizeModel(arch, params, measure) for measure in params["measures"]}
+        return Setup(None, {}, lambda _: _best_on_validation(arch, candidates, adata, labels, split))
     if arch == "scrublet":
 
         def fit_scrublet(_) -> ScrubletModel:
@@ -168,17 +192,8 @@ def setup(adata: ad.AnnData, params: dict, spec, seed: int, arch: str, models=No
         return Setup(None, {}, fit_scrublet)
     vae = models["vae"]
     if arch == "recon_error":
-
-        def choose_scale(_) -> ReconstructionErrorModel:
-            by_scale = {s: ReconstructionErrorModel(arch, params, vae, s) for s in params["scales"]}
-            for model in by_scale.values():
-                model.validated(adata, labels, split)
-            best = max(by_scale.values(), key=lambda model: model.final_metrics.get("val_auroc", 0.0))
-            chosen = ", ".join(f"per {s}: {m.final_metrics['val_auroc']:.3f}" for s, m in by_scale.items())
-            print(f"{arch}: validation auROC {chosen}; kept per {best.scale}", flush=True)
-            return best
-
-        return Setup(None, {}, choose_scale)
+        candidates = {f"per {scale}": ReconstructionErrorModel(arch, params, vae, scale) for scale in params["scales"]}
+        return Setup(None, {}, lambda _: _best_on_validation(arch, candidates, adata, labels, split))
     if arch != "solo":
         raise LifedlError(f"lifedl.models.doublets has no detector '{arch}'.")
     rng = np.random.default_rng(seed)
@@ -209,7 +224,7 @@ def setup(adata: ad.AnnData, params: dict, spec, seed: int, arch: str, models=No
 def from_checkpoint(checkpoint: dict) -> DoubletModel:
     arch, params, metrics = checkpoint["arch"], checkpoint["params"], checkpoint["final_metrics"]
     if arch == "library_size":
-        return LibrarySizeModel(arch, params, metrics)
+        return LibrarySizeModel(arch, params, checkpoint["measure"], metrics)
     if arch == "scrublet":
         counts, genes = checkpoint["counts"], checkpoint["gene_names"]
         return ScrubletModel(arch, params, genes, counts, checkpoint["seed"], metrics)

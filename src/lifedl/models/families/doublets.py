@@ -14,8 +14,9 @@ detector = family(
 ENTRIES = (
     detector(
         "library_size",
-        "the cell's total counts (a doublet holds two cells' worth): the floor every detector must beat",
-        {},
+        "the cell's total counts or its genes detected (a doublet holds two cells' worth; the one the validation "
+        "cells' auROC prefers): the floor every detector must beat",
+        {"measures": ["total_counts", "n_genes"]},
         plan="none",
         baseline="",
         deterministic=True,
