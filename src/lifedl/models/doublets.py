@@ -1,6 +1,7 @@
 """Doublet detectors: each gives every cell a doublet score without seeing a doublet label.
 
-- ``library_size``: the cell's total counts (a doublet holds two cells' worth): the floor every detector must beat.
+- ``library_size``: the cell's total counts or genes detected (a doublet holds two cells' worth; the one the
+  validation cells prefer): the floor every detector must beat.
 - ``scrublet``: scanpy's ``pp.scrublet`` (Wolock et al. 2019): doublets simulated from the observed cells, the
   share of simulated doublets among each cell's neighbours in a PCA. It scores a sample as a whole, so its model
   keeps the training cells and scores new cells in one sample with them, as a user runs it on a whole sample.
