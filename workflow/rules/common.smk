@@ -200,10 +200,15 @@ def realism_budget_datasets():
     return [dataset for dataset in DATASETS if dataset in chosen]
 
 
+def gans(dataset):
+    """The generators run on a data set that train adversarially (plan 'gan'): scGAN's realism budget is theirs."""
+    return [arch for arch in archs_of(dataset, "generator") if get_architecture(arch).plan == "gan"]
+
+
 def realism_generator(dataset):
     """The GAN whose realism the count models' prior samples are measured beside (None: no realism table)."""
-    generators = archs_of(dataset, "generator")
-    return generators[0] if generators and archs_with(dataset, "prior_samples") else None
+    samplers = [arch for arch in archs_with(dataset, "prior_samples") if arch not in gans(dataset)]
+    return gans(dataset)[0] if gans(dataset) and samplers else None
 
 
 def loadings_archs(dataset):
@@ -251,7 +256,7 @@ def report_plan():
                 title = f"{arch}: every cell type held out in turn (the validation type left out), beside the baselines"
                 tables.append((title, f"results/{dataset}/loto/{arch}.tsv"))
         if dataset in realism_budget_datasets():
-            for arch in archs_of(dataset, "generator"):
+            for arch in gans(dataset):
                 title = f"{arch}: realism against a longer training budget (RF AUROC every few epochs)"
                 tables.append((title, f"results/{dataset}/realism_budget/{arch}.tsv"))
         if config["augmentation"]["enabled"] and dataset in config["augmentation"]["rare_types"]:

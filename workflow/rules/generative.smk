@@ -154,6 +154,10 @@ rule augmentation:
         n_rare=config["augmentation"]["n_rare"],
         hyper_parameters=lambda wildcards: dataset_params(config, wildcards.dataset, wildcards.arch)
         | ({"max_epochs": config["augmentation"]["max_epochs"]} if config["augmentation"]["max_epochs"] else {}),
+        used_hyper_parameters=lambda wildcards: {
+            name: dataset_params(config, wildcards.dataset, name)
+            for name in get_architecture(wildcards.arch).uses_models
+        },
         seeds=list(dict.fromkeys([config["seed"], *config["augmentation"]["seeds"]])),
         training=config["training"],
     script:

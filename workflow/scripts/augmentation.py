@@ -11,4 +11,5 @@ with logged(snakemake.log[0]):
         rare_type=snakemake.params.rare_type,
         n_rare=snakemake.params.n_rare,
         seeds=snakemake.params.seeds,
+        used_hyper_parameters=snakemake.params.used_hyper_parameters,
     )

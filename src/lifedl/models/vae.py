@@ -194,15 +194,22 @@ class VAEModel(TrainedModel):
     def sample(self, n_cells: int, library_sizes, seed: int = 0) -> np.ndarray:
         """Integer counts of ``n_cells`` generated cells: z ~ N(0, I), decoded (in the first batch where the
         model is batch-conditioned), drawn from the count likelihood at ``library_sizes`` (one or one per cell)."""
+        generator = torch.Generator().manual_seed(seed)
+        z = torch.randn(n_cells, self.network.encoder.mean.out_features, generator=generator)
+        return self.counts_from_latent(z, library_sizes, seed)
+
+    def counts_from_latent(self, z: torch.Tensor, library_sizes, seed: int = 0) -> np.ndarray:
+        """Integer counts of the cells at latent points ``z`` (one row per cell): decoded (in the first batch where
+        the model is batch-conditioned), drawn from the count likelihood at ``library_sizes`` (one or one per
+        cell). The VAE's prior samples, and a latent diffusion model's (lifedl.models.diffusion)."""
         if not self.network.likelihood.on_counts:
             raise LifedlError(
                 f"'{self.arch}' was trained with the gaussian likelihood on log-normalised expression; "
                 "generating counts needs a count likelihood (nb, zinb or poisson)."
             )
+        n_cells = len(z)
         sizes = sample_library_sizes(n_cells, library_sizes)
-        generator = torch.Generator().manual_seed(seed)
         with torch.no_grad():
-            z = torch.randn(n_cells, self.network.encoder.mean.out_features, generator=generator)
             logits, zero_logits = self.network.decode(z, torch.zeros(n_cells, dtype=torch.long))
             mu = (torch.softmax(logits.float(), -1) * torch.as_tensor(sizes, dtype=torch.float32)[:, None]).numpy()
             theta = self.network.likelihood.theta(self.network.gene_parameter)
@@ -221,7 +228,7 @@ class VAEModel(TrainedModel):
         )
 
 
-def _network(n_genes: int, params: dict, decoder: str, n_batches: int, mask: np.ndarray | None) -> VAE:
+def vae_network(n_genes: int, params: dict, decoder: str, n_batches: int, mask: np.ndarray | None) -> VAE:
     network_params = {k: params[k] for k in ("n_hidden", "n_layers", "dropout", "likelihood")}
     network_params["n_latent"] = params["n_latent"] if mask is None else mask.shape[1]
     return VAE(
@@ -273,7 +280,7 @@ def setup(adata: ad.AnnData, params: dict, spec, seed: int, arch: str = "vae") -
     if categories:
         arrays["batch"] = batch_codes(adata, spec.batch, categories)
     programs, mask = _programs(adata, params, spec.where) if decoder == "masked" else ([], None)
-    network = _network(adata.n_vars, params, decoder, len(categories), mask)
+    network = vae_network(adata.n_vars, params, decoder, len(categories), mask)
 
     def finish(result: FitResult) -> VAEModel:
         metrics = result.metrics
@@ -285,7 +292,7 @@ def setup(adata: ad.AnnData, params: dict, spec, seed: int, arch: str = "vae") -
 
 def from_checkpoint(checkpoint: dict) -> VAEModel:
     arch = checkpoint["arch"]
-    network = _network(
+    network = vae_network(
         len(checkpoint["gene_names"]),
         checkpoint["params"],
         DECODERS[arch],

@@ -152,13 +152,17 @@ def augmentation(
     rare_type: str,
     n_rare: int,
     seeds: Sequence[int],
+    used_hyper_parameters: Mapping[str, Mapping[str, object]] | None = None,
 ) -> None:
     """scGAN's augmentation experiment (:mod:`lifedl.tl.augmentation`): per seed, ``rare_type`` keeps ``n_rare``
-    of its training cells, a conditional GAN (``arch``, tracked in MLflow) trains on what is left and generates
-    as many cells of that type as were taken away, and the rare type's test F1 is measured with and without
-    them, beside random oversampling and all training cells. The test cells are the data set's (``split``)."""
+    of its training cells, a conditional generator (``arch``, tracked in MLflow: the cscGAN, or latent diffusion
+    with the models it uses trained first on the same cells, ``used_hyper_parameters`` by name) trains on what is
+    left and generates as many cells of that type as were taken away, and the rare type's test F1 is measured with
+    and without them, beside random oversampling and all training cells. The test cells are the data set's
+    (``split``)."""
 
     from lifedl.errors import LifedlError
+    from lifedl.models import get_architecture
     from lifedl.models.base import load_model
     from lifedl.tl.augmentation import arm_summary, augmentation_arms, downsample_type
 
@@ -179,8 +183,18 @@ def augmentation(
         write_h5ad(adata[kept].copy(), run_dir / "train.h5ad")
         name = f"{arch}_rare_{n_rare}_seed{seed}"
         print(f"{dataset}: {arch} on the training cells with {n_rare} '{rare_type}' cells, seed {seed}", flush=True)
+        used = []
+        for model_name in get_architecture(arch).uses_models:  # e.g. latent diffusion's VAE, on the same cells
+            used_dir = run_dir / model_name
+            used_settings = dataclasses.replace(settings, arch=model_name).for_experiment(
+                f"{model_name}_for_{name}", seed, (used_hyper_parameters or {}).get(model_name)
+            )
+            used.append(
+                str(train_experiment_model(str(run_dir / "train.h5ad"), used_dir, used_settings) / "model.ckpt")
+            )
         params = {**(settings.hyper_parameters or {}), "conditional": True}
-        train_experiment_model(str(run_dir / "train.h5ad"), run_dir, settings.for_experiment(name, seed, params))
+        experiment = settings.for_experiment(name, seed, params)
+        train_experiment_model(str(run_dir / "train.h5ad"), run_dir, experiment, models=used)
         model = load_model(run_dir / "model.ckpt")
         n_generated = int((training_rows & (labels == rare_type)).sum()) - n_rare  # the type's size restored
         generated = model.generate(n_generated, seed, cell_types=[rare_type] * n_generated).X

@@ -208,10 +208,13 @@ def _log_model(run, model, architecture, checkpoint, adata, settings, provenance
     return logged
 
 
-def train_experiment_model(qc_h5ad: str, run_dir: str | os.PathLike, settings: TrainSettings) -> Path:
+def train_experiment_model(
+    qc_h5ad: str, run_dir: str | os.PathLike, settings: TrainSettings, models: Sequence[str] = ()
+) -> Path:
     """One model of an experiment (likelihoods, leave-one-type-out, augmentation, realism budget; ``settings``
     from :meth:`TrainSettings.for_experiment`): its ``model.ckpt``, ``run.json`` and ``history.tsv`` in
-    ``run_dir``, which is returned."""
+    ``run_dir``, which is returned; ``models``: the checkpoints of the models it uses, as :func:`train`'s."""
     run_dir = Path(run_dir)
-    train(qc_h5ad, str(run_dir / "model.ckpt"), str(run_dir / "run.json"), settings, str(run_dir / "history.tsv"))
+    checkpoint, run_json, history = (str(run_dir / name) for name in ("model.ckpt", "run.json", "history.tsv"))
+    train(qc_h5ad, checkpoint, run_json, settings, history, models)
     return run_dir

@@ -1,6 +1,6 @@
-"""Cells generated or predicted: scGAN / cscGAN and scGen. Why each default is what it is: docs/architectures.md."""
+"""Cells generated or predicted: scGAN / cscGAN, latent diffusion and scGen. Why each default is what it is: docs/architectures.md."""
 
-from lifedl.models.registry import family
+from lifedl.models.registry import NEURAL_TRAINING, family
 
 ENTRIES = (
     family(module="lifedl.models.scgan", task="generator", plan="gan")(
@@ -28,6 +28,32 @@ ENTRIES = (
             "realism_every": 20,
         },
         figures=("scgan_realism_curve",),
+    ),
+    family(
+        module="lifedl.models.diffusion",
+        task="generator",
+        uses_models=("vae",),
+        capabilities=frozenset({"prior_samples"}),
+        default_run=False,  # make reproduce: PBMC3k and pbmc68k_reduced, and the augmentation experiment
+    )(
+        "latent_diffusion",
+        "denoising diffusion (DDPM, Ho et al. 2020) in the latent space of the vae of the same seed (frozen; latent "
+        "diffusion, Rombach et al. 2022), decoded to counts by its decoder; optionally per cell type",
+        # the paper's linear schedule over 1,000 steps and its noise-prediction loss; an MLP denoiser, as latents
+        # of 10 dimensions have no spatial structure for the paper's U-Net (docs/architectures.md)
+        {
+            "n_steps": 1000,
+            "beta_start": 1e-4,
+            "beta_end": 0.02,
+            "n_hidden": 256,
+            "n_layers": 3,
+            "conditional": False,
+            "library_size": 20000.0,  # the scale its cells are compared on: scGAN's
+            **NEURAL_TRAINING,
+            "batch_size": 256,
+            "max_epochs": 1000,
+            "patience": 100,
+        },
     ),
     family(module="lifedl.models.scgen", task="perturbation")(
         "scgen",
