@@ -1,5 +1,5 @@
-"""The field's own tools as peers: scvi-tools' SCVI (``scvi``, cells), TOTALVI (``totalvi``, CITE-seq) and PEAKVI
-(``peakvi``, chromatin accessibility), trained
+"""The field's own tools as peers: scvi-tools' SCVI (``scvi``, cells), TOTALVI (``totalvi``, CITE-seq), PEAKVI
+(``peakvi``, chromatin accessibility) and SCVI's scArches mapping (``scvi_scarches``, reference mapping), trained
 on the same train and validation rows as lifedl's models, embedded and scored by the same rules.
 
 scvi-tools lives in its own pinned environment (``requirements-bench.lock``, ``make bench-venv``), so the
@@ -122,7 +122,10 @@ class PeerModel(TrainedModel):
 
 
 def fit(adata: ad.AnnData, params: dict, spec, seed: int, arch: str) -> PeerModel:
-    """Train the peer in its environment on the train cells, stopping early on the validation cells."""
+    """Train the peer in its environment on the train cells, stopping early on the validation cells (``scvi_scarches``:
+    the reference's, then the query's, told apart by the condition column)."""
+    if arch == "scvi_scarches":
+        return _map_query(adata, params, spec, seed, arch)
     batch_key = spec.batch if batch_categories(adata, spec.batch, spec.where) else ""
     proteins = []
     if arch == "totalvi":
@@ -139,6 +142,24 @@ def fit(adata: ad.AnnData, params: dict, spec, seed: int, arch: str) -> PeerMode
         )  # fmt: skip
         files = {path.name: path.read_bytes() for path in model_dir.iterdir()}
         return PeerModel(arch, files, adata.var_names, params, batch_key, proteins, json.loads(metrics.read_text()))
+
+
+def _map_query(adata: ad.AnnData, params: dict, spec, seed: int, arch: str) -> PeerModel:
+    """scvi-tools' scArches mapping (``peer_runner.map_query``) of the query (condition other than ``control``)
+    onto a reference model of the control cells."""
+    from lifedl.models.mapping import reference_rows
+
+    reference_rows(adata, spec)  # both present, or a clear error before the peer starts
+    with tempfile.TemporaryDirectory(prefix=f"lifedl-{arch}-") as directory:
+        cells, model_dir = Path(directory) / "cells.h5ad", Path(directory) / "model"
+        peer_cells(adata, list(adata.var_names), spec.condition, []).write_h5ad(cells)
+        metrics = Path(directory) / "metrics.json"
+        run_peer(
+            "map_query", h5ad=str(cells), model_dir=str(model_dir), metrics=str(metrics), arch=arch, params=params,
+            batch_key=spec.condition, reference=spec.control, seed=seed,
+        )  # fmt: skip
+        files = {path.name: path.read_bytes() for path in model_dir.iterdir()}
+        return PeerModel(arch, files, adata.var_names, params, spec.condition, (), json.loads(metrics.read_text()))
 
 
 def setup(adata: ad.AnnData, params: dict, spec, seed: int, arch: str = "scvi") -> Setup:

@@ -244,6 +244,8 @@ PARAM_RANGES: dict[str, Range] = {
             "depth",
             "orientations",
             "hog_cell",
+            "n_steps",
+            "query_max_epochs",
         ],
         AT_LEAST_ONE,
     ),
@@ -298,6 +300,7 @@ PARAM_RANGES: dict[str, Range] = {
         ],
         POSITIVE,
     ),
+    **dict.fromkeys(["beta_start", "beta_end"], Range(0, 1, low_open=True, high_open=True)),  # a noise variance
     # lifedl.nn.likelihoods.LIKELIHOODS and lifedl.nn.mixture.COVARIANCES (a test keeps them equal): named
     # here so that the check needs no torch
     "likelihood": Range(choices=("nb", "zinb", "poisson", "gaussian")),

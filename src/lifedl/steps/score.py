@@ -155,6 +155,31 @@ def detect_doublets(
     _write_scored(row, output, table, predictions, curves, lambda: precision_recall_table(labels, scores))
 
 
+def map_query(
+    qc_h5ad: str, checkpoint: str, output: str, predictions: str, arch: str, dataset: str, curves: str | None = None
+) -> None:
+    """A reference mapping's label transfer (:mod:`lifedl.tl.mapping`): every cell embedded by the model, the
+    reference's labels transferred to the query's test cells by their nearest reference cells, scored against the
+    query's labels (read here only); the model's fit time beside them. ``predictions``: each query test cell's
+    label and transferred label; ``curves``: the F1 per cell type."""
+    from lifedl.data.splits import split_of
+    from lifedl.models.base import load_model
+    from lifedl.models.mapping import reference_rows
+    from lifedl.tl.mapping import mapping_scores, per_type_f1
+
+    adata, spec = read_with_spec(qc_h5ad)
+    model = load_model(checkpoint)
+    reference = reference_rows(adata, spec)
+    split = split_of(adata, spec.where)
+    scores, table = mapping_scores(
+        model.embed(adata), adata.obs[spec.labels], reference, split, adata.obs[spec.condition]
+    )
+    table.index = adata.obs_names[~reference & (split == "test")]
+    row = {"dataset": dataset, "arch": arch, **split_sizes(adata, spec), **scores}
+    row["fit_seconds"] = float(model.final_metrics.get("fit_seconds", float("nan")))
+    _write_scored(row, output, table, predictions, curves, lambda: per_type_f1(table))
+
+
 def _write_scored(row: dict, output: str, table: pd.DataFrame, predictions: str, curves: str | None, curve_rows):
     """A predictor's table of held-out rows, its task's curve table (``curve_rows()``: its rows, where ``curves``
     is asked for) and its measures, printed and written (collect_metrics logs them to the MLflow run)."""
@@ -220,4 +245,5 @@ SCORERS = {
     "designer": design,
     "segmenter": segment,
     "doublet_detector": detect_doublets,
+    "reference_mapping": map_query,
 }

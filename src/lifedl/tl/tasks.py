@@ -133,6 +133,22 @@ _DECLARED = (
         curves="the precision of the doublet calls at recalls from 0 to 1 on the test cells",
     ),
     Task(
+        "reference_mapping",
+        "embed reference and query -> the reference's labels transferred to the query's test cells by their nearest "
+        "reference cells: accuracy, macro F1, batch mixing and fit time",
+        scored=True,
+        scored_on_rows=True,
+        seed_measures=("label_accuracy", "macro_f1", "batch_entropy", "fit_seconds"),
+        compared_measures=("label_accuracy", "macro_f1", "batch_entropy", "fit_seconds"),
+        report_note="Reference mapping: the reference's cells ('control' of the condition column) and the query's "
+        "(the other values); each model embeds both, and the labels of the reference's training and validation "
+        "cells are transferred to the query's test cells by their 15 nearest reference cells (no model reads a "
+        "query label); accuracy and macro F1 of the transferred labels, the batch entropy of all test cells (1: "
+        "neighbourhoods as mixed as the batches allow), and the seconds of the model's own fit (scarches: the "
+        "surgery alone).",
+        curves="per cell type of the query's test cells: the number of cells and the F1 of the transferred label",
+    ),
+    Task(
         "designer",
         "design sequences -> fraction of the optimum against random edits and greedy hill climbing on the same "
         "budget of evaluations",
