@@ -103,3 +103,23 @@ def test_peakvi_trains_on_accessibility_with_its_own_sizes_and_embeds_the_test_c
     assert model.final_metrics["n_train_cells"] == (cells.obs["lifedl_split"] == "train").sum()
     save_checkpoint(model, tmp_path / "model.ckpt")
     np.testing.assert_allclose(load_model(tmp_path / "model.ckpt").embed(cells[test]), embedding, rtol=1e-5)
+
+
+@pytest.mark.skipif(not _peer_environment(), reason="no scvi-tools environment (make bench-venv)")
+def test_scvi_maps_a_query_by_scarches_and_embeds_reference_and_query(tmp_path):
+    """scvi_scarches: SCVI on the reference's cells, load_query_data and the query's training in the peer's
+    environment; the saved query model embeds cells of both batches, and the surgery's seconds are kept."""
+    import lifedl
+    from lifedl.data import SimulationParams, simulate_counts
+
+    cells = simulate_counts(SimulationParams(n_cells=300, n_genes=80, n_types=3, n_batches=2, seed=4))
+    batches = cells.obs["batch"].astype(str)
+    cells.obs["condition"] = np.where(batches == min(batches), "control", "query")
+    roles = {"labels": "cell_type", "condition": "condition", "control": "control"}
+    params = {"max_epochs": 3, "query_max_epochs": 3, "patience": 3, "n_latent": 4, "n_hidden": 16}
+    model = lifedl.fit(cells, "scvi_scarches", work_dir=tmp_path, roles=roles, **params)
+    embedding = model.embed(cells)
+    assert embedding.shape == (cells.n_obs, 4) and np.isfinite(embedding).all()
+    assert model.final_metrics["fit_seconds"] > 0 and model.final_metrics["n_query_cells"] > 0
+    save_checkpoint(model, tmp_path / "model.ckpt")
+    np.testing.assert_allclose(load_model(tmp_path / "model.ckpt").embed(cells), embedding, rtol=1e-5)
