@@ -60,41 +60,8 @@ def _split_argument(model, indices) -> dict:
     return {"datasplitter_kwargs": {"external_indexing": indices}}
 
 
-def train(h5ad: str, model_dir: str, metrics: str, arch: str, params: dict, batch_key: str, seed: int) -> None:
-    import anndata as ad
-    import scvi
-
-    scvi.settings.seed = seed
-    adata = ad.read_h5ad(h5ad)
-    split = adata.obs["lifedl_split"].astype(str).to_numpy()
-    model_class = _model_class(arch)
-    _setup(model_class, adata, arch, batch_key)
-    sizes = {key: params[key] for key in NETWORK_SIZES[arch]}
-    model = model_class(adata, **sizes, **({"gene_likelihood": "nb"} if arch == "scvi" else {}))
-    indices = [np.flatnonzero(split == name) for name in ("train", "validation", "test")]
-    model.train(
-        max_epochs=params["max_epochs"],
-        batch_size=params["batch_size"],
-        early_stopping=True,
-        early_stopping_patience=params["patience"],
-        accelerator="cpu",
-        devices=1,
-        enable_progress_bar=False,
-        **_split_argument(model, indices),
-    )
-    model.save(model_dir, overwrite=True)
-    history = model.history.get("validation_loss")
-    result = {
-        "epochs_trained": float(len(model.history["train_loss"])),
-        "best_val_loss": float(history.min().iloc[0]) if history is not None else float("nan"),
-        "n_train_cells": float(len(indices[0])),
-        "n_val_cells": float(len(indices[1])),
-    }
-    with open(metrics, "w") as handle:
-        json.dump(result, handle)
-
-
 def _train_early_stopped(model, split, params: dict, max_epochs: int, **arguments) -> None:
+    """scvi-tools' training on lifedl's split (``split``: one name per cell), stopped early on the validation cells."""
     indices = [np.flatnonzero(split == name) for name in ("train", "validation", "test")]
     model.train(
         max_epochs=max_epochs,
@@ -107,6 +74,30 @@ def _train_early_stopped(model, split, params: dict, max_epochs: int, **argument
         **_split_argument(model, indices),
         **arguments,
     )
+
+
+def train(h5ad: str, model_dir: str, metrics: str, arch: str, params: dict, batch_key: str, seed: int) -> None:
+    import anndata as ad
+    import scvi
+
+    scvi.settings.seed = seed
+    adata = ad.read_h5ad(h5ad)
+    split = adata.obs["lifedl_split"].astype(str).to_numpy()
+    model_class = _model_class(arch)
+    _setup(model_class, adata, arch, batch_key)
+    sizes = {key: params[key] for key in NETWORK_SIZES[arch]}
+    model = model_class(adata, **sizes, **({"gene_likelihood": "nb"} if arch == "scvi" else {}))
+    _train_early_stopped(model, split, params, params["max_epochs"])
+    model.save(model_dir, overwrite=True)
+    history = model.history.get("validation_loss")
+    result = {
+        "epochs_trained": float(len(model.history["train_loss"])),
+        "best_val_loss": float(history.min().iloc[0]) if history is not None else float("nan"),
+        "n_train_cells": float((split == "train").sum()),
+        "n_val_cells": float((split == "validation").sum()),
+    }
+    with open(metrics, "w") as handle:
+        json.dump(result, handle)
 
 
 def map_query(
