@@ -44,7 +44,12 @@ def test_make_reproduce_replicates_what_its_config_names_and_no_more(repo, tmp_p
     assert "results/janggu_oct4_mafk/replicates/cnn/seed4/metrics.tsv" in plan
     assert "results/janggu_oct4_mafk/replicates/bilstm/" not in plan  # skipped there...
     assert "results/sim_motif_order/replicates/bilstm/seed4/metrics.tsv" in plan  # ...not on the order task
-    assert "results/amp_peptides/replicates/transformer/seed4/metrics.tsv" in plan
+    assert "results/amp_peptides/replicates/" not in plan  # the peptides at one seed
+    assert "results/pbmc3k_labelled/replicates/ldvae/" not in plan
+    # surgery maps onto the reference model of its own seed; the peer stays at its main seed
+    mapped = re.search(r"input: ([^\n]*)\n\s*output: results/kang2018_mapping/replicates/scarches/seed4/", plan)
+    assert mapped and "results/kang2018_mapping/replicates/reference_vae/seed4/model.ckpt" in mapped.group(1)
+    assert "results/kang2018_mapping/replicates/scvi_scarches/" not in plan
     # a deterministic baseline is fitted once: its main scores stand for every seed
     assert "/replicates/kmer/" not in plan and "/replicates/hog_logreg/" not in plan
     # the calibration baseline scales the network of its own seed

@@ -23,7 +23,7 @@ from lifedl.data.splits import TRAIN, split_of
 from lifedl.errors import LifedlError
 from lifedl.models.base import FitResult, Setup, TrainedModel, category_codes, model_from_state, model_state
 from lifedl.nn.diffusion import Denoiser, LatentDiffusion, NoiseSchedule
-from lifedl.pp.counts import library_size_normalise, library_sizes, model_counts
+from lifedl.pp.counts import library_size_normalise, library_sizes, model_counts, scaled_cells
 
 GENERATE_BATCH = 4096  # latent rows denoised at once
 
@@ -116,13 +116,8 @@ class LatentDiffusionModel(TrainedModel):
         )
 
     def prepare(self, adata: ad.AnnData) -> ad.AnnData:
-        """Real cells on the generated cells' scale: the model's genes, each cell scaled to ``library_size`` (no
-        log, the scale scGAN's cells are compared on)."""
-        return ad.AnnData(
-            X=library_size_normalise(model_counts(adata, self.gene_names), self.params["library_size"]),
-            obs=adata.obs.copy(),
-            var=pd.DataFrame(index=pd.Index(self.gene_names, dtype=str)),
-        )
+        """Real cells on the generated cells' scale, the one scGAN's cells are compared on (lifedl.pp.counts)."""
+        return scaled_cells(adata, self.gene_names, self.params["library_size"])
 
     def own_state(self) -> dict:
         return {

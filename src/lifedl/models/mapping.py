@@ -57,7 +57,9 @@ class MappedVAEModel(VAEModel):
     """A count VAE of the mapping family: ``reference_vae`` embeds a query cell as a reference cell (its batch
     unknown to it); ``scarches`` and ``retrained_vae`` know every batch. ``final_metrics`` hold ``fit_seconds``."""
 
-    n_reference_batches = 0  # scarches: the reference's batches, first in the one-hot (its network's surgery)
+    def __init__(self, *args, n_reference_batches: int = 0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.n_reference_batches = n_reference_batches  # scarches: the reference's batches, first in the one-hot
 
     def own_state(self) -> dict:
         return {**super().own_state(), "n_reference_batches": self.n_reference_batches}
@@ -90,9 +92,10 @@ def _vae_setup(adata, params, spec, arch, rows, categories, network, started, n_
 
     def finish(result: FitResult) -> MappedVAEModel:
         metrics = {**result.metrics, "fit_seconds": time.perf_counter() - started}
-        model = MappedVAEModel(arch, network, adata.var_names, params, spec.condition, categories, (), metrics)
-        model.n_reference_batches = n_reference_batches
-        return model
+        return MappedVAEModel(
+            arch, network, adata.var_names, params, spec.condition, categories, (), metrics,
+            n_reference_batches=n_reference_batches,
+        )  # fmt: skip
 
     return Setup(network, arrays, finish, split=split_of(adata, spec.where)[rows])
 
@@ -143,8 +146,7 @@ def from_checkpoint(checkpoint: dict) -> TrainedModel:
     if arch == "scarches":
         network = add_query_batches(network, BATCH_INPUT_LAYERS, len(categories) - n_reference)
     network.load_state_dict(checkpoint["state_dict"])
-    model = MappedVAEModel(
-        arch, network, checkpoint["gene_names"], params, checkpoint["batch_key"], categories, (), metrics
-    )
-    model.n_reference_batches = n_reference
-    return model
+    return MappedVAEModel(
+        arch, network, checkpoint["gene_names"], params, checkpoint["batch_key"], categories, (), metrics,
+        n_reference_batches=n_reference,
+    )  # fmt: skip

@@ -42,7 +42,7 @@ from torch import nn
 
 from lifedl.errors import LifedlError
 from lifedl.models.base import FitResult, Setup, TrainedModel, network_state
-from lifedl.pp.counts import library_size_normalise, model_counts
+from lifedl.pp.counts import library_size_normalise, model_counts, scaled_cells
 
 GENERATE_BATCH = 4096  # cells per generator pass in generate()
 
@@ -245,12 +245,7 @@ class ScGANModel(TrainedModel):
     def prepare(self, adata: ad.AnnData) -> ad.AnnData:
         """Real cells on the generator's scale: layers['counts'] of the model's genes, each cell scaled to
         ``library_size`` (no log); obs is kept, with obs['cell_type'] from the training labels column."""
-        counts = model_counts(adata, self.gene_names)
-        prepared = ad.AnnData(
-            X=library_size_normalise(counts, self.params["library_size"]),
-            obs=adata.obs.copy(),
-            var=pd.DataFrame(index=pd.Index(self.gene_names, dtype=str)),
-        )
+        prepared = scaled_cells(adata, self.gene_names, self.params["library_size"])
         if self.labels_key and self.labels_key in adata.obs:
             prepared.obs["cell_type"] = adata.obs[self.labels_key].astype(str).astype("category").to_numpy()
         return prepared

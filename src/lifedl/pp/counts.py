@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import anndata as ad
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 from lifedl.errors import LifedlError
@@ -72,6 +73,16 @@ def log_normalise(counts: sp.csr_matrix, target_sum: float = TARGET_SUM) -> sp.c
     normalised = sp.diags(scale.astype(np.float32)) @ counts
     normalised.data = np.log1p(normalised.data)
     return sp.csr_matrix(normalised)
+
+
+def scaled_cells(adata: ad.AnnData, gene_names: list[str], library_size: float) -> ad.AnnData:
+    """Cells on a generator's scale: the counts of ``gene_names``, each cell scaled to ``library_size`` (no log),
+    obs kept: the real cells that generated ones are compared with."""
+    return ad.AnnData(
+        X=library_size_normalise(model_counts(adata, gene_names), library_size),
+        obs=adata.obs.copy(),
+        var=pd.DataFrame(index=pd.Index(gene_names, dtype=str)),
+    )
 
 
 def library_size_normalise(counts: sp.csr_matrix, library_size: float) -> sp.csr_matrix:
