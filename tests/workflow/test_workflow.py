@@ -248,9 +248,9 @@ def test_tiny_run_writes_every_output(tiny_run):
     realism = pd.read_csv(tiny / "metrics/scgan.tsv", sep="\t").set_index("comparison")
     assert list(realism.index) == ["scgan", "real_vs_real"] and realism["auroc"].between(0, 1).all()
     augmented = pd.read_csv(tiny / "augmentation/scgan.tsv", sep="\t").set_index("arm")  # scGAN's augmentation
-    assert list(augmented.index) == ["rare", "oversampled", "cscgan", "all_cells"]
+    assert list(augmented.index) == ["rare", "oversampled", "generated", "all_cells"]
     assert augmented.loc["rare", "n_rare_train"] == 5 and augmented["f1_rare_mean"].between(0, 1).all()
-    assert augmented.loc["oversampled", "n_rare_train"] == augmented.loc["cscgan", "n_rare_train"]
+    assert augmented.loc["oversampled", "n_rare_train"] == augmented.loc["generated", "n_rare_train"]
     budget = pd.read_csv(tiny / "realism_budget/scgan.tsv", sep="\t")  # the longer budget: every 3rd of 6 epochs
     assert list(budget["epoch"]) == [3, 6] and budget["auroc"].between(0, 1).all()
     assert list(budget["critic_updates"]) == sorted(budget["critic_updates"]) and budget["critic_updates"].iloc[0] > 0

@@ -23,7 +23,8 @@ from lifedl.tl.seeds import mean_and_sd, paired_difference
 
 N_COMPONENTS = 50
 N_TREES = 200
-ARMS = ("rare", "oversampled", "cscgan", "all_cells")
+# generated: the type's cells made by the conditional generator under test (the cscGAN, latent diffusion)
+ARMS = ("rare", "oversampled", "generated", "all_cells")
 MIN_TEST_CELLS = 5
 
 
@@ -81,7 +82,7 @@ def augmentation_arms(
     arms: Mapping[str, tuple[np.ndarray, np.ndarray]] = {
         "rare": (logged[kept], labels[kept]),
         "oversampled": (np.vstack([logged[kept], logged[repeats]]), np.r_[labels[kept], extra_labels]),
-        "cscgan": (np.vstack([logged[kept], np.log1p(generated)]), np.r_[labels[kept], extra_labels]),
+        "generated": (np.vstack([logged[kept], np.log1p(generated)]), np.r_[labels[kept], extra_labels]),
         "all_cells": (logged[training], labels[training]),
     }
     rows = []
