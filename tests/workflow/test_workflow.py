@@ -50,6 +50,9 @@ def test_make_reproduce_replicates_what_its_config_names_and_no_more(repo, tmp_p
     mapped = re.search(r"input: ([^\n]*)\n\s*output: results/kang2018_mapping/replicates/scarches/seed4/", plan)
     assert mapped and "results/kang2018_mapping/replicates/reference_vae/seed4/model.ckpt" in mapped.group(1)
     assert "results/kang2018_mapping/replicates/scvi_scarches/" not in plan
+    # a representation that uses other models fuses those of its own seed (snf: the pca's and the ae's)
+    fused = re.search(r"input: ([^\n]*)\n\s*output: results/pbmc3k_labelled/replicates/snf/seed4/", plan)
+    assert fused and "results/pbmc3k_labelled/replicates/ae/seed4/model.ckpt" in fused.group(1)
     # a deterministic baseline is fitted once: its main scores stand for every seed
     assert "/replicates/kmer/" not in plan and "/replicates/hog_logreg/" not in plan
     # the calibration baseline scales the network of its own seed

@@ -79,7 +79,8 @@ rule replicate:
 
 rule replicate_representation:
     input:
-        "results/{dataset}/qc.h5ad",
+        qc="results/{dataset}/qc.h5ad",
+        models=used_models,  # the models it uses, of its own seed (snf: the pca's and the ae's)
     output:
         checkpoint="results/{dataset}/replicates/{arch}/seed{seed}/model.ckpt",
         run_json="results/{dataset}/replicates/{arch}/seed{seed}/run.json",
