@@ -124,3 +124,19 @@ def held_out_rows(adata: ad.AnnData, spec):
 def split_sizes(adata: ad.AnnData, spec) -> dict[str, float]:
     """Rows per split, stated in every scores table (n_train, n_validation, n_test)."""
     return {f"n_{name}": float(count) for name, count in split_counts(split_of(adata, spec.where)).items()}
+
+
+def labelled_share(labels: np.ndarray, split: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """Mask of the rows whose labels a classifier trained on ``fraction`` of them reads (a learning curve): that
+    share of each class's train rows (at least one), drawn by ``seed``, and every validation row, so early stopping
+    and the choices see the same rows at every fraction. The same seed keeps the same rows for every model."""
+    labels, split = np.asarray(labels).astype(str), np.asarray(split)
+    if fraction >= 1:
+        return np.ones(len(labels), dtype=bool)
+    strata = pd.factorize(labels)[0]
+    train = split == TRAIN
+    kept = _draw(strata, train, fraction, np.random.default_rng(seed))
+    for stratum in np.unique(strata[train]):  # a class rounded away would be unknown to the classifier
+        if not (kept & (strata == stratum)).any():
+            kept[np.flatnonzero(train & (strata == stratum))[0]] = True
+    return kept | ~train

@@ -301,6 +301,8 @@ PARAM_RANGES: dict[str, Range] = {
         POSITIVE,
     ),
     **dict.fromkeys(["beta_start", "beta_end"], Range(0, 1, low_open=True, high_open=True)),  # a noise variance
+    "hidden_share": Range(0, 1, low_open=True, high_open=True),  # letters hidden in masked-token pre-training
+    "label_fraction": RATE,  # share of the training rows whose labels a classifier reads (a learning curve)
     # lifedl.nn.likelihoods.LIKELIHOODS and lifedl.nn.mixture.COVARIANCES (a test keeps them equal): named
     # here so that the check needs no torch
     "likelihood": Range(choices=("nb", "zinb", "poisson", "gaussian")),

@@ -29,13 +29,14 @@ from lifedl.data.sequences import (
     training_rows,
 )
 from lifedl.data.spec import DatasetSpec
+from lifedl.data.splits import labelled_share
 from lifedl.errors import LifedlError
 from lifedl.models.base import FitResult, Setup, TrainedModel
 from lifedl.nn.sequence import SequenceBiLSTM, SequenceCNN, SequenceTransformer
 from lifedl.tl.classification import validation_scores
 
 
-def _body(arch: str, params: dict, n_classes: int, length: int, alphabet: str) -> nn.Module:
+def network_body(arch: str, params: dict, n_classes: int, length: int, alphabet: str) -> nn.Module:
     embedding = {
         "embedding_dim": params.get("embedding_dim", 0),
         "embedding_k": params.get("embedding_k", 1),
@@ -53,7 +54,7 @@ def _body(arch: str, params: dict, n_classes: int, length: int, alphabet: str) -
         )
     if arch == "bilstm":
         return SequenceBiLSTM(params["n_hidden"], params["n_layers"], params["dropout"], n_classes, **embedding)
-    if arch == "transformer":
+    if arch in ("transformer", "transformer_finetuned", "transformer_mlm"):
         return SequenceTransformer(
             params["d_model"],
             params["n_heads"],
@@ -178,8 +179,42 @@ def check_attention_memory(params: dict, length: int, where: str) -> None:
         )
 
 
-def setup(adata: ad.AnnData, params: dict, spec: DatasetSpec, seed: int, arch: str = "cnn") -> Setup:
+# the network's shape: a fine-tuned transformer must have its pre-trained encoder's
+TRANSFORMER_SHAPE = ("d_model", "n_heads", "n_layers", "embedding_dim", "embedding_k", "token_stride")
+
+
+def pretrained_encoder(pretrained: TrainedModel, params: dict, alphabet: str, length: int, where: str) -> dict:
+    """The pre-trained transformer's encoder weights (its state_dict without a classifier), once its shape,
+    alphabet and length are checked against the network about to be fine-tuned."""
+    differing = {name: (params[name], pretrained.params[name]) for name in TRANSFORMER_SHAPE}
+    differing = {name: pair for name, pair in differing.items() if pair[0] != pair[1]}
+    if differing:
+        raise LifedlError(
+            f"{where}: transformer_finetuned's network differs from its pre-trained transformer_mlm's "
+            f"(name: (its, pre-trained)) {differing}; give both the same values under 'params:' in the config."
+        )
+    if (pretrained.alphabet, pretrained.length) != (alphabet, length):
+        raise LifedlError(
+            f"{where}: the transformer_mlm was pre-trained on {alphabet_name(pretrained.alphabet)} sequences "
+            f"{pretrained.length} long, these are {alphabet_name(alphabet)} {length} long; pre-train it on this "
+            "data set."
+        )
+    return pretrained.encoder_state()
+
+
+def setup(
+    adata: ad.AnnData, params: dict, spec: DatasetSpec, seed: int, arch: str = "cnn", models=None
+) -> Setup:
     codes, labels, classes, split = training_rows(adata, spec, arch)
+    kept = labelled_share(labels, split, params.get("label_fraction", 1.0), seed)
+    if not kept.all():
+        print(
+            f"{arch}: the labels of {int((kept & (split == 'train')).sum())} of {int((split == 'train').sum())} "
+            f"training rows (label_fraction {params['label_fraction']:g}); all {int((split != 'train').sum())} "
+            "validation rows",
+            flush=True,
+        )
+        codes, labels, split = codes[kept], labels[kept], split[kept]
     alphabet, length = alphabet_of(adata), codes.shape[1]
     widest = params.get("filter_width", 1) + params.get("embedding_k", 1) - 1
     shortest = int(sequence_lengths(codes, alphabet).min())
@@ -206,11 +241,15 @@ def setup(adata: ad.AnnData, params: dict, spec: DatasetSpec, seed: int, arch: s
             f"{params.get('embedding_k', 1)}) is longer than the sequences ({length}); set a shorter "
             f"filter_width or embedding_k under 'params: {arch}:' in config/config.yaml."
         )
-    if arch == "transformer":
+    if arch.startswith("transformer"):
         check_attention_memory(params, length, spec.where)
     with torch.random.fork_rng():  # the initial weights depend on the seed only
         torch.manual_seed(seed)
-        network = SequenceClassifier(_body(arch, params, len(classes), length, alphabet))
+        network = SequenceClassifier(network_body(arch, params, len(classes), length, alphabet))
+    if arch == "transformer_finetuned":  # the encoder starts where pre-training left it; the classifier is new
+        encoder = pretrained_encoder(models["transformer_mlm"], params, alphabet, length, spec.where)
+        missing, unexpected = network.body.load_state_dict(encoder, strict=False)
+        assert not unexpected and set(missing) == {"output.weight", "output.bias"}, (missing, unexpected)
     index = {name: code for code, name in enumerate(classes)}
     arrays = {"sequence": codes, "label": np.array([index[label] for label in labels], dtype=np.int64)}
 
@@ -228,6 +267,6 @@ def setup(adata: ad.AnnData, params: dict, spec: DatasetSpec, seed: int, arch: s
 def from_checkpoint(checkpoint: dict) -> SequenceModel:
     arch, params, classes = checkpoint["arch"], checkpoint["params"], checkpoint["classes"]
     alphabet = checkpoint.get("alphabet", DNA)  # checkpoints from before peptides read DNA only
-    network = SequenceClassifier(_body(arch, params, len(classes), checkpoint["length"], alphabet))
+    network = SequenceClassifier(network_body(arch, params, len(classes), checkpoint["length"], alphabet))
     network.load_state_dict(checkpoint["state_dict"])
     return SequenceModel(arch, network, params, classes, checkpoint["length"], checkpoint["final_metrics"], alphabet)

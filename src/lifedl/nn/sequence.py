@@ -261,10 +261,17 @@ class SequenceTransformer(nn.Module):
         self.norm = nn.LayerNorm(d_model)
         self.output = nn.Linear(d_model, n_classes)
 
-    def encode(self, codes: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor | None]:
-        """Token states, each layer's attention weights, and the token mask (None: nothing padded)."""
+    def encode(
+        self, codes: torch.Tensor, hidden: torch.Tensor | None = None, fill: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor | None]:
+        """Token states, each layer's attention weights, and the token mask (None: nothing padded). ``hidden``
+        (N x L' booleans, L' the tokens of the codes without their common padding): tokens whose own embedding is
+        replaced by the ``fill`` vector before the positions are added (masked-token pre-training)."""
         features, mask = self.input(without_padding(codes, self.input.n_letters))
-        x = self.project(features) + self.positions[: features.shape[1]]
+        x = self.project(features)
+        if hidden is not None:
+            x = torch.where(hidden[..., None], fill.to(x.dtype), x)
+        x = x + self.positions[: features.shape[1]]
         attention = []
         for layer in self.layers:
             x, weights = layer(x, mask)
@@ -283,3 +290,49 @@ class SequenceTransformer(nn.Module):
         maps = torch.stack(self.encode(codes)[1])
         self.train(was_training)
         return maps
+
+
+class MaskedTokenNetwork(nn.Module):
+    """BERT's pre-training task (Devlin et al. 2019; seed 003) on a :class:`SequenceTransformer` that reads one
+    token per letter: ``hidden_share`` of each sequence's real letters are hidden (their embedding replaced by a
+    learned fill vector; BERT's 10 % random and 10 % kept letters are left out) and predicted from the others by a
+    linear head over the alphabet. Training draws new letters to hide every step; evaluation hides the same ones
+    every epoch (a generator seeded by ``eval_seed``), so the validation loss is comparable across epochs. The
+    trained ``body`` starts a classifier's training (lifedl.models.sequence: ``transformer_finetuned``)."""
+
+    def __init__(self, body: SequenceTransformer, hidden_share: float = 0.15, eval_seed: int = 0):
+        super().__init__()
+        if body.input.embedding is not None and (body.input.k, body.input.stride) != (1, 1):
+            # overlapping k-mers around a hidden one spell out its letters: nothing would be left to predict
+            raise ValueError(
+                f"masked-token pre-training reads one token per letter; this transformer reads {body.input.k}-mers "
+                f"every {body.input.stride} letters (set embedding_k 1 and token_stride 1)"
+            )
+        if not 0 < hidden_share < 1:
+            raise ValueError(f"hidden_share must lie between 0 and 1, not {hidden_share}")
+        self.body, self.hidden_share, self.eval_seed = body, hidden_share, eval_seed
+        d_model = body.project.out_features
+        self.fill = nn.Parameter(torch.randn(d_model) * 0.02)
+        self.head = nn.Linear(d_model, body.input.n_letters)
+
+    def hidden_letters(self, codes: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """N x L booleans: the real letters to hide, each with probability ``hidden_share``, at least one per
+        sequence (its first letter where the draw hid none)."""
+        letters = codes < self.body.input.n_letters
+        draw = torch.rand(codes.shape, generator=generator, device=codes.device if generator is None else "cpu")
+        hidden = (draw.to(codes.device) < self.hidden_share) & letters
+        none = ~hidden.any(dim=1)
+        hidden[none, 0] = True  # every sequence has a first letter
+        return hidden
+
+    def forward(self, codes: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
+        """N x L' x n_letters logits of every token given the others, with ``hidden`` ones replaced by the fill."""
+        states, _, _ = self.body.encode(codes, hidden, self.fill)
+        return self.head(states)
+
+    def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        codes = without_padding(batch["sequence"].long(), self.body.input.n_letters)
+        generator = None if self.training else torch.Generator().manual_seed(self.eval_seed)
+        hidden = self.hidden_letters(codes, generator)
+        logits = self(codes, hidden)
+        return {"masked_cross_entropy": F.cross_entropy(logits[hidden], codes[hidden])}

@@ -149,6 +149,11 @@ _DECLARED = (
         curves="per cell type of the query's test cells: the number of cells and the F1 of the transferred label",
     ),
     Task(
+        "pretraining",
+        "its encoder starts the training of the models that use it (transformer_finetuned); its hidden-letter "
+        "accuracy on the validation rows, beside the letters' frequencies, is in its run's final metrics",
+    ),
+    Task(
         "designer",
         "design sequences -> fraction of the optimum against random edits and greedy hill climbing on the same "
         "budget of evaluations",

@@ -49,6 +49,14 @@ DQN = {
     "search_trial": {"motif": "MAFK"},
 }
 
+# The transformers' shape (lifedl.models.sequence.TRANSFORMER_SHAPE); a fine-tuned one has its pre-trained one's.
+TRANSFORMER_NETWORK = {"d_model": 32, "n_heads": 4, "n_layers": 2, "dropout": 0.1, "embedding_dim": 32}
+LETTER_TOKENS = {"embedding_k": 1, "token_stride": 1}
+TRANSFORMER_TRAINING = {**SEQUENCE_TRAINING, "gradient_clip": 1.0}
+# the share of the training rows whose labels a classifier reads (1: all; the learning curve's fewer), every
+# validation row kept
+ALL_LABELS = {"label_fraction": 1.0}
+
 baseline = family(
     module="lifedl.models.kmer",
     data_kind="sequences",
@@ -65,6 +73,9 @@ network = family(
     baseline="kmer",
     needs=("labels",),
     capabilities=frozenset({"gradient_norms", "probability_draws"}),
+)
+pretrainer = family(
+    module="lifedl.models.pretraining", data_kind="sequences", task="pretraining", baseline="", default_run=False
 )
 designer = family(module="lifedl.models.dqn", data_kind="sequences", task="designer", plan="agent", baseline="")
 
@@ -128,21 +139,33 @@ ENTRIES = (
         "transformer",
         "transformer encoder over k-mer tokens: sinusoidal positions, multi-head self-attention, mean pooling",
         {
-            "d_model": 32,
-            "n_heads": 4,
-            "n_layers": 2,
-            "dropout": 0.1,
+            **TRANSFORMER_NETWORK,
             # 4-mers every 2 letters, chosen on validation (docs/architectures.md)
-            "embedding_dim": 32,
             "embedding_k": 4,
             "token_stride": 2,  # k-mers every token_stride letters: attention costs (L / stride)^2
-            **SEQUENCE_TRAINING,
-            "gradient_clip": 1.0,
+            **TRANSFORMER_TRAINING,
+            **ALL_LABELS,
         },
-        # peptides: one token per amino acid (20^4 4-mers would outnumber the peptides a hundredfold)
-        alphabet_defaults={"protein": {"embedding_k": 1, "token_stride": 1}},
+        alphabet_defaults={"protein": LETTER_TOKENS},
         figures=("attention_maps",),
         capabilities=frozenset({"gradient_norms"}),
+    ),
+    pretrainer(
+        "transformer_mlm",
+        "the transformer pre-trained by masked-token prediction (BERT) on the non-test sequences without labels: "
+        "15 % of the letters hidden and predicted from the rest, beside the letters' frequencies",
+        # one token per letter: overlapping k-mers would spell out a hidden one's letters
+        {**TRANSFORMER_NETWORK, **LETTER_TOKENS, **TRANSFORMER_TRAINING, "hidden_share": 0.15},
+    ),
+    network(
+        "transformer_finetuned",
+        "the same transformer (one token per letter) started from transformer_mlm's encoder and fine-tuned on the "
+        "labels; against the same network from scratch on the same share of the labels (the learning curve)",
+        {**TRANSFORMER_NETWORK, **LETTER_TOKENS, **TRANSFORMER_TRAINING, **ALL_LABELS},
+        uses_models=("transformer_mlm",),
+        compared_with=("transformer",),
+        capabilities=frozenset({"gradient_norms"}),
+        default_run=False,
     ),
     designer(
         "dqn",
