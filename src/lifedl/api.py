@@ -97,6 +97,7 @@ def fit(
     current folder, so fits never see each other's files; without ``work_dir`` they go to the system's
     temporary directory and are removed when the fit ends.
     """
+    from lifedl.data.sequences import alphabet_name, alphabet_of
     from lifedl.data.spec import DatasetSpec
     from lifedl.models import get_architecture
     from lifedl.train.context import TrainingContext
@@ -104,8 +105,12 @@ def fit(
 
     adata = _anndata(adata, "lifedl.fit(adata, ...)")
     architecture = get_architecture(arch)
-    resolved = architecture.resolve_params(params, where=f"lifedl.fit(..., '{arch}') keyword arguments")
     spec = DatasetSpec.from_adata(adata, file="the AnnData passed to lifedl.fit")
+    # defaults by alphabet (peptides: one token per amino acid), as the train rule resolves them
+    alphabet = alphabet_name(alphabet_of(adata)) if spec.kind == "sequences" else ""
+    resolved = architecture.resolve_params(
+        params, where=f"lifedl.fit(..., '{arch}') keyword arguments", alphabet=alphabet
+    )
     spec = spec.with_roles(adata, dict(roles or {}), "lifedl.fit(..., roles=...)")
     _check_fits(adata, architecture, spec)
     _check_training(training or {})

@@ -92,7 +92,9 @@ def test_the_finetuned_classifier_starts_from_the_pretrained_encoder(pretrained,
     pretrained_model = load_model(saved)
     torch.testing.assert_close(pretrained_model.encoder_state(), mlm.trained.encoder_state())
     fine = {**params, "max_epochs": 1, "learning_rate": 1e-12}  # one step that barely moves the weights
-    tuned = fit("transformer_finetuned", adata, work, roles={"labels": "label"}, models={"transformer_mlm": mlm}, **fine)
+    tuned = fit(
+        "transformer_finetuned", adata, work, roles={"labels": "label"}, models={"transformer_mlm": mlm}, **fine
+    )
     state = tuned.trained.network.body.state_dict()
     for name, value in mlm.trained.encoder_state().items():
         torch.testing.assert_close(state[name], value, atol=1e-6, rtol=0)
@@ -123,3 +125,50 @@ def sequence_defaults() -> dict:
 
 
 assert len(PROTEIN) == 20
+
+
+def test_the_learning_curve_pairs_both_arms_on_the_same_labels_per_seed(tmp_path):
+    import pandas as pd
+
+    from lifedl import steps
+
+    adata, _ = peptides(n=400)
+    adata.uns["lifedl_dataset"] = SPEC.to_uns()
+    qc = tmp_path / "results/peptides/qc.h5ad"
+    qc.parent.mkdir(parents=True)
+    adata.write_h5ad(qc)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    tiny = {"d_model": 16, "n_layers": 1, "embedding_dim": 8, "max_epochs": 2, "patience": 2}
+    mlm = tmp_path / "results/peptides/models/transformer_mlm"
+    steps.train(
+        str(qc),
+        str(mlm / "model.ckpt"),
+        str(mlm / "run.json"),
+        steps.TrainSettings("transformer_mlm", "peptides", tiny, 0, uri),
+    )
+    out = tmp_path / "results/peptides/learning_curve"
+    steps.learning_curve(
+        str(qc),
+        str(mlm / "model.ckpt"),
+        str(out / "transformer_finetuned.tsv"),
+        str(out / "transformer_finetuned_runs.tsv"),
+        str(tmp_path / "curve.png"),
+        str(out / "work"),
+        steps.TrainSettings("transformer_finetuned", "peptides", tiny, 0, uri),
+        fractions=[0.3, 1.0],
+        seeds=[0, 1],
+    )
+    runs = pd.read_csv(out / "transformer_finetuned_runs.tsv", sep="\t")
+    assert len(runs) == 8 and set(runs["arm"]) == {"scratch", "pretrained"}
+    labelled = runs.pivot_table(index=["seed", "fraction"], columns="arm", values="n_labelled")
+    assert (labelled["scratch"] == labelled["pretrained"]).all()  # the same rows' labels for both arms
+    n_train = int((adata.obs["lifedl_split"] == "train").sum())
+    assert labelled.loc[(0, 0.3)].iloc[0] == pytest.approx(0.3 * n_train, abs=2)
+    assert labelled.loc[(0, 1.0)].iloc[0] == n_train
+    assert runs["n_test"].eq((adata.obs["lifedl_split"] == "test").sum()).all()  # scored on the test rows
+    summary = pd.read_csv(out / "transformer_finetuned.tsv", sep="\t")
+    assert list(summary["fraction"]) == [0.3, 1.0] and summary["n_seeds"].eq(2).all()
+    both = runs.set_index(["fraction", "seed", "arm"])["auroc"]
+    expected = (both.xs("pretrained", level="arm") - both.xs("scratch", level="arm")).groupby("fraction").mean()
+    np.testing.assert_allclose(summary["auroc_difference"], expected.to_numpy())
+    assert (tmp_path / "curve.png").stat().st_size > 0

@@ -329,3 +329,19 @@ def test_the_amino_acid_encoder_pads_unequal_lengths_and_decodes_back():
         encode(["ACGT", "AC"])  # DNA keeps one length unless asked to pad
     with pytest.raises(LifedlError, match="sequence 1 is empty"):
         encode(["ACD", ""], alphabet=PROTEIN, pad=True)
+
+
+def test_length_grouped_batches_hold_every_row_once_with_less_padding_and_the_same_order_per_epoch():
+    from lifedl.data.batches import EpochShuffledBatches
+
+    lengths = np.random.default_rng(0).integers(7, 175, 3000)
+    grouped, plain = EpochShuffledBatches(3000, 64, seed=1, lengths=lengths), EpochShuffledBatches(3000, 64, seed=1)
+    for sampler in (grouped, plain):
+        sampler.set_epoch(2)
+    batches = list(grouped)
+    assert sorted(np.concatenate(batches)) == list(range(3000)) and len(batches) == len(grouped)
+    padded = [lengths[b].max() * len(b) for b in batches]
+    assert sum(padded) < 0.7 * sum(lengths[b].max() * len(b) for b in plain)  # less padding per epoch
+    assert all(np.array_equal(a, b) for a, b in zip(batches, grouped))  # a resumed epoch sees the same batches
+    grouped.set_epoch(3)
+    assert not np.array_equal(batches[0], next(iter(grouped)))  # another epoch, other batches

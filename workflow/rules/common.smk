@@ -211,6 +211,22 @@ def realism_generator(dataset):
     return gans(dataset)[0] if gans(dataset) and samplers else None
 
 
+def finetuned(dataset):
+    """The classifiers run on a data set that start from a pre-trained model (transformer_finetuned): their
+    learning curve is drawn where config 'learning_curve' is enabled."""
+    return [
+        arch
+        for arch in archs_of(dataset, "classifier")
+        if any(get_architecture(used).task == "pretraining" for used in get_architecture(arch).uses_models)
+    ]
+
+
+def finetuned_pattern():
+    """Wildcard pattern of the fine-tuned classifiers of every data set (never empty, so always a valid regex)."""
+    names = list(dict.fromkeys(arch for dataset in DATASETS for arch in finetuned(dataset)))
+    return "|".join(names) if names else "(?!)"
+
+
 def loadings_archs(dataset):
     """The linear decoders run on a data set, after their baselines (PCA's components); none where no linear
     decoder runs."""
@@ -263,6 +279,12 @@ def report_plan():
             for arch in archs_of(dataset, "generator"):
                 title = f"{arch}: a rare cell type's F1 with generated cells, beside oversampling and all cells"
                 tables.append((title, f"results/{dataset}/augmentation/{arch}.tsv"))
+        if config["learning_curve"]["enabled"]:
+            for arch in finetuned(dataset):
+                text = caption("learning_curve")
+                figures.append((f"results/{dataset}/figures/{arch}_learning_curve.png", text))
+                title = f"{arch}: test scores by the share of training labels, pre-trained against from scratch"
+                tables.append((title, f"results/{dataset}/learning_curve/{arch}.tsv"))
         if dataset in likelihood_datasets():
             title = (
                 "Held-out ELBO and log-likelihood per likelihood over seeds (same VAE, same held-out cells per seed)"

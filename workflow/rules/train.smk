@@ -23,3 +23,39 @@ rule train:
         training=config["training"],
     script:
         "../scripts/train.py"
+
+
+rule learning_curve:
+    input:
+        qc="results/{dataset}/qc.h5ad",
+        models=used_models,
+    output:
+        summary=report(
+            "results/{dataset}/learning_curve/{arch}.tsv", caption="../report/learning_curve.rst", category="{dataset}"
+        ),
+        runs="results/{dataset}/learning_curve/{arch}_runs.tsv",
+        figure=report(
+            "results/{dataset}/figures/{arch}_learning_curve.png",
+            caption="../report/learning_curve.rst",
+            category="{dataset}",
+        ),
+    log:
+        "results/{dataset}/logs/learning_curve_{arch}.log",
+    benchmark:
+        "results/{dataset}/benchmarks/learning_curve_{arch}.tsv"
+    wildcard_constraints:
+        arch=finetuned_pattern(),
+    conda:
+        "../../envs/train.yaml"
+    threads: rule_resources("train")["threads"]
+    resources:
+        mem_mb=mem_mb("train"),
+        runtime=rule_resources("train")["runtime"],
+        gpu=rule_resources("train").get("gpu", 0),
+    params:
+        hyper_parameters=lambda wildcards: dataset_params(config, wildcards.dataset, wildcards.arch),
+        fractions=config["learning_curve"]["fractions"],
+        seeds=list(dict.fromkeys([config["seed"], *config["learning_curve"]["seeds"]])),
+        training=config["training"],
+    script:
+        "../scripts/learning_curve.py"

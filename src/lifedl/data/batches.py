@@ -84,23 +84,41 @@ class DeviceFieldBatches(Dataset):
         return {name: tensor[index] for name, tensor in self.tensors.items()}
 
 
+# rows sorted by length together (in batches): few enough that a pool of shuffled rows spans the lengths
+LENGTH_POOL_BATCHES = 16
+
+
 class EpochShuffledBatches(Sampler):
     """Batches of shuffled row indices whose order depends only on (seed, epoch).
 
     Lightning calls ``set_epoch`` before each epoch, so a run resumed from a
     checkpoint at epoch k sees exactly the batches an uninterrupted run sees.
+
+    With ``lengths`` (sequences of unequal length, padded to the longest), the shuffled rows are sorted by length
+    within pools of ``LENGTH_POOL_BATCHES`` batches and the batches are then shuffled (Hugging Face's
+    group_by_length): a batch pads to its own longest sequence only (lifedl.nn.sequence.without_padding), so
+    peptides of 7-174 letters no longer pay for 174 in nearly every batch.
     """
 
-    def __init__(self, n_rows: int, batch_size: int, seed: int):
+    def __init__(self, n_rows: int, batch_size: int, seed: int, lengths: np.ndarray | None = None):
         self.n_rows, self.batch_size, self.seed, self.epoch = n_rows, batch_size, seed, 0
+        self.lengths = None if lengths is None else np.asarray(lengths)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def __iter__(self):
-        order = np.random.default_rng((self.seed, self.epoch)).permutation(self.n_rows)
-        for start in range(0, self.n_rows, self.batch_size):
-            yield order[start : start + self.batch_size]
+        rng = np.random.default_rng((self.seed, self.epoch))
+        order = rng.permutation(self.n_rows)
+        starts = range(0, self.n_rows, self.batch_size)
+        if self.lengths is None:
+            yield from (order[start : start + self.batch_size] for start in starts)
+            return
+        pool = self.batch_size * LENGTH_POOL_BATCHES
+        pools = [order[start : start + pool] for start in range(0, self.n_rows, pool)]
+        order = np.concatenate([rows[np.argsort(self.lengths[rows], kind="stable")] for rows in pools])
+        batches = [order[start : start + self.batch_size] for start in starts]
+        yield from (batches[index] for index in rng.permutation(len(batches)))
 
     def __len__(self) -> int:
         return math.ceil(self.n_rows / self.batch_size)
@@ -117,14 +135,16 @@ def batch_loader(
     seed: int = 0,
     device: str = "cpu",
     num_workers: int = 0,
+    lengths: np.ndarray | None = None,
 ) -> DataLoader:
-    """Dict minibatches of the rows of ``arrays``; on a GPU, small data sets are moved there once and batched there."""
+    """Dict minibatches of the rows of ``arrays``; on a GPU, small data sets are moved there once and batched there.
+    ``lengths``: each row's sequence length, where shuffled batches group rows of similar length."""
     on_gpu = device.startswith("cuda")
     resident = on_gpu and _dense_bytes(arrays) <= DEVICE_RESIDENT_MAX_BYTES
     dataset = DeviceFieldBatches(arrays, torch.device(device)) if resident else FieldBatches(arrays)
     workers = 0 if resident else num_workers
     if shuffle:
-        sampler = EpochShuffledBatches(len(dataset), batch_size, seed)
+        sampler = EpochShuffledBatches(len(dataset), batch_size, seed, lengths)
     else:
         sampler = BatchSampler(SequentialSampler(dataset), batch_size, drop_last=False)
     # batch_size=None: the sampler already yields whole batches of indices. The loader's own generator keeps

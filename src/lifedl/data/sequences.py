@@ -143,6 +143,13 @@ def sequence_lengths(codes, alphabet: str = DNA) -> np.ndarray:
     return (np.atleast_2d(np.asarray(codes)) < len(alphabet)).sum(axis=1)
 
 
+def unequal_lengths(codes, alphabet: str = DNA) -> np.ndarray | None:
+    """Letters per sequence where the lengths differ (training batches then group similar lengths,
+    lifedl.data.batches.EpochShuffledBatches); None where every sequence has the same length."""
+    lengths = sequence_lengths(codes, alphabet)
+    return lengths if len(np.unique(lengths)) > 1 else None
+
+
 def alphabet_of(adata: ad.AnnData) -> str:
     """The data set's alphabet (``uns['alphabet']``; DNA where none is recorded)."""
     return str(adata.uns.get(ALPHABET_KEY, DNA))

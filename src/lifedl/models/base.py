@@ -107,6 +107,8 @@ class Setup:
     # 'train' or 'validation' per row of ``arrays`` (lifedl.data.splits); None: one per row of the AnnData that
     # ``setup`` was given, in order (a model that keeps only some rows, e.g. labelled ones, names theirs)
     split: np.ndarray | None = None
+    # each row's length where rows are sequences of unequal length: training batches group similar lengths
+    lengths: np.ndarray | None = None
 
 
 def category_codes(values, categories: list[str], what: str) -> np.ndarray:

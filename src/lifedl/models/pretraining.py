@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from lifedl.data.batches import predict_batches, take_rows
-from lifedl.data.sequences import alphabet_name, alphabet_of, sequence_codes
+from lifedl.data.sequences import alphabet_name, alphabet_of, sequence_codes, unequal_lengths
 from lifedl.data.spec import DatasetSpec
 from lifedl.data.splits import TEST, split_of
 from lifedl.errors import LifedlError
@@ -111,14 +111,17 @@ def setup(adata: ad.AnnData, params: dict, spec: DatasetSpec, seed: int, arch: s
             model.final_metrics.update({f"val_{name}": value for name, value in scores.items()})
         return model
 
-    return Setup(network=network, arrays=arrays, finish=finish, split=split)
+    return Setup(network=network, arrays=arrays, finish=finish, split=split, lengths=unequal_lengths(codes, alphabet))
 
 
 def from_checkpoint(checkpoint: dict) -> MaskedTokenModel:
     network = _network(checkpoint["params"], checkpoint["length"], checkpoint["alphabet"])
     network.load_state_dict(checkpoint["state_dict"])
     return MaskedTokenModel(
-        checkpoint["arch"], network, checkpoint["params"], checkpoint["length"], checkpoint["alphabet"],
+        checkpoint["arch"],
+        network,
+        checkpoint["params"],
+        checkpoint["length"],
+        checkpoint["alphabet"],
         checkpoint["final_metrics"],
     )
-

@@ -27,6 +27,7 @@ from lifedl.data.sequences import (
     sequence_codes,
     sequence_lengths,
     training_rows,
+    unequal_lengths,
 )
 from lifedl.data.spec import DatasetSpec
 from lifedl.data.splits import labelled_share
@@ -202,9 +203,7 @@ def pretrained_encoder(pretrained: TrainedModel, params: dict, alphabet: str, le
     return pretrained.encoder_state()
 
 
-def setup(
-    adata: ad.AnnData, params: dict, spec: DatasetSpec, seed: int, arch: str = "cnn", models=None
-) -> Setup:
+def setup(adata: ad.AnnData, params: dict, spec: DatasetSpec, seed: int, arch: str = "cnn", models=None) -> Setup:
     codes, labels, classes, split = training_rows(adata, spec, arch)
     kept = labelled_share(labels, split, params.get("label_fraction", 1.0), seed)
     if not kept.all():
@@ -261,7 +260,7 @@ def setup(
             model.final_metrics.update(validation_scores(truth, model._proba(held_out["sequence"]), classes))
         return model
 
-    return Setup(network=network, arrays=arrays, finish=finish, split=split)
+    return Setup(network=network, arrays=arrays, finish=finish, split=split, lengths=unequal_lengths(codes, alphabet))
 
 
 def from_checkpoint(checkpoint: dict) -> SequenceModel:

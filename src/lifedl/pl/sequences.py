@@ -278,3 +278,27 @@ def design_figure(
         ax.set_title(title, fontsize=9)
     figure.tight_layout()
     return figure
+
+
+def learning_curve_figure(summary, runs, measure: str = "auroc") -> plt.Figure:
+    """Left: the test ``measure`` against the share of training labels (log scale), each seed's point and the mean
+    of each arm (pre-trained encoder, random weights). Right: pre-trained minus scratch, paired by seed, with its
+    bootstrap 95 % interval; above 0 where pre-training helps."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for arm, colour, label in (("scratch", "tab:grey", "from scratch"), ("pretrained", "tab:blue", "pre-trained")):
+        own = runs[runs["arm"] == arm]
+        left.scatter(own["fraction"], own[measure], s=10, color=colour, alpha=0.5)
+        left.plot(summary["fraction"], summary[f"{arm}_{measure}_mean"], "-o", color=colour, label=label)
+    right.axhline(0, color="grey", lw=0.8)
+    middle = summary[f"{measure}_difference"]
+    errors = [middle - summary[f"{measure}_ci_low"], summary[f"{measure}_ci_high"] - middle]
+    right.errorbar(summary["fraction"], middle, yerr=errors, fmt="o", capsize=4, color="tab:blue")
+    for ax in (left, right):
+        ax.set_xscale("log")
+        ax.set_xticks(summary["fraction"], [f"{value:.0%}" for value in summary["fraction"]])
+        ax.set_xlabel("share of the training labels")
+    left.set_ylabel(f"test {measure}")
+    left.legend(frameon=False)
+    right.set_ylabel(f"{measure}: pre-trained - scratch (95 % CI)")
+    fig.tight_layout()
+    return fig

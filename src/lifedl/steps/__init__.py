@@ -25,7 +25,7 @@ from lifedl.steps.generative import (
 from lifedl.steps.qc import qc
 from lifedl.steps.report import figure, figure_archs, likelihood_comparison, report
 from lifedl.steps.score import SCORERS, score_held_out
-from lifedl.steps.train import TrainSettings, train
+from lifedl.steps.train import TrainSettings, learning_curve, train
 
 __all__ = [
     "SCORERS",
@@ -39,6 +39,7 @@ __all__ = [
     "figure_archs",
     "filter_motifs",
     "generate",
+    "learning_curve",
     "leave_one_type_out",
     "likelihood_comparison",
     "loadings_enrichment",

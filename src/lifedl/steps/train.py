@@ -218,3 +218,61 @@ def train_experiment_model(
     checkpoint, run_json, history = (str(run_dir / name) for name in ("model.ckpt", "run.json", "history.tsv"))
     train(qc_h5ad, checkpoint, run_json, settings, history, models)
     return run_dir
+
+
+def learning_curve(
+    qc_h5ad: str,
+    pretrained: str,
+    output: str,
+    runs_output: str,
+    figure: str,
+    work_dir: str,
+    settings: TrainSettings,
+    fractions: Sequence[float],
+    seeds: Sequence[int],
+) -> None:
+    """What pre-training is worth by the share of labels (:mod:`lifedl.tl.learning_curve`): per seed and fraction,
+    ``settings.arch`` (transformer_finetuned, started from the encoder of the ``pretrained`` checkpoint) and the same
+    network from random weights (its entry's first ``compared_with``, the transformer, with its settings) read the labels of that share of each class's
+    training rows (the same rows for both: lifedl.data.splits.labelled_share), stop early on every validation row
+    and are scored on the test rows by the score rule's scorer; ``runs_output`` one row per model, ``output`` the
+    summary per fraction, ``figure`` the curve."""
+    import pandas as pd
+
+    from lifedl.data.sequences import alphabet_name, alphabet_of
+    from lifedl.io import save_figure
+    from lifedl.models import get_architecture
+    from lifedl.pl.sequences import learning_curve_figure
+    from lifedl.steps.score import classify
+    from lifedl.tl.learning_curve import curve_summary
+
+    adata, spec = read_with_spec(qc_h5ad)
+    network = get_architecture(settings.arch).resolve_params(
+        settings.hyper_parameters, where=f"config params.{settings.arch}", alphabet=alphabet_name(alphabet_of(adata))
+    )
+    # the same network from random weights: the architecture the fine-tuned one is compared with (its entry's)
+    scratch = get_architecture(settings.arch).compared_with[0]
+    arms = {"scratch": (scratch, []), "pretrained": (settings.arch, [pretrained])}
+    rows = []
+    for seed in seeds:
+        for fraction in fractions:
+            for arm, (arch, models) in arms.items():
+                run_dir = Path(work_dir) / f"seed{seed}" / f"labels_{fraction:g}" / arm
+                name = f"{arch}_labels_{fraction:g}_seed{seed}"
+                print(f"{settings.dataset}: {name} ({arm})", flush=True)
+                params = {**network, "label_fraction": fraction}
+                experiment = dataclasses.replace(settings, arch=arch).for_experiment(name, seed, params)
+                train_experiment_model(qc_h5ad, run_dir, experiment, models=models)
+                scores = str(run_dir / "scores.tsv")
+                classify(qc_h5ad, str(run_dir / "model.ckpt"), scores, str(run_dir / "predictions.tsv"), arch, spec.id)
+                final = json.loads((run_dir / "run.json").read_text())["final_metrics"]
+                row = pd.read_csv(scores, sep="\t").iloc[0].to_dict()
+                rows.append(
+                    {"seed": seed, "fraction": fraction, "arm": arm, "n_labelled": final["n_train_cells"], **row}
+                    | {"epochs_trained": final["epochs_trained"]}
+                )
+    runs = pd.DataFrame(rows)
+    write_tsv(runs, runs_output)
+    summary = curve_summary(runs)
+    write_tsv(summary, output)
+    save_figure(learning_curve_figure(summary, runs), figure)

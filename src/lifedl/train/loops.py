@@ -212,7 +212,13 @@ def fit_generic(setup: Setup, params: dict, context: TrainingContext) -> FitResu
         lit,
         params["max_epochs"],
         context,
-        train_loader=batch_loader(take_rows(arrays, train_index), params["batch_size"], shuffle=True, **loaders),
+        train_loader=batch_loader(
+            take_rows(arrays, train_index),
+            params["batch_size"],
+            shuffle=True,
+            lengths=None if setup.lengths is None else setup.lengths[train_index],
+            **loaders,
+        ),
         val_loader=batch_loader(take_rows(arrays, val_index), params["batch_size"], shuffle=False, **loaders),
         patience=params["patience"],
     )

@@ -75,7 +75,12 @@ network = family(
     capabilities=frozenset({"gradient_norms", "probability_draws"}),
 )
 pretrainer = family(
-    module="lifedl.models.pretraining", data_kind="sequences", task="pretraining", baseline="", default_run=False
+    module="lifedl.models.pretraining",
+    data_kind="sequences",
+    task="pretraining",
+    baseline="",
+    default_run=False,
+    capabilities=frozenset({"gradient_norms"}),
 )
 designer = family(module="lifedl.models.dqn", data_kind="sequences", task="designer", plan="agent", baseline="")
 
