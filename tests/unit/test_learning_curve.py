@@ -29,6 +29,7 @@ def test_the_paired_difference_and_its_verdict_per_fraction():
     assert list(summary["nll_verdict"][:2]) == ["better", "better"]  # lower NLL is better
     assert (summary["auroc_ci_low"] <= summary["auroc_difference"]).all()
     assert summary["n_seeds"].eq(5).all() and summary["scratch_auroc_sd"].gt(0).all()
+    assert summary["auroc_pretraining_stops_helping_at"].eq("100% of the labels").all()
 
 
 def test_pretraining_stops_helping_at_the_first_fraction_after_its_last_help():

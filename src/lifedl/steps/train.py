@@ -242,6 +242,7 @@ def learning_curve(
     from lifedl.data.sequences import alphabet_name, alphabet_of
     from lifedl.io import save_figure
     from lifedl.models import get_architecture
+    from lifedl.models.base import load_model
     from lifedl.pl.sequences import learning_curve_figure
     from lifedl.steps.score import classify
     from lifedl.tl.learning_curve import curve_summary
@@ -274,5 +275,14 @@ def learning_curve(
     runs = pd.DataFrame(rows)
     write_tsv(runs, runs_output)
     summary = curve_summary(runs)
+    # the pre-training's own measure beside the curve: hidden letters on the validation rows, against frequencies
+    hidden_letters = load_model(pretrained).final_metrics
+    for name in (
+        "val_masked_accuracy",
+        "val_masked_cross_entropy",
+        "val_unigram_accuracy",
+        "val_unigram_cross_entropy",
+    ):
+        summary[f"pretraining_{name}"] = hidden_letters.get(name, float("nan"))
     write_tsv(summary, output)
     save_figure(learning_curve_figure(summary, runs), figure)

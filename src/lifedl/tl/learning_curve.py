@@ -35,7 +35,13 @@ def curve_summary(runs: pd.DataFrame, measures: Sequence[str] = CURVE_MEASURES) 
             row[f"{measure}_verdict"] = paired["verdict"]
         row["n_seeds"] = float(len(seeds))
         rows.append(row)
-    return pd.DataFrame(rows)
+    summary = pd.DataFrame(rows)
+    stops = pretraining_stops_helping(summary)
+    # readable in the docs: the share of labels from which the interval no longer favours pre-training
+    summary["auroc_pretraining_stops_helping_at"] = (
+        f"{stops:.0%} of the labels" if np.isfinite(stops) else "helps at every share"
+    )
+    return summary
 
 
 def pretraining_stops_helping(summary: pd.DataFrame, measure: str = "auroc") -> float:
