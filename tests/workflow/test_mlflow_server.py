@@ -2,18 +2,15 @@
 models loaded back by name and version, and the runs in the dashboard rendered by Chromium."""
 
 import json
-import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
-import requests
+from helpers import free_port, start_mlflow_server, stop_server
 from mlflow.tracking import MlflowClient
 
 from lifedl import steps
@@ -25,59 +22,13 @@ from lifedl.train.tracking import load_registered_model
 pytestmark = pytest.mark.slow
 
 
-def _free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _start_server(root: Path, port: int) -> tuple[subprocess.Popen, str]:
-    """`mlflow server` on 127.0.0.1:port with its store under root, once it answers /health."""
-    root.mkdir(parents=True, exist_ok=True)
-    mlflow = Path(sys.executable).parent / "mlflow"
-    command = [
-        str(mlflow),
-        "server",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-        "--backend-store-uri",
-        f"sqlite:///{root / 'mlflow.db'}",
-        "--artifacts-destination",
-        str(root / "artifacts"),
-    ]
-    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    with open(root / "server.log", "a") as log:  # the child keeps its own descriptor
-        server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    uri = f"http://127.0.0.1:{port}"
-    for _ in range(240):
-        try:
-            if requests.get(f"{uri}/health", timeout=1).ok:
-                return server, uri
-        except requests.RequestException:
-            pass
-        if server.poll() is not None:
-            pytest.fail((root / "server.log").read_text()[-2000:])
-        time.sleep(0.25)
-    _stop(server)
-    pytest.fail("mlflow server did not answer /health in 60 s")
-
-
-def _stop(server: subprocess.Popen, sig=signal.SIGTERM) -> None:
-    os.killpg(server.pid, sig)
-    server.wait(timeout=30)
-
-
 @pytest.fixture(scope="module")
 def mlflow_server(tmp_path_factory):
-    server, uri = _start_server(tmp_path_factory.mktemp("mlflow-server"), _free_port())
+    server, uri = start_mlflow_server(tmp_path_factory.mktemp("mlflow-server"), free_port())
     try:
         yield uri
     finally:
-        _stop(server)
+        stop_server(server)
 
 
 @pytest.fixture(scope="module")
@@ -200,8 +151,8 @@ def test_a_server_killed_during_training_fails_the_job_in_bounded_time_and_a_rer
     adata = simulate_counts(SimulationParams(n_cells=300, n_genes=200, n_types=3, seed=5))
     qc_file = tmp_path / "qc.h5ad"
     run_qc(adata, QCParams(min_genes=10, min_cells=1, n_top_genes=150, max_pct_mito=100)).write_h5ad(qc_file)
-    root, port = tmp_path / "server", _free_port()
-    server, uri = _start_server(root, port)
+    root, port = tmp_path / "server", free_port()
+    server, uri = start_mlflow_server(root, port)
     command = [sys.executable, "-c", TRAIN_UNTIL_KILLED, str(qc_file), str(tmp_path / "vae"), uri]
     job = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -213,7 +164,7 @@ def test_a_server_killed_during_training_fails_the_job_in_bounded_time_and_a_rer
             assert job.poll() is None, job.stdout.read()
             time.sleep(0.2)
         run_id = runs[0].info.run_id
-        _stop(server, signal.SIGKILL)
+        stop_server(server, signal.SIGKILL)
         killed = time.monotonic()
         output, _ = job.communicate(timeout=180)
         waited = time.monotonic() - killed
@@ -223,7 +174,7 @@ def test_a_server_killed_during_training_fails_the_job_in_bounded_time_and_a_rer
     assert job.returncode != 0 and waited < 120, (waited, output[-2000:])
     assert f"MLflow tracking server {uri} stopped answering during the run" in output and "rerun the job" in output
     assert not (tmp_path / "vae/model.ckpt").exists()
-    server, uri = _start_server(root, port)  # the same store back
+    server, uri = start_mlflow_server(root, port)  # the same store back
     try:
         rerun = subprocess.run(command, capture_output=True, text=True, timeout=600)
         assert rerun.returncode == 0, rerun.stderr[-2000:]
@@ -232,4 +183,4 @@ def test_a_server_killed_during_training_fails_the_job_in_bounded_time_and_a_rer
         assert resumed.info.status == "FINISHED"
         assert json.loads((tmp_path / "vae/run.json").read_text())["mlflow_run_id"] == run_id
     finally:
-        _stop(server)
+        stop_server(server)

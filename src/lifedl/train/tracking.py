@@ -151,7 +151,16 @@ def experiment_id(client, name: str, tracking_uri: str) -> str:
         database = _sqlite_path(tracking_uri)
         if database is not None:  # keep artifacts beside the database, not in ./mlruns
             artifact_location = (database.parent / "mlartifacts" / name).resolve().as_uri()
-        return client.create_experiment(name, artifact_location=artifact_location, tags=EXPERIMENT_KIND)
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return client.create_experiment(name, artifact_location=artifact_location, tags=EXPERIMENT_KIND)
+        except MlflowException as error:
+            # a server has no lock between jobs: the cluster's first jobs of a data set create it at once, and
+            # all but one are told it exists (caught by the concurrent jobs' test against PostgreSQL)
+            if error.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+            return client.get_experiment_by_name(name).experiment_id
 
 
 EPOCH_METRIC_PREFIXES = ("train/", "val/", "realism/")
