@@ -4,7 +4,6 @@ a model through lifedl's run recorder; every run finishes, every epoch's metric 
 model loads back from the server's artifact store."""
 
 import subprocess
-import sys
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -12,27 +11,25 @@ import pytest
 from helpers import free_port, start_mlflow_server, stop_server
 from mlflow.tracking import MlflowClient
 
-from lifedl.models.base import load_model
+from lifedl.models.base import load_model, save_checkpoint
+from lifedl.models.graph import ColumnModel
+from lifedl.train.tracking import tracked_run
 
 pytestmark = pytest.mark.slow
 
 N_JOBS, N_EPOCHS = 50, 10
-# One training job's logging, as lifedl.steps.train does it (tracked_run, log_params, log_metrics per epoch,
-# log_artifact of the checkpoint), with a model that needs no training: the load is the server's, not torch's.
-JOB = """
-import sys
-from lifedl.models.base import save_checkpoint
-from lifedl.models.graph import ColumnModel
-from lifedl.train.tracking import tracked_run
 
-uri, experiment, index, checkpoint, n_epochs = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
-with tracked_run(uri, experiment, f"job{index}", {"job": str(index)}) as run:
-    run.log_params({"index": index, "n_epochs": n_epochs})
-    for epoch in range(n_epochs):
-        run.log_metrics({"train/loss": index + epoch / 100, "val/loss": index - epoch / 100}, step=epoch)
-    save_checkpoint(ColumnModel({"column": f"job{index}"}), checkpoint)
-    run.log_artifact(checkpoint, "checkpoints")
-"""
+
+def _job(uri: str, experiment: str, index: int, checkpoint: str) -> None:
+    """One training job's logging, as lifedl.steps.train does it (tracked_run, log_params, log_metrics per epoch,
+    log_artifact of the checkpoint), with a model that needs no training: the load is the server's, not torch's.
+    Each job its own client and connections: to the server, 50 threads are 50 jobs."""
+    with tracked_run(uri, experiment, f"job{index}", {"job": str(index)}) as run:
+        run.log_params({"index": index, "n_epochs": N_EPOCHS})
+        for epoch in range(N_EPOCHS):
+            run.log_metrics({"train/loss": index + epoch / 100, "val/loss": index - epoch / 100}, step=epoch)
+        save_checkpoint(ColumnModel({"column": f"job{index}"}), checkpoint)
+        run.log_artifact(checkpoint, "checkpoints")
 
 
 @pytest.fixture(scope="module")
@@ -52,14 +49,11 @@ def test_fifty_concurrent_jobs_lose_and_double_nothing(postgres, tmp_path):
     server, uri = start_mlflow_server(tmp_path / "server", free_port(), backend=postgres, workers=4)
     experiment = f"load-{uuid.uuid4().hex[:8]}"  # new: the jobs race to create it
     try:
-
-        def job(index: int) -> subprocess.CompletedProcess:
-            arguments = [uri, experiment, str(index), str(tmp_path / f"job{index}.ckpt"), str(N_EPOCHS)]
-            return subprocess.run([sys.executable, "-c", JOB, *arguments], capture_output=True, text=True, timeout=600)
-
         with ThreadPoolExecutor(N_JOBS) as pool:
-            finished = list(pool.map(job, range(N_JOBS)))
-        failed = [(index, done.stderr[-800:]) for index, done in enumerate(finished) if done.returncode]
+            jobs = [
+                pool.submit(_job, uri, experiment, index, str(tmp_path / f"job{index}.ckpt")) for index in range(N_JOBS)
+            ]
+        failed = [(index, repr(job.exception())[:800]) for index, job in enumerate(jobs) if job.exception()]
         assert not failed, failed
 
         client = MlflowClient(uri)
