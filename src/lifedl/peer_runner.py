@@ -13,6 +13,7 @@ Commands (the JSON's ``command``), files in and out:
 - ``embed``: ``model_dir``, ``h5ad`` -> the latent means (``output``, .npy).
 - ``marginal_ll``: ``model_dir``, ``h5ad`` -> each cell's importance-weighted log-likelihood estimate
   (``n_samples`` samples; ``output``, .npy).
+- ``solo``: ``model_dir`` (an SCVI model), ``h5ad`` -> SOLO's doublet probability of each cell (``output``, .npy).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import sys
 
 import numpy as np
 
-MODELS = {"scvi": "SCVI", "totalvi": "TOTALVI", "peakvi": "PEAKVI", "scvi_scarches": "SCVI"}
+MODELS = {"scvi": "SCVI", "totalvi": "TOTALVI", "peakvi": "PEAKVI", "scvi_scarches": "SCVI", "scvi_solo": "SCVI"}
 # scvi-tools' scArches tutorial: layer norm instead of batch norm, the batch fed to the encoder too
 ARCHES_SETTINGS = {"use_layer_norm": "both", "use_batch_norm": "none", "encode_covariates": True, "dropout_rate": 0.2}
 PROTEIN_KEY = "protein_counts"
@@ -35,6 +36,7 @@ NETWORK_SIZES = {
     "totalvi": ("n_latent", "n_hidden", "n_layers_encoder", "n_layers_decoder"),
     "peakvi": (),
     "scvi_scarches": ("n_latent", "n_hidden", "n_layers"),
+    "scvi_solo": ("n_latent", "n_hidden", "n_layers"),
 }
 
 
@@ -86,7 +88,7 @@ def train(h5ad: str, model_dir: str, metrics: str, arch: str, params: dict, batc
     model_class = _model_class(arch)
     _setup(model_class, adata, arch, batch_key)
     sizes = {key: params[key] for key in NETWORK_SIZES[arch]}
-    model = model_class(adata, **sizes, **({"gene_likelihood": "nb"} if arch == "scvi" else {}))
+    model = model_class(adata, **sizes, **({"gene_likelihood": "nb"} if MODELS[arch] == "SCVI" else {}))
     _train_early_stopped(model, split, params, params["max_epochs"])
     model.save(model_dir, overwrite=True)
     history = model.history.get("validation_loss")
@@ -156,7 +158,20 @@ def marginal_ll(model_dir: str, h5ad: str, output: str, arch: str, n_samples: in
     np.save(output, np.asarray(values.cpu().numpy() if hasattr(values, "cpu") else values, dtype=np.float64))
 
 
-COMMANDS = {"train": train, "map_query": map_query, "embed": embed, "marginal_ll": marginal_ll}
+def solo(model_dir: str, h5ad: str, output: str, arch: str, params: dict, seed: int) -> None:
+    """SOLO as scvi-tools' tutorial runs it on the SCVI model: doublets simulated from the cells of ``h5ad``
+    (``doublet_ratio`` per cell), its classifier trained on them against those cells with its own validation
+    split and early stopping; each cell's doublet probability."""
+    import scvi
+
+    scvi.settings.seed = seed
+    model, adata = _load(model_dir, h5ad, arch)
+    classifier = scvi.external.SOLO.from_scvi_model(model, adata=adata, doublet_ratio=params["doublet_ratio"])
+    classifier.train(max_epochs=params["solo_max_epochs"], accelerator="cpu", devices=1, enable_progress_bar=False)
+    np.save(output, classifier.predict(soft=True)["doublet"].to_numpy(dtype=np.float64))
+
+
+COMMANDS = {"train": train, "map_query": map_query, "embed": embed, "marginal_ll": marginal_ll, "solo": solo}
 
 if __name__ == "__main__":
     arguments = json.loads(sys.argv[1])

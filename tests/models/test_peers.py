@@ -123,3 +123,29 @@ def test_scvi_maps_a_query_by_scarches_and_embeds_reference_and_query(tmp_path):
     assert model.final_metrics["fit_seconds"] > 0 and model.final_metrics["n_query_cells"] > 0
     save_checkpoint(model, tmp_path / "model.ckpt")
     np.testing.assert_allclose(load_model(tmp_path / "model.ckpt").embed(cells), embedding, rtol=1e-5)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _peer_environment(), reason="no scvi-tools environment (make bench-venv)")
+def test_scvi_solo_scores_new_cells_with_the_training_cells_and_finds_planted_doublets(tmp_path):
+    """scvi_solo: SCVI on the training cells, then SOLO on them and the cells to score (one sample), in the peer's
+    environment; the test cells get a doublet probability each, and a checkpoint alone gives the same."""
+    import lifedl
+    from lifedl.data import SimulationParams, simulate_counts
+    from lifedl.data.doublets import DoubletParams, plant_doublets
+    from lifedl.data.spec import DatasetSpec
+    from lifedl.tl.doublets import doublet_metrics
+
+    cells = simulate_counts(SimulationParams(n_cells=460, n_genes=300, n_types=4, seed=3, mean_library_size=1500))
+    planted = plant_doublets(cells, DoubletParams(rate=0.15, types="cell_type", seed=0))
+    source = "doublets:rate=0.15,types=cell_type,seed=0:simulated:n_cells=460,n_genes=300,n_types=4,seed=3"
+    planted.uns["lifedl_dataset"] = DatasetSpec("planted", source=source, labels="doublet").to_uns()
+    params = {"max_epochs": 30, "patience": 30, "n_latent": 8, "n_hidden": 32, "solo_max_epochs": 30}
+    model = lifedl.fit(planted, "scvi_solo", work_dir=tmp_path, **params)
+    test = planted[(planted.obs["lifedl_split"] == "test").to_numpy()]
+    scores = model.doublet_scores(test)
+    assert scores.shape == (test.n_obs,) and ((scores >= 0) & (scores <= 1)).all()
+    # above chance on the heterotypic doublets (two types' profiles) of the test cells
+    assert doublet_metrics(test.obs["doublet"], scores, test.obs["doublet_kind"])["auroc_heterotypic"] > 0.6
+    save_checkpoint(model, tmp_path / "model.ckpt")
+    np.testing.assert_allclose(load_model(tmp_path / "model.ckpt").doublet_scores(test), scores, atol=1e-6)

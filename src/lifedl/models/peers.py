@@ -1,5 +1,6 @@
 """The field's own tools as peers: scvi-tools' SCVI (``scvi``, cells), TOTALVI (``totalvi``, CITE-seq), PEAKVI
-(``peakvi``, chromatin accessibility) and SCVI's scArches mapping (``scvi_scarches``, reference mapping), trained
+(``peakvi``, chromatin accessibility), SCVI's scArches mapping (``scvi_scarches``, reference mapping) and SOLO on
+SCVI (``scvi_solo``, doublets), trained
 on the same train and validation rows as lifedl's models, embedded and scored by the same rules.
 
 scvi-tools lives in its own pinned environment (``requirements-bench.lock``, ``make bench-venv``), so the
@@ -25,6 +26,7 @@ from pathlib import Path
 import anndata as ad
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from lifedl.errors import LifedlError
 from lifedl.models.base import Setup, TrainedModel
@@ -121,6 +123,24 @@ class PeerModel(TrainedModel):
         }
 
 
+class SoloPeerModel(PeerModel):
+    """scvi-tools' SOLO on its SCVI model of the training cells. SOLO classifies the cells it is set up with, so new
+    cells are scored in one sample with the training cells (as scrublet's are: lifedl.models.doublets)."""
+
+    def __init__(self, arch, model_files, gene_names, params, counts, seed: int, metrics=None):
+        super().__init__(arch, model_files, gene_names, params, metrics=metrics)
+        self.counts, self.seed = sp.csr_matrix(counts), int(seed)
+
+    def doublet_scores(self, adata: ad.AnnData) -> np.ndarray:
+        sample = ad.AnnData(sp.vstack([self.counts, sp.csr_matrix(model_counts(adata, self.gene_names))]).tocsr())
+        sample.var_names, sample.layers["counts"] = self.gene_names, sample.X
+        scores = self._run("solo", sample, params=self.params, seed=self.seed)
+        return scores[self.counts.shape[0] :]
+
+    def own_state(self) -> dict:
+        return {**super().own_state(), "counts": self.counts, "seed": self.seed}
+
+
 def fit(adata: ad.AnnData, params: dict, spec, seed: int, arch: str) -> PeerModel:
     """Train the peer in its environment on the train cells, stopping early on the validation cells (``scvi_scarches``:
     the reference's, then the query's, told apart by the condition column)."""
@@ -141,7 +161,11 @@ def fit(adata: ad.AnnData, params: dict, spec, seed: int, arch: str) -> PeerMode
             batch_key=batch_key, seed=seed,
         )  # fmt: skip
         files = {path.name: path.read_bytes() for path in model_dir.iterdir()}
-        return PeerModel(arch, files, adata.var_names, params, batch_key, proteins, json.loads(metrics.read_text()))
+        scores = json.loads(metrics.read_text())
+    if arch == "scvi_solo":  # the training cells, with which SOLO scores new ones
+        counts = model_counts(adata[adata.obs["lifedl_split"].astype(str).to_numpy() == "train"], list(adata.var_names))
+        return SoloPeerModel(arch, files, adata.var_names, params, counts, seed, scores)
+    return PeerModel(arch, files, adata.var_names, params, batch_key, proteins, scores)
 
 
 def _map_query(adata: ad.AnnData, params: dict, spec, seed: int, arch: str) -> PeerModel:
@@ -168,6 +192,16 @@ def setup(adata: ad.AnnData, params: dict, spec, seed: int, arch: str = "scvi") 
 
 
 def from_checkpoint(checkpoint: dict) -> PeerModel:
+    if checkpoint["arch"] == "scvi_solo":
+        return SoloPeerModel(
+            checkpoint["arch"],
+            checkpoint["model_files"],
+            checkpoint["gene_names"],
+            checkpoint["params"],
+            checkpoint["counts"],
+            checkpoint["seed"],
+            checkpoint["final_metrics"],
+        )
     return PeerModel(
         checkpoint["arch"],
         checkpoint["model_files"],

@@ -246,6 +246,8 @@ PARAM_RANGES: dict[str, Range] = {
             "hog_cell",
             "n_steps",
             "query_max_epochs",
+            "solo_max_epochs",
+            "doublet_ratio",
         ],
         AT_LEAST_ONE,
     ),

@@ -1,6 +1,7 @@
 """Doublet detection (seed 001's anomaly detection with autoencoders; the first QC question of droplet data):
 detectors of planted doublets, fitted without their labels, against scanpy's scrublet and the cells' library size."""
 
+from lifedl.models.families.cells import PEER
 from lifedl.models.registry import NEURAL_TRAINING, family
 
 detector = family(
@@ -45,6 +46,23 @@ ENTRIES = (
         "by the vae of the same seed (frozen), a classifier of them against the observed cells on its latent space",
         {**NEURAL_TRAINING, "doublet_ratio": 2.0, "n_hidden": 128, "dropout": 0.1, "patience": 10},
         uses_models=("vae",),
+        compared_with=("library_size", "scvi_solo"),
+    ),
+    family(
+        module="lifedl.models.peers",
+        task="doublet_detector",
+        plan="none",
+        baseline="scrublet",
+        needs=("labels", "planted_doublets"),
+        environment="peer",
+        default_run=False,
+    )(
+        "scvi_solo",
+        "scvi-tools' SOLO (scvi.external.SOLO.from_scvi_model) on its SCVI model of the training cells, in its own "
+        "environment: solo's peer; new cells scored in one sample with the training cells, as SOLO classifies the "
+        "cells it is set up with",
+        # SCVI's sizes and early stopping as the scvi peer's; SOLO's own defaults (400 epochs, its validation split)
+        {**PEER, "doublet_ratio": 2, "solo_max_epochs": 400},
         compared_with=("library_size",),
     ),
 )
