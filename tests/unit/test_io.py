@@ -34,3 +34,26 @@ def test_outputs_follow_the_umask(tmp_path, umask, mode):
         os.umask(previous)
     assert [p.name for p in written] == ["a.h5ad", "a.json", "a.png", "a.tsv"]  # no temporary file left
     assert {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in written} == {p.name: oct(mode) for p in written}
+
+
+def test_a_rendered_results_page_leaves_the_checkout_clean_and_a_code_change_does_not(tmp_path):
+    """make docs rewrites docs/results.md in the checkout; a run resumed after it runs the commit's code."""
+    import subprocess
+
+    from lifedl.train.provenance import git_dirty
+
+    def git(*arguments):
+        subprocess.run(["git", *arguments], cwd=tmp_path, check=True, capture_output=True)
+
+    (tmp_path / "docs/results").mkdir(parents=True)
+    (tmp_path / "src").mkdir()
+    for name in ("docs/results.md", "docs/results/figure.png", "src/code.py"):
+        (tmp_path / name).write_text("first\n")
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "first")
+    (tmp_path / "docs/results.md").write_text("rendered\n")
+    (tmp_path / "docs/results/figure.png").write_text("drawn\n")
+    assert git_dirty(tmp_path / "src") == "false"
+    (tmp_path / "src/code.py").write_text("changed\n")
+    assert git_dirty(tmp_path / "src") == "true"

@@ -46,8 +46,17 @@ def git_commit(directory: str | os.PathLike = ".") -> str:
     return _git(directory, "rev-parse", "HEAD") or "unknown"
 
 
+# What `make docs` writes: a page rendered from an earlier run changes no code (a resumed make reproduce ran after
+# one and marked every later model "with uncommitted changes")
+RENDERED = ("docs/results.md", "docs/results")
+
+
 def git_dirty(directory: str | os.PathLike = ".") -> str:
-    """Whether tracked files differ from the commit, so the code that ran is not the commit's:
-    "true", "false", or "unknown" outside a git checkout."""
-    changed = _git(directory, "status", "--porcelain", "--untracked-files=no")
+    """Whether tracked files other than the rendered results page differ from the commit, so the code that ran is
+    not the commit's: "true", "false", or "unknown" outside a git checkout."""
+    top = _git(directory, "rev-parse", "--show-toplevel")
+    excluded = [f":(exclude,top){path}" for path in RENDERED]
+    changed = (
+        None if top is None else _git(directory, "status", "--porcelain", "--untracked-files=no", "--", top, *excluded)
+    )
     return "unknown" if changed is None else str(bool(changed)).lower()
