@@ -29,9 +29,9 @@ def test_dry_run_of_the_default_config_plans_every_rule(repo):
     rules |= {"program_peaks"}
     assert _planned_rules(repo) == rules  # the likelihood comparison is left to make reproduce
     # make reproduce adds the likelihood comparison, seeds of the classifiers, JASPAR names for janggu's filters,
-    # FreeSolv's regressors and scGen with every type held out in turn
+    # FreeSolv's regressors, scGen with every type held out in turn and the peptides' learning curve
     extra = {"likelihoods", "replicate", "replicate_representation", "seeds", "motif_database", "filter_motifs"}
-    extra |= {"leave_one_type_out", "augmentation", "realism_budget"}
+    extra |= {"leave_one_type_out", "augmentation", "realism_budget", "learning_curve"}
     assert _planned_rules(repo, "--configfile", "config/reproduce.yaml") == rules | extra
 
 
