@@ -40,7 +40,7 @@ def generate(
     conditional = model.params.get("conditional", False) and labels
     generated = model.generate(real.n_obs, seed, cell_types=real.obs[labels].to_numpy() if conditional else None)
     real_scaled = model.prepare(real)
-    table = realism_table(real_scaled, generated, seed)
+    table = realism_table(real_scaled, generated, seed, name=model.arch)  # its own name, not always the GAN's
     write_h5ad(generated, generated_output)
     write_tsv(table, metrics_output)
     save_figure(realism_umap_figure(real_scaled, generated, seed), umap_output)
