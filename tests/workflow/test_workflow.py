@@ -79,11 +79,12 @@ def test_unknown_config_key_stops_snakemake_with_the_key_named(repo, tmp_path):
 ALL_ARCHITECTURES = """
 datasets: [tiny, tiny_stim, tiny_seq, tiny_mols, tiny_cite]
 architectures: [pca, ae, deep_ae, dae, vae, ldvae, vega, dgd, scgan, scgen, wnn, multivae, kmer, cnn_mc_dropout, cnn_embed, bilstm,
-  transformer, dqn, dqn_oracle, physics, fingerprint, gcn]
+  transformer, transformer_mlm, transformer_finetuned, dqn, dqn_oracle, physics, fingerprint, gcn]
 likelihood_comparison: {enabled: true, max_epochs: 5, seeds: [1], datasets: []}
 leave_one_type_out: {enabled: true}
 augmentation: {enabled: true, rare_types: {tiny: type_1}, n_rare: 5}
 realism_budget: {enabled: true, max_epochs: 6, every: 3}
+learning_curve: {enabled: true, fractions: [0.5, 1.0]}
 replicates: {seeds: [1], datasets: [tiny_seq, tiny_cite]}
 params:
   dgd: {max_epochs: 10, patience: 10, n_hidden: 32, n_layers: 2, n_latent: 4, n_components: 4, embed_steps: 20}
@@ -102,6 +103,8 @@ params:
   cnn_embed: {max_epochs: 3, n_filters: 8}
   bilstm: {max_epochs: 3, n_hidden: 8}
   transformer: {max_epochs: 3, d_model: 8, n_heads: 2, n_layers: 1, embedding_dim: 8}
+  transformer_mlm: {max_epochs: 3, d_model: 8, n_heads: 2, n_layers: 1, embedding_dim: 8}
+  transformer_finetuned: {max_epochs: 3, d_model: 8, n_heads: 2, n_layers: 1, embedding_dim: 8}
   gcn: {max_epochs: 5, n_hidden: 16, batch_size: 8}
   multivae: {max_epochs: 10, patience: 10, n_hidden: 32, n_latent: 4}
   wnn: {n_components: 10, n_protein_components: 5}
@@ -304,7 +307,10 @@ def test_tiny_run_writes_every_output(tiny_run):
     assert raw.uns["lifedl_dataset"]["kind"] == "sequences" and raw.X.shape == (600, 60)
     scored = pd.read_csv(seq / "metrics.tsv", sep="\t")
     baselines = ["dqn", "dqn_oracle", "kmer"]  # baselines first (a designer is its own, beside its search baselines)
-    assert list(scored["arch"]) == [*baselines, "bilstm", "cnn", "cnn_embed", "cnn_mc_dropout", "transformer"]
+    networks = ["bilstm", "cnn", "cnn_embed", "cnn_mc_dropout", "transformer", "transformer_finetuned"]
+    assert list(scored["arch"]) == [*baselines, *networks]  # transformer_mlm, a pre-training, has no score
+    curve = pd.read_csv(seq / "learning_curve/transformer_finetuned.tsv", sep="\t")
+    assert list(curve["fraction"]) == [0.5, 1.0] and curve["auroc_verdict"].eq("one seed").all()
     classifiers = scored[~scored["arch"].isin(["dqn", "dqn_oracle"])]
     assert (
         classifiers["auroc"].between(0, 1).all() and (classifiers["n_test"] == (raw.obs["split"] == "test").sum()).all()
@@ -347,6 +353,7 @@ def test_tiny_run_writes_every_output(tiny_run):
     assert 0 <= classifiers.set_index("arch").loc["cnn_mc_dropout", "ece"] <= 1
     seq_figures = ["qc_metrics", "qc_features", "training_curves", "cnn_motif", "kmer_embedding", "gradient_norms"]
     seq_figures += ["attention_maps", "design_curves", "oracle_design_curves", "sequence_calibration"]
+    seq_figures += ["transformer_finetuned_learning_curve"]
     for figure in seq_figures:
         assert (seq / f"figures/{figure}.png").read_bytes()[:4] == b"\x89PNG"
     assert not (seq / "figures/umap.png").exists()  # no representation on sequences

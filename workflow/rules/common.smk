@@ -60,9 +60,14 @@ def used_models(wildcards):
     """The trained models an architecture uses, of its own seed: the CNN oracle of dqn_oracle, the network that
     conv2d_temperature scales (a replicate seed uses that seed's replicate)."""
     used = get_architecture(wildcards.arch).uses_models
-    if "seed" in wildcards.keys():
-        return [f"results/{wildcards.dataset}/replicates/{name}/seed{wildcards.seed}/model.ckpt" for name in used]
-    return [f"results/{wildcards.dataset}/models/{name}/model.ckpt" for name in used]
+
+    def path(name):
+        # a scored model has a replicate per seed; a pre-training (transformer_mlm) is trained once and serves all
+        if "seed" in wildcards.keys() and TASKS[get_architecture(name).task].scored:
+            return f"results/{wildcards.dataset}/replicates/{name}/seed{wildcards.seed}/model.ckpt"
+        return f"results/{wildcards.dataset}/models/{name}/model.ckpt"
+
+    return [path(name) for name in used]
 
 
 def arch_pattern(*tasks, capability=None):
