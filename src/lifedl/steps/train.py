@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from lifedl.io import file_sha256, write_json, write_tsv
-from lifedl.steps.common import read_with_spec
+from lifedl.steps.common import read_json, read_with_spec
 from lifedl.train.provenance import PYFUNC_NEEDS, git_commit, git_dirty, package_versions
 
 
@@ -61,7 +61,7 @@ class TrainSettings:
         """The hyper-parameters another run of this architecture chose on the same validation rows (its
         run.json's 'chosen', written where a search ran), fixed instead of searched again: a replicate seed
         retrains the chosen model rather than repeating the search (8 fits each for the calibration family)."""
-        chosen = json.loads(Path(run_json).read_text()).get("chosen", {})
+        chosen = read_json(run_json).get("chosen", {})
         if not chosen:
             return self
         return dataclasses.replace(self, hyper_parameters={**(self.hyper_parameters or {}), **chosen, "search": {}})
@@ -266,7 +266,7 @@ def learning_curve(
                 train_experiment_model(qc_h5ad, run_dir, experiment, models=models)
                 scores = str(run_dir / "scores.tsv")
                 classify(qc_h5ad, str(run_dir / "model.ckpt"), scores, str(run_dir / "predictions.tsv"), arch, spec.id)
-                final = json.loads((run_dir / "run.json").read_text())["final_metrics"]
+                final = read_json(str(run_dir / "run.json"))["final_metrics"]
                 row = pd.read_csv(scores, sep="\t").iloc[0].to_dict()
                 rows.append(
                     {"seed": seed, "fraction": fraction, "arm": arm, "n_labelled": final["n_train_cells"], **row}
