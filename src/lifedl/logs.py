@@ -8,6 +8,7 @@ import traceback
 from collections.abc import Iterator
 from pathlib import Path
 
+from lifedl.distributed import is_first_process
 from lifedl.errors import LifedlError
 
 
@@ -31,8 +32,9 @@ class _Tee:
 
 @contextlib.contextmanager
 def logged(log_path: str | None) -> Iterator[None]:
-    """Tee stdout/stderr into ``log_path``; a LifedlError is written as a one-line message, not a traceback."""
-    if not log_path:
+    """Tee stdout/stderr into ``log_path``; a LifedlError is written as a one-line message, not a traceback.
+    The other processes of a data-parallel training print to the terminal only: the log is the first's."""
+    if not log_path or not is_first_process():
         yield
         return
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)

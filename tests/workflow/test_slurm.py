@@ -1,5 +1,6 @@
 """`snakemake --profile slurm` on a real one-node SLURM started by scripts/local-slurm.sh."""
 
+import json
 import os
 import re
 import subprocess
@@ -31,11 +32,20 @@ def local_slurm(repo, tmp_path_factory):
 
 
 def test_profile_runs_the_tiny_workflow_through_slurm(repo, tmp_path, local_slurm):
+    """The tiny workflow through SLURM, its VAE trained data-parallel (training.devices: 2, two gloo processes
+    in one SLURM job: the jobstep executor runs a job as one srun task, and Lightning starts the second process)."""
     workdir = tmp_path / "work"
     config = make_tiny_workdir(repo, workdir)
+    data_parallel = workdir / "data_parallel.yaml"
+    data_parallel.write_text("training: {accelerator: cpu, devices: 2}\n")
     # Typed as a user would from the repository root: `--profile slurm` finds ./slurm -> profiles/slurm.
     result = run_snakemake(
-        repo, workdir, "--profile", "slurm", "--configfile", str(config), env=local_slurm, cwd=repo, timeout=1200
+        repo,
+        workdir,
+        *("--profile", "slurm", "--configfile", str(config), str(data_parallel)),
+        env=local_slurm,
+        cwd=repo,
+        timeout=1200,
     )
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-5000:]
@@ -45,6 +55,10 @@ def test_profile_runs_the_tiny_workflow_through_slurm(repo, tmp_path, local_slur
     assert list(table["arch"]) == ["pca", "vae"] and table["nmi"].notna().all()
     for path in ("report.html", "tiny/models/vae/model.ckpt", "tiny/embeddings/vae.h5ad", "tiny/figures/umap.png"):
         assert (results / path).stat().st_size > 0
+    vae = json.loads((results / "tiny/models/vae/run.json").read_text())
+    assert vae["final_metrics"]["training_processes"] == 2  # the process group had both
+    train_jobs = [block for block in log.split("rule ")[1:] if block.startswith("train:")]
+    assert train_jobs and all("threads: 2" in block for block in train_jobs)  # both processes' cores asked for
 
     # Every non-local job was submitted to SLURM, logged there, and is known to the controller.
     job_ids = sorted(set(re.findall(r"SLURM jobid (\d+)", log)), key=int)

@@ -100,6 +100,18 @@ def rule_resources(rule_name):
     return merged
 
 
+def training_threads():
+    """A training job's threads: resources.train.threads for each of its training.devices processes (data-parallel
+    training starts one process per device inside the job, so a SLURM job is one task with all of them)."""
+    return rule_resources("train")["threads"] * int(config["training"].get("devices", 1))
+
+
+def one_process_training():
+    """The training settings of the rules that train several models and score them (replicates, experiments): one
+    process each (only the train rule trains data-parallel; another process would write their tables too)."""
+    return {**config["training"], "devices": 1}
+
+
 def mem_mb(rule_name):
     """Memory request that grows with each retry (attempt 1, 2, ...), for jobs killed for memory."""
     base = rule_resources(rule_name)["mem_mb"]

@@ -72,7 +72,7 @@ rule replicate:
         gpu=rule_resources("train").get("gpu", 0),
     params:
         hyper_parameters=lambda wildcards: dataset_params(config, wildcards.dataset, wildcards.arch),
-        training=config["training"],
+        training=one_process_training(),
     script:
         "../scripts/replicate.py"
 
@@ -102,7 +102,7 @@ rule replicate_representation:
         gpu=rule_resources("train").get("gpu", 0),
     params:
         hyper_parameters=lambda wildcards: dataset_params(config, wildcards.dataset, wildcards.arch),
-        training=config["training"],
+        training=one_process_training(),
         n_neighbors=config["embedding"]["n_neighbors"],
         resolutions=config["clustering"]["resolutions"],
         default_resolution=config["clustering"]["default_resolution"],

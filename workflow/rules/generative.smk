@@ -123,7 +123,7 @@ rule leave_one_type_out:
     params:
         hyper_parameters=lambda wildcards: dataset_params(config, wildcards.dataset, wildcards.arch),
         seeds=lambda wildcards: leave_one_type_out_seeds(wildcards.dataset),
-        training=config["training"],
+        training=one_process_training(),
     script:
         "../scripts/leave_one_type_out.py"
 
@@ -159,7 +159,7 @@ rule augmentation:
             for name in get_architecture(wildcards.arch).uses_models
         },
         seeds=list(dict.fromkeys([config["seed"], *config["augmentation"]["seeds"]])),
-        training=config["training"],
+        training=one_process_training(),
     script:
         "../scripts/augmentation.py"
 
@@ -189,6 +189,6 @@ rule realism_budget:
         max_epochs=config["realism_budget"]["max_epochs"],
         every=config["realism_budget"]["every"],
         seed=config["seed"],
-        training=config["training"],
+        training=one_process_training(),
     script:
         "../scripts/realism_budget.py"

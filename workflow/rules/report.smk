@@ -63,6 +63,6 @@ rule likelihoods:
         hyper_parameters=lambda wildcards: dataset_params(config, wildcards.dataset, LIKELIHOOD_COMPARISON_ARCH),
         max_epochs=config["likelihood_comparison"]["max_epochs"],
         seeds=list(dict.fromkeys([config["seed"], *config["likelihood_comparison"]["seeds"]])),
-        training=config["training"],
+        training=one_process_training(),
     script:
         "../scripts/likelihoods.py"

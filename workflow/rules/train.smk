@@ -12,7 +12,7 @@ rule train:
         "results/{dataset}/benchmarks/train_{arch}.tsv"
     conda:
         "../../envs/train.yaml"
-    threads: rule_resources("train")["threads"]
+    threads: training_threads()
     resources:
         mem_mb=mem_mb("train"),
         runtime=rule_resources("train")["runtime"],
@@ -56,6 +56,6 @@ rule learning_curve:
         hyper_parameters=lambda wildcards: dataset_params(config, wildcards.dataset, wildcards.arch),
         fractions=config["learning_curve"]["fractions"],
         seeds=list(dict.fromkeys([config["seed"], *config["learning_curve"]["seeds"]])),
-        training=config["training"],
+        training=one_process_training(),
     script:
         "../scripts/learning_curve.py"

@@ -14,13 +14,14 @@ there once and batched there.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 
 import numpy as np
 import scipy.sparse as sp
 import torch
-from torch.utils.data import BatchSampler, DataLoader, Dataset, Sampler, SequentialSampler
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from lifedl.distributed import world
 
 DEVICE_RESIDENT_MAX_BYTES = 2 << 30  # dense copies up to 2 GiB live on the GPU
 
@@ -88,7 +89,40 @@ class DeviceFieldBatches(Dataset):
 LENGTH_POOL_BATCHES = 16
 
 
-class EpochShuffledBatches(Sampler):
+class RowBatches(Sampler):
+    """Batches of row indices in order (validation, prediction).
+
+    ``shard``: in a data-parallel training (a torch.distributed process group; lifedl.distributed.world) each
+    process takes its share of every batch (rows rank, rank + N, ...), so the N processes together see the
+    batches one process would, gradients averaged over them: the same effective batch size. Every process gets
+    the same number of batches (a last batch with fewer rows than processes is left out).
+    """
+
+    def __init__(self, n_rows: int, batch_size: int, shard: bool = False):
+        self.n_rows, self.batch_size, self.shard = n_rows, batch_size, shard
+
+    def batches(self) -> list[np.ndarray]:
+        order = np.arange(self.n_rows)
+        return [order[start : start + self.batch_size] for start in range(0, self.n_rows, self.batch_size)]
+
+    def _world_size(self) -> tuple[int, int]:
+        return world() if self.shard else (0, 1)
+
+    def __iter__(self):
+        rank, size = self._world_size()
+        batches = self.batches()
+        if size == 1:
+            yield from batches
+            return
+        yield from (batch[rank::size] for batch in batches if len(batch) >= size)
+
+    def __len__(self) -> int:
+        _, size = self._world_size()
+        full, rest = divmod(self.n_rows, self.batch_size)
+        return full + int(rest >= size if size > 1 else rest > 0)
+
+
+class EpochShuffledBatches(RowBatches):
     """Batches of shuffled row indices whose order depends only on (seed, epoch).
 
     Lightning calls ``set_epoch`` before each epoch, so a run resumed from a
@@ -97,31 +131,29 @@ class EpochShuffledBatches(Sampler):
     With ``lengths`` (sequences of unequal length, padded to the longest), the shuffled rows are sorted by length
     within pools of ``LENGTH_POOL_BATCHES`` batches and the batches are then shuffled (Hugging Face's
     group_by_length): a batch pads to its own longest sequence only (lifedl.nn.sequence.without_padding), so
-    peptides of 7-174 letters no longer pay for 174 in nearly every batch.
+    peptides of 7-174 letters no longer pay for 174 in nearly every batch. ``shard``: as :class:`RowBatches`
+    (every process draws the same order from (seed, epoch) and takes its share of each batch).
     """
 
-    def __init__(self, n_rows: int, batch_size: int, seed: int, lengths: np.ndarray | None = None):
-        self.n_rows, self.batch_size, self.seed, self.epoch = n_rows, batch_size, seed, 0
+    def __init__(self, n_rows: int, batch_size: int, seed: int, lengths: np.ndarray | None = None, shard: bool = False):
+        super().__init__(n_rows, batch_size, shard)
+        self.seed, self.epoch = seed, 0
         self.lengths = None if lengths is None else np.asarray(lengths)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
-    def __iter__(self):
+    def batches(self) -> list[np.ndarray]:
         rng = np.random.default_rng((self.seed, self.epoch))
         order = rng.permutation(self.n_rows)
         starts = range(0, self.n_rows, self.batch_size)
         if self.lengths is None:
-            yield from (order[start : start + self.batch_size] for start in starts)
-            return
+            return [order[start : start + self.batch_size] for start in starts]
         pool = self.batch_size * LENGTH_POOL_BATCHES
         pools = [order[start : start + pool] for start in range(0, self.n_rows, pool)]
         order = np.concatenate([rows[np.argsort(self.lengths[rows], kind="stable")] for rows in pools])
         batches = [order[start : start + self.batch_size] for start in starts]
-        yield from (batches[index] for index in rng.permutation(len(batches)))
-
-    def __len__(self) -> int:
-        return math.ceil(self.n_rows / self.batch_size)
+        return [batches[index] for index in rng.permutation(len(batches))]
 
 
 def _dense_bytes(arrays: Arrays) -> int:
@@ -136,17 +168,19 @@ def batch_loader(
     device: str = "cpu",
     num_workers: int = 0,
     lengths: np.ndarray | None = None,
+    shard: bool = False,
 ) -> DataLoader:
     """Dict minibatches of the rows of ``arrays``; on a GPU, small data sets are moved there once and batched there.
-    ``lengths``: each row's sequence length, where shuffled batches group rows of similar length."""
+    ``lengths``: each row's sequence length, where shuffled batches group rows of similar length; ``shard``: in a
+    data-parallel training, this process's share of each batch (:class:`RowBatches`)."""
     on_gpu = device.startswith("cuda")
     resident = on_gpu and _dense_bytes(arrays) <= DEVICE_RESIDENT_MAX_BYTES
     dataset = DeviceFieldBatches(arrays, torch.device(device)) if resident else FieldBatches(arrays)
     workers = 0 if resident else num_workers
     if shuffle:
-        sampler = EpochShuffledBatches(len(dataset), batch_size, seed, lengths)
+        sampler = EpochShuffledBatches(len(dataset), batch_size, seed, lengths, shard)
     else:
-        sampler = BatchSampler(SequentialSampler(dataset), batch_size, drop_last=False)
+        sampler = RowBatches(len(dataset), batch_size, shard)
     # batch_size=None: the sampler already yields whole batches of indices. The loader's own generator keeps
     # iterator creation from drawing on the global RNG (which the training noise uses).
     return DataLoader(

@@ -93,6 +93,7 @@ def train(
     import torch
 
     from lifedl.data.sequences import alphabet_name, alphabet_of
+    from lifedl.distributed import is_first_process
     from lifedl.errors import LifedlError
     from lifedl.models import get_architecture
     from lifedl.models.base import load_model, save_checkpoint
@@ -102,7 +103,8 @@ def train(
     from lifedl.train.tracking import should_register, tracked_run
 
     arch, dataset, seed = settings.arch, settings.dataset, settings.seed
-    torch.set_num_threads(max(1, settings.threads))
+    processes = int((settings.training or {}).get("devices", 1))  # data-parallel: the job's threads shared out
+    torch.set_num_threads(max(1, settings.threads // processes))
     architecture = get_architecture(arch)
     adata, spec = read_with_spec(qc_h5ad)
     alphabet = alphabet_name(alphabet_of(adata)) if spec.kind == "sequences" else ""
@@ -117,6 +119,21 @@ def train(
     # The data set's roles travel inside qc.h5ad, so its checksum covers them.
     fingerprint = hashlib.sha256(json.dumps([arch, params, seed, inputs], sort_keys=True).encode()).hexdigest()
     work_dir = Path(checkpoint).parent / "checkpoints" / fingerprint[:16]
+
+    def training_context(recorder) -> TrainingContext:
+        return TrainingContext(
+            seed=seed,
+            work_dir=work_dir,
+            recorder=recorder,
+            label=f"{dataset}/{settings.run_name or arch}",
+            source=qc_h5ad,
+            models={name: load_model(path) for name, path in used.items()},
+            **(settings.training or {}),
+        )
+
+    if not is_first_process():  # another process of a data-parallel training: it trains its share, writes nothing
+        fit_architecture(adata, arch, params, training_context(None), spec)
+        return
     work_dir.mkdir(parents=True, exist_ok=True)
     run_id_file = work_dir.with_name(f"{work_dir.name}.mlflow_run_id")
     provenance = {
@@ -141,16 +158,7 @@ def train(
         run.log_params({f"input_sha256/{name}": digest for name, digest in inputs.items()})
         run.log_input(qc_h5ad, name=dataset, digest=inputs[Path(qc_h5ad).name])
         run.log_params({f"version/{name}": version for name, version in provenance["versions"].items()})
-        context = TrainingContext(
-            seed=seed,
-            work_dir=work_dir,
-            recorder=run,
-            label=f"{dataset}/{run_name}",
-            source=qc_h5ad,
-            models={name: load_model(path) for name, path in used.items()},
-            **(settings.training or {}),
-        )
-        model = fit_architecture(adata, arch, params, context, spec)
+        model = fit_architecture(adata, arch, params, training_context(run), spec)
         run.log_metrics({f"final/{k}": v for k, v in model.final_metrics.items()})
         if history:  # from MLflow, so a resumed run's earlier epochs are in it too
             write_tsv(run.epoch_history(), history)

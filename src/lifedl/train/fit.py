@@ -32,6 +32,7 @@ from lifedl.train.resume import LAST_CHECKPOINT
 from lifedl.train.tracking import RunRecorder
 
 CHECKPOINT_EVERY_N_EPOCHS = 10
+PROCESS_SEED_STRIDE = 7_919  # a data-parallel process's noise seed is rank 0's plus its rank times this
 UNSENT_METRICS = "lifedl_unsent_epoch_metrics"  # in last.ckpt: epochs MLflow may not have yet
 
 
@@ -80,7 +81,8 @@ class LitModel(L.LightningModule):
 
     def on_train_epoch_start(self) -> None:
         # Noise (dropout, reparameterisation) depends only on (seed, epoch): a resumed run replays it exactly.
-        torch.manual_seed(self.seed * 100_003 + self.current_epoch)
+        # Each data-parallel process draws its own (rank 0's is a single process's).
+        torch.manual_seed(self.seed * 100_003 + self.current_epoch + PROCESS_SEED_STRIDE * self.global_rank)
         self._epoch_sums = {}
         self._gradient_norms = []
 
@@ -100,8 +102,23 @@ class LitModel(L.LightningModule):
             "train/grad_norm_clipped_max": float(norms.clamp(max=self.clip_limit).max()),
         }
 
+    def _summed_over_processes(self) -> None:
+        """In a data-parallel training each process summed its share of the rows: add them up, so every process
+        has the same epoch means (the same early stopping and best weights) and rank 0 logs the whole epoch's."""
+        if self.trainer.world_size == 1:
+            return
+        for prefix in sorted(self._epoch_sums):
+            sums = self._epoch_sums[prefix]
+            names = sorted(sums)
+            values = torch.stack(
+                [torch.as_tensor(sums[name], dtype=torch.float64, device=self.device) for name in names]
+            )
+            totals = self.trainer.strategy.reduce(values, reduce_op="sum")
+            self._epoch_sums[prefix] = dict(zip(names, totals.cpu().tolist(), strict=True))
+
     def on_validation_epoch_end(self) -> None:
         # Validation runs at the end of each training epoch, so both sets of sums are complete here.
+        self._summed_over_processes()
         means = {}
         for prefix, sums in self._epoch_sums.items():
             n_cells = sums.pop("")
@@ -206,6 +223,7 @@ def split_metrics(best_val_loss: float, trainer: L.Trainer, train_index, val_ind
         "epochs_trained": float(trainer.current_epoch),
         "n_train_cells": float(len(train_index)),
         "n_val_cells": float(len(val_index)),
+        "training_processes": float(trainer.world_size),  # data-parallel processes (training.devices)
     }
 
 
@@ -226,6 +244,8 @@ def _quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=r"The `srun` command is available")
     warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
     warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")  # resuming
+    # LitModel adds up its epoch sums over data-parallel processes itself: val/loss is the same in each
+    warnings.filterwarnings("ignore", message=r"It is recommended to use `self.log\('val/loss'")
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -235,6 +255,32 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     def save_checkpoint(self, checkpoint, path, storage_options=None) -> None:
         with atomic_path(path) as tmp:
             super().save_checkpoint(checkpoint, tmp, storage_options)
+
+
+def data_parallel(devices: int, accelerator: str) -> dict:
+    """Trainer arguments for ``devices`` processes on one node: Lightning's DDP, over gloo on CPUs and NCCL on
+    GPUs, or nothing for one process."""
+    if devices == 1:
+        return {}
+    from lightning.pytorch.strategies import DDPStrategy
+
+    return {"strategy": DDPStrategy(process_group_backend="nccl" if accelerator == "gpu" else "gloo")}
+
+
+def cluster_plugins(devices: int) -> list:
+    """Who starts the processes. Where srun or torchrun started one per device, Lightning reads their ranks from
+    the environment; where one process runs (a Snakemake job, which the SLURM executor runs as a single srun task
+    on one node), Lightning's own launcher starts the others, so SLURM's one-task environment must not be taken
+    for the whole process group (Lightning would wait for tasks that never come)."""
+    import os
+
+    from lightning.fabric.plugins.environments import LightningEnvironment, SLURMEnvironment
+
+    if devices == 1 or "TORCHELASTIC_RUN_ID" in os.environ:
+        return []
+    if SLURMEnvironment.detect() and int(os.environ["SLURM_NTASKS"]) == devices:
+        return []
+    return [LightningEnvironment()]
 
 
 def run_lightning(
@@ -274,6 +320,7 @@ def run_lightning(
         max_epochs=max_epochs,
         accelerator=accelerator,
         devices=context.devices,
+        **data_parallel(context.devices, accelerator),
         precision=resolve_precision(context.precision, accelerator),
         callbacks=[*early_stopping, last_checkpoint, *epoch_logger, *context.callbacks],
         logger=False,
@@ -283,8 +330,8 @@ def run_lightning(
         default_root_dir=context.work_dir,
         num_sanity_val_steps=0,
         limit_val_batches=1.0 if val_loader is not None else 0,
-        use_distributed_sampler=False,  # keep our epoch-seeded sampler
-        plugins=[AtomicCheckpointIO()],
+        use_distributed_sampler=False,  # keep our epoch-seeded sampler (it shards itself: batch_loader's shard)
+        plugins=[AtomicCheckpointIO(), *cluster_plugins(context.devices)],
     )
     trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader, ckpt_path=resume_from)
     return trainer

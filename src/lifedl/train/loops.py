@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from lifedl.data.batches import batch_loader, take_rows
+from lifedl.errors import LifedlError
 from lifedl.models.base import FitResult, Setup
 from lifedl.models.dgd import ADAM_BETAS  # the DGD's embedding of new cells uses the same betas
 from lifedl.nn.optim import adam
@@ -217,9 +218,12 @@ def fit_generic(setup: Setup, params: dict, context: TrainingContext) -> FitResu
             params["batch_size"],
             shuffle=True,
             lengths=None if setup.lengths is None else setup.lengths[train_index],
+            shard=True,
             **loaders,
         ),
-        val_loader=batch_loader(take_rows(arrays, val_index), params["batch_size"], shuffle=False, **loaders),
+        val_loader=batch_loader(
+            take_rows(arrays, val_index), params["batch_size"], shuffle=False, shard=True, **loaders
+        ),
         patience=params["patience"],
     )
     network.load_state_dict(lit.best_state)
@@ -227,7 +231,17 @@ def fit_generic(setup: Setup, params: dict, context: TrainingContext) -> FitResu
     return FitResult(split_metrics(lit.best_val_loss, trainer, train_index, val_index), train_index, val_index)
 
 
+def single_process(context: TrainingContext, plan: str, why: str) -> None:
+    if context.devices != 1:
+        raise LifedlError(
+            f"{context.label or context.source}: training.devices is {context.devices}, but the '{plan}' training "
+            f"runs in one process only ({why}). Set training.devices: 1 in config/config.yaml: data-parallel training "
+            "serves the networks trained by the generic plan (autoencoders, VAEs, classifiers)."
+        )
+
+
 def fit_dgd(setup: Setup, params: dict, context: TrainingContext) -> FitResult:
+    single_process(context, "dgd", "each cell's representation is a parameter that every process would need")
     network, arrays = setup.network, setup.arrays
     train_index, val_index = training_split(setup.split, params, context)
     module = DGDTraining(network, len(train_index), len(val_index), params, context.seed)
@@ -246,6 +260,7 @@ def fit_dgd(setup: Setup, params: dict, context: TrainingContext) -> FitResult:
 
 
 def fit_gan(setup: Setup, params: dict, context: TrainingContext) -> FitResult:
+    single_process(context, "gan", "its critic and generator updates are counted across the epochs in one process")
     network = setup.network
     train_index, val_index = training_split(setup.split, params, context)  # no early stopping: validation unused
     arrays = take_rows(setup.arrays, train_index)
