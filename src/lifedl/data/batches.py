@@ -21,6 +21,7 @@ import scipy.sparse as sp
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from lifedl.data.shards import ShardedCounts
 from lifedl.distributed import world
 
 DEVICE_RESIDENT_MAX_BYTES = 2 << 30  # dense copies up to 2 GiB live on the GPU
@@ -51,7 +52,8 @@ class FieldBatches(Dataset):
     def __init__(self, arrays: Arrays):
         self.n_rows = n_rows(arrays)
         self.sparse = {k: sp.csr_matrix(v, dtype=np.float32) for k, v in arrays.items() if sp.issparse(v)}
-        self.dense = {k: _host_tensor(v) for k, v in arrays.items() if not sp.issparse(v)}
+        self.on_disk = {k: v for k, v in arrays.items() if isinstance(v, ShardedCounts)}  # read a shard at a time
+        self.dense = {k: _host_tensor(v) for k, v in arrays.items() if k not in self.sparse and k not in self.on_disk}
 
     def __len__(self) -> int:
         return self.n_rows
@@ -59,6 +61,8 @@ class FieldBatches(Dataset):
     def __getitem__(self, rows) -> dict[str, torch.Tensor]:
         rows = np.sort(np.asarray(rows))
         batch = {name: torch.from_numpy(matrix[rows].toarray()) for name, matrix in self.sparse.items()}
+        batch.update({name: torch.from_numpy(counts.read(rows).toarray(order="C").astype(np.float32, copy=False))
+                      for name, counts in self.on_disk.items()})  # fmt: skip
         batch.update({name: tensor[rows] for name, tensor in self.dense.items()})
         return batch
 
@@ -135,16 +139,37 @@ class EpochShuffledBatches(RowBatches):
     (every process draws the same order from (seed, epoch) and takes its share of each batch).
     """
 
-    def __init__(self, n_rows: int, batch_size: int, seed: int, lengths: np.ndarray | None = None, shard: bool = False):
+    def __init__(
+        self,
+        n_rows: int,
+        batch_size: int,
+        seed: int,
+        lengths: np.ndarray | None = None,
+        shard: bool = False,
+        blocks: list[np.ndarray] | None = None,
+    ):
         super().__init__(n_rows, batch_size, shard)
         self.seed, self.epoch = seed, 0
         self.lengths = None if lengths is None else np.asarray(lengths)
+        self.blocks = blocks  # rows read together (a shard on disk): shuffled by blocks, then within each
+
+    def __len__(self) -> int:
+        if self.blocks is None:
+            return super().__len__()
+        return sum(RowBatches(len(block), self.batch_size, self.shard).__len__() for block in self.blocks)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def batches(self) -> list[np.ndarray]:
         rng = np.random.default_rng((self.seed, self.epoch))
+        if self.blocks is not None:  # as scDataset and scvi-tools' collection loaders: one block in memory
+            within = (rng.permutation(self.blocks[index]) for index in rng.permutation(len(self.blocks)))
+            return [
+                rows[start : start + self.batch_size]
+                for rows in within
+                for start in range(0, len(rows), self.batch_size)
+            ]
         order = rng.permutation(self.n_rows)
         starts = range(0, self.n_rows, self.batch_size)
         if self.lengths is None:
@@ -174,11 +199,13 @@ def batch_loader(
     ``lengths``: each row's sequence length, where shuffled batches group rows of similar length; ``shard``: in a
     data-parallel training, this process's share of each batch (:class:`RowBatches`)."""
     on_gpu = device.startswith("cuda")
-    resident = on_gpu and _dense_bytes(arrays) <= DEVICE_RESIDENT_MAX_BYTES
+    on_disk = [array for array in arrays.values() if isinstance(array, ShardedCounts)]
+    resident = on_gpu and not on_disk and _dense_bytes(arrays) <= DEVICE_RESIDENT_MAX_BYTES
     dataset = DeviceFieldBatches(arrays, torch.device(device)) if resident else FieldBatches(arrays)
     workers = 0 if resident else num_workers
     if shuffle:
-        sampler = EpochShuffledBatches(len(dataset), batch_size, seed, lengths, shard)
+        blocks = on_disk[0].blocks() if on_disk else None
+        sampler = EpochShuffledBatches(len(dataset), batch_size, seed, lengths, shard, blocks)
     else:
         sampler = RowBatches(len(dataset), batch_size, shard)
     # batch_size=None: the sampler already yields whole batches of indices. The loader's own generator keeps

@@ -157,9 +157,11 @@ class VAEModel(TrainedModel):
         return arrays
 
     def embed(self, adata: ad.AnnData) -> np.ndarray:
-        return predict_batches(
-            lambda batch: self.network.encode(batch["counts"], batch.get("batch"))[0], self.fields(adata)
-        )
+        return self.embed_fields(self.fields(adata))
+
+    def embed_fields(self, fields: dict[str, object]) -> np.ndarray:
+        """The latent means of cells given as the network's fields (counts may be on disk: ShardedCounts)."""
+        return predict_batches(lambda batch: self.network.encode(batch["counts"], batch.get("batch"))[0], fields)
 
     def test_scores(self, test: ad.AnnData, training: ad.AnnData, seed: int = 0) -> dict[str, float]:
         """On the data set's test cells: the IWAE bound on log p(x | library size) per cell (IWAE_SAMPLES draws,

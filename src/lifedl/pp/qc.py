@@ -63,40 +63,13 @@ def run_qc(adata: ad.AnnData, params: QCParams, source: str = "raw.h5ad") -> ad.
             file=sys.stderr,
             flush=True,
         )
-    passes = {
-        f"min_genes={params.min_genes}": adata.obs["n_genes_by_counts"].to_numpy() >= params.min_genes,
-        f"min_counts={params.min_counts}": adata.obs["total_counts"].to_numpy() >= params.min_counts,
-        # a cell without counts has no mito fraction (0/0): min_genes and min_counts judge it, not this filter
-        f"max_pct_mito={params.max_pct_mito}": np.nan_to_num(adata.obs["pct_counts_mt"].to_numpy())
-        <= params.max_pct_mito,
-    }
-    if params.outlier_mads > 0:
-        passes[f"outlier_mads={params.outlier_mads:g}"] = ~mad_outliers(adata.obs, params.outlier_mads)
+    passes = cell_filters(adata.obs, params)
     keep_cells = np.logical_and.reduce(list(passes.values()))
     if params.remove_doublets:
         passes["remove_doublets"] = ~scrublet_doublets(adata, counts, keep_cells, source)
         keep_cells &= passes["remove_doublets"]
-    if keep_cells.sum() < MIN_KEPT_FRACTION * n_cells_in:
-        # Keeping a sliver of the cells is a threshold made for other data, not a result: stop and say which.
-        removed = ", ".join(f"{name} removes {int((~ok).sum())}" for name, ok in passes.items())
-        kept = "no cells pass QC" if not keep_cells.any() else f"QC keeps only {int(keep_cells.sum())}"
-        genes_per_cell = adata.obs["n_genes_by_counts"].to_numpy()
-        # advice from the data, never the value that just failed: the genes per cell that 95 % of cells reach
-        suggested = min(int(np.percentile(genes_per_cell, 5)), max(params.min_genes - 1, 0))
-        dataset = Path(source).parent.name or "my_dataset"
-        raise LifedlError(
-            f"{source}: {kept} of {n_cells_in} (under {MIN_KEPT_FRACTION:.0%}): {removed} "
-            f"(median genes per cell: {int(np.median(genes_per_cell))}). Lower the thresholds "
-            "under 'qc:' in config/config.yaml, or for this data set alone under 'qc_per_dataset:' (e.g. "
-            f"qc_per_dataset: {{{dataset}: {{min_genes: {suggested}}}}}, which 95 % of its cells reach), or filter "
-            "by the data's own spread instead (qc.outlier_mads: 5, min_genes: 0)."
-        )
-    keep_genes = cells_detecting_each_gene(counts, keep_cells) >= params.min_cells
-    if not keep_genes.any():
-        raise LifedlError(
-            f"{source}: no genes are expressed in at least min_cells={params.min_cells} cells after cell QC. "
-            "Lower qc.min_cells in config/config.yaml."
-        )
+    check_kept_cells(adata.obs, passes, keep_cells, params, source)
+    keep_genes = kept_genes(cells_detecting_each_gene(counts, keep_cells), params, source)
     filtered = subset_counts(adata, counts, keep_cells, keep_genes)
     del counts
 
@@ -132,6 +105,50 @@ def run_qc(adata: ad.AnnData, params: QCParams, source: str = "raw.h5ad") -> ad.
         flush=True,
     )
     return filtered
+
+
+def cell_filters(obs, params: QCParams) -> dict[str, np.ndarray]:
+    """Per filter (named with its threshold), the cells it keeps, from the QC metrics in ``obs`` (total_counts,
+    n_genes_by_counts, pct_counts_mt)."""
+    passes = {
+        f"min_genes={params.min_genes}": obs["n_genes_by_counts"].to_numpy() >= params.min_genes,
+        f"min_counts={params.min_counts}": obs["total_counts"].to_numpy() >= params.min_counts,
+        # a cell without counts has no mito fraction (0/0): min_genes and min_counts judge it, not this filter
+        f"max_pct_mito={params.max_pct_mito}": np.nan_to_num(obs["pct_counts_mt"].to_numpy()) <= params.max_pct_mito,
+    }
+    if params.outlier_mads > 0:
+        passes[f"outlier_mads={params.outlier_mads:g}"] = ~mad_outliers(obs, params.outlier_mads)
+    return passes
+
+
+def check_kept_cells(obs, passes: dict[str, np.ndarray], keep_cells: np.ndarray, params: QCParams, source: str):
+    """Keeping a sliver of the cells is a threshold made for other data, not a result: stop and say which."""
+    n_cells_in = len(keep_cells)
+    if keep_cells.sum() >= MIN_KEPT_FRACTION * n_cells_in:
+        return
+    removed = ", ".join(f"{name} removes {int((~ok).sum())}" for name, ok in passes.items())
+    kept = "no cells pass QC" if not keep_cells.any() else f"QC keeps only {int(keep_cells.sum())}"
+    genes_per_cell = obs["n_genes_by_counts"].to_numpy()
+    # advice from the data, never the value that just failed: the genes per cell that 95 % of cells reach
+    suggested = min(int(np.percentile(genes_per_cell, 5)), max(params.min_genes - 1, 0))
+    dataset = Path(source).parent.name or "my_dataset"
+    raise LifedlError(
+        f"{source}: {kept} of {n_cells_in} (under {MIN_KEPT_FRACTION:.0%}): {removed} "
+        f"(median genes per cell: {int(np.median(genes_per_cell))}). Lower the thresholds "
+        "under 'qc:' in config/config.yaml, or for this data set alone under 'qc_per_dataset:' (e.g. "
+        f"qc_per_dataset: {{{dataset}: {{min_genes: {suggested}}}}}, which 95 % of its cells reach), or filter "
+        "by the data's own spread instead (qc.outlier_mads: 5, min_genes: 0)."
+    )
+
+
+def kept_genes(cells_per_gene: np.ndarray, params: QCParams, source: str) -> np.ndarray:
+    keep_genes = cells_per_gene >= params.min_cells
+    if not keep_genes.any():
+        raise LifedlError(
+            f"{source}: no genes are expressed in at least min_cells={params.min_cells} cells after cell QC. "
+            "Lower qc.min_cells in config/config.yaml."
+        )
+    return keep_genes
 
 
 def scrublet_components(n_cells: int, n_genes: int, wanted: int = 30) -> int:

@@ -107,6 +107,47 @@ def search_on_validation(
     return {**params, **chosen, "search": {}}, len(settings)
 
 
+def fit_on_shards(shards, arch: str, params: dict, context: TrainingContext, spec) -> TrainedModel:
+    """Train ``arch`` on a sharded data set (``lifedl.data.shards``) whose counts stay on disk: the architecture is
+    set up on the cells' annotations (obs, var and an empty count matrix: its shapes and covariates), then trains
+    on the counts of the train and validation rows read a shard at a time (shuffled by shards, then within each).
+    The generic plan's networks that read only ``counts`` from the matrix (the VAE family)."""
+    import numpy as np
+
+    from lifedl.data.shards import ShardedCounts
+    from lifedl.errors import LifedlError
+    from lifedl.train.loops import fit_generic
+
+    architecture = get_architecture(arch)
+    if architecture.plan != "generic":
+        raise LifedlError(
+            f"{spec.where}: '{arch}' trains with the '{architecture.plan}' plan; a sharded data set trains networks "
+            "of the generic plan (the VAE family). Train it on an in-memory AnnData, or choose vae."
+        )
+    annotations = shards.annotations()
+    if SPLIT_KEY not in annotations.obs:
+        add_splits(annotations, spec)
+    kept = np.flatnonzero(split_of(annotations, spec.where) != TEST)
+    annotations = annotations[kept].copy()
+    import torch
+
+    torch.use_deterministic_algorithms(True, warn_only=True)  # as fit_architecture
+    seed_everything(context.seed)
+    setup = architecture.setup(annotations, params, spec, context.seed, context.models)
+    if "counts" not in setup.arrays or set(setup.arrays) - {"counts", "batch"}:
+        raise LifedlError(f"{spec.where}: '{arch}' reads {sorted(setup.arrays)}; a sharded data set serves counts.")
+    arrays = {**setup.arrays, "counts": ShardedCounts(shards, kept)}
+    setup = dataclasses.replace(setup, arrays=arrays, split=split_of(annotations, spec.where))
+    return setup.finish(fit_generic(setup, params, context))
+
+
+def embed_on_shards(model: TrainedModel, shards):
+    """Every cell of a sharded data set embedded by a model of the VAE family, read a shard at a time."""
+    from lifedl.data.shards import ShardedCounts
+
+    return model.embed_fields({**model.fields(shards.annotations()), "counts": ShardedCounts(shards)})
+
+
 def without_test_rows(adata: ad.AnnData, where: str) -> ad.AnnData:
     """The train and validation rows (a copy: a model may write to its data)."""
     return adata[split_of(adata, where) != TEST].copy()
