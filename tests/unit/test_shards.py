@@ -98,3 +98,13 @@ def test_a_vae_trains_and_embeds_on_shards_a_shard_at_a_time(cells, tmp_path, mo
     assert embedding.shape == (cells.n_obs, 4)
     sampler_rows = ShardedCounts(shards).blocks()
     assert [len(rows) for rows in sampler_rows] == [600] * 4
+
+
+def test_parts_of_a_simulation_share_its_genes_and_not_its_cells():
+    params = SimulationParams(n_cells=300, n_genes=120, n_types=3, seed=4)
+    first, second = simulate_counts(params, part=0), simulate_counts(params, part=1)
+    for name in first.uns["gene_programs"]:
+        assert list(first.uns["gene_programs"][name]) == list(second.uns["gene_programs"][name])
+    assert (first.X != second.X).nnz > 0 and not set(first.obs_names) & set(second.obs_names)
+    whole = simulate_counts(params)
+    assert list(whole.uns["gene_programs"]["type_0_up"]) == list(first.uns["gene_programs"]["type_0_up"])

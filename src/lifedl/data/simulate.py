@@ -96,10 +96,12 @@ class SimulationParams:
     n_peaks: int = 0
 
 
-def simulate_counts(params: SimulationParams, chunk_size: int = 20_000) -> ad.AnnData:
+def simulate_counts(params: SimulationParams, chunk_size: int = 20_000, part: int | None = None) -> ad.AnnData:
     """Return an AnnData with integer CSR counts in ``X`` and ``layers['counts']``.
 
-    Cells are generated in chunks so that only one chunk is ever dense in memory.
+    Cells are generated in chunks so that only one chunk is ever dense in memory. ``part``: one part of a data
+    set too large for memory (a shard of ``lifedl.data.shards``): the same genes, cell types and batches as every
+    other part of ``params.seed``, its own ``params.n_cells`` cells, named after the part.
     """
     if params.n_cells < 1 or params.n_genes < 1 or params.n_types < 1 or params.n_batches < 1:
         raise ValueError(f"simulation needs at least one cell, gene, type and batch, got {params}")
@@ -140,6 +142,8 @@ def simulate_counts(params: SimulationParams, chunk_size: int = 20_000) -> ad.An
     if params.n_proteins > 0 or params.n_peaks > 0:  # the second modality's pair: the last type copies the RNA
         type_effect[-1] = type_effect[-2]  # profile of the one before
 
+    if part is not None:  # the gene-level draws above are every part's; the cells are this part's own
+        rng = np.random.default_rng([params.seed, 1_000 + part])
     cell_type = rng.integers(params.n_types, size=params.n_cells)
     batch = rng.integers(params.n_batches, size=params.n_cells)
     library_size = np.exp(rng.normal(np.log(params.mean_library_size), params.library_size_sd, params.n_cells))
@@ -175,7 +179,7 @@ def simulate_counts(params: SimulationParams, chunk_size: int = 20_000) -> ad.An
             "cell_type": pd.Categorical([f"type_{t}" for t in cell_type]),
             "batch": pd.Categorical([f"batch_{b}" for b in batch]),
         },
-        index=[f"cell{i:07d}" for i in range(params.n_cells)],
+        index=[f"cell{i:07d}" if part is None else f"part{part}_cell{i:07d}" for i in range(params.n_cells)],
     )
     if perturbed:
         obs["condition"] = pd.Categorical(np.where(stimulated, "stimulated", "control"), ["control", "stimulated"])
