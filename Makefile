@@ -107,6 +107,7 @@ bench: $(BENCH_STAMP)
 	$(BENCH_BIN)/python benchmarks/same_model.py --datasets simulated --epochs $(SIM_EPOCHS) $(SAME_MODEL_ARGS)
 	$(BENCH_BIN)/python benchmarks/step_profile.py
 	$(BENCH_BIN)/python benchmarks/data_parallel.py $(DATA_PARALLEL_ARGS)
+	$(BENCH_BIN)/python benchmarks/out_of_core.py $(OUT_OF_CORE_ARGS)
 	$(BENCH_BIN)/python benchmarks/scaling.py $(SCALING_ARGS)
 	$(BENCH_BIN)/python benchmarks/workflow_scale.py $(WORKFLOW_SCALE_ARGS)
 	$(BENCH_BIN)/python benchmarks/embed_profile.py $(EMBED_PROFILE_ARGS)
