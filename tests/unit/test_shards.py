@@ -108,3 +108,21 @@ def test_parts_of_a_simulation_share_its_genes_and_not_its_cells():
     assert (first.X != second.X).nnz > 0 and not set(first.obs_names) & set(second.obs_names)
     whole = simulate_counts(params)
     assert list(whole.uns["gene_programs"]["type_0_up"]) == list(first.uns["gene_programs"]["type_0_up"])
+
+
+def test_shuffled_batches_mix_the_cells_of_two_shards_at_a_time():
+    """Every row once per epoch; each batch draws on the two shards in memory together (shards are often
+    samples: a batch of one sample's cells only would bias each step), never on a third."""
+    from lifedl.data.batches import EpochShuffledBatches
+
+    blocks = np.split(np.arange(2400), [600, 1200, 1800])
+    shard_of = np.repeat(np.arange(4), 600)
+    sampler = EpochShuffledBatches(2400, 128, seed=3, blocks=blocks, blocks_together=2)
+    for epoch in range(3):
+        sampler.set_epoch(epoch)
+        batches = list(sampler)
+        assert len(batches) == len(sampler)
+        assert sorted(np.concatenate(batches)) == list(range(2400))
+        pairs = [frozenset(shard_of[batch]) for batch in batches]
+        assert all(len(pair) <= 2 for pair in pairs) and sum(len(pair) == 2 for pair in pairs) > len(pairs) // 2
+        assert len(set(pairs) - {pair for pair in pairs if len(pair) == 1}) == 2  # two groups of two shards

@@ -147,27 +147,36 @@ class EpochShuffledBatches(RowBatches):
         lengths: np.ndarray | None = None,
         shard: bool = False,
         blocks: list[np.ndarray] | None = None,
+        blocks_together: int = 1,
     ):
         super().__init__(n_rows, batch_size, shard)
         self.seed, self.epoch = seed, 0
         self.lengths = None if lengths is None else np.asarray(lengths)
-        self.blocks = blocks  # rows read together (a shard on disk): shuffled by blocks, then within each
+        # rows read together (a shard on disk): the blocks shuffled, then the rows of each group of
+        # ``blocks_together`` consecutive blocks shuffled together
+        self.blocks, self.blocks_together = blocks, blocks_together
+
+    def _groups(self, rng: np.random.Generator) -> list[np.ndarray]:
+        order = [self.blocks[index] for index in rng.permutation(len(self.blocks))]
+        together = self.blocks_together
+        return [np.concatenate(order[start : start + together]) for start in range(0, len(order), together)]
 
     def __len__(self) -> int:
         if self.blocks is None:
             return super().__len__()
-        return sum(RowBatches(len(block), self.batch_size, self.shard).__len__() for block in self.blocks)
+        groups = self._groups(np.random.default_rng((self.seed, self.epoch)))
+        return sum(RowBatches(len(rows), self.batch_size, self.shard).__len__() for rows in groups)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def batches(self) -> list[np.ndarray]:
         rng = np.random.default_rng((self.seed, self.epoch))
-        if self.blocks is not None:  # as scDataset and scvi-tools' collection loaders: one block in memory
-            within = (rng.permutation(self.blocks[index]) for index in rng.permutation(len(self.blocks)))
+        if self.blocks is not None:  # as scDataset and scvi-tools' collection loaders: a few blocks in memory
+            shuffled = [rng.permutation(rows) for rows in self._groups(rng)]
             return [
                 rows[start : start + self.batch_size]
-                for rows in within
+                for rows in shuffled
                 for start in range(0, len(rows), self.batch_size)
             ]
         order = rng.permutation(self.n_rows)
@@ -205,7 +214,8 @@ def batch_loader(
     workers = 0 if resident else num_workers
     if shuffle:
         blocks = on_disk[0].blocks() if on_disk else None
-        sampler = EpochShuffledBatches(len(dataset), batch_size, seed, lengths, shard, blocks)
+        together = on_disk[0].shards_in_memory if on_disk else 1
+        sampler = EpochShuffledBatches(len(dataset), batch_size, seed, lengths, shard, blocks, together)
     else:
         sampler = RowBatches(len(dataset), batch_size, shard)
     # batch_size=None: the sampler already yields whole batches of indices. The loader's own generator keeps

@@ -108,19 +108,24 @@ def write_shards(blocks: Iterator[ad.AnnData], directory: str | Path) -> Shards:
     return Shards.open(directory)
 
 
+SHARDS_IN_MEMORY = 2  # shards whose cells are shuffled together: a batch mixes cells of two files (samples)
+
+
 class ShardedCounts:
     """Some rows of a sharded data set's counts, as a field of ``lifedl.data.batches`` (a row per cell, sliced by
-    a list of rows), read a shard at a time: the shard last read stays in memory, so batches drawn within one
-    shard (:meth:`blocks`, which the shuffled sampler keeps together) read each shard once per epoch.
+    a list of rows), read a shard at a time: the ``shards_in_memory`` shards read last stay in memory, and the
+    shuffled sampler draws its batches from that many shards at a time (:meth:`blocks`), so each shard is read
+    once per epoch and memory holds those shards, not the data set. Shards are often samples: shuffling two
+    together keeps a batch from holding one sample's cells only.
 
-    ``rows``: the data set's rows it holds, in order (default: all); ``columns``: the genes read (default: all).
+    ``rows``: the data set's rows it holds, in order (default: all).
     """
 
-    def __init__(self, shards: Shards, rows: np.ndarray | None = None):
-        self.shards = shards
+    def __init__(self, shards: Shards, rows: np.ndarray | None = None, shards_in_memory: int = SHARDS_IN_MEMORY):
+        self.shards, self.shards_in_memory = shards, shards_in_memory
         self.rows = np.arange(shards.n_cells) if rows is None else np.asarray(rows, dtype=np.int64)
         self.shard_of_row = np.searchsorted(shards.offsets, self.rows, side="right") - 1
-        self._cached: tuple[int, sp.csr_matrix] | None = None
+        self._cached: dict[int, sp.csr_matrix] = {}  # in the order read, the oldest first
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -128,12 +133,19 @@ class ShardedCounts:
 
     def __getitem__(self, positions) -> ShardedCounts:
         """The rows at ``positions`` (a split's rows, say), still on disk."""
-        return ShardedCounts(self.shards, self.rows[positions])
+        return ShardedCounts(self.shards, self.rows[positions], self.shards_in_memory)
 
     def blocks(self) -> list[np.ndarray]:
         """The positions of the rows each shard holds, shard by shard."""
         bounds = np.flatnonzero(np.diff(self.shard_of_row)) + 1
         return np.split(np.arange(len(self.rows)), bounds)
+
+    def _shard(self, shard: int) -> sp.csr_matrix:
+        if shard not in self._cached:
+            while len(self._cached) >= self.shards_in_memory:  # free the oldest before reading the next
+                del self._cached[next(iter(self._cached))]
+            self._cached[shard] = self.shards.read_shard(shard)
+        return self._cached[shard]
 
     def read(self, positions: np.ndarray) -> sp.csr_matrix:
         """The counts of the rows at ``positions`` (sorted, as FieldBatches asks), shard by shard."""
@@ -141,9 +153,6 @@ class ShardedCounts:
         shards = self.shard_of_row[positions]
         parts = []
         for shard in dict.fromkeys(shards.tolist()):
-            if self._cached is None or self._cached[0] != shard:
-                self._cached = None  # free the last shard before reading the next
-                self._cached = (shard, self.shards.read_shard(shard))
             local = self.rows[positions[shards == shard]] - self.shards.offsets[shard]
-            parts.append(self._cached[1][local])
+            parts.append(self._shard(shard)[local])
         return parts[0] if len(parts) == 1 else sp.vstack(parts, format="csr")
