@@ -58,16 +58,22 @@ def gene_sums(
 
 
 def seurat_v3_by_blocks(
-    shards: Shards, cells: np.ndarray, genes: np.ndarray, n_top_genes: int, block_rows: int = BLOCK_ROWS
+    shards: Shards,
+    cells: np.ndarray,
+    genes: np.ndarray,
+    n_top_genes: int,
+    sums: dict[str, np.ndarray] | None = None,
+    block_rows: int = BLOCK_ROWS,
 ) -> pd.DataFrame:
     """scanpy's seurat_v3 (one batch) on the chosen cells and genes: the log variance fitted on the log mean by
     loess, each count clipped at mean + sqrt(n) x the fitted sd, the genes ranked by the clipped counts' variance
     standardised by the fitted one. Columns as scanpy's: means, variances, variances_norm, highly_variable_rank,
-    highly_variable (over ``genes``' rows; the other genes are not ranked)."""
+    highly_variable (over ``genes``' rows; the other genes are not ranked). ``sums``: :func:`gene_sums` of these
+    cells, where the caller has them (one pass over the counts fewer)."""
     from skmisc.loess import loess
 
     n = int(cells.sum())
-    sums = gene_sums(shards, cells, block_rows=block_rows)
+    sums = sums if sums is not None else gene_sums(shards, cells, block_rows=block_rows)
     mean = sums["sum"][genes] / n
     variance = (sums["sum_squares"][genes] - n * mean**2) / (n - 1)
     not_constant = variance > 0
@@ -107,9 +113,10 @@ def qc_shards(
     passes = cell_filters(metrics, params)
     keep_cells = np.logical_and.reduce(list(passes.values()))
     check_kept_cells(metrics, passes, keep_cells, params, source)
-    keep_genes = kept_genes(gene_sums(shards, keep_cells, block_rows=block_rows)["n_cells"], params, source)
+    sums = gene_sums(shards, keep_cells, block_rows=block_rows)
+    keep_genes = kept_genes(sums["n_cells"], params, source)
     n_top_genes = min(params.n_top_genes, int(keep_genes.sum()))
-    genes = seurat_v3_by_blocks(shards, keep_cells, keep_genes, n_top_genes, block_rows)
+    genes = seurat_v3_by_blocks(shards, keep_cells, keep_genes, n_top_genes, sums, block_rows)
     selected = np.zeros(len(shards.var_names), dtype=bool)
     selected[np.flatnonzero(keep_genes)[genes["highly_variable"].to_numpy()]] = True
     var = genes[genes["highly_variable"]].copy()
