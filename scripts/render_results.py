@@ -18,6 +18,7 @@ or table goes, a directive that reads it from a results file (``make docs`` afte
 
     {{ table results/x/comparisons.tsv where measure=ari | arch, baseline, verdict }}  only the rows matching
     {{ results/x/comparisons.tsv | arch=vae & baseline=pca & measure=ari | verdict }}  a row picked by several columns
+    {{ table results/x/seeds.tsv where arch=pca,snf | arch, ari_mean }}                 rows of either value
 
 A row is picked by ``column=value`` (several joined by ``&``; exactly one row must match). A missing file, row or
 column stops with a message naming the template line and the fix; nothing is written then.
@@ -62,14 +63,14 @@ def _format(value, spec: str) -> str:
 
 
 def _matching(table: pd.DataFrame, selector: str, where: str) -> pd.DataFrame:
-    """The rows where every ``column=value`` of the selector (joined by '&') holds."""
+    """The rows where every ``column=value`` of the selector (joined by '&') holds; ``column=a,b`` takes either."""
     rows = table
     for condition in selector.split("&"):
         column, _, wanted = condition.partition("=")
         column = column.strip()
         if column not in table:
             raise RenderError(f"{where}: no column '{column}' to pick a row by (columns: {list(table.columns)}).")
-        rows = rows[rows[column].astype(str) == wanted.strip()]
+        rows = rows[rows[column].astype(str).isin([value.strip() for value in wanted.split(",")])]
     return rows
 
 

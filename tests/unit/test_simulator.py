@@ -151,3 +151,31 @@ def test_count_models_draw_poisson_nb_and_zero_inflated_cells():
         simulate_counts(SimulationParams(**base, count_model="gaussian"))
     with pytest.raises(ValueError, match="zero_inflation"):
         simulate_counts(SimulationParams(**base, zero_inflation=1.5))
+
+
+def test_a_sample_source_keeps_that_many_of_its_inner_sources_cells_unchanged(tmp_path):
+    inner = "simulated:n_cells=300,n_genes=40,n_types=3,seed=2"
+    whole = load_source(DatasetSpec("whole", source=inner), tmp_path)
+    sample = load_source(DatasetSpec("s", source=f"sample:cells=120,seed=4:{inner}", labels="cell_type"), tmp_path)
+    again = load_source(DatasetSpec("s", source=f"sample:cells=120,seed=4:{inner}", labels="cell_type"), tmp_path)
+    other = load_source(DatasetSpec("s", source=f"sample:cells=120,seed=5:{inner}", labels="cell_type"), tmp_path)
+    assert sample.n_obs == 120 and len(set(sample.obs_names)) == 120
+    assert list(sample.obs_names) == [name for name in whole.obs_names if name in set(sample.obs_names)]  # in order
+    assert (sample.layers["counts"] != whole[sample.obs_names].layers["counts"]).nnz == 0  # the cells' own counts
+    assert list(again.obs_names) == list(sample.obs_names) and list(other.obs_names) != list(sample.obs_names)
+    assert sample.uns["lifedl_dataset"]["labels"] == "cell_type"  # the row's own spec
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("sample:cells=300:simulated:n_cells=300", "holds 300 cells, not more than cells=300"),
+        ("sample:seed=1:simulated:n_cells=300", "say how many cells to keep"),
+        ("sample:n=10:simulated:n_cells=300", "unknown sample parameter 'n'"),
+        ("sample:cells=10", "whose own source follows the parameters"),
+    ],
+)
+def test_a_bad_sample_source_says_what_to_write(tmp_path, source, message):
+    with pytest.raises(LifedlError, match=message) as error:
+        load_source(DatasetSpec("bad", source=source), tmp_path)
+    assert "dataset 'bad'" in str(error.value)

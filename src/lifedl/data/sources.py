@@ -85,11 +85,12 @@ def load_source(spec: DatasetSpec, cache_dir: str | Path, limits: DownloadLimits
         "pypi": _load_pypi,
         "simulated": _load_simulated,
         "doublets": lambda spec, cache_dir: _load_doublets(spec, cache_dir, limits),
+        "sample": lambda spec, cache_dir: _load_sample(spec, cache_dir, limits),
     }
     if spec.source_kind not in readers:
         raise LifedlError(
             f"{spec.sheet}: dataset '{spec.id}' has source '{spec.source}'; the source must start with "
-            "'builtin:', 'url:', 'pypi:', 'simulated:' or 'doublets:'."
+            "'builtin:', 'url:', 'pypi:', 'simulated:', 'doublets:' or 'sample:'."
         )
     allowed = {
         "sequences": ("simulated", "pypi"),
@@ -282,21 +283,54 @@ def _parse_params(spec: DatasetSpec, text: str, params_class, what: str, example
         raise LifedlError(f"{spec.sheet}: dataset '{spec.id}': {error}") from error
 
 
+def _inner_source(spec: DatasetSpec, params_class, what: str, example: str):
+    """``<what>:key=value,...:<source>``: the parameters as ``params_class`` and the source of cells they apply to."""
+    arguments, _, inner = spec.argument.partition(":")
+    params = _parse_params(spec, arguments, params_class, what, example)
+    if not inner or spec.kind != "cells":
+        raise LifedlError(
+            f"{spec.sheet}: dataset '{spec.id}' has source '{spec.source}' of kind '{spec.kind}'; a {spec.source_kind}: "
+            f"source takes cells (kind 'cells'), whose own source follows the parameters ({example})."
+        )
+    return params, inner
+
+
 def _load_doublets(spec: DatasetSpec, cache_dir: Path, limits: DownloadLimits) -> ad.AnnData:
     """``doublets:rate=0.1,types=celltype,seed=0:<source>``: the cells of ``<source>`` (read as its own row would be,
     with the row's checksum and format) with doublets planted (:mod:`lifedl.data.doublets`)."""
     from lifedl.data.doublets import DoubletParams, plant_doublets
 
-    arguments, _, inner = spec.argument.partition(":")
     example = "doublets:rate=0.1,types=celltype,seed=0:pypi:..."
-    params = _parse_params(spec, arguments, DoubletParams, "doublet", example)
-    if not inner or spec.kind != "cells":
-        raise LifedlError(
-            f"{spec.sheet}: dataset '{spec.id}' has source '{spec.source}' of kind '{spec.kind}'; doublets are made "
-            f"of cells (kind 'cells'), whose own source follows the parameters ({example})."
-        )
+    params, inner = _inner_source(spec, DoubletParams, "doublet", example)
     cells = load_source(dataclasses.replace(spec, source=inner, labels=params.types), cache_dir, limits)
     return plant_doublets(cells, params)
+
+
+@dataclasses.dataclass(frozen=True)
+class SampleParams:
+    """``sample:cells=3000,seed=0:<source>``: how many of the source's cells to keep, drawn at random (without
+    replacement) by ``seed``."""
+
+    cells: int = 0
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.cells < 1:
+            raise ValueError(f"cells={self.cells}: say how many cells to keep (e.g. cells=3000)")
+
+
+def _load_sample(spec: DatasetSpec, cache_dir: Path, limits: DownloadLimits) -> ad.AnnData:
+    """``sample:cells=3000,seed=0:<source>``: a random sample of the cells of ``<source>`` (read as its own row would
+    be), in their order in the source, for a method whose memory grows as cells x cells (network fusion)."""
+    params, inner = _inner_source(spec, SampleParams, "sample", "sample:cells=3000,seed=0:pypi:...")
+    cells = load_source(dataclasses.replace(spec, source=inner), cache_dir, limits)
+    if params.cells >= cells.n_obs:
+        raise LifedlError(
+            f"{spec.sheet}: dataset '{spec.id}': the source holds {cells.n_obs} cells, not more than cells="
+            f"{params.cells}; use the source itself, or sample fewer cells."
+        )
+    rows = np.sort(np.random.default_rng(params.seed).choice(cells.n_obs, params.cells, replace=False))
+    return cells[rows].copy()
 
 
 def _load_url(spec: DatasetSpec, cache_dir: Path, limits: DownloadLimits) -> ad.AnnData:
