@@ -82,16 +82,19 @@ def test_sharded_batches_are_one_process_batches_split():
     """Process r of N takes rows r, r + N, ... of every batch: together the processes see each batch one process
     sees, each the same number of batches, and len() says how many."""
     lengths = np.random.default_rng(0).integers(5, 50, 203)
+    blocks = [np.arange(0, 50), np.arange(50, 120), np.arange(120, 203)]
     for make in (
         lambda shard: RowBatches(203, 16, shard),
         lambda shard: EpochShuffledBatches(203, 16, seed=4, shard=shard),
         lambda shard: EpochShuffledBatches(203, 16, seed=4, lengths=lengths, shard=shard),
+        # shards on disk read two at a time: every group's last batch keeps at least 2 rows (rests 2 to 9)
+        lambda shard: EpochShuffledBatches(203, 16, seed=4, shard=shard, blocks=blocks, blocks_together=2),
     ):
         whole = list(make(False))
         shares = []
         for rank in range(2):
             sampler = make(True)
-            sampler._world_size = lambda rank=rank: (rank, 2)
+            sampler._process_share = lambda rank=rank: (rank, 2)
             shares.append(list(sampler))
             assert len(shares[-1]) == len(sampler)
         assert len(shares[0]) == len(shares[1]) == len(whole)  # the last batch (203 % 16 = 11 rows) is kept
@@ -100,5 +103,5 @@ def test_sharded_batches_are_one_process_batches_split():
             assert abs(len(first) - len(second)) <= 1
 
     lonely = RowBatches(17, 16, shard=True)  # a last batch of one row cannot be shared by two processes
-    lonely._world_size = lambda: (1, 2)
+    lonely._process_share = lambda: (1, 2)
     assert len(list(lonely)) == len(lonely) == 1

@@ -93,6 +93,13 @@ class DeviceFieldBatches(Dataset):
 LENGTH_POOL_BATCHES = 16
 
 
+def _n_batches(n_rows: int, batch_size: int, processes: int) -> int:
+    """How many batches ``n_rows`` rows make, a last batch with fewer rows than processes left out (one process
+    keeps any last batch)."""
+    full, rest = divmod(n_rows, batch_size)
+    return full + int(rest >= processes)
+
+
 class RowBatches(Sampler):
     """Batches of row indices in order (validation, prediction).
 
@@ -109,11 +116,12 @@ class RowBatches(Sampler):
         order = np.arange(self.n_rows)
         return [order[start : start + self.batch_size] for start in range(0, self.n_rows, self.batch_size)]
 
-    def _world_size(self) -> tuple[int, int]:
+    def _process_share(self) -> tuple[int, int]:
+        """(this process's rank, the number of processes sharing each batch)."""
         return world() if self.shard else (0, 1)
 
     def __iter__(self):
-        rank, size = self._world_size()
+        rank, size = self._process_share()
         batches = self.batches()
         if size == 1:
             yield from batches
@@ -121,9 +129,7 @@ class RowBatches(Sampler):
         yield from (batch[rank::size] for batch in batches if len(batch) >= size)
 
     def __len__(self) -> int:
-        _, size = self._world_size()
-        full, rest = divmod(self.n_rows, self.batch_size)
-        return full + int(rest >= size if size > 1 else rest > 0)
+        return _n_batches(self.n_rows, self.batch_size, self._process_share()[1])
 
 
 class EpochShuffledBatches(RowBatches):
@@ -165,7 +171,8 @@ class EpochShuffledBatches(RowBatches):
         if self.blocks is None:
             return super().__len__()
         groups = self._groups(np.random.default_rng((self.seed, self.epoch)))
-        return sum(RowBatches(len(rows), self.batch_size, self.shard).__len__() for rows in groups)
+        processes = self._process_share()[1]
+        return sum(_n_batches(len(rows), self.batch_size, processes) for rows in groups)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
