@@ -6,9 +6,12 @@ cells of same_model.py, with lifedl's optimiser (Adam's fused kernel). It measur
 
 - step_profile.tsv: torch.profiler's self CPU time per operator, in ms per step and as a share of the
   profiled steps' total, the largest first (what a faster step has to shrink);
-- step_compile.tsv: ms per step of the same loop eager and with ``torch.compile`` of the loss (inductor's
-  C++ kernels; the first steps' compilation, in an empty cache, timed apart as warm_up_seconds): the median
-  and range over interleaved blocks of steps, eager and compiled taking turns.
+- step_compile.tsv: ms per step of the same loop eager, with ``torch.compile`` of the loss (inductor's
+  C++ kernels; the first steps' compilation, in an empty cache, timed apart as warm_up_seconds) and eager under
+  bf16 autocast (``torch.autocast("cpu", torch.bfloat16)``: the matrix products in bfloat16, as Lightning's
+  ``precision="bf16-mixed"`` runs them; ``cpu_bf16`` says whether the CPU multiplies bfloat16 natively, AMX or
+  AVX512-BF16): the median and range over interleaved blocks of steps, the variants taking turns, and each
+  variant's mean loss over its last block (the same batches, so bf16's loss beside fp32's).
 
     python benchmarks/step_profile.py              # 2 threads, 200 timed steps
 """
@@ -20,13 +23,14 @@ import os
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from common import output_dir, scvi_like_vae_params, set_torch_threads, simulate_tenx_like
 
 BATCH = 128
-VARIANTS = ("eager", "compiled")
+VARIANTS = ("eager", "compiled", "bf16_autocast")
 
 
 def dense_batches(n_cells: int, n_batches: int, seed: int):
@@ -36,8 +40,18 @@ def dense_batches(n_cells: int, n_batches: int, seed: int):
     return [torch.from_numpy(counts[i * BATCH : (i + 1) * BATCH].toarray()) for i in range(n_batches)]
 
 
-def step_function(compiled: bool, seed: int):
-    """One Adam step of the scVI-sized VAE (KL weight as at the warm-up's start), eager or compiled."""
+def cpu_bf16() -> bool:
+    """Whether this CPU multiplies bfloat16 natively (Intel AMX or AVX512-BF16; Linux's /proc/cpuinfo flags)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def step_function(variant: str, seed: int):
+    """One Adam step of the scVI-sized VAE (KL weight as at the warm-up's start): eager, compiled, or eager under
+    bf16 autocast."""
     import torch
 
     from lifedl.models.vae import VAE
@@ -50,14 +64,15 @@ def step_function(compiled: bool, seed: int):
     )
     optimiser = adam(network.parameters(), lr=params["learning_rate"], weight_decay=params["weight_decay"])
     loss_of = network.loss
-    if compiled:
+    if variant == "compiled":
         import torch._dynamo
 
         torch._dynamo.config.capture_dynamic_output_shape_ops = True  # the likelihood's torch.nonzero
         loss_of = torch.compile(network.loss)
 
     def step(counts):
-        parts = loss_of({"counts": counts})
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=variant == "bf16_autocast"):
+            parts = loss_of({"counts": counts})
         loss = parts["reconstruction"] + parts["kl"] / params["kl_warmup_epochs"]
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
@@ -68,11 +83,10 @@ def step_function(compiled: bool, seed: int):
 
 
 def timed_steps(step, batches, n_steps: int) -> tuple[float, float]:
-    """Seconds per step over ``n_steps`` (cycling over ``batches``) and the last loss."""
+    """Seconds per step over ``n_steps`` (cycling over ``batches``) and the mean loss over them."""
     started = time.perf_counter()
-    for i in range(n_steps):
-        loss = step(batches[i % len(batches)])
-    return (time.perf_counter() - started) / n_steps, loss
+    losses = [step(batches[i % len(batches)]) for i in range(n_steps)]
+    return (time.perf_counter() - started) / n_steps, float(np.mean(losses))
 
 
 def operator_table(step, batches, n_steps: int) -> pd.DataFrame:
@@ -113,16 +127,17 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="lifedl-inductor-") as cache:
         os.environ["TORCHINDUCTOR_CACHE_DIR"] = cache  # a cold cache: the compilation a first job pays
         for variant in VARIANTS:
-            steps[variant] = step_function(variant == "compiled", args.seed)
+            steps[variant] = step_function(variant, args.seed)
             started = time.perf_counter()
             for counts in batches[:5]:  # compilation, or the allocator's first steps
                 steps[variant](counts)
             warm_up[variant] = time.perf_counter() - started
         # Interleaved blocks, so that a slower spell of the machine falls on both variants alike.
         block_ms = {variant: [] for variant in VARIANTS}
+        last_loss = {}
         for _ in range(args.blocks):
             for variant in VARIANTS:
-                seconds, _ = timed_steps(steps[variant], batches, args.steps // args.blocks)
+                seconds, last_loss[variant] = timed_steps(steps[variant], batches, args.steps // args.blocks)
                 block_ms[variant].append(seconds * 1e3)
     rows = []
     for variant in VARIANTS:
@@ -135,6 +150,8 @@ def main(argv=None) -> int:
                 "ms_per_step": float(np.median(ms)),
                 "ms_per_step_min": float(ms.min()),
                 "ms_per_step_max": float(ms.max()),
+                "loss_last_block": last_loss[variant],
+                "cpu_bf16": "yes" if cpu_bf16() else "no",
             }
         )
         print(f"{variant}: warm-up {warm_up[variant]:.1f} s, median {np.median(ms):.2f} ms per step", flush=True)

@@ -160,9 +160,18 @@ def test_step_profile_names_the_operators_of_a_training_step():
 
     batches = step_profile.dense_batches(300, 2, seed=0)
     assert len(batches) == 2 and tuple(batches[0].shape) == (step_profile.BATCH, 2000)
-    step = step_profile.step_function(compiled=False, seed=0)
+    step = step_profile.step_function("eager", seed=0)
     seconds, loss = step_profile.timed_steps(step, batches, 3)
     assert seconds > 0 and np.isfinite(loss)
+    import torch
+
+    losses = {}
+    for variant in ("eager", "bf16_autocast"):  # the same network, batch and draws: only the products' precision
+        first_step = step_profile.step_function(variant, seed=0)
+        torch.manual_seed(1)
+        losses[variant] = first_step(batches[1])
+    assert losses["bf16_autocast"] != losses["eager"]  # autocast is on: bfloat16 products round differently
+    assert losses["bf16_autocast"] == pytest.approx(losses["eager"], rel=0.02)
     table = step_profile.operator_table(step, batches, 2)
     assert table["share_of_step"].sum() == pytest.approx(1.0)
     assert (table["ms_per_step"].diff().dropna() <= 0).all()  # the largest first
