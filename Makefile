@@ -50,6 +50,10 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet "torch==2.13.0"
 	$(BIN)/python -m pip install --quiet -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
+	# numba's code for the neighbour graph and UMAP compiled into its cache once here, not by the first embed jobs of
+	# every fresh installation (30-40 s a job); lifedl's own bytecode likewise
+	$(BIN)/python -c "from lifedl.tl.cluster import compile_numba_caches; compile_numba_caches()"
+	$(BIN)/python -m compileall -q src/lifedl
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -1,5 +1,7 @@
 """lifedl's Leiden: the graph built from the sparse arrays once, the clusters scanpy's igraph flavour finds."""
 
+import os
+
 import anndata as ad
 import numpy as np
 import pytest
@@ -84,3 +86,16 @@ def test_neighbors_are_exact_up_to_the_limit_and_the_graph_is_scanpys():
     del adata.obsp["connectivities"], adata.obsp["distances"]
     neighbors(adata, "test", 15, seed=0)
     assert (adata.obsp["connectivities"] != expected.obsp["connectivities"]).nnz == 0  # scanpy is exact here too
+
+
+def test_the_installation_step_caches_the_numba_code_of_neighbours_and_umap(tmp_path):
+    """make venv runs compile_numba_caches once; the code it compiles must land in numba's cache, where the jobs'
+    processes load it (here a fresh cache directory, as a fresh installation has)."""
+    import subprocess
+    import sys
+
+    code = "from lifedl.tl.cluster import compile_numba_caches; compile_numba_caches()"
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, timeout=600)
+    cached = {path.parent.name.split("_")[0] for path in tmp_path.rglob("*.nbi")}
+    assert {"pynndescent", "umap"} <= cached

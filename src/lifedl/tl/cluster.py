@@ -33,6 +33,17 @@ def cache_numba_compilation() -> None:
     numba.njit = njit
 
 
+def compile_numba_caches() -> None:
+    """Compile and cache (:func:`cache_numba_compilation`) the numba code a neighbour graph and a UMAP run, on a few
+    random points: ``make venv`` calls it once, so that the first embed jobs of a fresh installation load the
+    machine code instead of each compiling it (30-40 s a job on 2 cores, measured in a fresh clone's ``make run``)."""
+    points = np.random.default_rng(0).normal(size=(300, 10)).astype(np.float32)
+    adata = ad.AnnData(np.zeros((len(points), 1), dtype=np.float32))
+    adata.obsm["X_warm"] = points
+    neighbors(adata, "warm", 15, seed=0)
+    umap(adata, "warm", seed=0)
+
+
 # Up to this many cells the kNN graph is exact (brute force): on 10-50 dimensions it takes 1.3 s at 10,000 cells and
 # 14-28 s at 100,000 on 2 cores, while pynndescent compiles for 20-55 s in every process (numba cannot cache its
 # search) before it starts. scanpy itself is exact below 8,192 cells, so smaller data sets get the same graph.
