@@ -35,6 +35,17 @@ def test_dry_run_of_the_default_config_plans_every_rule(repo):
     assert _planned_rules(repo, "--configfile", "config/reproduce.yaml") == rules | extra
 
 
+def test_every_run_reads_the_workflow_profile_of_the_scheduler(repo):
+    """profiles/default (the scheduler's re-examination every 10 s, the greedy selector) applies without asking."""
+    import yaml
+
+    result = snakemake(repo, repo, "-n", "--quiet", "rules")
+    assert result.returncode == 0, result.stderr
+    assert "workflow specific profile profiles/default" in result.stderr
+    profile = yaml.safe_load((repo / "profiles" / "default" / "config.yaml").read_text())
+    assert profile == {"max-jobs-per-timespan": "1000/10s", "scheduler": "greedy"}
+
+
 def test_make_reproduce_replicates_what_its_config_names_and_no_more(repo, tmp_path):
     """`replicates.skip` keeps a model at its main seed on one data set, `realism_budget.datasets` and
     `leave_one_type_out.seeds_per_dataset` narrow those experiments: what keeps make reproduce under 2 hours."""
