@@ -139,7 +139,7 @@ def main(argv=None) -> int:
             for variant in VARIANTS:
                 seconds, last_loss[variant] = timed_steps(steps[variant], batches, args.steps // args.blocks)
                 block_ms[variant].append(seconds * 1e3)
-    rows = []
+    rows, native_bf16 = [], "yes" if cpu_bf16() else "no"
     for variant in VARIANTS:
         ms = np.array(block_ms[variant])
         rows.append(
@@ -151,7 +151,7 @@ def main(argv=None) -> int:
                 "ms_per_step_min": float(ms.min()),
                 "ms_per_step_max": float(ms.max()),
                 "loss_last_block": last_loss[variant],
-                "cpu_bf16": "yes" if cpu_bf16() else "no",
+                "cpu_bf16": native_bf16,
             }
         )
         print(f"{variant}: warm-up {warm_up[variant]:.1f} s, median {np.median(ms):.2f} ms per step", flush=True)
