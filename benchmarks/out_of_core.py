@@ -18,6 +18,7 @@ sharded to in-memory cells/s.
 
     python benchmarks/out_of_core.py                               # 5,000,000 cells, 4 GiB allowed
     python benchmarks/out_of_core.py --cells 200000 --shard-cells 50000 --subset-cells 100000   # a smoke run
+    python benchmarks/out_of_core.py --reuse-simulation            # again, on the shards simulated before
 """
 
 from __future__ import annotations
@@ -139,9 +140,26 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rss-limit-gib", type=float, default=4.0, help="the memory the sharded run may use")
     parser.add_argument("--data-dir", default="results/benchmarks/out_of_core_data")
+    parser.add_argument("--reuse-simulation", action="store_true",
+                        help="keep the shards an earlier run simulated with the same --cells, --genes and --shard-cells")
     parser.add_argument("--child", choices=STAGES, help=argparse.SUPPRESS)
     parser.add_argument("--child-result", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
+
+
+def simulated_before(args: argparse.Namespace, result: Path) -> bool:
+    """Whether ``--data-dir`` holds the finished simulation these arguments would write."""
+    from lifedl.data.shards import Shards
+    from lifedl.errors import LifedlError
+
+    if not result.exists():
+        return False
+    try:
+        raw = Shards.open(Path(args.data_dir) / "raw")
+    except LifedlError:
+        return False
+    n_shards = -(-args.cells // args.shard_cells)
+    return raw.n_cells == args.cells and len(raw.var_names) == args.genes and len(raw.files) == n_shards
 
 
 def main(argv=None) -> int:
@@ -160,6 +178,10 @@ def main(argv=None) -> int:
     for part in STAGES:
         result = Path(args.data_dir) / f"{part}.json"
         result.parent.mkdir(parents=True, exist_ok=True)
+        if part == "simulate" and args.reuse_simulation and simulated_before(args, result):
+            rows.extend(json.loads(result.read_text()))  # that run's simulate row: its shards are these
+            print(f"out_of_core: reusing the simulated shards in {args.data_dir}/raw", flush=True)
+            continue
         forwarded = [f"--{name.replace('_', '-')}={getattr(args, name)}" for name in
                      ("cells", "genes", "shard_cells", "subset_cells", "epochs", "threads", "data_dir")]  # fmt: skip
         busy = check_machine_idle(args.threads)

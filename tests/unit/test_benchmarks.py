@@ -14,6 +14,7 @@ BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))  # the benchmark scripts import their helpers as `common`
 
 import common
+import out_of_core
 import scaling
 import workflow_rules
 
@@ -91,6 +92,25 @@ def test_scaling_runner_gives_one_row_per_stage(tmp_path):
     assert list(wide.index) == ["simulate", *scaling.PIPELINE_STAGES, "pipeline"]
     assert wide.loc["qc", "seconds_1000"] == pytest.approx(2 * wide.loc["qc", "seconds_500"])
     assert wide.loc["qc", "scaling_exponent"] == pytest.approx(1.0) and "peak_rss_gib_1000" in wide
+
+
+def test_out_of_core_reuses_only_a_finished_simulation_of_the_same_shape(tmp_path):
+    import anndata as ad
+    import scipy.sparse as sp
+
+    from lifedl.data.shards import write_shards
+
+    args = out_of_core.parse_args(["--cells", "30", "--genes", "5", "--shard-cells", "10", "--data-dir", str(tmp_path)])
+    result = tmp_path / "simulate.json"
+    blocks = (ad.AnnData(X=sp.csr_matrix(np.ones((10, 5), dtype=np.float32))) for _ in range(3))
+    write_shards(blocks, tmp_path / "raw")
+    assert not out_of_core.simulated_before(args, result)  # shards, but no finished simulate stage
+    result.write_text("[]")
+    assert out_of_core.simulated_before(args, result)
+    for changed in (["--cells", "40"], ["--genes", "6"], ["--shard-cells", "15"]):
+        other = out_of_core.parse_args(["--cells", "30", "--genes", "5", "--shard-cells", "10", *changed])
+        other.data_dir = str(tmp_path)
+        assert not out_of_core.simulated_before(other, result), changed
 
 
 def test_same_model_rerun_replaces_only_its_own_rows():

@@ -126,3 +126,22 @@ def test_shuffled_batches_mix_the_cells_of_two_shards_at_a_time():
         pairs = [frozenset(shard_of[batch]) for batch in batches]
         assert all(len(pair) <= 2 for pair in pairs) and sum(len(pair) == 2 for pair in pairs) > len(pairs) // 2
         assert len(set(pairs) - {pair for pair in pairs if len(pair) == 1}) == 2  # two groups of two shards
+
+
+def test_predict_batches_returns_every_row_in_order_and_refuses_a_row_count_that_differs():
+    """Predictions are copied batch by batch into one array (no list of small results pinning the heap between
+    the batches' dense buffers); rows come back in order, whatever the batch size, sparse or dense."""
+    import torch
+
+    from lifedl.data.batches import predict_batches
+
+    counts = sp.random(1000, 40, density=0.2, format="csr", random_state=0, dtype=np.float32)
+    dense = counts.toarray()
+    for batch_size in (1, 64, 1000, 4096):
+        out = predict_batches(lambda batch: batch["counts"].sum(dim=1, keepdim=True), {"counts": counts}, batch_size)
+        assert out.shape == (1000, 1) and out.dtype == np.float32
+        np.testing.assert_allclose(out[:, 0], dense.sum(axis=1), rtol=1e-6)
+    codes = np.arange(10)[:, None].repeat(3, axis=1)
+    assert predict_batches(lambda batch: batch["x"] * 2, {"x": codes}, 4).tolist() == (codes * 2).tolist()
+    with pytest.raises(ValueError, match="returned at least 16 rows for 10 input rows"):
+        predict_batches(lambda batch: torch.cat([batch["x"], batch["x"]]), {"x": codes}, 4)
