@@ -140,8 +140,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rss-limit-gib", type=float, default=4.0, help="the memory the sharded run may use")
     parser.add_argument("--data-dir", default="results/benchmarks/out_of_core_data")
-    parser.add_argument("--reuse-simulation", action="store_true",
-                        help="keep the shards an earlier run simulated with the same --cells, --genes and --shard-cells")
+    parser.add_argument(
+        "--reuse-simulation",
+        action="store_true",
+        help="keep the shards an earlier run simulated with the same --cells, --genes and --shard-cells",
+    )
     parser.add_argument("--child", choices=STAGES, help=argparse.SUPPRESS)
     parser.add_argument("--child-result", help=argparse.SUPPRESS)
     return parser.parse_args(argv)

@@ -4,13 +4,14 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 
 import lifedl.models.vae as vae_module
 from lifedl.data.spec import DatasetSpec
 from lifedl.data.splits import SPLIT_KEY, SplitParams, add_splits, assign_splits
 from lifedl.errors import LifedlError
 from lifedl.train.context import TrainingContext
-from lifedl.train.plans import fit_architecture
+from lifedl.train.plans import fit_architecture, without_test_rows
 
 
 def labelled(n_per_class=(60, 30, 10)) -> ad.AnnData:
@@ -77,3 +78,19 @@ def vae_module_defaults():
     from lifedl.models import get_architecture
 
     return get_architecture("vae").resolve_params({})
+
+
+def test_training_copy_leaves_out_the_test_rows_and_x_where_counts_are_there():
+    """Models read layers['counts']: the training's copy of the non-test rows keeps it (and obs, obsm) and leaves
+    out X, a second matrix as large as the counts; without a counts layer X is the data and stays."""
+    counts = sp.csr_matrix(np.arange(24, dtype=np.float32).reshape(6, 4))
+    adata = ad.AnnData(X=counts.copy(), layers={"counts": counts}, obsm={"X_pca": np.ones((6, 2))})
+    adata.obs[SPLIT_KEY] = ["train", "test", "validation", "train", "test", "train"]
+    kept = without_test_rows(adata, "toy")
+    assert kept.X is None and list(kept.obs[SPLIT_KEY]) == ["train", "validation", "train", "train"]
+    assert kept.layers["counts"].toarray().tolist() == counts[[0, 2, 3, 5]].toarray().tolist()
+    assert kept.obsm["X_pca"].shape == (4, 2)
+    kept.obs["written"] = 1  # a copy: the caller's data is untouched
+    assert "written" not in adata.obs and adata.X is not None
+    no_counts = without_test_rows(ad.AnnData(X=counts, obs=adata.obs.copy()), "toy")
+    assert no_counts.X.toarray().tolist() == counts[[0, 2, 3, 5]].toarray().tolist()
