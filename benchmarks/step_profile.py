@@ -1,6 +1,6 @@
 """Where a training step of the scVI-sized NB VAE spends its time, operator by operator (issue part 1).
 
-A plain PyTorch loop (no Lightning, no data loader: dense batches of 128 cut beforehand) over lifedl's
+A plain PyTorch loop (no Lightning, no data loader: the loader's batches of 128 cut beforehand) over lifedl's
 `vae` network with scVI's defaults (benchmarks/common.scvi_like_vae_params) on the 20k 10x-like simulated
 cells of same_model.py, with lifedl's optimiser (Adam's fused kernel). It measures:
 
@@ -33,11 +33,13 @@ BATCH = 128
 VARIANTS = ("eager", "compiled", "bf16_autocast")
 
 
-def dense_batches(n_cells: int, n_batches: int, seed: int):
-    import torch
+def loader_batches(n_cells: int, n_batches: int, seed: int) -> list[dict]:
+    """Batches as the training's loader gives them (dense counts and the CSR slice's non-zero coordinates),
+    cut beforehand."""
+    from lifedl.data.batches import FieldBatches
 
-    counts = simulate_tenx_like(n_cells, seed=seed).X
-    return [torch.from_numpy(counts[i * BATCH : (i + 1) * BATCH].toarray()) for i in range(n_batches)]
+    cells = FieldBatches({"counts": simulate_tenx_like(n_cells, seed=seed).X})
+    return [cells[np.arange(i * BATCH, (i + 1) * BATCH)] for i in range(n_batches)]
 
 
 def cpu_bf16() -> bool:
@@ -70,9 +72,9 @@ def step_function(variant: str, seed: int):
         torch._dynamo.config.capture_dynamic_output_shape_ops = True  # the likelihood's torch.nonzero
         loss_of = torch.compile(network.loss)
 
-    def step(counts):
+    def step(batch):
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=variant == "bf16_autocast"):
-            parts = loss_of({"counts": counts})
+            parts = loss_of(batch)
         loss = parts["reconstruction"] + parts["kl"] / params["kl_warmup_epochs"]
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
@@ -122,15 +124,15 @@ def main(argv=None) -> int:
 
     set_torch_threads(args.threads)
     out_dir = output_dir(args.out_dir, quick=False)
-    batches = dense_batches(args.cells, 60, args.seed)
+    batches = loader_batches(args.cells, 60, args.seed)
     steps, warm_up = {}, {}
     with tempfile.TemporaryDirectory(prefix="lifedl-inductor-") as cache:
         os.environ["TORCHINDUCTOR_CACHE_DIR"] = cache  # a cold cache: the compilation a first job pays
         for variant in VARIANTS:
             steps[variant] = step_function(variant, args.seed)
             started = time.perf_counter()
-            for counts in batches[:5]:  # compilation, or the allocator's first steps
-                steps[variant](counts)
+            for batch in batches[:5]:  # compilation, or the allocator's first steps
+                steps[variant](batch)
             warm_up[variant] = time.perf_counter() - started
         # Interleaved blocks, so that a slower spell of the machine falls on both variants alike.
         block_ms = {variant: [] for variant in VARIANTS}

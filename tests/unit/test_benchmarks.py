@@ -178,8 +178,9 @@ def test_cpu_busy_fraction_sees_a_busy_core():
 def test_step_profile_names_the_operators_of_a_training_step():
     import step_profile
 
-    batches = step_profile.dense_batches(300, 2, seed=0)
-    assert len(batches) == 2 and tuple(batches[0].shape) == (step_profile.BATCH, 2000)
+    batches = step_profile.loader_batches(300, 2, seed=0)
+    assert len(batches) == 2 and tuple(batches[0]["counts"].shape) == (step_profile.BATCH, 2000)
+    assert batches[0]["counts_nonzero"].shape[1] == int((batches[0]["counts"] > 0).sum())  # as training has them
     step = step_profile.step_function("eager", seed=0)
     seconds, loss = step_profile.timed_steps(step, batches, 3)
     assert seconds > 0 and np.isfinite(loss)

@@ -42,6 +42,40 @@ def test_per_cell_version_equals_dense_sum_and_gradient(nb_case, zero_fraction):
     torch.testing.assert_close(theta_b.grad, theta_a.grad)
 
 
+def test_sparse_gradient_written_out_matches_autograd_with_given_coordinates(nb_case):
+    """SparseNegativeBinomial's hand-written gradient: against torch's own numerical check, and against
+    autograd of the dense formula under an upstream gradient that differs by cell, with the coordinates given
+    as a CSR batch gives them (a stored zero among them; the last cell all zeros)."""
+    import scipy.sparse as sp
+
+    from lifedl.data.batches import stored_coordinates
+    from lifedl.nn.likelihoods import SparseNegativeBinomial
+
+    x, mu, theta = nb_case
+    x = x * (torch.rand(x.shape, generator=torch.Generator().manual_seed(3), dtype=x.dtype) >= 0.7)
+    x[-1] = 0
+    matrix = sp.csr_matrix(x.numpy())
+    matrix.data[0] = 0.0  # a stored zero: its entry must add nothing
+    x = torch.from_numpy(matrix.toarray())
+    rows, cols = stored_coordinates(matrix)
+    assert x[rows, cols].eq(0).sum() == 1
+    weights = torch.linspace(-1.0, 2.0, x.shape[0], dtype=x.dtype)
+    mu_a, theta_a = mu.clone().requires_grad_(), theta.clone().requires_grad_()
+    mu_b, theta_b = mu.clone().requires_grad_(), theta.clone().requires_grad_()
+    dense = nb_log_likelihood(x, mu_a, theta_a).sum(-1)
+    given = nb_log_likelihood_per_cell(x, mu_b, theta_b, nonzero=(rows, cols))
+    torch.testing.assert_close(given, dense)
+    (dense * weights).sum().backward()
+    (given * weights).sum().backward()
+    torch.testing.assert_close(mu_b.grad, mu_a.grad)
+    torch.testing.assert_close(theta_b.grad, theta_a.grad)
+    values = x[rows, cols]
+    assert torch.autograd.gradcheck(
+        lambda m, t: SparseNegativeBinomial.apply(values, rows, cols, m, t),
+        (mu.clone().requires_grad_(), theta.clone().requires_grad_()),
+    )
+
+
 def test_all_zero_cell_is_handled():
     x = torch.zeros(2, 5)
     mu = torch.full((2, 5), 2.0)

@@ -145,3 +145,26 @@ def test_predict_batches_returns_every_row_in_order_and_refuses_a_row_count_that
     assert predict_batches(lambda batch: batch["x"] * 2, {"x": codes}, 4).tolist() == (codes * 2).tolist()
     with pytest.raises(ValueError, match="returned at least 16 rows for 10 input rows"):
         predict_batches(lambda batch: torch.cat([batch["x"], batch["x"]]), {"x": codes}, 4)
+
+
+def test_batches_carry_the_stored_coordinates_of_each_sparse_field(cells, tmp_path):
+    """From memory or from shards, a batch's ``counts_nonzero`` names exactly the non-zero entries of its dense
+    ``counts`` (what the NB likelihood reads instead of torch.nonzero); a repeated CSR coordinate is summed once."""
+    import torch
+
+    from lifedl.data.batches import FieldBatches, nonzero_key, stored_coordinates
+    from lifedl.data.shards import ShardedCounts
+
+    rows = np.array([5, 700, 1300, 2399, 3])  # across three shards
+    on_disk = FieldBatches({"counts": ShardedCounts(_sharded(cells, tmp_path / "raw"))})[rows]
+    in_memory = FieldBatches({"counts": cells.X, "label": np.arange(cells.n_obs)})[rows]
+    for batch in (on_disk, in_memory):
+        assert next(iter(batch)) == "counts"  # the first field has one row per cell (the training step counts them)
+        expected = torch.nonzero(batch["counts"]).T
+        found = batch[nonzero_key("counts")]
+        assert found.shape == expected.shape and set(map(tuple, found.T.tolist())) == set(
+            map(tuple, expected.T.tolist())
+        )
+    assert nonzero_key("label") not in in_memory
+    repeated = sp.csr_matrix((np.array([1.0, 2.0]), np.array([3, 3]), np.array([0, 2])), shape=(1, 5))
+    assert stored_coordinates(repeated).tolist() == [[0], [3]] and repeated.nnz == 2  # the input left as it was

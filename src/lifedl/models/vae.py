@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from lifedl.data.batches import predict_batches
+from lifedl.data.batches import nonzero_key, predict_batches
 from lifedl.data.programs import dataset_programs, program_mask
 from lifedl.errors import LifedlError
 from lifedl.models.base import FitResult, Setup, TrainedModel, category_codes, network_state
@@ -95,8 +95,15 @@ class VAE(nn.Module):
         zero_logits = self.zero_logits(hidden) if self.zero_logits is not None else None
         return logits, zero_logits
 
-    def log_likelihood(self, counts: torch.Tensor, z: torch.Tensor, batch_index: torch.Tensor | None) -> torch.Tensor:
-        """log p(x | z) per cell, in float32 (lgamma and log lose too much in bf16)."""
+    def log_likelihood(
+        self,
+        counts: torch.Tensor,
+        z: torch.Tensor,
+        batch_index: torch.Tensor | None,
+        nonzero: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """log p(x | z) per cell, in float32 (lgamma and log lose too much in bf16); ``nonzero``: the counts'
+        stored coordinates where the batch has them (data.batches.stored_coordinates)."""
         logits, zero_logits = self.decode(z, batch_index)
         with torch.autocast(device_type=counts.device.type, enabled=False):
             counts, logits = counts.float(), logits.float()
@@ -105,7 +112,8 @@ class VAE(nn.Module):
             else:
                 x, mean = log_normalise_tensor(counts), logits
             zero_logits = None if zero_logits is None else zero_logits.float()
-            return self.likelihood.log_prob(x, mean, self.gene_parameter.float(), zero_logits)
+            coordinates = None if nonzero is None else (nonzero[0], nonzero[1])
+            return self.likelihood.log_prob(x, mean, self.gene_parameter.float(), zero_logits, coordinates)
 
     def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Negative ELBO per cell (averaged over the batch) in named parts: reconstruction and kl.
@@ -114,7 +122,7 @@ class VAE(nn.Module):
         counts, batch_index = batch["counts"], batch.get("batch")
         mean, log_var = self.encode(counts, batch_index)
         z = mean + torch.randn_like(mean) * torch.exp(0.5 * log_var) if self.training else mean
-        reconstruction = -self.log_likelihood(counts, z, batch_index).mean()
+        reconstruction = -self.log_likelihood(counts, z, batch_index, batch.get(nonzero_key("counts"))).mean()
         kl = kl_to_standard_normal(mean.float(), log_var.float()).mean()
         return {"reconstruction": reconstruction, "kl": kl}
 

@@ -33,32 +33,85 @@ def nb_log_likelihood(x: torch.Tensor, mu: torch.Tensor, theta: torch.Tensor) ->
 SPARSE_BELOW_DENSITY = 0.45  # measured crossover (2 cores): below it the non-zero-only lgamma path is faster
 
 
-def nb_log_likelihood_per_cell(x: torch.Tensor, mu: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+def nb_log_likelihood_per_cell(
+    x: torch.Tensor, mu: torch.Tensor, theta: torch.Tensor, nonzero: tuple[torch.Tensor, torch.Tensor] | None = None
+) -> torch.Tensor:
     """Per-cell sum over genes of log NB(x | mu, theta), ``theta`` one inverse dispersion per gene:
     the same value as ``nb_log_likelihood(...).sum(-1)``, computed faster.
 
     The lgamma terms and their digamma gradients are most of a training step's cost
     (shared/notes/performance.md), so: lgamma(theta) is evaluated once per gene and enters each
     cell through its non-zero pattern (it cancels against lgamma(x + theta) where x == 0), and on
-    sparse counts (10x data: > 90 % zeros on HVGs) lgamma(x + theta) - lgamma(x + 1) only on the
-    non-zero entries, where it is not zero.
+    sparse counts (10x data: > 90 % zeros on HVGs) every term that vanishes where x == 0 is taken
+    on the non-zero entries only, by ``SparseNegativeBinomial`` (its gradient written out).
+    ``nonzero``: the counts' non-zero (rows, columns) where the caller has them (a CSR batch's
+    structure); otherwise found here.
     """
     theta = theta.reshape(-1)
     if theta.numel() != x.shape[-1]:
         raise ValueError(f"theta needs one value per gene ({x.shape[-1]}), got shape {tuple(theta.shape)}")
-    log_theta_mu = torch.log(theta + mu + _EPS)
-    per_cell = (
-        (theta * torch.log(theta + _EPS)).sum()
-        - ((theta + x) * log_theta_mu).sum(dim=-1)
-        + (x * torch.log(mu + _EPS)).sum(dim=-1)
-    )
-    sample = x[:16]  # the route is a speed choice: the first rows tell the density (counting all costs 0.4 ms)
-    if torch.count_nonzero(sample) >= SPARSE_BELOW_DENSITY * sample.numel():
-        return per_cell + (torch.lgamma(x + theta) - torch.lgamma(x + 1)).sum(dim=-1) - torch.lgamma(theta).sum()
-    rows, cols = torch.nonzero(x, as_tuple=True)
-    x_nz = x[rows, cols]
-    per_cell = per_cell.index_add(0, rows, torch.lgamma(x_nz + theta[cols]) - torch.lgamma(x_nz + 1))
-    return per_cell - (x > 0).to(x.dtype) @ torch.lgamma(theta)
+    if nonzero is None:
+        sample = x[:16]  # the route is a speed choice: the first rows tell the density (counting all costs 0.4 ms)
+        dense = x.dim() != 2 or torch.count_nonzero(sample) >= SPARSE_BELOW_DENSITY * sample.numel()
+    else:
+        dense = False
+    if dense or x.shape != mu.shape:
+        log_theta_mu = torch.log(theta + mu + _EPS)
+        return (
+            (theta * torch.log(theta + _EPS)).sum()
+            - ((theta + x) * log_theta_mu).sum(dim=-1)
+            + (x * torch.log(mu + _EPS)).sum(dim=-1)
+            + (torch.lgamma(x + theta) - torch.lgamma(x + 1)).sum(dim=-1)
+            - torch.lgamma(theta).sum()
+        )
+    rows, cols = torch.nonzero(x, as_tuple=True) if nonzero is None else nonzero
+    return SparseNegativeBinomial.apply(x[rows, cols], rows, cols, mu, theta)
+
+
+class SparseNegativeBinomial(torch.autograd.Function):
+    """Per-cell log NB of a cells x genes count matrix given by its non-zero entries, with the gradient
+    written out (one dense pass each way; autograd's version kept a dozen cells x genes intermediates).
+
+    Per cell: sum_g theta log theta - (theta + x) log(theta + mu) + x log mu
+    + [x > 0] (lgamma(x + theta) - lgamma(theta) - lgamma(x + 1)). Only theta log(theta + mu) is dense;
+    every x-term is zero where x == 0. Gradients (element-wise, times the cell's upstream gradient):
+    d/dmu = x / mu - (theta + x) / (theta + mu);
+    d/dtheta = log theta + 1 - log(theta + mu) - (theta + x) / (theta + mu) + [x > 0] (digamma(x + theta) - digamma(theta)).
+    """
+
+    @staticmethod
+    def forward(ctx, values, rows, cols, mu, theta):
+        theta_mu = theta + mu + _EPS
+        log_theta_mu = torch.log(theta_mu)
+        mu_nz, theta_nz, log_theta_mu_nz = mu[rows, cols], theta[cols], log_theta_mu[rows, cols]
+        per_entry = (
+            values * (torch.log(mu_nz + _EPS) - log_theta_mu_nz)
+            + torch.lgamma(values + theta_nz)
+            - torch.lgamma(theta_nz)
+            - torch.lgamma(values + 1)
+        )
+        per_cell = (theta * torch.log(theta + _EPS)).sum() - log_theta_mu @ theta
+        per_cell = per_cell.index_add(0, rows, per_entry)
+        ctx.save_for_backward(values, rows, cols, mu_nz, theta_mu, log_theta_mu, theta)
+        return per_cell
+
+    @staticmethod
+    def backward(ctx, grad_cell):
+        values, rows, cols, mu_nz, theta_mu, log_theta_mu, theta = ctx.saved_tensors
+        grad_mu = grad_theta = None
+        theta_share = theta / theta_mu  # dense part of (theta + x) / (theta + mu)
+        grad_nz = grad_cell[rows]
+        x_share = values / theta_mu[rows, cols]  # its non-zero part
+        if ctx.needs_input_grad[3]:
+            grad_mu = -grad_cell[:, None] * theta_share
+            grad_mu.index_put_((rows, cols), grad_nz * (values / (mu_nz + _EPS) - x_share), accumulate=True)
+        if ctx.needs_input_grad[4]:
+            grad_theta = grad_cell.sum() * (torch.log(theta + _EPS) + theta / (theta + _EPS))
+            grad_theta = grad_theta - grad_cell @ (log_theta_mu + theta_share)
+            theta_nz = theta[cols]
+            per_entry = grad_nz * (torch.digamma(values + theta_nz) - torch.digamma(theta_nz) - x_share)
+            grad_theta = grad_theta.index_add(0, cols, per_entry)
+        return None, None, None, grad_mu, grad_theta
 
 
 def zinb_log_likelihood_per_cell(
@@ -77,10 +130,13 @@ def zinb_log_likelihood_per_cell(
     return torch.where(x > 0, nonzero_case, zero_case).sum(dim=-1)
 
 
-def poisson_log_likelihood_per_cell(x: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:
-    """Per-cell log Poisson(x | mu); lgamma(x + 1) only where x > 0 (it is zero elsewhere)."""
+def poisson_log_likelihood_per_cell(
+    x: torch.Tensor, mu: torch.Tensor, nonzero: tuple[torch.Tensor, torch.Tensor] | None = None
+) -> torch.Tensor:
+    """Per-cell log Poisson(x | mu); lgamma(x + 1) only where x > 0 (it is zero elsewhere; ``nonzero`` as in
+    :func:`nb_log_likelihood_per_cell`)."""
     per_cell = (x * torch.log(mu + _EPS) - mu).sum(dim=-1)
-    rows, cols = torch.nonzero(x, as_tuple=True)
+    rows, cols = torch.nonzero(x, as_tuple=True) if nonzero is None else nonzero
     if rows.numel():
         per_cell = per_cell.index_add(0, rows, -torch.lgamma(x[rows, cols] + 1))
     return per_cell
@@ -140,10 +196,12 @@ class Likelihood:
     on_counts: bool
     dispersion: bool
     zero_inflated: bool
-    log_prob_per_cell: Callable[..., torch.Tensor]  # (x, mean, gene_parameter, zero_logits) -> per cell
+    log_prob_per_cell: Callable[..., torch.Tensor]  # (x, mean, gene_parameter, zero_logits, nonzero) -> per cell
 
-    def log_prob(self, x, mean, gene_parameter, zero_logits=None) -> torch.Tensor:
-        return self.log_prob_per_cell(x, mean, gene_parameter, zero_logits)
+    def log_prob(self, x, mean, gene_parameter, zero_logits=None, nonzero=None) -> torch.Tensor:
+        """Per cell; ``nonzero``: the counts' stored (rows, columns) where the batch has them (count likelihoods
+        that sum over the non-zero entries only read them)."""
+        return self.log_prob_per_cell(x, mean, gene_parameter, zero_logits, nonzero)
 
     def theta(self, gene_parameter: torch.Tensor) -> torch.Tensor | None:
         """The NB inverse dispersion per gene (None for Poisson, which has none)."""
@@ -159,8 +217,8 @@ LIKELIHOODS: dict[str, Likelihood] = {
             on_counts=True,
             dispersion=True,
             zero_inflated=False,
-            log_prob_per_cell=lambda x, mean, gene_parameter, zero_logits: nb_log_likelihood_per_cell(
-                x, mean, torch.exp(gene_parameter)
+            log_prob_per_cell=lambda x, mean, gene_parameter, zero_logits, nonzero: nb_log_likelihood_per_cell(
+                x, mean, torch.exp(gene_parameter), nonzero
             ),
         ),
         Likelihood(
@@ -169,7 +227,7 @@ LIKELIHOODS: dict[str, Likelihood] = {
             on_counts=True,
             dispersion=True,
             zero_inflated=True,
-            log_prob_per_cell=lambda x, mean, gene_parameter, zero_logits: zinb_log_likelihood_per_cell(
+            log_prob_per_cell=lambda x, mean, gene_parameter, zero_logits, nonzero: zinb_log_likelihood_per_cell(
                 x, mean, torch.exp(gene_parameter), zero_logits
             ),
         ),
@@ -179,7 +237,9 @@ LIKELIHOODS: dict[str, Likelihood] = {
             on_counts=True,
             dispersion=False,
             zero_inflated=False,
-            log_prob_per_cell=lambda x, mean, gene_parameter, zero_logits: poisson_log_likelihood_per_cell(x, mean),
+            log_prob_per_cell=lambda x, mean, gene_parameter, zero_logits, nonzero: poisson_log_likelihood_per_cell(
+                x, mean, nonzero
+            ),
         ),
         Likelihood(
             "gaussian",
@@ -187,7 +247,7 @@ LIKELIHOODS: dict[str, Likelihood] = {
             on_counts=False,
             dispersion=True,
             zero_inflated=False,
-            log_prob_per_cell=lambda x, mean, gene_parameter, zero_logits: gaussian_log_likelihood_per_cell(
+            log_prob_per_cell=lambda x, mean, gene_parameter, zero_logits, nonzero: gaussian_log_likelihood_per_cell(
                 x, mean, gene_parameter
             ),
         ),
