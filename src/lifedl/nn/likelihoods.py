@@ -81,7 +81,7 @@ class SparseNegativeBinomial(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, values, rows, cols, mu, theta):
-        theta_mu = theta + mu + _EPS
+        theta_mu = mu + (theta + _EPS)  # the dense passes: this sum, its log and one product with theta
         log_theta_mu = torch.log(theta_mu)
         mu_nz, theta_nz, log_theta_mu_nz = mu[rows, cols], theta[cols], log_theta_mu[rows, cols]
         per_entry = (
@@ -102,15 +102,15 @@ class SparseNegativeBinomial(torch.autograd.Function):
         theta_share = theta / theta_mu  # dense part of (theta + x) / (theta + mu)
         grad_nz = grad_cell[rows]
         x_share = values / theta_mu[rows, cols]  # its non-zero part
-        if ctx.needs_input_grad[3]:
-            grad_mu = -grad_cell[:, None] * theta_share
-            grad_mu.index_put_((rows, cols), grad_nz * (values / (mu_nz + _EPS) - x_share), accumulate=True)
         if ctx.needs_input_grad[4]:
             grad_theta = grad_cell.sum() * (torch.log(theta + _EPS) + theta / (theta + _EPS))
-            grad_theta = grad_theta - grad_cell @ (log_theta_mu + theta_share)
+            grad_theta = grad_theta - grad_cell @ log_theta_mu - grad_cell @ theta_share
             theta_nz = theta[cols]
             per_entry = grad_nz * (torch.digamma(values + theta_nz) - torch.digamma(theta_nz) - x_share)
             grad_theta = grad_theta.index_add(0, cols, per_entry)
+        if ctx.needs_input_grad[3]:
+            grad_mu = theta_share.mul_(-grad_cell[:, None])  # in place: theta_share is not needed after this
+            grad_mu.index_put_((rows, cols), grad_nz * (values / (mu_nz + _EPS) - x_share), accumulate=True)
         return None, None, None, grad_mu, grad_theta
 
 
