@@ -71,7 +71,7 @@ def test_sparse_gradient_written_out_matches_autograd_with_given_coordinates(nb_
     torch.testing.assert_close(theta_b.grad, theta_a.grad)
     values = x[rows, cols]
     assert torch.autograd.gradcheck(
-        lambda m, t: SparseNegativeBinomial.apply(values, rows, cols, m, t),
+        lambda m, t: SparseNegativeBinomial.apply(values, rows, cols, rows * x.shape[1] + cols, m, t),
         (mu.clone().requires_grad_(), theta.clone().requires_grad_()),
     )
 
