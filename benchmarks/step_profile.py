@@ -6,7 +6,8 @@ cells of same_model.py, with lifedl's optimiser (Adam's fused kernel). It measur
 
 - step_profile.tsv: torch.profiler's self CPU time per operator, in ms per step and as a share of the
   profiled steps' total, the largest first (what a faster step has to shrink);
-- step_compile.tsv: ms per step of the same loop eager, with ``torch.compile`` of the loss (inductor's
+- step_compile.tsv: ms per step of the same loop eager, eager with the NB likelihood as autograd computed it
+  before (``autograd_likelihood``: the non-zero entries found by ``torch.nonzero``), with ``torch.compile`` of the loss (inductor's
   C++ kernels; the first steps' compilation, in an empty cache, timed apart as warm_up_seconds) and eager under
   bf16 autocast (``torch.autocast("cpu", torch.bfloat16)``: the matrix products in bfloat16, as Lightning's
   ``precision="bf16-mixed"`` runs them; ``cpu_bf16`` says whether the CPU multiplies bfloat16 natively, AMX or
@@ -30,7 +31,26 @@ import pandas as pd
 from common import output_dir, scvi_like_vae_params, set_torch_threads, simulate_tenx_like
 
 BATCH = 128
-VARIANTS = ("eager", "compiled", "bf16_autocast")
+VARIANTS = ("eager", "autograd_likelihood", "compiled", "bf16_autocast")
+
+
+def autograd_nb_per_cell(x, mu, theta):
+    """The NB likelihood as lifedl computed it before its gradient was written out (until eedadd6), kept here to
+    time against: autograd through dense products and logs, lgamma on the non-zero entries that
+    ``torch.nonzero`` finds in the dense batch."""
+    import torch
+
+    eps = 1e-8
+    log_theta_mu = torch.log(theta + mu + eps)
+    per_cell = (
+        (theta * torch.log(theta + eps)).sum()
+        - ((theta + x) * log_theta_mu).sum(dim=-1)
+        + (x * torch.log(mu + eps)).sum(dim=-1)
+    )
+    rows, cols = torch.nonzero(x, as_tuple=True)
+    x_nz = x[rows, cols]
+    per_cell = per_cell.index_add(0, rows, torch.lgamma(x_nz + theta[cols]) - torch.lgamma(x_nz + 1))
+    return per_cell - (x > 0).to(x.dtype) @ torch.lgamma(theta)
 
 
 def loader_batches(n_cells: int, n_batches: int, seed: int) -> list[dict]:
@@ -52,8 +72,10 @@ def cpu_bf16() -> bool:
 
 
 def step_function(variant: str, seed: int):
-    """One Adam step of the scVI-sized VAE (KL weight as at the warm-up's start): eager, compiled, or eager under
-    bf16 autocast."""
+    """One Adam step of the scVI-sized VAE (KL weight as at the warm-up's start): eager, eager with the likelihood
+    before its gradient was written out (``autograd_likelihood``), compiled, or eager under bf16 autocast."""
+    import dataclasses
+
     import torch
 
     from lifedl.models.vae import VAE
@@ -66,6 +88,13 @@ def step_function(variant: str, seed: int):
     )
     optimiser = adam(network.parameters(), lr=params["learning_rate"], weight_decay=params["weight_decay"])
     loss_of = network.loss
+    if variant == "autograd_likelihood":
+        network.likelihood = dataclasses.replace(
+            network.likelihood,
+            log_prob_per_cell=lambda x, mean, gene_parameter, zero_logits, nonzero: autograd_nb_per_cell(
+                x, mean, torch.exp(gene_parameter)
+            ),
+        )
     if variant == "compiled":
         import torch._dynamo
 

@@ -187,12 +187,14 @@ def test_step_profile_names_the_operators_of_a_training_step():
     import torch
 
     losses = {}
-    for variant in ("eager", "bf16_autocast"):  # the same network, batch and draws: only the products' precision
-        first_step = step_profile.step_function(variant, seed=0)
+    for variant in ("eager", "autograd_likelihood", "bf16_autocast"):  # the same network, batches and draws
+        first_steps = step_profile.step_function(variant, seed=0)
         torch.manual_seed(1)
-        losses[variant] = first_step(batches[1])
+        losses[variant] = [first_steps(batches[1]), first_steps(batches[0])]
     assert losses["bf16_autocast"] != losses["eager"]  # autocast is on: bfloat16 products round differently
     assert losses["bf16_autocast"] == pytest.approx(losses["eager"], rel=0.02)
+    # the likelihood before its gradient was written out: the same loss, and after one step on the same gradient
+    assert losses["autograd_likelihood"] == pytest.approx(losses["eager"], rel=1e-5)
     table = step_profile.operator_table(step, batches, 2)
     assert table["share_of_step"].sum() == pytest.approx(1.0)
     assert (table["ms_per_step"].diff().dropna() <= 0).all()  # the largest first
