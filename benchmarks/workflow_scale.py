@@ -49,6 +49,11 @@ def prepare_workdir(workdir: Path, dataset: str) -> Path:
     return path
 
 
+def cells_after_qc(metrics: pd.DataFrame) -> int:
+    """The cells QC kept: a model's train, validation and test cells together (metrics.tsv has no cell count)."""
+    return int(metrics[["n_train", "n_validation", "n_test"]].iloc[0].sum())
+
+
 def run_workflow(workdir: Path, configfile: Path, cores: int) -> tuple[float, int]:
     """Snakemake on one working directory; its wall time and the number of jobs it ran."""
     command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir)]
@@ -115,7 +120,7 @@ def main(argv=None) -> int:
         runs.append(
             {
                 "dataset": dataset,
-                "n_cells_after_qc": int(metrics["n_cells"].iloc[0]) if "n_cells" in metrics else None,
+                "n_cells_after_qc": cells_after_qc(metrics),
                 "cores": args.cores,
                 "jobs": n_jobs,
                 "wall_seconds": round(wall, 1),

@@ -199,3 +199,10 @@ def test_step_profile_names_the_operators_of_a_training_step():
     assert table["share_of_step"].sum() == pytest.approx(1.0)
     assert (table["ms_per_step"].diff().dropna() <= 0).all()  # the largest first
     assert table["operator"].str.contains("addmm|mm").any()  # the layers' matrix products are in it
+
+
+def test_workflow_scale_counts_the_cells_qc_kept_from_a_models_split():
+    import workflow_scale
+
+    metrics = pd.DataFrame({"arch": ["pca", "vae"], "n_train": [80, 80], "n_validation": [10, 10], "n_test": [7, 7]})
+    assert workflow_scale.cells_after_qc(metrics) == 97
