@@ -79,7 +79,8 @@ def nonzero_key(field: str) -> str:
 def stored_coordinates(matrix: sp.csr_matrix) -> torch.Tensor:
     """The (row, column) of each stored entry of a CSR slice, shape (2, stored): read from its structure, where
     ``torch.nonzero`` on the dense batch has to scan every entry (128 x 2,000 10x-like counts, one thread:
-    2.3 ms against 0.09 ms, measured beside a running workflow). Stored zeros may be among them: a consumer must allow for them."""
+    2.3 ms against 0.09 ms, measured beside a running workflow). Stored zeros may be among them: a consumer
+    must allow for them."""
     if not matrix.has_canonical_format:  # a repeated coordinate would count its entry twice
         matrix = matrix.copy()
         matrix.sum_duplicates()

@@ -71,7 +71,7 @@ def nb_log_likelihood_per_cell(
 
 class SparseNegativeBinomial(torch.autograd.Function):
     """Per-cell log NB of a cells x genes count matrix given by its non-zero entries, with the gradient
-    written out (one dense pass each way; autograd's version kept a dozen cells x genes intermediates).
+    written out (one dense pass each way, where autograd kept an intermediate per term of the formula).
 
     Per cell: sum_g theta log theta - (theta + x) log(theta + mu) + x log mu
     + [x > 0] (lgamma(x + theta) - lgamma(theta) - lgamma(x + 1)). Only theta log(theta + mu) is dense;
