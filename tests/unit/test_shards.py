@@ -141,6 +141,9 @@ def test_predict_batches_returns_every_row_in_order_and_refuses_a_row_count_that
         out = predict_batches(lambda batch: batch["counts"].sum(dim=1, keepdim=True), {"counts": counts}, batch_size)
         assert out.shape == (1000, 1) and out.dtype == np.float32
         np.testing.assert_allclose(out[:, 0], dense.sum(axis=1), rtol=1e-6)
+    fields = []
+    predict_batches(lambda batch: fields.append(set(batch)) or batch["counts"][:, :1], {"counts": counts}, 300)
+    assert fields == [{"counts"}] * 4  # no stored coordinates: a prediction reads none
     codes = np.arange(10)[:, None].repeat(3, axis=1)
     assert predict_batches(lambda batch: batch["x"] * 2, {"x": codes}, 4).tolist() == (codes * 2).tolist()
     with pytest.raises(ValueError, match="returned at least 16 rows for 10 input rows"):

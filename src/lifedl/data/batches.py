@@ -48,10 +48,11 @@ def _host_tensor(array) -> torch.Tensor:
 
 
 class FieldBatches(Dataset):
-    """Indexed by a list of rows; returns {field: tensor of those rows}."""
+    """Indexed by a list of rows; returns {field: tensor of those rows} and, with ``coordinates``, each sparse
+    field's stored coordinates (what a training loss reads; predictions need none)."""
 
-    def __init__(self, arrays: Arrays):
-        self.n_rows = n_rows(arrays)
+    def __init__(self, arrays: Arrays, coordinates: bool = True):
+        self.n_rows, self.coordinates = n_rows(arrays), coordinates
         self.sparse = {k: sp.csr_matrix(v, dtype=np.float32) for k, v in arrays.items() if sp.issparse(v)}
         self.on_disk = {k: v for k, v in arrays.items() if isinstance(v, ShardedCounts)}  # read a shard at a time
         self.dense = {k: _host_tensor(v) for k, v in arrays.items() if k not in self.sparse and k not in self.on_disk}
@@ -66,8 +67,8 @@ class FieldBatches(Dataset):
         batch = {name: torch.from_numpy(matrix.toarray(order="C").astype(np.float32, copy=False))
                  for name, matrix in sliced.items()}  # fmt: skip
         batch.update({name: tensor[rows] for name, tensor in self.dense.items()})
-        # after the fields: a batch's first value has one row per cell (the training step counts them so)
-        batch.update({nonzero_key(name): stored_coordinates(matrix) for name, matrix in sliced.items()})
+        if self.coordinates:  # after the fields: a batch's first value has one row per cell (the step counts them)
+            batch.update({nonzero_key(name): stored_coordinates(matrix) for name, matrix in sliced.items()})
         return batch
 
 
@@ -231,14 +232,16 @@ def batch_loader(
     num_workers: int = 0,
     lengths: np.ndarray | None = None,
     shard: bool = False,
+    coordinates: bool = True,
 ) -> DataLoader:
     """Dict minibatches of the rows of ``arrays``; on a GPU, small data sets are moved there once and batched there.
     ``lengths``: each row's sequence length, where shuffled batches group rows of similar length; ``shard``: in a
-    data-parallel training, this process's share of each batch (:class:`RowBatches`)."""
+    data-parallel training, this process's share of each batch (:class:`RowBatches`); ``coordinates``: each sparse
+    field's stored coordinates with the batch (:class:`FieldBatches`)."""
     on_gpu = device.startswith("cuda")
     on_disk = [array for array in arrays.values() if isinstance(array, ShardedCounts)]
     resident = on_gpu and not on_disk and _dense_bytes(arrays) <= DEVICE_RESIDENT_MAX_BYTES
-    dataset = DeviceFieldBatches(arrays, torch.device(device)) if resident else FieldBatches(arrays)
+    dataset = DeviceFieldBatches(arrays, torch.device(device)) if resident else FieldBatches(arrays, coordinates)
     workers = 0 if resident else num_workers
     if shuffle:
         blocks = on_disk[0].blocks() if on_disk else None
@@ -277,7 +280,7 @@ def predict_batches(
     rows (embedding a million cells from disk peaked at 3.1 GiB that way, 1.3 GiB this way)."""
     rows = n_rows(arrays)
     results, start = None, 0
-    for batch in batch_loader(arrays, batch_size, shuffle=False):
+    for batch in batch_loader(arrays, batch_size, shuffle=False, coordinates=False):
         result = function(batch).cpu().numpy()
         if results is None:
             results = np.empty((rows, *result.shape[1:]), dtype=result.dtype)
