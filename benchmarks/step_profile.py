@@ -6,9 +6,9 @@ cells of same_model.py, with lifedl's optimiser (Adam's fused kernel). It measur
 
 - step_profile.tsv: torch.profiler's self CPU time per operator, in ms per step and as a share of the
   profiled steps' total, the largest first (what a faster step has to shrink);
-- step_compile.tsv: ms per step of the same loop eager, eager with the NB likelihood as autograd computed it
-  before (``autograd_likelihood``: the non-zero entries found by ``torch.nonzero``), with ``torch.compile`` of the loss (inductor's
-  C++ kernels; the first steps' compilation, in an empty cache, timed apart as warm_up_seconds) and eager under
+- step_compile.tsv: ms per step of the same loop eager, eager with the NB likelihood as autograd computed
+  it before (``autograd_likelihood``: the non-zero entries found by ``torch.nonzero``), with ``torch.compile``
+  of the loss (inductor's C++ kernels; the first steps' compilation, in an empty cache, timed apart as warm_up_seconds) and eager under
   bf16 autocast (``torch.autocast("cpu", torch.bfloat16)``: the matrix products in bfloat16, as Lightning's
   ``precision="bf16-mixed"`` runs them; ``cpu_bf16`` says whether the CPU multiplies bfloat16 natively, AMX or
   AVX512-BF16): the median and range over interleaved blocks of steps, the variants taking turns, and each
@@ -98,7 +98,8 @@ def step_function(variant: str, seed: int):
     if variant == "compiled":
         import torch._dynamo
 
-        torch._dynamo.config.capture_dynamic_output_shape_ops = True  # the likelihood's torch.nonzero
+        # the likelihood's data-dependent shapes (torch.nonzero where a batch comes without coordinates)
+        torch._dynamo.config.capture_dynamic_output_shape_ops = True
         loss_of = torch.compile(network.loss)
 
     def step(batch):

@@ -112,8 +112,7 @@ class VAE(nn.Module):
             else:
                 x, mean = log_normalise_tensor(counts), logits
             zero_logits = None if zero_logits is None else zero_logits.float()
-            coordinates = None if nonzero is None else (nonzero[0], nonzero[1])
-            return self.likelihood.log_prob(x, mean, self.gene_parameter.float(), zero_logits, coordinates)
+            return self.likelihood.log_prob(x, mean, self.gene_parameter.float(), zero_logits, nonzero)
 
     def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Negative ELBO per cell (averaged over the batch) in named parts: reconstruction and kl.

@@ -34,7 +34,7 @@ SPARSE_BELOW_DENSITY = 0.45  # measured crossover (2 cores): below it the non-ze
 
 
 def nb_log_likelihood_per_cell(
-    x: torch.Tensor, mu: torch.Tensor, theta: torch.Tensor, nonzero: tuple[torch.Tensor, torch.Tensor] | None = None
+    x: torch.Tensor, mu: torch.Tensor, theta: torch.Tensor, nonzero: torch.Tensor | None = None
 ) -> torch.Tensor:
     """Per-cell sum over genes of log NB(x | mu, theta), ``theta`` one inverse dispersion per gene:
     the same value as ``nb_log_likelihood(...).sum(-1)``, computed faster.
@@ -44,18 +44,15 @@ def nb_log_likelihood_per_cell(
     cell through its non-zero pattern (it cancels against lgamma(x + theta) where x == 0), and on
     sparse counts (10x data: > 90 % zeros on HVGs) every term that vanishes where x == 0 is taken
     on the non-zero entries only, by ``SparseNegativeBinomial`` (its gradient written out).
-    ``nonzero``: the counts' non-zero (rows, columns) where the caller has them (a CSR batch's
-    structure); otherwise found here.
+    ``nonzero``: the counts' non-zero rows and columns, shape (2, entries), where the caller has them
+    (a CSR batch's structure: data.batches.stored_coordinates); otherwise found here.
     """
     theta = theta.reshape(-1)
     if theta.numel() != x.shape[-1]:
         raise ValueError(f"theta needs one value per gene ({x.shape[-1]}), got shape {tuple(theta.shape)}")
-    if nonzero is None:
-        sample = x[:16]  # the route is a speed choice: the first rows tell the density (counting all costs 0.4 ms)
-        dense = x.dim() != 2 or torch.count_nonzero(sample) >= SPARSE_BELOW_DENSITY * sample.numel()
-    else:
-        dense = False
-    if dense or x.shape != mu.shape:
+    sample = x[:16]  # the route is a speed choice: the first rows tell the density (counting all costs 0.4 ms)
+    dense = nonzero is None and torch.count_nonzero(sample) >= SPARSE_BELOW_DENSITY * sample.numel()
+    if dense or x.dim() != 2 or x.shape != mu.shape:
         log_theta_mu = torch.log(theta + mu + _EPS)
         return (
             (theta * torch.log(theta + _EPS)).sum()
@@ -134,7 +131,7 @@ def zinb_log_likelihood_per_cell(
 
 
 def poisson_log_likelihood_per_cell(
-    x: torch.Tensor, mu: torch.Tensor, nonzero: tuple[torch.Tensor, torch.Tensor] | None = None
+    x: torch.Tensor, mu: torch.Tensor, nonzero: torch.Tensor | None = None
 ) -> torch.Tensor:
     """Per-cell log Poisson(x | mu); lgamma(x + 1) only where x > 0 (it is zero elsewhere; ``nonzero`` as in
     :func:`nb_log_likelihood_per_cell`)."""
@@ -202,8 +199,8 @@ class Likelihood:
     log_prob_per_cell: Callable[..., torch.Tensor]  # (x, mean, gene_parameter, zero_logits, nonzero) -> per cell
 
     def log_prob(self, x, mean, gene_parameter, zero_logits=None, nonzero=None) -> torch.Tensor:
-        """Per cell; ``nonzero``: the counts' stored (rows, columns) where the batch has them (count likelihoods
-        that sum over the non-zero entries only read them)."""
+        """Per cell; ``nonzero``: the counts' stored rows and columns, shape (2, entries), where the batch has them
+        (count likelihoods that sum over the non-zero entries only read them)."""
         return self.log_prob_per_cell(x, mean, gene_parameter, zero_logits, nonzero)
 
     def theta(self, gene_parameter: torch.Tensor) -> torch.Tensor | None:
