@@ -14,6 +14,7 @@ from lifedl.errors import LifedlError
 from lifedl.models import get_architecture
 from lifedl.models.base import load_model, save_checkpoint
 from lifedl.models.dgd import _network
+from lifedl.nn.optim import frozen
 from lifedl.pl.dgd import dgd_latent_figure, dgd_subcluster_figure, generation_figure
 from lifedl.pp.counts import counts_matrix
 from lifedl.train.context import TrainingContext
@@ -109,6 +110,24 @@ def test_representations_of_new_cells_converge(trained):
     drop = losses[0] - losses[-1]
     assert drop > 0.3  # the optimisation improves on the best component mean it starts from
     assert abs(losses[-1] - losses[-11]) < 0.05 * drop  # and has settled by the last steps
+
+
+def test_embedding_freezes_the_network_while_it_steps_and_changes_no_gradient(trained):
+    model, adata, _ = trained
+    network = model.network
+    before = {name: value.clone() for name, value in network.state_dict().items()}
+    model.embed(adata[:30].copy())
+    assert all(parameter.requires_grad and parameter.grad is None for parameter in network.parameters())
+    for name, value in network.state_dict().items():
+        torch.testing.assert_close(value, before[name], rtol=0, atol=0)
+    # Freezing and the chunk's coordinates change which gradients are worked out, not the representations' own
+    x = torch.from_numpy(counts_matrix(adata[:30], model.gene_names).toarray())
+    z = torch.randn(30, network.n_latent, generator=torch.Generator().manual_seed(0), requires_grad=True)
+    (expected,) = torch.autograd.grad(network.loss_per_cell(x, z, None)["reconstruction"].sum(), [z])
+    with frozen(network):
+        reconstruction = network.loss_per_cell(x, z, None, torch.nonzero(x).T)["reconstruction"]
+        (gradient,) = torch.autograd.grad(reconstruction.sum(), [z])
+    torch.testing.assert_close(gradient, expected)
 
 
 def test_annotate_writes_the_most_likely_component(trained):

@@ -42,7 +42,7 @@ from lifedl.errors import LifedlError
 from lifedl.models.base import FitResult, Setup, TrainedModel, network_state
 from lifedl.nn.likelihoods import nb_log_likelihood_per_cell
 from lifedl.nn.mixture import GaussianMixturePrior
-from lifedl.nn.optim import adam
+from lifedl.nn.optim import adam, frozen
 from lifedl.nn.sampling import draw_counts, sample_library_sizes
 from lifedl.pp.counts import model_counts
 
@@ -89,16 +89,21 @@ class DGD(nn.Module):
         with torch.autocast(device_type=z.device.type, enabled=False):
             return torch.softmax(logits.float(), dim=-1) * library_size.float()
 
-    def log_likelihood(self, counts: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """log p(x | z) per cell: the full NB value, lgamma(x + 1) included (the VAE's held-out measure)."""
+    def log_likelihood(
+        self, counts: torch.Tensor, z: torch.Tensor, nonzero: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """log p(x | z) per cell: the full NB value, lgamma(x + 1) included (the VAE's held-out measure).
+        ``nonzero``: the counts' stored coordinates where the caller has them (nb_log_likelihood_per_cell)."""
         mu = self.mean_counts(z, counts.sum(dim=-1, keepdim=True))
         with torch.autocast(device_type=counts.device.type, enabled=False):
-            return nb_log_likelihood_per_cell(counts.float(), mu, torch.exp(self.log_theta.float()))
+            return nb_log_likelihood_per_cell(counts.float(), mu, torch.exp(self.log_theta.float()), nonzero)
 
-    def loss_per_cell(self, counts: torch.Tensor, z: torch.Tensor, n_cells: int | None) -> dict[str, torch.Tensor]:
+    def loss_per_cell(
+        self, counts: torch.Tensor, z: torch.Tensor, n_cells: int | None, nonzero: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
         """Per cell: ``reconstruction`` = -log p(x | z) and ``prior`` = -log p(z) - log p(mixture) / n_cells,
         the hyper-prior's share when the mixture is learned from ``n_cells`` cells (None: the mixture is fixed)."""
-        reconstruction = -self.log_likelihood(counts, z)
+        reconstruction = -self.log_likelihood(counts, z, nonzero)
         with torch.autocast(device_type=counts.device.type, enabled=False):
             prior = -self.mixture.log_prob(z.float())
             if n_cells is not None:
@@ -146,11 +151,14 @@ class DGDModel(TrainedModel):
         representations, loss_sums = [], np.zeros(steps + 1)
         for start in range(0, counts.shape[0], EMBED_CHUNK_CELLS):
             x = torch.from_numpy(counts[start : start + EMBED_CHUNK_CELLS].toarray())
-            z = nn.Parameter(self._best_component_means(x))
+            nonzero = torch.nonzero(x).T  # found once: the chunk's counts stay as they are over its steps
+            z = nn.Parameter(self._best_component_means(x, nonzero))
             optimiser = adam([z], lr=rate, betas=ADAM_BETAS)
-            with torch.enable_grad():  # embedding is an optimisation, even where a caller turned gradients off
+            # embedding is an optimisation, even where a caller turned gradients off; the network is frozen so that
+            # no step works out gradients for its parameters (the NB dispersion's digamma terms)
+            with torch.enable_grad(), frozen(self.network):
                 for step in range(steps + 1):
-                    parts = self.network.loss_per_cell(x, z, None)
+                    parts = self.network.loss_per_cell(x, z, None, nonzero)
                     loss = parts["reconstruction"] + parts["prior"]
                     loss_sums[step] += float(loss.detach().sum())
                     if step == steps:
@@ -162,13 +170,14 @@ class DGDModel(TrainedModel):
         return torch.cat(representations).numpy(), loss_sums / counts.shape[0]
 
     @torch.no_grad()
-    def _best_component_means(self, x: torch.Tensor) -> torch.Tensor:
-        """Per cell, the mixture mean with the highest log p(x | mean) + log p(mean): the paper's start."""
+    def _best_component_means(self, x: torch.Tensor, nonzero: torch.Tensor) -> torch.Tensor:
+        """Per cell, the mixture mean with the highest log p(x | mean) + log p(mean): the paper's start
+        (``nonzero``: x's non-zero coordinates, shape (2, entries))."""
         means, theta = self.network.mixture.means, torch.exp(self.network.log_theta)
         library_size = x.sum(dim=-1, keepdim=True)
         log_likelihoods = torch.stack(
             [
-                nb_log_likelihood_per_cell(x, self.network.mean_counts(mean[None], library_size), theta)
+                nb_log_likelihood_per_cell(x, self.network.mean_counts(mean[None], library_size), theta, nonzero)
                 for mean in means
             ],
             dim=-1,

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from lifedl.data.batches import batch_loader, take_rows
+from lifedl.data.batches import batch_loader, nonzero_key, take_rows
 from lifedl.errors import LifedlError
 from lifedl.models.base import FitResult, Setup
 from lifedl.models.dgd import ADAM_BETAS  # the DGD's embedding of new cells uses the same betas
@@ -66,7 +66,8 @@ class DGDTraining(LitModel):
     def training_step(self, batch, batch_idx):
         counts, rows = batch["counts"], batch["row"]
         network_optimiser, representation_optimiser, _ = self.optimizers()
-        parts = self.network.loss_per_cell(counts, self.train_representations[rows], self.n_train)
+        nonzero = batch.get(nonzero_key("counts"))  # the CSR slice's coordinates (none on a resident loader)
+        parts = self.network.loss_per_cell(counts, self.train_representations[rows], self.n_train, nonzero)
         total = _record(self._epoch_sums.setdefault("train", {}), parts)
         network_optimiser.zero_grad()  # the representations' gradients keep accumulating over the epoch
         self.manual_backward(total)
@@ -81,7 +82,9 @@ class DGDTraining(LitModel):
         with torch.inference_mode(False), torch.enable_grad():
             counts, rows = batch["counts"].clone(), batch["row"].clone()
             z = self.val_representations[rows]
-            parts = self.network.loss_per_cell(counts, z, self.n_train)
+            nonzero = batch.get(nonzero_key("counts"))
+            nonzero = None if nonzero is None else nonzero.clone()
+            parts = self.network.loss_per_cell(counts, z, self.n_train, nonzero)
             total = _record(self._epoch_sums.setdefault("val", {}), parts)
             # Gradients for the held-out representations only: the decoder and mixture get none.
             (gradient,) = torch.autograd.grad(total, [z])
