@@ -63,7 +63,9 @@ DATASETS = ("simulated", "pbmc68k_reduced")
 def scvi_default_epochs(n_cells: int) -> int:
     """scvi.model.get_max_epochs_heuristic (scvi-tools 1.4): 400 epochs up to 20,000 cells, fewer above;
     here so that a lifedl-only run, without scvi-tools, picks the same number."""
-    return max(1, min(400, round(20_000 / n_cells * 400)))
+    from lifedl.models.registry import epochs_for
+
+    return epochs_for(n_cells, cap=400)
 
 
 def train_lifedl(adata, labels, epochs, val_fraction, seed, accelerator, work_dir: Path, callbacks: list):

@@ -1,6 +1,7 @@
 """Settings and a recorder shared by tests that train models (imported as `fast_training`)."""
 
 from lifedl.models import ARCHITECTURES
+from lifedl.models.registry import EPOCHS_DECAY_CELLS, with_epochs
 
 # Settings that train in seconds on small_counts, derived from each registry entry's defaults (a new architecture
 # gets them without an entry here): per hyper-parameter name, wherever an architecture has it and never above its
@@ -35,7 +36,8 @@ def fast_params(name: str) -> dict:
     arch = ARCHITECTURES[name]
     by_task = BY_TASK.get((arch.task, arch.data_kind), {})
     wanted = {**SMALL, **by_task}
-    params = {key: min(value, arch.defaults[key]) for key, value in wanted.items() if key in arch.defaults}
+    defaults = with_epochs(arch.defaults, EPOCHS_DECAY_CELLS)  # max_epochs auto: its cap
+    params = {key: min(value, defaults[key]) for key, value in wanted.items() if key in defaults}
     if "learning_rate" in by_task and "learning_rate" in arch.defaults:  # a faster rate, not a smaller one
         params["learning_rate"] = by_task["learning_rate"]
     if arch.defaults.get("search"):

@@ -114,7 +114,8 @@ def test_sheet_rejects_unknown_column_duplicate_ids_and_bad_ids(tmp_path, schema
 @pytest.mark.parametrize(
     "arch, bad, message",
     [
-        ("vae", {"max_epochs": 0}, r"'max_epochs' of 'vae' must be in \[1, inf\), got 0"),
+        ("vae", {"max_epochs": 0}, r"'max_epochs' of 'vae' must be in \[1, inf\) or 'auto', got 0"),
+        ("vae", {"max_epochs": "many"}, r"'max_epochs' of 'vae' must be of type int \(default 'auto'\), got 'many'"),
         ("vae", {"dropout": -0.5}, r"'dropout' of 'vae' must be in \[0, 1\), got -0.5"),
         ("vae", {"patience": 0}, r"'patience' of 'vae' must be in \[1, inf\)"),
         ("ae", {"dropout": 1.0}, r"'dropout' of 'ae' must be in \[0, 1\), got 1.0"),
@@ -131,6 +132,21 @@ def test_sheet_rejects_unknown_column_duplicate_ids_and_bad_ids(tmp_path, schema
 def test_hyper_parameter_ranges_are_checked_with_the_types(arch, bad, message):
     with pytest.raises(LifedlError, match=message + r".*'params:'"):
         get_architecture(arch).resolve_params(bad)
+
+
+def test_max_epochs_auto_is_the_cap_up_to_20000_cells_and_fewer_in_proportion_above(capsys):
+    from lifedl.models.registry import EPOCHS_CAP, epochs_for, with_epochs
+
+    vae = get_architecture("vae").resolve_params({})
+    assert vae["max_epochs"] == "auto"
+    assert [epochs_for(n) for n in (700, 20_000, 40_000, 99_418, 1_300_000, 10**9)] == [300, 300, 150, 60, 5, 1]
+    assert with_epochs(vae, 700)["max_epochs"] == EPOCHS_CAP and capsys.readouterr().err == ""
+    assert with_epochs(vae, 99_418)["max_epochs"] == 60
+    assert "max_epochs auto: 60 for 99,418 cells" in capsys.readouterr().err
+    # a number set by hand stays, on any architecture, and so does one whose own default is a number
+    assert with_epochs(get_architecture("vae").resolve_params({"max_epochs": 500}), 99_418)["max_epochs"] == 500
+    assert with_epochs(get_architecture("dgd").resolve_params({}), 99_418)["max_epochs"] == 200
+    assert with_epochs(get_architecture("dgd").resolve_params({"max_epochs": "auto"}), 40_000)["max_epochs"] == 150
 
 
 def test_every_default_is_in_its_range_and_the_named_choices_match_the_models():

@@ -93,8 +93,11 @@ def test_the_fast_test_settings_come_from_the_registry_for_every_architecture():
     """tests/fast_training.py derives them from each entry's defaults: a new architecture needs no entry there."""
     from fast_training import FAST_PARAMS
 
+    from lifedl.models.registry import EPOCHS_DECAY_CELLS, with_epochs
+
     assert set(FAST_PARAMS) == set(ARCHITECTURES)
     for name, params in FAST_PARAMS.items():
         resolved = ARCHITECTURES[name].resolve_params(params, where=f"fast_training {name}")  # known names, types
-        assert resolved.get("max_epochs", 0) <= ARCHITECTURES[name].defaults.get("max_epochs", 0), name
+        cap = with_epochs(ARCHITECTURES[name].defaults, EPOCHS_DECAY_CELLS).get("max_epochs", 0)  # auto: its cap
+        assert resolved.get("max_epochs", 0) <= cap, name
         assert not resolved.get("search"), name  # no validation search in a fast fit

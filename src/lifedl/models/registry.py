@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -156,14 +157,17 @@ class Architecture:
             raise LifedlError(f"{where}: a search for '{self.name}' needs search_metric (a validation final metric).")
 
     def _check_type(self, name: str, value: Any, where: str) -> None:
-        expected = type(self.defaults[name])
+        words = PARAM_RANGES[name].words if name in PARAM_RANGES else ()
+        if isinstance(value, str) and value in words:
+            return
+        expected = int if self.defaults[name] in words else type(self.defaults[name])  # a word stands for a count
         # an int is a valid float; a bool is not a valid int or float
         valid = isinstance(value, expected) and not (isinstance(value, bool) and expected is not bool)
         valid = valid or (expected is float and isinstance(value, int) and not isinstance(value, bool))
         if not valid:
             raise LifedlError(
                 f"{where}: hyper-parameter '{name}' of '{self.name}' must be of type {expected.__name__} "
-                f"(default {self.defaults[name]!r}), got {value!r}."
+                f"(default {self.defaults[name]!r}), got {value!r}. Fix it under 'params:' in the config."
             )
 
     def setup(self, adata, params: dict, spec, seed: int, models: Mapping[str, Any] | None = None):
@@ -195,8 +199,11 @@ class Range:
     low_open: bool = False
     high_open: bool = False
     choices: tuple[str, ...] = ()
+    words: tuple[str, ...] = ()  # besides a number in the interval, these words (max_epochs: auto)
 
     def allows(self, value: Any) -> bool:
+        if isinstance(value, str) and value in self.words:
+            return True
         if self.choices:
             return value in self.choices
         above = self.low is None or (value > self.low if self.low_open else value >= self.low)
@@ -208,17 +215,19 @@ class Range:
             return f"one of {list(self.choices)}"
         low = "-inf" if self.low is None else f"{self.low:g}"
         high = "inf" if self.high is None else f"{self.high:g}"
-        return f"in {'(' if self.low_open or self.low is None else '['}{low}, {high}{')' if self.high_open or self.high is None else ']'}"
+        interval = f"in {'(' if self.low_open or self.low is None else '['}{low}, {high}{')' if self.high_open or self.high is None else ']'}"
+        return interval + "".join(f" or '{word}'" for word in self.words)
 
 
+AUTO = "auto"  # max_epochs: as many as the data set's size calls for (epochs_for)
 AT_LEAST_ONE, NON_NEGATIVE, POSITIVE = Range(low=1), Range(low=0), Range(low=0, low_open=True)
 RATE, PROBABILITY = Range(0, 1, low_open=True), Range(0, 1, high_open=True)
 # One range per hyper-parameter name, whichever architecture has it (a name means the same in each);
 # checked with the types when the workflow is parsed, so `snakemake -n` already names a bad value.
 PARAM_RANGES: dict[str, Range] = {
+    "max_epochs": Range(low=1, words=(AUTO,)),
     **dict.fromkeys(
         [
-            "max_epochs",
             "batch_size",
             "patience",
             "n_latent",
@@ -318,11 +327,39 @@ def check_range(name: str, value: Any, what: str) -> None:
         raise LifedlError(f"{what} must be {allowed.describe()}, got {value!r}. Fix it under 'params:' in the config.")
 
 
+# max_epochs 'auto': scvi-tools' rule for its models (scvi.model._utils.get_max_epochs_heuristic) with lifedl's cap
+# of 300 epochs: the cap up to 20,000 cells, fewer in proportion above, so that a model takes as many steps on an
+# atlas as on 20,000 cells. Every data set of the default run and of `make reproduce` is smaller.
+EPOCHS_CAP, EPOCHS_DECAY_CELLS = 300, 20_000
+
+
+def epochs_for(n_cells: int, cap: int = EPOCHS_CAP) -> int:
+    """The epochs of max_epochs 'auto' for a data set of ``n_cells`` cells (or rows), at least one (scvi-tools'
+    own default: ``cap`` 400)."""
+    return max(1, min(cap, round(EPOCHS_DECAY_CELLS / max(n_cells, 1) * cap)))
+
+
+def with_epochs(params: Mapping[str, Any], n_cells: int) -> dict[str, Any]:
+    """``params`` with max_epochs 'auto' made a number for a data set of ``n_cells`` (said on stderr where it is
+    below the cap); a number set stays."""
+    if params.get("max_epochs") != AUTO:
+        return dict(params)
+    epochs = epochs_for(n_cells)
+    if epochs < EPOCHS_CAP:
+        print(
+            f"max_epochs auto: {epochs} for {n_cells:,} cells ({EPOCHS_CAP} up to {EPOCHS_DECAY_CELLS:,}, fewer in "
+            "proportion above: as many steps as on 20,000 cells); set max_epochs to a number to train longer",
+            file=sys.stderr,
+            flush=True,
+        )
+    return {**params, "max_epochs": epochs}
+
+
 NEURAL_TRAINING = {
     "learning_rate": 1e-3,
     "weight_decay": 1e-6,
     "batch_size": 128,
-    "max_epochs": 300,
+    "max_epochs": AUTO,  # 300, fewer above 20,000 cells (epochs_for)
     "patience": 15,  # epochs without a better validation loss before stopping
     "kl_warmup_epochs": 0,
 }

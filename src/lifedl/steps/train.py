@@ -97,6 +97,7 @@ def train(
     from lifedl.errors import LifedlError
     from lifedl.models import get_architecture
     from lifedl.models.base import load_model, save_checkpoint
+    from lifedl.models.registry import with_epochs
     from lifedl.train.context import TrainingContext, resolve_accelerator
     from lifedl.train.plans import fit_architecture
     from lifedl.train.resume import resume_point
@@ -111,6 +112,7 @@ def train(
     params = architecture.resolve_params(
         settings.hyper_parameters, where=f"config/config.yaml params.{arch}", alphabet=alphabet
     )
+    params = with_epochs(params, adata.n_obs)  # logged, fingerprinted and recorded as the number trained
     resolve_accelerator(str((settings.training or {}).get("accelerator", "auto")))  # no GPU where one is asked for
     registering = settings.pyfunc and should_register(settings.register, settings.tracking_uri)  # bad: stop now
     inputs = {Path(qc_h5ad).name: file_sha256(qc_h5ad)}

@@ -26,6 +26,7 @@ import anndata as ad
 from lifedl.data.splits import SPLIT_KEY, TEST, add_splits, describe, split_of
 from lifedl.models import get_architecture
 from lifedl.models.base import FitResult, TrainedModel
+from lifedl.models.registry import with_epochs
 from lifedl.tl.seeds import LOWER_IS_BETTER
 from lifedl.train.context import TrainingContext, seed_everything
 
@@ -39,6 +40,7 @@ def fit_architecture(adata: ad.AnnData, arch: str, params: dict, context: Traini
     loop starts.
     """
     architecture = get_architecture(arch)
+    params = with_epochs(params, adata.n_obs)  # max_epochs 'auto': by the data set's cells, test cells included
     if params.get("search"):
         chosen, n_settings = search_on_validation(adata, arch, params, context, spec)
         model = fit_architecture(adata, arch, chosen, context, spec)
