@@ -88,6 +88,20 @@ def test_neighbors_are_exact_up_to_the_limit_and_the_graph_is_scanpys():
     assert (adata.obsp["connectivities"] != expected.obsp["connectivities"]).nnz == 0  # scanpy is exact here too
 
 
+def test_the_approximate_graph_is_scanpys_pynndescent_graph_without_its_search_index():
+
+    from lifedl.tl.cluster import neighbors
+
+    points = np.random.default_rng(3).normal(size=(2000, 8)).astype(np.float32)
+    ours, theirs = (ad.AnnData(obsm={"X_test": points.copy()}) for _ in range(2))
+    neighbors(ours, "test", 15, seed=0, method="pynndescent")
+    sc.pp.neighbors(theirs, n_neighbors=15, use_rep="X_test", random_state=0, transformer="pynndescent")
+    for key in ("distances", "connectivities"):
+        assert (ours.obsp[key] != theirs.obsp[key]).nnz == 0, key
+    assert ours.uns["neighbors"]["params"] == theirs.uns["neighbors"]["params"]
+    assert "rp_forest" not in ours.uns["neighbors"]  # nothing kept of the index scanpy never queries
+
+
 def test_the_installation_step_caches_the_numba_code_of_neighbours_and_umap(tmp_path):
     """make venv runs compile_numba_caches once; the code it compiles must land in numba's cache, where the jobs'
     processes load it (here a fresh cache directory, as a fresh installation has)."""
