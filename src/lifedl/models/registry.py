@@ -348,7 +348,8 @@ def with_epochs(params: Mapping[str, Any], n_cells: int) -> dict[str, Any]:
     if epochs < EPOCHS_CAP:
         print(
             f"max_epochs auto: {epochs} for {n_cells:,} cells ({EPOCHS_CAP} up to {EPOCHS_DECAY_CELLS:,}, fewer in "
-            "proportion above: as many steps as on 20,000 cells); set max_epochs to a number to train longer",
+            f"proportion above: as many steps as on {EPOCHS_DECAY_CELLS:,} cells); set max_epochs to a number to "
+            "train longer",
             file=sys.stderr,
             flush=True,
         )

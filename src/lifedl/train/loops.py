@@ -14,7 +14,7 @@ from lifedl.data.batches import batch_loader, nonzero_key, take_rows
 from lifedl.errors import LifedlError
 from lifedl.models.base import FitResult, Setup
 from lifedl.models.dgd import ADAM_BETAS  # the DGD's embedding of new cells uses the same betas
-from lifedl.nn.optim import adam
+from lifedl.nn.optim import adam, frozen
 from lifedl.train.context import TrainingContext
 from lifedl.train.fit import LitModel, loader_settings, run_lightning, split_metrics, training_split
 
@@ -78,15 +78,15 @@ class DGDTraining(LitModel):
 
     def validation_step(self, batch, batch_idx):
         # Lightning validates in inference mode; the held-out representations need gradients. Cloning
-        # makes ordinary tensors of the batch, which autograd may save.
-        with torch.inference_mode(False), torch.enable_grad():
+        # makes ordinary tensors of the batch, which autograd may save. The network is frozen meanwhile: the
+        # decoder and mixture get no gradients, and the NB backward then skips the dispersion's.
+        with torch.inference_mode(False), torch.enable_grad(), frozen(self.network):
             counts, rows = batch["counts"].clone(), batch["row"].clone()
             z = self.val_representations[rows]
             nonzero = batch.get(nonzero_key("counts"))
             nonzero = None if nonzero is None else nonzero.clone()
             parts = self.network.loss_per_cell(counts, z, self.n_train, nonzero)
             total = _record(self._epoch_sums.setdefault("val", {}), parts)
-            # Gradients for the held-out representations only: the decoder and mixture get none.
             (gradient,) = torch.autograd.grad(total, [z])
             if self.val_representations.grad is None:
                 self.val_representations.grad = torch.zeros_like(self.val_representations)
